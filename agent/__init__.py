@@ -25,7 +25,14 @@ _EXPORTS = {
     "build_chat_model": "agent.models",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = [
+    "ChunkStreamHandler",
+    "GeoAgentError",
+    "Settings",
+    "StreamChatService",
+    "StreamEvent",
+    "build_chat_model",
+]
 
 
 def __getattr__(name: str) -> Any:

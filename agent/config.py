@@ -32,7 +32,7 @@ def _secret_env(name: str) -> SecretStr | None:
 class Settings(BaseModel):
     """Everything the chat service needs; each field defaults to its environment variable."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, validate_default=True)
 
     api_key: SecretStr | None = Field(default_factory=lambda: _secret_env("DASHSCOPE_API_KEY"))
     """``DASHSCOPE_API_KEY``: the Bailian (DashScope) API key."""
@@ -71,7 +71,9 @@ class Settings(BaseModel):
         return value.rstrip("/")
 
     @classmethod
-    def from_env(cls, dotenv_path: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:
+    def from_env(
+        cls, dotenv_path: str | os.PathLike[str] | None = None, **overrides: object
+    ) -> Settings:
         """Load ``.env`` (from the working directory by default; the environment wins), then read.
 
         Raises ``ConfigurationError`` naming the variable when a value is invalid.

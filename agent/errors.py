@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-MISSING_KEY_MESSAGE = "阿里云百炼API Key未配置：请在.env文件中配置DASHSCOPE_API_KEY（或设置同名环境变量）。"
+MISSING_KEY_MESSAGE = (
+    "阿里云百炼API Key未配置：请在.env文件中配置DASHSCOPE_API_KEY（或设置同名环境变量）。"
+)
 
 
 class GeoAgentError(Exception):
@@ -183,7 +185,9 @@ def to_agent_error(
     if status == 429 or code.startswith(("limit_requests", "throttling")):
         return RateLimitError("请求过于频繁（HTTP 429），多次重试后仍被限流。请稍后再试。")
     if isinstance(status, int) and status >= 500:
-        return ServerError(f"阿里云百炼服务暂时不可用（HTTP {status}），多次重试后仍失败。请稍后再试。")
+        return ServerError(
+            f"阿里云百炼服务暂时不可用（HTTP {status}），多次重试后仍失败。请稍后再试。"
+        )
     if _is_timeout(exc) or _is_connection_error(exc):
         return network_error(host or "模型服务", timeout)
     if isinstance(status, int):

@@ -133,4 +133,6 @@ class ToolEnd:
         }
 
 
-StreamEvent = Union[StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd]
+StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
+    StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd
+]

@@ -1,0 +1,217 @@
+"""``ChunkStreamHandler``: LangChain callback events in, the documented stream events out.
+
+Usable on its own in any chain or agent::
+
+    handler = ChunkStreamHandler()
+    task = asyncio.create_task(my_agent.ainvoke(inputs, config={"callbacks": [handler]}))
+    async for event in handler.dicts():
+        print(event)  # {"type": "stream_chunk", "message_id": ..., "session_id": ..., "chunk": ...}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Collection
+from typing import Any
+from uuid import UUID, uuid4
+
+from langchain_core.callbacks import AsyncCallbackHandler
+
+from agent.errors import to_agent_error
+from agent.events import (
+    OPTIONAL_EVENTS,
+    MapAction,
+    StreamChunk,
+    StreamEnd,
+    StreamError,
+    StreamEvent,
+    StreamStart,
+    ToolEnd,
+    ToolStart,
+)
+
+_DONE = object()
+_TOOL_RESULT_PREVIEW = 200
+_NO_STREAM_TAG = "nostream"
+
+
+def _describe_error(error: BaseException) -> str:
+    return str(to_agent_error(error))
+
+
+class ChunkStreamHandler(AsyncCallbackHandler):
+    """Collects one reply's events in a queue; iterate the handler to read them.
+
+    The first run that starts without a parent (the agent, chain or model the handler was passed
+    to) is the reply: its start sends ``stream_start``, every non-empty token of any chat model
+    inside it sends ``stream_chunk``, and its end or error sends ``stream_end`` or ``error`` and
+    closes the iterator. ``events`` opts into ``map_action``, ``tool_start`` and ``tool_end``.
+    """
+
+    run_inline = True  # keep token order and skip a task per event
+
+    def __init__(
+        self,
+        *,
+        session_id: str | None = None,
+        message_id: str | None = None,
+        events: Collection[str] = (),
+        describe_error: Callable[[BaseException], str] = _describe_error,
+    ) -> None:
+        unknown = set(events) - OPTIONAL_EVENTS
+        if unknown:
+            raise ValueError(
+                f"unknown optional events {sorted(unknown)}; choose from {sorted(OPTIONAL_EVENTS)}"
+            )
+        self.session_id = session_id or str(uuid4())
+        self.message_id = message_id or str(uuid4())
+        self.events = frozenset(events)
+        self._describe_error = describe_error
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._root: UUID | None = None
+        self._finished = False
+        self._tool_names: dict[UUID, str] = {}
+        self.text_sent = False
+        """Whether any answer text has gone out (retrying after that would duplicate it)."""
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[StreamEvent]:
+        get = self._queue.get
+        while (event := await get()) is not _DONE:
+            yield event
+
+    async def dicts(self) -> AsyncIterator[dict[str, Any]]:
+        """The events in their documented dict form."""
+        async for event in self:
+            yield event.to_dict()
+
+    @property
+    def queue(self) -> asyncio.Queue[Any]:
+        """The underlying queue; the reply's last item is a sentinel that is not an event."""
+        return self._queue
+
+    @property
+    def finished(self) -> bool:
+        """Whether ``stream_end`` or ``error`` has been emitted."""
+        return self._finished
+
+    # -- writing (also used by the service for errors found outside any run) ----------------
+
+    def start(self) -> None:
+        """Emit ``stream_start`` (once)."""
+        self._queue.put_nowait(StreamStart(self.message_id, self.session_id))
+
+    def finish(self, error: BaseException | str | None = None) -> None:
+        """Emit ``stream_end`` or ``error`` and close the iterator; later calls do nothing."""
+        if self._finished:
+            return
+        self._finished = True
+        if error is None:
+            self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
+        else:
+            text = error if isinstance(error, str) else self._describe_error(error)
+            self._queue.put_nowait(StreamError(self.message_id, self.session_id, text))
+        self._queue.put_nowait(_DONE)
+
+    def _begin(self, run_id: UUID, parent_run_id: UUID | None) -> None:
+        if self._root is None and parent_run_id is None:
+            self._root = run_id
+            self.start()
+
+    # -- LangChain callbacks ---------------------------------------------------------------
+
+    async def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: dict[str, Any] | Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._begin(run_id, parent_run_id)
+
+    async def on_chat_model_start(
+        self,
+        serialized: dict[str, Any] | None,
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._begin(run_id, parent_run_id)
+
+    async def on_llm_new_token(
+        self,
+        token: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Empty tokens are role-only chunks, tool-call fragments and usage chunks.
+        if token and not self._finished and not (tags and _NO_STREAM_TAG in tags):
+            self.text_sent = True
+            self._queue.put_nowait(StreamChunk(self.message_id, self.session_id, token))
+
+    async def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if run_id == self._root:
+            self.finish()
+
+    async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        if run_id == self._root:
+            self.finish(error)
+
+    async def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if run_id == self._root:
+            self.finish()
+
+    async def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        if run_id == self._root:
+            self.finish(error)
+
+    async def on_tool_start(
+        self,
+        serialized: dict[str, Any] | None,
+        input_str: str,
+        *,
+        run_id: UUID,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not self.events:
+            return
+        name = (serialized or {}).get("name") or kwargs.get("name") or "tool"
+        self._tool_names[run_id] = name
+        if "tool_start" in self.events:
+            arguments: dict[str, Any] | str = inputs if inputs is not None else input_str
+            self._queue.put_nowait(ToolStart(self.message_id, self.session_id, name, arguments))
+
+    async def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if not self.events:
+            return
+        name = self._tool_names.pop(run_id, "tool")
+        artifact = getattr(output, "artifact", None)
+        if "map_action" in self.events and isinstance(artifact, dict):
+            action = artifact.get("map_action")
+            if isinstance(action, dict):
+                self._queue.put_nowait(MapAction(self.message_id, self.session_id, action))
+        if "tool_end" in self.events:
+            content = getattr(output, "content", output)
+            if not isinstance(content, str):
+                content = json.dumps(content, ensure_ascii=False, default=str)
+            preview = content[:_TOOL_RESULT_PREVIEW]
+            self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, preview))
+
+    async def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        name = self._tool_names.pop(run_id, "tool")
+        if "tool_end" in self.events:
+            text = f"工具执行失败：{type(error).__name__}"
+            self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text))

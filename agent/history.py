@@ -1,0 +1,71 @@
+"""What the model is sent of a session: the stored history, made consistent.
+
+A reply cut off between a tool call and its result (cancelled, or failed mid-tool) leaves an
+assistant message whose tool calls have no answers; providers reject such a history. Before
+each model call the history is repaired: unanswered calls get a placeholder result and
+stray tool results are dropped. The stored history itself is left as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+
+CANCELLED_TOOL_RESULT = "该工具调用未完成（回复被中断），没有结果。"
+
+
+def repair_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """``messages`` with every tool call answered and every tool result attached to a call."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    repaired: list[AnyMessage] = []
+    open_calls: set[str] = set()
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            if message.tool_call_id in open_calls:
+                open_calls.discard(message.tool_call_id)
+                repaired.append(message)
+            continue
+        repaired.append(message)
+        if isinstance(message, AIMessage) and message.tool_calls:
+            for call in message.tool_calls:
+                call_id = call.get("id") or ""
+                if call_id in answered:
+                    open_calls.add(call_id)
+                else:
+                    repaired.append(
+                        ToolMessage(CANCELLED_TOOL_RESULT, tool_call_id=call_id, name=call["name"])
+                    )
+    return repaired
+
+
+def _is_consistent(messages: Sequence[AnyMessage]) -> bool:
+    calls = {
+        call.get("id")
+        for m in messages
+        if isinstance(m, AIMessage)
+        for call in m.tool_calls
+    }
+    results = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    return calls == results
+
+
+class ConsistentHistoryMiddleware(AgentMiddleware):
+    """Sends the model a history in which tool calls and results always pair up."""
+
+    def _prepare(self, request: ModelRequest) -> ModelRequest:
+        if _is_consistent(request.messages):
+            return request
+        return request.override(messages=repair_tool_calls(request.messages))
+
+    def wrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
+    ) -> Any:
+        return handler(self._prepare(request))
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
+    ) -> Any:
+        return await handler(self._prepare(request))

@@ -1,0 +1,171 @@
+"""``DashScopeChatOpenAI``: ``ChatOpenAI`` for DashScope's OpenAI-compatible mode, streaming lean.
+
+Requests still go through the openai SDK (auth, retries of 429/5xx/connection failures before
+the response starts, status errors raised as the SDK's own exceptions). The streamed body is
+read here instead of by the SDK: each SSE ``data:`` line is decoded to a dict and handed to
+langchain-openai's own ``_convert_chunk_to_generation_chunk``, skipping the SDK's typed
+object per chunk. It also refuses to end silently: a stream that stops without a
+``finish_reason`` raises ``StreamInterruptedError``, and an error event inside an HTTP 200
+stream raises ``openai.APIError`` as the SDK would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import openai
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.runnables import Runnable
+from langchain_openai import ChatOpenAI
+
+from agent.errors import StreamInterruptedError
+
+try:  # the openai SDK's own HTTP library (httpx2 in openai>=3, httpx before)
+    import httpx2 as _http
+except ImportError:  # pragma: no cover - older openai
+    import httpx as _http  # type: ignore[no-redef]
+
+_DATA = b"data:"
+_DONE = b"[DONE]"
+_RETRY_BASE_DELAY = 0.5
+_RETRY_MAX_DELAY = 8.0
+
+STREAM_INTERRUPTED_MESSAGE = (
+    "回复中断：模型的流式输出在完成前被切断，已显示的内容不完整。请检查网络后重试。"
+)
+
+
+def _sse_data(block: bytes) -> bytes | None:
+    """The ``data`` of one SSE event block (``None`` for comments and data-less events)."""
+    if block.startswith(_DATA) and b"\n" not in block:  # the common one-line event
+        data = block[5:]
+        return data[1:] if data[:1] == b" " else data
+    lines = [line[5:] for line in block.split(b"\n") if line.startswith(_DATA)]
+    if not lines:
+        return None
+    return b"\n".join(line[1:] if line[:1] == b" " else line for line in lines)
+
+
+async def iter_sse_data(byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Yield the ``data`` payload of each server-sent event in a byte stream."""
+    buffer = b""
+    async for piece in byte_chunks:
+        if b"\r" in piece:
+            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer += piece
+        if b"\n\n" not in buffer:
+            continue
+        *blocks, buffer = buffer.split(b"\n\n")
+        for block in blocks:
+            data = _sse_data(block)
+            if data is not None:
+                yield data
+    if buffer.strip():
+        data = _sse_data(buffer.strip(b"\n"))
+        if data is not None:
+            yield data
+
+
+class DashScopeChatOpenAI(ChatOpenAI):
+    """ChatOpenAI tuned for DashScope: lean streaming, parallel tool calls, truncation checks."""
+
+    retry_base_delay: float = _RETRY_BASE_DELAY
+    """First wait before retrying a stream that failed before sending anything."""
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessageChunk]:
+        """Bind tools; several calls per turn are on by default (DashScope needs it asked for)."""
+        if parallel_tool_calls is None and tools:
+            parallel_tool_calls = True
+        return super().bind_tools(tools, parallel_tool_calls=parallel_tool_calls, **kwargs)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        *,
+        stream_usage: bool | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        stream_usage = self._should_stream_usage(stream_usage, **kwargs)
+        payload_kwargs = {**kwargs, "stream": True}
+        if stream_usage:
+            payload_kwargs["stream_options"] = {"include_usage": True}
+        payload = self._get_request_payload(messages, stop=stop, **payload_kwargs)
+        if "response_format" in payload or self.include_response_headers or self._uses_gateway:
+            async for chunk in super()._astream(
+                messages, stop, run_manager, stream_usage=stream_usage, **kwargs
+            ):
+                yield chunk
+            return
+
+        attempt = 0
+        while True:
+            produced = False
+            progress: dict[str, bool] = {}
+            try:
+                async for chunk in self._astream_once(payload, run_manager, progress):
+                    produced = True
+                    yield chunk
+                return
+            except (openai.APIConnectionError, StreamInterruptedError):
+                # The SDK already retried failures before the response began. A body that
+                # fails is tried again only while this call has sent nothing downstream.
+                if produced or not progress or attempt >= (self.max_retries or 0):
+                    raise
+            delay = min(self.retry_base_delay * 2**attempt, _RETRY_MAX_DELAY)
+            await asyncio.sleep(delay * (0.75 + random.random() / 4))
+            attempt += 1
+
+    async def _astream_once(
+        self,
+        payload: dict[str, Any],
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        progress: dict[str, bool],
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        convert = self._convert_chunk_to_generation_chunk
+        chunk_class: type = AIMessageChunk
+        finished = False
+        async with self.async_client.with_streaming_response.create(**payload) as response:
+            http_response = response.http_response
+            progress["response_started"] = True
+            try:
+                async for data in iter_sse_data(http_response.aiter_bytes()):
+                    if data.startswith(_DONE):
+                        break
+                    event = json.loads(data)
+                    error = event.get("error")
+                    if error:
+                        message = error.get("message") if isinstance(error, dict) else None
+                        if not isinstance(message, str):
+                            message = "An error occurred during streaming"
+                        raise openai.APIError(
+                            message,
+                            http_response.request,
+                            body=error,
+                        )
+                    generation = convert(event, chunk_class, None)
+                    if generation is None:
+                        continue
+                    info = generation.generation_info
+                    if info and "finish_reason" in info:
+                        finished = True
+                    chunk_class = generation.message.__class__
+                    if run_manager:
+                        await run_manager.on_llm_new_token(generation.text, chunk=generation)
+                    yield generation
+            except _http.TimeoutException as err:
+                raise openai.APITimeoutError(request=http_response.request) from err
+            except _http.RequestError as err:
+                raise openai.APIConnectionError(request=http_response.request) from err
+        if not finished:
+            raise StreamInterruptedError(STREAM_INTERRUPTED_MESSAGE)

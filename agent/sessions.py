@@ -1,0 +1,38 @@
+"""Per-session serialization: one reply at a time per session, sessions never wait on each other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class SessionLocks:
+    """FIFO locks keyed by session id, dropped when nobody holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, session_id: str) -> AsyncIterator[None]:
+        """Hold ``session_id``'s lock; concurrent holders of the same id go in arrival order."""
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        self._users[session_id] = self._users.get(session_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            remaining = self._users[session_id] - 1
+            if remaining:
+                self._users[session_id] = remaining
+            else:
+                del self._users[session_id]
+                del self._locks[session_id]
+
+    def busy(self, session_id: str) -> bool:
+        """Whether a reply is being written to ``session_id`` now."""
+        lock = self._locks.get(session_id)
+        return lock is not None and lock.locked()

@@ -1,0 +1,17 @@
+"""System prompts, kept as Markdown files next to this module."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def load_prompt(name: str) -> str:
+    """The text of ``prompts/<name>.md``."""
+    return resources.files(__name__).joinpath(f"{name}.md").read_text(encoding="utf-8").strip()
+
+
+def geo_assistant_prompt() -> str:
+    """The geographic assistant's system prompt."""
+    return load_prompt("geo_assistant")

@@ -1,0 +1,21 @@
+"""Shared test setup: the loopback fakes, and isolation from the developer's own environment."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["tests.fakes.pytest_plugin"]
+
+_ISOLATED_PREFIXES = ("DASHSCOPE_", "AMAP_", "GEO_", "SESSION_STORE_", "OPEN_METEO", "PHOTON_",
+                      "NOMINATIM_", "OVERPASS_", "OSRM_")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real key, setting or .env file of the developer's leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(_ISOLATED_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
