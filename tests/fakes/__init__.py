@@ -1,0 +1,1 @@
+"""Loopback fakes of external services used by the test suite (see README.md)."""

@@ -1,0 +1,471 @@
+"""A scriptable loopback fake of Alibaba DashScope's two HTTP protocols.
+
+* OpenAI-compatible mode: ``POST {compatible_base_url}/chat/completions``
+* native API: ``POST {native_base_url}/services/aigc/text-generation/generation``
+
+Wire formats follow /work/shared/protocols.md sections 1 and 2 (frame builders live in
+``tests.fakes.dashscope_wire``). The server is one aiohttp application running in a background
+thread's own event loop, bound to 127.0.0.1 on an ephemeral port. Run it standalone with
+``python -m tests.fakes.dashscope [--port N] [--chunks N] [--chunk-size N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import inspect
+import json
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+from tests.fakes import dashscope_wire as w
+
+__all__ = ["FakeDashScope", "RecordedRequest", "Reply", "Responder", "ToolCall",
+           "echo_responder", "tool_then_answer"]
+
+DEFAULT_MODELS = frozenset({
+    "qwen-plus", "qwen-max", "qwen-turbo", "qwen-flash", "qwen3-max", "qwen-long",
+    "qwen-plus-latest", "qwen-max-latest", "qwen-turbo-latest", "qwen3-coder-plus",
+    "qwen3-235b-a22b", "qwen3-32b", "qwen3-8b", "qwen2.5-72b-instruct", "qwen2.5-7b-instruct",
+})
+OPENAI_PATH = "/compatible-mode/v1/chat/completions"
+NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: str | dict  # dict is json.dumps'ed (ensure_ascii=False)
+    id: str | None = None  # generated "call_<hex>" (fresh per request) when None
+
+    def arguments_json(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments, ensure_ascii=False)
+
+
+@dataclass
+class Reply:
+    """What the fake sends for ONE request. "Chunks" below count content events: the text
+    pieces, then the tool-call fragments (the OpenAI role chunk is not counted)."""
+
+    text: str = ""
+    chunk_size: int = 2
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    status: int = 200
+    error_code: str | None = None
+    error_message: str | None = None
+    cut_after: int | None = None
+    omit_done: bool = False
+    moderation_after: int | None = None
+    stall_before: float = 0.0
+    stall_after: int | None = None
+    stall_seconds: float = 0.0
+    chunk_delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    # Extension: also send an empty ``"function":{}`` fragment after each tool call's arguments
+    # (seen on the OpenAI-compatible path; the native path ignores it).
+    empty_function_fragment: bool = False
+
+
+@dataclass
+class RecordedRequest:
+    protocol: Literal["openai", "native"]
+    path: str
+    headers: dict[str, str]
+    body: dict
+    api_key: str | None
+    model: str | None
+    messages: list[dict]
+    tools: list[dict]
+    stream: bool
+
+
+Responder = Callable[[RecordedRequest], Reply]
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def echo_responder(request: RecordedRequest) -> Reply:
+    """``ECHO[n]: <last user text>``, n = number of user messages in the request."""
+    users = [m for m in request.messages if m.get("role") == "user"]
+    last = _text_of(users[-1].get("content")) if users else ""
+    return Reply(text=f"ECHO[{len(users)}]: {last}")
+
+
+def tool_then_answer(
+    calls: Callable[[RecordedRequest], list[ToolCall]] | list[ToolCall],
+    answer: Callable[[list[str]], str] | None = None,
+) -> Responder:
+    """Tool calls for a trailing user message; an answer built from trailing tool results."""
+
+    def responder(request: RecordedRequest) -> Reply:
+        results: list[str] = []
+        for m in reversed(request.messages):
+            if m.get("role") != "tool":
+                break
+            results.insert(0, _text_of(m.get("content")))
+        if results:
+            text = answer(results) if answer else "根据工具结果：" + "；".join(results)
+            return Reply(text=text)
+        return Reply(tool_calls=list(calls(request) if callable(calls) else calls))
+
+    return responder
+
+
+class FakeDashScope:
+    def __init__(self, *, valid_keys: set[str] | None = None, models: set[str] | None = None):
+        self._init_keys, self._init_models = valid_keys, models
+        self.valid_keys: set[str] | None = valid_keys
+        self.models: set[str] = set(DEFAULT_MODELS if models is None else models)
+        self.responder: Responder = echo_responder
+        # protocols.md: several tool calls in one turn only with parallel_tool_calls=true.
+        self.enforce_parallel_tool_calls = True
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def compatible_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/compatible-mode/v1"
+
+    @property
+    def native_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._script.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+        self.responder = echo_responder
+        self.valid_keys = self._init_keys
+        self.models = set(DEFAULT_MODELS if self._init_models is None else self._init_models)
+        self.enforce_parallel_tool_calls = True
+
+    def start(self, port: int = 0) -> FakeDashScope:
+        if self._thread is not None:
+            return self
+        loop = asyncio.new_event_loop()
+        ready: list[Any] = []
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(port))
+                ready.append(None)
+            except BaseException as exc:
+                ready.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="fake-dashscope", daemon=True)
+        self._thread.start()
+        started.wait()
+        if ready[0] is not None:
+            self._thread.join()
+            self._thread = self._loop = None
+            raise ready[0]
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None:
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        with contextlib.suppress(Exception):
+            fut.result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._thread = self._loop = None
+
+    def __enter__(self) -> FakeDashScope:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ server plumbing
+    async def _serve(self, port: int) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post(OPENAI_PATH, self._handle)
+        app.router.add_post(NATIVE_PATH, self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
+                                     shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=4096)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _next_reply(self, rec: RecordedRequest) -> Any:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+        return self.responder(rec)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        native = request.path == NATIVE_PATH
+        raw = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        auth = headers.get("authorization", "")
+        key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        try:
+            body = json.loads(raw or b"{}")
+            body = body if isinstance(body, dict) else {}
+            bad_json = False
+        except ValueError:
+            body, bad_json = {}, True
+        params = body.get("parameters") or {}
+        if native:
+            messages = (body.get("input") or {}).get("messages") or []
+            tools = params.get("tools") or []
+            stream = (headers.get("x-dashscope-sse", "").lower() == "enable"
+                      or "text/event-stream" in headers.get("accept", ""))
+        else:
+            messages, tools = body.get("messages") or [], body.get("tools") or []
+            stream = bool(body.get("stream"))
+        rec = RecordedRequest("native" if native else "openai", request.path, headers, body,
+                              key or None, body.get("model"), messages, tools, stream)
+        self.requests.append(rec)
+        rid = w.new_request_id()
+
+        if not key:
+            # protocols.md: the flat native body is also seen on the compatible path.
+            return self._json(401, {"code": "InvalidApiKey", "message": "No API-key provided.",
+                                    "request_id": rid})
+        if self.valid_keys is not None and key not in self.valid_keys:
+            return self._error(native, 401, "invalid_api_key", None, rid, {})
+        if bad_json:
+            return self._error(native, 400, "invalid_parameter_error",
+                               "The request body is not valid JSON.", rid, {})
+        if rec.model not in self.models:
+            return self._error(native, 404, "model_not_found", None, rid, {})
+        if not messages:
+            return self._error(native, 400, "invalid_parameter_error",
+                               "messages must not be empty", rid, {})
+
+        reply = self._next_reply(rec)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        if reply.stall_before:
+            await asyncio.sleep(reply.stall_before)
+        if reply.status != 200 or reply.error_code is not None:
+            status, code = w.resolve_error(reply.status, reply.error_code)
+            return self._error(native, status, code, reply.error_message, rid, reply.headers)
+
+        calls = [(tc.id or w.new_call_id(), tc.name, tc.arguments_json())
+                 for tc in reply.tool_calls]
+        parallel = params.get("parallel_tool_calls") if native else body.get("parallel_tool_calls")
+        if self.enforce_parallel_tool_calls and parallel is not True:
+            calls = calls[:1]
+        prompt = w.count_tokens(messages)
+        if not stream:
+            return await self._complete(request, native, rec, reply, calls, prompt, rid, params)
+        if native:
+            frames, finals, error = self._native_frames(reply, calls, prompt, rid, params)
+            role = None
+        else:
+            role, frames, finals, error = self._openai_frames(rec, reply, calls, prompt, body)
+        return await self._stream(request, reply, role, frames, finals, error, rid)
+
+    @staticmethod
+    def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> web.Response:
+        return web.Response(status=status, text=w.dumps(body), headers=headers or {},
+                            content_type="application/json", charset="utf-8")
+
+    def _error(self, native: bool, status: int, code: str, message: str | None, rid: str,
+               headers: dict[str, str]) -> web.Response:
+        build = w.native_error_body if native else w.openai_error_body
+        return self._json(status, build(code, message, rid), headers)
+
+    async def _complete(self, request: web.Request, native: bool, rec: RecordedRequest,
+                        reply: Reply, calls: list, prompt: int, rid: str,
+                        params: dict) -> web.StreamResponse:
+        """Non-streaming answer (moderation → 400 data_inspection_failed, cut → abort)."""
+        if reply.cut_after is not None:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response()
+        if reply.moderation_after is not None:
+            return self._error(native, 400, "data_inspection_failed", w.MODERATION_MESSAGE,
+                               rid, reply.headers)
+        text = "" if calls and not reply.text else reply.text
+        tcs = [{"id": cid, "type": "function", "function": {"name": n, "arguments": a}}
+               for cid, n, a in calls]
+        completion = max(1, len(w.split(text, reply.chunk_size)) + len(calls))
+        if native:
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if tcs:
+                message["tool_calls"] = tcs
+            body = w.native_result(message, "tool_calls" if tcs else "stop",
+                                   w.native_usage(prompt, completion), rid,
+                                   params.get("result_format", "message"))
+        else:
+            body = w.openai_completion(rec.model or "", text, tcs, prompt, completion)
+        return self._json(200, body, {"x-request-id": rid, **reply.headers})
+
+    def _openai_frames(self, rec: RecordedRequest, reply: Reply, calls: list, prompt: int,
+                       body: dict) -> tuple[bytes, list[bytes], list[bytes], bytes]:
+        ids = w.ChunkIds(rec.model or "")
+        role = w.sse(w.openai_chunk(ids, {"content": "", "role": "assistant"}, order=1))
+        deltas: list[dict] = [{"content": p} for p in w.split(reply.text, reply.chunk_size)]
+        for i, (cid, name, args) in enumerate(calls):
+            deltas += w.openai_tool_fragments(i, cid, name, args, max(reply.chunk_size, 4),
+                                              reply.empty_function_fragment)
+        frames = [w.sse(w.openai_chunk(ids, d, order=0)) for d in deltas]
+        last = {} if calls else {"content": ""}
+        finals = [w.sse(w.openai_chunk(ids, last, "tool_calls" if calls else "stop", order=1))]
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = w.openai_usage(prompt, max(1, len(deltas)))
+            finals.append(w.sse(w.openai_chunk(ids, None, usage=usage, order=0)))
+        if not reply.omit_done:
+            finals.append(w.DONE)
+        error = w.sse({"error": {"message": w.MODERATION_MESSAGE, "type": "data_inspection_failed",
+                                 "param": None, "code": "data_inspection_failed"}})
+        return role, frames, finals, error
+
+    def _native_frames(self, reply: Reply, calls: list, prompt: int, rid: str,
+                       params: dict) -> tuple[list[bytes], list[bytes], bytes]:
+        incremental = params.get("incremental_output") is True
+        fmt = params.get("result_format", "message")
+        messages: list[dict] = []
+        text = ""
+        for piece in w.split(reply.text, reply.chunk_size):
+            text += piece
+            messages.append({"content": piece if incremental else text, "role": "assistant"})
+        state: list[dict] = []
+        for i, (cid, name, args) in enumerate(calls):
+            for frag in w.native_tool_fragments(i, cid, name, args, max(reply.chunk_size, 4)):
+                if frag["id"]:
+                    state.append(copy.deepcopy(frag))
+                else:
+                    state[-1]["function"]["arguments"] += frag["function"]["arguments"]
+                tcs = [frag] if incremental else copy.deepcopy(state)
+                messages.append({"content": "" if incremental else text, "role": "assistant",
+                                 "tool_calls": tcs})
+        events = [w.native_result(m, "null", w.native_usage(prompt, n + 1), rid, fmt)
+                  for n, m in enumerate(messages)]
+        last: dict[str, Any] = {"content": "" if incremental else text, "role": "assistant"}
+        if state and not incremental:
+            last["tool_calls"] = state
+        final = w.native_result(last, "tool_calls" if calls else "stop",
+                                w.native_usage(prompt, max(1, len(messages))), rid, fmt)
+        frames = [w.native_event(n + 1, e) for n, e in enumerate(events)]
+        finals = [w.native_event(len(frames) + 1, final)]
+        error = w.native_event(0, {"code": "DataInspectionFailed", "message": w.MODERATION_MESSAGE,
+                                   "request_id": rid}, error=True, status=400)
+        return frames, finals, error
+
+    async def _stream(self, request: web.Request, reply: Reply, role: bytes | None,
+                      frames: list[bytes], finals: list[bytes], error: bytes,
+                      rid: str) -> web.StreamResponse:
+        resp = web.StreamResponse(status=200, headers={
+            "Content-Type": "text/event-stream;charset=UTF-8", "Cache-Control": "no-cache",
+            "x-request-id": rid, **reply.headers})
+        written = 0
+
+        async def send(frame: bytes) -> None:
+            nonlocal written
+            if reply.chunk_delay and written:
+                await asyncio.sleep(reply.chunk_delay)
+            await resp.write(frame)
+            written += 1
+
+        try:
+            await resp.prepare(request)
+            if role is not None:
+                await send(role)
+            for i in range(len(frames) + 1):
+                if reply.stall_after is not None and i == min(reply.stall_after, len(frames)):
+                    await asyncio.sleep(reply.stall_seconds)
+                if reply.cut_after is not None and i == min(reply.cut_after, len(frames)):
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return resp
+                if reply.moderation_after is not None and i == min(reply.moderation_after,
+                                                                   len(frames)):
+                    if error.startswith(b"id:0\n"):  # native: number the error event
+                        error = error.replace(b"id:0\n", f"id:{i + 1}\n".encode(), 1)
+                    await send(error)
+                    await resp.write_eof()
+                    return resp
+                if i < len(frames):
+                    await send(frames[i])
+            for frame in finals:
+                await send(frame)
+            if reply.omit_done:
+                resp.force_close()
+            await resp.write_eof()
+        except ConnectionError:
+            pass
+        return resp
+
+
+def _main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Loopback fake of DashScope (both protocols).")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--chunks", type=int, default=None,
+                        help="answer every request with a fixed N-chunk text (benchmarks)")
+    parser.add_argument("--chunk-size", type=int, default=2)
+    args = parser.parse_args(argv)
+    server = FakeDashScope()
+    if args.chunks is not None:
+        base = "北京今天晴，气温二十度，东南风二级，适合出行。"
+        size = max(1, args.chunk_size)
+        text = (base * (args.chunks * size // len(base) + 1))[: args.chunks * size]
+        server.responder = lambda _req: Reply(text=text, chunk_size=size)
+    else:
+        server.responder = lambda req: _with_size(echo_responder(req), args.chunk_size)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.start(args.port)
+    print(f"READY {server.compatible_base_url} {server.native_base_url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    sys.exit(0)
+
+
+def _with_size(reply: Reply, size: int) -> Reply:
+    reply.chunk_size = max(1, size)
+    return reply
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,216 @@
+"""Pure builders for DashScope wire frames and bodies (no I/O).
+
+Everything here follows /work/shared/protocols.md sections 1 (OpenAI-compatible mode) and 2
+(native API). The server in ``tests.fakes.dashscope`` only decides *what* to send and when; the
+exact bytes come from this module so they can be unit-tested on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+DOCS = "For details, see: https://help.aliyun.com/zh/model-studio/error-code"
+
+# OpenAI-compatible code -> (HTTP status, error.type, message, native code, native message).
+# Types other than limit_requests / data_inspection_failed, the insufficient_quota row, the
+# native quota code and the internal_error row are *unverified* likely shapes.
+ERRORS: dict[str, tuple[int, str, str, str, str]] = {
+    "invalid_api_key": (
+        401, "invalid_request_error", "Incorrect API key provided. ",
+        "InvalidApiKey", "Invalid API-key provided.",
+    ),
+    "model_not_found": (
+        404, "invalid_request_error", "Model not exist.",
+        "ModelNotFound", "Model not exist.",
+    ),
+    "limit_requests": (
+        429, "limit_requests", "Requests rate limit exceeded, please try again later.",
+        "Throttling.RateQuota", "Requests rate limit exceeded, please try again later.",
+    ),
+    "insufficient_quota": (
+        429, "insufficient_quota", "You exceeded your current quota.",
+        "Throttling.AllocationQuota", "Allocated quota exceeded, please increase your quota limit.",
+    ),
+    "data_inspection_failed": (
+        400, "data_inspection_failed", "Input data may contain inappropriate content.",
+        "DataInspectionFailed", "Input data may contain inappropriate content.",
+    ),
+    "Arrearage": (
+        400, "Arrearage", "Access denied, please make sure your account is in good standing.",
+        "Arrearage", "Access denied, please make sure your account is in good standing.",
+    ),
+    "invalid_parameter_error": (
+        400, "invalid_request_error", "Range of input length should be [1, 129024]",
+        "InvalidParameter", "Range of input length should be [1, 129024]",
+    ),
+    "internal_error": (
+        500, "internal_error", "An internal error has occured, please try again later.",
+        "InternalError", "An internal error has occured, please try again later.",
+    ),
+}
+NATIVE_TO_OPENAI = {row[3]: code for code, row in ERRORS.items()}
+STATUS_DEFAULT_CODE = {401: "invalid_api_key", 404: "model_not_found", 429: "limit_requests",
+                       400: "invalid_parameter_error"}
+MODERATION_MESSAGE = "Output data may contain inappropriate content."
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+def resolve_error(status: int, code: str | None) -> tuple[int, str]:
+    """(status, openai-style code) for a scripted error; status 200 means 'default for code'."""
+    if code is not None:
+        code = NATIVE_TO_OPENAI.get(code, code)
+    if code is None:
+        code = STATUS_DEFAULT_CODE.get(status, "internal_error" if status >= 500 else "unknown")
+    if status == 200:
+        status = ERRORS.get(code, (400,))[0]
+    return status, code
+
+
+def openai_error_body(code: str, message: str | None, request_id: str) -> dict:
+    row = ERRORS.get(code)
+    if message is None:
+        message = f"{row[2]} {DOCS}" if row else f"Error: {code}. {DOCS}"
+    return {"error": {"message": message, "type": row[1] if row else code, "param": None,
+                      "code": code}, "request_id": request_id}
+
+
+def native_error_body(code: str, message: str | None, request_id: str) -> dict:
+    row = ERRORS.get(code)
+    native_code = row[3] if row else code
+    return {"code": native_code, "message": message or (row[4] if row else native_code),
+            "request_id": request_id}
+
+
+def count_tokens(messages: list[dict]) -> int:
+    """Deterministic stand-in for a tokenizer: characters of every text content, plus 4/message."""
+    total = 0
+    for m in messages:
+        c = m.get("content")
+        if isinstance(c, str):
+            total += len(c)
+        elif isinstance(c, list):
+            total += sum(len(str(p.get("text", ""))) for p in c if isinstance(p, dict))
+        total += 4
+    return max(total, 1)
+
+
+def split(text: str, size: int) -> list[str]:
+    size = max(1, size)
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+# --------------------------------------------------------------------------- OpenAI-compatible
+def sse(obj: dict | str) -> bytes:
+    """One OpenAI-mode SSE event: ``data: {json}`` and a blank line."""
+    return f"data: {obj if isinstance(obj, str) else dumps(obj)}\n\n".encode()
+
+
+DONE = sse("[DONE]")
+
+
+class ChunkIds:
+    """The stream-constant fields of an OpenAI-mode chunk."""
+
+    def __init__(self, model: str):
+        self.model = model
+        self.id = "chatcmpl-" + uuid.uuid4().hex[:29]
+        self.created = int(time.time())
+
+
+def openai_chunk(ids: ChunkIds, delta: dict | None, finish_reason: str | None = None,
+                 usage: dict | None = None, order: int = 0) -> dict:
+    """A ``chat.completion.chunk``; ``delta None`` gives the usage chunk (``choices: []``).
+
+    Key order varies between chunks like on the real service (``order`` picks one of two).
+    """
+    choices = [] if delta is None else [
+        {"delta": delta, "index": 0, "logprobs": None, "finish_reason": finish_reason}]
+    if order % 2 == 0:
+        return {"choices": choices, "object": "chat.completion.chunk", "usage": usage,
+                "created": ids.created, "system_fingerprint": None, "model": ids.model,
+                "id": ids.id}
+    return {"model": ids.model, "id": ids.id, "choices": choices, "created": ids.created,
+            "object": "chat.completion.chunk", "usage": usage, "system_fingerprint": None}
+
+
+def openai_tool_fragments(index: int, call_id: str, name: str, arguments: str, size: int,
+                          empty_function: bool = False) -> list[dict]:
+    """Delta objects for one streamed tool call: id+name (+first args piece), then ``"id":""``."""
+    pieces = split(arguments, size) or [""]
+    first = {"content": None, "role": "assistant", "tool_calls": [
+        {"index": index, "id": call_id, "type": "function",
+         "function": {"name": name, "arguments": pieces[0]}}]}
+    out = [first]
+    for p in pieces[1:]:
+        out.append({"tool_calls": [{"index": index, "id": "", "type": "function",
+                                    "function": {"arguments": p}}]})
+    if empty_function:
+        out.append({"tool_calls": [{"index": index, "id": "", "type": "function",
+                                    "function": {}}]})
+    return out
+
+
+def openai_usage(prompt: int, completion: int) -> dict:
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+def openai_completion(model: str, text: str, tool_calls: list[dict], prompt: int,
+                      completion: int) -> dict:
+    """Non-streaming ``chat.completion`` body."""
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:
+        message["tool_calls"] = [{"index": i, **tc} for i, tc in enumerate(tool_calls)]
+    ids = ChunkIds(model)
+    return {"choices": [{"message": message, "finish_reason": "tool_calls" if tool_calls
+                         else "stop", "index": 0, "logprobs": None}],
+            "object": "chat.completion", "usage": openai_usage(prompt, completion),
+            "created": ids.created, "system_fingerprint": None, "model": model,
+            "id": ids.id}
+
+
+# --------------------------------------------------------------------------- native
+def native_event(event_id: int, payload: dict, *, error: bool = False, status: int = 200) -> bytes:
+    """One native SSE event: no space after the colons, ``:HTTP_STATUS/<n>`` comment line."""
+    kind = "error" if error else "result"
+    return (f"id:{event_id}\nevent:{kind}\n:HTTP_STATUS/{status}\ndata:{dumps(payload)}\n\n"
+            ).encode()
+
+
+def native_usage(prompt: int, completion: int) -> dict:
+    return {"total_tokens": prompt + completion, "output_tokens": completion,
+            "input_tokens": prompt}
+
+
+def native_result(message: dict, finish_reason: str, usage: dict, request_id: str,
+                  result_format: str = "message") -> dict:
+    """Native result body; ``finish_reason`` is the *string* "null" while streaming."""
+    if result_format == "text":
+        output: dict = {"text": message.get("content", ""), "finish_reason": finish_reason}
+    else:
+        output = {"choices": [{"message": message, "finish_reason": finish_reason}]}
+    return {"output": output, "usage": usage, "request_id": request_id}
+
+
+def native_tool_fragments(index: int, call_id: str, name: str, arguments: str,
+                          size: int) -> list[dict]:
+    """Incremental native tool-call fragments: id+name with ``arguments:""``, then ``"id":""``."""
+    out = [{"index": index, "id": call_id, "type": "function",
+            "function": {"name": name, "arguments": ""}}]
+    for p in split(arguments, size):
+        out.append({"index": index, "id": "", "type": "function", "function": {"arguments": p}})
+    return out
