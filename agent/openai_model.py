@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
+from pydantic import PrivateAttr
 
 from agent.errors import StreamInterruptedError
 
@@ -79,6 +81,27 @@ class DashScopeChatOpenAI(ChatOpenAI):
     retry_base_delay: float = _RETRY_BASE_DELAY
     """First wait before retrying a stream that failed before sending anything."""
 
+    _loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = PrivateAttr(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def _completions_client(self) -> Any:
+        """The async completions client for the running event loop.
+
+        Pooled connections belong to the loop that opened them, so a model used from several
+        loops (scripts calling ``asyncio.run`` twice, test suites) gets one pool per loop.
+        An ``http_async_client`` passed by the caller is used as it is.
+        """
+        if self.http_async_client is not None:
+            return self.async_client
+        loop = asyncio.get_running_loop()
+        client = self._loop_clients.get(loop)
+        if client is None:
+            http_client = openai.DefaultAsyncHttpxClient()
+            client = self.root_async_client.with_options(http_client=http_client)
+            client = self._loop_clients[loop] = client.chat.completions
+        return client
+
     def bind_tools(
         self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessageChunk]:
@@ -114,7 +137,8 @@ class DashScopeChatOpenAI(ChatOpenAI):
             progress: dict[str, bool] = {}
             try:
                 async for chunk in self._astream_once(payload, run_manager, progress):
-                    produced = True
+                    # An empty role-only chunk carries nothing a retry could duplicate.
+                    produced = produced or bool(chunk.text or chunk.message.tool_call_chunks)
                     yield chunk
                 return
             except (openai.APIConnectionError, StreamInterruptedError):
@@ -135,7 +159,8 @@ class DashScopeChatOpenAI(ChatOpenAI):
         convert = self._convert_chunk_to_generation_chunk
         chunk_class: type = AIMessageChunk
         finished = False
-        async with self.async_client.with_streaming_response.create(**payload) as response:
+        client = self._completions_client()
+        async with client.with_streaming_response.create(**payload) as response:
             http_response = response.http_response
             progress["response_started"] = True
             try:
@@ -165,7 +190,7 @@ class DashScopeChatOpenAI(ChatOpenAI):
                     yield generation
             except _http.TimeoutException as err:
                 raise openai.APITimeoutError(request=http_response.request) from err
-            except _http.RequestError as err:
-                raise openai.APIConnectionError(request=http_response.request) from err
+            except _http.RequestError as err:  # the connection dropped mid-body
+                raise StreamInterruptedError(STREAM_INTERRUPTED_MESSAGE) from err
         if not finished:
             raise StreamInterruptedError(STREAM_INTERRUPTED_MESSAGE)
