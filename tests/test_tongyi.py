@@ -1,0 +1,513 @@
+"""The ChatTongyi path end to end: the real dashscope SDK against the loopback DashScope fake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import dashscope
+import pytest
+from dashscope.api_entities.aio_session import close_shared_aio_session
+from langchain_community.chat_models.tongyi import ChatTongyi
+from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from agent.errors import (
+    DashScopeAPIError,
+    NetworkError,
+    StreamInterruptedError,
+    to_agent_error,
+)
+from agent.tongyi import (
+    DashScopeChatTongyi,
+    DashScopeConnectionError,
+    DashScopeTimeoutError,
+    build_tongyi_model,
+)
+from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall, echo_responder, tool_then_answer
+
+KEY = "sk-test-tongyi-0000"
+
+
+def get_weather(city: str) -> str:
+    """Current weather of a city."""
+    return f"{city}：晴，20℃"
+
+
+def make(fake: FakeDashScope, **kwargs: Any) -> DashScopeChatTongyi:
+    params: dict[str, Any] = {
+        "api_key": KEY,
+        "model": "qwen-plus",
+        "base_url": fake.native_base_url,
+        "timeout": 5.0,
+        "max_retries": 2,
+    }
+    params.update(kwargs)
+    model = build_tongyi_model(**params)
+    model.retry_base_delay = 0.01
+    return model
+
+
+def join(chunks: list[AIMessageChunk]) -> AIMessageChunk:
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    return total
+
+
+class Tokens(AsyncCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+
+@pytest.fixture(autouse=True)
+async def _close_sdk_session():
+    """The SDK keeps one aiohttp session per event loop; close it before the loop goes away."""
+    yield
+    await close_shared_aio_session()
+
+
+# -- streaming and tool calls --------------------------------------------------------------------
+
+
+async def test_plain_answer_streams_chunk_by_chunk(fake_dashscope: FakeDashScope) -> None:
+    text = "北京今天晴，气温二十度。"
+    fake_dashscope.script(Reply(text=text, chunk_size=3))
+    handler = Tokens()
+    message = await make(fake_dashscope).ainvoke("天气", config={"callbacks": [handler]})
+
+    assert message.content == text
+    non_empty = [t for t in handler.tokens if t]
+    assert non_empty == ["北京今", "天晴，", "气温二", "十度。"]
+    assert "".join(handler.tokens) == text
+    assert message.usage_metadata is not None
+    assert message.usage_metadata["total_tokens"] == (
+        message.usage_metadata["input_tokens"] + message.usage_metadata["output_tokens"]
+    )
+    assert message.response_metadata["finish_reason"] == "stop"
+    body = fake_dashscope.requests[0].body
+    assert body["parameters"]["incremental_output"] is True
+    assert fake_dashscope.requests[0].stream and fake_dashscope.requests[0].api_key == KEY
+
+
+async def test_text_and_tool_call_with_tools_bound(fake_dashscope: FakeDashScope) -> None:
+    # Repeated text is what ChatTongyi's delta rebuilding (str.replace) destroys.
+    text = "好的好的，我来查一下。好的"
+    reply = Reply(text=text, tool_calls=[ToolCall("get_weather", {"city": "北京"})])
+    fake_dashscope.script(reply)
+    handler = Tokens()
+    model = make(fake_dashscope).bind_tools([get_weather])
+    chunks = [c async for c in model.astream("北京天气", config={"callbacks": [handler]})]
+
+    message = join(chunks)
+    assert message.content == text
+    assert "".join(handler.tokens) == text
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [
+        ("get_weather", {"city": "北京"})
+    ]
+    assert message.tool_calls[0]["id"].startswith("call_")
+    # Tool-call-only chunks carry no text: the agent drops their empty tokens.
+    assert all(c.text == "" for c in chunks if c.tool_call_chunks)
+    assert fake_dashscope.requests[0].body["parameters"]["incremental_output"] is True
+
+
+async def test_stock_chattongyi_mangles_text_and_parallel_calls(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression demonstration: the same setup through the unmodified ChatTongyi."""
+    monkeypatch.setattr(dashscope, "base_http_api_url", fake_dashscope.native_base_url)
+    stock = ChatTongyi(api_key=KEY, model="qwen-plus", streaming=True, max_retries=1)
+    text = "好的好的，我来查一下。好的"
+    fake_dashscope.script(Reply(text=text, tool_calls=[ToolCall("get_weather", {"city": "北京"})]))
+    chunks = [c async for c in stock.bind_tools([get_weather]).astream("北京天气")]
+    assert join(chunks).content != text  # text lost: "好的，我来查一下。好的"
+    assert fake_dashscope.requests[0].body["parameters"].get("incremental_output") is not True
+
+    two = [ToolCall("get_weather", {"city": "北京"}), ToolCall("get_weather", {"city": "上海"})]
+    fake_dashscope.script(Reply(text="查一下", tool_calls=two))
+    with pytest.raises(IndexError):
+        [c async for c in stock.bind_tools([get_weather], parallel_tool_calls=True).astream("x")]
+
+
+async def test_one_tool_call(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(Reply(tool_calls=[ToolCall("get_weather", {"city": "杭州市"})]))
+    message = await make(fake_dashscope).bind_tools([get_weather]).ainvoke("杭州天气")
+    assert message.content == ""
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [
+        ("get_weather", {"city": "杭州市"})
+    ]
+    assert message.response_metadata["finish_reason"] == "tool_calls"
+    assert message.invalid_tool_calls == []
+
+
+async def test_two_tool_calls_in_one_turn(fake_dashscope: FakeDashScope) -> None:
+    calls = [
+        ToolCall("get_weather", {"city": "北京"}, id="call_a"),
+        ToolCall("get_weather", {"city": "上海"}, id="call_b"),
+    ]
+    fake_dashscope.script(Reply(text="分别查询。", tool_calls=calls))
+    model = make(fake_dashscope).bind_tools([get_weather], parallel_tool_calls=True)
+    message = join([c async for c in model.astream("北京和上海")])
+
+    assert message.content == "分别查询。"
+    assert [(c["id"], c["name"], c["args"]) for c in message.tool_calls] == [
+        ("call_a", "get_weather", {"city": "北京"}),
+        ("call_b", "get_weather", {"city": "上海"}),
+    ]
+    assert "tool_calls" not in message.additional_kwargs  # nothing left to merge wrongly
+
+
+async def test_history_with_tool_calls_is_serialized(fake_dashscope: FakeDashScope) -> None:
+    calls = [ToolCall("get_weather", {"city": "北京"}), ToolCall("get_weather", {"city": "上海"})]
+    fake_dashscope.responder = tool_then_answer(calls, lambda results: "；".join(results))
+    model = make(fake_dashscope).bind_tools([get_weather], parallel_tool_calls=True)
+    history: list[Any] = [HumanMessage("北京和上海天气")]
+    ai = await model.ainvoke(history)
+    assert len(ai.tool_calls) == 2
+    history.append(ai)
+    for call in ai.tool_calls:
+        result = get_weather(**call["args"])
+        history.append(ToolMessage(result, tool_call_id=call["id"], name=call["name"]))
+    answer = await model.ainvoke(history)
+    assert answer.content == "北京：晴，20℃；上海：晴，20℃"
+
+    sent = fake_dashscope.requests[1].messages
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool"]
+    assistant = sent[1]
+    assert [
+        (c["id"], c["type"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for c in assistant["tool_calls"]
+    ] == [
+        (ai.tool_calls[0]["id"], "function", "get_weather", {"city": "北京"}),
+        (ai.tool_calls[1]["id"], "function", "get_weather", {"city": "上海"}),
+    ]
+    assert [(m["tool_call_id"], m["name"], m["content"]) for m in sent[2:]] == [
+        (ai.tool_calls[0]["id"], "get_weather", "北京：晴，20℃"),
+        (ai.tool_calls[1]["id"], "get_weather", "上海：晴，20℃"),
+    ]
+
+
+def test_sync_invoke_and_stream(fake_dashscope: FakeDashScope) -> None:
+    model = make(fake_dashscope)
+    fake_dashscope.script(
+        Reply(text="好的好的，查询中", tool_calls=[ToolCall("get_weather", {"city": "北京"})])
+    )
+    message = model.bind_tools([get_weather]).invoke("北京天气")
+    assert message.content == "好的好的，查询中"
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [
+        ("get_weather", {"city": "北京"})
+    ]
+
+    fake_dashscope.script(Reply(status=429, error_code="limit_requests"))
+    chunks = list(model.stream("你好"))
+    assert join(chunks).content == "ECHO[1]: 你好"
+    assert len(fake_dashscope.requests) == 3
+
+
+# -- errors, retries, truncation, timeouts -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "code"),
+    [
+        (Reply(error_code="invalid_api_key"), 401, "InvalidApiKey"),
+        (Reply(error_code="model_not_found"), 404, "ModelNotFound"),
+        (Reply(error_code="data_inspection_failed"), 400, "DataInspectionFailed"),
+    ],
+)
+async def test_errors_are_not_retried(
+    fake_dashscope: FakeDashScope, reply: Reply, status: int, code: str
+) -> None:
+    fake_dashscope.script(reply)
+    with pytest.raises(DashScopeAPIError) as info:
+        await make(fake_dashscope).ainvoke("你好")
+    assert (info.value.status_code, info.value.code) == (status, code)
+    assert info.value.request_id
+    assert len(fake_dashscope.requests) == 1
+
+
+async def test_bad_key_and_unknown_model(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.valid_keys = {"sk-other"}
+    with pytest.raises(DashScopeAPIError) as info:
+        await make(fake_dashscope).ainvoke("你好")
+    assert (info.value.status_code, info.value.code) == (401, "InvalidApiKey")
+    fake_dashscope.valid_keys = None
+    with pytest.raises(DashScopeAPIError) as info:
+        await make(fake_dashscope, model="qwen-nope").ainvoke("你好")
+    assert (info.value.status_code, info.value.code) == (404, "ModelNotFound")
+    assert len(fake_dashscope.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [Reply(status=429, error_code="limit_requests"), Reply(status=500), Reply(status=503)],
+)
+async def test_retried_then_success_text_once(fake_dashscope: FakeDashScope, failure) -> None:
+    fake_dashscope.script(failure, Reply(text="一次就好"))
+    handler = Tokens()
+    message = await make(fake_dashscope).ainvoke("你好", config={"callbacks": [handler]})
+    assert message.content == "一次就好"
+    assert "".join(handler.tokens) == "一次就好"
+    assert len(fake_dashscope.requests) == 2
+
+
+async def test_retries_give_up_after_max_retries(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(*[Reply(status=429, error_code="limit_requests")] * 3)
+    with pytest.raises(DashScopeAPIError) as info:
+        await make(fake_dashscope, max_retries=2).ainvoke("你好")
+    assert info.value.status_code == 429
+    assert len(fake_dashscope.requests) == 3
+
+
+async def test_in_stream_error_after_text_is_raised_after_the_text(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    fake_dashscope.script(Reply(text="这是一段会被拦截的回答", chunk_size=2, moderation_after=2))
+    seen: list[str] = []
+    with pytest.raises(DashScopeAPIError) as info:
+        async for chunk in make(fake_dashscope).astream("你好"):
+            seen.append(chunk.text)
+    assert "".join(seen) == "这是一段"
+    assert info.value.code == "DataInspectionFailed"
+    assert len(fake_dashscope.requests) == 1  # never retried after text went out
+
+
+async def test_cut_mid_stream_raises_stream_interrupted(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(Reply(text="一二三四五六七八", chunk_size=2, cut_after=2))
+    seen: list[str] = []
+    with pytest.raises(StreamInterruptedError, match="中断"):
+        async for chunk in make(fake_dashscope).astream("你好"):
+            seen.append(chunk.text)
+    # aiohttp drops lines still buffered when the connection breaks: a prefix arrives.
+    assert "".join(seen) in ("一二", "一二三四")
+    assert len(fake_dashscope.requests) == 1
+
+
+async def test_clean_end_without_final_event_raises_stream_interrupted(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fake can only abort a connection; a proxy may also end the body cleanly early.
+    from dashscope.api_entities.dashscope_response import DashScopeAPIResponse
+
+    async def events():
+        for piece in ("一二", "三四"):
+            output = {
+                "choices": [
+                    {"message": {"role": "assistant", "content": piece}, "finish_reason": "null"}
+                ]
+            }
+            yield DashScopeAPIResponse(status_code=200, request_id="r1", output=output)
+
+    async def call(**kwargs: Any) -> Any:
+        return events()
+
+    monkeypatch.setattr(dashscope.AioGeneration, "call", call)
+    seen: list[str] = []
+    with pytest.raises(StreamInterruptedError):
+        async for chunk in make(fake_dashscope).astream("你好"):
+            seen.append(chunk.text)
+    assert "".join(seen) == "一二三四"
+
+
+def test_sync_cut_mid_stream_raises_stream_interrupted(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(Reply(text="一二三四五六七八", chunk_size=2, cut_after=2))
+    with pytest.raises(StreamInterruptedError):
+        make(fake_dashscope).invoke("你好")
+
+
+async def test_stall_longer_than_timeout_is_a_network_error(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(Reply(text="一二三四", chunk_size=2, stall_after=1, stall_seconds=2.0))
+    started = time.monotonic()
+    with pytest.raises(DashScopeTimeoutError) as info:
+        await make(fake_dashscope, timeout=0.3).ainvoke("你好")
+    assert time.monotonic() - started < 1.5
+    error = to_agent_error(info.value, host="dashscope", timeout=0.3)
+    assert isinstance(error, NetworkError)
+    assert "0.3秒" in str(error)
+
+
+async def test_stall_before_headers_times_out(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(Reply(text="晚了", stall_before=2.0))
+    started = time.monotonic()
+    with pytest.raises(DashScopeTimeoutError):
+        await make(fake_dashscope, timeout=0.3, max_retries=0).ainvoke("你好")
+    assert time.monotonic() - started < 1.5
+
+
+def test_sync_stall_times_out(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(Reply(text="一二三四", chunk_size=2, stall_after=1, stall_seconds=2.0))
+    with pytest.raises(DashScopeTimeoutError) as info:
+        make(fake_dashscope, timeout=0.3).invoke("你好")
+    assert isinstance(to_agent_error(info.value), NetworkError)
+
+
+async def test_unreachable_endpoint_is_a_network_error() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    model = build_tongyi_model(
+        api_key=KEY,
+        model="qwen-plus",
+        base_url=f"http://127.0.0.1:{port}/api/v1",
+        timeout=2,
+        max_retries=1,
+    )
+    model.retry_base_delay = 0.01
+    with pytest.raises(DashScopeConnectionError) as info:
+        await model.ainvoke("你好")
+    assert isinstance(to_agent_error(info.value), NetworkError)
+
+
+# -- cancellation, concurrency, base URL ---------------------------------------------------------
+
+
+def _established_to(port: int) -> int:
+    """Client-side TCP connections of this machine to 127.0.0.1:port (Linux /proc)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2] == f"0100007F:{port:04X}" and fields[3] == "01":
+            count += 1
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+async def test_cancellation_closes_the_request(fake_dashscope: FakeDashScope) -> None:
+    await close_shared_aio_session()  # no pooled connection may blur the count
+    port = fake_dashscope.port
+    assert port is not None
+    before = _established_to(port)
+    fake_dashscope.script(Reply(text="很长的回答" * 40, chunk_size=2, chunk_delay=0.05))
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for chunk in make(fake_dashscope).astream("你好"):
+            if chunk.text:
+                first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 2)
+    assert _established_to(port) == before + 1
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    while _established_to(port) > before and time.monotonic() - started < 1:
+        await asyncio.sleep(0.01)
+    assert _established_to(port) == before, "upstream connection still open after cancel"
+    assert time.monotonic() - started < 0.5
+
+
+async def _first_chunk_latency(model: Any, text: str) -> float:
+    started = time.monotonic()
+    async for chunk in model.astream(text):
+        if chunk.text:
+            return time.monotonic() - started
+    raise AssertionError("no text")
+
+
+async def test_stalled_sessions_do_not_delay_a_fast_one(fake_dashscope: FakeDashScope) -> None:
+    def responder(request: Any) -> Reply:
+        reply = echo_responder(request)
+        if "slow" in reply.text:
+            reply.stall_before = 3.0
+        return reply
+
+    fake_dashscope.responder = responder
+    model = make(fake_dashscope, timeout=10)
+    await _first_chunk_latency(model, "warm up")
+    baseline = min([await _first_chunk_latency(model, "fast") for _ in range(3)])
+
+    stalled = [asyncio.create_task(model.ainvoke(f"slow {i}")) for i in range(50)]
+    while len(fake_dashscope.requests) < 4 + 50:
+        await asyncio.sleep(0.01)
+    loaded = await _first_chunk_latency(model, "fast")
+    for task in stalled:
+        task.cancel()
+    await asyncio.gather(*stalled, return_exceptions=True)
+
+    print(f"\nfirst chunk alone {baseline * 1000:.1f} ms, with 50 stalled {loaded * 1000:.1f} ms")
+    assert loaded - baseline < 0.05
+
+
+async def test_stock_chattongyi_stalled_sessions_block_a_fast_one(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Comparison: stock ChatTongyi runs each blocking read on the loop's small thread pool."""
+    monkeypatch.setattr(dashscope, "base_http_api_url", fake_dashscope.native_base_url)
+
+    def responder(request: Any) -> Reply:
+        reply = echo_responder(request)
+        if "slow" in reply.text:
+            reply.stall_before = 1.0
+        return reply
+
+    fake_dashscope.responder = responder
+    stock = ChatTongyi(api_key=KEY, model="qwen-plus", streaming=True, max_retries=1)
+    workers = min(32, (__import__("os").cpu_count() or 1) + 4)  # default executor size
+    stalled = [asyncio.create_task(stock.ainvoke(f"slow {i}")) for i in range(workers)]
+    while len(fake_dashscope.requests) < workers:
+        await asyncio.sleep(0.01)
+    loaded = await _first_chunk_latency(stock, "fast")
+    await asyncio.gather(*stalled, return_exceptions=True)
+    print(f"\nstock ChatTongyi first chunk with {workers} stalled: {loaded * 1000:.0f} ms")
+    assert loaded > 0.5
+
+
+async def test_instances_with_different_base_urls_do_not_interfere(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    default_url = dashscope.base_http_api_url
+    with FakeDashScope() as other:
+        first, second = make(fake_dashscope), make(other)
+        answers = await asyncio.gather(
+            *[m.ainvoke(f"问题{i}") for i in range(5) for m in (first, second)]
+        )
+        assert all(a.content.startswith("ECHO[1]: 问题") for a in answers)
+        assert len(fake_dashscope.requests) == len(other.requests) == 5
+    assert dashscope.base_http_api_url == default_url
+
+
+def test_defaults_and_factory() -> None:
+    model = build_tongyi_model(
+        api_key=KEY, model="qwen-max", base_url=None, timeout=12.5, max_retries=3
+    )
+    assert (model.model_name, model.timeout, model.max_retries) == ("qwen-max", 12.5, 3)
+    assert model.streaming is True and model.base_url is None
+    params = model._invocation_params(messages=[HumanMessage("x")], stop=None)
+    assert "base_address" not in params  # the SDK's own default (env / dashscope.base_http_api_url)
+    assert params["request_timeout"] == 12.5 and params["incremental_output"] is True
+    assert DashScopeChatTongyi(api_key=KEY).max_retries == 2
+
+
+def test_ai_message_without_tool_calls_round_trips(fake_dashscope: FakeDashScope) -> None:
+    history = [HumanMessage("一"), AIMessage("ECHO[1]: 一"), HumanMessage("二")]
+    assert make(fake_dashscope).invoke(history).content == "ECHO[2]: 二"
+    assert "tool_calls" not in fake_dashscope.requests[0].messages[1]
+
+
+# -- langchain-tests standard unit tests ---------------------------------------------------------
+
+
+class TestDashScopeChatTongyiStandard(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[DashScopeChatTongyi]:
+        return DashScopeChatTongyi
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {"model": "qwen-plus", "api_key": KEY, "timeout": 30, "max_retries": 2}
+
+    @property
+    def has_structured_output(self) -> bool:
+        # ChatTongyi.with_structured_output only does function calling (no ``method=``); the
+        # product does not use structured output on this path.
+        return False
