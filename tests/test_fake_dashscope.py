@@ -467,6 +467,16 @@ def test_standalone_cli() -> None:
 
 async def test_many_concurrent_streams(oai, fake_dashscope: FakeDashScope) -> None:
     fake_dashscope.responder = lambda req: Reply(text="x" * 10, chunk_size=1, chunk_delay=0.01)
-    results = await asyncio.gather(*[_collect(oai) for _ in range(100)])
+    results = await asyncio.gather(*[_collect(oai) for _ in range(50)])
     assert all(len(chunks) == 12 for chunks in results)
-    assert len(fake_dashscope.requests) == 100
+    assert len(fake_dashscope.requests) == 50
+
+
+async def test_responder_exception_is_a_500(oai, fake_dashscope: FakeDashScope) -> None:
+    def broken(_req: RecordedRequest) -> Reply:
+        raise KeyError("boom")
+
+    fake_dashscope.responder = broken
+    with pytest.raises(openai.InternalServerError) as info:
+        await _collect(oai)
+    assert "KeyError('boom')" in info.value.message

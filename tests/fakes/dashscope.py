@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import inspect
 import json
 import signal
@@ -277,9 +276,13 @@ class FakeDashScope:
             return self._error(native, 400, "invalid_parameter_error",
                                "messages must not be empty", rid, {})
 
-        reply = self._next_reply(rec)
-        if inspect.isawaitable(reply):
-            reply = await reply
+        try:
+            reply = self._next_reply(rec)
+            if inspect.isawaitable(reply):
+                reply = await reply
+        except Exception as exc:  # surface responder bugs as a readable 500
+            return self._error(native, 500, "internal_error",
+                               f"fake responder raised {exc!r}", rid, {})
         if reply.stall_before:
             await asyncio.sleep(reply.stall_before)
         if reply.status != 200 or reply.error_code is not None:
@@ -295,10 +298,15 @@ class FakeDashScope:
         if not stream:
             return await self._complete(request, native, rec, reply, calls, prompt, rid, params)
         if native:
-            frames, finals, error = self._native_frames(reply, calls, prompt, rid, params)
-            role = None
+            role, frames, finals, error = w.native_stream(
+                reply.text, reply.chunk_size, calls, prompt, rid,
+                incremental=params.get("incremental_output") is True,
+                result_format=params.get("result_format", "message"))
         else:
-            role, frames, finals, error = self._openai_frames(rec, reply, calls, prompt, body)
+            role, frames, finals, error = w.openai_stream(
+                rec.model or "", reply.text, reply.chunk_size, calls, prompt,
+                include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+                done=not reply.omit_done, empty_function=reply.empty_function_fragment)
         return await self._stream(request, reply, role, frames, finals, error, rid)
 
     @staticmethod
@@ -322,7 +330,7 @@ class FakeDashScope:
         if reply.moderation_after is not None:
             return self._error(native, 400, "data_inspection_failed", w.MODERATION_MESSAGE,
                                rid, reply.headers)
-        text = "" if calls and not reply.text else reply.text
+        text = reply.text
         tcs = [{"id": cid, "type": "function", "function": {"name": n, "arguments": a}}
                for cid, n, a in calls]
         completion = max(1, len(w.split(text, reply.chunk_size)) + len(calls))
@@ -336,58 +344,6 @@ class FakeDashScope:
         else:
             body = w.openai_completion(rec.model or "", text, tcs, prompt, completion)
         return self._json(200, body, {"x-request-id": rid, **reply.headers})
-
-    def _openai_frames(self, rec: RecordedRequest, reply: Reply, calls: list, prompt: int,
-                       body: dict) -> tuple[bytes, list[bytes], list[bytes], bytes]:
-        ids = w.ChunkIds(rec.model or "")
-        role = w.sse(w.openai_chunk(ids, {"content": "", "role": "assistant"}, order=1))
-        deltas: list[dict] = [{"content": p} for p in w.split(reply.text, reply.chunk_size)]
-        for i, (cid, name, args) in enumerate(calls):
-            deltas += w.openai_tool_fragments(i, cid, name, args, max(reply.chunk_size, 4),
-                                              reply.empty_function_fragment)
-        frames = [w.sse(w.openai_chunk(ids, d, order=0)) for d in deltas]
-        last = {} if calls else {"content": ""}
-        finals = [w.sse(w.openai_chunk(ids, last, "tool_calls" if calls else "stop", order=1))]
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage = w.openai_usage(prompt, max(1, len(deltas)))
-            finals.append(w.sse(w.openai_chunk(ids, None, usage=usage, order=0)))
-        if not reply.omit_done:
-            finals.append(w.DONE)
-        error = w.sse({"error": {"message": w.MODERATION_MESSAGE, "type": "data_inspection_failed",
-                                 "param": None, "code": "data_inspection_failed"}})
-        return role, frames, finals, error
-
-    def _native_frames(self, reply: Reply, calls: list, prompt: int, rid: str,
-                       params: dict) -> tuple[list[bytes], list[bytes], bytes]:
-        incremental = params.get("incremental_output") is True
-        fmt = params.get("result_format", "message")
-        messages: list[dict] = []
-        text = ""
-        for piece in w.split(reply.text, reply.chunk_size):
-            text += piece
-            messages.append({"content": piece if incremental else text, "role": "assistant"})
-        state: list[dict] = []
-        for i, (cid, name, args) in enumerate(calls):
-            for frag in w.native_tool_fragments(i, cid, name, args, max(reply.chunk_size, 4)):
-                if frag["id"]:
-                    state.append(copy.deepcopy(frag))
-                else:
-                    state[-1]["function"]["arguments"] += frag["function"]["arguments"]
-                tcs = [frag] if incremental else copy.deepcopy(state)
-                messages.append({"content": "" if incremental else text, "role": "assistant",
-                                 "tool_calls": tcs})
-        events = [w.native_result(m, "null", w.native_usage(prompt, n + 1), rid, fmt)
-                  for n, m in enumerate(messages)]
-        last: dict[str, Any] = {"content": "" if incremental else text, "role": "assistant"}
-        if state and not incremental:
-            last["tool_calls"] = state
-        final = w.native_result(last, "tool_calls" if calls else "stop",
-                                w.native_usage(prompt, max(1, len(messages))), rid, fmt)
-        frames = [w.native_event(n + 1, e) for n, e in enumerate(events)]
-        finals = [w.native_event(len(frames) + 1, final)]
-        error = w.native_event(0, {"code": "DataInspectionFailed", "message": w.MODERATION_MESSAGE,
-                                   "request_id": rid}, error=True, status=400)
-        return frames, finals, error
 
     async def _stream(self, request: web.Request, reply: Reply, role: bytes | None,
                       frames: list[bytes], finals: list[bytes], error: bytes,

@@ -7,6 +7,7 @@ exact bytes come from this module so they can be unit-tested on their own.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -19,7 +20,7 @@ DOCS = "For details, see: https://help.aliyun.com/zh/model-studio/error-code"
 # native quota code and the internal_error row are *unverified* likely shapes.
 ERRORS: dict[str, tuple[int, str, str, str, str]] = {
     "invalid_api_key": (
-        401, "invalid_request_error", "Incorrect API key provided. ",
+        401, "invalid_request_error", "Incorrect API key provided.",
         "InvalidApiKey", "Invalid API-key provided.",
     ),
     "model_not_found": (
@@ -84,6 +85,8 @@ def openai_error_body(code: str, message: str | None, request_id: str) -> dict:
     row = ERRORS.get(code)
     if message is None:
         message = f"{row[2]} {DOCS}" if row else f"Error: {code}. {DOCS}"
+        if code == "invalid_api_key":
+            message += "#apikey-error "  # real messages may end in spaces: match on code
     return {"error": {"message": message, "type": row[1] if row else code, "param": None,
                       "code": code}, "request_id": request_id}
 
@@ -214,3 +217,62 @@ def native_tool_fragments(index: int, call_id: str, name: str, arguments: str,
     for p in split(arguments, size):
         out.append({"index": index, "id": "", "type": "function", "function": {"arguments": p}})
     return out
+
+
+# --------------------------------------------------------------------------- whole streams
+Frames = tuple[bytes | None, list[bytes], list[bytes], bytes]
+Calls = list[tuple[str, str, str]]  # (id, name, arguments JSON)
+
+
+def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: int, *,
+                  include_usage: bool, done: bool = True, empty_function: bool = False) -> Frames:
+    """(role chunk, content chunks, closing chunks, moderation error event) of one stream."""
+    ids = ChunkIds(model)
+    role = sse(openai_chunk(ids, {"content": "", "role": "assistant"}, order=1))
+    deltas: list[dict] = [{"content": p} for p in split(text, chunk_size)]
+    for i, (cid, name, args) in enumerate(calls):
+        deltas += openai_tool_fragments(i, cid, name, args, max(chunk_size, 4), empty_function)
+    frames = [sse(openai_chunk(ids, d, order=0)) for d in deltas]
+    last = {} if calls else {"content": ""}
+    finals = [sse(openai_chunk(ids, last, "tool_calls" if calls else "stop", order=1))]
+    if include_usage:
+        usage = openai_usage(prompt, max(1, len(deltas)))
+        finals.append(sse(openai_chunk(ids, None, usage=usage, order=0)))
+    if done:
+        finals.append(DONE)
+    error = sse({"error": {"message": MODERATION_MESSAGE, "type": "data_inspection_failed",
+                           "param": None, "code": "data_inspection_failed"}})
+    return role, frames, finals, error
+
+
+def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request_id: str, *,
+                  incremental: bool, result_format: str = "message") -> Frames:
+    """Native stream: deltas when ``incremental``, else cumulative content and tool calls.
+
+    The error event is numbered ``id:0``; the server renumbers it where it is sent.
+    """
+    messages: list[dict] = []
+    so_far = ""
+    for piece in split(text, chunk_size):
+        so_far += piece
+        messages.append({"content": piece if incremental else so_far, "role": "assistant"})
+    state: list[dict] = []
+    for i, (cid, name, args) in enumerate(calls):
+        for frag in native_tool_fragments(i, cid, name, args, max(chunk_size, 4)):
+            if frag["id"]:
+                state.append(copy.deepcopy(frag))
+            else:
+                state[-1]["function"]["arguments"] += frag["function"]["arguments"]
+            messages.append({"content": "" if incremental else so_far, "role": "assistant",
+                             "tool_calls": [frag] if incremental else copy.deepcopy(state)})
+    frames = [native_event(n + 1, native_result(m, "null", native_usage(prompt, n + 1),
+                                                 request_id, result_format))
+              for n, m in enumerate(messages)]
+    last: dict[str, Any] = {"content": "" if incremental else so_far, "role": "assistant"}
+    if state and not incremental:
+        last["tool_calls"] = state
+    final = native_result(last, "tool_calls" if calls else "stop",
+                          native_usage(prompt, max(1, len(messages))), request_id, result_format)
+    error = native_event(0, {"code": "DataInspectionFailed", "message": MODERATION_MESSAGE,
+                             "request_id": request_id}, error=True, status=400)
+    return None, frames, [native_event(len(frames) + 1, final)], error
