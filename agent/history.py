@@ -42,12 +42,7 @@ def repair_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
 
 
 def _is_consistent(messages: Sequence[AnyMessage]) -> bool:
-    calls = {
-        call.get("id")
-        for m in messages
-        if isinstance(m, AIMessage)
-        for call in m.tool_calls
-    }
+    calls = {call.get("id") for m in messages if isinstance(m, AIMessage) for call in m.tool_calls}
     results = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
     return calls == results
 

@@ -84,7 +84,9 @@ async def test_plain_answer_streams_in_documented_schema(fake_dashscope, provide
     assert fake_dashscope.requests[0].protocol == provider.replace("tongyi", "native")
 
 
-async def test_default_constructor_reads_environment_and_dotenv(fake_dashscope, tmp_path, monkeypatch):
+async def test_default_constructor_reads_environment_and_dotenv(
+    fake_dashscope, tmp_path, monkeypatch
+):
     (tmp_path / ".env").write_text(
         f"DASHSCOPE_API_KEY={FAKE_API_KEY}\nDASHSCOPE_BASE_URL={fake_dashscope.compatible_base_url}\n"
         "DASHSCOPE_MODEL=qwen-max\n",
@@ -139,7 +141,7 @@ async def test_two_tool_calls_in_one_turn(fake_dashscope, provider):
 
     assert assert_well_formed(events) == "根据工具结果：北京：晴，25°C；上海：晴，25°C"
     history = await service.get_history(session_id)
-    calls = [m for m in history if isinstance(m, AIMessage) and m.tool_calls][0].tool_calls
+    calls = next(m for m in history if isinstance(m, AIMessage) and m.tool_calls).tool_calls
     assert [(c["name"], c["args"]) for c in calls] == [
         ("get_weather", {"city": "北京"}),
         ("get_weather", {"city": "上海"}),
@@ -189,7 +191,7 @@ async def test_fifty_concurrent_sessions_each_get_their_own_text(fake_dashscope,
         *(collect(service.stream_chat(f"消息{i}", sid)) for i, sid in enumerate(sessions))
     )
 
-    for i, (sid, events) in enumerate(zip(sessions, replies)):
+    for i, (sid, events) in enumerate(zip(sessions, replies, strict=False)):
         assert assert_well_formed(events) == f"ECHO: 消息{i}"
         assert events[0]["session_id"] == sid
     assert len({events[0]["message_id"] for events in replies}) == 50
@@ -285,7 +287,9 @@ async def test_rate_limit_storm_ends_with_a_clear_error(fake_dashscope, provider
 
 
 async def test_stream_cut_midway_is_an_error_after_the_text_sent(fake_dashscope, provider):
-    fake_dashscope.script(Reply(text="前半句话后半句话", chunk_size=2, cut_after=2), Reply(text="X"))
+    fake_dashscope.script(
+        Reply(text="前半句话后半句话", chunk_size=2, cut_after=2), Reply(text="X")
+    )
     service = StreamChatService(make_settings(fake_dashscope, provider), tools=[])
 
     events = await collect(service.stream_chat("你好"))
@@ -318,7 +322,11 @@ async def test_moderation_error_inside_a_200_stream(fake_dashscope, provider):
 
 @pytest.mark.parametrize(
     ("code", "words"),
-    [("data_inspection_failed", "内容安全"), ("Arrearage", "欠费"), ("invalid_parameter_error", "过长")],
+    [
+        ("data_inspection_failed", "内容安全"),
+        ("Arrearage", "欠费"),
+        ("invalid_parameter_error", "过长"),
+    ],
 )
 async def test_request_rejections_have_their_own_messages(fake_dashscope, provider, code, words):
     message = "Range of input length should be [1, 129024]" if "param" in code else None
@@ -361,7 +369,13 @@ async def test_unreachable_endpoint_is_a_network_error(provider, unused_tcp_port
 
 @pytest.mark.parametrize(
     ("message", "words"),
-    [("", "不能为空"), ("   \n\t ", "不能为空"), (42, "字符串"), (None, "字符串"), ("x" * 9000, "过长")],
+    [
+        ("", "不能为空"),
+        ("   \n\t ", "不能为空"),
+        (42, "字符串"),
+        (None, "字符串"),
+        ("x" * 9000, "过长"),
+    ],
     ids=["empty", "whitespace", "int", "none", "too-long"],
 )
 async def test_bad_message_is_rejected_without_a_model_call(fake_dashscope, message, words):
@@ -393,7 +407,8 @@ async def test_a_failed_reply_does_not_disturb_other_sessions(fake_dashscope):
     service = StreamChatService(make_settings(fake_dashscope, "openai"), tools=[])
 
     bad, *good = await asyncio.gather(
-        collect(service.stream_chat("坏")), *(collect(service.stream_chat(f"{i}")) for i in range(5))
+        collect(service.stream_chat("坏")),
+        *(collect(service.stream_chat(f"{i}")) for i in range(5)),
     )
 
     assert bad[-1]["type"] == "error"

@@ -1,0 +1,163 @@
+"""ChunkStreamHandler used on its own, in chains and agents the caller builds."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import openai
+import pytest
+from langchain_core.messages import ToolMessage
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.tools import tool
+
+from agent import ChunkStreamHandler
+from agent.openai_model import DashScopeChatOpenAI
+from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
+from tests.fakes.pytest_plugin import FAKE_API_KEY
+
+
+def model_for(fake) -> DashScopeChatOpenAI:
+    return DashScopeChatOpenAI(
+        model="qwen-plus",
+        api_key=FAKE_API_KEY,
+        base_url=fake.compatible_base_url,
+        streaming=True,
+        max_retries=0,
+    )
+
+
+async def drain(handler: ChunkStreamHandler, coro) -> tuple[list[dict[str, Any]], Any]:
+    task = asyncio.create_task(coro)
+    events = [event async for event in handler.dicts()]
+    return events, await task
+
+
+async def test_handler_streams_a_plain_chain(fake_dashscope):
+    fake_dashscope.script(Reply(text="你好，世界", chunk_size=2))
+    chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | model_for(fake_dashscope)
+    handler = ChunkStreamHandler(session_id="s-1")
+
+    events, result = await drain(handler, chain.ainvoke({"q": "hi"}, {"callbacks": [handler]}))
+
+    assert [e["type"] for e in events] == ["stream_start"] + ["stream_chunk"] * 3 + ["stream_end"]
+    assert "".join(e["chunk"] for e in events[1:-1]) == result.content == "你好，世界"
+    assert {e["session_id"] for e in events} == {"s-1"}
+    assert len({e["message_id"] for e in events}) == 1
+
+
+async def test_handler_on_a_bare_model_call(fake_dashscope):
+    fake_dashscope.script(Reply(text="abc", chunk_size=1))
+    handler = ChunkStreamHandler()
+
+    events, _ = await drain(
+        handler, model_for(fake_dashscope).ainvoke("hi", {"callbacks": [handler]})
+    )
+
+    assert [e.get("chunk") for e in events] == [None, "a", "b", "c", None]
+    assert events[-1]["type"] == "stream_end"
+
+
+async def test_handler_reports_a_failed_chain_as_an_error_event(fake_dashscope):
+    fake_dashscope.script(Reply(status=404, error_code="model_not_found"))
+    handler = ChunkStreamHandler()
+    chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | model_for(fake_dashscope)
+
+    task = asyncio.create_task(chain.ainvoke({"q": "hi"}, {"callbacks": [handler]}))
+    events = [event async for event in handler.dicts()]
+
+    assert [e["type"] for e in events] == ["stream_start", "error"]
+    assert "模型不存在" in events[-1]["error"]
+    with pytest.raises(openai.NotFoundError):  # the caller's own chain still raises
+        await task
+
+
+async def test_tool_call_fragments_never_become_chunks(fake_dashscope):
+    fake_dashscope.script(
+        Reply(
+            text="我查一下。",
+            tool_calls=[ToolCall("get_weather", {"city": "杭州市"})],
+            empty_function_fragment=True,
+        )
+    )
+    handler = ChunkStreamHandler()
+    model = model_for(fake_dashscope).bind_tools([get_weather])
+
+    events, message = await drain(handler, model.ainvoke("杭州天气", {"callbacks": [handler]}))
+
+    assert "".join(e.get("chunk", "") for e in events) == "我查一下。" == message.content
+    assert message.tool_calls[0]["args"] == {"city": "杭州市"}
+    assert fake_dashscope.requests[0].body["parallel_tool_calls"] is True
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Weather for a city."""
+    return f"{city}：小雨"
+
+
+@tool(response_format="content_and_artifact")
+def show_on_map(lng: float, lat: float) -> tuple[str, dict]:
+    """Center the user's map on a point."""
+    action = {"op": "set_view", "center": {"lng": lng, "lat": lat, "crs": "gcj02"}, "zoom": 14}
+    return "地图已定位", {"map_action": action}
+
+
+async def test_optional_tool_and_map_events(fake_dashscope):
+    from langchain.agents import create_agent
+
+    fake_dashscope.responder = tool_then_answer(
+        [ToolCall("show_on_map", {"lng": 116.397, "lat": 39.909})], answer=lambda r: "好的。"
+    )
+    agent = create_agent(model_for(fake_dashscope), [show_on_map])
+    handler = ChunkStreamHandler(events={"map_action", "tool_start", "tool_end"})
+
+    events, _ = await drain(
+        handler, agent.ainvoke({"messages": [("user", "天安门")]}, {"callbacks": [handler]})
+    )
+
+    types = [e["type"] for e in events]
+    assert types == [
+        "stream_start",
+        "tool_start",
+        "map_action",
+        "tool_end",
+        "stream_chunk",
+        "stream_chunk",
+        "stream_end",
+    ]
+    assert events[1]["tool"] == "show_on_map" and events[1]["arguments"]["lng"] == 116.397
+    assert events[2]["action"]["center"] == {"lng": 116.397, "lat": 39.909, "crs": "gcj02"}
+    assert events[3]["result"] == "地图已定位"
+
+
+async def test_optional_events_are_off_by_default(fake_dashscope):
+    from langchain.agents import create_agent
+
+    fake_dashscope.responder = tool_then_answer(
+        [ToolCall("show_on_map", {"lng": 1.0, "lat": 2.0})], answer=lambda r: "好"
+    )
+    agent = create_agent(model_for(fake_dashscope), [show_on_map])
+    handler = ChunkStreamHandler()
+
+    events, state = await drain(
+        handler, agent.ainvoke({"messages": [("user", "x")]}, {"callbacks": [handler]})
+    )
+
+    assert [e["type"] for e in events] == ["stream_start", "stream_chunk", "stream_end"]
+    assert any(isinstance(m, ToolMessage) for m in state["messages"])
+
+
+async def test_nostream_tagged_models_are_not_streamed(fake_dashscope):
+    fake_dashscope.script(Reply(text="secret"))
+    handler = ChunkStreamHandler()
+    model = model_for(fake_dashscope).with_config(tags=["nostream"])
+
+    events, _ = await drain(handler, model.ainvoke("x", {"callbacks": [handler]}))
+
+    assert [e["type"] for e in events] == ["stream_start", "stream_end"]
+
+
+def test_unknown_optional_event_is_refused():
+    with pytest.raises(ValueError, match="unknown optional events"):
+        ChunkStreamHandler(events={"map_actions"})
