@@ -81,10 +81,10 @@ class StreamChatService:
             yield StreamError(message_id, str(uuid4()), str(exc)).to_dict()
             return
         try:
+            agent = self._get_agent()
             text = validate_message(message, self.settings.max_message_chars)
             wanted = self._events if events is None else validate_events(events)
-            agent = self._get_agent()
-        except GeoAgentError as exc:
+        except Exception as exc:  # bad input or setup: one error event, no model call
             yield StreamError(message_id, sid, self._describe(exc)).to_dict()
             return
 

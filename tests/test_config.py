@@ -1,0 +1,72 @@
+"""Settings from the environment and .env; invalid values named by their variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.config import DEFAULT_BASE_URL, DEFAULT_MODEL, Settings
+from agent.errors import ConfigurationError
+
+
+def test_defaults_when_only_the_key_is_set(monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
+    settings = Settings.from_env()
+    assert settings.model == DEFAULT_MODEL == "qwen-plus"
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.provider == "openai"
+    assert settings.timeout > 0 and settings.max_retries >= 0
+    assert settings.require_api_key() == "sk-test"
+    assert "sk-test" not in repr(settings)
+
+
+def test_dotenv_fills_in_but_environment_wins(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text(
+        "DASHSCOPE_API_KEY=sk-from-dotenv\nDASHSCOPE_MODEL=qwen-max\nDASHSCOPE_PROVIDER=tongyi\n"
+        "DASHSCOPE_TIMEOUT=12.5\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DASHSCOPE_MODEL", "qwen-turbo")
+    settings = Settings.from_env()
+    assert settings.require_api_key() == "sk-from-dotenv"
+    assert settings.model == "qwen-turbo"
+    assert settings.provider == "tongyi"
+    assert settings.timeout == 12.5
+
+
+def test_missing_key_says_how_to_fix():
+    with pytest.raises(ConfigurationError, match=r"阿里云百炼API Key未配置.*DASHSCOPE_API_KEY"):
+        Settings.from_env().require_api_key()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DASHSCOPE_TIMEOUT", "soon"),
+        ("DASHSCOPE_TIMEOUT", "-1"),
+        ("DASHSCOPE_PROVIDER", "azure"),
+        ("DASHSCOPE_BASE_URL", "dashscope.aliyuncs.com"),
+        ("DASHSCOPE_MAX_RETRIES", "many"),
+    ],
+)
+def test_invalid_values_name_the_variable(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_env()
+
+
+async def test_invalid_setting_is_an_error_event_not_a_crash(monkeypatch):
+    from agent import StreamChatService
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
+    monkeypatch.setenv("DASHSCOPE_TIMEOUT", "soon")
+    events = [e async for e in StreamChatService(tools=[]).stream_chat("你好")]
+    assert [e["type"] for e in events] == ["error"]
+    assert "DASHSCOPE_TIMEOUT" in events[0]["error"]
+
+
+def test_host_follows_the_provider():
+    settings = Settings(
+        api_key="k", base_url="http://a.test:1/v1", native_base_url="http://b.test/api/v1"
+    )
+    assert settings.host == "a.test:1"
+    assert settings.model_copy(update={"provider": "tongyi"}).host == "b.test"
