@@ -368,8 +368,10 @@ class FakeDashScope:
                 if reply.stall_after is not None and i == min(reply.stall_after, len(frames)):
                     await asyncio.sleep(reply.stall_seconds)
                 if reply.cut_after is not None and i == min(reply.cut_after, len(frames)):
+                    # FIN without the chunked terminator: data already sent still arrives
+                    # (an RST could make the client's kernel discard it).
                     if request.transport is not None:
-                        request.transport.abort()
+                        request.transport.close()
                     return resp
                 if reply.moderation_after is not None and i == min(reply.moderation_after,
                                                                    len(frames)):
