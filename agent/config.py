@@ -17,6 +17,10 @@ DEFAULT_NATIVE_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_MESSAGE_CHARS = 8000
+DEFAULT_HISTORY_MAX_TURNS = 20
+DEFAULT_HISTORY_MAX_TOKENS = 16000
+DEFAULT_SESSION_IDLE_TTL = 30 * 24 * 3600.0
+DEFAULT_SESSION_LOCK_TIMEOUT = 60.0
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -61,6 +65,31 @@ class Settings(BaseModel):
         gt=0,
     )
     """``GEO_AGENT_MAX_MESSAGE_CHARS``: longest user message accepted."""
+    session_store_url: str | None = Field(default_factory=lambda: _env("SESSION_STORE_URL"))
+    """``SESSION_STORE_URL``: ``sqlite:///path``, ``memory://`` or ``postgresql://...``.
+
+    Unset: ``sqlite:///`` in ``$XDG_DATA_HOME/bailian-geo-agent/sessions.sqlite``."""
+    history_max_turns: int = Field(
+        default_factory=lambda: _env("GEO_AGENT_HISTORY_MAX_TURNS", str(DEFAULT_HISTORY_MAX_TURNS)),
+        gt=0,
+    )
+    """``GEO_AGENT_HISTORY_MAX_TURNS``: most recent user turns sent to the model."""
+    history_max_tokens: int = Field(
+        default_factory=lambda: _env(
+            "GEO_AGENT_HISTORY_MAX_TOKENS", str(DEFAULT_HISTORY_MAX_TOKENS)
+        ),
+        gt=0,
+    )
+    """``GEO_AGENT_HISTORY_MAX_TOKENS``: approximate token budget of the history sent."""
+    session_idle_ttl: float = Field(
+        default_factory=lambda: _env("SESSION_IDLE_TTL", str(DEFAULT_SESSION_IDLE_TTL)), ge=0
+    )
+    """``SESSION_IDLE_TTL``: seconds after which an idle session is deleted (0: never)."""
+    session_lock_timeout: float = Field(
+        default_factory=lambda: _env("SESSION_LOCK_TIMEOUT", str(DEFAULT_SESSION_LOCK_TIMEOUT)),
+        gt=0,
+    )
+    """``SESSION_LOCK_TIMEOUT``: seconds a message waits for the session's previous reply."""
 
     @field_validator("base_url", "native_base_url")
     @classmethod
@@ -106,6 +135,11 @@ _FIELD_VARIABLES = {
     "timeout": "DASHSCOPE_TIMEOUT",
     "max_retries": "DASHSCOPE_MAX_RETRIES",
     "max_message_chars": "GEO_AGENT_MAX_MESSAGE_CHARS",
+    "session_store_url": "SESSION_STORE_URL",
+    "history_max_turns": "GEO_AGENT_HISTORY_MAX_TURNS",
+    "history_max_tokens": "GEO_AGENT_HISTORY_MAX_TOKENS",
+    "session_idle_ttl": "SESSION_IDLE_TTL",
+    "session_lock_timeout": "SESSION_LOCK_TIMEOUT",
 }
 
 

@@ -33,6 +33,12 @@ class SessionBusyError(GeoAgentError):
     """Another reply is still being written to the same session."""
 
 
+class SessionStoreError(GeoAgentError):
+    """The session store (SQLite file or PostgreSQL) could not be used."""
+
+    retryable = True
+
+
 class ProviderError(GeoAgentError):
     """The model provider failed to produce a complete reply."""
 
@@ -150,12 +156,29 @@ def network_error(host: str, timeout: float | None = None) -> NetworkError:
     )
 
 
+_STORE_MODULES = ("sqlite3", "psycopg", "psycopg_pool", "aiosqlite")
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in _STORE_MODULES
+
+
 def to_agent_error(
-    exc: BaseException, *, host: str = "", model: str = "", timeout: float | None = None
+    exc: BaseException,
+    *,
+    host: str = "",
+    model: str = "",
+    timeout: float | None = None,
+    store: str = "",
 ) -> GeoAgentError:
     """Map any exception raised while producing a reply onto the hierarchy above."""
     if isinstance(exc, GeoAgentError):
         return exc
+    if _is_store_error(exc):
+        return SessionStoreError(
+            f"会话存储不可用（{store or 'SESSION_STORE_URL'}）：{type(exc).__name__}。"
+            "本次消息未保存，之前的对话不受影响。请检查数据库是否在运行、SESSION_STORE_URL是否正确。"
+        )
     code = _error_code(exc)
     status = getattr(exc, "status_code", None)
     text = _provider_text(exc).lower()

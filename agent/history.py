@@ -1,9 +1,10 @@
-"""What the model is sent of a session: the stored history, made consistent.
+"""What the model is sent of a session: the stored history, made consistent and bounded.
 
 A reply cut off between a tool call and its result (cancelled, or failed mid-tool) leaves an
 assistant message whose tool calls have no answers; providers reject such a history. Before
-each model call the history is repaired: unanswered calls get a placeholder result and
-stray tool results are dropped. The stored history itself is left as it is.
+each model call the history is repaired (unanswered calls get a placeholder result, stray tool
+results are dropped) and trimmed to whole turns within a budget, so a tool call is never
+separated from its result. The stored history itself is left as it is.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages.utils import count_tokens_approximately
 
 CANCELLED_TOOL_RESULT = "该工具调用未完成（回复被中断），没有结果。"
 
@@ -47,13 +49,42 @@ def _is_consistent(messages: Sequence[AnyMessage]) -> bool:
     return calls == results
 
 
+def trim_history(
+    messages: Sequence[AnyMessage], max_turns: int, max_tokens: int
+) -> list[AnyMessage]:
+    """The most recent whole turns (a user message and all that follows it) within budget.
+
+    The current turn is always kept, however long; older turns go first.
+    """
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    if not starts:
+        return list(messages)
+    keep_from = starts[-1]
+    used = count_tokens_approximately(messages[keep_from:])
+    for turn, start in enumerate(reversed(starts[:-1]), start=2):
+        end = keep_from
+        cost = count_tokens_approximately(messages[start:end])
+        if turn > max_turns or used + cost > max_tokens:
+            break
+        keep_from, used = start, used + cost
+    return list(messages[keep_from:])
+
+
 class ConsistentHistoryMiddleware(AgentMiddleware):
-    """Sends the model a history in which tool calls and results always pair up."""
+    """Sends the model a bounded history in which tool calls and results always pair up."""
+
+    def __init__(self, max_turns: int = 20, max_tokens: int = 16000) -> None:
+        super().__init__()
+        self.max_turns = max_turns
+        self.max_tokens = max_tokens
 
     def _prepare(self, request: ModelRequest) -> ModelRequest:
-        if _is_consistent(request.messages):
+        repaired = not _is_consistent(request.messages)
+        messages = repair_tool_calls(request.messages) if repaired else request.messages
+        trimmed = trim_history(messages, self.max_turns, self.max_tokens)
+        if not repaired and len(trimmed) == len(messages):
             return request
-        return request.override(messages=repair_tool_calls(request.messages))
+        return request.override(messages=trimmed)
 
     def wrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import weakref
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -13,26 +15,29 @@ from agent.callbacks import ChunkStreamHandler
 from agent.config import Settings
 from agent.errors import ConfigurationError, GeoAgentError, redact, to_agent_error
 from agent.events import StreamError
-from agent.sessions import SessionLocks
+from agent.store import MemoryStore, SessionStore, display_url, open_store
 from agent.validation import normalize_session_id, validate_events, validate_message
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.tools import BaseTool
-    from langgraph.types import Checkpointer
+    from langgraph.checkpoint.base import BaseCheckpointSaver
 
 logger = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 25
+_EXPIRY_CHECK_INTERVAL = 3600.0
 
 
 class StreamChatService:
     """Streams a geographic assistant's replies as the documented event dicts.
 
     ``StreamChatService()`` reads its settings from the environment and ``./.env``. Pass
-    ``settings``, your own LangChain ``model`` and/or ``tools`` to reuse what your app has.
-    ``events`` opts into extra event types (``map_action``, ``tool_start``, ``tool_end``) for
-    every reply; ``stream_chat(..., events=...)`` does it for one reply.
+    ``settings``, your own LangChain ``model``, ``tools`` or LangGraph ``checkpointer`` to reuse
+    what your app has. ``events`` opts into extra event types (``map_action``, ``tool_start``,
+    ``tool_end``) for every reply; ``stream_chat(..., events=...)`` does it for one reply.
+    Use ``async with StreamChatService() as service`` (or ``await service.aclose()``) to release
+    the session store's connections.
     """
 
     def __init__(
@@ -42,7 +47,7 @@ class StreamChatService:
         model: BaseChatModel | None = None,
         tools: Sequence[BaseTool] | None = None,
         system_prompt: str | None = None,
-        checkpointer: Checkpointer | None = None,
+        checkpointer: BaseCheckpointSaver | None = None,
         events: Collection[str] = (),
     ) -> None:
         self._config_error: GeoAgentError | None = None
@@ -60,8 +65,15 @@ class StreamChatService:
         self._system_prompt = system_prompt
         self._checkpointer = checkpointer
         self._events = validate_events(events)
-        self._agent: Any = None
-        self._sessions = SessionLocks()
+        self._store: SessionStore | None = None
+        self._graphs: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._next_expiry = 0.0
+
+    async def __aenter__(self) -> StreamChatService:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     # -- public API --------------------------------------------------------------------------
 
@@ -81,7 +93,7 @@ class StreamChatService:
             yield StreamError(message_id, str(uuid4()), str(exc)).to_dict()
             return
         try:
-            agent = self._get_agent()
+            self._check_ready()
             text = validate_message(message, self.settings.max_message_chars)
             wanted = self._events if events is None else validate_events(events)
         except Exception as exc:  # bad input or setup: one error event, no model call
@@ -91,41 +103,66 @@ class StreamChatService:
         handler = ChunkStreamHandler(
             session_id=sid, message_id=message_id, events=wanted, describe_error=self._describe
         )
-        async with self._sessions.hold(sid):
-            task = asyncio.create_task(self._run(agent, text, sid, handler))
-            try:
-                async for event in handler:
-                    yield event.to_dict()
-            finally:
-                if not task.done():
-                    task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+        task = asyncio.create_task(self._run(text, sid, handler))
+        try:
+            async for event in handler:
+                yield event.to_dict()
+        finally:
+            if not task.done():
+                task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
     async def get_history(self, session_id: str) -> list[Any]:
         """The messages stored for ``session_id`` (empty for an unknown session)."""
         sid = normalize_session_id(session_id)
-        state = await self._get_agent().aget_state({"configurable": {"thread_id": sid}})
+        graph = await self._graph()
+        state = await graph.aget_state({"configurable": {"thread_id": sid}})
         return list(state.values.get("messages", [])) if state and state.values else []
 
     async def delete_session(self, session_id: str) -> None:
         """Forget everything stored for ``session_id``."""
         sid = normalize_session_id(session_id)
-        self._get_agent()
-        await self._checkpointer.adelete_thread(sid)
+        store = self._session_store()
+        async with store.hold(sid):
+            await (await store.checkpointer()).adelete_thread(sid)
+
+    async def expire_idle_sessions(self, idle_seconds: float | None = None) -> list[str]:
+        """Delete sessions idle for longer than ``idle_seconds`` (default: ``SESSION_IDLE_TTL``).
+
+        Returns the ids deleted. Sessions with a reply in progress are left alone.
+        """
+        from agent.expiry import idle_sessions
+
+        ttl = self.settings.session_idle_ttl if idle_seconds is None else idle_seconds
+        store = self._session_store()
+        checkpointer = await store.checkpointer()
+        deleted = []
+        for sid in await idle_sessions(checkpointer, ttl):
+            if store.busy(sid):
+                continue
+            await checkpointer.adelete_thread(sid)
+            deleted.append(sid)
+        return deleted
+
+    async def aclose(self) -> None:
+        """Release the session store's connections (the service can be used again after)."""
+        if self._store is not None:
+            await self._store.aclose()
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _run(
-        self, agent: Any, text: str, session_id: str, handler: ChunkStreamHandler
-    ) -> None:
+    async def _run(self, text: str, session_id: str, handler: ChunkStreamHandler) -> None:
         config = {
             "callbacks": [handler],
             "configurable": {"thread_id": session_id},
             "recursion_limit": RECURSION_LIMIT,
         }
         try:
-            await agent.ainvoke({"messages": [{"role": "user", "content": text}]}, config)
+            store = self._session_store()
+            async with store.hold(session_id):
+                graph = await self._graph()
+                await graph.ainvoke({"messages": [{"role": "user", "content": text}]}, config)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -133,39 +170,88 @@ class StreamChatService:
             handler.finish(exc)
         else:
             handler.finish()
+            self._maybe_expire()
 
     def _describe(self, error: BaseException) -> str:
         mapped = to_agent_error(
-            error, host=self.settings.host, model=self.settings.model, timeout=self.settings.timeout
+            error,
+            host=self.settings.host,
+            model=self.settings.model,
+            timeout=self.settings.timeout,
+            store=display_url(self._store.url) if self._store is not None else "",
         )
         secret = self.settings.api_key.get_secret_value() if self.settings.api_key else None
         return redact(str(mapped), [secret])
 
-    def _get_agent(self) -> Any:
-        """The compiled agent graph, built on first use (raises ``ConfigurationError``)."""
-        if self._agent is not None:
-            return self._agent
+    def _check_ready(self) -> None:
+        """Raise ``ConfigurationError`` for bad settings or a missing key (before any call)."""
         if self._config_error is not None:
             raise self._config_error
+        if self._model is None:
+            self.settings.require_api_key()
+        self._session_store()
+
+    def _session_store(self) -> SessionStore:
+        if self._store is None:
+            if self._checkpointer is not None:
+                self._store = MemoryStore(
+                    "checkpointer://", self.settings.session_lock_timeout, self._checkpointer
+                )
+            else:
+                self._store = open_store(
+                    self.settings.session_store_url, self.settings.session_lock_timeout
+                )
+        return self._store
+
+    async def _graph(self) -> Any:
+        """The compiled agent for the store's checkpointer (built once per checkpointer)."""
+        checkpointer = await self._session_store().checkpointer()
+        graph = self._graphs.get(checkpointer)
+        if graph is None:
+            graph = self._graphs[checkpointer] = self._build_graph(checkpointer)
+        return graph
+
+    def _build_graph(self, checkpointer: Any) -> Any:
         from langchain.agents import create_agent
-        from langgraph.checkpoint.memory import InMemorySaver
 
         from agent.history import ConsistentHistoryMiddleware
         from agent.models import build_chat_model
         from prompts import geo_assistant_prompt
 
-        model = self._model if self._model is not None else build_chat_model(self.settings)
-        tools = self._tools if self._tools is not None else _default_tools()
-        if self._checkpointer is None:
-            self._checkpointer = InMemorySaver()
-        self._agent = create_agent(
-            model,
-            tools,
-            system_prompt=self._system_prompt or geo_assistant_prompt(),
-            middleware=[ConsistentHistoryMiddleware()],
-            checkpointer=self._checkpointer,
+        if self._model is None:
+            self._model = build_chat_model(self.settings)
+        if self._tools is None:
+            self._tools = _default_tools()
+        history = ConsistentHistoryMiddleware(
+            self.settings.history_max_turns, self.settings.history_max_tokens
         )
-        return self._agent
+        return create_agent(
+            self._model,
+            self._tools,
+            system_prompt=self._system_prompt or geo_assistant_prompt(),
+            middleware=[history],
+            checkpointer=checkpointer,
+        )
+
+    def _maybe_expire(self) -> None:
+        """Sweep idle sessions in the background, at most once an interval."""
+        ttl = self.settings.session_idle_ttl
+        now = time.monotonic()
+        if not ttl or now < self._next_expiry:
+            return
+        self._next_expiry = now + min(_EXPIRY_CHECK_INTERVAL, ttl)
+        task = asyncio.get_running_loop().create_task(self._expire_quietly())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _expire_quietly(self) -> None:
+        try:
+            await self.expire_idle_sessions()
+        except Exception as exc:  # a failed sweep must never disturb replies
+            logger.warning("expiring idle sessions failed: %s", type(exc).__name__)
+
+
+_background: set[asyncio.Task[Any]] = set()
 
 
 def _default_tools() -> list[BaseTool]:

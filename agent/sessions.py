@@ -1,4 +1,4 @@
-"""Per-session serialization: one reply at a time per session, sessions never wait on each other."""
+"""Per-session serialization inside one process: one reply at a time per session."""
 
 from __future__ import annotations
 
@@ -15,15 +15,24 @@ class SessionLocks:
         self._users: dict[str, int] = {}
 
     @asynccontextmanager
-    async def hold(self, session_id: str) -> AsyncIterator[None]:
-        """Hold ``session_id``'s lock; concurrent holders of the same id go in arrival order."""
+    async def hold(self, session_id: str, timeout: float | None = None) -> AsyncIterator[None]:
+        """Hold ``session_id``'s lock; waiters go in arrival order.
+
+        Raises ``TimeoutError`` when the lock is not free within ``timeout`` seconds.
+        """
         lock = self._locks.get(session_id)
         if lock is None:
             lock = self._locks[session_id] = asyncio.Lock()
         self._users[session_id] = self._users.get(session_id, 0) + 1
         try:
-            async with lock:
+            if timeout is None or not lock.locked():
+                await lock.acquire()
+            else:
+                await asyncio.wait_for(lock.acquire(), timeout)
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             remaining = self._users[session_id] - 1
             if remaining:

@@ -18,4 +18,5 @@ def _isolated_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_ISOLATED_PREFIXES):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default SQLite store
     monkeypatch.chdir(tmp_path)

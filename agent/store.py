@@ -1,0 +1,254 @@
+"""Session stores chosen by ``SESSION_STORE_URL``, all LangGraph checkpointers.
+
+- ``sqlite:///path/to/sessions.sqlite`` (default, under the user's data directory): survives
+  restarts, nothing to install; one process at a time should write a given file.
+- ``memory://``: ephemeral, gone with the process.
+- ``postgresql://user:pass@host/db``: shared by several service instances; a PostgreSQL advisory
+  lock keeps one writer per session across instances.
+
+Each store also serializes replies per session (``hold``), so a session's history is never
+written by two replies at once, while different sessions never wait on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agent.errors import ConfigurationError, SessionBusyError
+from agent.sessions import SessionLocks
+
+APP_DIR_NAME = "bailian-geo-agent"
+
+
+def default_store_url() -> str:
+    """``sqlite:///`` in ``$XDG_DATA_HOME/bailian-geo-agent`` (``~/.local/share`` by default)."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(data_home) / APP_DIR_NAME / 'sessions.sqlite'}"
+
+
+def display_url(url: str) -> str:
+    """``url`` with any password removed, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc))
+
+
+class InlineSqliteSaver(SqliteSaver):
+    """LangGraph's ``SqliteSaver`` with its async methods served by its sync ones.
+
+    A local SQLite write takes well under a millisecond, less than a thread hop, and no worker
+    thread is left behind to keep the interpreter alive at exit (as aiosqlite's would).
+    """
+
+    async def aget_tuple(self, config: Any) -> Any:
+        return self.get_tuple(config)
+
+    async def alist(self, config: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        for item in self.list(config, **kwargs):
+            yield item
+
+    async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        return self.put(config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        self.put_writes(config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        self.delete_thread(thread_id)
+
+    async def aget_delta_channel_history(self, *, config: Any, channels: Sequence[str]) -> Any:
+        return self.get_delta_channel_history(config=config, channels=channels)
+
+
+class SessionStore:
+    """A checkpointer plus per-session serialization; subclasses choose the backend."""
+
+    def __init__(self, url: str, lock_timeout: float = 60.0) -> None:
+        self.url = url
+        self.lock_timeout = lock_timeout
+        self._local = SessionLocks()
+
+    async def checkpointer(self) -> BaseCheckpointSaver:
+        """The checkpointer to use from the running event loop."""
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def hold(self, session_id: str) -> AsyncIterator[None]:
+        """Hold ``session_id`` for one reply; ``SessionBusyError`` after ``lock_timeout``."""
+        try:
+            async with self._local.hold(session_id, self.lock_timeout):
+                yield
+        except asyncio.TimeoutError:
+            raise SessionBusyError(_busy_message(self.lock_timeout)) from None
+
+    def busy(self, session_id: str) -> bool:
+        """Whether this process is writing a reply to ``session_id`` now."""
+        return self._local.busy(session_id)
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+def _busy_message(timeout: float) -> str:
+    return f"该会话正在处理另一条消息，等待{timeout:g}秒后仍未完成。请稍后再试，或使用新的会话。"
+
+
+class MemoryStore(SessionStore):
+    """Sessions in this process's memory, or in a checkpointer the caller manages."""
+
+    def __init__(
+        self,
+        url: str = "memory://",
+        lock_timeout: float = 60.0,
+        saver: BaseCheckpointSaver | None = None,
+    ) -> None:
+        super().__init__(url, lock_timeout)
+        self._saver = saver if saver is not None else InMemorySaver()
+
+    async def checkpointer(self) -> BaseCheckpointSaver:
+        return self._saver
+
+
+class SqliteStore(SessionStore):
+    """Sessions in a local SQLite file (WAL mode)."""
+
+    def __init__(self, url: str, lock_timeout: float = 60.0) -> None:
+        super().__init__(url, lock_timeout)
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ConfigurationError(
+                f"SESSION_STORE_URL 无效：{url!r}。SQLite 的写法是 sqlite:///绝对或相对路径.sqlite"
+            )
+        self.path = Path(path).expanduser()
+        self._saver: InlineSqliteSaver | None = None
+
+    async def checkpointer(self) -> BaseCheckpointSaver:
+        if self._saver is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable across crashes in WAL mode
+            saver = InlineSqliteSaver(conn)
+            saver.setup()
+            self._saver = saver
+        return self._saver
+
+    async def aclose(self) -> None:
+        if self._saver is not None:
+            self._saver.conn.close()
+            self._saver = None
+
+
+class PostgresStore(SessionStore):
+    """Sessions in PostgreSQL, shared by every instance pointing at the same database."""
+
+    def __init__(self, url: str, lock_timeout: float = 60.0, pool_size: int = 20) -> None:
+        super().__init__(url, lock_timeout)
+        self.pool_size = pool_size
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def _open(self) -> Any:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        pool = AsyncConnectionPool(
+            self.url, min_size=1, max_size=self.pool_size, kwargs=kwargs, open=False
+        )
+        locks = AsyncConnectionPool(
+            self.url, min_size=0, max_size=self.pool_size, kwargs={"autocommit": True}, open=False
+        )
+        await pool.open(wait=True, timeout=10)
+        await locks.open()
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
+        return saver, pool, locks
+
+    async def _state(self) -> Any:
+        loop = asyncio.get_running_loop()
+        state = self._per_loop.get(loop)
+        if state is None:
+            state = self._per_loop[loop] = await self._open()
+        return state
+
+    async def checkpointer(self) -> BaseCheckpointSaver:
+        return (await self._state())[0]
+
+    @asynccontextmanager
+    async def hold(self, session_id: str) -> AsyncIterator[None]:
+        async with super().hold(session_id):
+            locks = (await self._state())[2]
+            key = _advisory_key(session_id)
+            async with locks.connection() as conn:
+                await _advisory_lock(conn, key, self.lock_timeout)
+                try:
+                    yield
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        state = self._per_loop.pop(loop, None)
+        if state is not None:
+            _, pool, locks = state
+            await pool.close()
+            await locks.close()
+
+
+async def _advisory_lock(conn: Any, key: int, timeout: float) -> None:
+    """Take a session-level advisory lock, polling so no blocked query outlives a timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.01
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        row = await cursor.fetchone()
+        if row and row[0]:
+            return
+        if loop.time() >= deadline:
+            raise SessionBusyError(_busy_message(timeout))
+        await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+        delay = min(delay * 2, 0.2)
+
+
+def _advisory_key(session_id: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks."""
+    digest = hashlib.blake2b(session_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def open_store(url: str | None, lock_timeout: float = 60.0) -> SessionStore:
+    """The store for ``url`` (``None``: the default SQLite file)."""
+    url = (url or default_store_url()).strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        return MemoryStore(url, lock_timeout)
+    if scheme == "sqlite":
+        return SqliteStore(url, lock_timeout)
+    if scheme in ("postgres", "postgresql"):
+        return PostgresStore(url, lock_timeout)
+    raise ConfigurationError(
+        f"SESSION_STORE_URL 无效：{display_url(url)!r}。"
+        "可用：sqlite:///路径.sqlite、memory://、postgresql://用户:密码@主机/数据库"
+    )
