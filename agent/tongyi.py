@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing, closing
 from typing import Any
 
@@ -30,8 +30,10 @@ import aiohttp
 import dashscope
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage, message_chunk_to_message
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from agent.errors import DashScopeAPIError, StreamInterruptedError
@@ -44,6 +46,7 @@ __all__ = [
     "build_tongyi_model",
 ]
 
+_END = object()  # end-of-stream marker in the reader queue
 _RETRY_CODES = {"throttling", "throttling.ratequota", "throttling.burstrate"}
 
 
@@ -69,7 +72,17 @@ def _is_retryable(exc: BaseException) -> bool:
             or exc.status_code >= 500
             or str(exc.code or "").lower() in _RETRY_CODES
         )
-    return isinstance(exc, DashScopeConnectionError)
+    # A stream cut before anything was yielded is safe to retry (the caller checks that).
+    return isinstance(exc, (DashScopeConnectionError, StreamInterruptedError))
+
+
+def _final(resp: Any) -> bool:
+    """Whether an event carries the final ``finish_reason`` (not the string "null")."""
+    choices = (resp.output or {}).get("choices") or []
+    reason = (
+        choices[0].get("finish_reason") if choices else (resp.output or {}).get("finish_reason")
+    )
+    return reason not in (None, "", "null")
 
 
 def _check(resp: Any) -> None:
@@ -103,6 +116,16 @@ class DashScopeChatTongyi(ChatTongyi):
     def _llm_type(self) -> str:
         return "dashscope-tongyi"
 
+    def bind_tools(
+        self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools; several calls per turn are on by default (DashScope needs it asked for)."""
+        if parallel_tool_calls is None and tools:
+            parallel_tool_calls = True
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind_tools(tools, **kwargs)
+
     # -- request ------------------------------------------------------------------------------
 
     def _invocation_params(
@@ -134,36 +157,78 @@ class DashScopeChatTongyi(ChatTongyi):
 
     # -- async --------------------------------------------------------------------------------
 
+    async def _read_events(self, params: dict[str, Any], queue: asyncio.Queue[Any]) -> None:
+        """Reader task: pull SDK events into ``queue`` as soon as they arrive, then ``_END``.
+
+        Reading eagerly (not at the consumer's pace) matters: when a connection breaks, aiohttp
+        discards lines it had buffered but nobody had read yet, so a slow consumer would lose
+        text the server did send before the cut. Exceptions are queued, in order, too.
+        """
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        # A deadline re-armed on every event (no task per read: that would add a loop hop).
+        timer = loop.call_later(self.timeout, expire)
+        try:
+            responses = await dashscope.AioGeneration.call(**params)
+            events = aiter(responses)
+            try:
+                async for resp in events:
+                    timer.cancel()
+                    timer = loop.call_later(self.timeout, expire)
+                    queue.put_nowait(resp)
+                    if int(resp.status_code) != 200 or _final(resp):
+                        break
+            finally:
+                timer.cancel()
+                # Closes the HTTP response now, also when the consumer stops or is cancelled.
+                await events.aclose()
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            queue.put_nowait(self._timeout_error())
+        except Exception as exc:
+            queue.put_nowait(exc)
+        finally:
+            timer.cancel()
+            queue.put_nowait(_END)
+
     async def _aevents_once(
         self, params: dict[str, Any], state: StreamState
     ) -> AsyncIterator[ChatGenerationChunk]:
         """One HTTP request: yield chunks; raise on errors, timeouts and truncation."""
-        responses = await dashscope.AioGeneration.call(**params)
-        events = aiter(responses)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        reader = asyncio.create_task(self._read_events(params, queue))
         try:
-            while True:
-                try:
-                    # Covers connecting, waiting for headers and every gap between events.
-                    resp = await asyncio.wait_for(anext(events), self.timeout)
-                except StopAsyncIteration:
-                    break
-                except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-                    raise self._timeout_error() from exc
-                except (aiohttp.ClientError, OSError) as exc:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, DashScopeTimeoutError):
+                    raise item
+                if isinstance(item, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+                    raise self._timeout_error() from item
+                if isinstance(item, (aiohttp.ClientError, OSError)):
                     if state.events:
-                        raise _interrupted(exc) from exc
-                    raise DashScopeConnectionError(f"{type(exc).__name__}: {exc}") from exc
-                _check(resp)
+                        raise _interrupted(item) from item
+                    raise DashScopeConnectionError(f"{type(item).__name__}: {item}") from item
+                if isinstance(item, BaseException):
+                    raise item
+                _check(item)
                 chunk = chunk_from_event(
-                    resp.output, resp.usage, resp.request_id, state, self.model_name
+                    item.output, item.usage, item.request_id, state, self.model_name
                 )
                 if chunk is not None:
                     yield chunk
                 if state.finished:
                     break
         finally:
-            # Closes the HTTP response now, also when the consumer stops or is cancelled.
-            await events.aclose()
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
         if not state.finished:
             raise _interrupted()
 

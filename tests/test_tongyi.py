@@ -29,6 +29,7 @@ from agent.tongyi import (
     DashScopeTimeoutError,
     build_tongyi_model,
 )
+from agent.tongyi_wire import StreamState, chunk_from_event
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall, echo_responder, tool_then_answer
 
 KEY = "sk-test-tongyi-0000"
@@ -212,6 +213,40 @@ def test_sync_invoke_and_stream(fake_dashscope: FakeDashScope) -> None:
     assert len(fake_dashscope.requests) == 3
 
 
+def test_repeated_ids_and_names_on_fragments_are_not_concatenated() -> None:
+    """Issue #394's symptom (``get_weatherget_weather``): a server repeating id and name."""
+    state = StreamState()
+
+    def event(fragments: list[dict], finish: str = "null") -> dict:
+        message = {"role": "assistant", "content": "", "tool_calls": fragments}
+        return {"choices": [{"message": message, "finish_reason": finish}]}
+
+    def fragment(index: Any, call_id: str, name: str, args: str) -> dict:
+        return {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": args},
+        }
+
+    events = [
+        event([fragment(0, "call_1", "get_weather", "")]),
+        event([fragment(0, "call_1", "get_weather", '{"city":')]),
+        event([fragment(0, "", "get_weather", ' "北京"}'), fragment(1, "call_2", "now", "{}")]),
+        event([{"index": 1, "id": "", "type": "function", "function": {}}], finish="tool_calls"),
+    ]
+    chunks = [
+        chunk_from_event(e, {"input_tokens": 3, "output_tokens": 4}, "r", state, "m")
+        for e in events
+    ]
+    message = join([c.message for c in chunks if c is not None])
+    assert [(c["id"], c["name"], c["args"]) for c in message.tool_calls] == [
+        ("call_1", "get_weather", {"city": "北京"}),
+        ("call_2", "now", {}),
+    ]
+    assert message.usage_metadata == {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
+
+
 # -- errors, retries, truncation, timeouts -------------------------------------------------------
 
 
@@ -286,8 +321,9 @@ async def test_cut_mid_stream_raises_stream_interrupted(fake_dashscope: FakeDash
     with pytest.raises(StreamInterruptedError, match="中断"):
         async for chunk in make(fake_dashscope).astream("你好"):
             seen.append(chunk.text)
-    # aiohttp drops lines still buffered when the connection breaks: a prefix arrives.
-    assert "".join(seen) in ("一二", "一二三四")
+    # Everything sent before the cut is shown (aiohttp drops lines still unread when the
+    # connection breaks, so the model reads eagerly).
+    assert "".join(seen) == "一二三四"
     assert len(fake_dashscope.requests) == 1
 
 
