@@ -78,11 +78,9 @@ def _is_retryable(exc: BaseException) -> bool:
 
 def _final(resp: Any) -> bool:
     """Whether an event carries the final ``finish_reason`` (not the string "null")."""
-    choices = (resp.output or {}).get("choices") or []
-    reason = (
-        choices[0].get("finish_reason") if choices else (resp.output or {}).get("finish_reason")
-    )
-    return reason not in (None, "", "null")
+    output = resp.output or {}
+    first = (output.get("choices") or [output])[0]
+    return first.get("finish_reason") not in (None, "", "null")
 
 
 def _check(resp: Any) -> None:
