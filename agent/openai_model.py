@@ -81,6 +81,11 @@ class DashScopeChatOpenAI(ChatOpenAI):
     retry_base_delay: float = _RETRY_BASE_DELAY
     """First wait before retrying a stream that failed before sending anything."""
 
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Not in LangChain's load mapping, so not serializable as a LangChain object."""
+        return False
+
     _loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = PrivateAttr(
         default_factory=weakref.WeakKeyDictionary
     )
