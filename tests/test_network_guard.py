@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 
 import pytest
-from pytest_socket import SocketBlockedError
+from pytest_socket import SocketConnectBlockedError
 
 
 def test_non_loopback_connections_are_refused():
-    with pytest.raises(SocketBlockedError):
+    with pytest.raises(SocketConnectBlockedError):
         socket.create_connection(("203.0.113.7", 443), timeout=0.5)  # TEST-NET-3, never routed
 
 
