@@ -1,0 +1,363 @@
+"""``geo-agent``: the geo assistant from a terminal.
+
+    geo-agent ask "北京今天天气怎么样？"           # one answer, streamed
+    geo-agent ask --json "故宫附近的咖啡店" | jq .  # the events as JSON lines
+    geo-agent chat                                # a conversation; Ctrl-C stops a reply
+
+Only the standard library is used here; the LangChain stack is imported when the first question
+is asked, so ``--help`` and usage errors are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from contextlib import suppress
+from typing import Any
+from uuid import uuid4
+
+from agent.cli_display import Display
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+OPTIONAL_EVENTS = ("map_action", "tool_start", "tool_end")
+PROVIDERS = ("openai", "tongyi")
+CHAT_COMMANDS = "/new 开始新会话，/session 显示会话ID，/exit 退出；Ctrl-C 停止当前回复"
+
+_VARIABLES = {
+    "DASHSCOPE_API_KEY": "Bailian / DashScope API key (required)",
+    "DASHSCOPE_MODEL": "model name, default qwen-plus (--model overrides)",
+    "DASHSCOPE_PROVIDER": "openai (compatible mode, default) or tongyi (--provider overrides)",
+    "DASHSCOPE_BASE_URL": "OpenAI-compatible endpoint (DashScope, vLLM, Ollama, ...)",
+    "DASHSCOPE_HTTP_BASE_URL": "native DashScope API base, tongyi provider only",
+    "DASHSCOPE_TIMEOUT": "seconds without data before a request is abandoned, default 60",
+    "DASHSCOPE_MAX_RETRIES": "retries of 429/5xx/connection failures, default 2",
+    "GEO_AGENT_MAX_MESSAGE_CHARS": "longest question accepted, default 8000",
+    "SESSION_STORE_URL": "where sessions are kept (sqlite:///path, memory://, postgresql://...)",
+    "GEO_AGENT_HISTORY_MAX_TURNS": "most recent user turns sent to the model",
+    "GEO_AGENT_HISTORY_MAX_TOKENS": "approximate token budget of the history sent",
+    "SESSION_IDLE_TTL": "seconds after which an idle session is deleted (0: never)",
+    "SESSION_LOCK_TIMEOUT": "seconds a question waits for the session's previous reply",
+    "AMAP_API_KEY": "AMap (Gaode) web service key for the geo tools (else keyless open data)",
+    "GEO_PROVIDER": "geo data provider: amap, open or auto (default)",
+}
+
+
+def _variables_help() -> str:
+    names = dict(_VARIABLES)
+    with suppress(Exception):  # also list settings added to agent.config later
+        from agent.config import _FIELD_VARIABLES
+
+        for variable in _FIELD_VARIABLES.values():
+            names.setdefault(variable, "see README.md, Configuration")
+    width = max(map(len, names))
+    lines = [f"  {name:<{width}}  {text}" for name, text in names.items()]
+    return "\n".join(lines)
+
+
+EPILOG = """\
+configuration (environment variables, or a .env file in the working directory;
+variables already set in the environment win):
+{variables}
+
+exit status:
+  0    the answer was complete (chat: the conversation ended normally)
+  1    the reply ended with an error event, or the configuration is invalid (e.g. no key)
+  2    usage error (unknown option, bad --session, missing question)
+  130  interrupted with Ctrl-C (ask); in chat, Ctrl-C only stops the current reply
+
+examples:
+  geo-agent ask "北京今天天气怎么样？"
+  geo-agent ask --json --events all "天安门附近有什么咖啡店？" | jq -c .
+  geo-agent chat --show-tools --model qwen-max
+"""
+
+
+def _events_arg(value: str) -> frozenset[str]:
+    names = {part.strip() for part in value.split(",") if part.strip()}
+    if "all" in names:
+        return frozenset(OPTIONAL_EVENTS)
+    unknown = names - set(OPTIONAL_EVENTS)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown event {sorted(unknown) or value!r}; choose from "
+            f"{', '.join(OPTIONAL_EVENTS)} or all (comma-separated)"
+        )
+    return frozenset(names)
+
+
+def _session_arg(value: str) -> str:
+    from uuid import UUID
+
+    try:
+        return str(UUID(value.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {value!r}") from None
+
+
+def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
+    """The same options on the main parser and on each command (``geo-agent --json ask`` and
+    ``geo-agent ask --json`` both work); a command's copy only sets what was given."""
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    group = parser.add_argument_group("options for ask and chat")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="write every event as one JSON object per line on stdout (for "
+        "piping); types stream_start, stream_chunk (chunk), stream_end, error "
+        "(error), plus those chosen with --events",
+    )
+    group.add_argument(
+        "--session",
+        metavar="UUID",
+        type=_session_arg,
+        default=default(None),
+        help="continue the conversation with this session id (a UUID; printed "
+        "by chat and in every JSON event); default: a new session",
+    )
+    group.add_argument(
+        "--model",
+        metavar="NAME",
+        default=default(None),
+        help="model to use, e.g. qwen-max (overrides DASHSCOPE_MODEL)",
+    )
+    group.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=default(None),
+        help="openai: DashScope's OpenAI-compatible mode; tongyi: the native "
+        "DashScope API (overrides DASHSCOPE_PROVIDER)",
+    )
+    group.add_argument(
+        "--events",
+        metavar="LIST",
+        type=_events_arg,
+        default=default(frozenset()),
+        help="also stream these optional events: comma-separated from "
+        "map_action, tool_start, tool_end, or all (shown as notes on stderr, "
+        "or as JSON lines with --json)",
+    )
+    group.add_argument(
+        "--show-tools",
+        action="store_true",
+        default=default(False),
+        help="show each tool the assistant runs, with its arguments and a preview "
+        "of its result (implies --events tool_start,tool_end)",
+    )
+    group.add_argument(
+        "--env-file",
+        metavar="PATH",
+        default=default(None),
+        help="read configuration from this file instead of ./.env",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geo-agent",
+        description="Ask the Bailian (Qwen) geographic assistant: weather, places, routes, maps. "
+        "Answers stream live as the model writes them.",
+        epilog=EPILOG.format(variables=_variables_help()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ask = commands.add_parser(
+        "ask",
+        help="ask one question and print the answer as it streams",
+        description="Ask one question and print the answer as it streams. "
+        "With no QUESTION (or -), the question is read from stdin.",
+        epilog=EPILOG.format(variables=_variables_help()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask.add_argument(
+        "question",
+        nargs="*",
+        metavar="QUESTION",
+        help="the question (several words are joined with spaces)",
+    )
+    _add_common(ask, top=False)
+    chat = commands.add_parser(
+        "chat",
+        help="an interactive conversation that keeps its session",
+        description="An interactive conversation in one session. " + CHAT_COMMANDS + "；"
+        "Ctrl-C or Ctrl-D at the prompt exits.",
+        epilog=EPILOG.format(variables=_variables_help()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(chat, top=False)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bailian-geo-agent")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _Replies:
+    """Runs replies on one event loop; SIGINT during a reply cancels just that reply."""
+
+    def __init__(self, service: Any, display: Display, events: frozenset[str]) -> None:
+        self.service = service
+        self.display = display
+        self.events = events
+        self.loop = asyncio.new_event_loop()
+
+    def ask(self, message: str, session_id: str) -> int:
+        return self._run(self._reply(message, session_id))
+
+    async def _reply(self, message: str, session_id: str) -> int:
+        stream = self.service.stream_chat(message, session_id, events=self.events)
+        status = EXIT_ERROR
+        try:
+            async for event in stream:
+                self.display.show(event)
+                if event["type"] == "stream_end":
+                    status = EXIT_OK
+        finally:
+            await stream.aclose()  # cancels the model request if the reply was stopped
+        return status
+
+    def _run(self, coro: Coroutine[Any, Any, int]) -> int:
+        task = self.loop.create_task(coro)
+        try:
+            self.loop.add_signal_handler(signal.SIGINT, task.cancel)
+            handled = True
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not main thread
+            handled = False
+        try:
+            return self.loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            return EXIT_INTERRUPTED
+        except KeyboardInterrupt:
+            task.cancel()
+            with suppress(BaseException):
+                self.loop.run_until_complete(task)
+            return EXIT_INTERRUPTED
+        finally:
+            if handled:
+                self.loop.remove_signal_handler(signal.SIGINT)
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+
+def _load_service(args: argparse.Namespace, display: Display, session_id: str) -> Any:
+    """The service, or ``None`` after reporting a configuration error (like a missing key)."""
+    from agent.config import Settings, load_env_file
+    from agent.errors import ConfigurationError
+
+    overrides = {k: v for k, v in (("model", args.model), ("provider", args.provider)) if v}
+    try:
+        load_env_file(args.env_file)  # also for the geo tools, which read the environment
+        settings = Settings.from_env(args.env_file, **overrides)
+        settings.require_api_key()
+    except ConfigurationError as exc:
+        _report_setup_error(display, session_id, str(exc))
+        return None
+    from agent.service import StreamChatService
+
+    return StreamChatService(settings)
+
+
+def _report_setup_error(display: Display, session_id: str, text: str) -> None:
+    display.show(
+        {"type": "error", "message_id": str(uuid4()), "session_id": session_id, "error": text}
+    )
+
+
+def _read_question(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    words = args.question
+    if words and words != ["-"]:
+        return " ".join(words)
+    if not words and sys.stdin.isatty():
+        parser.error("ask: a QUESTION is required (or pipe it on stdin)")
+    return sys.stdin.read().strip()
+
+
+def _chat(replies: _Replies, display: Display, session_id: str) -> int:
+    if not display.json_lines:
+        display.note(f"geo-agent 对话，会话 {session_id}。{CHAT_COMMANDS}。")
+    prompt = "" if display.json_lines else "你> "
+    if sys.stdin.isatty():
+        with suppress(ImportError):
+            import readline  # noqa: F401  (line editing and history for input())
+    while True:
+        try:
+            line = input(prompt)
+        except (EOFError, KeyboardInterrupt):
+            if not display.json_lines:
+                display.out.write("\n")
+            return EXIT_OK
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/exit", "/quit"):
+            return EXIT_OK
+        if text == "/new":
+            session_id = str(uuid4())
+            display.note(f"新会话 {session_id}")
+            continue
+        if text == "/session":
+            display.note(f"会话 {session_id}")
+            continue
+        if replies.ask(text, session_id) == EXIT_INTERRUPTED:
+            display.interrupted("（已停止回复；会话保留，可以继续提问）")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with 2 on a usage error
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if args.env_file and not os.path.isfile(args.env_file):
+        parser.error(f"--env-file: no such file: {args.env_file}")
+    question = _read_question(args, parser) if args.command == "ask" else ""
+    events = set(args.events)
+    if args.show_tools:
+        events |= {"tool_start", "tool_end"}
+    display = Display(json_lines=args.json, show_tools=args.show_tools or "tool_start" in events)
+    session_id = args.session or str(uuid4())
+    try:
+        service = _load_service(args, display, session_id)
+        if service is None:
+            return EXIT_ERROR
+        replies = _Replies(service, display, frozenset(events))
+        try:
+            if args.command == "chat":
+                return _chat(replies, display, session_id)
+            status = replies.ask(question, session_id)
+            if status == EXIT_INTERRUPTED:
+                display.interrupted("（已中断）")
+            return status
+        finally:
+            replies.close()
+    except KeyboardInterrupt:  # while starting up
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. piped into `head`
+        with suppress(Exception):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""How ``geo-agent`` shows a reply: live text on a terminal, plain text in a pipe, or JSON lines.
+
+The answer text goes to stdout; notes (tools, map commands, errors, interruptions) go to stderr,
+so ``geo-agent ask "..." > answer.txt`` keeps only the answer. ``--json`` writes every event, as
+the documented dict, one JSON object per line on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+_DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
+_CLEAR_LINE = "\r\x1b[K"
+_WAITING = "…"
+
+
+def _compact(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Display:
+    """Renders one reply's events at a time; ``live`` (default: stdout is a terminal) adds a
+    waiting mark until the first text arrives and colours the notes (unless ``NO_COLOR``)."""
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        *,
+        json_lines: bool = False,
+        show_tools: bool = False,
+        live: bool | None = None,
+    ) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.json_lines = json_lines
+        self.show_tools = show_tools
+        self.live = self.out.isatty() if live is None else live
+        self.color = self.live and not os.environ.get("NO_COLOR")
+        self._waiting = False  # the waiting mark is on screen
+        self._mid_line = False  # stdout's cursor is not at the start of a line
+
+    # -- events --------------------------------------------------------------------------------
+
+    def show(self, event: dict[str, Any]) -> None:
+        """Render one event dict from ``stream_chat``."""
+        if self.json_lines:
+            self.out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            self.out.flush()
+            return
+        kind = event.get("type")
+        if kind == "stream_start":
+            if self.live:
+                self._write(self._style(_WAITING, _DIM))
+                self._waiting = True
+        elif kind == "stream_chunk":
+            self._clear_waiting()
+            chunk = event["chunk"]
+            self._write(chunk)
+            self._mid_line = not chunk.endswith("\n")
+        elif kind == "stream_end":
+            self._clear_waiting()
+            self._end_line()
+        elif kind == "error":
+            self.note(f"错误：{event['error']}", _RED)
+        elif kind == "tool_start" and self.show_tools:
+            self.note(f"  ⚙ 调用工具 {event['tool']} {_compact(event.get('arguments', ''))}")
+        elif kind == "tool_end" and self.show_tools:
+            self.note(f"  ✓ {event['tool']} → {_compact(event.get('result', ''))}")
+        elif kind == "map_action":
+            self.note(f"  🗺 地图操作 {_compact(event.get('action', {}), 160)}")
+
+    def note(self, text: str, style: str = _DIM) -> None:
+        """A line on stderr, after finishing the answer's current line."""
+        self._clear_waiting()
+        self._end_line()
+        self.err.write(self._style(text, style) + "\n")
+        self.err.flush()
+
+    def interrupted(self, text: str) -> None:
+        """The reply was stopped by the user (in JSON mode too, as a note on stderr)."""
+        if self.json_lines:
+            self.err.write(text + "\n")
+            self.err.flush()
+        else:
+            self.note(text)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _style(self, text: str, style: str) -> str:
+        return f"{style}{text}{_RESET}" if self.color else text
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def _clear_waiting(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            self._write(_CLEAR_LINE)
+
+    def _end_line(self) -> None:
+        if self._mid_line:
+            self._mid_line = False
+            self._write("\n")

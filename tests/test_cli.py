@@ -1,0 +1,376 @@
+"""``geo-agent`` run as a user runs it: a subprocess (and a pty for ``chat``) against the loopback
+DashScope and AMap fakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from agent import cli
+from agent.config import _FIELD_VARIABLES
+from tests.fakes import amap_plugin
+from tests.fakes.dashscope import Reply, ToolCall
+from tests.fakes.pytest_plugin import FAKE_API_KEY
+
+# pytest refuses ``pytest_plugins`` outside the root conftest: re-export the AMap fixtures.
+fake_amap_server = amap_plugin.fake_amap_server
+fake_amap = amap_plugin.fake_amap
+
+CLI = [sys.executable, "-m", "agent.cli"]
+SCHEMA = {
+    "stream_start": {"type", "message_id", "session_id"},
+    "stream_chunk": {"type", "message_id", "session_id", "chunk"},
+    "stream_end": {"type", "message_id", "session_id"},
+    "error": {"type", "message_id", "session_id", "error"},
+    "map_action": {"type", "message_id", "session_id", "action"},
+    "tool_start": {"type", "message_id", "session_id", "tool", "arguments"},
+    "tool_end": {"type", "message_id", "session_id", "tool", "result"},
+}
+_ISOLATED = (
+    "DASHSCOPE_",
+    "AMAP_",
+    "GEO_",
+    "SESSION_",
+    "OPEN_METEO",
+    "PHOTON_",
+    "NOMINATIM_",
+    "OVERPASS_",
+    "OSRM_",
+)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+
+
+def cli_env(tmp_path: Path, fake=None, amap=None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED)}
+    env.update(
+        PYTHONIOENCODING="utf-8",
+        PYTHONUNBUFFERED="1",
+        NO_COLOR="1",
+        TERM="dumb",
+        SESSION_STORE_URL="memory://",
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
+    if fake is not None:
+        env.update(
+            DASHSCOPE_API_KEY=FAKE_API_KEY,
+            DASHSCOPE_BASE_URL=fake.compatible_base_url,
+            DASHSCOPE_HTTP_BASE_URL=fake.native_base_url,
+            DASHSCOPE_TIMEOUT="10",
+        )
+    if amap is not None:
+        env.update(
+            GEO_PROVIDER="amap", AMAP_API_KEY=amap_plugin.FAKE_AMAP_KEY, AMAP_BASE_URL=amap.base_url
+        )
+    else:  # no tool is called; never reach a real provider
+        env.update(GEO_PROVIDER="amap", AMAP_API_KEY="unused", AMAP_BASE_URL="http://127.0.0.1:9")
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=90,
+    )
+
+
+def parse_lines(stdout: str) -> list[dict]:
+    events = [json.loads(line) for line in stdout.splitlines()]
+    for event in events:
+        assert set(event) == SCHEMA[event["type"]], event
+    return events
+
+
+# -- help, usage, configuration (no model call, no LangChain import) -------------------------
+
+
+def test_console_script_is_declared():
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("geo-agent") == "agent.cli:main"
+
+
+def test_help_explains_every_option_and_variable(tmp_path):
+    env = cli_env(tmp_path)
+    options = {opt for action in cli.build_parser()._actions for opt in action.option_strings}
+    assert {"--json", "--session", "--model", "--provider", "--events", "--show-tools"} <= options
+    for args in (["--help"], ["ask", "--help"], ["chat", "--help"]):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        text = result.stdout
+        expected = options if args == ["--help"] else options - {"--version"}
+        for option in expected:
+            assert option in text, (args, option)
+        for variable in _FIELD_VARIABLES.values():
+            assert variable in text, (args, variable)
+        assert "130" in text and "exit status" in text
+    assert "ask" in text and "chat" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["ask", "--session", "not-a-uuid", "hi"],
+        ["ask", "--provider", "nope", "hi"],
+        ["ask", "--events", "tool_start,bogus", "hi"],
+        ["ask", "--bogus", "hi"],
+        ["frobnicate"],
+        ["ask", "--env-file", "missing.env", "hi"],
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, args):
+    result = run_cli(*args, env=cli_env(tmp_path))
+    assert result.returncode == 2, result
+    assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_key_is_a_clear_error(tmp_path, fake_dashscope):
+    result = run_cli("ask", "你好", env=cli_env(tmp_path))
+    assert result.returncode == 1
+    assert "阿里云百炼API Key未配置" in result.stderr and "DASHSCOPE_API_KEY" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+    session = str(uuid.uuid4())
+    result = run_cli("ask", "--json", "--session", session, "你好", env=cli_env(tmp_path))
+    assert result.returncode == 1
+    [event] = parse_lines(result.stdout)
+    assert event["type"] == "error" and event["session_id"] == session
+    assert "DASHSCOPE_API_KEY" in event["error"]
+    assert fake_dashscope.requests == []
+
+
+# -- ask --------------------------------------------------------------------------------------
+
+
+def test_ask_streams_the_answer_as_plain_text(tmp_path, fake_dashscope):
+    fake_dashscope.script(Reply(text="北京今天晴，最高25度。", chunk_size=3))
+    result = run_cli(
+        "ask",
+        "--model",
+        "qwen-max",
+        "北京今天",
+        "天气怎么样？",
+        env=cli_env(tmp_path, fake_dashscope),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "北京今天晴，最高25度。\n"
+    [request] = fake_dashscope.requests
+    assert request.protocol == "openai" and request.model == "qwen-max"
+    assert request.messages[-1]["content"] == "北京今天 天气怎么样？"
+
+
+def test_ask_json_lines_with_tool_events(tmp_path, fake_dashscope, fake_amap):
+    fake_dashscope.script(
+        Reply(tool_calls=[ToolCall("get_weather", {"place": "北京"})]),
+        Reply(text="北京今天晴。"),
+    )
+    session = str(uuid.uuid4())
+    result = run_cli(
+        "ask",
+        "--json",
+        "--events",
+        "all",
+        "--session",
+        session,
+        "--provider",
+        "tongyi",
+        "北京天气？",
+        env=cli_env(tmp_path, fake_dashscope, fake_amap),
+    )
+    assert result.returncode == 0, result.stderr
+    events = parse_lines(result.stdout)
+    types = [e["type"] for e in events]
+    assert types[0] == "stream_start" and types[-1] == "stream_end"
+    assert {e["session_id"] for e in events} == {session}
+    assert len({e["message_id"] for e in events}) == 1
+    assert "".join(e["chunk"] for e in events if e["type"] == "stream_chunk") == "北京今天晴。"
+    start = next(e for e in events if e["type"] == "tool_start")
+    end = next(e for e in events if e["type"] == "tool_end")
+    assert start["tool"] == end["tool"] == "get_weather"
+    assert types.index("tool_start") < types.index("tool_end") < types.index("stream_chunk")
+    assert {r.protocol for r in fake_dashscope.requests} == {"native"}
+    assert fake_amap.requests, "the weather tool did not reach the AMap fake"
+
+
+def test_ask_error_event_exits_1(tmp_path, fake_dashscope):
+    fake_dashscope.script(Reply(status=401, error_code="invalid_api_key"))
+    result = run_cli("ask", "--json", "你好", env=cli_env(tmp_path, fake_dashscope))
+    assert result.returncode == 1
+    events = parse_lines(result.stdout)
+    assert events[-1]["type"] == "error" and "API Key无效" in events[-1]["error"]
+    assert FAKE_API_KEY not in result.stdout + result.stderr
+
+
+def _reader(stream) -> queue.Queue:
+    lines: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def test_ask_ctrl_c_stops_the_reply_and_exits_130(tmp_path, fake_dashscope):
+    fake_dashscope.script(Reply(text="慢" * 200, chunk_size=1, chunk_delay=0.1))
+    proc = subprocess.Popen(
+        [*CLI, "ask", "--json", "讲个长故事"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=cli_env(tmp_path, fake_dashscope),
+    )
+    try:
+        lines = _reader(proc.stdout)
+        while True:
+            line = lines.get(timeout=60)
+            assert line is not None, proc.stderr.read()
+            if json.loads(line)["type"] == "stream_chunk":
+                break
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert time.monotonic() - started < 10  # not after the whole 20 s reply
+        assert "已中断" in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# -- chat, through a pty ----------------------------------------------------------------------
+
+
+def _controlling_tty() -> None:
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Pty:
+    """A child process on a pseudo-terminal, with ``expect`` on its (ANSI-stripped) output."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        import pty
+
+        master, slave = pty.openpty()
+        # Its own session with the pty as controlling terminal, so ^C typed is a real SIGINT.
+        self.proc = subprocess.Popen(
+            args,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_controlling_tty,
+        )
+        os.close(slave)
+        self.master = master
+        self.buffer = ""
+        self.pos = 0
+        self._raw = b""
+        self._lock = threading.Lock()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            with self._lock:
+                self._raw += data
+                self.buffer = ANSI.sub("", self._raw.decode("utf-8", "replace"))
+
+    def expect(self, text: str, timeout: float = 60) -> str:
+        """Wait for ``text`` after the previous match; returns the output up to it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = self.buffer.find(text, self.pos)
+                if found >= 0:
+                    seen, self.pos = self.buffer[self.pos : found], found + len(text)
+                    return seen
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                if text not in self.buffer[self.pos :]:
+                    break
+            time.sleep(0.02)
+        raise AssertionError(
+            f"{text!r} not seen; output after last match:\n{self.buffer[self.pos :]}"
+        )
+
+    def send(self, text: str) -> None:
+        os.write(self.master, text.encode("utf-8"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_chat_keeps_the_session_and_survives_ctrl_c(tmp_path, fake_dashscope, fake_amap):
+    fake_dashscope.script(
+        Reply(tool_calls=[ToolCall("get_weather", {"place": "北京"})]),
+        Reply(text="北京今天晴。"),
+        Reply(text="上海多云。"),
+        Reply(text="很长" * 200, chunk_size=1, chunk_delay=0.1),
+        Reply(text="还在，请问。"),
+    )
+    term = Pty([*CLI, "chat", "--show-tools"], cli_env(tmp_path, fake_dashscope, fake_amap))
+    try:
+        term.expect("你> ")
+        term.send("北京天气怎么样？\n")
+        shown = term.expect("北京今天晴。")
+        assert "get_weather" in shown  # --show-tools
+        term.expect("你> ")
+        term.send("那上海呢？\n")
+        term.expect("上海多云。")
+        second = fake_dashscope.requests[2].messages
+        texts = [str(m.get("content")) for m in second]
+        assert "北京天气怎么样？" in texts and "北京今天晴。" in texts and "那上海呢？" in texts
+
+        term.expect("你> ")
+        term.send("讲个长故事\n")
+        term.expect("很长很")
+        started = time.monotonic()
+        term.send("\x03")  # Ctrl-C, delivered by the terminal as SIGINT
+        term.expect("已停止回复")
+        assert time.monotonic() - started < 10
+        assert term.proc.poll() is None, "Ctrl-C during a reply ended the chat"
+
+        term.expect("你> ")
+        term.send("还在吗？\n")
+        term.expect("还在，请问。")
+        last = [str(m.get("content")) for m in fake_dashscope.requests[-1].messages]
+        assert "北京天气怎么样？" in last and "那上海呢？" in last and last[-1] == "还在吗？"
+
+        term.expect("你> ")
+        term.send("\x04")  # Ctrl-D at the prompt
+        assert term.proc.wait(timeout=30) == 0
+    finally:
+        term.close()
