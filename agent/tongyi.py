@@ -22,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing, closing
 from typing import Any
 
 import aiohttp
 import dashscope
+from dashscope.api_entities.aio_session import get_ssl_context
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -44,9 +46,13 @@ __all__ = [
     "DashScopeConnectionError",
     "DashScopeTimeoutError",
     "build_tongyi_model",
+    "close_http_session",
 ]
 
 _END = object()  # end-of-stream marker in the reader queue
+_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
+    weakref.WeakKeyDictionary()
+)
 _RETRY_CODES = {"throttling", "throttling.ratequota", "throttling.burstrate"}
 
 
@@ -56,6 +62,28 @@ class DashScopeTimeoutError(TimeoutError):
 
 class DashScopeConnectionError(ConnectionError):
     """DashScope could not be reached, or dropped the connection before answering."""
+
+
+def _http_session() -> aiohttp.ClientSession:
+    """This event loop's aiohttp session for DashScope.
+
+    Like the SDK's shared session (one per loop, certifi TLS, proxy settings from the
+    environment) but without its 100-connection cap, past which more streams would wait for a
+    free connection: slow sessions must not hold fast ones back.
+    """
+    loop = asyncio.get_running_loop()
+    session = _SESSIONS.get(loop)
+    if session is None or session.closed:
+        connector = aiohttp.TCPConnector(limit=0, ssl=get_ssl_context())
+        session = _SESSIONS[loop] = aiohttp.ClientSession(connector=connector, trust_env=True)
+    return session
+
+
+async def close_http_session() -> None:
+    """Close this event loop's DashScope session (pooled connections); one is made on demand."""
+    session = _SESSIONS.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
 
 
 def _interrupted(cause: BaseException | None = None) -> StreamInterruptedError:
@@ -175,7 +203,7 @@ class DashScopeChatTongyi(ChatTongyi):
         # A deadline re-armed on every event (no task per read: that would add a loop hop).
         timer = loop.call_later(self.timeout, expire)
         try:
-            responses = await dashscope.AioGeneration.call(**params)
+            responses = await dashscope.AioGeneration.call(**params, session=_http_session())
             events = aiter(responses)
             try:
                 async for resp in events:

@@ -28,6 +28,7 @@ from agent.tongyi import (
     DashScopeConnectionError,
     DashScopeTimeoutError,
     build_tongyi_model,
+    close_http_session,
 )
 from agent.tongyi_wire import StreamState, chunk_from_event
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall, echo_responder, tool_then_answer
@@ -71,8 +72,9 @@ class Tokens(AsyncCallbackHandler):
 
 @pytest.fixture(autouse=True)
 async def _close_sdk_session():
-    """The SDK keeps one aiohttp session per event loop; close it before the loop goes away."""
+    """The model keeps one aiohttp session per event loop; close it before the loop goes away."""
     yield
+    await close_http_session()
     await close_shared_aio_session()
 
 
@@ -417,7 +419,7 @@ def _established_to(port: int) -> int:
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
 async def test_cancellation_closes_the_request(fake_dashscope: FakeDashScope) -> None:
-    await close_shared_aio_session()  # no pooled connection may blur the count
+    await close_http_session()  # no pooled connection may blur the count
     port = fake_dashscope.port
     assert port is not None
     before = _established_to(port)
@@ -450,6 +452,9 @@ async def _first_chunk_latency(model: Any, text: str) -> float:
     raise AssertionError("no text")
 
 
+STALLED = 120
+
+
 async def test_stalled_sessions_do_not_delay_a_fast_one(fake_dashscope: FakeDashScope) -> None:
     def responder(request: Any) -> Reply:
         reply = echo_responder(request)
@@ -462,15 +467,19 @@ async def test_stalled_sessions_do_not_delay_a_fast_one(fake_dashscope: FakeDash
     await _first_chunk_latency(model, "warm up")
     baseline = min([await _first_chunk_latency(model, "fast") for _ in range(3)])
 
-    stalled = [asyncio.create_task(model.ainvoke(f"slow {i}")) for i in range(50)]
-    while len(fake_dashscope.requests) < 4 + 50:
+    # More than aiohttp's default 100-connection pool, which the SDK's shared session has.
+    stalled = [asyncio.create_task(model.ainvoke(f"slow {i}")) for i in range(STALLED)]
+    while len(fake_dashscope.requests) < 4 + STALLED:
         await asyncio.sleep(0.01)
-    loaded = await _first_chunk_latency(model, "fast")
+    loaded = min([await _first_chunk_latency(model, "fast") for _ in range(2)])
     for task in stalled:
         task.cancel()
     await asyncio.gather(*stalled, return_exceptions=True)
 
-    print(f"\nfirst chunk alone {baseline * 1000:.1f} ms, with 50 stalled {loaded * 1000:.1f} ms")
+    print(
+        f"\nfirst chunk alone {baseline * 1000:.1f} ms, "
+        f"with {STALLED} stalled {loaded * 1000:.1f} ms"
+    )
     assert loaded - baseline < 0.05
 
 
