@@ -7,7 +7,9 @@ request and streaming paths:
   deltas by string replacement, which loses or mangles text);
 * tool-call fragments become ``tool_call_chunks`` keyed by ``index`` (no merged names), and
   history is sent back from ``AIMessage.tool_calls``;
-* ``_astream`` uses the SDK's aiohttp path (``AioGeneration``) instead of a thread per chunk;
+* ``_astream`` uses the SDK's aiohttp path (``AioGeneration``) instead of a thread per chunk,
+  on a per-event-loop session without a connection cap (``close_http_session`` closes it), read
+  eagerly by a reader task so a broken connection loses none of the text already received;
 * errors become ``DashScopeAPIError`` / timeout / connection errors, retried with backoff only
   before the first chunk; a stream that ends without a final ``finish_reason`` raises
   ``StreamInterruptedError``;
@@ -29,6 +31,7 @@ from typing import Any
 
 import aiohttp
 import dashscope
+import requests  # the SDK's sync transport
 from dashscope.api_entities.aio_session import get_ssl_context
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -302,8 +305,6 @@ class DashScopeChatTongyi(ChatTongyi):
         self, params: dict[str, Any], state: StreamState
     ) -> Iterator[ChatGenerationChunk]:
         """Sync twin of ``_aevents_once`` on the SDK's ``requests`` path."""
-        import requests  # the SDK's sync transport
-
         responses = dashscope.Generation.call(**params)
         try:
             for resp in responses:
