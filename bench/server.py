@@ -1,0 +1,77 @@
+"""The benchmark's loopback DashScope: ``tests.fakes.dashscope.FakeDashScope`` in its own process.
+
+Run standalone (``python -m bench.server``); it prints ``READY <compatible> <native>``. Every
+request is answered from an instruction in its last user message, so one server serves every
+scenario (both protocols):
+
+* ``bench n=500``            -> N one-character chunks of ``expected_text(500)``
+* ``bench n=500 tool=1``     -> first a call of ``get_weather``; after the tool result, the text
+* ``bench n=5 stall=3``      -> the reply starts after 3 s (a stalled upstream)
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import threading
+
+from tests.fakes.dashscope import FakeDashScope, RecordedRequest, Reply, ToolCall, _text_of
+
+BASE_TEXT = "北京今天晴，气温二十度，东南风二级，适合出行。"
+TOOL_NAME = "get_weather"
+_ARG = re.compile(r"(\w+)=([\d.]+)")
+
+
+def expected_text(n: int) -> str:
+    """The exact text of an ``n``-chunk reply (one character per chunk)."""
+    return (BASE_TEXT * (n // len(BASE_TEXT) + 1))[:n]
+
+
+def instruction(n: int, *, tool: bool = False, stall: float = 0.0) -> str:
+    """The user message asking the bench server for a reply."""
+    text = f"bench n={n}"
+    if tool:
+        text += " tool=1"
+    if stall:
+        text += f" stall={stall}"
+    return text
+
+
+def responder(request: RecordedRequest) -> Reply:
+    messages = request.messages
+    users = [m for m in messages if m.get("role") == "user"]
+    args = dict(_ARG.findall(_text_of(users[-1].get("content")) if users else ""))
+    n = int(args.get("n", "10"))
+    stall = float(args.get("stall", "0"))
+    after_tool = bool(messages) and messages[-1].get("role") in ("tool", "function")
+    if args.get("tool") == "1" and not after_tool:
+        call = ToolCall(TOOL_NAME, {"city": "北京"})
+        return Reply(tool_calls=[call], chunk_size=1, stall_before=stall)
+    return Reply(text=expected_text(n), chunk_size=1, stall_before=stall)
+
+
+def main() -> None:
+    server = FakeDashScope()
+    server.responder = responder
+    server.requests = _Discard()  # do not keep every request of a long benchmark
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.start(0)
+    print(f"READY {server.compatible_base_url} {server.native_base_url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    sys.exit(0)
+
+
+class _Discard(list):
+    def append(self, item: object) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    main()
