@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -146,9 +147,15 @@ class StreamChatService:
         return deleted
 
     async def aclose(self) -> None:
-        """Release the session store's connections (the service can be used again after)."""
+        """Release the session store's and this event loop's HTTP connections.
+
+        The service can be used again afterwards; connections are reopened on demand.
+        """
         if self._store is not None:
             await self._store.aclose()
+        tongyi = sys.modules.get("agent.tongyi")  # loaded only on the tongyi path
+        if tongyi is not None:
+            await tongyi.close_http_session()
 
     # -- internals ---------------------------------------------------------------------------
 

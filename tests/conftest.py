@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -20,3 +21,12 @@ def _isolated_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default SQLite store
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+async def _close_http_pools():
+    """Close the tongyi path's per-loop aiohttp pool in the loop that opened it."""
+    yield
+    tongyi = sys.modules.get("agent.tongyi")
+    if tongyi is not None:
+        await tongyi.close_http_session()
