@@ -1,0 +1,167 @@
+"""notebooks/*.ipynb executed headless (nbclient, a real ipykernel) against the loopback fakes;
+the assertions read what the cells produced."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import amap_plugin
+from tests.fakes.dashscope import RecordedRequest, Reply, ToolCall
+from tests.fakes.pytest_plugin import FAKE_API_KEY
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+# pytest refuses ``pytest_plugins`` outside the root conftest: re-export the AMap fixtures.
+fake_amap_server = amap_plugin.fake_amap_server
+fake_amap = amap_plugin.fake_amap
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def kernel_env(tmp_path: Path, fake, amap) -> dict[str, str]:
+    """The kernel's environment: the test's (already isolated) plus the fakes."""
+    env = dict(os.environ)
+    env.update(
+        DASHSCOPE_API_KEY=FAKE_API_KEY,
+        DASHSCOPE_BASE_URL=fake.compatible_base_url,
+        DASHSCOPE_HTTP_BASE_URL=fake.native_base_url,
+        DASHSCOPE_TIMEOUT="10",
+        GEO_PROVIDER="amap",
+        AMAP_API_KEY=amap_plugin.FAKE_AMAP_KEY,
+        AMAP_BASE_URL=amap.base_url,
+        SESSION_STORE_URL="memory://",
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        PYTHONIOENCODING="utf-8",
+    )
+    return env
+
+
+def execute(name: str, tmp_path: Path, env: dict[str, str]):
+    """Run the notebook top to bottom in a fresh kernel (cwd ``tmp_path``); the executed copy."""
+    book = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = nbclient.NotebookClient(
+        book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute(env=env)
+    return book
+
+
+def output_of(book, cell_id: str) -> str:
+    """Everything the cell shows: streams, and the text/markdown/html of displays and results."""
+    [cell] = [c for c in book.cells if c.get("id") == cell_id]
+    parts = []
+    for out in cell.get("outputs", []):
+        assert out.output_type != "error", "".join(out.get("traceback", []))
+        if out.output_type == "stream":
+            parts.append(out.text)
+        for mime in ("text/markdown", "text/html", "text/plain"):
+            if mime in out.get("data", {}):
+                parts.append(out.data[mime])
+    return "\n".join(parts)
+
+
+def displays_of(book, cell_id: str) -> list:
+    [cell] = [c for c in book.cells if c.get("id") == cell_id]
+    return [o for o in cell.outputs if o.output_type == "display_data"]
+
+
+def last_user_text(request: RecordedRequest) -> str:
+    users = [m for m in request.messages if m.get("role") == "user"]
+    return str(users[-1].get("content")) if users else ""
+
+
+def geo_responder(request: RecordedRequest) -> Reply:
+    """The model: a tool call for a geo question, then an answer quoting the tool's result."""
+    last = request.messages[-1]
+    question = last_user_text(request)
+    n = sum(m.get("role") == "user" for m in request.messages)
+    if last.get("role") == "tool":
+        first_line = str(last.get("content")).splitlines()[0]
+        return Reply(text=f"根据查询：{first_line}。祝您愉快！", chunk_size=4)
+    if "天气" in question:
+        place = "杭州" if "杭州" in question else "北京"
+        return Reply(tool_calls=[ToolCall("get_weather", {"place": place})])
+    if "咖啡" in question:
+        return Reply(tool_calls=[ToolCall("search_poi", {"keywords": "咖啡", "near": "天安门"})])
+    return Reply(text=f"第{n}轮：好的，{question}", chunk_size=3)
+
+
+# -- committed state --------------------------------------------------------------------------
+
+
+def test_notebooks_are_committed_without_outputs():
+    books = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert {b.name for b in books} >= {"quickstart.ipynb", "embed_in_your_app.ipynb"}
+    for path in books:
+        book = nbformat.read(path, as_version=4)
+        nbformat.validate(book)
+        for cell in book.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, (path.name, cell.id)
+        assert not re.search(r"sk-[0-9A-Za-z]{8,}", path.read_text("utf-8")), path.name
+
+
+# -- execution --------------------------------------------------------------------------------
+
+
+def test_quickstart_streams_into_one_display(tmp_path, fake_dashscope, fake_amap):
+    fake_dashscope.responder = geo_responder
+    book = execute("quickstart.ipynb", tmp_path, kernel_env(tmp_path, fake_dashscope, fake_amap))
+
+    assert "key set" in output_of(book, "config") and FAKE_API_KEY not in output_of(book, "config")
+    [answer] = displays_of(book, "ask-weather")  # one display, updated in place
+    shown = answer.data["text/markdown"]
+    assert "🔧 `get_weather`" in shown and "北京" in shown
+    assert "根据查询：" in shown and shown.rstrip().endswith("祝您愉快！")
+    weather = fake_amap.requests_to("/v3/weather/weatherInfo")
+    assert weather, "the weather tool did not reach the AMap fake"
+
+    [follow_up] = displays_of(book, "ask-follow-up")
+    assert "第2轮：好的，那适合去故宫逛逛吗？" in follow_up.data["text/markdown"]
+    history = [last_user_text(r) for r in fake_dashscope.requests]
+    assert history.count("北京今天天气怎么样？") == 2  # tool call, then the answer
+    second = [m.get("content") for m in fake_dashscope.requests[2].messages]
+    assert "北京今天天气怎么样？" in second  # the follow-up carried the first turn
+
+    raw = output_of(book, "raw-events")
+    assert "'type': 'stream_start'" in raw and "'type': 'stream_end'" in raw
+    assert "第1轮：好的，你好" not in raw  # chunked, so no single chunk holds the whole text
+    assert "'chunk'" in raw
+
+
+def test_embed_notebook_streams_the_same_dicts(tmp_path, fake_dashscope, fake_amap):
+    fake_dashscope.responder = geo_responder
+    book = execute(
+        "embed_in_your_app.ipynb", tmp_path, kernel_env(tmp_path, fake_dashscope, fake_amap)
+    )
+
+    assert "get_weather" in output_of(book, "agent") and "map_draw_route" in output_of(
+        book, "agent"
+    )
+    [answer] = displays_of(book, "run")
+    assert answer.data["text/markdown"].startswith("根据查询：")
+    events = output_of(book, "events")
+    for expected in (
+        "'stream_start'",
+        "'tool_start'",
+        "'search_poi'",
+        "'tool_end'",
+        "'stream_end'",
+    ):
+        assert expected in events, events
+    assert fake_amap.requests, "the POI tool did not reach the AMap fake"
+    # The user's own ChatOpenAI talked to the fake, with the toolkit's tools bound.
+    first = fake_dashscope.requests[0]
+    assert {t["function"]["name"] for t in first.tools} >= {"get_weather", "search_poi"}
+
+    assert "第2轮：好的，那附近有地铁站吗？" in output_of(book, "follow-up")
+    service = output_of(book, "service")
+    assert "根据查询：" in service and service.rstrip().endswith("| stream_end")
+    assert json.dumps(FAKE_API_KEY) not in json.dumps(nbformat.writes(book))
