@@ -255,7 +255,10 @@ class _Replies:
                 self.loop.remove_signal_handler(signal.SIGINT)
 
     def close(self) -> None:
+        aclose = getattr(self.service, "aclose", None)  # the session store, HTTP pools
         with suppress(Exception):
+            if aclose is not None:
+                self.loop.run_until_complete(aclose())
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
 

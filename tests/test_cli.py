@@ -159,21 +159,24 @@ def test_missing_key_is_a_clear_error(tmp_path, fake_dashscope):
 # -- ask --------------------------------------------------------------------------------------
 
 
-def test_ask_streams_the_answer_as_plain_text(tmp_path, fake_dashscope):
-    fake_dashscope.script(Reply(text="北京今天晴，最高25度。", chunk_size=3))
-    result = run_cli(
-        "ask",
-        "--model",
-        "qwen-max",
-        "北京今天",
-        "天气怎么样？",
-        env=cli_env(tmp_path, fake_dashscope),
-    )
+def test_ask_streams_plain_text_and_continues_a_stored_session(tmp_path, fake_dashscope):
+    fake_dashscope.script(Reply(text="北京今天晴，最高25度。", chunk_size=3), Reply(text="好的。"))
+    session = str(uuid.uuid4())
+    env = cli_env(tmp_path, fake_dashscope, SESSION_STORE_URL=f"sqlite:///{tmp_path}/s.sqlite")
+    question = ["北京今天", "天气怎么样？"]
+    result = run_cli("ask", "--model", "qwen-max", "--session", session, *question, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "北京今天晴，最高25度。\n"
     [request] = fake_dashscope.requests
     assert request.protocol == "openai" and request.model == "qwen-max"
     assert request.messages[-1]["content"] == "北京今天 天气怎么样？"
+
+    # A second process, the question on stdin, the same session: the first turn is sent again.
+    result = run_cli("ask", "--session", session, "-", env=env, stdin="明天呢？\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "好的。\n"
+    sent = [m.get("content") for m in fake_dashscope.requests[-1].messages]
+    assert sent[-3:] == ["北京今天 天气怎么样？", "北京今天晴，最高25度。", "明天呢？"]
 
 
 def test_ask_json_lines_with_tool_events(tmp_path, fake_dashscope, fake_amap):
