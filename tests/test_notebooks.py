@@ -3,6 +3,7 @@ the assertions read what the cells produced."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -165,3 +166,75 @@ def test_embed_notebook_streams_the_same_dicts(tmp_path, fake_dashscope, fake_am
     service = output_of(book, "service")
     assert "根据查询：" in service and service.rstrip().endswith("| stream_end")
     assert json.dumps(FAKE_API_KEY) not in json.dumps(nbformat.writes(book))
+
+
+# -- map --------------------------------------------------------------------------------------
+
+PALACE = (116.397026, 39.918058)  # 故宫 in the AMap fake, GCJ-02
+TIANANMEN = (116.397755, 39.908743)
+MAP_PLANS = {
+    "标出": [
+        ToolCall("map_add_markers", {"markers": [{"place": "故宫"}, {"place": "天安门"}]}),
+        ToolCall("map_fit_bounds", {"points": [{"place": "故宫"}, {"place": "天安门"}]}),
+    ],
+    "路线": [
+        ToolCall(
+            "map_draw_route", {"origin": "天安门", "destination": "北京南站", "mode": "driving"}
+        )
+    ],
+}
+
+
+def map_responder(request: RecordedRequest) -> Reply:
+    """The plan's tool calls one per model call, then an answer."""
+    question = last_user_text(request)
+    done = 0
+    for message in reversed(request.messages):
+        if message.get("role") == "user":
+            break
+        done += message.get("role") == "tool"
+    plan = next(calls for key, calls in MAP_PLANS.items() if key in question)
+    if done < len(plan):
+        return Reply(tool_calls=[plan[done]])
+    return Reply(text=f"已在地图上完成：{question}", chunk_size=4)
+
+
+def leaflet_of(display) -> str:
+    """The Leaflet page inside folium's notebook iframe."""
+    return html.unescape(display.data["text/html"])
+
+
+def at(lng: float, lat: float) -> str:
+    return f"[{lat}, {lng}]"
+
+
+def test_map_notebook_draws_places_and_route(tmp_path, fake_dashscope, fake_amap):
+    from tools import gcj02_to_wgs84
+
+    fake_dashscope.responder = map_responder
+    book = execute("map.ipynb", tmp_path, kernel_env(tmp_path, fake_dashscope, fake_amap))
+
+    text, places_map = displays_of(book, "ask-places")  # the answer, then the map
+    assert "map_add_markers" in text.data["text/markdown"]
+    assert "已在地图上完成：在地图上标出故宫和天安门" in text.data["text/markdown"]
+    page = leaflet_of(places_map)
+    assert "autonavi.com" in page and "openstreetmap" not in page  # GCJ-02 tiles
+    assert page.count("L.marker(") == 2
+    assert at(*PALACE) in page and at(*TIANANMEN) in page  # GCJ-02 points, unchanged
+    assert "故宫" in page and "fitBounds" in page
+
+    text, route_map = displays_of(book, "ask-route")
+    assert "map_draw_route" in text.data["text/markdown"]
+    page = leaflet_of(route_map)
+    assert "L.polyline(" in page and page.count("L.marker(") == 4  # 2 places + route ends
+    assert at(*TIANANMEN) in page and at(116.378517, 39.865246) in page  # 北京南站
+
+    [cell] = [c for c in book.cells if c.get("id") == "osm"]
+    osm = leaflet_of(next(o for o in cell.outputs if o.output_type == "execute_result"))
+    assert "tile.openstreetmap.org" in osm and "autonavi" not in osm
+    assert at(*PALACE) not in osm and at(*gcj02_to_wgs84(*PALACE)) in osm  # converted
+
+    ops = output_of(book, "actions")
+    assert "['add_markers', 'fit_bounds', 'draw_route']" in ops
+    second = [m.get("content") for m in fake_dashscope.requests[-1].messages]
+    assert "在地图上标出故宫和天安门" in second  # same session
