@@ -1,0 +1,73 @@
+"""A small in-memory TTL + LRU cache for provider answers (identical queries cost no quota)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+_MISSING = object()
+
+
+class TTLCache:
+    """Maps hashable keys to values for ``ttl`` seconds, keeping at most ``maxsize`` entries.
+
+    Thread-safe (tools may be called from several threads). ``clock`` is injectable for tests.
+    """
+
+    def __init__(
+        self, maxsize: int = 512, ttl: float = 600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if maxsize <= 0:
+            raise ValueError("maxsize must be positive")
+        self.maxsize = maxsize
+        self.ttl = ttl
+        self._clock = clock
+        self._data: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        """The cached value, or ``default`` when absent or expired."""
+        with self._lock:
+            item = self._data.get(key, _MISSING)
+            if item is _MISSING:
+                self.misses += 1
+                return default
+            expires, value = item
+            if expires <= self._clock():
+                del self._data[key]
+                self.misses += 1
+                return default
+            self._data.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` for ``ttl`` seconds (the cache default when None)."""
+        lifetime = self.ttl if ttl is None else ttl
+        if lifetime <= 0:
+            return
+        with self._lock:
+            self._data[key] = (self._clock() + lifetime, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            now = self._clock()
+            return sum(1 for expires, _ in self._data.values() if expires > now)
+
+
+def make_key(*parts: Any, **named: Any) -> tuple[Any, ...]:
+    """A hashable cache key from positional parts and sorted named parts (None values dropped)."""
+    return (*parts, *sorted((k, v) for k, v in named.items() if v is not None))

@@ -1,0 +1,163 @@
+"""What every geo tool shares: the base class, argument types, error handling, place resolution.
+
+``GeoTool`` subclasses implement ``async _execute(args)``; sync ``invoke`` runs it on the shared
+HTTP client's loop. Provider errors become short tool results (``ToolException`` handled by
+LangChain, so the stream goes on); malformed arguments become a readable validation message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError
+
+from tools.coords import CRS, Coordinate, parse_lnglat
+from tools.http import HttpClient
+from tools.providers.base import GeoProvider, GeoProviderError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+"""A non-empty string of at most 100 characters (place names, keywords)."""
+Longitude = Annotated[float, Field(ge=-180, le=180, description="Longitude in degrees.")]
+Latitude = Annotated[float, Field(ge=-90, le=90, description="Latitude in degrees.")]
+CRS_DESCRIPTION = (
+    "System of the given lng/lat: 'gcj02' (AMap/Gaode, default) or 'wgs84' (GPS, OpenStreetMap)."
+)
+
+
+def format_validation_error(error: Any) -> str:
+    """A short message naming each invalid argument (no echo of the possibly huge input)."""
+    try:
+        items = error.errors()
+    except Exception:
+        return "工具参数无效（invalid arguments）。"
+    parts = []
+    for item in items[:4]:
+        loc = ".".join(str(p) for p in item.get("loc", ())) or "arguments"
+        msg = str(item.get("msg", "invalid"))[:160]
+        parts.append(f"{loc}: {msg}")
+    return "工具参数无效（invalid arguments）：" + "；".join(parts)
+
+
+class GeoTool(BaseTool):
+    """Base class of the geo tools.
+
+    ``provider`` is any ``GeoProvider``; when omitted, one is built from the environment
+    (see ``tools.config.GeoConfig.from_env``). ``map_crs`` is the system of coordinates sent to
+    the map front end.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    provider: Any = Field(default=None, exclude=True)
+    http: Any = Field(default=None, exclude=True)
+    handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
+    handle_validation_error: bool | str | Callable[[Any], str] | None = format_validation_error
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Build the default provider from the environment when none was given."""
+        if self.provider is None:
+            from tools.providers import provider_from_env
+
+            self.provider = provider_from_env(http=self.http)
+        if self.http is None:
+            from tools.http import shared_http_client
+
+            self.http = getattr(self.provider, "http", None) or shared_http_client()
+
+    @property
+    def geo(self) -> GeoProvider:
+        """The provider, typed."""
+        return self.provider
+
+    async def _execute(self, args: Any) -> Any:
+        raise NotImplementedError
+
+    async def _guarded(self, kwargs: dict[str, Any]) -> Any:
+        assert self.args_schema is not None and isinstance(self.args_schema, type)
+        try:
+            args = self.args_schema.model_validate(kwargs)
+            return await self._execute(args)
+        except ValidationError as exc:
+            raise ToolException(format_validation_error(exc)) from None
+        except GeoProviderError as exc:
+            raise ToolException(str(exc)) from None
+        except (asyncio.CancelledError, ToolException):
+            raise
+        except Exception as exc:  # a bug or an answer we could not read: explain, don't crash
+            logger.error("%s failed: %s", self.name, type(exc).__name__, exc_info=True)
+            raise ToolException(
+                f"{getattr(self.provider, 'name', '地图服务')}返回了无法处理的结果，请稍后再试。"
+            ) from None
+
+    def _run(self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any):
+        client: HttpClient = self.http
+        return client.run(self._guarded(kwargs))
+
+    async def _arun(
+        self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
+    ):
+        return await self._guarded(kwargs)
+
+
+def coordinate_label(point: Coordinate, digits: int = 6) -> str:
+    """``"116.397428,39.909230 (gcj02)"``."""
+    return f"{point.lng:.{digits}f},{point.lat:.{digits}f} ({point.crs})"
+
+
+async def resolve_point(
+    provider: GeoProvider,
+    *,
+    place: str | None,
+    lng: float | None,
+    lat: float | None,
+    crs: CRS,
+    city: str | None = None,
+) -> tuple[Coordinate, str]:
+    """A point and a label from coordinates, a ``"lng,lat"`` string, or a place name
+    (geocoded by ``provider``). Returned in the provider's system."""
+    target: CRS = provider.crs
+    if lng is not None and lat is not None:
+        point = Coordinate(lng, lat, crs)
+        return point.to(target), f"{lng:.6f},{lat:.6f}"
+    if not place:
+        raise NotFoundError("需要提供地名或坐标（lng/lat）。")
+    parsed = parse_lnglat(place, crs)
+    if parsed is not None:
+        return parsed.to(target), place
+    found = await provider.geocode(place, city)
+    top = found[0]
+    if top.location is None:
+        raise NotFoundError(f"找不到“{place}”的坐标。")
+    return top.location.to(target), top.name or place
+
+
+def format_distance(meters: float | None) -> str:
+    """``850米`` / ``2.3公里``; empty for None."""
+    if meters is None:
+        return ""
+    if meters < 1000:
+        return f"{round(meters)}米"
+    return f"{meters / 1000:.1f}公里"
+
+
+def format_duration(seconds: float | None) -> str:
+    """``25分钟`` / ``1小时20分钟``; empty for None."""
+    if seconds is None:
+        return ""
+    minutes = max(1, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}小时{minutes}分钟" if minutes else f"{hours}小时"
+    return f"{minutes}分钟"
+
+
+def truncate(value: str, limit: int = 60) -> str:
+    """``value`` cut to ``limit`` characters with an ellipsis."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -1,0 +1,268 @@
+"""One shared async HTTP client for every provider, usable from sync and async code.
+
+All requests run on a private event loop in a daemon thread, which owns a single
+``httpx.AsyncClient`` (connection reuse, timeouts). ``await client.get_json(...)`` works from any
+event loop, and sync code (``BaseTool.invoke``) calls ``client.run(coroutine)``. This keeps one
+connection pool no matter how many loops or threads call the tools.
+
+Errors become ``GeoProviderError`` subclasses with user-facing messages built here: the request
+URL (which may carry an API key) never appears in a message, a log line or an exception chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from tools.providers.base import (
+    InvalidKeyError,
+    InvalidParamsError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_USER_AGENT = (
+    "bailian-geo-agent/0.1 (+https://github.com/bailian-geo-agent/bailian-geo-agent)"
+)
+
+
+class HttpClient:
+    """Shared HTTP access for providers.
+
+    Args:
+        timeout: seconds for reading an answer (connect timeout is at most 5 s).
+        user_agent: identifying User-Agent (Nominatim's usage policy requires one).
+        retries: extra attempts after a connection failure or a 5xx answer.
+        retry_delay: seconds before such a retry.
+        transport: an ``httpx.AsyncBaseTransport`` for tests (e.g. ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        user_agent: str = DEFAULT_USER_AGENT,
+        retries: int = 1,
+        retry_delay: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._next_slot: dict[str, float] = {}
+        self._throttle_locks: dict[str, asyncio.Lock] = {}
+        self.requests_sent = 0
+
+    # ------------------------------------------------------------------ loop plumbing
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed() or not self._loop.is_running():
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def serve() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=serve, name="geo-tools-http", daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread, self._client = loop, thread, None
+                self._throttle_locks = {}
+            return self._loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the client's loop and wait for it (for sync callers)."""
+        loop = self._ensure_loop()
+        if _running_loop() is loop:
+            coro.close()
+            raise RuntimeError("HttpClient.run() called from its own event loop; await instead")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the client's loop from any event loop (cancellation propagates)."""
+        loop = self._ensure_loop()
+        if _running_loop() is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    def _get_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout)),
+                headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+                transport=self._transport,
+                follow_redirects=True,
+            )
+        return self._client
+
+    # ------------------------------------------------------------------ requests
+
+    async def get_json(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        service: str = "地图服务",
+        min_interval: float = 0.0,
+    ) -> Any:
+        """GET ``url`` and decode JSON. ``min_interval`` spaces requests to the same host
+        (application-wide, e.g. 1.0 for Nominatim). ``service`` names the provider in errors."""
+        return await self.arun(
+            self._request("GET", url, params=params, data=None, service=service, gap=min_interval)
+        )
+
+    async def post_form_json(
+        self, url: str, data: Mapping[str, Any], *, service: str = "地图服务"
+    ) -> Any:
+        """POST a form body and decode the JSON answer (Overpass)."""
+        return await self.arun(
+            self._request("POST", url, params=None, data=data, service=service, gap=0.0)
+        )
+
+    async def _wait_turn(self, host: str, gap: float) -> None:
+        lock = self._throttle_locks.setdefault(host, asyncio.Lock())
+        async with lock:
+            now = time.monotonic()
+            wait = self._next_slot.get(host, 0.0) - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_slot[host] = max(now, self._next_slot.get(host, 0.0)) + gap
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        service: str,
+        gap: float,
+    ) -> Any:
+        client = self._get_client()
+        parts = urlsplit(url)
+        where = f"{parts.netloc}{parts.path}"
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            if gap > 0:
+                await self._wait_turn(parts.netloc, gap)
+            self.requests_sent += 1
+            try:
+                if method == "GET":
+                    response = await client.get(url, params=clean)
+                else:
+                    response = await client.post(url, data=dict(data or {}))
+            except httpx.TimeoutException:
+                logger.warning("%s %s timed out", method, where)
+                raise ProviderTimeoutError(f"{service}响应超时，请稍后再试。") from None
+            except httpx.TransportError as exc:
+                logger.warning("%s %s failed: %s", method, where, type(exc).__name__)
+                if attempt < self.retries:
+                    attempt += 1
+                    await asyncio.sleep(self.retry_delay)
+                    continue
+                raise ProviderUnavailableError(
+                    f"无法连接{service}（网络错误），请稍后再试。"
+                ) from None
+            status = response.status_code
+            logger.debug("%s %s -> %s", method, where, status)
+            if status >= 500 and attempt < self.retries:
+                attempt += 1
+                await asyncio.sleep(self.retry_delay)
+                continue
+            _raise_for_status(status, service)
+            try:
+                return response.json()
+            except ValueError:
+                raise ProviderUnavailableError(
+                    f"{service}返回了无法解析的数据，请稍后再试。"
+                ) from None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def aclose(self) -> None:
+        """Close the connection pool and stop the private loop."""
+        loop, client = self._loop, self._client
+        if loop is None:
+            return
+        if client is not None:
+            await self.arun(client.aclose())
+        self._stop()
+
+    def close(self) -> None:
+        """Sync ``aclose``."""
+        loop, client = self._loop, self._client
+        if loop is None:
+            return
+        if client is not None and loop.is_running():
+            self.run(client.aclose())
+        self._stop()
+
+    def _stop(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop, self._thread, self._client = None, None, None
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
+        if loop is not None and not loop.is_running():
+            loop.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _raise_for_status(status: int, service: str) -> None:
+    if status < 400:
+        return
+    if status == 429:
+        raise RateLimitedError(f"{service}请求过于频繁（HTTP 429），请稍后再试。")
+    if status in (401, 403):
+        raise InvalidKeyError(f"{service}拒绝了请求（HTTP {status}），请检查密钥或访问权限。")
+    if status == 400:
+        raise InvalidParamsError(f"{service}认为请求参数无效（HTTP 400）。")
+    if status == 504:
+        raise ProviderTimeoutError(f"{service}响应超时（HTTP 504），请稍后再试。")
+    raise ProviderUnavailableError(f"{service}暂时不可用（HTTP {status}），请稍后再试。")
+
+
+_default: HttpClient | None = None
+_default_lock = threading.Lock()
+
+
+def shared_http_client(*, timeout: float = 10.0, user_agent: str | None = None) -> HttpClient:
+    """The process-wide client used when a toolkit is not given one (settings apply on the
+    first call, which creates it)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = HttpClient(timeout=timeout, user_agent=user_agent or DEFAULT_USER_AGENT)
+            atexit.register(_default.close)
+        return _default

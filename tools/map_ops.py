@@ -1,0 +1,308 @@
+"""Map operation tools: structured commands for the map front end.
+
+Each tool uses ``response_format="content_and_artifact"`` and returns
+``(short_confirmation, {"map_action": command})``: the model reads the confirmation, the caller
+gets ``ToolMessage.artifact["map_action"]`` and forwards it to the front end. Every coordinate
+carries its system (``crs``: ``gcj02`` or ``wgs84``, the tool's ``map_crs``). Commands:
+
+``{"op": "set_view", "center": {"lng", "lat", "crs"}, "zoom": 3..20, "label": str}``
+``{"op": "add_markers", "markers": [{"lng", "lat", "crs", "label", "description"?}]}``
+``{"op": "draw_route", "crs": str, "path": [[lng, lat], ...], "mode": "driving"|"walking"|None,
+   "origin": {"lng", "lat", "crs", "label"}, "destination": {...},
+   "distance_m": float|None, "duration_s": float|None}``
+``{"op": "fit_bounds", "bounds": {"southwest": {"lng", "lat", "crs"},
+   "northeast": {"lng", "lat", "crs"}}, "padding": pixels}``
+``{"op": "clear", "target": "all"|"markers"|"routes"}``
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from tools.common import (
+    CRS_DESCRIPTION,
+    GeoTool,
+    Latitude,
+    Longitude,
+    ShortText,
+    format_distance,
+    format_duration,
+    resolve_point,
+)
+from tools.coords import CRS, Coordinate
+from tools.providers.base import NotFoundError, OutOfCoverageError
+from tools.suggestions import compute_route
+
+MAX_PATH_POINTS = 500
+_DIGITS = 6
+
+
+class PointSpec(BaseModel):
+    """A point given by a place name or by lng+lat."""
+
+    place: ShortText | None = Field(default=None, description="Place name, e.g. '故宫'.")
+    lng: Longitude | None = None
+    lat: Latitude | None = None
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _place_or_point(self) -> PointSpec:
+        if (self.lng is None) != (self.lat is None):
+            raise ValueError("give both lng and lat, or neither")
+        if self.place is None and self.lng is None:
+            raise ValueError("give a place name or lng/lat")
+        return self
+
+
+class MapTool(GeoTool):
+    """Base of the map tools: content-and-artifact output in ``map_crs``."""
+
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    map_crs: CRS = "gcj02"
+    """System of every coordinate in the commands (what the front end's map uses)."""
+
+    def point(self, coordinate: Coordinate, **extra: Any) -> dict[str, Any]:
+        """A command point in ``map_crs``."""
+        return {**coordinate.to(self.map_crs).as_dict(_DIGITS), **extra}
+
+    async def locate(self, spec: PointSpec, city: str | None = None) -> tuple[Coordinate, str]:
+        """Resolve a ``PointSpec`` (geocoding place names)."""
+        return await resolve_point(
+            self.geo, place=spec.place, lng=spec.lng, lat=spec.lat, crs=spec.crs, city=city
+        )
+
+
+# --------------------------------------------------------------------------- set_view
+
+
+class SetViewInput(PointSpec):
+    """Arguments of ``map_set_view``."""
+
+    zoom: int = Field(default=14, ge=3, le=20, description="Zoom: 5 country, 11 city, 16 street.")
+    city: ShortText | None = Field(default=None, description="City hint for the place name.")
+
+
+class MapSetViewTool(MapTool):
+    """Center the map (``map_set_view``)."""
+
+    name: str = "map_set_view"
+    description: str = (
+        "Move the user's map: center it on a place name or lng/lat at a zoom level (3-20). "
+        "Examples: place='天安门', zoom=16; lng=121.4737, lat=31.2304, zoom=12 (上海)."
+    )
+    args_schema: type[BaseModel] = SetViewInput
+
+    async def _execute(self, args: SetViewInput) -> Any:
+        center, label = await self.locate(args, args.city)
+        action = {"op": "set_view", "center": self.point(center), "zoom": args.zoom, "label": label}
+        return f"地图已定位到{label}（缩放级别{args.zoom}）。", {"map_action": action}
+
+
+# --------------------------------------------------------------------------- add_markers
+
+
+class MarkerSpec(PointSpec):
+    """One marker."""
+
+    label: ShortText | None = Field(default=None, description="Marker title (defaults to place).")
+    description: str | None = Field(default=None, max_length=300, description="Popup text.")
+
+
+class AddMarkersInput(BaseModel):
+    """Arguments of ``map_add_markers``."""
+
+    markers: list[MarkerSpec] = Field(min_length=1, max_length=50, description="1-50 markers.")
+    city: ShortText | None = Field(default=None, description="City hint for place names.")
+
+
+class MapAddMarkersTool(MapTool):
+    """Add markers (``map_add_markers``)."""
+
+    name: str = "map_add_markers"
+    description: str = (
+        "Add labelled markers to the user's map, each from a place name or lng/lat. Example: "
+        "markers=[{'place': '故宫'}, {'label': '三里屯', 'lng': 116.455, 'lat': 39.937}]. "
+        "示例：把搜索到的餐厅标在地图上。"
+    )
+    args_schema: type[BaseModel] = AddMarkersInput
+
+    async def _execute(self, args: AddMarkersInput) -> Any:
+        markers, missing = [], []
+        for spec in args.markers:
+            try:
+                point, found = await self.locate(spec, args.city)
+            except (NotFoundError, OutOfCoverageError):
+                missing.append(spec.label or spec.place or "?")
+                continue
+            extra: dict[str, Any] = {"label": spec.label or spec.place or found}
+            if spec.description:
+                extra["description"] = spec.description
+            markers.append(self.point(point, **extra))
+        if not markers:
+            raise_not_found(missing)
+        names = "、".join(m["label"] for m in markers[:5]) + ("等" if len(markers) > 5 else "")
+        text = f"已在地图上添加{len(markers)}个标记：{names}。"
+        if missing:
+            text += f"未能定位：{'、'.join(missing[:5])}。"
+        return text, {"map_action": {"op": "add_markers", "markers": markers}}
+
+
+def raise_not_found(missing: list[str]) -> None:
+    """No marker could be placed."""
+    raise NotFoundError(f"无法定位这些地点：{'、'.join(missing[:5])}，地图未更改。")
+
+
+# --------------------------------------------------------------------------- draw_route
+
+
+class PathPoint(BaseModel):
+    """A vertex of an explicit path."""
+
+    lng: Longitude
+    lat: Latitude
+
+
+class DrawRouteInput(BaseModel):
+    """Arguments of ``map_draw_route``: origin+destination (planned), or an explicit path."""
+
+    origin: ShortText | None = Field(default=None, description="Start: place name or 'lng,lat'.")
+    destination: ShortText | None = Field(default=None, description="End: place or 'lng,lat'.")
+    mode: Literal["driving", "walking"] = Field(default="driving", description="Travel mode.")
+    city: ShortText | None = Field(default=None, description="City hint for place names.")
+    path: list[PathPoint] | None = Field(
+        default=None, min_length=2, max_length=2000, description="Explicit polyline instead."
+    )
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _check(self) -> DrawRouteInput:
+        if self.path is None and (self.origin is None or self.destination is None):
+            raise ValueError("give origin and destination, or a path of at least 2 points")
+        return self
+
+
+def thin(points: list[Coordinate], limit: int = MAX_PATH_POINTS) -> list[Coordinate]:
+    """At most ``limit`` points, evenly kept, first and last always kept."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
+class MapDrawRouteTool(MapTool):
+    """Draw a route (``map_draw_route``)."""
+
+    name: str = "map_draw_route"
+    description: str = (
+        "Draw a route on the user's map: plans a driving or walking route between origin and "
+        "destination (place names or 'lng,lat') and draws its polyline, or draws an explicit "
+        "path. Example: origin='北京南站', destination='故宫', mode='driving'."
+    )
+    args_schema: type[BaseModel] = DrawRouteInput
+
+    async def _execute(self, args: DrawRouteInput) -> Any:
+        if args.path is not None:
+            path = [Coordinate(p.lng, p.lat, args.crs) for p in args.path]
+            action = self._action(path, None, None, None, "起点", "终点")
+            return f"已在地图上绘制路线（{len(path)}个点）。", {"map_action": action}
+        assert args.origin is not None and args.destination is not None
+        route, a, b = await compute_route(self, args.origin, args.destination, args)
+        action = self._action(
+            route.path, route.mode, route.distance_m, route.duration_s, a, b, route
+        )
+        mode = "驾车" if route.mode == "driving" else "步行"
+        text = (
+            f"已在地图上绘制{a}到{b}的{mode}路线：{format_distance(route.distance_m)}，"
+            f"约{format_duration(route.duration_s)}。"
+        )
+        return text, {"map_action": action}
+
+    def _action(
+        self,
+        path: list[Coordinate],
+        mode: str | None,
+        distance: float | None,
+        duration: float | None,
+        a_label: str,
+        b_label: str,
+        route: Any = None,
+    ) -> dict[str, Any]:
+        converted = [p.to(self.map_crs) for p in thin(path)]
+        start = route.origin if route is not None else path[0]
+        end = route.destination if route is not None else path[-1]
+        return {
+            "op": "draw_route",
+            "crs": self.map_crs,
+            "path": [[round(p.lng, _DIGITS), round(p.lat, _DIGITS)] for p in converted],
+            "mode": mode,
+            "origin": self.point(start, label=a_label),
+            "destination": self.point(end, label=b_label),
+            "distance_m": distance,
+            "duration_s": duration,
+        }
+
+
+# --------------------------------------------------------------------------- fit_bounds
+
+
+class FitBoundsInput(BaseModel):
+    """Arguments of ``map_fit_bounds``."""
+
+    points: list[PointSpec] = Field(
+        min_length=1, max_length=100, description="Points (place names or lng/lat) to show."
+    )
+    padding: int = Field(default=40, ge=0, le=300, description="Padding in screen pixels.")
+    city: ShortText | None = Field(default=None, description="City hint for place names.")
+
+
+class MapFitBoundsTool(MapTool):
+    """Zoom to show points (``map_fit_bounds``)."""
+
+    name: str = "map_fit_bounds"
+    description: str = (
+        "Zoom and pan the user's map so that all given points are visible. Example: "
+        "points=[{'place': '故宫'}, {'place': '颐和园'}, {'lng': 116.39, 'lat': 39.99}]."
+    )
+    args_schema: type[BaseModel] = FitBoundsInput
+
+    async def _execute(self, args: FitBoundsInput) -> Any:
+        located = [(await self.locate(spec, args.city))[0].to(self.map_crs) for spec in args.points]
+        west, east = min(p.lng for p in located), max(p.lng for p in located)
+        south, north = min(p.lat for p in located), max(p.lat for p in located)
+        if east - west < 0.002 and north - south < 0.002:  # one point: a ~500 m box
+            west, east, south, north = west - 0.003, east + 0.003, south - 0.003, north + 0.003
+        crs = self.map_crs
+        bounds = {
+            "southwest": Coordinate(west, south, crs).as_dict(_DIGITS),
+            "northeast": Coordinate(east, north, crs).as_dict(_DIGITS),
+        }
+        action = {"op": "fit_bounds", "bounds": bounds, "padding": args.padding}
+        return f"地图已缩放到包含{len(located)}个地点的范围。", {"map_action": action}
+
+
+# --------------------------------------------------------------------------- clear
+
+
+class ClearInput(BaseModel):
+    """Arguments of ``map_clear``."""
+
+    target: Literal["all", "markers", "routes"] = Field(
+        default="all", description="What to remove: all, markers or routes."
+    )
+
+
+class MapClearTool(MapTool):
+    """Clear the map (``map_clear``)."""
+
+    name: str = "map_clear"
+    description: str = (
+        "Remove markers and/or routes from the user's map. Example: target='all' "
+        "(示例：用户说“清空地图”)."
+    )
+    args_schema: type[BaseModel] = ClearInput
+
+    async def _execute(self, args: ClearInput) -> Any:
+        what = {"all": "所有标记和路线", "markers": "所有标记", "routes": "所有路线"}[args.target]
+        return f"已清除地图上的{what}。", {"map_action": {"op": "clear", "target": args.target}}

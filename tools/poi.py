@@ -1,0 +1,112 @@
+"""POI search tool: keyword search in a city, or nearby search around a place or coordinates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from tools.common import (
+    CRS_DESCRIPTION,
+    GeoTool,
+    Latitude,
+    Longitude,
+    ShortText,
+    coordinate_label,
+    format_distance,
+    resolve_point,
+    truncate,
+)
+from tools.coords import CRS
+from tools.providers.base import Poi
+
+
+class PoiSearchInput(BaseModel):
+    """Arguments of ``search_poi``. Nearby mode when ``near`` or lng/lat is given."""
+
+    keywords: ShortText | None = Field(
+        default=None, description="What to look for, e.g. '咖啡', '火锅', 'museum'."
+    )
+    city: ShortText | None = Field(
+        default=None, description="City to search in (keyword mode), e.g. '北京', '成都'."
+    )
+    near: ShortText | None = Field(
+        default=None,
+        description="Place name to search around (nearby mode), e.g. '天安门', '西湖断桥'.",
+    )
+    lng: Longitude | None = None
+    lat: Latitude | None = None
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
+    radius: int = Field(
+        default=1000, ge=10, le=50000, description="Nearby radius in metres (10-50000)."
+    )
+    category: ShortText | None = Field(
+        default=None,
+        description="Optional category filter, e.g. '餐饮服务', '酒店', 'hospital', 'cafe'.",
+    )
+    limit: int = Field(default=10, ge=1, le=25, description="Maximum results (1-25).")
+
+    @model_validator(mode="after")
+    def _check(self) -> PoiSearchInput:
+        if (self.lng is None) != (self.lat is None):
+            raise ValueError("give both lng and lat, or neither")
+        nearby = self.near is not None or self.lng is not None
+        if not nearby and self.keywords is None and self.category is None:
+            raise ValueError(
+                "give keywords or category (with a city), or near / lng+lat for nearby search"
+            )
+        return self
+
+
+def format_poi(index: int, poi: Poi) -> str:
+    """One compact line per POI."""
+    bits = [f"{index}. {poi.name}"]
+    if poi.category:
+        bits.append(f"[{poi.category}]")
+    if poi.distance_m is not None:
+        bits.append(f"距{format_distance(poi.distance_m)}")
+    if poi.rating is not None:
+        bits.append(f"评分{poi.rating:g}")
+    line = " ".join(bits)
+    details = []
+    address = poi.address or "".join(p for p in (poi.city, poi.district) if p)
+    if address:
+        details.append(f"地址：{truncate(address, 50)}")
+    if poi.phone:
+        details.append(f"电话：{truncate(poi.phone, 30)}")
+    if poi.location is not None:
+        details.append(f"坐标：{coordinate_label(poi.location)}")
+    return line + ("；" + "；".join(details) if details else "")
+
+
+class PoiSearchTool(GeoTool):
+    """POI search (``search_poi``)."""
+
+    name: str = "search_poi"
+    description: str = (
+        "Search points of interest (restaurants, hotels, sights, shops...). Keyword mode: "
+        "keywords (+ city). Nearby mode: near=<place name> or lng/lat, with radius in metres. "
+        "Optional category filter and limit. Returns name, address, coordinates, category, "
+        "distance, phone and rating when available. Examples: keywords='火锅', city='成都'; "
+        "keywords='咖啡', near='北京国贸', radius=500; category='hospital', lng=121.47, lat=31.23."
+    )
+    args_schema: type[BaseModel] = PoiSearchInput
+
+    async def _execute(self, args: PoiSearchInput) -> Any:
+        geo = self.geo
+        if args.near is not None or args.lng is not None:
+            center, label = await resolve_point(
+                geo, place=args.near, lng=args.lng, lat=args.lat, crs=args.crs, city=args.city
+            )
+            pois = await geo.nearby_poi(
+                center, args.keywords, args.category, args.radius, args.limit
+            )
+            what = args.keywords or args.category or "地点"
+            radius = format_distance(args.radius)
+            head = f"{label}附近{radius}内的“{what}”（{geo.name}，{len(pois)}个）："
+        else:
+            query = args.keywords or args.category or ""
+            pois = await geo.search_poi(query, args.city, args.category, args.limit)
+            where = args.city or ""
+            head = f"{where}“{query}”搜索结果（{geo.name}，{len(pois)}个）："
+        return "\n".join([head, *(format_poi(i, p) for i, p in enumerate(pois, 1))])

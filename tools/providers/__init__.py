@@ -1,0 +1,52 @@
+"""Geo providers behind one interface (``GeoProvider``) and the factory choosing one.
+
+``GEO_PROVIDER``: ``amap`` (AMap Web Service API, needs ``AMAP_API_KEY``), ``open`` (keyless:
+Open-Meteo, Photon, Nominatim, Overpass, OSRM) or ``auto`` (default: AMap when its key is set,
+else open; with AMap, places outside China fall back to the open providers).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tools.cache import TTLCache
+from tools.config import GeoConfig
+from tools.providers.base import GeoProvider, GeoProviderError
+
+if TYPE_CHECKING:
+    from tools.http import HttpClient
+
+
+def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProvider:
+    """The provider ``config`` asks for, using ``http`` (the shared client when None)."""
+    from tools.http import shared_http_client
+
+    client = http or shared_http_client(timeout=config.http_timeout, user_agent=config.user_agent)
+    cache = TTLCache(maxsize=1024, ttl=config.cache_ttl)
+    choice = config.resolved_provider
+    if choice == "amap":
+        if not config.amap_api_key:
+            raise ValueError("GEO_PROVIDER=amap needs AMAP_API_KEY (a Web-service key)")
+        from tools.providers.amap import AmapProvider
+
+        amap = AmapProvider(config.amap_api_key, client, base_url=config.amap_base_url, cache=cache)
+        if config.provider == "auto":
+            from tools.providers.fallback import FallbackProvider
+
+            return FallbackProvider(amap, _open(config, client, cache))
+        return amap
+    return _open(config, client, cache)
+
+
+def _open(config: GeoConfig, client: HttpClient, cache: TTLCache) -> GeoProvider:
+    from tools.providers.open import OpenProvider
+
+    return OpenProvider.from_config(config, client, cache=cache)
+
+
+def provider_from_env(http: HttpClient | None = None) -> GeoProvider:
+    """``build_provider(GeoConfig.from_env(), http)``."""
+    return build_provider(GeoConfig.from_env(), http)
+
+
+__all__ = ["GeoProvider", "GeoProviderError", "build_provider", "provider_from_env"]

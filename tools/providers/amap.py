@@ -1,0 +1,504 @@
+"""AMap (Gaode) Web Service API provider (GCJ-02, mainland China).
+
+Wire format (see lbs.amap.com/api/webservice/guide): every value is a string, empty fields are
+``[]``, ``status`` "1"/"0" with an ``infocode``. Weather needs an adcode, resolved from a place
+name through the district API (then geocoding) and cached. Identical queries are served from a
+TTL cache: personal accounts get only about 100 POI searches a day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from tools.cache import TTLCache, make_key
+from tools.coords import Coordinate, out_of_china
+from tools.http import HttpClient
+from tools.providers.base import (
+    CurrentWeather,
+    DailyForecast,
+    GeoProviderError,
+    InvalidKeyError,
+    InvalidParamsError,
+    NotFoundError,
+    OutOfCoverageError,
+    Place,
+    Poi,
+    ProviderUnavailableError,
+    QuotaExceededError,
+    RateLimitedError,
+    Route,
+    RouteMode,
+    RouteStep,
+    WeatherReport,
+)
+
+logger = logging.getLogger(__name__)
+
+NAME = "高德地图"
+_ADCODE_TTL = 7 * 24 * 3600.0
+_WEEKDAYS = {str(i): "周" + day for i, day in enumerate("一二三四五六日", 1)}
+
+# English category words the model may use -> AMap category names accepted by ``types``.
+_CATEGORY_ALIASES = {
+    "restaurant": "餐饮服务",
+    "food": "餐饮服务",
+    "cafe": "咖啡厅",
+    "coffee": "咖啡厅",
+    "hotel": "住宿服务",
+    "hospital": "医院",
+    "pharmacy": "药店",
+    "bank": "银行",
+    "atm": "自动提款机",
+    "parking": "停车场",
+    "gas station": "加油站",
+    "fuel": "加油站",
+    "school": "学校",
+    "supermarket": "超市",
+    "shopping": "购物服务",
+    "toilet": "公共厕所",
+    "subway": "地铁站",
+    "metro": "地铁站",
+    "bus stop": "公交车站",
+    "attraction": "风景名胜",
+    "scenic": "风景名胜",
+    "museum": "博物馆",
+    "park": "公园广场",
+}
+
+
+def text(value: Any) -> str:
+    """AMap field -> string: ``[]``/None become "", lists of strings are joined."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value if isinstance(v, str) and v)
+    return str(value).strip()
+
+
+def number(value: Any) -> float | None:
+    """AMap numeric string -> float, or None for ``[]``/""/garbage."""
+    raw = text(value)
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def location(value: Any) -> Coordinate | None:
+    """``"lng,lat"`` -> GCJ-02 Coordinate, or None."""
+    raw = text(value)
+    if "," not in raw:
+        return None
+    lng, _, lat = raw.partition(",")
+    try:
+        return Coordinate(float(lng), float(lat), "gcj02")
+    except ValueError:
+        return None
+
+
+def _clean_info(info: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_ ]", "", text(info))[:60]
+
+
+def error_for(infocode: str, info: str) -> GeoProviderError:
+    """The ``GeoProviderError`` for an AMap error answer."""
+    code = infocode or "?"
+    if code == "10001":
+        return InvalidKeyError(
+            "高德地图API Key无效：请检查AMAP_API_KEY配置（需要“Web服务”类型的Key）。", code=code
+        )
+    if code in ("10002", "10009"):
+        return InvalidKeyError(
+            "高德地图API Key没有开通该服务的权限，或Key类型不是“Web服务”。", code=code
+        )
+    if code in ("10005", "10008"):
+        return InvalidKeyError("高德地图拒绝了本机访问（IP白名单或签名校验未通过）。", code=code)
+    if code in ("10003", "10044"):
+        return QuotaExceededError(
+            "高德地图今日调用次数已用完（明天恢复），暂时无法查询。", code=code
+        )
+    if code in ("10004", "10010", "10014", "10015", "10019", "10020", "10021", "10029"):
+        return RateLimitedError("高德地图请求过于频繁，请稍后再试。", code=code)
+    if code in ("20000", "20001", "20002", "20003", "20011", "20012"):
+        return InvalidParamsError(f"高德地图认为请求参数无效（{info or code}）。", code=code)
+    if code == "20800":
+        return OutOfCoverageError("起点或终点不在高德地图路线规划的服务范围内。", code=code)
+    if code == "20801":
+        return NotFoundError("起点或终点附近没有可通行的道路。", code=code)
+    if code == "20802":
+        return NotFoundError("高德地图未能规划出这条路线。", code=code)
+    if code == "20803":
+        return InvalidParamsError("起点和终点距离太远，超出了该出行方式的规划范围。", code=code)
+    return ProviderUnavailableError(f"高德地图返回错误（{info or 'UNKNOWN'}，{code}）。", code=code)
+
+
+class AmapProvider:
+    """``GeoProvider`` backed by the AMap Web Service API.
+
+    Args:
+        api_key: the Web-service key (``AMAP_API_KEY``); kept private, never in output.
+        http: the shared ``HttpClient``.
+        base_url: ``AMAP_BASE_URL`` (default ``https://restapi.amap.com``).
+        cache: TTL cache for identical queries (a private one when None).
+        rate_limit_retries: retries after infocode 10004/10021 (too frequent).
+        rate_limit_delay: seconds before such a retry.
+    """
+
+    name = NAME
+    crs = "gcj02"
+
+    def __init__(
+        self,
+        api_key: str,
+        http: HttpClient,
+        *,
+        base_url: str = "https://restapi.amap.com",
+        cache: TTLCache | None = None,
+        rate_limit_retries: int = 2,
+        rate_limit_delay: float = 1.0,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError("AMAP_API_KEY is empty")
+        self._key = api_key.strip()
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.cache = cache if cache is not None else TTLCache()
+        self.rate_limit_retries = rate_limit_retries
+        self.rate_limit_delay = rate_limit_delay
+
+    def __repr__(self) -> str:
+        return f"AmapProvider(base_url={self.base_url!r})"
+
+    # ------------------------------------------------------------------ transport
+
+    async def call(self, path: str, params: dict[str, Any], *, ttl: float | None = None) -> dict:
+        """GET an endpoint, check ``status``/``infocode``, retry when too frequent, cache."""
+        query = {k: v for k, v in params.items() if v is not None and v != ""}
+        cache_key = make_key("amap", path, **query)
+        cached = self.cache.get(cache_key)
+        if cached is not None:
+            return cached
+        attempt = 0
+        while True:
+            try:
+                data = await self.http.get_json(
+                    self.base_url + path, {**query, "key": self._key}, service=NAME
+                )
+                if not isinstance(data, dict):
+                    raise ProviderUnavailableError("高德地图返回了无法解析的数据。")
+                if text(data.get("status")) != "1":
+                    raise error_for(text(data.get("infocode")), _clean_info(data.get("info")))
+            except RateLimitedError:
+                if attempt >= self.rate_limit_retries:
+                    raise
+                attempt += 1
+                await asyncio.sleep(self.rate_limit_delay * attempt)
+                continue
+            self.cache.set(cache_key, data, ttl)
+            return data
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _coverage(point: Coordinate) -> None:
+        if out_of_china(point.lng, point.lat):
+            raise OutOfCoverageError("这个位置不在中国境内，高德地图不提供该地区的数据。")
+
+    async def resolve_adcode(self, place: str) -> tuple[str, str]:
+        """Place name (or adcode) -> (adcode, display name), via district then geocode APIs."""
+        place = place.strip()
+        if re.fullmatch(r"\d{6}", place):
+            return place, place
+        key = make_key("adcode", place)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        data = await self.call(
+            "/v3/config/district", {"keywords": place, "subdistrict": "0"}, ttl=_ADCODE_TTL
+        )
+        districts = data.get("districts") if isinstance(data.get("districts"), list) else []
+        result: tuple[str, str] | None = None
+        for item in districts:
+            if isinstance(item, dict) and text(item.get("adcode")):
+                result = (text(item.get("adcode")), text(item.get("name")) or place)
+                break
+        if result is None:
+            try:
+                found = await self.geocode(place, None)
+            except NotFoundError:
+                found = []
+            if found and found[0].adcode:
+                top = found[0]
+                result = (top.adcode, top.district or top.city or top.province or top.name)
+        if result is None:
+            raise NotFoundError(
+                f"高德地图找不到“{place}”对应的行政区，请换用中文的城市或区县名称，或提供坐标。"
+            )
+        self.cache.set(key, result, _ADCODE_TTL)
+        return result
+
+    # ------------------------------------------------------------------ GeoProvider
+
+    async def weather(
+        self, place: str | None, location: Coordinate | None, days: int
+    ) -> WeatherReport:
+        """Live conditions (``extensions=base``) and up to 4 forecast days (``all``)."""
+        if location is not None:
+            self._coverage(location)
+            where = await self.reverse_geocode(location)
+            if not where.adcode:
+                raise NotFoundError("高德地图无法确定这个坐标所在的行政区。")
+            adcode, label = where.adcode, where.district or where.city or where.province
+        elif place:
+            adcode, label = await self.resolve_adcode(place)
+        else:
+            raise InvalidParamsError("需要地名或坐标才能查询天气。")
+        live = await self.call(
+            "/v3/weather/weatherInfo", {"city": adcode, "extensions": "base"}, ttl=600
+        )
+        report = WeatherReport(place=label)
+        lives = live.get("lives") if isinstance(live.get("lives"), list) else []
+        if lives and isinstance(lives[0], dict):
+            item = lives[0]
+            report.place = " ".join(
+                p for p in dict.fromkeys([text(item.get("province")), text(item.get("city"))]) if p
+            ) or label
+            power = text(item.get("windpower"))
+            report.current = CurrentWeather(
+                text=text(item.get("weather")),
+                temperature_c=number(item.get("temperature")),
+                humidity_pct=number(item.get("humidity")),
+                wind=f"{text(item.get('winddirection'))}风{power}级" if power else "",
+                observed_at=text(item.get("reporttime")),
+            )
+        if days > 0:
+            forecast = await self.call(
+                "/v3/weather/weatherInfo", {"city": adcode, "extensions": "all"}, ttl=1800
+            )
+            items = forecast.get("forecasts") if isinstance(forecast.get("forecasts"), list) else []
+            if items and isinstance(items[0], dict):
+                report.issued_at = text(items[0].get("reporttime"))
+                casts = items[0].get("casts") if isinstance(items[0].get("casts"), list) else []
+                for cast in casts[:days]:
+                    if not isinstance(cast, dict):
+                        continue
+                    power = text(cast.get("daypower"))
+                    report.daily.append(
+                        DailyForecast(
+                            date=text(cast.get("date")),
+                            week=_WEEKDAYS.get(text(cast.get("week")), ""),
+                            day_text=text(cast.get("dayweather")),
+                            night_text=text(cast.get("nightweather")),
+                            temp_max_c=number(cast.get("daytemp")),
+                            temp_min_c=number(cast.get("nighttemp")),
+                            wind=f"{text(cast.get('daywind'))}风{power}级" if power else "",
+                        )
+                    )
+        if report.current is None and not report.daily:
+            raise NotFoundError(f"高德地图没有“{label}”的天气数据。")
+        return report
+
+    def _poi(self, item: dict) -> Poi:
+        biz = item.get("biz_ext") if isinstance(item.get("biz_ext"), dict) else {}
+        category = text(item.get("type")).split("|")[0]
+        return Poi(
+            name=text(item.get("name")),
+            location=location(item.get("location")),
+            address=text(item.get("address")),
+            category=_category_name(category),
+            distance_m=number(item.get("distance")),
+            phone=text(item.get("tel")),
+            rating=number(biz.get("rating")),
+            city=text(item.get("cityname")),
+            district=text(item.get("adname")),
+            id=text(item.get("id")),
+        )
+
+    def _pois(self, data: dict, limit: int) -> list[Poi]:
+        items = data.get("pois") if isinstance(data.get("pois"), list) else []
+        return [self._poi(i) for i in items if isinstance(i, dict) and text(i.get("name"))][:limit]
+
+    async def search_poi(
+        self, keywords: str, city: str | None, category: str | None, limit: int
+    ) -> list[Poi]:
+        """``/v3/place/text`` limited to ``city`` when given."""
+        params = {
+            "keywords": keywords,
+            "types": _amap_category(category),
+            "city": city,
+            "citylimit": "true" if city else None,
+            "offset": str(min(max(limit, 1), 25)),
+            "page": "1",
+            "extensions": "all",
+        }
+        data = await self.call("/v3/place/text", params, ttl=3600)
+        pois = self._pois(data, limit)
+        if not pois:
+            hint = ""
+            suggestion = data.get("suggestion") if isinstance(data.get("suggestion"), dict) else {}
+            cities = suggestion.get("cities") if isinstance(suggestion.get("cities"), list) else []
+            names = [text(c.get("name")) for c in cities if isinstance(c, dict)][:5]
+            if names:
+                hint = f"（在这些城市有结果：{'、'.join(n for n in names if n)}）"
+            where = f"{city}" if city else ""
+            what = keywords or category
+            raise NotFoundError(f"高德地图在{where}没有找到与“{what}”相关的地点{hint}。")
+        return pois
+
+    async def nearby_poi(
+        self,
+        center: Coordinate,
+        keywords: str | None,
+        category: str | None,
+        radius_m: int,
+        limit: int,
+    ) -> list[Poi]:
+        """``/v3/place/around`` sorted by distance."""
+        center = center.to("gcj02")
+        self._coverage(center)
+        params = {
+            "location": center.lnglat(),
+            "keywords": keywords,
+            "types": _amap_category(category),
+            "radius": str(min(max(int(radius_m), 1), 50000)),
+            "sortrule": "distance",
+            "offset": str(min(max(limit, 1), 25)),
+            "page": "1",
+            "extensions": "all",
+        }
+        pois = self._pois(await self.call("/v3/place/around", params, ttl=3600), limit)
+        if not pois:
+            what = keywords or category or "地点"
+            raise NotFoundError(f"附近{radius_m}米内没有找到“{what}”。")
+        return pois
+
+    async def suggest(self, query: str, city: str | None, limit: int) -> list[Place]:
+        """``/v3/assistant/inputtips``; tips without a location are keyword suggestions."""
+        params = {"keywords": query, "city": city, "datatype": "all"}
+        data = await self.call("/v3/assistant/inputtips", params, ttl=3600)
+        tips = data.get("tips") if isinstance(data.get("tips"), list) else []
+        places = [
+            Place(
+                name=text(t.get("name")),
+                location=location(t.get("location")),
+                address=text(t.get("address")),
+                district=text(t.get("district")),
+                adcode=text(t.get("adcode")),
+            )
+            for t in tips
+            if isinstance(t, dict) and text(t.get("name"))
+        ][:limit]
+        if not places:
+            raise NotFoundError(f"高德地图没有与“{query}”匹配的地点建议。")
+        return places
+
+    async def geocode(self, address: str, city: str | None) -> list[Place]:
+        """``/v3/geocode/geo``."""
+        data = await self.call("/v3/geocode/geo", {"address": address, "city": city}, ttl=86400)
+        items = data.get("geocodes") if isinstance(data.get("geocodes"), list) else []
+        places = []
+        for g in items:
+            if not isinstance(g, dict):
+                continue
+            formatted = text(g.get("formatted_address"))
+            places.append(
+                Place(
+                    name=formatted or address,
+                    location=location(g.get("location")),
+                    address=formatted,
+                    province=text(g.get("province")),
+                    city=text(g.get("city")) or text(g.get("province")),
+                    district=text(g.get("district")),
+                    adcode=text(g.get("adcode")),
+                    level=text(g.get("level")),
+                    country=text(g.get("country")),
+                )
+            )
+        places = [p for p in places if p.location is not None]
+        if not places:
+            raise NotFoundError(f"高德地图找不到地址“{address}”。")
+        return places
+
+    async def reverse_geocode(self, location_: Coordinate) -> Place:
+        """``/v3/geocode/regeo``."""
+        point = location_.to("gcj02")
+        self._coverage(point)
+        data = await self.call(
+            "/v3/geocode/regeo", {"location": point.lnglat(), "extensions": "base"}, ttl=86400
+        )
+        regeo = data.get("regeocode") if isinstance(data.get("regeocode"), dict) else {}
+        comp = regeo.get("addressComponent")
+        comp = comp if isinstance(comp, dict) else {}
+        formatted = text(regeo.get("formatted_address"))
+        if not formatted:
+            raise NotFoundError("高德地图无法确定这个坐标的地址（可能不在陆地或不在中国境内）。")
+        province = text(comp.get("province"))
+        return Place(
+            name=formatted,
+            location=point,
+            address=formatted,
+            province=province,
+            city=text(comp.get("city")) or province,
+            district=text(comp.get("district")),
+            adcode=text(comp.get("adcode")),
+            country=text(comp.get("country")),
+        )
+
+    async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
+        """``/v3/direction/driving`` or ``/v3/direction/walking``; first path."""
+        a, b = origin.to("gcj02"), destination.to("gcj02")
+        self._coverage(a)
+        self._coverage(b)
+        params = {"origin": a.lnglat(), "destination": b.lnglat()}
+        if mode == "driving":
+            params["extensions"] = "base"
+        data = await self.call(f"/v3/direction/{mode}", params, ttl=600)
+        route = data.get("route") if isinstance(data.get("route"), dict) else {}
+        paths = route.get("paths") if isinstance(route.get("paths"), list) else []
+        if not paths or not isinstance(paths[0], dict):
+            raise NotFoundError("高德地图未能规划出这条路线。")
+        best = paths[0]
+        steps, polyline = [], []
+        for s in best.get("steps") if isinstance(best.get("steps"), list) else []:
+            if not isinstance(s, dict):
+                continue
+            steps.append(
+                RouteStep(
+                    instruction=text(s.get("instruction")),
+                    road=text(s.get("road")),
+                    distance_m=number(s.get("distance")),
+                    duration_s=number(s.get("duration")),
+                )
+            )
+            for pair in text(s.get("polyline")).split(";"):
+                point = location(pair)
+                if point is not None and (not polyline or polyline[-1] != point):
+                    polyline.append(point)
+        return Route(
+            mode=mode,
+            distance_m=number(best.get("distance")) or 0.0,
+            duration_s=number(best.get("duration")) or 0.0,
+            origin=location(route.get("origin")) or a,
+            destination=location(route.get("destination")) or b,
+            steps=steps,
+            path=polyline or [a, b],
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared."""
+        self.cache.clear()
+
+
+def _category_name(value: str) -> str:
+    """``餐饮服务;咖啡厅;星巴克咖啡`` -> ``咖啡厅`` (the middle level reads best)."""
+    parts = [p for p in value.split(";") if p]
+    return parts[min(1, len(parts) - 1)] if parts else ""
+
+
+def _amap_category(category: str | None) -> str | None:
+    if not category:
+        return None
+    return _CATEGORY_ALIASES.get(category.strip().lower(), category.strip())

@@ -1,0 +1,217 @@
+"""The provider interface every geo backend implements, its result types and its errors.
+
+A provider (AMap, the keyless open set, ...) is any object with the methods of ``GeoProvider``.
+Methods are async, return plain dataclasses and raise ``GeoProviderError`` subclasses whose
+``str()`` is a short Chinese sentence safe to show to the model and the user (never a key, a
+URL with a key, or a traceback). Tools turn those errors into tool results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from tools.coords import CRS, Coordinate
+
+RouteMode = Literal["driving", "walking"]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class GeoProviderError(Exception):
+    """A provider call failed; ``str(error)`` is a user-facing explanation."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class InvalidKeyError(GeoProviderError):
+    """The API key is missing, wrong, or not allowed for this service or IP."""
+
+
+class QuotaExceededError(GeoProviderError):
+    """The daily quota is used up (not retried: it resets the next day)."""
+
+
+class RateLimitedError(GeoProviderError):
+    """Too many requests per second/minute (retried after a short wait)."""
+
+    retryable = True
+
+
+class InvalidParamsError(GeoProviderError):
+    """The provider rejected the parameters."""
+
+
+class ProviderUnavailableError(GeoProviderError):
+    """HTTP error, connection failure or an unreadable answer."""
+
+    retryable = True
+
+
+class ProviderTimeoutError(ProviderUnavailableError):
+    """The provider did not answer in time."""
+
+
+class NotFoundError(GeoProviderError):
+    """The query was valid but nothing matched."""
+
+
+class OutOfCoverageError(GeoProviderError):
+    """The place is outside the area this provider serves."""
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Place:
+    """A named place (geocode, autocomplete tip, reverse-geocode result)."""
+
+    name: str
+    location: Coordinate | None = None
+    address: str = ""
+    province: str = ""
+    city: str = ""
+    district: str = ""
+    adcode: str = ""
+    level: str = ""
+    country: str = ""
+
+
+@dataclass
+class Poi:
+    """A point of interest; fields the provider does not have stay empty/None."""
+
+    name: str
+    location: Coordinate | None = None
+    address: str = ""
+    category: str = ""
+    distance_m: float | None = None
+    phone: str = ""
+    rating: float | None = None
+    city: str = ""
+    district: str = ""
+    id: str = ""
+
+
+@dataclass
+class CurrentWeather:
+    """Live conditions."""
+
+    text: str
+    temperature_c: float | None = None
+    humidity_pct: float | None = None
+    wind: str = ""
+    observed_at: str = ""
+
+
+@dataclass
+class DailyForecast:
+    """One forecast day."""
+
+    date: str
+    day_text: str = ""
+    night_text: str = ""
+    temp_max_c: float | None = None
+    temp_min_c: float | None = None
+    wind: str = ""
+    precipitation_mm: float | None = None
+    week: str = ""
+
+
+@dataclass
+class WeatherReport:
+    """Live conditions and forecast days for one place."""
+
+    place: str
+    current: CurrentWeather | None = None
+    daily: list[DailyForecast] = field(default_factory=list)
+    location: Coordinate | None = None
+    issued_at: str = ""
+
+
+@dataclass
+class RouteStep:
+    """One manoeuvre of a route."""
+
+    instruction: str
+    distance_m: float | None = None
+    duration_s: float | None = None
+    road: str = ""
+
+
+@dataclass
+class Route:
+    """A route between two points; ``path`` is the full polyline in ``path_crs``."""
+
+    mode: RouteMode
+    distance_m: float
+    duration_s: float
+    origin: Coordinate
+    destination: Coordinate
+    steps: list[RouteStep] = field(default_factory=list)
+    path: list[Coordinate] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- interface
+
+
+@runtime_checkable
+class GeoProvider(Protocol):
+    """What a geo backend offers. Coordinates in are converted by the caller to ``crs``;
+    coordinates out carry their own ``crs``. A new backend (Baidu, Google) is one module
+    implementing these methods."""
+
+    name: str
+    """Short user-facing name, e.g. ``"高德地图"``."""
+    crs: CRS
+    """The system the backend works in (``gcj02`` for AMap, ``wgs84`` for OSM services)."""
+
+    async def weather(
+        self, place: str | None, location: Coordinate | None, days: int
+    ) -> WeatherReport:
+        """Live conditions and up to ``days`` forecast days for a place name or a point."""
+        ...
+
+    async def search_poi(
+        self, keywords: str, city: str | None, category: str | None, limit: int
+    ) -> list[Poi]:
+        """Keyword search, optionally limited to a city."""
+        ...
+
+    async def nearby_poi(
+        self,
+        center: Coordinate,
+        keywords: str | None,
+        category: str | None,
+        radius_m: int,
+        limit: int,
+    ) -> list[Poi]:
+        """POIs within ``radius_m`` of ``center``, nearest first."""
+        ...
+
+    async def suggest(self, query: str, city: str | None, limit: int) -> list[Place]:
+        """Autocomplete suggestions for partial input."""
+        ...
+
+    async def geocode(self, address: str, city: str | None) -> list[Place]:
+        """Address or place name -> candidate places with coordinates."""
+        ...
+
+    async def reverse_geocode(self, location: Coordinate) -> Place:
+        """Point -> address."""
+        ...
+
+    async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
+        """Driving or walking route."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release resources the provider owns (not the shared HTTP client)."""
+        ...

@@ -1,0 +1,189 @@
+"""Geographic suggestion tools: autocomplete, geocoding, reverse geocoding and route advice."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tools.common import (
+    CRS_DESCRIPTION,
+    GeoTool,
+    Latitude,
+    Longitude,
+    ShortText,
+    coordinate_label,
+    format_distance,
+    format_duration,
+    resolve_point,
+    truncate,
+)
+from tools.coords import CRS, Coordinate
+from tools.providers.base import Place, Route
+
+MAX_STEPS = 8
+
+
+def format_place(index: int, place: Place) -> str:
+    """One compact line per place."""
+    line = f"{index}. {place.name}"
+    region = "".join(dict.fromkeys(p for p in (place.province, place.city, place.district) if p))
+    extra = [truncate(place.address, 50)] if place.address and place.address != place.name else []
+    if region and region not in place.name:
+        extra.append(region)
+    if place.location is not None:
+        extra.append(coordinate_label(place.location))
+    else:
+        extra.append("关键词建议，无坐标")
+    return line + "；" + "；".join(extra)
+
+
+class SuggestInput(BaseModel):
+    """Arguments of ``suggest_places``."""
+
+    text: ShortText = Field(description="Partial input to complete, e.g. '北京西', 'tian an'.")
+    city: ShortText | None = Field(default=None, description="City to prefer, e.g. '北京'.")
+    limit: int = Field(default=5, ge=1, le=10, description="Maximum suggestions (1-10).")
+
+
+class SuggestPlacesTool(GeoTool):
+    """Place autocomplete (``suggest_places``)."""
+
+    name: str = "suggest_places"
+    description: str = (
+        "Autocomplete a partial place name or address into candidate places with coordinates. "
+        "Use when the user's place is ambiguous or incomplete. Examples: text='北京西' -> "
+        "北京西站; text='西湖', city='杭州'."
+    )
+    args_schema: type[BaseModel] = SuggestInput
+
+    async def _execute(self, args: SuggestInput) -> Any:
+        places = await self.geo.suggest(args.text, args.city, args.limit)
+        head = f"“{args.text}”的地点建议（{self.geo.name}）："
+        return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places, 1))])
+
+
+class GeocodeInput(BaseModel):
+    """Arguments of ``geocode``."""
+
+    address: ShortText = Field(
+        description="Address or place name, e.g. '北京市朝阳区阜通东大街6号', '故宫', "
+        "'Eiffel Tower'."
+    )
+    city: ShortText | None = Field(default=None, description="City hint, e.g. '北京'.")
+
+
+class GeocodeTool(GeoTool):
+    """Address -> coordinates (``geocode``)."""
+
+    name: str = "geocode"
+    description: str = (
+        "Convert an address or place name to coordinates (geocoding), with the coordinate "
+        "system stated. Examples: address='北京市朝阳区阜通东大街6号'; address='西湖', city='杭州'."
+    )
+    args_schema: type[BaseModel] = GeocodeInput
+
+    async def _execute(self, args: GeocodeInput) -> Any:
+        places = await self.geo.geocode(args.address, args.city)
+        head = f"“{args.address}”的地理编码结果（{self.geo.name}）："
+        return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places[:5], 1))])
+
+
+class ReverseGeocodeInput(BaseModel):
+    """Arguments of ``reverse_geocode``."""
+
+    lng: Longitude
+    lat: Latitude
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
+
+
+class ReverseGeocodeTool(GeoTool):
+    """Coordinates -> address (``reverse_geocode``)."""
+
+    name: str = "reverse_geocode"
+    description: str = (
+        "Convert coordinates to an address (reverse geocoding). Example: lng=116.481488, "
+        "lat=39.990464 -> 北京市朝阳区望京街道…. Give crs='wgs84' for GPS coordinates."
+    )
+    args_schema: type[BaseModel] = ReverseGeocodeInput
+
+    async def _execute(self, args: ReverseGeocodeInput) -> Any:
+        point = Coordinate(args.lng, args.lat, args.crs)
+        place = await self.geo.reverse_geocode(point.to(self.geo.crs))
+        parts = (place.province, place.city, place.district)
+        region = "".join(dict.fromkeys(p for p in parts if p))
+        address = place.address or place.name
+        bits = [f"{coordinate_label(point)} 的地址（{self.geo.name}）：{address}"]
+        if region:
+            bits.append(f"行政区：{region}")
+        if place.adcode:
+            bits.append(f"adcode：{place.adcode}")
+        return "；".join(bits)
+
+
+class RouteInput(BaseModel):
+    """Arguments of ``plan_route``."""
+
+    origin: ShortText = Field(description="Start: place name or 'lng,lat', e.g. '北京南站'.")
+    destination: ShortText = Field(description="End: place name or 'lng,lat', e.g. '故宫'.")
+    mode: Literal["driving", "walking"] = Field(default="driving", description="Travel mode.")
+    city: ShortText | None = Field(default=None, description="City hint for place names.")
+    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origin/destination.")
+
+
+def format_route(route: Route, origin: str, destination: str, source: str) -> str:
+    """Distance, duration and the main steps."""
+    mode = "驾车" if route.mode == "driving" else "步行"
+    lines = [
+        f"{origin} → {destination}（{mode}，{source}）：全程{format_distance(route.distance_m)}，"
+        f"约{format_duration(route.duration_s)}"
+    ]
+    steps = route.steps
+    shown = steps if len(steps) <= MAX_STEPS else steps[: MAX_STEPS - 1]
+    for i, step in enumerate(shown, 1):
+        extra = f"（{format_distance(step.distance_m)}）" if step.distance_m else ""
+        lines.append(f"{i}. {truncate(step.instruction, 80)}{extra}")
+    if len(steps) > len(shown):
+        lines.append(f"…（另有{len(steps) - len(shown)}步，最后到达{destination}）")
+    return "\n".join(lines)
+
+
+class RoutePlanTool(GeoTool):
+    """Route advice (``plan_route``)."""
+
+    name: str = "plan_route"
+    description: str = (
+        "Plan a driving or walking route between two places (names or 'lng,lat'); returns "
+        "distance, duration and the main steps. Examples: origin='北京南站', destination='故宫', "
+        "mode='driving'; origin='外滩', destination='东方明珠', city='上海', mode='walking'. "
+        "To show the route on the map, use map_draw_route."
+    )
+    args_schema: type[BaseModel] = RouteInput
+
+    async def _execute(self, args: RouteInput) -> Any:
+        route, a, b = await compute_route(self, args.origin, args.destination, args)
+        return format_route(route, a, b, self.geo.name)
+
+
+async def compute_route(
+    tool: GeoTool, origin: str, destination: str, args: Any
+) -> tuple[Route, str, str]:
+    """Resolve both ends and ask the provider for a route."""
+    a, a_label = await resolve_point(
+        tool.geo, place=origin, lng=None, lat=None, crs=args.crs, city=args.city
+    )
+    b, b_label = await resolve_point(
+        tool.geo, place=destination, lng=None, lat=None, crs=args.crs, city=args.city
+    )
+    route = await tool.geo.route(a, b, args.mode)
+    return route, a_label, b_label
+
+
+__all__ = [
+    "GeocodeTool",
+    "Latitude",
+    "Longitude",
+    "ReverseGeocodeTool",
+    "RoutePlanTool",
+    "SuggestPlacesTool",
+]
