@@ -43,6 +43,7 @@ class Display:
         self.live = self.out.isatty() if live is None else live
         self.color = self.live and not os.environ.get("NO_COLOR")
         self._waiting = False  # the waiting mark is on screen
+        self._replying = False  # between stream_start and stream_end/error
         self._mid_line = False  # stdout's cursor is not at the start of a line
 
     # -- events --------------------------------------------------------------------------------
@@ -55,25 +56,29 @@ class Display:
             return
         kind = event.get("type")
         if kind == "stream_start":
-            if self.live:
-                self._write(self._style(_WAITING, _DIM))
-                self._waiting = True
+            self._replying = True
+            self._show_waiting()
         elif kind == "stream_chunk":
             self._clear_waiting()
             chunk = event["chunk"]
             self._write(chunk)
             self._mid_line = not chunk.endswith("\n")
         elif kind == "stream_end":
+            self._replying = False
             self._clear_waiting()
             self._end_line()
         elif kind == "error":
+            self._replying = False
             self.note(f"错误：{event['error']}", _RED)
         elif kind == "tool_start" and self.show_tools:
             self.note(f"  ⚙ 调用工具 {event['tool']} {_compact(event.get('arguments', ''))}")
+            self._show_waiting()
         elif kind == "tool_end" and self.show_tools:
             self.note(f"  ✓ {event['tool']} → {_compact(event.get('result', ''))}")
+            self._show_waiting()
         elif kind == "map_action":
             self.note(f"  🗺 地图操作 {_compact(event.get('action', {}), 160)}")
+            self._show_waiting()
 
     def note(self, text: str, style: str = _DIM) -> None:
         """A line on stderr, after finishing the answer's current line."""
@@ -84,6 +89,7 @@ class Display:
 
     def interrupted(self, text: str) -> None:
         """The reply was stopped by the user (in JSON mode too, as a note on stderr)."""
+        self._replying = False
         if self.json_lines:
             self.err.write(text + "\n")
             self.err.flush()
@@ -98,6 +104,12 @@ class Display:
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
+
+    def _show_waiting(self) -> None:
+        """The waiting mark, while the reply has no text on the current line yet."""
+        if self.live and self._replying and not self._waiting and not self._mid_line:
+            self._write(self._style(_WAITING, _DIM))
+            self._waiting = True
 
     def _clear_waiting(self) -> None:
         if self._waiting:

@@ -260,6 +260,25 @@ def test_ask_ctrl_c_stops_the_reply_and_exits_130(tmp_path, fake_dashscope):
         proc.wait()
 
 
+def test_chat_json_reads_questions_from_a_pipe(tmp_path, fake_dashscope):
+    result = run_cli(
+        "chat", "--json", env=cli_env(tmp_path, fake_dashscope), stdin="你好\n\n/session\n再见\n"
+    )
+    assert result.returncode == 0, result.stderr  # EOF ends the chat
+    events = parse_lines(result.stdout)  # nothing but events on stdout
+    assert [e["type"] for e in events if e["type"] != "stream_chunk"] == [
+        "stream_start",
+        "stream_end",
+        "stream_start",
+        "stream_end",
+    ]
+    assert len({e["session_id"] for e in events}) == 1
+    assert len({e["message_id"] for e in events}) == 2
+    text = "".join(e["chunk"] for e in events if e["type"] == "stream_chunk")
+    assert text == "ECHO[1]: 你好ECHO[2]: 再见"
+    assert events[0]["session_id"] in result.stderr  # /session
+
+
 # -- chat, through a pty ----------------------------------------------------------------------
 
 
@@ -373,7 +392,7 @@ def test_chat_keeps_the_session_and_survives_ctrl_c(tmp_path, fake_dashscope, fa
         assert "北京天气怎么样？" in last and "那上海呢？" in last and last[-1] == "还在吗？"
 
         term.expect("你> ")
-        term.send("\x04")  # Ctrl-D at the prompt
+        term.send("\x03")  # Ctrl-C at the prompt: a clean exit (EOF too, see the --json test)
         assert term.proc.wait(timeout=30) == 0
     finally:
         term.close()
