@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import threading
 import time
@@ -126,11 +127,17 @@ class HttpClient:
         *,
         service: str = "地图服务",
         min_interval: float = 0.0,
+        error_json: bool = False,
     ) -> Any:
         """GET ``url`` and decode JSON. ``min_interval`` spaces requests to the same host
-        (application-wide, e.g. 1.0 for Nominatim). ``service`` names the provider in errors."""
+        (application-wide, e.g. 1.0 for Nominatim). ``service`` names the provider in errors.
+        ``error_json``: return the JSON body of a 400/404 answer instead of raising (for APIs
+        such as OSRM that explain errors in the body)."""
         return await self.arun(
-            self._request("GET", url, params=params, data=None, service=service, gap=min_interval)
+            self._request(
+                "GET", url, params=params, data=None, service=service, gap=min_interval,
+                error_json=error_json,
+            )
         )
 
     async def post_form_json(
@@ -159,6 +166,7 @@ class HttpClient:
         data: Mapping[str, Any] | None,
         service: str,
         gap: float,
+        error_json: bool = False,
     ) -> Any:
         client = self._get_client()
         parts = urlsplit(url)
@@ -192,6 +200,9 @@ class HttpClient:
                 attempt += 1
                 await asyncio.sleep(self.retry_delay)
                 continue
+            if error_json and status in (400, 404):
+                with contextlib.suppress(ValueError):
+                    return response.json()
             _raise_for_status(status, service)
             try:
                 return response.json()

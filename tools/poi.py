@@ -79,6 +79,13 @@ def format_poi(index: int, poi: Poi) -> str:
     return line + ("；" + "；".join(details) if details else "")
 
 
+def source_name(items: list, provider: object) -> str:
+    """Who answered: the results' own source, else the provider's name."""
+    return next((i.source for i in items if getattr(i, "source", "")), "") or str(
+        getattr(provider, "name", "")
+    )
+
+
 class PoiSearchTool(GeoTool):
     """POI search (``search_poi``)."""
 
@@ -103,10 +110,10 @@ class PoiSearchTool(GeoTool):
             )
             what = args.keywords or args.category or "地点"
             radius = format_distance(args.radius)
-            head = f"{label}附近{radius}内的“{what}”（{geo.name}，{len(pois)}个）："
+            head = f"{label}附近{radius}内的“{what}”（{source_name(pois, geo)}，{len(pois)}个）："
         else:
             query = args.keywords or args.category or ""
             pois = await geo.search_poi(query, args.city, args.category, args.limit)
             where = args.city or ""
-            head = f"{where}“{query}”搜索结果（{geo.name}，{len(pois)}个）："
+            head = f"{where}“{query}”搜索结果（{source_name(pois, geo)}，{len(pois)}个）："
         return "\n".join([head, *(format_poi(i, p) for i, p in enumerate(pois, 1))])

@@ -19,6 +19,7 @@ from tools.common import (
     truncate,
 )
 from tools.coords import CRS, Coordinate
+from tools.poi import source_name
 from tools.providers.base import Place, Route
 
 MAX_STEPS = 8
@@ -59,7 +60,7 @@ class SuggestPlacesTool(GeoTool):
 
     async def _execute(self, args: SuggestInput) -> Any:
         places = await self.geo.suggest(args.text, args.city, args.limit)
-        head = f"“{args.text}”的地点建议（{self.geo.name}）："
+        head = f"“{args.text}”的地点建议（{source_name(places, self.geo)}）："
         return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places, 1))])
 
 
@@ -85,7 +86,7 @@ class GeocodeTool(GeoTool):
 
     async def _execute(self, args: GeocodeInput) -> Any:
         places = await self.geo.geocode(args.address, args.city)
-        head = f"“{args.address}”的地理编码结果（{self.geo.name}）："
+        head = f"“{args.address}”的地理编码结果（{source_name(places, self.geo)}）："
         return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places[:5], 1))])
 
 
@@ -113,7 +114,8 @@ class ReverseGeocodeTool(GeoTool):
         parts = (place.province, place.city, place.district)
         region = "".join(dict.fromkeys(p for p in parts if p))
         address = place.address or place.name
-        bits = [f"{coordinate_label(point)} 的地址（{self.geo.name}）：{address}"]
+        source = source_name([place], self.geo)
+        bits = [f"{coordinate_label(point)} 的地址（{source}）：{address}"]
         if region:
             bits.append(f"行政区：{region}")
         if place.adcode:
@@ -162,7 +164,7 @@ class RoutePlanTool(GeoTool):
 
     async def _execute(self, args: RouteInput) -> Any:
         route, a, b = await compute_route(self, args.origin, args.destination, args)
-        return format_route(route, a, b, self.geo.name)
+        return format_route(route, a, b, route.source or self.geo.name)
 
 
 async def compute_route(

@@ -86,7 +86,7 @@ class WeatherTool(GeoTool):
         if args.lng is not None and args.lat is not None:
             point = Coordinate(args.lng, args.lat, args.crs).to(self.geo.crs)
         report = await self.geo.weather(args.place, point, args.days)
-        text = format_report(report, self.geo.name)
+        text = format_report(report, report.source or self.geo.name)
         if point is not None and args.place is None:
             text = text.replace("天气（", f"天气（{coordinate_label(point, 4)}；", 1)
         return text

@@ -82,6 +82,7 @@ class Place:
     adcode: str = ""
     level: str = ""
     country: str = ""
+    source: str = ""
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Poi:
     city: str = ""
     district: str = ""
     id: str = ""
+    source: str = ""
 
 
 @dataclass
@@ -134,6 +136,7 @@ class WeatherReport:
     daily: list[DailyForecast] = field(default_factory=list)
     location: Coordinate | None = None
     issued_at: str = ""
+    source: str = ""
 
 
 @dataclass
@@ -157,6 +160,7 @@ class Route:
     destination: Coordinate
     steps: list[RouteStep] = field(default_factory=list)
     path: list[Coordinate] = field(default_factory=list)
+    source: str = ""
 
 
 # --------------------------------------------------------------------------- interface

@@ -1,0 +1,192 @@
+"""The keyless provider set: Open-Meteo (weather, place names), Photon (autocomplete, keyword
+POIs), Nominatim (addresses, reverse geocoding), Overpass (nearby POIs), OSRM (routes).
+
+Everything is WGS-84 and worldwide; no key. Answers are cached (Nominatim's policy requires it).
+"""
+
+from __future__ import annotations
+
+from tools.cache import TTLCache, make_key
+from tools.config import GeoConfig
+from tools.coords import Coordinate
+from tools.http import HttpClient
+from tools.providers.base import (
+    InvalidParamsError,
+    NotFoundError,
+    Place,
+    Poi,
+    Route,
+    RouteMode,
+    WeatherReport,
+)
+from tools.providers.open_meteo import OpenMeteo, has_cjk
+from tools.providers.osm import Nominatim, Osrm, Overpass, Photon
+
+NAME = "OpenStreetMap/Open-Meteo"
+
+
+class OpenProvider:
+    """``GeoProvider`` over the keyless open services (see module docstring)."""
+
+    name = NAME
+    crs = "wgs84"
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        open_meteo: OpenMeteo,
+        photon: Photon,
+        nominatim: Nominatim,
+        overpass: Overpass,
+        osrm: Osrm,
+        cache: TTLCache,
+    ) -> None:
+        self.http = http
+        self.open_meteo = open_meteo
+        self.photon = photon
+        self.nominatim = nominatim
+        self.overpass = overpass
+        self.osrm = osrm
+        self.cache = cache
+
+    @classmethod
+    def from_config(
+        cls,
+        config: GeoConfig,
+        http: HttpClient,
+        *,
+        cache: TTLCache | None = None,
+        nominatim_interval: float = 1.0,
+    ) -> OpenProvider:
+        """Build from the base URLs in ``config``."""
+        cache = cache if cache is not None else TTLCache(ttl=config.cache_ttl)
+        return cls(
+            http,
+            open_meteo=OpenMeteo(
+                http, config.open_meteo_base_url, config.open_meteo_geocoding_url, cache
+            ),
+            photon=Photon(http, config.photon_base_url),
+            nominatim=Nominatim(http, config.nominatim_base_url, nominatim_interval),
+            overpass=Overpass(http, config.overpass_base_url),
+            osrm=Osrm(http, config.osrm_base_url, config.osrm_walking_base_url),
+            cache=cache,
+        )
+
+    def __repr__(self) -> str:
+        return "OpenProvider()"
+
+    async def _cached(self, key: tuple, factory, ttl: float | None = None):
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        value = await factory()
+        self.cache.set(key, value, ttl)
+        return value
+
+    async def _locate(self, place: str) -> Place:
+        """A place name -> best candidate: Open-Meteo geocoding, then Photon."""
+        found = await self.open_meteo.geocode(place, 3)
+        if not found:
+            features = await self.photon.search(place, 1)
+            found = [Photon.place(f) for f in features if Photon.place(f).location]
+        if not found:
+            raise NotFoundError(
+                f"找不到“{place}”，请换一个更完整的地名（城市名或英文名）或提供坐标。"
+            )
+        return found[0]
+
+    async def weather(
+        self, place: str | None, location: Coordinate | None, days: int
+    ) -> WeatherReport:
+        """Open-Meteo forecast for a resolved place or a point."""
+        if location is not None:
+            point, label = location.to("wgs84"), f"{location.lng:.4f},{location.lat:.4f}"
+        elif place:
+            found = await self._locate(place)
+            assert found.location is not None
+            point = found.location
+            label = " ".join(dict.fromkeys(p for p in (found.country, found.province, found.name)
+                                           if p))
+        else:
+            raise InvalidParamsError("需要地名或坐标才能查询天气。")
+        current, daily, _tz = await self.open_meteo.forecast(point, max(days, 1))
+        return WeatherReport(place=label, current=current, daily=daily[:days], location=point,
+                             source="Open-Meteo")
+
+    async def search_poi(
+        self, keywords: str, city: str | None, category: str | None, limit: int
+    ) -> list[Poi]:
+        """Photon keyword search, biased to (and boxed around) ``city`` when given."""
+        near = None
+        if city:
+            near = (await self._locate(city)).location
+        key = make_key("photon-poi", keywords, city, limit)
+        features = await self._cached(
+            key, lambda: self.photon.search(keywords, min(limit * 2, 50), near=near), 3600
+        )
+        pois = [Photon.poi(f, near) for f in features]
+        pois = [p for p in pois if p.location is not None][:limit]
+        if not pois:
+            where = f"在{city}" if city else ""
+            raise NotFoundError(f"OpenStreetMap{where}没有找到与“{keywords}”相关的地点。")
+        return pois
+
+    async def nearby_poi(
+        self,
+        center: Coordinate,
+        keywords: str | None,
+        category: str | None,
+        radius_m: int,
+        limit: int,
+    ) -> list[Poi]:
+        """Overpass search around ``center``."""
+        p = center.to("wgs84")
+        key = make_key("overpass", round(p.lng, 5), round(p.lat, 5), keywords, category,
+                       radius_m, limit)
+        pois = await self._cached(
+            key, lambda: self.overpass.nearby(p, keywords, category, radius_m, limit), 3600
+        )
+        if not pois:
+            what = keywords or category or "地点"
+            raise NotFoundError(f"附近{radius_m}米内没有找到“{what}”（OpenStreetMap数据）。")
+        return pois
+
+    async def suggest(self, query: str, city: str | None, limit: int) -> list[Place]:
+        """Photon autocomplete."""
+        text = f"{query} {city}" if city and city not in query else query
+        key = make_key("photon-suggest", text, limit)
+        features = await self._cached(key, lambda: self.photon.search(text, limit), 3600)
+        places = [Photon.place(f) for f in features]
+        places = [p for p in places if p.name][:limit]
+        if not places:
+            raise NotFoundError(f"没有与“{query}”匹配的地点建议。")
+        return places
+
+    async def geocode(self, address: str, city: str | None) -> list[Place]:
+        """Nominatim search (then Open-Meteo for bare place names)."""
+        query = f"{address}, {city}" if city and city not in address else address
+        language = "zh" if has_cjk(query) else "en"
+        key = make_key("nominatim-search", query, language)
+        places = await self._cached(key, lambda: self.nominatim.search(query, 5, language), 86400)
+        if not places:
+            places = await self.open_meteo.geocode(address, 3)
+        if not places:
+            raise NotFoundError(f"找不到地址“{address}”。")
+        return places
+
+    async def reverse_geocode(self, location: Coordinate) -> Place:
+        """Nominatim reverse geocoding."""
+        p = location.to("wgs84")
+        key = make_key("nominatim-reverse", round(p.lng, 6), round(p.lat, 6))
+        return await self._cached(key, lambda: self.nominatim.reverse(p, "zh"), 86400)
+
+    async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
+        """OSRM route."""
+        a, b = origin.to("wgs84"), destination.to("wgs84")
+        key = make_key("osrm", a.lnglat(), b.lnglat(), mode)
+        return await self._cached(key, lambda: self.osrm.route(a, b, mode), 600)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared."""
+        self.cache.clear()
