@@ -106,6 +106,9 @@ async def work_chunks(spec: dict) -> dict:
                 if row not in results and (timing := await measure(row, kwargs, n)):
                     samples[row].setdefault(str(n), []).append(
                         (timing.last - timing.first) / (n - 1))
+                    # With the reply's tail (merging chunks, saving the session): linear?
+                    samples[row].setdefault(f"{n}+end", []).append(
+                        (timing.end - timing.first) / (n - 1))
     for row, _ in rows:
         if row not in results:
             got = {key: statistics.median(values) for key, values in samples[row].items()}
@@ -231,9 +234,10 @@ async def main():
     async for event in service.stream_chat("bench n=20"):
         if event["type"] == "stream_chunk":
             print("FIRST", flush=True)
-            return
+            break
         if event["type"] == "error":
             sys.exit(event["error"])
+    await service.aclose()
 asyncio.run(main())
 """
     for _ in range(repeats):
@@ -274,8 +278,10 @@ def machine() -> str:
             versions.append(f"{name} {version(name)}")
         except PackageNotFoundError:
             versions.append(f"{name} (not installed)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{mem}; "
-            f"Python {platform.python_version()}; " + ", ".join(versions))
+            f"Python {platform.python_version()}; " + ", ".join(versions)
+            + f"; load average at start {load} (other work on the machine adds noise)")
 
 
 def us(x: float) -> str:
@@ -364,6 +370,9 @@ def main() -> None:
             out()
             out("## Growth: per-chunk cost (us) by reply length N")
             out()
+            out("Here per chunk = (reply complete - first chunk) / (N - 1): the reply's tail "
+                "(merging the chunks, saving the session) included, so flat = linear total cost.")
+            out()
             out("| path | " + " | ".join(f"N={n}" for n in ns) + " | max/min |")
             out("|---|" + "---:|" * (len(ns) + 1))
             growth_rows = [("raw openai.AsyncOpenAI", "raw_openai", {}),
@@ -377,7 +386,7 @@ def main() -> None:
                 if "per_chunk" not in result:
                     out(f"| {row} | FAILED: {result} |")
                     continue
-                values = [result["per_chunk"][str(n)] for n in ns]
+                values = [result["per_chunk"][f"{n}+end"] for n in ns]
                 out(f"| {row} | " + " | ".join(us(v) for v in values)
                     + f" | {max(values) / min(values):.2f} |")
 
