@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -156,6 +157,15 @@ def format_duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}小时{minutes}分钟" if minutes else f"{hours}小时"
     return f"{minutes}分钟"
+
+
+def join_region(*parts: str) -> str:
+    """Province/city/district joined: ``北京市朝阳区`` for Chinese, ``Paris, Île-de-France``
+    (smallest first) otherwise; duplicates dropped."""
+    unique = list(dict.fromkeys(p for p in parts if p))
+    if all(re.search(r"[\u3400-\u9fff]", p) for p in unique):
+        return "".join(unique)
+    return ", ".join(reversed(unique))
 
 
 def truncate(value: str, limit: int = 60) -> str:

@@ -15,6 +15,7 @@ from tools.common import (
     coordinate_label,
     format_distance,
     format_duration,
+    join_region,
     resolve_point,
     truncate,
 )
@@ -28,7 +29,7 @@ MAX_STEPS = 8
 def format_place(index: int, place: Place) -> str:
     """One compact line per place."""
     line = f"{index}. {place.name}"
-    region = "".join(dict.fromkeys(p for p in (place.province, place.city, place.district) if p))
+    region = join_region(place.province, place.city, place.district)
     extra = [truncate(place.address, 50)] if place.address and place.address != place.name else []
     if region and region not in place.name:
         extra.append(region)
@@ -111,8 +112,7 @@ class ReverseGeocodeTool(GeoTool):
     async def _execute(self, args: ReverseGeocodeInput) -> Any:
         point = Coordinate(args.lng, args.lat, args.crs)
         place = await self.geo.reverse_geocode(point.to(self.geo.crs))
-        parts = (place.province, place.city, place.district)
-        region = "".join(dict.fromkeys(p for p in parts if p))
+        region = join_region(place.province, place.city, place.district)
         address = place.address or place.name
         source = source_name([place], self.geo)
         bits = [f"{coordinate_label(point)} 的地址（{source}）：{address}"]

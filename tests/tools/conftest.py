@@ -8,10 +8,12 @@ import pytest
 
 from tests.fakes import amap_plugin
 from tests.fakes.amap import FakeAmap
+from tests.tools.fake_open import FakeOpenProviders
 from tools import GeoToolkit
 from tools.config import GeoConfig
 from tools.http import HttpClient
 from tools.providers.amap import AmapProvider
+from tools.providers.open import OpenProvider
 
 FAKE_AMAP_KEY = amap_plugin.FAKE_AMAP_KEY
 
@@ -42,4 +44,51 @@ def amap_tools(amap: AmapProvider) -> dict:
     """The toolkit's tools by name, on the fake AMap."""
     config = GeoConfig(provider="amap", amap_api_key=FAKE_AMAP_KEY)
     toolkit = GeoToolkit(config=config, provider=amap)
+    return {tool.name: tool for tool in toolkit.get_tools()}
+
+
+@pytest.fixture(scope="session")
+def fake_open_server() -> Iterator[FakeOpenProviders]:
+    """One loopback fake of the keyless providers for the session."""
+    server = FakeOpenProviders().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fake_open(fake_open_server: FakeOpenProviders) -> Iterator[FakeOpenProviders]:
+    """The session server, reset for this test."""
+    fake_open_server.reset()
+    yield fake_open_server
+    fake_open_server.reset()
+
+
+def open_config(fake: FakeOpenProviders | None) -> GeoConfig:
+    """A config for the open providers: the fake's URLs, or the real defaults (replay)."""
+    if fake is None:
+        return GeoConfig(provider="open")
+    return GeoConfig(
+        provider="open",
+        open_meteo_base_url=fake.url("open-meteo"),
+        open_meteo_geocoding_url=fake.url("open-meteo-geocoding"),
+        photon_base_url=fake.url("photon"),
+        nominatim_base_url=fake.url("nominatim"),
+        overpass_base_url=fake.url("overpass"),
+        osrm_base_url=fake.url("osrm"),
+        osrm_walking_base_url=fake.url("osrm-foot"),
+    )
+
+
+@pytest.fixture
+def open_provider(fake_open: FakeOpenProviders, http_client: HttpClient) -> OpenProvider:
+    """The open provider on the fake (no Nominatim spacing, to keep tests fast)."""
+    return OpenProvider.from_config(open_config(fake_open), http_client, nominatim_interval=0.0)
+
+
+@pytest.fixture
+def open_tools(open_provider: OpenProvider) -> dict:
+    """The toolkit's tools by name, on the fake open providers."""
+    toolkit = GeoToolkit(config=GeoConfig(provider="open"), provider=open_provider)
     return {tool.name: tool for tool in toolkit.get_tools()}

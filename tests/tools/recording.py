@@ -63,7 +63,7 @@ def vcr_config_for(prefixes: dict[str, str]) -> dict[str, Any]:
     return {
         "filter_headers": ["authorization"],
         "filter_query_parameters": ["key"],
-        "match_on": ["method", "scheme", "host", "port", "path", "query"],
+        "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
         "decode_compressed_response": True,
         "before_record_request": before_record_request,
         "before_record_response": before_record_response,
