@@ -60,6 +60,7 @@ class StreamChatService:
                 settings = Settings.model_construct()
         self.settings = settings
         self._model = model
+        self._owns_model = False
         self._tools = list(tools) if tools is not None else None
         if self._tools is not None:
             _check_tools(self._tools)
@@ -156,6 +157,8 @@ class StreamChatService:
         tongyi = sys.modules.get("agent.tongyi")  # loaded only on the tongyi path
         if tongyi is not None:
             await tongyi.close_http_session()
+        if self._owns_model and hasattr(self._model, "aclose"):
+            await self._model.aclose()  # DashScopeChatOpenAI's pool; a caller's model is theirs
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -227,6 +230,7 @@ class StreamChatService:
 
         if self._model is None:
             self._model = build_chat_model(self.settings)
+            self._owns_model = True
         if self._tools is None:
             self._tools = _default_tools()
         history = ConsistentHistoryMiddleware(

@@ -17,18 +17,18 @@ DEFAULT_QUESTION = "北京今天天气怎么样？"
 
 
 async def main(message: str) -> int:
-    service = StreamChatService()
-    async for event in service.stream_chat(message):
-        if event["type"] == "stream_start":
-            print(f"[开始] 会话 {event['session_id']} 消息 {event['message_id']}", flush=True)
-        elif event["type"] == "stream_chunk":
-            print(event["chunk"], end="", flush=True)
-        elif event["type"] == "stream_end":
-            print("\n[结束]", flush=True)
-            return 0
-        elif event["type"] == "error":
-            print(f"\n[错误] {event['error']}", file=sys.stderr, flush=True)
-            return 1
+    async with StreamChatService() as service:
+        async for event in service.stream_chat(message):
+            if event["type"] == "stream_start":
+                print(f"[开始] 会话 {event['session_id']} 消息 {event['message_id']}", flush=True)
+            elif event["type"] == "stream_chunk":
+                print(event["chunk"], end="", flush=True)
+            elif event["type"] == "stream_end":
+                print("\n[结束]", flush=True)
+                return 0
+            elif event["type"] == "error":
+                print(f"\n[错误] {event['error']}", file=sys.stderr, flush=True)
+                return 1
     return 1
 
 

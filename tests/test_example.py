@@ -39,6 +39,7 @@ def test_example_streams_an_answer_and_exits_zero(fake_dashscope):
     assert lines[1] == "北京今天晴。"
     assert lines[2] == "[结束]"
     assert fake_dashscope.requests[0].messages[-1]["content"] == "北京今天天气怎么样？"
+    assert "Unclosed" not in result.stderr, "connections must be released before exit"
 
 
 def test_example_without_key_prints_the_fix_and_fails(fake_dashscope, tmp_path):
