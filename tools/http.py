@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Coroutine, Mapping
@@ -32,6 +33,33 @@ from tools.providers.base import (
 )
 
 logger = logging.getLogger(__name__)
+
+_SECRET_PARAM = re.compile(r"([?&](?:key|api_key|apikey|access_token|token)=)[^&\s\"']+", re.I)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of key-like query parameters replaced by ``***``."""
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
+class RedactKeysFilter(logging.Filter):
+    """Logging filter removing API keys from URLs (httpx logs every request URL at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_REDACTOR = RedactKeysFilter()
+for _name in ("httpx", "httpcore"):
+    if not any(isinstance(f, RedactKeysFilter) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(_REDACTOR)
 
 T = TypeVar("T")
 

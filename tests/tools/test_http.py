@@ -171,3 +171,11 @@ def test_run_refuses_its_own_loop():
         client.run(inner())
     finally:
         client.close()
+
+
+def test_redact_hides_key_parameters():
+    from tools.http import redact
+
+    assert redact("GET https://x/v3?a=1&key=abc123&b=2") == "GET https://x/v3?a=1&key=***&b=2"
+    assert redact('url?api_key=zz "HTTP/1.1 200"') == 'url?api_key=*** "HTTP/1.1 200"'
+    assert redact("monkey=1") == "monkey=1"
