@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,6 +32,8 @@ from agent.errors import ConfigurationError, SessionBusyError
 from agent.sessions import SessionLocks
 
 APP_DIR_NAME = "bailian-geo-agent"
+
+logger = logging.getLogger(__name__)
 
 
 def default_store_url() -> str:
@@ -60,7 +63,9 @@ class InlineSqliteSaver(SqliteSaver):
         return self.get_tuple(config)
 
     async def alist(self, config: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        for item in self.list(config, **kwargs):
+        # ``list`` holds the saver's (thread) lock while it iterates: read everything first, or
+        # a write by another coroutine between two items would block the event loop for good.
+        for item in list(self.list(config, **kwargs)):
             yield item
 
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
@@ -158,78 +163,175 @@ class SqliteStore(SessionStore):
 
 
 class PostgresStore(SessionStore):
-    """Sessions in PostgreSQL, shared by every instance pointing at the same database."""
+    """Sessions in PostgreSQL, shared by every instance pointing at the same database.
+
+    Per event loop: a pool for the checkpointer, and one dedicated connection holding the
+    advisory locks of every session this instance is writing (session-level locks are
+    per connection, so one connection serves any number of sessions: a thousand concurrent
+    replies do not need a thousand connections, and no session waits for another's).
+    """
+
+    pool_timeout = 10.0
+    """Seconds to wait for a pooled connection (or the first one) before giving up."""
+    connect_timeout = 5
+    """libpq ``connect_timeout`` for every connection."""
 
     def __init__(self, url: str, lock_timeout: float = 60.0, pool_size: int = 20) -> None:
         super().__init__(url, lock_timeout)
         self.pool_size = pool_size
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PgState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._opening: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
 
-    async def _open(self) -> Any:
+    async def _open(self) -> _PgState:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
 
-        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        kwargs = {
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            "connect_timeout": self.connect_timeout,
+        }
         pool = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, kwargs=kwargs, open=False
+            self.url,
+            min_size=1,
+            max_size=self.pool_size,
+            kwargs=kwargs,
+            open=False,
+            timeout=self.pool_timeout,
+            check=AsyncConnectionPool.check_connection,  # replace connections a restart broke
         )
-        locks = AsyncConnectionPool(
-            self.url, min_size=0, max_size=self.pool_size, kwargs={"autocommit": True}, open=False
-        )
-        await pool.open(wait=True, timeout=10)
-        await locks.open()
-        saver = AsyncPostgresSaver(pool)
-        await saver.setup()
-        return saver, pool, locks
+        try:
+            await pool.open(wait=True, timeout=self.pool_timeout)
+            saver = AsyncPostgresSaver(pool)
+            async with pool.connection() as conn:
+                # Instances starting together on a new database would race to create the
+                # tables (UniqueViolation): one at a time. Polled, not a blocking
+                # pg_advisory_lock: a waiting query would hold a snapshot, which the setup's
+                # CREATE INDEX CONCURRENTLY waits for (an undetected deadlock).
+                while not await _try_lock(conn, _SETUP_LOCK_KEY):
+                    await asyncio.sleep(0.05)
+                try:
+                    await saver.setup()
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+        except BaseException:
+            await pool.close()
+            raise
+        return _PgState(saver, pool, _AdvisoryLocks(self.url, self.connect_timeout))
 
-    async def _state(self) -> Any:
+    async def _state(self) -> _PgState:
         loop = asyncio.get_running_loop()
         state = self._per_loop.get(loop)
         if state is None:
-            state = self._per_loop[loop] = await self._open()
+            opening = self._opening.setdefault(loop, asyncio.Lock())
+            async with opening:  # concurrent first replies open one pool, not several
+                state = self._per_loop.get(loop)
+                if state is None:
+                    state = self._per_loop[loop] = await self._open()
         return state
 
     async def checkpointer(self) -> BaseCheckpointSaver:
-        return (await self._state())[0]
+        return (await self._state()).saver
 
     @asynccontextmanager
     async def hold(self, session_id: str) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lock_timeout
         async with super().hold(session_id):
-            locks = (await self._state())[2]
+            locks = (await self._state()).locks
             key = _advisory_key(session_id)
-            async with locks.connection() as conn:
-                await _advisory_lock(conn, key, self.lock_timeout)
-                try:
-                    yield
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            remaining = max(0.0, deadline - loop.time())
+            token = await locks.acquire(key, remaining, self.lock_timeout)
+            try:
+                yield
+            finally:
+                await locks.release(key, token)
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
         state = self._per_loop.pop(loop, None)
         if state is not None:
-            _, pool, locks = state
-            await pool.close()
-            await locks.close()
+            await state.locks.aclose()
+            await state.pool.close()
 
 
-async def _advisory_lock(conn: Any, key: int, timeout: float) -> None:
-    """Take a session-level advisory lock, polling so no blocked query outlives a timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = 0.01
-    while True:
-        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-        row = await cursor.fetchone()
-        if row and row[0]:
-            return
-        if loop.time() >= deadline:
-            raise SessionBusyError(_busy_message(timeout))
-        await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
-        delay = min(delay * 2, 0.2)
+class _PgState:
+    def __init__(self, saver: Any, pool: Any, locks: _AdvisoryLocks) -> None:
+        self.saver, self.pool, self.locks = saver, pool, locks
+
+
+class _AdvisoryLocks:
+    """Session-level advisory locks, all held on one dedicated connection."""
+
+    def __init__(self, url: str, connect_timeout: int) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self._conn: Any = None
+        self._connecting = asyncio.Lock()
+
+    async def _connection(self) -> Any:
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        async with self._connecting:
+            conn = self._conn
+            if conn is None or conn.closed or conn.broken:
+                if conn is not None:
+                    # Its locks went with it: sessions still running lose cross-instance
+                    # protection until they finish (logged, rare: the server went away).
+                    logger.warning("advisory lock connection lost; reconnecting")
+                    with suppress(Exception):
+                        await conn.close()
+                from psycopg import AsyncConnection
+
+                conn = self._conn = await AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=self.connect_timeout
+                )
+        return conn
+
+    async def acquire(self, key: int, timeout: float, shown_timeout: float) -> Any:
+        """Take ``key``, polling (no query ever blocks); returns a token for ``release``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.005
+        while True:
+            conn = await self._connection()
+            if await _try_lock(conn, key):
+                return conn
+            if loop.time() >= deadline:
+                raise SessionBusyError(_busy_message(shown_timeout))
+            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+            delay = min(delay * 2, 0.1)
+
+    async def release(self, key: int, token: Any) -> None:
+        if token is not self._conn or token.closed or token.broken:
+            return  # that connection is gone, and its locks with it
+        try:
+            await token.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        except Exception as exc:  # the server went away: so did the lock
+            logger.warning("releasing a session lock failed: %s", type(exc).__name__)
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(Exception):
+                await conn.close()
+
+
+_SETUP_LOCK_KEY = 0x6765_6F5F_6167_6E74  # "geo_agnt": serializes the schema setup
+
+
+async def _try_lock(conn: Any, key: int) -> bool:
+    cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+    row = await cursor.fetchone()
+    value = next(iter(row.values())) if isinstance(row, dict) else row[0] if row else False
+    return bool(value)
 
 
 def _advisory_key(session_id: str) -> int:

@@ -1,0 +1,88 @@
+"""The SQLite store (the default): sessions survive a restart, in a fresh process each time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from agent import Settings, StreamChatService
+from agent.store import SqliteStore, default_store_url, open_store
+from tests.fakes.dashscope import FakeDashScope
+from tests.fakes.pytest_plugin import FAKE_API_KEY
+from tests.stores.helpers import chat_in_subprocess
+from tests.test_service import assert_well_formed
+
+FIRST_TURN = [("user", "我叫小明"), ("assistant", "ECHO[1]: 我叫小明")]
+
+
+def sent_turns(fake: FakeDashScope, index: int) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in fake.requests[index].messages
+            if m["role"] != "system"]
+
+
+def test_default_store_is_a_sqlite_file_under_xdg_data_home(tmp_path):
+    expected = tmp_path / "data" / "bailian-geo-agent" / "sessions.sqlite"
+    assert default_store_url() == f"sqlite:///{expected}"
+    store = open_store(None)
+    assert isinstance(store, SqliteStore) and store.path == expected
+
+
+async def test_a_restarted_service_continues_the_session(fake_dashscope, tmp_path):
+    """With nothing configured, the default SQLite file under $XDG_DATA_HOME carries the
+    conversation from this process's service (closed) to a service in a new process."""
+    session = str(uuid.uuid4())
+    settings = Settings(api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url)
+    async with StreamChatService(settings, tools=[]) as service:
+        first = [e async for e in service.stream_chat("我叫小明", session)]
+
+    second = await asyncio.to_thread(
+        chat_in_subprocess, fake_dashscope.compatible_base_url, None, session, "我叫什么？")
+
+    assert assert_well_formed(first) == "ECHO[1]: 我叫小明"
+    assert assert_well_formed(second) == "ECHO[2]: 我叫什么？"
+    assert sent_turns(fake_dashscope, 1) == [*FIRST_TURN, ("user", "我叫什么？")]
+    assert (tmp_path / "data" / "bailian-geo-agent" / "sessions.sqlite").is_file()
+
+
+async def test_history_and_delete_across_instances(fake_dashscope, tmp_path):
+    store = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'sessions.sqlite'}"  # parents created
+    session = str(uuid.uuid4())
+    settings = Settings(api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url,
+                        session_store_url=store)
+    async with StreamChatService(settings, tools=[]) as before:
+        for message in ("我叫小明", "你好"):
+            assert_well_formed([e async for e in before.stream_chat(message, session)])
+
+    async with StreamChatService(settings, tools=[]) as service:  # a new instance: a restart
+        history = await service.get_history(session)
+        assert [m.content for m in history] == [
+            "我叫小明", "ECHO[1]: 我叫小明", "你好", "ECHO[2]: 你好"]
+        await service.delete_session(session)
+        assert await service.get_history(session) == []
+
+    async with StreamChatService(settings, tools=[]) as after:
+        third = [e async for e in after.stream_chat("又来了", session)]
+    assert assert_well_formed(third) == "ECHO[1]: 又来了", "a deleted session starts afresh"
+
+
+async def test_expiry_runs_while_replies_write(fake_dashscope, tmp_path):
+    """Listing sessions to expire never blocks a concurrent write (it used to hold the saver's
+    lock across ``await``s: the next write deadlocked the event loop)."""
+    settings = Settings(api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url,
+                        session_store_url=f"sqlite:///{Path(tmp_path) / 's.sqlite'}")
+    async with StreamChatService(settings, tools=[]) as service:
+        sessions = [str(uuid.uuid4()) for _ in range(5)]
+        for sid in sessions:
+            [e async for e in service.stream_chat("你好", sid)]
+        checkpointer = await service._session_store().checkpointer()
+
+        async def write_while_listing():
+            async for _ in checkpointer.alist(None):
+                events = [e async for e in service.stream_chat("再来", sessions[0])]
+                assert events[-1]["type"] == "stream_end"
+                break
+
+        await asyncio.wait_for(write_while_listing(), 10)
+        assert await service.expire_idle_sessions(3600) == []
+        assert sorted(await service.expire_idle_sessions(0)) == sorted(sessions)
