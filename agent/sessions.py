@@ -25,9 +25,9 @@ class SessionLocks:
             lock = self._locks[session_id] = asyncio.Lock()
         self._users[session_id] = self._users.get(session_id, 0) + 1
         try:
-            if timeout is None or not lock.locked():
+            if timeout is None:
                 await lock.acquire()
-            else:
+            else:  # even when free: a released lock still goes to the waiters already queued
                 await asyncio.wait_for(lock.acquire(), timeout)
             try:
                 yield
