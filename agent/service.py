@@ -110,7 +110,9 @@ class StreamChatService:
             async for event in handler:
                 yield event.to_dict()
         finally:
-            if not task.done():
+            # Stop a reply its consumer left; one that has ended is only finishing its tail
+            # (returning from the graph, the idle-session sweep): let it.
+            if not task.done() and not handler.finished:
                 task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
