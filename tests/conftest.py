@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-pytest_plugins = ["tests.fakes.pytest_plugin"]
+pytest_plugins = ["tests.fakes.pytest_plugin", "tests.fakes.amap_plugin"]
 
 _ISOLATED_PREFIXES = ("DASHSCOPE_", "AMAP_", "GEO_", "SESSION_STORE_", "OPEN_METEO", "PHOTON_",
                       "NOMINATIM_", "OVERPASS_", "OSRM_")

@@ -15,12 +15,7 @@ from tools.http import HttpClient
 from tools.providers.amap import AmapProvider
 from tools.providers.open import OpenProvider
 
-FAKE_AMAP_KEY = amap_plugin.FAKE_AMAP_KEY
-
-# pytest refuses ``pytest_plugins`` in a non-root conftest: re-export the fixtures instead.
-fake_amap_server = amap_plugin.fake_amap_server
-fake_amap = amap_plugin.fake_amap
-fake_amap_env = amap_plugin.fake_amap_env
+FAKE_AMAP_KEY = amap_plugin.FAKE_AMAP_KEY  # the fixtures come from tests/conftest.py's plugins
 
 
 @pytest.fixture(scope="session")
