@@ -119,6 +119,25 @@ async def iter_sse_data(byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[byte
             yield data
 
 
+_HTTP_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_http_client(loop: asyncio.AbstractEventLoop) -> Any:
+    client = _HTTP_CLIENTS.get(loop)
+    if client is None or client.is_closed:
+        client = _HTTP_CLIENTS[loop] = openai.DefaultAioHttpClient()
+    return client
+
+
+async def close_http_clients() -> None:
+    """Close the running event loop's shared connection pool (one is made again on demand)."""
+    client = _HTTP_CLIENTS.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
 class DashScopeChatOpenAI(ChatOpenAI):
     """ChatOpenAI tuned for DashScope: lean streaming, parallel tool calls, truncation checks."""
 
@@ -138,27 +157,25 @@ class DashScopeChatOpenAI(ChatOpenAI):
         """The async completions client for the running event loop.
 
         Pooled connections belong to the loop that opened them, so a model used from several
-        loops (scripts calling ``asyncio.run`` twice, test suites) gets one pool per loop.
-        The pool is the SDK's aiohttp transport (``openai.DefaultAioHttpClient``, the SDK's
-        own limits and timeouts): on a stream of one-character chunks it costs about half of
-        the default httpx2 transport per chunk and a few ms less per request (bench/).
-        An ``http_async_client`` passed by the caller is used as it is.
+        loops (scripts calling ``asyncio.run`` twice, test suites) gets one pool per loop,
+        shared by every instance (see ``close_http_clients``). The pool is the SDK's aiohttp
+        transport (``openai.DefaultAioHttpClient``): on a stream of one-character chunks it
+        costs about half of the default httpx2 transport per chunk and a few ms less per
+        request (bench/). An ``http_async_client`` passed by the caller is used as it is.
         """
         if self.http_async_client is not None:
             return self.async_client
         loop = asyncio.get_running_loop()
-        client = self._loop_clients.get(loop)
-        if client is None:
-            http_client = openai.DefaultAioHttpClient()
-            client = self.root_async_client.with_options(http_client=http_client)
-            client = self._loop_clients[loop] = client.chat.completions
-        return client
+        http_client = _loop_http_client(loop)
+        entry = self._loop_clients.get(loop)
+        if entry is None or entry[0] is not http_client:
+            completions = self.root_async_client.with_options(http_client=http_client)
+            entry = self._loop_clients[loop] = (http_client, completions.chat.completions)
+        return entry[1]
 
     async def aclose(self) -> None:
         """Close the running event loop's connection pool (reopened on demand)."""
-        client = self._loop_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client._client.close()
+        await close_http_clients()
 
     def bind_tools(
         self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any

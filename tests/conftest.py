@@ -9,8 +9,17 @@ import pytest
 
 pytest_plugins = ["tests.fakes.pytest_plugin", "tests.fakes.amap_plugin"]
 
-_ISOLATED_PREFIXES = ("DASHSCOPE_", "AMAP_", "GEO_", "SESSION_STORE_", "OPEN_METEO", "PHOTON_",
-                      "NOMINATIM_", "OVERPASS_", "OSRM_")
+_ISOLATED_PREFIXES = (
+    "DASHSCOPE_",
+    "AMAP_",
+    "GEO_",
+    "SESSION_STORE_",
+    "OPEN_METEO",
+    "PHOTON_",
+    "NOMINATIM_",
+    "OVERPASS_",
+    "OSRM_",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +34,12 @@ def _isolated_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 async def _close_http_pools():
-    """Close the tongyi path's per-loop aiohttp pool in the loop that opened it."""
+    """Close the per-loop HTTP pools of both model paths in the loop that opened them."""
     yield
-    tongyi = sys.modules.get("agent.tongyi")
-    if tongyi is not None:
-        await tongyi.close_http_session()
+    for module, close in (
+        ("agent.tongyi", "close_http_session"),
+        ("agent.openai_model", "close_http_clients"),
+    ):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            await getattr(loaded, close)()
