@@ -268,11 +268,14 @@ _background: set[asyncio.Task[Any]] = set()
 
 
 def _default_tools() -> list[BaseTool]:
+    from tools import GeoToolkit
+
     try:
-        from tools import GeoToolkit
-    except ImportError:
-        return []
-    return GeoToolkit().get_tools()
+        return GeoToolkit().get_tools()
+    except ValueError as exc:  # the toolkit's own settings (GEO_PROVIDER, AMAP_*, ...)
+        raise ConfigurationError(
+            f"地理工具配置无效：{exc}。请检查.env中的GEO_*、AMAP_*设置。"
+        ) from exc
 
 
 def _check_tools(tools: Sequence[Any]) -> None:

@@ -130,3 +130,18 @@ async def test_malformed_tool_arguments_are_explained_to_the_model(service, fake
     assert events[-1]["type"] == "stream_end"
     tool_messages = [m for m in fake_dashscope.requests[-1].messages if m["role"] == "tool"]
     assert tool_messages and "工具参数无效" in str(tool_messages[0]["content"])
+
+
+async def test_invalid_tool_settings_are_an_error_event(fake_dashscope, monkeypatch):
+    monkeypatch.setenv("GEO_PROVIDER", "baidu")
+    settings = Settings(
+        api_key=FAKE_API_KEY,
+        base_url=fake_dashscope.compatible_base_url,
+        session_store_url="memory://",
+    )
+
+    events = await collect(StreamChatService(settings).stream_chat("北京天气"))
+
+    assert events[-1]["type"] == "error"
+    assert "地理工具配置无效" in events[-1]["error"] and "GEO_PROVIDER" in events[-1]["error"]
+    assert fake_dashscope.requests == []
