@@ -8,6 +8,7 @@ neither the openai nor the dashscope package has to be imported to classify an e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 MISSING_KEY_MESSAGE = (
@@ -213,6 +214,10 @@ def to_agent_error(
         )
     if _is_timeout(exc) or _is_connection_error(exc):
         return network_error(host or "模型服务", timeout)
+    if isinstance(exc, json.JSONDecodeError):  # a malformed line in the provider's stream
+        return ProviderError(
+            "模型服务返回了无法解析的数据（流式响应格式错误），本次回复已中止。请重试。"
+        )
     if isinstance(status, int):
         return ProviderError(f"模型服务返回错误（HTTP {status}，{code or '未知错误码'}）。")
     if code:
