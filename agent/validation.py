@@ -16,6 +16,12 @@ def validate_message(message: object, max_chars: int) -> str:
         raise InvalidInputError(f"消息必须是字符串，收到的是 {type(message).__name__}。")
     if "\x00" in message:
         raise InvalidInputError("消息中包含空字符（\\x00），请删除后重试。")
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: no provider can be sent them
+        raise InvalidInputError(
+            "消息中包含无法编码的字符（不成对的 UTF-16 代理项），请删除后重试。"
+        ) from None
     if not message.strip() or all(_is_invisible(ch) for ch in message):
         raise InvalidInputError("消息不能为空，请输入要询问的内容。")
     if len(message) > max_chars:
