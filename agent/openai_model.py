@@ -15,6 +15,7 @@ import asyncio
 import random
 import weakref
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import openai
@@ -38,6 +39,7 @@ try:  # the openai SDK's own HTTP library (httpx2 in openai>=3, httpx before)
 except ImportError:  # pragma: no cover - older openai
     import httpx as _http  # type: ignore[no-redef]
 
+_SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _DATA = b"data:"
 _DONE = b"[DONE]"
 _RETRY_BASE_DELAY = 0.5
@@ -153,8 +155,8 @@ class DashScopeChatOpenAI(ChatOpenAI):
         default_factory=weakref.WeakKeyDictionary
     )
 
-    def _completions_client(self) -> Any:
-        """The async completions client for the running event loop.
+    def _client_for_loop(self) -> Any:
+        """The async openai client for the running event loop.
 
         Pooled connections belong to the loop that opened them, so a model used from several
         loops (scripts calling ``asyncio.run`` twice, test suites) gets one pool per loop,
@@ -164,14 +166,35 @@ class DashScopeChatOpenAI(ChatOpenAI):
         request (bench/). An ``http_async_client`` passed by the caller is used as it is.
         """
         if self.http_async_client is not None:
-            return self.async_client
+            return self.root_async_client
         loop = asyncio.get_running_loop()
         http_client = _loop_http_client(loop)
         entry = self._loop_clients.get(loop)
         if entry is None or entry[0] is not http_client:
-            completions = self.root_async_client.with_options(http_client=http_client)
-            entry = self._loop_clients[loop] = (http_client, completions.chat.completions)
+            client = self.root_async_client.with_options(http_client=http_client)
+            entry = self._loop_clients[loop] = (http_client, client)
         return entry[1]
+
+    @asynccontextmanager
+    async def _open_stream(self, payload: dict[str, Any]) -> AsyncIterator[Any]:
+        """The streaming HTTP response for ``payload``, through the SDK's auth and retries.
+
+        langchain-openai's payload is already plain JSON, so it is posted as it is, skipping
+        the SDK's per-request parameter transform (about a millisecond for a system prompt
+        and a short history); status errors are still the SDK's own exceptions.
+        """
+        client = self._client_for_loop()
+        if not _SDK_ONLY_KEYS.isdisjoint(payload):  # per-request SDK options: let it apply them
+            async with client.chat.completions.with_streaming_response.create(**payload) as raw:
+                yield raw.http_response
+            return
+        response = await client.post(
+            "/chat/completions", cast_to=_http.Response, body=payload, stream=True
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the running event loop's connection pool (reopened on demand)."""
@@ -235,9 +258,7 @@ class DashScopeChatOpenAI(ChatOpenAI):
         fast = self.output_version != "v1"  # v1 turns content into blocks: the slow path
         chunk_class: type = AIMessageChunk
         finished = False
-        client = self._completions_client()
-        async with client.with_streaming_response.create(**payload) as response:
-            http_response = response.http_response
+        async with self._open_stream(payload) as http_response:
             progress["response_started"] = True
             try:
                 async for data in iter_sse_data(http_response.aiter_bytes()):

@@ -126,3 +126,19 @@ async def test_read_timeout_is_the_sdks_timeout_error(fake_dashscope):
 def test_sync_invoke_still_works(fake_dashscope):
     fake_dashscope.script(Reply(text="同步"))
     assert model(fake_dashscope).invoke("hi").content == "同步"
+
+
+async def test_sdk_request_options_still_reach_the_server(fake_dashscope):
+    fake_dashscope.script(Reply(text="联网"))
+    chat = model(fake_dashscope, extra_body={"enable_search": True})
+
+    assert (await chat.ainvoke("hi")).content == "联网"
+    assert fake_dashscope.requests[0].body["enable_search"] is True
+
+
+async def test_plain_payload_is_posted_as_built(fake_dashscope):
+    fake_dashscope.script(Reply(text="好"))
+    await model(fake_dashscope).ainvoke("hi")
+    body = fake_dashscope.requests[0].body
+    assert body["model"] == "qwen-plus" and body["stream"] is True
+    assert body["messages"] == [{"role": "user", "content": "hi"}]
