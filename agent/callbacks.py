@@ -40,6 +40,9 @@ def _describe_error(error: BaseException) -> str:
     return str(to_agent_error(error))
 
 
+_UNEXPECTED_FAILURE = "处理请求时出现内部错误，本次回复已中止。请重试。"
+
+
 class ChunkStreamHandler(AsyncCallbackHandler):
     """Collects one reply's events in a queue; iterate the handler to read them.
 
@@ -114,7 +117,10 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         if error is None:
             self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
         else:
-            text = error if isinstance(error, str) else self._describe_error(error)
+            try:
+                text = error if isinstance(error, str) else self._describe_error(error)
+            except Exception:  # never leave the consumer waiting for a last event
+                text = _UNEXPECTED_FAILURE
             self._queue.put_nowait(StreamError(self.message_id, self.session_id, text))
         self._queue.put_nowait(_DONE)
 

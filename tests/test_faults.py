@@ -176,3 +176,19 @@ async def test_an_amap_timeout_is_a_tool_result(fake_dashscope, fake_amap_env):
             await assert_history_intact(service, fake_dashscope, session)
     finally:
         http.close()
+
+
+async def test_a_failure_while_reporting_a_failure_still_ends_the_stream(
+    fake_dashscope, monkeypatch
+):
+    """If describing an error itself fails, the consumer still gets a last event (it used to
+    wait forever)."""
+
+    def broken(*args: Any, **kwargs: Any):
+        raise RuntimeError("describing failed")
+
+    monkeypatch.setattr("agent.service.to_agent_error", broken)
+    fake_dashscope.script(Reply(status=400, error_code="invalid_parameter_error"))
+    service = StreamChatService(make_settings(fake_dashscope, "openai"), tools=[])
+    events = await asyncio.wait_for(collect(service.stream_chat("你好")), 10)
+    assert events[-1]["type"] == "error" and "内部错误" in events[-1]["error"]
