@@ -19,7 +19,6 @@ API::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import math
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 Body = dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]]
 
@@ -321,19 +322,18 @@ DEFAULTS: dict[str, Body] = {
 }
 
 
-class FakeAmap:
+class FakeAmap(LoopbackServer):
     """The fake server. ``api_key``: the only key accepted (None accepts any non-empty key)."""
 
+    thread_name = "fake-amap"
+
     def __init__(self, *, api_key: str | None = "test-amap-key") -> None:
+        super().__init__()
         self._init_key = api_key
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
         self._state = _State()
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -375,68 +375,12 @@ class FakeAmap:
             self.requests.clear()
         self.api_key = self._init_key
 
-    def start(self, port: int = 0) -> FakeAmap:
-        """Serve on 127.0.0.1 (a free port by default) in a daemon thread."""
-        if self._thread is not None:
-            return self
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(port))
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-amap", daemon=True)
-        self._thread.start()
-        started.wait()
-        if failure:
-            self._thread.join()
-            self._thread = self._loop = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down."""
-        if self._thread is None or self._loop is None:
-            return
-        future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-        with contextlib.suppress(Exception):
-            future.result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._thread = self._loop = None
-
-    def __enter__(self) -> FakeAmap:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ server plumbing
 
-    async def _serve(self, port: int) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return app
 
     def _pick(self, path: str, params: dict[str, str], method: str) -> _Rule | None:
         with self._lock:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import inspect
 import json
 import signal
@@ -22,11 +21,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from aiohttp import web
 
 from tests.fakes import dashscope_wire as w
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeDashScope", "RecordedRequest", "Reply", "Responder", "ToolCall",
            "echo_responder", "tool_then_answer"]
@@ -127,8 +127,12 @@ def tool_then_answer(
     return responder
 
 
-class FakeDashScope:
+class FakeDashScope(LoopbackServer):
+    thread_name = "fake-dashscope"
+    runner_options: ClassVar[dict[str, Any]] = {"handler_cancellation": True}
+
     def __init__(self, *, valid_keys: set[str] | None = None, models: set[str] | None = None):
+        super().__init__()
         self._init_keys, self._init_models = valid_keys, models
         self.valid_keys: set[str] | None = valid_keys
         self.models: set[str] = set(DEFAULT_MODELS if models is None else models)
@@ -138,10 +142,6 @@ class FakeDashScope:
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -165,69 +165,12 @@ class FakeDashScope:
         self.models = set(DEFAULT_MODELS if self._init_models is None else self._init_models)
         self.enforce_parallel_tool_calls = True
 
-    def start(self, port: int = 0) -> FakeDashScope:
-        if self._thread is not None:
-            return self
-        loop = asyncio.new_event_loop()
-        ready: list[Any] = []
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(port))
-                ready.append(None)
-            except BaseException as exc:
-                ready.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-dashscope", daemon=True)
-        self._thread.start()
-        started.wait()
-        if ready[0] is not None:
-            self._thread.join()
-            self._thread = self._loop = None
-            raise ready[0]
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None or self._loop is None:
-            return
-        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-        with contextlib.suppress(Exception):
-            fut.result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._thread = self._loop = None
-
-    def __enter__(self) -> FakeDashScope:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ server plumbing
-    async def _serve(self, port: int) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post(OPENAI_PATH, self._handle)
         app.router.add_post(NATIVE_PATH, self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                                     shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=4096)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return app
 
     def _next_reply(self, rec: RecordedRequest) -> Any:
         with self._lock:

@@ -10,18 +10,16 @@ Overpass ``elements`` with ``center`` for ways, OSRM ``code``/``routes``/``waypo
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import json
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
 from tools import config
 
 PREFIXES = {
@@ -244,16 +242,15 @@ class OpenRequest:
     user_agent: str
 
 
-class FakeOpenProviders:
+class FakeOpenProviders(LoopbackServer):
     """The server. ``override(provider, status, body)`` replaces a provider's answers."""
 
+    thread_name = "fake-open-geo"
+
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[OpenRequest] = []
         self.overrides: dict[str, tuple[int, Any]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
 
     def url(self, provider: str) -> str:
         """Base URL of ``provider`` on this server."""
@@ -277,42 +274,10 @@ class FakeOpenProviders:
         self.overrides.clear()
         self.requests.clear()
 
-    def start(self) -> FakeOpenProviders:
-        """Serve on a free loopback port in a daemon thread."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._serve())
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-open-geo", daemon=True)
-        self._thread.start()
-        started.wait()
-        return self
-
-    def stop(self) -> None:
-        """Shut down."""
-        if self._loop is None or self._thread is None:
-            return
-        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-        with contextlib.suppress(Exception):
-            future.result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop = self._thread = None
-
-    async def _serve(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{provider}{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
+        return app
 
     async def _handle(self, request: web.Request) -> web.Response:
         provider, tail = request.match_info["provider"], request.match_info["tail"]
