@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 _MISSING = object()
@@ -56,6 +56,17 @@ class TTLCache:
             self._data.move_to_end(key)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
+
+    async def get_or_load(
+        self, key: Hashable, load: Callable[[], Awaitable[Any]], ttl: float | None = None
+    ) -> Any:
+        """The cached value, else ``await load()`` stored for ``ttl`` seconds (the cache default
+        when None). Nothing is stored when ``load`` raises."""
+        value = self.get(key)
+        if value is None:
+            value = await load()
+            self.set(key, value, ttl)
+        return value
 
     def clear(self) -> None:
         """Forget everything."""

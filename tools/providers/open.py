@@ -76,14 +76,6 @@ class OpenProvider:
     def __repr__(self) -> str:
         return "OpenProvider()"
 
-    async def _cached(self, key: tuple, factory, ttl: float | None = None):
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit
-        value = await factory()
-        self.cache.set(key, value, ttl)
-        return value
-
     async def _locate(self, place: str) -> Place:
         """A place name -> best candidate: Open-Meteo geocoding, then Photon."""
         found = await self.open_meteo.geocode(place, 3)
@@ -122,7 +114,7 @@ class OpenProvider:
         if city:
             near = (await self._locate(city)).location
         key = make_key("photon-poi", keywords, city, limit)
-        features = await self._cached(
+        features = await self.cache.get_or_load(
             key, lambda: self.photon.search(keywords, min(limit * 2, 50), near=near), 3600
         )
         pois = [Photon.poi(f, near) for f in features]
@@ -144,7 +136,7 @@ class OpenProvider:
         p = center.to("wgs84")
         key = make_key("overpass", round(p.lng, 5), round(p.lat, 5), keywords, category,
                        radius_m, limit)
-        pois = await self._cached(
+        pois = await self.cache.get_or_load(
             key, lambda: self.overpass.nearby(p, keywords, category, radius_m, limit), 3600
         )
         if not pois:
@@ -156,7 +148,7 @@ class OpenProvider:
         """Photon autocomplete."""
         text = f"{query} {city}" if city and city not in query else query
         key = make_key("photon-suggest", text, limit)
-        features = await self._cached(key, lambda: self.photon.search(text, limit), 3600)
+        features = await self.cache.get_or_load(key, lambda: self.photon.search(text, limit), 3600)
         places = [Photon.place(f) for f in features]
         places = [p for p in places if p.name][:limit]
         if not places:
@@ -168,7 +160,9 @@ class OpenProvider:
         query = f"{address}, {city}" if city and city not in address else address
         language = "zh" if has_cjk(query) else "en"
         key = make_key("nominatim-search", query, language)
-        places = await self._cached(key, lambda: self.nominatim.search(query, 5, language), 86400)
+        places = await self.cache.get_or_load(
+            key, lambda: self.nominatim.search(query, 5, language), 86400
+        )
         if not places:
             places = await self.open_meteo.geocode(address, 3)
         if not places:
@@ -179,13 +173,13 @@ class OpenProvider:
         """Nominatim reverse geocoding."""
         p = location.to("wgs84")
         key = make_key("nominatim-reverse", round(p.lng, 6), round(p.lat, 6))
-        return await self._cached(key, lambda: self.nominatim.reverse(p, "zh"), 86400)
+        return await self.cache.get_or_load(key, lambda: self.nominatim.reverse(p, "zh"), 86400)
 
     async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
         """OSRM route."""
         a, b = origin.to("wgs84"), destination.to("wgs84")
         key = make_key("osrm", a.lnglat(), b.lnglat(), mode)
-        return await self._cached(key, lambda: self.osrm.route(a, b, mode), 600)
+        return await self.cache.get_or_load(key, lambda: self.osrm.route(a, b, mode), 600)
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared."""

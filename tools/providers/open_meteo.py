@@ -74,14 +74,15 @@ class OpenMeteo:
         """Place names (cities, districts) -> candidates; [] when nothing matched."""
         params = {"name": name, "count": str(count), "language": "zh" if has_cjk(name) else "en",
                   "format": "json"}
-        key = make_key("open-meteo-geo", **params)
-        data = self.cache.get(key)
-        if data is None:
+
+        async def load() -> dict:
             data = await self.http.get_json(self.geocoding_url + "/v1/search", params,
                                             service=SERVICE)
             if not isinstance(data, dict):
                 raise ProviderUnavailableError("Open-Meteo返回了无法解析的数据。")
-            self.cache.set(key, data, 86400)
+            return data
+
+        data = await self.cache.get_or_load(make_key("open-meteo-geo", **params), load, 86400)
         places = []
         for item in data.get("results") or []:
             lat, lng = item.get("latitude"), item.get("longitude")
@@ -113,14 +114,15 @@ class OpenMeteo:
             "timezone": "auto",
             "forecast_days": str(max(1, min(days, 16))),
         }
-        key = make_key("open-meteo-forecast", **params)
-        data = self.cache.get(key)
-        if data is None:
+
+        async def load() -> dict:
             data = await self.http.get_json(self.forecast_url + "/v1/forecast", params,
                                             service=SERVICE)
             if not isinstance(data, dict) or data.get("error"):
                 raise ProviderUnavailableError("Open-Meteo无法提供该位置的天气。")
-            self.cache.set(key, data, 900)
+            return data
+
+        data = await self.cache.get_or_load(make_key("open-meteo-forecast", **params), load, 900)
         current = None
         cur = data.get("current")
         if isinstance(cur, dict):
