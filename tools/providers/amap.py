@@ -99,6 +99,24 @@ def location(value: Any) -> Coordinate | None:
         return None
 
 
+def _list(parent: dict, key: str) -> list:
+    """``parent[key]`` when it is a list, else [] (AMap sends ``[]``, "" or nothing for none)."""
+    value = parent.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _dict(parent: dict, key: str) -> dict:
+    """``parent[key]`` when it is an object, else {}."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _wind(direction: Any, power: Any) -> str:
+    """``东北风3级``; empty without a wind force."""
+    force = text(power)
+    return f"{text(direction)}风{force}级" if force else ""
+
+
 def _clean_info(info: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_ ]", "", text(info))[:60]
 
@@ -177,10 +195,12 @@ class AmapProvider:
     async def call(self, path: str, params: dict[str, Any], *, ttl: float | None = None) -> dict:
         """GET an endpoint, check ``status``/``infocode``, retry when too frequent, cache."""
         query = {k: v for k, v in params.items() if v is not None and v != ""}
-        cache_key = make_key("amap", path, **query)
-        cached = self.cache.get(cache_key)
-        if cached is not None:
-            return cached
+        return await self.cache.get_or_load(
+            make_key("amap", path, **query), lambda: self._get(path, query), ttl
+        )
+
+    async def _get(self, path: str, query: dict[str, Any]) -> dict:
+        """The checked answer, retried after "too frequent" answers."""
         attempt = 0
         while True:
             try:
@@ -197,7 +217,6 @@ class AmapProvider:
                 attempt += 1
                 await asyncio.sleep(self.rate_limit_delay * attempt)
                 continue
-            self.cache.set(cache_key, data, ttl)
             return data
 
     # ------------------------------------------------------------------ helpers
@@ -212,16 +231,17 @@ class AmapProvider:
         place = place.strip()
         if re.fullmatch(r"\d{6}", place):
             return place, place
-        key = make_key("adcode", place)
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit
+        return await self.cache.get_or_load(
+            make_key("adcode", place), lambda: self._find_adcode(place), _ADCODE_TTL
+        )
+
+    async def _find_adcode(self, place: str) -> tuple[str, str]:
+        """``resolve_adcode`` without its cache."""
         data = await self.call(
             "/v3/config/district", {"keywords": place, "subdistrict": "0"}, ttl=_ADCODE_TTL
         )
-        districts = data.get("districts") if isinstance(data.get("districts"), list) else []
         result: tuple[str, str] | None = None
-        for item in districts:
+        for item in _list(data, "districts"):
             if isinstance(item, dict) and text(item.get("adcode")):
                 result = (text(item.get("adcode")), text(item.get("name")) or place)
                 break
@@ -237,7 +257,6 @@ class AmapProvider:
             raise NotFoundError(
                 f"高德地图找不到“{place}”对应的行政区，请换用中文的城市或区县名称，或提供坐标。"
             )
-        self.cache.set(key, result, _ADCODE_TTL)
         return result
 
     # ------------------------------------------------------------------ GeoProvider
@@ -260,32 +279,29 @@ class AmapProvider:
             "/v3/weather/weatherInfo", {"city": adcode, "extensions": "base"}, ttl=600
         )
         report = WeatherReport(place=label)
-        lives = live.get("lives") if isinstance(live.get("lives"), list) else []
+        lives = _list(live, "lives")
         if lives and isinstance(lives[0], dict):
             item = lives[0]
             report.place = " ".join(
                 p for p in dict.fromkeys([text(item.get("province")), text(item.get("city"))]) if p
             ) or label
-            power = text(item.get("windpower"))
             report.current = CurrentWeather(
                 text=text(item.get("weather")),
                 temperature_c=number(item.get("temperature")),
                 humidity_pct=number(item.get("humidity")),
-                wind=f"{text(item.get('winddirection'))}风{power}级" if power else "",
+                wind=_wind(item.get("winddirection"), item.get("windpower")),
                 observed_at=text(item.get("reporttime")),
             )
         if days > 0:
             forecast = await self.call(
                 "/v3/weather/weatherInfo", {"city": adcode, "extensions": "all"}, ttl=1800
             )
-            items = forecast.get("forecasts") if isinstance(forecast.get("forecasts"), list) else []
+            items = _list(forecast, "forecasts")
             if items and isinstance(items[0], dict):
                 report.issued_at = text(items[0].get("reporttime"))
-                casts = items[0].get("casts") if isinstance(items[0].get("casts"), list) else []
-                for cast in casts[:days]:
+                for cast in _list(items[0], "casts")[:days]:
                     if not isinstance(cast, dict):
                         continue
-                    power = text(cast.get("daypower"))
                     report.daily.append(
                         DailyForecast(
                             date=text(cast.get("date")),
@@ -294,7 +310,7 @@ class AmapProvider:
                             night_text=text(cast.get("nightweather")),
                             temp_max_c=number(cast.get("daytemp")),
                             temp_min_c=number(cast.get("nighttemp")),
-                            wind=f"{text(cast.get('daywind'))}风{power}级" if power else "",
+                            wind=_wind(cast.get("daywind"), cast.get("daypower")),
                         )
                     )
         if report.current is None and not report.daily:
@@ -302,7 +318,7 @@ class AmapProvider:
         return report
 
     def _poi(self, item: dict) -> Poi:
-        biz = item.get("biz_ext") if isinstance(item.get("biz_ext"), dict) else {}
+        biz = _dict(item, "biz_ext")
         category = text(item.get("type")).split("|")[0]
         return Poi(
             name=text(item.get("name")),
@@ -318,7 +334,7 @@ class AmapProvider:
         )
 
     def _pois(self, data: dict, limit: int) -> list[Poi]:
-        items = data.get("pois") if isinstance(data.get("pois"), list) else []
+        items = _list(data, "pois")
         return [self._poi(i) for i in items if isinstance(i, dict) and text(i.get("name"))][:limit]
 
     async def search_poi(
@@ -330,16 +346,13 @@ class AmapProvider:
             "types": _amap_category(category),
             "city": city,
             "citylimit": "true" if city else None,
-            "offset": str(min(max(limit, 1), 25)),
-            "page": "1",
-            "extensions": "all",
+            **_first_page(limit),
         }
         data = await self.call("/v3/place/text", params, ttl=3600)
         pois = self._pois(data, limit)
         if not pois:
             hint = ""
-            suggestion = data.get("suggestion") if isinstance(data.get("suggestion"), dict) else {}
-            cities = suggestion.get("cities") if isinstance(suggestion.get("cities"), list) else []
+            cities = _list(_dict(data, "suggestion"), "cities")
             names = [text(c.get("name")) for c in cities if isinstance(c, dict)][:5]
             if names:
                 hint = f"（在这些城市有结果：{'、'.join(n for n in names if n)}）"
@@ -365,9 +378,7 @@ class AmapProvider:
             "types": _amap_category(category),
             "radius": str(min(max(int(radius_m), 1), 50000)),
             "sortrule": "distance",
-            "offset": str(min(max(limit, 1), 25)),
-            "page": "1",
-            "extensions": "all",
+            **_first_page(limit),
         }
         pois = self._pois(await self.call("/v3/place/around", params, ttl=3600), limit)
         if not pois:
@@ -379,7 +390,7 @@ class AmapProvider:
         """``/v3/assistant/inputtips``; tips without a location are keyword suggestions."""
         params = {"keywords": query, "city": city, "datatype": "all"}
         data = await self.call("/v3/assistant/inputtips", params, ttl=3600)
-        tips = data.get("tips") if isinstance(data.get("tips"), list) else []
+        tips = _list(data, "tips")
         places = [
             Place(
                 name=text(t.get("name")),
@@ -398,9 +409,8 @@ class AmapProvider:
     async def geocode(self, address: str, city: str | None) -> list[Place]:
         """``/v3/geocode/geo``."""
         data = await self.call("/v3/geocode/geo", {"address": address, "city": city}, ttl=86400)
-        items = data.get("geocodes") if isinstance(data.get("geocodes"), list) else []
         places = []
-        for g in items:
+        for g in _list(data, "geocodes"):
             if not isinstance(g, dict):
                 continue
             formatted = text(g.get("formatted_address"))
@@ -429,9 +439,8 @@ class AmapProvider:
         data = await self.call(
             "/v3/geocode/regeo", {"location": point.lnglat(), "extensions": "base"}, ttl=86400
         )
-        regeo = data.get("regeocode") if isinstance(data.get("regeocode"), dict) else {}
-        comp = regeo.get("addressComponent")
-        comp = comp if isinstance(comp, dict) else {}
+        regeo = _dict(data, "regeocode")
+        comp = _dict(regeo, "addressComponent")
         formatted = text(regeo.get("formatted_address"))
         if not formatted:
             raise NotFoundError("高德地图无法确定这个坐标的地址（可能不在陆地或不在中国境内）。")
@@ -456,13 +465,13 @@ class AmapProvider:
         if mode == "driving":
             params["extensions"] = "base"
         data = await self.call(f"/v3/direction/{mode}", params, ttl=600)
-        route = data.get("route") if isinstance(data.get("route"), dict) else {}
-        paths = route.get("paths") if isinstance(route.get("paths"), list) else []
+        route = _dict(data, "route")
+        paths = _list(route, "paths")
         if not paths or not isinstance(paths[0], dict):
             raise NotFoundError("高德地图未能规划出这条路线。")
         best = paths[0]
         steps, polyline = [], []
-        for s in best.get("steps") if isinstance(best.get("steps"), list) else []:
+        for s in _list(best, "steps"):
             if not isinstance(s, dict):
                 continue
             steps.append(
@@ -490,6 +499,11 @@ class AmapProvider:
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared."""
         self.cache.clear()
+
+
+def _first_page(limit: int) -> dict[str, str]:
+    """Paging of the POI searches: the first page of up to 25, with details."""
+    return {"offset": str(min(max(limit, 1), 25)), "page": "1", "extensions": "all"}
 
 
 def _category_name(value: str) -> str:
