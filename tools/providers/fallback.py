@@ -33,14 +33,13 @@ class FallbackProvider:
         self.crs = primary.crs
         self.http = getattr(primary, "http", None)
 
-    async def _try(
-        self, first: Callable[[], Awaitable[T]], second: Callable[[], Awaitable[T]]
-    ) -> T:
+    async def _try(self, call: Callable[[GeoProvider], Awaitable[T]]) -> T:
+        """``call(primary)``; after "outside coverage" or "not found", ``call(secondary)``."""
         try:
-            return await first()
+            return await call(self.primary)
         except _FALL_BACK_ON as primary_error:
             try:
-                return await second()
+                return await call(self.secondary)
             except Exception:
                 raise primary_error from None
 
@@ -48,19 +47,13 @@ class FallbackProvider:
         self, place: str | None, location: Coordinate | None, days: int
     ) -> WeatherReport:
         """Primary weather, else secondary."""
-        return await self._try(
-            lambda: self.primary.weather(place, location, days),
-            lambda: self.secondary.weather(place, location, days),
-        )
+        return await self._try(lambda p: p.weather(place, location, days))
 
     async def search_poi(
         self, keywords: str, city: str | None, category: str | None, limit: int
     ) -> list[Poi]:
         """Primary keyword search, else secondary."""
-        return await self._try(
-            lambda: self.primary.search_poi(keywords, city, category, limit),
-            lambda: self.secondary.search_poi(keywords, city, category, limit),
-        )
+        return await self._try(lambda p: p.search_poi(keywords, city, category, limit))
 
     async def nearby_poi(
         self,
@@ -71,38 +64,23 @@ class FallbackProvider:
         limit: int,
     ) -> list[Poi]:
         """Primary nearby search, else secondary."""
-        return await self._try(
-            lambda: self.primary.nearby_poi(center, keywords, category, radius_m, limit),
-            lambda: self.secondary.nearby_poi(center, keywords, category, radius_m, limit),
-        )
+        return await self._try(lambda p: p.nearby_poi(center, keywords, category, radius_m, limit))
 
     async def suggest(self, query: str, city: str | None, limit: int) -> list[Place]:
         """Primary autocomplete, else secondary."""
-        return await self._try(
-            lambda: self.primary.suggest(query, city, limit),
-            lambda: self.secondary.suggest(query, city, limit),
-        )
+        return await self._try(lambda p: p.suggest(query, city, limit))
 
     async def geocode(self, address: str, city: str | None) -> list[Place]:
         """Primary geocoding, else secondary."""
-        return await self._try(
-            lambda: self.primary.geocode(address, city),
-            lambda: self.secondary.geocode(address, city),
-        )
+        return await self._try(lambda p: p.geocode(address, city))
 
     async def reverse_geocode(self, location: Coordinate) -> Place:
         """Primary reverse geocoding, else secondary."""
-        return await self._try(
-            lambda: self.primary.reverse_geocode(location),
-            lambda: self.secondary.reverse_geocode(location),
-        )
+        return await self._try(lambda p: p.reverse_geocode(location))
 
     async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
         """Primary route, else secondary."""
-        return await self._try(
-            lambda: self.primary.route(origin, destination, mode),
-            lambda: self.secondary.route(origin, destination, mode),
-        )
+        return await self._try(lambda p: p.route(origin, destination, mode))
 
     async def aclose(self) -> None:
         """Close both."""
