@@ -32,6 +32,19 @@ CRS_DESCRIPTION = (
 )
 
 
+def check_lnglat(lng: float | None, lat: float | None) -> None:
+    """Argument check: ``lng`` and ``lat`` come together."""
+    if (lng is None) != (lat is None):
+        raise ValueError("give both lng and lat, or neither")
+
+
+def check_place_or_lnglat(place: str | None, lng: float | None, lat: float | None) -> None:
+    """Argument check: a place name, or both ``lng`` and ``lat``."""
+    check_lnglat(lng, lat)
+    if place is None and lng is None:
+        raise ValueError("give a place name or lng/lat")
+
+
 def format_validation_error(error: Any) -> str:
     """A short message naming each invalid argument (no echo of the possibly huge input)."""
     try:
@@ -137,6 +150,18 @@ async def resolve_point(
     if top.location is None:
         raise NotFoundError(f"找不到“{place}”的坐标。")
     return top.location.to(target), top.name or place
+
+
+def source_name(items: list, provider: object) -> str:
+    """Who answered: the results' own source, else the provider's name."""
+    return next((i.source for i in items if getattr(i, "source", "")), "") or str(
+        getattr(provider, "name", "")
+    )
+
+
+def mode_name(mode: str | None) -> str:
+    """``驾车`` for driving, ``步行`` for walking."""
+    return "驾车" if mode == "driving" else "步行"
 
 
 def format_distance(meters: float | None) -> str:

@@ -27,8 +27,10 @@ from tools.common import (
     Latitude,
     Longitude,
     ShortText,
+    check_place_or_lnglat,
     format_distance,
     format_duration,
+    mode_name,
     resolve_point,
 )
 from tools.coords import CRS, Coordinate
@@ -49,10 +51,7 @@ class PointSpec(BaseModel):
 
     @model_validator(mode="after")
     def _place_or_point(self) -> PointSpec:
-        if (self.lng is None) != (self.lat is None):
-            raise ValueError("give both lng and lat, or neither")
-        if self.place is None and self.lng is None:
-            raise ValueError("give a place name or lng/lat")
+        check_place_or_lnglat(self.place, self.lng, self.lat)
         return self
 
 
@@ -212,9 +211,8 @@ class MapDrawRouteTool(MapTool):
         action = self._action(
             route.path, route.mode, route.distance_m, route.duration_s, a, b, route
         )
-        mode = "驾车" if route.mode == "driving" else "步行"
         text = (
-            f"已在地图上绘制{a}到{b}的{mode}路线：{format_distance(route.distance_m)}，"
+            f"已在地图上绘制{a}到{b}的{mode_name(route.mode)}路线：{format_distance(route.distance_m)}，"
             f"约{format_duration(route.duration_s)}。"
         )
         return text, {"map_action": action}

@@ -12,9 +12,11 @@ from tools.common import (
     Latitude,
     Longitude,
     ShortText,
+    check_lnglat,
     coordinate_label,
     format_distance,
     resolve_point,
+    source_name,
     truncate,
 )
 from tools.coords import CRS
@@ -48,8 +50,7 @@ class PoiSearchInput(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> PoiSearchInput:
-        if (self.lng is None) != (self.lat is None):
-            raise ValueError("give both lng and lat, or neither")
+        check_lnglat(self.lng, self.lat)
         nearby = self.near is not None or self.lng is not None
         if not nearby and self.keywords is None and self.category is None:
             raise ValueError(
@@ -77,13 +78,6 @@ def format_poi(index: int, poi: Poi) -> str:
     if poi.location is not None:
         details.append(f"坐标：{coordinate_label(poi.location)}")
     return line + ("；" + "；".join(details) if details else "")
-
-
-def source_name(items: list, provider: object) -> str:
-    """Who answered: the results' own source, else the provider's name."""
-    return next((i.source for i in items if getattr(i, "source", "")), "") or str(
-        getattr(provider, "name", "")
-    )
 
 
 class PoiSearchTool(GeoTool):

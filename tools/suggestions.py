@@ -16,11 +16,12 @@ from tools.common import (
     format_distance,
     format_duration,
     join_region,
+    mode_name,
     resolve_point,
+    source_name,
     truncate,
 )
 from tools.coords import CRS, Coordinate
-from tools.poi import source_name
 from tools.providers.base import Place, Route
 
 MAX_STEPS = 8
@@ -135,10 +136,9 @@ class RouteInput(BaseModel):
 
 def format_route(route: Route, origin: str, destination: str, source: str) -> str:
     """Distance, duration and the main steps."""
-    mode = "驾车" if route.mode == "driving" else "步行"
     lines = [
-        f"{origin} → {destination}（{mode}，{source}）：全程{format_distance(route.distance_m)}，"
-        f"约{format_duration(route.duration_s)}"
+        f"{origin} → {destination}（{mode_name(route.mode)}，{source}）："
+        f"全程{format_distance(route.distance_m)}，约{format_duration(route.duration_s)}"
     ]
     steps = route.steps
     shown = steps if len(steps) <= MAX_STEPS else steps[: MAX_STEPS - 1]

@@ -12,6 +12,7 @@ from tools.common import (
     Latitude,
     Longitude,
     ShortText,
+    check_place_or_lnglat,
     coordinate_label,
 )
 from tools.coords import CRS, Coordinate
@@ -33,10 +34,7 @@ class WeatherInput(BaseModel):
 
     @model_validator(mode="after")
     def _place_or_point(self) -> WeatherInput:
-        if (self.lng is None) != (self.lat is None):
-            raise ValueError("give both lng and lat, or neither")
-        if self.place is None and self.lng is None:
-            raise ValueError("give a place name or lng/lat")
+        check_place_or_lnglat(self.place, self.lng, self.lat)
         return self
 
 
