@@ -18,7 +18,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict, Field, StringConstraints, ValidationError
 
 from tools.coords import CRS, Coordinate, parse_lnglat
-from tools.http import HttpClient
+from tools.http import HttpClient, client_for
 from tools.providers.base import GeoProvider, GeoProviderError, NotFoundError
 
 logger = logging.getLogger(__name__)
@@ -81,9 +81,7 @@ class GeoTool(BaseTool):
 
             self.provider = provider_from_env(http=self.http)
         if self.http is None:
-            from tools.http import shared_http_client
-
-            self.http = getattr(self.provider, "http", None) or shared_http_client()
+            self.http = client_for(self.provider)
 
     @property
     def geo(self) -> GeoProvider:

@@ -305,3 +305,8 @@ def shared_http_client(*, timeout: float = 10.0, user_agent: str | None = None) 
             _default = HttpClient(timeout=timeout, user_agent=user_agent or DEFAULT_USER_AGENT)
             atexit.register(_default.close)
         return _default
+
+
+def client_for(provider: object) -> HttpClient:
+    """The ``HttpClient`` ``provider`` uses, else the process-wide shared one."""
+    return getattr(provider, "http", None) or shared_http_client()

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 
 from tools.config import GeoConfig
 from tools.coords import CRS
+from tools.http import client_for
 from tools.map_ops import (
     MapAddMarkersTool,
     MapClearTool,
@@ -49,9 +50,7 @@ class GeoToolkit(BaseToolkit):
 
             self.provider = build_provider(self.config, self.http)
         if self.http is None:
-            from tools.http import shared_http_client
-
-            self.http = getattr(self.provider, "http", None) or shared_http_client()
+            self.http = client_for(self.provider)
         if self.map_crs is None:
             self.map_crs = self.config.map_crs
 
