@@ -111,6 +111,18 @@ def _dict(parent: dict, key: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _region(record: dict) -> dict[str, str]:
+    """The ``Place`` region fields of an AMap address record."""
+    province = text(record.get("province"))
+    return {
+        "province": province,
+        "city": text(record.get("city")) or province,  # AMap leaves it empty for municipalities
+        "district": text(record.get("district")),
+        "adcode": text(record.get("adcode")),
+        "country": text(record.get("country")),
+    }
+
+
 def _wind(direction: Any, power: Any) -> str:
     """``东北风3级``; empty without a wind force."""
     force = text(power)
@@ -419,12 +431,8 @@ class AmapProvider:
                     name=formatted or address,
                     location=location(g.get("location")),
                     address=formatted,
-                    province=text(g.get("province")),
-                    city=text(g.get("city")) or text(g.get("province")),
-                    district=text(g.get("district")),
-                    adcode=text(g.get("adcode")),
                     level=text(g.get("level")),
-                    country=text(g.get("country")),
+                    **_region(g),
                 )
             )
         places = [p for p in places if p.location is not None]
@@ -444,17 +452,7 @@ class AmapProvider:
         formatted = text(regeo.get("formatted_address"))
         if not formatted:
             raise NotFoundError("高德地图无法确定这个坐标的地址（可能不在陆地或不在中国境内）。")
-        province = text(comp.get("province"))
-        return Place(
-            name=formatted,
-            location=point,
-            address=formatted,
-            province=province,
-            city=text(comp.get("city")) or province,
-            district=text(comp.get("district")),
-            adcode=text(comp.get("adcode")),
-            country=text(comp.get("country")),
-        )
+        return Place(name=formatted, location=point, address=formatted, **_region(comp))
 
     async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
         """``/v3/direction/driving`` or ``/v3/direction/walking``; first path."""
