@@ -120,7 +120,7 @@ class GeoTool(BaseTool):
 
 def coordinate_label(point: Coordinate, digits: int = 6) -> str:
     """``"116.397428,39.909230 (gcj02)"``."""
-    return f"{point.lng:.{digits}f},{point.lat:.{digits}f} ({point.crs})"
+    return f"{point.lnglat(digits)} ({point.crs})"
 
 
 async def resolve_point(
@@ -137,7 +137,7 @@ async def resolve_point(
     target: CRS = provider.crs
     if lng is not None and lat is not None:
         point = Coordinate(lng, lat, crs)
-        return point.to(target), f"{lng:.6f},{lat:.6f}"
+        return point.to(target), point.lnglat()
     if not place:
         raise NotFoundError("需要提供地名或坐标（lng/lat）。")
     parsed = parse_lnglat(place, crs)

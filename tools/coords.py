@@ -36,7 +36,7 @@ class Coordinate:
         return {"lng": round(self.lng, digits), "lat": round(self.lat, digits), "crs": self.crs}
 
     def lnglat(self, digits: int = 6) -> str:
-        """``"lng,lat"``, the AMap wire format."""
+        """``"lng,lat"`` (the AMap and OSRM wire format, and coordinate labels)."""
         return f"{self.lng:.{digits}f},{self.lat:.{digits}f}"
 
 

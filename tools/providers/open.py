@@ -93,7 +93,7 @@ class OpenProvider:
     ) -> WeatherReport:
         """Open-Meteo forecast for a resolved place or a point."""
         if location is not None:
-            point, label = location.to("wgs84"), f"{location.lng:.4f},{location.lat:.4f}"
+            point, label = location.to("wgs84"), location.lnglat(4)
         elif place:
             found = await self._locate(place)
             assert found.location is not None

@@ -297,7 +297,7 @@ class Osrm:
         """The fastest route."""
         a, b = origin.to("wgs84"), destination.to("wgs84")
         profile = "driving" if mode == "driving" else "foot"
-        path = f"/route/v1/{profile}/{a.lng:.6f},{a.lat:.6f};{b.lng:.6f},{b.lat:.6f}"
+        path = f"/route/v1/{profile}/{a.lnglat()};{b.lnglat()}"
         params = {"overview": "full", "geometries": "geojson", "steps": "true"}
         data = await self.http.get_json(self.urls[mode] + path, params, service=self.service,
                                         error_json=True)
