@@ -59,7 +59,7 @@ async def test_a_thousand_concurrent_sessions(fake_in_another_process, tmp_path)
                         max_retries=0, session_store_url=f"sqlite:///{tmp_path / 'load.sqlite'}")
     sessions = [str(uuid.uuid4()) for _ in range(SESSIONS)]
     # ~36 characters: about 20 chunks of 2 characters, different for every session.
-    messages = [f"会话{i:04d}请回答这一条只属于我的消息-{sid[:8]}" for i, sid in enumerate(sessions)]
+    messages = [f"会话{i:04d}请回答这一条只属于我的消息-{s[:8]}" for i, s in enumerate(sessions)]
     rss_before, peak_before = rss_mb(), peak_rss_mb()
     chunk_counts: list[int] = []
 
