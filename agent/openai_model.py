@@ -28,6 +28,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
 from agent.errors import StreamInterruptedError
+from agent.sse import iter_sse_data
 
 try:  # about 5x faster than json.loads on stream events; already installed by langsmith
     from orjson import loads as _loads
@@ -40,7 +41,6 @@ except ImportError:  # pragma: no cover - older openai
     import httpx as _http  # type: ignore[no-redef]
 
 _SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
-_DATA = b"data:"
 _DONE = b"[DONE]"
 _RETRY_BASE_DELAY = 0.5
 _RETRY_MAX_DELAY = 8.0
@@ -88,37 +88,6 @@ def _text_generation(content: str) -> ChatGenerationChunk:
         id=None,
     )
     return ChatGenerationChunk.model_construct(text=content, message=message, generation_info=None)
-
-
-def _sse_data(block: bytes) -> bytes | None:
-    """The ``data`` of one SSE event block (``None`` for comments and data-less events)."""
-    if block.startswith(_DATA) and b"\n" not in block:  # the common one-line event
-        data = block[5:]
-        return data[1:] if data[:1] == b" " else data
-    lines = [line[5:] for line in block.split(b"\n") if line.startswith(_DATA)]
-    if not lines:
-        return None
-    return b"\n".join(line[1:] if line[:1] == b" " else line for line in lines)
-
-
-async def iter_sse_data(byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Yield the ``data`` payload of each server-sent event in a byte stream."""
-    buffer = b""
-    async for piece in byte_chunks:
-        if b"\r" in piece:
-            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buffer += piece
-        if b"\n\n" not in buffer:
-            continue
-        *blocks, buffer = buffer.split(b"\n\n")
-        for block in blocks:
-            data = _sse_data(block)
-            if data is not None:
-                yield data
-    if buffer.strip():
-        data = _sse_data(buffer.strip(b"\n"))
-        if data is not None:
-            yield data
 
 
 _HTTP_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (

@@ -7,9 +7,10 @@ request and streaming paths:
   deltas by string replacement, which loses or mangles text);
 * tool-call fragments become ``tool_call_chunks`` keyed by ``index`` (no merged names), and
   history is sent back from ``AIMessage.tool_calls``;
-* ``_astream`` uses the SDK's aiohttp path (``AioGeneration``) instead of a thread per chunk,
-  on a per-event-loop session without a connection cap (``close_http_session`` closes it), read
-  eagerly by a reader task so a broken connection loses none of the text already received;
+* ``_astream`` speaks the native API itself over aiohttp (``agent.tongyi_http``: the SDK's
+  request, parsed without its per-event objects) instead of a thread per chunk, on a
+  per-event-loop session without a connection cap (``close_http_session`` closes it); text
+  received before a broken connection is still shown; the sync path keeps the SDK;
 * errors become ``DashScopeAPIError`` / timeout / connection errors, retried with backoff only
   before the first chunk; a stream that ends without a final ``finish_reason`` raises
   ``StreamInterruptedError``;
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing, closing
 from typing import Any
@@ -32,7 +32,6 @@ from typing import Any
 import aiohttp
 import dashscope
 import requests  # the SDK's sync transport
-from dashscope.api_entities.aio_session import get_ssl_context
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -42,6 +41,7 @@ from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from agent.errors import DashScopeAPIError, StreamInterruptedError
+from agent.tongyi_http import build_request, close_http_session, http_session, stream_events
 from agent.tongyi_wire import StreamState, chunk_from_event, messages_to_native
 
 __all__ = [
@@ -52,10 +52,6 @@ __all__ = [
     "close_http_session",
 ]
 
-_END = object()  # end-of-stream marker in the reader queue
-_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
-    weakref.WeakKeyDictionary()
-)
 _RETRY_CODES = {"throttling", "throttling.ratequota", "throttling.burstrate"}
 
 
@@ -65,28 +61,6 @@ class DashScopeTimeoutError(TimeoutError):
 
 class DashScopeConnectionError(ConnectionError):
     """DashScope could not be reached, or dropped the connection before answering."""
-
-
-def _http_session() -> aiohttp.ClientSession:
-    """This event loop's aiohttp session for DashScope.
-
-    Like the SDK's shared session (one per loop, certifi TLS, proxy settings from the
-    environment) but without its 100-connection cap, past which more streams would wait for a
-    free connection: slow sessions must not hold fast ones back.
-    """
-    loop = asyncio.get_running_loop()
-    session = _SESSIONS.get(loop)
-    if session is None or session.closed:
-        connector = aiohttp.TCPConnector(limit=0, ssl=get_ssl_context())
-        session = _SESSIONS[loop] = aiohttp.ClientSession(connector=connector, trust_env=True)
-    return session
-
-
-async def close_http_session() -> None:
-    """Close this event loop's DashScope session (pooled connections); one is made on demand."""
-    session = _SESSIONS.pop(asyncio.get_running_loop(), None)
-    if session is not None:
-        await session.close()
 
 
 def _interrupted(cause: BaseException | None = None) -> StreamInterruptedError:
@@ -105,13 +79,6 @@ def _is_retryable(exc: BaseException) -> bool:
         )
     # A stream cut before anything was yielded is safe to retry (the caller checks that).
     return isinstance(exc, (DashScopeConnectionError, StreamInterruptedError))
-
-
-def _final(resp: Any) -> bool:
-    """Whether an event carries the final ``finish_reason`` (not the string "null")."""
-    output = resp.output or {}
-    first = (output.get("choices") or [output])[0]
-    return first.get("finish_reason") not in (None, "", "null")
 
 
 def _check(resp: Any) -> None:
@@ -186,80 +153,36 @@ class DashScopeChatTongyi(ChatTongyi):
 
     # -- async --------------------------------------------------------------------------------
 
-    async def _read_events(self, params: dict[str, Any], queue: asyncio.Queue[Any]) -> None:
-        """Reader task: pull SDK events into ``queue`` as soon as they arrive, then ``_END``.
-
-        Reading eagerly (not at the consumer's pace) matters: when a connection breaks, aiohttp
-        discards lines it had buffered but nobody had read yet, so a slow consumer would lose
-        text the server did send before the cut. Exceptions are queued, in order, too.
-        """
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            task.cancel()
-
-        # A deadline re-armed on every event (no task per read: that would add a loop hop).
-        timer = loop.call_later(self.timeout, expire)
-        try:
-            responses = await dashscope.AioGeneration.call(**params, session=_http_session())
-            events = aiter(responses)
-            try:
-                async for resp in events:
-                    timer.cancel()
-                    timer = loop.call_later(self.timeout, expire)
-                    queue.put_nowait(resp)
-                    if int(resp.status_code) != 200 or _final(resp):
-                        break
-            finally:
-                timer.cancel()
-                # Closes the HTTP response now, also when the consumer stops or is cancelled.
-                await events.aclose()
-        except asyncio.CancelledError:
-            if not expired:
-                raise
-            queue.put_nowait(self._timeout_error())
-        except Exception as exc:
-            queue.put_nowait(exc)
-        finally:
-            timer.cancel()
-            queue.put_nowait(_END)
-
     async def _aevents_once(
-        self, params: dict[str, Any], state: StreamState
+        self, request: tuple[str, dict[str, str], bytes], state: StreamState
     ) -> AsyncIterator[ChatGenerationChunk]:
         """One HTTP request: yield chunks; raise on errors, timeouts and truncation."""
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        reader = asyncio.create_task(self._read_events(params, queue))
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeout, sock_read=self.timeout
+        )
+        model_name = self.model_name
+        events = stream_events(http_session(), *request, timeout)
         try:
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, DashScopeTimeoutError):
-                    raise item
-                if isinstance(item, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-                    raise self._timeout_error() from item
-                if isinstance(item, (aiohttp.ClientError, OSError)):
-                    if state.events:
-                        raise _interrupted(item) from item
-                    raise DashScopeConnectionError(f"{type(item).__name__}: {item}") from item
-                if isinstance(item, BaseException):
-                    raise item
-                _check(item)
-                chunk = chunk_from_event(
-                    item.output, item.usage, item.request_id, state, self.model_name
-                )
-                if chunk is not None:
-                    yield chunk
-                if state.finished:
-                    break
-        finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-        if not state.finished:
-            raise _interrupted()
+            async with aclosing(events):
+                async for event in events:
+                    chunk = chunk_from_event(
+                        event.get("output"),
+                        event.get("usage"),
+                        event.get("request_id"),
+                        state,
+                        model_name,
+                    )
+                    if chunk is not None:
+                        yield chunk
+                    if state.finished:
+                        return
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise self._timeout_error() from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            if state.events:
+                raise _interrupted(exc) from exc
+            raise DashScopeConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        raise _interrupted()
 
     async def _astream(
         self,
@@ -268,12 +191,12 @@ class DashScopeChatTongyi(ChatTongyi):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        params = self._invocation_params(messages=messages, stop=stop, **kwargs)
+        request = build_request(self._invocation_params(messages=messages, stop=stop, **kwargs))
         attempt = 0
         while True:
             yielded = False
             try:
-                async with aclosing(self._aevents_once(params, StreamState())) as chunks:
+                async with aclosing(self._aevents_once(request, StreamState())) as chunks:
                     async for chunk in chunks:
                         yielded = True
                         if run_manager:

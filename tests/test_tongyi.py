@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -11,10 +12,12 @@ from typing import Any
 
 import dashscope
 import pytest
+from aiohttp import web
 from dashscope.api_entities.aio_session import close_shared_aio_session
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from agent.errors import (
@@ -30,7 +33,7 @@ from agent.tongyi import (
     build_tongyi_model,
     close_http_session,
 )
-from agent.tongyi_wire import StreamState, chunk_from_event
+from agent.tongyi_wire import StreamState, chunk_from_event, text_chunk
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall, echo_responder, tool_then_answer
 
 KEY = "sk-test-tongyi-0000"
@@ -249,6 +252,29 @@ def test_repeated_ids_and_names_on_fragments_are_not_concatenated() -> None:
     assert message.usage_metadata == {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
 
 
+def test_text_chunk_equals_the_validated_chunk() -> None:
+    """The fast path for text-only events builds exactly what validation would."""
+    slow = ChatGenerationChunk(
+        message=AIMessageChunk(
+            content="北京", additional_kwargs={}, tool_call_chunks=[], usage_metadata=None
+        )
+    )
+    event = {
+        "choices": [{"message": {"role": "assistant", "content": "北京"}, "finish_reason": "null"}]
+    }
+    fast = chunk_from_event(event, {"output_tokens": 1}, "r", StreamState(), "m")
+    assert fast is not None
+    for got, expected in ((fast, slow), (fast.message, slow.message)):
+        assert got == expected and got.__dict__ == expected.__dict__
+        assert got.model_fields_set == expected.model_fields_set
+        assert (got.__pydantic_extra__, got.__pydantic_private__) == (
+            expected.__pydantic_extra__,
+            expected.__pydantic_private__,
+        )
+    assert fast.model_dump(exclude_unset=True) == slow.model_dump(exclude_unset=True)
+    assert text_chunk("北京") == slow and (fast + fast) == (slow + slow)
+
+
 # -- errors, retries, truncation, timeouts -------------------------------------------------------
 
 
@@ -323,36 +349,161 @@ async def test_cut_mid_stream_raises_stream_interrupted(fake_dashscope: FakeDash
     with pytest.raises(StreamInterruptedError, match="中断"):
         async for chunk in make(fake_dashscope).astream("你好"):
             seen.append(chunk.text)
-    # Everything sent before the cut is shown (aiohttp drops lines still unread when the
-    # connection breaks, so the model reads eagerly).
+    # Everything sent before the cut is shown (see also the slow-consumer test below).
     assert "".join(seen) == "一二三四"
     assert len(fake_dashscope.requests) == 1
 
 
+@contextlib.asynccontextmanager
+async def native_server(
+    body: bytes, content_type: str = "text/event-stream", *, then: bytes = b"", cut: bool = False
+):
+    """A loopback server answering every request with ``body``, then after 0.1 s ``then``, and
+    ending the body cleanly or (``cut``) dropping the connection right after; yields its base."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        await response.write(body)
+        if then:
+            await asyncio.sleep(0.1)
+            await response.write(then)
+        if cut:
+            assert request.transport is not None
+            request.transport.abort()
+        else:
+            await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/api/v1/services/aigc/text-generation/generation", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        await runner.cleanup()
+
+
+def native_event(n: int, content: str, finish: str = "null") -> bytes:
+    message = {"role": "assistant", "content": content}
+    data = {
+        "output": {"choices": [{"message": message, "finish_reason": finish}]},
+        "usage": {"input_tokens": 3, "output_tokens": n},
+        "request_id": "r1",
+    }
+    text = json.dumps(data, ensure_ascii=False)
+    return f"id:{n}\nevent:result\n:HTTP_STATUS/200\ndata:{text}\n\n".encode()
+
+
+async def test_request_is_the_one_the_sdk_sends() -> None:
+    """Same URL, body bytes and headers as ``dashscope.AioGeneration.call`` (cassettes match
+    bodies; DashScope may rely on the SDK's headers)."""
+    seen: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append((str(request.url), dict(request.headers), await request.read()))
+        return web.json_response({"code": "InvalidApiKey", "message": "no"}, status=401)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/services/aigc/text-generation/generation", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    model = build_tongyi_model(
+        api_key=KEY, model="qwen-plus", base_url=f"http://127.0.0.1:{port}/api/v1",
+        timeout=5, max_retries=0,
+    )  # fmt: skip
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    try:
+        for kwargs in ({}, {"tools": [tool], "parallel_tool_calls": True, "seed": 3}):
+            messages = [HumanMessage("北京天气")]
+            params = model._invocation_params(messages, ["。"] if kwargs else None, **kwargs)
+            async for _ in await dashscope.AioGeneration.call(**params):
+                pass
+            with pytest.raises(DashScopeAPIError):
+                await model.ainvoke(messages, stop=params.get("stop"), **kwargs)
+            (sdk_url, sdk_headers, sdk_body), (url, headers, body) = seen[-2:]
+            assert (url, body) == (sdk_url, sdk_body)
+            assert headers == sdk_headers
+    finally:
+        await runner.cleanup()
+
+
 async def test_clean_end_without_final_event_raises_stream_interrupted(
-    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+    fake_dashscope: FakeDashScope,
 ) -> None:
     # The fake can only abort a connection; a proxy may also end the body cleanly early.
-    from dashscope.api_entities.dashscope_response import DashScopeAPIResponse
-
-    async def events():
-        for piece in ("一二", "三四"):
-            output = {
-                "choices": [
-                    {"message": {"role": "assistant", "content": piece}, "finish_reason": "null"}
-                ]
-            }
-            yield DashScopeAPIResponse(status_code=200, request_id="r1", output=output)
-
-    async def call(**kwargs: Any) -> Any:
-        return events()
-
-    monkeypatch.setattr(dashscope.AioGeneration, "call", call)
-    seen: list[str] = []
-    with pytest.raises(StreamInterruptedError):
-        async for chunk in make(fake_dashscope).astream("你好"):
-            seen.append(chunk.text)
+    body = native_event(1, "一二") + native_event(2, "三四")
+    async with native_server(body) as base:
+        seen: list[str] = []
+        with pytest.raises(StreamInterruptedError):
+            async for chunk in make(fake_dashscope, base_url=base).astream("你好"):
+                seen.append(chunk.text)
     assert "".join(seen) == "一二三四"
+
+
+async def test_text_received_before_a_cut_is_shown_to_a_slow_consumer(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    # Events 2 and 3 and the reset arrive while the consumer is busy with event 1: aiohttp
+    # then raises on the next read and drops what it had buffered, unless it is salvaged.
+    then = native_event(2, "三四") + native_event(3, "五六")
+    async with native_server(native_event(1, "一二"), then=then, cut=True) as base:
+        seen: list[str] = []
+        with pytest.raises(StreamInterruptedError):
+            async for chunk in make(fake_dashscope, base_url=base, max_retries=0).astream("x"):
+                seen.append(chunk.text)
+                if len(seen) == 1:
+                    await asyncio.sleep(0.3)
+    assert "".join(seen) == "一二三四五六"
+
+
+async def test_crlf_heartbeats_last_event_without_blank_line_and_whole_json(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    body = (
+        b": ping\r\n\r\n"
+        + native_event(1, "一二").replace(b"\n", b"\r\n")
+        + native_event(2, "三", "stop").rstrip(b"\n")
+    )
+    async with native_server(body) as base:
+        assert (await make(fake_dashscope, base_url=base).ainvoke("x")).content == "一二三"
+    # A server that ignores X-DashScope-SSE and answers with one JSON document.
+    whole = native_event(1, "全部", "stop").split(b"data:")[1].strip()
+    async with native_server(whole, "application/json") as base:
+        message = await make(fake_dashscope, base_url=base).ainvoke("x")
+    assert message.content == "全部" and message.response_metadata["finish_reason"] == "stop"
+
+
+async def test_in_stream_error_status_comes_from_its_http_status_line(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    error = (
+        b"id:1\nevent:error\n:HTTP_STATUS/429\ndata:"
+        b'{"code":"Throttling.RateQuota","message":"slow down","request_id":"r9"}\n\n'
+    )
+    async with native_server(error) as base:
+        with pytest.raises(DashScopeAPIError) as info:
+            await make(fake_dashscope, base_url=base, max_retries=1).ainvoke("x")
+    assert (info.value.status_code, info.value.code, info.value.request_id) == (
+        429,
+        "Throttling.RateQuota",
+        "r9",
+    )
+
+
+async def test_malformed_event_is_a_decode_error(fake_dashscope: FakeDashScope) -> None:
+    body = native_event(1, "一二") + b'id:2\nevent:result\ndata:{"output":{tru\n\n'
+    async with native_server(body) as base:
+        with pytest.raises(json.JSONDecodeError) as info:
+            await make(fake_dashscope, base_url=base).ainvoke("x")
+    assert "无法解析" in str(to_agent_error(info.value))
 
 
 def test_sync_cut_mid_stream_raises_stream_interrupted(fake_dashscope: FakeDashScope) -> None:
