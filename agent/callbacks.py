@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
-from agent.errors import to_agent_error
+from agent.errors import ProviderError, to_agent_error
 from agent.events import (
     OPTIONAL_EVENTS,
     MapAction,
@@ -34,6 +34,21 @@ from agent.events import (
 _DONE = object()
 _TOOL_RESULT_PREVIEW = 200
 _NO_STREAM_TAG = "nostream"
+
+
+def _unanswered(outputs: Any) -> ProviderError | None:
+    """Why an agent run that streamed no text has no answer, if its final state shows it."""
+    messages = outputs.get("messages") if isinstance(outputs, dict) else None
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    if getattr(last, "type", None) != "ai" or last.tool_calls:
+        return None
+    if last.invalid_tool_calls:
+        return ProviderError(
+            "模型生成的工具调用参数无效，未能完成回复。请重试，或换个更具体的问法。"
+        )
+    if not last.text:
+        return ProviderError("模型没有返回任何内容。请重试，或换个问法。")
+    return None
 
 
 def _describe_error(error: BaseException) -> str:
@@ -177,7 +192,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
 
     async def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         if run_id == self._root:
-            self.finish()
+            self.finish(None if self.text_sent else _unanswered(outputs))
 
     async def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         if run_id == self._root:

@@ -161,3 +161,33 @@ async def test_nostream_tagged_models_are_not_streamed(fake_dashscope):
 def test_unknown_optional_event_is_refused():
     with pytest.raises(ValueError, match="unknown optional events"):
         ChunkStreamHandler(events={"map_actions"})
+
+
+async def test_agent_ending_on_invalid_tool_arguments_is_an_error(fake_dashscope):
+    from langchain.agents import create_agent
+
+    fake_dashscope.script(Reply(tool_calls=[ToolCall("get_weather", "[]")]))
+    agent = create_agent(model_for(fake_dashscope), [get_weather])
+    handler = ChunkStreamHandler()
+
+    events, _ = await drain(
+        handler, agent.ainvoke({"messages": [("user", "天气")]}, {"callbacks": [handler]})
+    )
+
+    assert [e["type"] for e in events] == ["stream_start", "error"]
+    assert "工具调用参数无效" in events[-1]["error"]
+
+
+async def test_agent_ending_without_any_text_is_an_error(fake_dashscope):
+    from langchain.agents import create_agent
+
+    fake_dashscope.script(Reply(text=""))
+    handler = ChunkStreamHandler()
+    agent = create_agent(model_for(fake_dashscope), [])
+
+    events, _ = await drain(
+        handler, agent.ainvoke({"messages": [("user", "x")]}, {"callbacks": [handler]})
+    )
+
+    assert [e["type"] for e in events] == ["stream_start", "error"]
+    assert "没有返回任何内容" in events[-1]["error"]
