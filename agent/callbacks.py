@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -120,6 +120,18 @@ class ChunkStreamHandler(AsyncCallbackHandler):
 
     # -- writing (also used by the service for errors found outside any run) ----------------
 
+    # LangChain streams a chat model's tokens only when the model asks for it (``streaming``)
+    # or a streaming handler is attached; these two methods make this handler one, so any
+    # model passed in (a caller's ``ChatOpenAI()`` included) streams as the reply goes.
+
+    def tap_output_aiter(self, run_id: UUID, output: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """Passes a run's output through unchanged."""
+        return output
+
+    def tap_output_iter(self, run_id: UUID, output: Iterator[Any]) -> Iterator[Any]:
+        """Passes a run's output through unchanged."""
+        return output
+
     def start(self) -> None:
         """Emit ``stream_start`` (once)."""
         self._queue.put_nowait(StreamStart(self.message_id, self.session_id))
@@ -192,7 +204,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
 
     async def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         if run_id == self._root:
-            self.finish(None if self.text_sent else _unanswered(outputs))
+            self.finish(_unanswered(outputs))
 
     async def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         if run_id == self._root:

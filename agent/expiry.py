@@ -72,6 +72,15 @@ def _uuid_time(value: str) -> datetime | None:
     return datetime.fromtimestamp((ticks - _UUID_EPOCH) / 1e7, timezone.utc)
 
 
+async def still_idle(checkpointer: Any, session_id: str, idle_seconds: float) -> bool:
+    """Whether ``session_id``'s newest checkpoint is (still) older than ``idle_seconds``."""
+    newest = await checkpointer.aget_tuple({"configurable": {"thread_id": session_id}})
+    stamp = _timestamp(newest.checkpoint.get("ts")) if newest is not None else None
+    return stamp is not None and stamp < datetime.now(timezone.utc) - timedelta(
+        seconds=idle_seconds
+    )
+
+
 def _timestamp(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None

@@ -28,6 +28,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
 from agent.errors import StreamInterruptedError
+from agent.loop_pools import LoopPools
 from agent.sse import iter_sse_data
 
 try:  # about 5x faster than json.loads on stream events; already installed by langsmith
@@ -90,23 +91,14 @@ def _text_generation(content: str) -> ChatGenerationChunk:
     return ChatGenerationChunk.model_construct(text=content, message=message, generation_info=None)
 
 
-_HTTP_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-    weakref.WeakKeyDictionary()
+_POOLS: LoopPools[Any] = LoopPools(
+    openai.DefaultAioHttpClient, lambda client: client.is_closed, lambda client: client.aclose()
 )
 
 
-def _loop_http_client(loop: asyncio.AbstractEventLoop) -> Any:
-    client = _HTTP_CLIENTS.get(loop)
-    if client is None or client.is_closed:
-        client = _HTTP_CLIENTS[loop] = openai.DefaultAioHttpClient()
-    return client
-
-
 async def close_http_clients() -> None:
-    """Close the running event loop's shared connection pool (one is made again on demand)."""
-    client = _HTTP_CLIENTS.pop(asyncio.get_running_loop(), None)
-    if client is not None:
-        await client.aclose()
+    """Close every connection pool this module opened in the running loop (app shutdown)."""
+    await _POOLS.close_all()
 
 
 class DashScopeChatOpenAI(ChatOpenAI):
@@ -125,19 +117,17 @@ class DashScopeChatOpenAI(ChatOpenAI):
     )
 
     def _client_for_loop(self) -> Any:
-        """The async openai client for the running event loop.
+        """The async openai client for the running event loop, on this model's own pool.
 
-        Pooled connections belong to the loop that opened them, so a model used from several
-        loops (scripts calling ``asyncio.run`` twice, test suites) gets one pool per loop,
-        shared by every instance (see ``close_http_clients``). The pool is the SDK's aiohttp
-        transport (``openai.DefaultAioHttpClient``): on a stream of one-character chunks it
-        costs about half of the default httpx2 transport per chunk and a few ms less per
-        request (bench/). An ``http_async_client`` passed by the caller is used as it is.
+        The pool (see ``agent.loop_pools``) is the SDK's aiohttp transport
+        (``openai.DefaultAioHttpClient``): on a stream of one-character chunks it costs about
+        half of the default httpx2 transport per chunk and a few ms less per request (bench/).
+        An ``http_async_client`` passed by the caller is used as it is.
         """
         if self.http_async_client is not None:
             return self.root_async_client
         loop = asyncio.get_running_loop()
-        http_client = _loop_http_client(loop)
+        http_client = _POOLS.get(self)
         entry = self._loop_clients.get(loop)
         if entry is None or entry[0] is not http_client:
             client = self.root_async_client.with_options(http_client=http_client)
@@ -166,8 +156,8 @@ class DashScopeChatOpenAI(ChatOpenAI):
             await response.aclose()
 
     async def aclose(self) -> None:
-        """Close the running event loop's connection pool (reopened on demand)."""
-        await close_http_clients()
+        """Close this model's connection pool in the running loop (reopened on demand)."""
+        await _POOLS.close(self)
 
     def bind_tools(
         self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
-import weakref
 from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -21,6 +18,7 @@ from agent.validation import normalize_session_id, validate_events, validate_mes
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
     from langchain_core.tools import BaseTool
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -28,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 25
 _EXPIRY_CHECK_INTERVAL = 3600.0
+CANCELLED_MESSAGE = "回复已被取消。"
 
 
 class StreamChatService:
@@ -68,7 +67,8 @@ class StreamChatService:
         self._checkpointer = checkpointer
         self._events = validate_events(events)
         self._store: SessionStore | None = None
-        self._graphs: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._compiled: tuple[Any, Any] | None = None  # (checkpointer, agent graph)
+        self._background: set[asyncio.Task[Any]] = set()
         self._next_expiry = 0.0
 
     async def __aenter__(self) -> StreamChatService:
@@ -114,12 +114,12 @@ class StreamChatService:
             # (returning from the graph, the idle-session sweep): let it.
             if not task.done() and not handler.finished:
                 task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})  # unlike awaiting it, never swallows our own cancellation
 
-    async def get_history(self, session_id: str) -> list[Any]:
+    async def get_history(self, session_id: str) -> list[BaseMessage]:
         """The messages stored for ``session_id`` (empty for an unknown session)."""
         sid = normalize_session_id(session_id)
+        self._check_ready()
         graph = await self._graph()
         state = await graph.aget_state({"configurable": {"thread_id": sid}})
         return list(state.values.get("messages", [])) if state and state.values else []
@@ -127,6 +127,7 @@ class StreamChatService:
     async def delete_session(self, session_id: str) -> None:
         """Forget everything stored for ``session_id``."""
         sid = normalize_session_id(session_id)
+        self._check_config()
         store = self._session_store()
         async with store.hold(sid):
             await (await store.checkpointer()).adelete_thread(sid)
@@ -136,8 +137,9 @@ class StreamChatService:
 
         Returns the ids deleted. Sessions with a reply in progress are left alone.
         """
-        from agent.expiry import idle_sessions
+        from agent.expiry import idle_sessions, still_idle
 
+        self._check_config()
         ttl = self.settings.session_idle_ttl if idle_seconds is None else idle_seconds
         store = self._session_store()
         checkpointer = await store.checkpointer()
@@ -145,8 +147,10 @@ class StreamChatService:
         for sid in await idle_sessions(checkpointer, ttl):
             if store.busy(sid):
                 continue
-            await checkpointer.adelete_thread(sid)
-            deleted.append(sid)
+            async with store.hold(sid):  # a reply may have begun since the list was made
+                if await still_idle(checkpointer, sid, ttl):
+                    await checkpointer.adelete_thread(sid)
+                    deleted.append(sid)
         return deleted
 
     async def aclose(self) -> None:
@@ -154,11 +158,13 @@ class StreamChatService:
 
         The service can be used again afterwards; connections are reopened on demand.
         """
+        for task in list(self._background):  # an idle-session sweep must not reopen the store
+            task.cancel()
+        if self._background:
+            await asyncio.wait(self._background)
         if self._store is not None:
             await self._store.aclose()
-        tongyi = sys.modules.get("agent.tongyi")  # loaded only on the tongyi path
-        if tongyi is not None:
-            await tongyi.close_http_session()
+        self._compiled = None
         if self._owns_model and hasattr(self._model, "aclose"):
             await self._model.aclose()  # DashScopeChatOpenAI's pool; a caller's model is theirs
 
@@ -176,6 +182,7 @@ class StreamChatService:
                 graph = await self._graph()
                 await graph.ainvoke({"messages": [{"role": "user", "content": text}]}, config)
         except asyncio.CancelledError:
+            handler.finish(CANCELLED_MESSAGE)  # whoever cancelled it, the consumer hears of it
             raise
         except Exception as exc:
             logger.info("reply %s failed: %s", handler.message_id, type(exc).__name__)
@@ -195,10 +202,14 @@ class StreamChatService:
         secret = self.settings.api_key.get_secret_value() if self.settings.api_key else None
         return redact(str(mapped), [secret])
 
-    def _check_ready(self) -> None:
-        """Raise ``ConfigurationError`` for bad settings or a missing key (before any call)."""
+    def _check_config(self) -> None:
+        """Raise the ``ConfigurationError`` found when the settings were read, if any."""
         if self._config_error is not None:
             raise self._config_error
+
+    def _check_ready(self) -> None:
+        """Raise ``ConfigurationError`` for bad settings or a missing key (before any call)."""
+        self._check_config()
         if self._model is None:
             self.settings.require_api_key()
         self._session_store()
@@ -218,10 +229,9 @@ class StreamChatService:
     async def _graph(self) -> Any:
         """The compiled agent for the store's checkpointer (built once per checkpointer)."""
         checkpointer = await self._session_store().checkpointer()
-        graph = self._graphs.get(checkpointer)
-        if graph is None:
-            graph = self._graphs[checkpointer] = self._build_graph(checkpointer)
-        return graph
+        if self._compiled is None or self._compiled[0] is not checkpointer:
+            self._compiled = (checkpointer, self._build_graph(checkpointer))
+        return self._compiled[1]
 
     def _build_graph(self, checkpointer: Any) -> Any:
         from langchain.agents import create_agent
@@ -250,21 +260,19 @@ class StreamChatService:
         """Sweep idle sessions in the background, at most once an interval."""
         ttl = self.settings.session_idle_ttl
         now = time.monotonic()
-        if not ttl or now < self._next_expiry:
+        # A checkpointer the caller passed in may hold other apps' threads: never swept here.
+        if not ttl or now < self._next_expiry or self._checkpointer is not None:
             return
         self._next_expiry = now + min(_EXPIRY_CHECK_INTERVAL, ttl)
         task = asyncio.get_running_loop().create_task(self._expire_quietly())
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _expire_quietly(self) -> None:
         try:
             await self.expire_idle_sessions()
         except Exception as exc:  # a failed sweep must never disturb replies
             logger.warning("expiring idle sessions failed: %s", type(exc).__name__)
-
-
-_background: set[asyncio.Task[Any]] = set()
 
 
 def _default_tools() -> list[BaseTool]:

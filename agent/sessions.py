@@ -7,6 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 
+class LockTimeout(TimeoutError):
+    """A session's lock was not free in time."""
+
+
 class SessionLocks:
     """FIFO locks keyed by session id, dropped when nobody holds or waits for them."""
 
@@ -18,7 +22,7 @@ class SessionLocks:
     async def hold(self, session_id: str, timeout: float | None = None) -> AsyncIterator[None]:
         """Hold ``session_id``'s lock; waiters go in arrival order.
 
-        Raises ``TimeoutError`` when the lock is not free within ``timeout`` seconds.
+        Raises ``LockTimeout`` when the lock is not free within ``timeout`` seconds.
         """
         lock = self._locks.get(session_id)
         if lock is None:
@@ -28,7 +32,10 @@ class SessionLocks:
             if timeout is None:
                 await lock.acquire()
             else:  # even when free: a released lock still goes to the waiters already queued
-                await asyncio.wait_for(lock.acquire(), timeout)
+                try:
+                    await asyncio.wait_for(lock.acquire(), timeout)
+                except asyncio.TimeoutError:
+                    raise LockTimeout from None
             try:
                 yield
             finally:

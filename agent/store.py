@@ -29,7 +29,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from agent.errors import ConfigurationError, SessionBusyError
-from agent.sessions import SessionLocks
+from agent.sessions import LockTimeout, SessionLocks
 
 APP_DIR_NAME = "bailian-geo-agent"
 
@@ -101,7 +101,7 @@ class SessionStore:
         try:
             async with self._local.hold(session_id, self.lock_timeout):
                 yield
-        except asyncio.TimeoutError:
+        except LockTimeout:  # only waiting for the lock; the reply's own timeouts pass through
             raise SessionBusyError(_busy_message(self.lock_timeout)) from None
 
     def busy(self, session_id: str) -> bool:

@@ -9,7 +9,7 @@ request and streaming paths:
   history is sent back from ``AIMessage.tool_calls``;
 * ``_astream`` speaks the native API itself over aiohttp (``agent.tongyi_http``: the SDK's
   request, parsed without its per-event objects) instead of a thread per chunk, on a
-  per-event-loop session without a connection cap (``close_http_session`` closes it); text
+  per-event-loop session without a connection cap (``aclose`` closes it); text
   received before a broken connection is still shown; the sync path keeps the SDK;
 * errors become ``DashScopeAPIError`` / timeout / connection errors, retried with backoff only
   before the first chunk; a stream that ends without a final ``finish_reason`` raises
@@ -41,7 +41,13 @@ from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from agent.errors import DashScopeAPIError, StreamInterruptedError
-from agent.tongyi_http import build_request, close_http_session, http_session, stream_events
+from agent.tongyi_http import (
+    build_request,
+    close_http_session,
+    close_owner_session,
+    http_session,
+    stream_events,
+)
 from agent.tongyi_wire import StreamState, chunk_from_event, messages_to_native
 
 __all__ = [
@@ -112,6 +118,10 @@ class DashScopeChatTongyi(ChatTongyi):
     def _llm_type(self) -> str:
         return "dashscope-tongyi"
 
+    async def aclose(self) -> None:
+        """Close this model's connection pool in the running loop (reopened on demand)."""
+        await close_owner_session(self)
+
     def bind_tools(
         self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
@@ -161,7 +171,7 @@ class DashScopeChatTongyi(ChatTongyi):
             total=None, sock_connect=self.timeout, sock_read=self.timeout
         )
         model_name = self.model_name
-        events = stream_events(http_session(), *request, timeout)
+        events = stream_events(http_session(self), *request, timeout)
         try:
             async with aclosing(events):
                 async for event in events:

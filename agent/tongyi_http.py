@@ -23,10 +23,8 @@ any answer. Not supported here: request encryption, form uploads, ``extra_url_pa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
@@ -39,6 +37,7 @@ from dashscope.common.error import InputRequired, ModelRequired
 from dashscope.common.utils import get_api_module, get_sdk_headers, get_user_agent
 
 from agent.errors import DashScopeAPIError
+from agent.loop_pools import LoopPools
 from agent.sse import split_events, sse_data, sse_field
 
 try:  # several times faster than json.loads on stream events; installed with langsmith
@@ -68,32 +67,35 @@ _NOT_PARAMETERS = frozenset(
 )  # fmt: skip
 _NAMED_QWEN = tuple(key for key in _NAMED if key != "enable_search")
 _MODULE = get_api_module(dashscope.AioGeneration.__module__)  # "aigc"
-_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
-    weakref.WeakKeyDictionary()
-)
 _user_agent: str | None = None
 
 
-def http_session() -> aiohttp.ClientSession:
-    """This event loop's aiohttp session for DashScope.
+def _new_session() -> aiohttp.ClientSession:
+    # Like the SDK's shared session (certifi TLS, proxy settings from the environment) but
+    # without its 100-connection cap, past which more streams would wait for a free
+    # connection: slow sessions must not hold fast ones back.
+    connector = aiohttp.TCPConnector(limit=0, ssl=get_ssl_context())
+    return aiohttp.ClientSession(connector=connector, trust_env=True)
 
-    Like the SDK's shared session (one per loop, certifi TLS, proxy settings from the
-    environment) but without its 100-connection cap, past which more streams would wait for a
-    free connection: slow sessions must not hold fast ones back.
-    """
-    loop = asyncio.get_running_loop()
-    session = _SESSIONS.get(loop)
-    if session is None or session.closed:
-        connector = aiohttp.TCPConnector(limit=0, ssl=get_ssl_context())
-        session = _SESSIONS[loop] = aiohttp.ClientSession(connector=connector, trust_env=True)
-    return session
+
+_POOLS: LoopPools[aiohttp.ClientSession] = LoopPools(
+    _new_session, lambda session: session.closed, lambda session: session.close()
+)
+
+
+def http_session(owner: object) -> aiohttp.ClientSession:
+    """``owner``'s aiohttp session for DashScope in the running loop."""
+    return _POOLS.get(owner)
+
+
+async def close_owner_session(owner: object) -> None:
+    """Close ``owner``'s session in the running loop (one is made again on demand)."""
+    await _POOLS.close(owner)
 
 
 async def close_http_session() -> None:
-    """Close this event loop's DashScope session (pooled connections); one is made on demand."""
-    session = _SESSIONS.pop(asyncio.get_running_loop(), None)
-    if session is not None:
-        await session.close()
+    """Close every DashScope session opened in the running loop (app shutdown)."""
+    await _POOLS.close_all()
 
 
 def build_request(params: Mapping[str, Any]) -> tuple[str, dict[str, str], bytes]:

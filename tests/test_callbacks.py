@@ -191,3 +191,18 @@ async def test_agent_ending_without_any_text_is_an_error(fake_dashscope):
 
     assert [e["type"] for e in events] == ["stream_start", "error"]
     assert "没有返回任何内容" in events[-1]["error"]
+
+
+async def test_a_model_without_streaming_flag_still_streams_through_the_handler(fake_dashscope):
+    from langchain_openai import ChatOpenAI
+
+    fake_dashscope.script(Reply(text="逐字输出", chunk_size=1))
+    plain = ChatOpenAI(  # the caller's own model, streaming not switched on
+        model="qwen-plus", api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url
+    )
+    handler = ChunkStreamHandler()
+
+    events, message = await drain(handler, plain.ainvoke("hi", {"callbacks": [handler]}))
+
+    assert [e.get("chunk") for e in events[1:-1]] == ["逐", "字", "输", "出"]
+    assert message.content == "逐字输出"

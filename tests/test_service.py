@@ -413,3 +413,34 @@ async def test_a_failed_reply_does_not_disturb_other_sessions(fake_dashscope):
 
     assert bad[-1]["type"] == "error"
     assert [assert_well_formed(events) for events in good] == [f"好:{i}" for i in range(5)]
+
+
+async def test_closing_one_service_leaves_another_streaming(fake_dashscope, provider):
+    fake_dashscope.responder = lambda request: Reply(text="x" * 60, chunk_size=1, chunk_delay=0.005)
+    streaming = StreamChatService(make_settings(fake_dashscope, provider), tools=[])
+    other = StreamChatService(make_settings(fake_dashscope, provider), tools=[])
+    await collect(other.stream_chat("热身"))
+
+    async def close_other_midway() -> None:
+        await asyncio.sleep(0.05)
+        await other.aclose()
+
+    events, _ = await asyncio.gather(collect(streaming.stream_chat("长回答")), close_other_midway())
+
+    assert assert_well_formed(events) == "x" * 60
+    await streaming.aclose()
+
+
+async def test_invalid_settings_fail_every_public_method_clearly(monkeypatch):
+    from agent.errors import ConfigurationError
+
+    monkeypatch.setenv("SESSION_LOCK_TIMEOUT", "abc")
+    service = StreamChatService(tools=[])
+    session_id = str(uuid.uuid4())
+    for call in (
+        service.delete_session(session_id),
+        service.get_history(session_id),
+        service.expire_idle_sessions(),
+    ):
+        with pytest.raises(ConfigurationError, match="SESSION_LOCK_TIMEOUT"):
+            await call

@@ -1,0 +1,53 @@
+"""Connection pools owned by one model and one event loop.
+
+Pooled connections belong to the loop that opened them, so a model used from several loops
+(scripts calling ``asyncio.run`` twice, test suites, notebooks) gets one pool per loop. Each
+model closes only its own pools; ``close_all`` closes every pool opened in the running loop, for
+application shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+PoolT = TypeVar("PoolT")
+
+
+class LoopPools(Generic[PoolT]):
+    """Pools keyed by event loop and owner, opened on first use and reopened once closed."""
+
+    def __init__(
+        self,
+        open_pool: Callable[[], PoolT],
+        is_closed: Callable[[PoolT], bool],
+        close_pool: Callable[[PoolT], Awaitable[object]],
+    ) -> None:
+        self._open = open_pool
+        self._is_closed = is_closed
+        self._close = close_pool
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, PoolT]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, owner: object) -> PoolT:
+        """``owner``'s pool for the running loop."""
+        pools = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        pool = pools.get(id(owner))
+        if pool is None or self._is_closed(pool):
+            pool = pools[id(owner)] = self._open()
+        return pool
+
+    async def close(self, owner: object) -> None:
+        """Close ``owner``'s pool for the running loop (a new one is opened on demand)."""
+        pools = self._by_loop.get(asyncio.get_running_loop())
+        pool = pools.pop(id(owner), None) if pools else None
+        if pool is not None:
+            await self._close(pool)
+
+    async def close_all(self) -> None:
+        """Close every pool opened in the running loop."""
+        for pool in self._by_loop.pop(asyncio.get_running_loop(), {}).values():
+            await self._close(pool)
