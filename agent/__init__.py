@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from agent.config import Settings
     from agent.errors import GeoAgentError
     from agent.events import StreamEvent
+    from agent.models import build_chat_model
     from agent.service import StreamChatService
 
 _EXPORTS = {

@@ -118,7 +118,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         """Whether ``stream_end`` or ``error`` has been emitted."""
         return self._finished
 
-    # -- writing (also used by the service for errors found outside any run) ----------------
+    # -- writing ------------------------------------------------------------------------
 
     # LangChain streams a chat model's tokens only when the model asks for it (``streaming``)
     # or a streaming handler is attached; these two methods make this handler one, so any

@@ -52,6 +52,10 @@ class ModelNotFoundError(ProviderError):
     """The requested model does not exist or is not available to this account."""
 
 
+class EndpointNotFoundError(ProviderError):
+    """The base URL does not serve the chat completions API (HTTP 404 not about a model)."""
+
+
 class RateLimitError(ProviderError):
     """Too many requests (HTTP 429)."""
 
@@ -188,6 +192,12 @@ def to_agent_error(
         return AuthenticationError(
             "阿里云百炼API Key无效，已被服务端拒绝（HTTP 401）。"
             "请在.env文件中检查DASHSCOPE_API_KEY是否正确、是否已过期或被禁用。"
+        )
+    if status == 404 and code not in _MODEL_CODES and "model" not in text:
+        return EndpointNotFoundError(
+            f"接口地址不存在（HTTP 404）：{host or '模型服务'} 上没有对话补全接口。"
+            "请检查DASHSCOPE_BASE_URL（DashScope 兼容模式应以 /compatible-mode/v1 结尾，"
+            "vLLM、Ollama 等一般以 /v1 结尾）。"
         )
     if code in _MODEL_CODES or status == 404:
         return ModelNotFoundError(

@@ -104,3 +104,13 @@ def test_redact_masks_every_secret_occurrence():
     key = "sk-abcdef0123456789"
     assert redact(f"bad key {key} and again {key}", [key, None]) == "bad key *** and again ***"
     assert redact("nothing here", [key]) == "nothing here"
+
+
+def test_a_404_that_is_not_about_the_model_points_at_the_base_url():
+    from agent.errors import EndpointNotFoundError
+
+    mapped = to_agent_error(openai_status_error(404, "", "Not Found"), host="localhost:8000")
+    assert isinstance(mapped, EndpointNotFoundError)
+    assert "DASHSCOPE_BASE_URL" in str(mapped) and "localhost:8000" in str(mapped)
+    vllm = openai_status_error(404, "404", "The model `qwen-x` does not exist.")
+    assert isinstance(to_agent_error(vllm, model="qwen-x"), ModelNotFoundError)

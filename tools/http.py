@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Coroutine, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -63,8 +64,16 @@ for _name in ("httpx", "httpcore"):
 
 T = TypeVar("T")
 
+
+def _version() -> str:
+    try:
+        return version("bailian-geo-agent")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "dev"
+
+
 DEFAULT_USER_AGENT = (
-    "bailian-geo-agent/0.1 (+https://github.com/bailian-geo-agent/bailian-geo-agent)"
+    f"bailian-geo-agent/{_version()} (+https://github.com/bailian-geo-agent/bailian-geo-agent)"
 )
 
 
@@ -163,7 +172,12 @@ class HttpClient:
         such as OSRM that explain errors in the body)."""
         return await self.arun(
             self._request(
-                "GET", url, params=params, data=None, service=service, gap=min_interval,
+                "GET",
+                url,
+                params=params,
+                data=None,
+                service=service,
+                gap=min_interval,
                 error_json=error_json,
             )
         )
