@@ -12,7 +12,6 @@ stream raises ``openai.APIError`` as the SDK would.
 from __future__ import annotations
 
 import asyncio
-import random
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -29,12 +28,9 @@ from pydantic import PrivateAttr
 
 from agent.errors import StreamInterruptedError
 from agent.loop_pools import LoopPools
+from agent.retry import backoff_delay
 from agent.sse import iter_sse_data
-
-try:  # about 5x faster than json.loads on stream events; already installed by langsmith
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - PyPy, or installs without orjson
-    from json import loads as _loads
+from agent.sse import loads_json as _loads
 
 try:  # the openai SDK's own HTTP library (httpx2 in openai>=3, httpx before)
     import httpx2 as _http
@@ -44,7 +40,6 @@ except ImportError:  # pragma: no cover - older openai
 _SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _DONE = b"[DONE]"
 _RETRY_BASE_DELAY = 0.5
-_RETRY_MAX_DELAY = 8.0
 
 STREAM_INTERRUPTED_MESSAGE = (
     "回复中断：模型的流式输出在完成前被切断，已显示的内容不完整。请检查网络后重试。"
@@ -203,9 +198,8 @@ class DashScopeChatOpenAI(ChatOpenAI):
                 # fails is tried again only while this call has sent nothing downstream.
                 if produced or not progress or attempt >= (self.max_retries or 0):
                     raise
-            delay = min(self.retry_base_delay * 2**attempt, _RETRY_MAX_DELAY)
-            await asyncio.sleep(delay * (0.75 + random.random() / 4))
             attempt += 1
+            await asyncio.sleep(backoff_delay(attempt, self.retry_base_delay))
 
     async def _astream_once(
         self,

@@ -23,7 +23,6 @@ warning); the rest of the package imports it lazily, only for ``DASHSCOPE_PROVID
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing, closing
@@ -41,6 +40,7 @@ from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from agent.errors import DashScopeAPIError, StreamInterruptedError
+from agent.retry import backoff_delay
 from agent.tongyi_http import (
     build_request,
     close_http_session,
@@ -112,7 +112,7 @@ class DashScopeChatTongyi(ChatTongyi):
     base_url: str | None = None
     """Native API base URL; None uses the SDK's default."""
     retry_base_delay: float = Field(default=0.5, ge=0)
-    """Backoff before retry n is ``retry_base_delay * 2**(n-1)`` plus up to 50% jitter."""
+    """Backoff before retry n is about ``retry_base_delay * 2**(n-1)`` (``agent.retry``)."""
 
     @property
     def _llm_type(self) -> str:
@@ -151,10 +151,6 @@ class DashScopeChatTongyi(ChatTongyi):
             # Per request, so instances with different URLs never touch global SDK state.
             params["base_address"] = self.base_url
         return params
-
-    def _backoff(self, attempt: int) -> float:
-        delay = self.retry_base_delay * 2 ** (attempt - 1)
-        return delay + random.uniform(0, delay / 2)
 
     def _timeout_error(self) -> DashScopeTimeoutError:
         return DashScopeTimeoutError(
@@ -218,7 +214,7 @@ class DashScopeChatTongyi(ChatTongyi):
                 if yielded or attempt >= self.max_retries or not _is_retryable(exc):
                     raise
             attempt += 1
-            await asyncio.sleep(self._backoff(attempt))
+            await asyncio.sleep(backoff_delay(attempt, self.retry_base_delay))
 
     async def _agenerate(
         self,
@@ -284,7 +280,7 @@ class DashScopeChatTongyi(ChatTongyi):
                 if yielded or attempt >= self.max_retries or not _is_retryable(exc):
                     raise
             attempt += 1
-            time.sleep(self._backoff(attempt))
+            time.sleep(backoff_delay(attempt, self.retry_base_delay))
 
     def _generate(
         self,
