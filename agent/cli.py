@@ -20,14 +20,17 @@ from contextlib import suppress
 from typing import Any
 from uuid import uuid4
 
+from agent import events
 from agent.cli_display import Display
+from agent.errors import InvalidInputError
+from agent.validation import normalize_session_id
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-OPTIONAL_EVENTS = ("map_action", "tool_start", "tool_end")
+OPTIONAL_EVENTS = tuple(sorted(events.OPTIONAL_EVENTS))
 PROVIDERS = ("openai", "tongyi")
 CHAT_COMMANDS = "/new 开始新会话，/session 显示会话ID，/exit 退出；Ctrl-C 停止当前回复"
 
@@ -94,11 +97,9 @@ def _events_arg(value: str) -> frozenset[str]:
 
 
 def _session_arg(value: str) -> str:
-    from uuid import UUID
-
     try:
-        return str(UUID(value.strip()))
-    except ValueError:
+        return normalize_session_id(value) or ""
+    except InvalidInputError:
         raise argparse.ArgumentTypeError(f"not a UUID: {value!r}") from None
 
 
@@ -265,12 +266,11 @@ class _Replies:
 
 def _load_service(args: argparse.Namespace, display: Display, session_id: str) -> Any:
     """The service, or ``None`` after reporting a configuration error (like a missing key)."""
-    from agent.config import Settings, load_env_file
+    from agent.config import Settings
     from agent.errors import ConfigurationError
 
     overrides = {k: v for k, v in (("model", args.model), ("provider", args.provider)) if v}
-    try:
-        load_env_file(args.env_file)  # also for the geo tools, which read the environment
+    try:  # from_env loads the env file into the environment, where the geo tools read too
         settings = Settings.from_env(args.env_file, **overrides)
         settings.require_api_key()
     except ConfigurationError as exc:
