@@ -6,8 +6,8 @@ always sent. ``map_action``, ``tool_start`` and ``tool_end`` are opt-in (see ``O
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal, Union
 
 EventType = Literal[
     "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end"
@@ -15,20 +15,28 @@ EventType = Literal[
 OPTIONAL_EVENTS: frozenset[str] = frozenset({"map_action", "tool_start", "tool_end"})
 
 
+class _Event:
+    """Base of the stream events: their documented dict form."""
+
+    __slots__ = ()
+    _keys: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """``type`` first, then the event's other fields."""
+        return {"type": self.type, **{key: getattr(self, key) for key in self._keys}}  # type: ignore[attr-defined]
+
+
 @dataclass(slots=True)
-class StreamStart:
+class StreamStart(_Event):
     """A reply has begun."""
 
     message_id: str
     session_id: str
     type: Literal["stream_start"] = "stream_start"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "message_id": self.message_id, "session_id": self.session_id}
-
 
 @dataclass(slots=True)
-class StreamChunk:
+class StreamChunk(_Event):
     """A piece of the answer's text, as the model produced it."""
 
     message_id: str
@@ -36,7 +44,7 @@ class StreamChunk:
     chunk: str
     type: Literal["stream_chunk"] = "stream_chunk"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:  # written out: it runs once per chunk
         return {
             "type": self.type,
             "message_id": self.message_id,
@@ -46,19 +54,16 @@ class StreamChunk:
 
 
 @dataclass(slots=True)
-class StreamEnd:
+class StreamEnd(_Event):
     """The reply is complete."""
 
     message_id: str
     session_id: str
     type: Literal["stream_end"] = "stream_end"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "message_id": self.message_id, "session_id": self.session_id}
-
 
 @dataclass(slots=True)
-class StreamError:
+class StreamError(_Event):
     """The reply ended with an error; ``error`` is a message a person can act on."""
 
     message_id: str
@@ -66,17 +71,9 @@ class StreamError:
     error: str
     type: Literal["error"] = "error"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "message_id": self.message_id,
-            "session_id": self.session_id,
-            "error": self.error,
-        }
-
 
 @dataclass(slots=True)
-class MapAction:
+class MapAction(_Event):
     """A structured command for a map front end (opt-in)."""
 
     message_id: str
@@ -84,17 +81,9 @@ class MapAction:
     action: dict[str, Any] = field(default_factory=dict)
     type: Literal["map_action"] = "map_action"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "message_id": self.message_id,
-            "session_id": self.session_id,
-            "action": self.action,
-        }
-
 
 @dataclass(slots=True)
-class ToolStart:
+class ToolStart(_Event):
     """A tool began running (opt-in)."""
 
     message_id: str
@@ -103,18 +92,9 @@ class ToolStart:
     arguments: dict[str, Any] | str
     type: Literal["tool_start"] = "tool_start"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "message_id": self.message_id,
-            "session_id": self.session_id,
-            "tool": self.tool,
-            "arguments": self.arguments,
-        }
-
 
 @dataclass(slots=True)
-class ToolEnd:
+class ToolEnd(_Event):
     """A tool finished; ``result`` is a short preview of what the model was given (opt-in)."""
 
     message_id: str
@@ -123,15 +103,9 @@ class ToolEnd:
     result: str
     type: Literal["tool_end"] = "tool_end"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "message_id": self.message_id,
-            "session_id": self.session_id,
-            "tool": self.tool,
-            "result": self.result,
-        }
 
+for _cls in _Event.__subclasses__():
+    _cls._keys = tuple(f.name for f in fields(_cls) if f.name != "type")
 
 StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
     StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd

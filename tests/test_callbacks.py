@@ -206,3 +206,43 @@ async def test_a_model_without_streaming_flag_still_streams_through_the_handler(
 
     assert [e.get("chunk") for e in events[1:-1]] == ["逐", "字", "输", "出"]
     assert message.content == "逐字输出"
+
+
+def test_every_event_type_has_its_documented_dict_form():
+    from agent.events import (
+        MapAction,
+        StreamChunk,
+        StreamEnd,
+        StreamError,
+        StreamStart,
+        ToolEnd,
+        ToolStart,
+    )
+
+    ids = {"message_id": "m", "session_id": "s"}
+    assert StreamStart(**ids).to_dict() == {"type": "stream_start", **ids}
+    assert StreamChunk(chunk="字", **ids).to_dict() == {
+        "type": "stream_chunk",
+        **ids,
+        "chunk": "字",
+    }
+    assert StreamEnd(**ids).to_dict() == {"type": "stream_end", **ids}
+    assert StreamError(error="坏", **ids).to_dict() == {"type": "error", **ids, "error": "坏"}
+    assert MapAction(action={"op": "clear"}, **ids).to_dict() == {
+        "type": "map_action",
+        **ids,
+        "action": {"op": "clear"},
+    }
+    assert ToolStart(tool="t", arguments={"a": 1}, **ids).to_dict() == {
+        "type": "tool_start",
+        **ids,
+        "tool": "t",
+        "arguments": {"a": 1},
+    }
+    assert ToolEnd(tool="t", result="ok", **ids).to_dict() == {
+        "type": "tool_end",
+        **ids,
+        "tool": "t",
+        "result": "ok",
+    }
+    assert next(iter(StreamError(error="x", **ids).to_dict())) == "type"
