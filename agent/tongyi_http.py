@@ -206,9 +206,9 @@ async def _send(
 ) -> aiohttp.ClientResponse:
     try:
         return await session.post(url, data=body, headers=headers, timeout=timeout)
-    except aiohttp.ServerTimeoutError:
+    except aiohttp.ClientConnectorError:  # refused or unreachable: the retries own that
         raise
-    except aiohttp.ClientConnectionError:
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
         # A pooled keep-alive connection the server had closed: the request never got an
         # answer, so sending it once more on a fresh connection is safe (as the SDK does).
         return await session.post(url, data=body, headers=headers, timeout=timeout)
