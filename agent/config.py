@@ -152,6 +152,9 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return "配置无效，请检查.env文件或环境变量：" + "；".join(problems)
 
 
+_loaded_env_files: set[Path] = set()
+
+
 def load_env_file(dotenv_path: str | os.PathLike[str] | None = None) -> None:
     """Load ``dotenv_path`` (default ``./.env``) without overriding variables already set."""
     from dotenv import load_dotenv
@@ -159,3 +162,9 @@ def load_env_file(dotenv_path: str | os.PathLike[str] | None = None) -> None:
     path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
     if path.is_file():
         load_dotenv(path, override=False)
+        _loaded_env_files.add(path.resolve())
+
+
+def env_file_loaded() -> bool:
+    """Whether this process already loaded an env file (so others should not add their own)."""
+    return bool(_loaded_env_files)

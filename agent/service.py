@@ -276,10 +276,15 @@ class StreamChatService:
 
 
 def _default_tools() -> list[BaseTool]:
+    from agent.config import env_file_loaded
     from tools import GeoToolkit
+    from tools.config import GeoConfig
 
     try:
-        return GeoToolkit().get_tools()
+        # The env file this process chose (``./.env`` or ``geo-agent --env-file``) is already
+        # in the environment; the toolkit must not add ``./.env`` on top of another one.
+        config = GeoConfig.from_env(load_dotenv=not env_file_loaded())
+        return GeoToolkit(config=config).get_tools()
     except ValueError as exc:  # the toolkit's own settings (GEO_PROVIDER, AMAP_*, ...)
         raise ConfigurationError(
             f"地理工具配置无效：{exc}。请检查.env中的GEO_*、AMAP_*设置。"

@@ -145,3 +145,23 @@ async def test_invalid_tool_settings_are_an_error_event(fake_dashscope, monkeypa
     assert events[-1]["type"] == "error"
     assert "地理工具配置无效" in events[-1]["error"] and "GEO_PROVIDER" in events[-1]["error"]
     assert fake_dashscope.requests == []
+
+
+async def test_tools_read_the_env_file_the_app_chose_not_dot_env(
+    fake_dashscope, tmp_path, monkeypatch
+):
+    from agent import config
+
+    monkeypatch.setattr(config, "_loaded_env_files", set())
+    (tmp_path / ".env").write_text("GEO_PROVIDER=baidu\n", encoding="utf-8")  # not the one chosen
+    chosen = tmp_path / "prod.env"
+    chosen.write_text(
+        f"DASHSCOPE_API_KEY={FAKE_API_KEY}\nDASHSCOPE_BASE_URL={fake_dashscope.compatible_base_url}\n"
+        "SESSION_STORE_URL=memory://\n",
+        encoding="utf-8",
+    )
+
+    settings = Settings.from_env(chosen)
+    events = await collect(StreamChatService(settings).stream_chat("你好"))
+
+    assert assert_well_formed(events) == "ECHO[1]: 你好"
