@@ -12,11 +12,15 @@ scenario (both protocols):
 from __future__ import annotations
 
 import re
-import signal
-import sys
-import threading
 
-from tests.fakes.dashscope import FakeDashScope, RecordedRequest, Reply, ToolCall, _text_of
+from tests.fakes.dashscope import (
+    FakeDashScope,
+    RecordedRequest,
+    Reply,
+    ToolCall,
+    _text_of,
+    serve_until_signalled,
+)
 
 BASE_TEXT = "北京今天晴，气温二十度，东南风二级，适合出行。"
 TOOL_NAME = "get_weather"
@@ -55,17 +59,7 @@ def main() -> None:
     server = FakeDashScope()
     server.responder = responder
     server.requests = _Discard()  # do not keep every request of a long benchmark
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server.start(0)
-    print(f"READY {server.compatible_base_url} {server.native_base_url}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-    sys.exit(0)
+    serve_until_signalled(server)
 
 
 class _Discard(list):

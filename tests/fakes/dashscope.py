@@ -350,10 +350,15 @@ def _main(argv: list[str] | None = None) -> None:
         server.responder = lambda _req: Reply(text=text, chunk_size=size)
     else:
         server.responder = lambda req: _with_size(echo_responder(req), args.chunk_size)
+    serve_until_signalled(server, args.port)
+
+
+def serve_until_signalled(server: FakeDashScope, port: int = 0) -> None:
+    """Serve, print ``READY <compatible_base_url> <native_base_url>``, stop on SIGTERM/SIGINT."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server.start(args.port)
+    server.start(port)
     print(f"READY {server.compatible_base_url} {server.native_base_url}", flush=True)
     try:
         while not stop.wait(0.5):
