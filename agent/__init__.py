@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from agent.config import Settings
     from agent.errors import GeoAgentError
     from agent.events import StreamEvent
-    from agent.models import build_chat_model
+    from agent.providers import build_chat_model
     from agent.service import StreamChatService
 
 _EXPORTS = {
@@ -23,7 +23,7 @@ _EXPORTS = {
     "Settings": "agent.config",
     "GeoAgentError": "agent.errors",
     "StreamEvent": "agent.events",
-    "build_chat_model": "agent.models",
+    "build_chat_model": "agent.providers",
 }
 
 __all__ = [

@@ -30,6 +30,7 @@ from agent.events import (
     ToolEnd,
     ToolStart,
 )
+from agent.messages import text as message_text
 
 _DONE = object()
 _TOOL_RESULT_PREVIEW = 200
@@ -43,11 +44,9 @@ def _unanswered(outputs: Any) -> ProviderError | None:
     if getattr(last, "type", None) != "ai" or last.tool_calls:
         return None
     if last.invalid_tool_calls:
-        return ProviderError(
-            "模型生成的工具调用参数无效，未能完成回复。请重试，或换个更具体的问法。"
-        )
+        return ProviderError(message_text("invalid_tool_arguments"))
     if not last.text:
-        return ProviderError("模型没有返回任何内容。请重试，或换个问法。")
+        return ProviderError(message_text("empty_reply"))
     return None
 
 
@@ -55,7 +54,6 @@ def _describe_error(error: BaseException) -> str:
     return str(to_agent_error(error))
 
 
-_UNEXPECTED_FAILURE = "处理请求时出现内部错误，本次回复已中止。请重试。"
 
 
 class ChunkStreamHandler(AsyncCallbackHandler):
@@ -147,7 +145,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             try:
                 text = error if isinstance(error, str) else self._describe_error(error)
             except Exception:  # never leave the consumer waiting for a last event
-                text = _UNEXPECTED_FAILURE
+                text = message_text("internal_error")
             self._queue.put_nowait(StreamError(self.message_id, self.session_id, text))
         self._queue.put_nowait(_DONE)
 
@@ -246,5 +244,5 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     async def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         name = self._tool_names.pop(run_id, "tool")
         if "tool_end" in self.events:
-            text = f"工具执行失败：{type(error).__name__}"
+            text = message_text("tool_failed", error=type(error).__name__)
             self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text))

@@ -1,95 +1,87 @@
-"""Service configuration: Pydantic fields whose defaults come from the environment and ``.env``."""
+"""The one settings object: the service's and the geo tools' fields, read from env and ``.env``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings
 
-from agent.errors import MISSING_KEY_MESSAGE, ConfigurationError
+from agent.errors import ConfigurationError
+from agent.messages import Language, parse_language, text
+from agent.providers.registry import DEFAULT_PROVIDER, PROVIDERS, provider_spec
+from tools.config import ENV_SETTINGS, GeoConfig, describe_validation_error, drop_blank
 
 DEFAULT_MODEL = "qwen-plus"
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
 DEFAULT_NATIVE_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_MESSAGE_CHARS = 8000
-DEFAULT_HISTORY_MAX_TURNS = 20
-DEFAULT_HISTORY_MAX_TOKENS = 16000
-DEFAULT_SESSION_IDLE_TTL = 30 * 24 * 3600.0
-DEFAULT_SESSION_LOCK_TIMEOUT = 60.0
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else default
+class Settings(BaseSettings):
+    """Everything the chat service needs; each field's environment variable is its alias.
 
+    ``Settings()`` reads the environment and ``./.env`` (the environment wins);
+    ``Settings.from_env(path)`` reads another env file and reports invalid values as one
+    ``ConfigurationError``. Geo tool settings are in ``geo`` (a ``tools.config.GeoConfig``).
+    """
 
-def _secret_env(name: str) -> SecretStr | None:
-    value = _env(name)
-    return SecretStr(value) if value else None
+    model_config = ENV_SETTINGS
 
-
-class Settings(BaseModel):
-    """Everything the chat service needs; each field defaults to its environment variable."""
-
-    model_config = ConfigDict(frozen=True, validate_default=True)
-
-    api_key: SecretStr | None = Field(default_factory=lambda: _secret_env("DASHSCOPE_API_KEY"))
-    """``DASHSCOPE_API_KEY``: the Bailian (DashScope) API key."""
-    model: str = Field(default_factory=lambda: _env("DASHSCOPE_MODEL", DEFAULT_MODEL))
-    """``DASHSCOPE_MODEL``: the Qwen model to call."""
-    base_url: str = Field(default_factory=lambda: _env("DASHSCOPE_BASE_URL", DEFAULT_BASE_URL))
-    """``DASHSCOPE_BASE_URL``: the OpenAI-compatible endpoint (DashScope, vLLM, Ollama, ...)."""
-    provider: Literal["openai", "tongyi"] = Field(
-        default_factory=lambda: (_env("DASHSCOPE_PROVIDER", "openai") or "openai").lower()
-    )
-    """``DASHSCOPE_PROVIDER``: ``openai`` (ChatOpenAI, compatible mode) or ``tongyi`` (native)."""
+    api_key: SecretStr | None = Field(None, validation_alias="DASHSCOPE_API_KEY")
+    """Bailian / DashScope API key (required)."""
+    model: str = Field(DEFAULT_MODEL, validation_alias="DASHSCOPE_MODEL")
+    """The Qwen model to call (``qwen-max``, ``qwen-turbo``, ``qwen3-max``, ...)."""
+    provider: str = Field(DEFAULT_PROVIDER, validation_alias="DASHSCOPE_PROVIDER")
+    """Model provider: ``openai`` (ChatOpenAI, compatible mode) or ``tongyi`` (native API)."""
+    base_url: str = Field(DEFAULT_BASE_URL, validation_alias="DASHSCOPE_BASE_URL")
+    """OpenAI-compatible endpoint (DashScope compatible mode, vLLM, Ollama, ...)."""
     native_base_url: str = Field(
-        default_factory=lambda: _env("DASHSCOPE_HTTP_BASE_URL", DEFAULT_NATIVE_BASE_URL)
+        DEFAULT_NATIVE_BASE_URL, validation_alias="DASHSCOPE_HTTP_BASE_URL"
     )
-    """``DASHSCOPE_HTTP_BASE_URL``: the native API used by the ``tongyi`` provider."""
-    timeout: float = Field(
-        default_factory=lambda: _env("DASHSCOPE_TIMEOUT", str(DEFAULT_TIMEOUT)), gt=0
-    )
-    """``DASHSCOPE_TIMEOUT``: seconds without data before a request is abandoned."""
-    max_retries: int = Field(
-        default_factory=lambda: _env("DASHSCOPE_MAX_RETRIES", str(DEFAULT_MAX_RETRIES)), ge=0, le=10
-    )
-    """``DASHSCOPE_MAX_RETRIES``: retries of 429/5xx/connection failures before any text is sent."""
-    max_message_chars: int = Field(
-        default_factory=lambda: _env("GEO_AGENT_MAX_MESSAGE_CHARS", str(DEFAULT_MAX_MESSAGE_CHARS)),
-        gt=0,
-    )
-    """``GEO_AGENT_MAX_MESSAGE_CHARS``: longest user message accepted."""
-    session_store_url: str | None = Field(default_factory=lambda: _env("SESSION_STORE_URL"))
-    """``SESSION_STORE_URL``: ``sqlite:///path``, ``memory://`` or ``postgresql://...``.
+    """Native DashScope API base, used by the ``tongyi`` provider."""
+    timeout: float = Field(60.0, gt=0, validation_alias="DASHSCOPE_TIMEOUT")
+    """Seconds without data before a model request is abandoned."""
+    max_retries: int = Field(2, ge=0, le=10, validation_alias="DASHSCOPE_MAX_RETRIES")
+    """Retries of 429 / 5xx / connection failures, only while nothing of the reply was sent."""
+    retry_base_delay: float = Field(0.5, ge=0, le=60, validation_alias="DASHSCOPE_RETRY_BASE_DELAY")
+    """Seconds before the first retry; each further retry waits about twice as long (max 8 s)."""
+    max_message_chars: int = Field(8000, gt=0, validation_alias="GEO_AGENT_MAX_MESSAGE_CHARS")
+    """Longest user message accepted."""
+    language: Language = Field("zh", validation_alias="GEO_AGENT_LANGUAGE")
+    """Language of error and status messages: ``zh`` (default) or ``en``."""
+    session_store_url: str | None = Field(None, validation_alias="SESSION_STORE_URL")
+    """Where sessions live: ``sqlite:///path``, ``memory://`` or ``postgresql://...``.
 
     Unset: ``sqlite:///`` in ``$XDG_DATA_HOME/bailian-geo-agent/sessions.sqlite``."""
-    history_max_turns: int = Field(
-        default_factory=lambda: _env("GEO_AGENT_HISTORY_MAX_TURNS", str(DEFAULT_HISTORY_MAX_TURNS)),
-        gt=0,
-    )
-    """``GEO_AGENT_HISTORY_MAX_TURNS``: most recent user turns sent to the model."""
-    history_max_tokens: int = Field(
-        default_factory=lambda: _env(
-            "GEO_AGENT_HISTORY_MAX_TOKENS", str(DEFAULT_HISTORY_MAX_TOKENS)
-        ),
-        gt=0,
-    )
-    """``GEO_AGENT_HISTORY_MAX_TOKENS``: approximate token budget of the history sent."""
-    session_idle_ttl: float = Field(
-        default_factory=lambda: _env("SESSION_IDLE_TTL", str(DEFAULT_SESSION_IDLE_TTL)), ge=0
-    )
-    """``SESSION_IDLE_TTL``: seconds after which an idle session is deleted (0: never)."""
-    session_lock_timeout: float = Field(
-        default_factory=lambda: _env("SESSION_LOCK_TIMEOUT", str(DEFAULT_SESSION_LOCK_TIMEOUT)),
-        gt=0,
-    )
-    """``SESSION_LOCK_TIMEOUT``: seconds a message waits for the session's previous reply."""
+    history_max_turns: int = Field(20, gt=0, validation_alias="GEO_AGENT_HISTORY_MAX_TURNS")
+    """Most recent user turns sent to the model."""
+    history_max_tokens: int = Field(16000, gt=0, validation_alias="GEO_AGENT_HISTORY_MAX_TOKENS")
+    """Approximate token budget of the history sent (the current turn is always sent whole)."""
+    session_idle_ttl: float = Field(30 * 24 * 3600.0, ge=0, validation_alias="SESSION_IDLE_TTL")
+    """Seconds after which an idle session is deleted (0: never)."""
+    session_lock_timeout: float = Field(60.0, gt=0, validation_alias="SESSION_LOCK_TIMEOUT")
+    """Seconds a message waits for the same session's previous reply before "session busy"."""
+    geo: GeoConfig | None = Field(None, exclude=True)
+    """The geo tools' settings (``GEO_*``, ``AMAP_*``, the open services' URLs); ``from_env``
+    reads them from the same env file, ``geo_config()`` from the environment when unset."""
+
+    _drop_blank = model_validator(mode="before")(drop_blank)
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _check_provider(cls, value: Any) -> Any:
+        name = value.strip().lower() if isinstance(value, str) else value
+        if name not in PROVIDERS:
+            raise ValueError(f"{value!r} is not one of {', '.join(PROVIDERS)}")
+        return name
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _check_language(cls, value: Any) -> Any:
+        return parse_language(value) if isinstance(value, str) else value
 
     @field_validator("base_url", "native_base_url")
     @classmethod
@@ -101,70 +93,75 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(
-        cls, dotenv_path: str | os.PathLike[str] | None = None, **overrides: object
+        cls, dotenv_path: str | os.PathLike[str] | None = None, **overrides: Any
     ) -> Settings:
-        """Load ``.env`` (from the working directory by default; the environment wins), then read.
+        """Read the environment and ``dotenv_path`` (default ``./.env``; the environment wins).
 
         Raises ``ConfigurationError`` naming the variable when a value is invalid.
         """
-        load_env_file(dotenv_path)
+        path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
+        if overrides.get("geo") is None:
+            overrides["geo"] = _read_geo(path)
         try:
-            return cls(**overrides)
+            return cls(_env_file=path, **overrides)  # type: ignore[call-arg]
         except ValidationError as exc:
-            raise ConfigurationError(_describe_validation_error(exc)) from None
+            problems = describe_validation_error(exc, "；" if _chinese() else "; ")
+            raise ConfigurationError(text("invalid_settings", problems=problems)) from None
+
+    def geo_config(self) -> GeoConfig:
+        """The geo tools' settings (read from the environment and ``./.env`` when unset)."""
+        return self.geo if self.geo is not None else _read_geo(Path.cwd() / ".env")
+
+    @property
+    def base_url_variable(self) -> str:
+        """The variable of the endpoint the configured provider talks to."""
+        return provider_spec(self.provider).base_url_variable
+
+    @property
+    def endpoint(self) -> str:
+        """The URL of the endpoint the configured provider talks to."""
+        return str(getattr(self, provider_spec(self.provider).base_url_field))
 
     @property
     def host(self) -> str:
         """Host of the endpoint the configured provider talks to (for error messages)."""
-        url = self.native_base_url if self.provider == "tongyi" else self.base_url
-        return urlsplit(url).netloc
+        return urlsplit(self.endpoint).netloc
 
     def require_api_key(self) -> str:
         """The API key, or ``ConfigurationError`` with the fix when it is missing."""
         if self.api_key is None or not self.api_key.get_secret_value().strip():
-            raise ConfigurationError(MISSING_KEY_MESSAGE)
+            raise ConfigurationError(text("missing_key"))
         return self.api_key.get_secret_value()
 
-
-_FIELD_VARIABLES = {
-    "api_key": "DASHSCOPE_API_KEY",
-    "model": "DASHSCOPE_MODEL",
-    "base_url": "DASHSCOPE_BASE_URL",
-    "provider": "DASHSCOPE_PROVIDER",
-    "native_base_url": "DASHSCOPE_HTTP_BASE_URL",
-    "timeout": "DASHSCOPE_TIMEOUT",
-    "max_retries": "DASHSCOPE_MAX_RETRIES",
-    "max_message_chars": "GEO_AGENT_MAX_MESSAGE_CHARS",
-    "session_store_url": "SESSION_STORE_URL",
-    "history_max_turns": "GEO_AGENT_HISTORY_MAX_TURNS",
-    "history_max_tokens": "GEO_AGENT_HISTORY_MAX_TOKENS",
-    "session_idle_ttl": "SESSION_IDLE_TTL",
-    "session_lock_timeout": "SESSION_LOCK_TIMEOUT",
-}
+    def secrets(self) -> list[str]:
+        """Every configured secret, for redaction."""
+        amap_key = self.geo.amap_api_key if self.geo is not None else None
+        values = [self.api_key.get_secret_value() if self.api_key else None, amap_key]
+        return [value for value in values if value]
 
 
-def _describe_validation_error(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
-        variable = _FIELD_VARIABLES.get(field, field)
-        problems.append(f"{variable}：{error['msg']}")
-    return "配置无效，请检查.env文件或环境变量：" + "；".join(problems)
+def _read_geo(path: Path) -> GeoConfig:
+    try:
+        return GeoConfig(_env_file=path)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problem = describe_validation_error(exc)
+        raise ConfigurationError(text("invalid_geo_settings", problem=problem)) from None
 
 
-_loaded_env_files: set[Path] = set()
+def _chinese() -> bool:
+    from agent.messages import language
+
+    return language() == "zh"
 
 
-def load_env_file(dotenv_path: str | os.PathLike[str] | None = None) -> None:
-    """Load ``dotenv_path`` (default ``./.env``) without overriding variables already set."""
-    from dotenv import load_dotenv
-
-    path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
-    if path.is_file():
-        load_dotenv(path, override=False)
-        _loaded_env_files.add(path.resolve())
-
-
-def env_file_loaded() -> bool:
-    """Whether this process already loaded an env file (so others should not add their own)."""
-    return bool(_loaded_env_files)
+def variables() -> list[tuple[str, str, str]]:
+    """``(variable, default, meaning)`` for every setting of the service and the geo tools."""
+    rows = []
+    for model in (Settings, GeoConfig):
+        for field in model.model_fields.values():
+            alias = field.validation_alias
+            if not isinstance(alias, str):
+                continue  # the nested geo settings: listed through GeoConfig
+            default = "" if field.default is None else str(field.default)
+            rows.append((alias, default, (field.description or "").split("\n")[0]))
+    return rows

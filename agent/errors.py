@@ -1,8 +1,8 @@
 """One small exception hierarchy, and the single place provider errors become user-facing text.
 
-Every ``GeoAgentError`` carries a message a person can act on (in Chinese, like the rest of the
-product's user-facing text). ``to_agent_error`` maps anything raised by the openai SDK, httpx,
-the dashscope SDK or our own model wrappers onto this hierarchy; it uses duck typing so that
+Every ``GeoAgentError`` carries a message a person can act on, rendered from ``agent.messages``
+in the language in force. ``to_agent_error`` maps anything raised by the openai SDK, httpx, the
+dashscope SDK or our own model wrappers onto this hierarchy; it uses duck typing so that
 neither the openai nor the dashscope package has to be imported to classify an error.
 """
 
@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-MISSING_KEY_MESSAGE = (
-    "阿里云百炼API Key未配置：请在.env文件中配置DASHSCOPE_API_KEY（或设置同名环境变量）。"
-)
+from agent.messages import text
 
 
 class GeoAgentError(Exception):
@@ -152,12 +150,16 @@ def _is_connection_error(exc: BaseException) -> bool:
     } or isinstance(exc, ConnectionError)
 
 
-def network_error(host: str, timeout: float | None = None) -> NetworkError:
+def network_error(host: str, timeout: float | None = None, variable: str = "") -> NetworkError:
     """The error for an endpoint that cannot be reached or stops sending data."""
-    waited = f"{timeout:g}秒内" if timeout else ""
+    waited = text("network_waited", seconds=f"{timeout:g}") if timeout else ""
     return NetworkError(
-        f"网络连接超时：{waited}未能从 {host} 收到数据。"
-        "请检查网络或代理设置、DASHSCOPE_BASE_URL是否正确，必要时调大DASHSCOPE_TIMEOUT后重试。"
+        text(
+            "network_timeout",
+            waited=waited,
+            host=host,
+            variable=variable or "DASHSCOPE_BASE_URL",
+        )
     )
 
 
@@ -175,64 +177,57 @@ def to_agent_error(
     model: str = "",
     timeout: float | None = None,
     store: str = "",
+    base_url_variable: str = "",
 ) -> GeoAgentError:
-    """Map any exception raised while producing a reply onto the hierarchy above."""
+    """Map any exception raised while producing a reply onto the hierarchy above.
+
+    ``base_url_variable`` names the setting of the endpoint in use (for the 404 and network
+    messages): ``DASHSCOPE_BASE_URL`` or, for the native API, ``DASHSCOPE_HTTP_BASE_URL``.
+    """
     if isinstance(exc, GeoAgentError):
         return exc
     if _is_store_error(exc):
         return SessionStoreError(
-            f"会话存储不可用（{store or 'SESSION_STORE_URL'}）：{type(exc).__name__}。"
-            "本次消息未保存，之前的对话不受影响。请检查数据库是否在运行、SESSION_STORE_URL是否正确。"
+            text("store_unavailable", store=store or "SESSION_STORE_URL", error=type(exc).__name__)
         )
     code = _error_code(exc)
     status = getattr(exc, "status_code", None)
-    text = _provider_text(exc).lower()
+    detail = _provider_text(exc).lower()
+    variable = base_url_variable or "DASHSCOPE_BASE_URL"
 
     if code in _AUTH_CODES or status == 401:
-        return AuthenticationError(
-            "阿里云百炼API Key无效，已被服务端拒绝（HTTP 401）。"
-            "请在.env文件中检查DASHSCOPE_API_KEY是否正确、是否已过期或被禁用。"
-        )
-    if status == 404 and code not in _MODEL_CODES and "model" not in text:
+        return AuthenticationError(text("auth_failed"))
+    if status == 404 and code not in _MODEL_CODES and "model" not in detail:
         return EndpointNotFoundError(
-            f"接口地址不存在（HTTP 404）：{host or '模型服务'} 上没有对话补全接口。"
-            "请检查DASHSCOPE_BASE_URL（DashScope 兼容模式应以 /compatible-mode/v1 结尾，"
-            "vLLM、Ollama 等一般以 /v1 结尾）。"
+            text("endpoint_not_found", host=host or text("model_service"), variable=variable)
         )
     if code in _MODEL_CODES or status == 404:
-        return ModelNotFoundError(
-            f"模型不存在：{model or '未知模型'}。请在DASHSCOPE_MODEL中填写可用的模型名称"
-            "（例如 qwen-plus、qwen-max、qwen-turbo），并确认账号已开通该模型。"
-        )
+        return ModelNotFoundError(text("model_not_found", model=model or text("unknown_model")))
     if code in _MODERATION_CODES:
-        return ContentModerationError(
-            "内容安全检查未通过：输入或输出可能包含不当内容，本次回复已中止。请修改问题后重试。"
-        )
+        return ContentModerationError(text("moderation"))
     if code in _ARREARS_CODES:
-        return QuotaExceededError("阿里云账号已欠费，无法调用模型。请在阿里云控制台充值后重试。")
+        return QuotaExceededError(text("arrears"))
     if code in _QUOTA_CODES:
-        return QuotaExceededError("阿里云百炼调用额度已用尽。请在控制台查看额度或开通付费后重试。")
-    if status == 400 and any(marker in text for marker in _TOO_LONG_MARKERS):
-        return PromptTooLongError(
-            "对话内容过长，超过了模型允许的输入长度。请缩短问题，或开始一个新的会话。"
-        )
+        return QuotaExceededError(text("quota_exhausted"))
+    if status == 400 and any(marker in detail for marker in _TOO_LONG_MARKERS):
+        return PromptTooLongError(text("prompt_too_long"))
     if status == 429 or code.startswith(("limit_requests", "throttling")):
-        return RateLimitError("请求过于频繁（HTTP 429），多次重试后仍被限流。请稍后再试。")
+        return RateLimitError(text("rate_limited"))
     if isinstance(status, int) and status >= 500:
-        return ServerError(
-            f"阿里云百炼服务暂时不可用（HTTP {status}），多次重试后仍失败。请稍后再试。"
-        )
+        return ServerError(text("server_error", status=status))
     if _is_timeout(exc) or _is_connection_error(exc):
-        return network_error(host or "模型服务", timeout)
+        return network_error(host or text("model_service"), timeout, variable)
     if isinstance(exc, json.JSONDecodeError):  # a malformed line in the provider's stream
-        return ProviderError(
-            "模型服务返回了无法解析的数据（流式响应格式错误），本次回复已中止。请重试。"
-        )
+        return ProviderError(text("malformed_stream"))
     if isinstance(status, int):
-        return ProviderError(f"模型服务返回错误（HTTP {status}，{code or '未知错误码'}）。")
+        return ProviderError(
+            text("provider_status", status=status, code=code or text("unknown_code"))
+        )
     if code:
-        return ProviderError(f"模型服务在回复过程中返回错误（{code}），本次回复已中止。")
-    return GeoAgentError(f"处理请求时出错：{type(exc).__name__}: {_provider_text(exc)}")
+        return ProviderError(text("provider_stream_error", code=code))
+    return GeoAgentError(
+        text("unexpected_error", error=f"{type(exc).__name__}: {_provider_text(exc)}")
+    )
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

@@ -13,7 +13,8 @@ from agent.callbacks import ChunkStreamHandler
 from agent.config import Settings
 from agent.errors import ConfigurationError, GeoAgentError, redact, to_agent_error
 from agent.events import StreamError
-from agent.store import MemoryStore, SessionStore, display_url, open_store
+from agent.messages import text, use_language
+from agent.sessions.store import MemoryStore, SessionStore, display_url, open_store
 from agent.validation import normalize_session_id, validate_events, validate_message
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 RECURSION_LIMIT = 25
 _EXPIRY_CHECK_INTERVAL = 3600.0
-CANCELLED_MESSAGE = "回复已被取消。"
 
 
 class StreamChatService:
@@ -89,23 +89,28 @@ class StreamChatService:
         no model call. The generator never raises.
         """
         message_id = str(uuid4())
-        try:
-            sid = normalize_session_id(session_id) or str(uuid4())
-        except GeoAgentError as exc:
-            yield StreamError(message_id, str(uuid4()), str(exc)).to_dict()
-            return
-        try:
-            self._check_ready()
-            text = validate_message(message, self.settings.max_message_chars)
-            wanted = self._events if events is None else validate_events(events)
-        except Exception as exc:  # bad input or setup: one error event, no model call
-            yield StreamError(message_id, sid, self._describe(exc)).to_dict()
+        error: StreamError | None = None
+        with use_language(self.settings.language):  # not across a yield: the caller's context
+            try:
+                sid = normalize_session_id(session_id) or str(uuid4())
+            except GeoAgentError as exc:
+                sid = str(uuid4())
+                error = StreamError(message_id, sid, self._describe(exc))
+            else:
+                try:
+                    self._check_ready()
+                    question = validate_message(message, self.settings.max_message_chars)
+                    wanted = self._events if events is None else validate_events(events)
+                except Exception as exc:  # bad input or setup: one error event, no model call
+                    error = StreamError(message_id, sid, self._describe(exc))
+        if error is not None:
+            yield error.to_dict()
             return
 
         handler = ChunkStreamHandler(
             session_id=sid, message_id=message_id, events=wanted, describe_error=self._describe
         )
-        task = asyncio.create_task(self._run(text, sid, handler))
+        task = asyncio.create_task(self._run(question, sid, handler))
         try:
             async for event in handler:
                 yield event.to_dict()
@@ -137,7 +142,7 @@ class StreamChatService:
 
         Returns the ids deleted. Sessions with a reply in progress are left alone.
         """
-        from agent.expiry import idle_sessions, still_idle
+        from agent.sessions.expiry import idle_sessions, still_idle
 
         self._check_config()
         ttl = self.settings.session_idle_ttl if idle_seconds is None else idle_seconds
@@ -170,37 +175,40 @@ class StreamChatService:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _run(self, text: str, session_id: str, handler: ChunkStreamHandler) -> None:
+    async def _run(self, question: str, session_id: str, handler: ChunkStreamHandler) -> None:
         config = {
             "callbacks": [handler],
             "configurable": {"thread_id": session_id},
             "recursion_limit": RECURSION_LIMIT,
         }
-        try:
-            store = self._session_store()
-            async with store.hold(session_id):
-                graph = await self._graph()
-                await graph.ainvoke({"messages": [{"role": "user", "content": text}]}, config)
-        except asyncio.CancelledError:
-            handler.finish(CANCELLED_MESSAGE)  # whoever cancelled it, the consumer hears of it
-            raise
-        except Exception as exc:
-            logger.info("reply %s failed: %s", handler.message_id, type(exc).__name__)
-            handler.finish(exc)
-        else:
-            handler.finish()
-            self._maybe_expire()
+        with use_language(self.settings.language):  # this task's own context
+            try:
+                store = self._session_store()
+                async with store.hold(session_id):
+                    graph = await self._graph()
+                    turn = {"messages": [{"role": "user", "content": question}]}
+                    await graph.ainvoke(turn, config)
+            except asyncio.CancelledError:
+                handler.finish(text("cancelled"))  # whoever cancelled it, the consumer hears of it
+                raise
+            except Exception as exc:
+                logger.info("reply %s failed: %s", handler.message_id, type(exc).__name__)
+                handler.finish(exc)
+            else:
+                handler.finish()
+                self._maybe_expire()
 
     def _describe(self, error: BaseException) -> str:
+        settings = self.settings
         mapped = to_agent_error(
             error,
-            host=self.settings.host,
-            model=self.settings.model,
-            timeout=self.settings.timeout,
+            host=settings.host,
+            model=settings.model,
+            timeout=settings.timeout,
             store=display_url(self._store.url) if self._store is not None else "",
+            base_url_variable=settings.base_url_variable,
         )
-        secret = self.settings.api_key.get_secret_value() if self.settings.api_key else None
-        return redact(str(mapped), [secret])
+        return redact(str(mapped), settings.secrets())
 
     def _check_config(self) -> None:
         """Raise the ``ConfigurationError`` found when the settings were read, if any."""
@@ -236,15 +244,15 @@ class StreamChatService:
     def _build_graph(self, checkpointer: Any) -> Any:
         from langchain.agents import create_agent
 
-        from agent.history import ConsistentHistoryMiddleware
-        from agent.models import build_chat_model
+        from agent.providers import build_chat_model
+        from agent.sessions.history import ConsistentHistoryMiddleware
         from prompts import geo_assistant_prompt
 
         if self._model is None:
             self._model = build_chat_model(self.settings)
             self._owns_model = True
         if self._tools is None:
-            self._tools = _default_tools()
+            self._tools = _default_tools(self.settings)
         history = ConsistentHistoryMiddleware(
             self.settings.history_max_turns, self.settings.history_max_tokens
         )
@@ -275,20 +283,10 @@ class StreamChatService:
             logger.warning("expiring idle sessions failed: %s", type(exc).__name__)
 
 
-def _default_tools() -> list[BaseTool]:
-    from agent.config import env_file_loaded
+def _default_tools(settings: Settings) -> list[BaseTool]:
     from tools import GeoToolkit
-    from tools.config import GeoConfig
 
-    try:
-        # The env file this process chose (``./.env`` or ``geo-agent --env-file``) is already
-        # in the environment; the toolkit must not add ``./.env`` on top of another one.
-        config = GeoConfig.from_env(load_dotenv=not env_file_loaded())
-        return GeoToolkit(config=config).get_tools()
-    except ValueError as exc:  # the toolkit's own settings (GEO_PROVIDER, AMAP_*, ...)
-        raise ConfigurationError(
-            f"地理工具配置无效：{exc}。请检查.env中的GEO_*、AMAP_*设置。"
-        ) from exc
+    return GeoToolkit(config=settings.geo_config()).get_tools()
 
 
 def _check_tools(tools: Sequence[Any]) -> None:

@@ -37,8 +37,8 @@ async def _close_http_pools():
     """Close the per-loop HTTP pools of both model paths in the loop that opened them."""
     yield
     for module, close in (
-        ("agent.tongyi", "close_http_session"),
-        ("agent.openai_model", "close_http_clients"),
+        ("agent.providers.dashscope_native", "close_http_session"),
+        ("agent.providers.openai_compatible", "close_http_clients"),
     ):
         loaded = sys.modules.get(module)
         if loaded is not None:

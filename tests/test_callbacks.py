@@ -12,7 +12,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
 from agent import ChunkStreamHandler
-from agent.openai_model import DashScopeChatOpenAI
+from agent.providers.openai_compatible import DashScopeChatOpenAI
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from agent import cli
-from agent.config import _FIELD_VARIABLES
+from agent.config import variables
 from tests.fakes import amap_plugin
 from tests.fakes.dashscope import Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
@@ -117,7 +117,7 @@ def test_help_explains_every_option_and_variable(tmp_path):
         expected = options if args == ["--help"] else options - {"--version"}
         for option in expected:
             assert option in text, (args, option)
-        for variable in _FIELD_VARIABLES.values():
+        for variable, _, _ in variables():
             assert variable in text, (args, variable)
         assert "130" in text and "exit status" in text
     assert "ask" in text and "chat" in text

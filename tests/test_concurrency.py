@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from agent import StreamChatService
-from agent.sessions import SessionLocks
+from agent.sessions.locks import SessionLocks
 from tests.fakes.dashscope import Reply, echo_responder
 from tests.test_service import assert_well_formed, collect, make_settings
 

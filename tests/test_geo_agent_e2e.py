@@ -150,9 +150,6 @@ async def test_invalid_tool_settings_are_an_error_event(fake_dashscope, monkeypa
 async def test_tools_read_the_env_file_the_app_chose_not_dot_env(
     fake_dashscope, tmp_path, monkeypatch
 ):
-    from agent import config
-
-    monkeypatch.setattr(config, "_loaded_env_files", set())
     (tmp_path / ".env").write_text("GEO_PROVIDER=baidu\n", encoding="utf-8")  # not the one chosen
     chosen = tmp_path / "prod.env"
     chosen.write_text(

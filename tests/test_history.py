@@ -7,7 +7,7 @@ import uuid
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from agent import Settings, StreamChatService
-from agent.history import CANCELLED_TOOL_RESULT, repair_tool_calls
+from agent.sessions.history import cancelled_tool_result, repair_tool_calls
 from tests.fakes.dashscope import Reply
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 
@@ -31,7 +31,7 @@ def test_unanswered_tool_calls_get_a_placeholder_result():
         "ToolMessage",
         "HumanMessage",
     ]
-    assert repaired[2].tool_call_id == "c2" and repaired[2].content == CANCELLED_TOOL_RESULT
+    assert repaired[2].tool_call_id == "c2" and repaired[2].content == cancelled_tool_result()
     assert repaired[3].tool_call_id == "c1" and repaired[3].content == "晴"
 
 
@@ -76,4 +76,4 @@ async def test_session_interrupted_mid_tool_still_answers_next_message(fake_dash
     assert events[-1]["type"] == "stream_end"
     sent = fake_dashscope.requests[-1].messages
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user"]
-    assert sent[3]["content"] == CANCELLED_TOOL_RESULT
+    assert sent[3]["content"] == cancelled_tool_result()

@@ -14,7 +14,7 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.tools import tool
 
 from agent import StreamChatService
-from agent.history import repair_tool_calls, trim_history
+from agent.sessions.history import repair_tool_calls, trim_history
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
 from tests.test_service import assert_well_formed, collect, make_settings
 

@@ -7,8 +7,8 @@ import pytest
 from langchain_core.messages import AIMessageChunk
 
 from agent.errors import StreamInterruptedError
-from agent.openai_model import DashScopeChatOpenAI
-from agent.sse import iter_sse_data
+from agent.providers._sse import iter_sse_data
+from agent.providers.openai_compatible import DashScopeChatOpenAI
 from tests.fakes.dashscope import Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessageChunk
 
-from agent.openai_model import DashScopeChatOpenAI, _text_delta, _text_generation
+from agent.providers._chunks import text_chunk
+from agent.providers.openai_compatible import _TEXT_FIELDS, DashScopeChatOpenAI, _text_delta
 
 BASE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
         "model": "qwen-plus", "system_fingerprint": None}
@@ -27,8 +28,9 @@ def test_text_events_match_langchain_openai(model: DashScopeChatOpenAI, text: st
     raw = event({"content": text})
     reference = model._convert_chunk_to_generation_chunk(raw, AIMessageChunk, None)
     assert _text_delta(raw) == text
-    fast = _text_generation(text)
+    fast = text_chunk(text, {"model_provider": "openai"}, _TEXT_FIELDS)
     assert fast == reference
+    assert fast.message.model_fields_set == reference.message.model_fields_set
     assert fast.message == reference.message
     assert fast.text == reference.text == text
     assert fast.message.tool_call_chunks == [] and fast.message.tool_calls == []

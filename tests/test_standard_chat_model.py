@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from agent.openai_model import DashScopeChatOpenAI
+from agent.providers.openai_compatible import DashScopeChatOpenAI
 
 
 class TestDashScopeChatOpenAIStandard(ChatModelUnitTests):

@@ -26,14 +26,13 @@ from agent.errors import (
     StreamInterruptedError,
     to_agent_error,
 )
-from agent.tongyi import (
+from agent.providers._native_wire import StreamState, chunk_from_event, text_chunk
+from agent.providers.dashscope_native import (
     DashScopeChatTongyi,
     DashScopeConnectionError,
     DashScopeTimeoutError,
-    build_tongyi_model,
     close_http_session,
 )
-from agent.tongyi_wire import StreamState, chunk_from_event, text_chunk
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall, echo_responder, tool_then_answer
 
 KEY = "sk-test-tongyi-0000"
@@ -53,7 +52,7 @@ def make(fake: FakeDashScope, **kwargs: Any) -> DashScopeChatTongyi:
         "max_retries": 2,
     }
     params.update(kwargs)
-    model = build_tongyi_model(**params)
+    model = DashScopeChatTongyi(**params)
     model.retry_base_delay = 0.01
     return model
 
@@ -415,7 +414,7 @@ async def test_request_is_the_one_the_sdk_sends() -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    model = build_tongyi_model(
+    model = DashScopeChatTongyi(
         api_key=KEY, model="qwen-plus", base_url=f"http://127.0.0.1:{port}/api/v1",
         timeout=5, max_retries=0,
     )  # fmt: skip
@@ -542,7 +541,7 @@ async def test_unreachable_endpoint_is_a_network_error() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    model = build_tongyi_model(
+    model = DashScopeChatTongyi(
         api_key=KEY,
         model="qwen-plus",
         base_url=f"http://127.0.0.1:{port}/api/v1",
@@ -673,7 +672,7 @@ async def test_instances_with_different_base_urls_do_not_interfere(
 
 
 def test_defaults_and_factory() -> None:
-    model = build_tongyi_model(
+    model = DashScopeChatTongyi(
         api_key=KEY, model="qwen-max", base_url=None, timeout=12.5, max_retries=3
     )
     assert (model.model_name, model.timeout, model.max_retries) == ("qwen-max", 12.5, 3)

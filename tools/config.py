@@ -1,11 +1,13 @@
-"""Settings of the geo tools, read from the environment when a toolkit is built."""
+"""Settings of the geo tools: Pydantic fields read from the environment and ``.env``."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tools.coords import CRS
 
@@ -20,25 +22,96 @@ DEFAULT_OVERPASS_BASE_URL = "https://overpass-api.de"
 DEFAULT_OSRM_BASE_URL = "https://router.project-osrm.org"
 DEFAULT_OSRM_WALKING_BASE_URL = "https://routing.openstreetmap.de/routed-foot"
 
+ENV_SETTINGS = SettingsConfigDict(
+    env_file=".env",
+    env_file_encoding="utf-8",
+    env_ignore_empty=True,
+    extra="ignore",
+    frozen=True,
+    populate_by_name=True,
+    str_strip_whitespace=True,
+    use_attribute_docstrings=True,
+    validate_default=True,
+)
+"""How both settings objects (this one and ``agent.config.Settings``) read the environment:
+variables set in the environment win over the ``.env`` file; empty values count as unset."""
 
-@dataclass(frozen=True)
-class GeoConfig:
-    """Everything the providers need. ``from_env`` documents the variable of each field."""
 
-    provider: ProviderChoice = "auto"
-    amap_api_key: str | None = field(default=None, repr=False)
-    amap_base_url: str = DEFAULT_AMAP_BASE_URL
-    open_meteo_base_url: str = DEFAULT_OPEN_METEO_BASE_URL
-    open_meteo_geocoding_url: str = DEFAULT_OPEN_METEO_GEOCODING_URL
-    photon_base_url: str = DEFAULT_PHOTON_BASE_URL
-    nominatim_base_url: str = DEFAULT_NOMINATIM_BASE_URL
-    overpass_base_url: str = DEFAULT_OVERPASS_BASE_URL
-    osrm_base_url: str = DEFAULT_OSRM_BASE_URL
-    osrm_walking_base_url: str = DEFAULT_OSRM_WALKING_BASE_URL
-    http_timeout: float = 10.0
-    user_agent: str | None = None
-    cache_ttl: float = 600.0
-    map_crs: CRS = "gcj02"
+def drop_blank(values: Any) -> Any:
+    """Input values without blank strings (a variable set to spaces counts as unset)."""
+    if isinstance(values, dict):
+        return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+    return values
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value.rstrip("/")
+
+
+class GeoConfig(BaseSettings):
+    """Everything the geo providers need; each field's environment variable is its alias."""
+
+    model_config = ENV_SETTINGS
+
+    provider: ProviderChoice = Field("auto", validation_alias="GEO_PROVIDER")
+    """``amap``, ``open`` (keyless OpenStreetMap-based services) or ``auto`` (AMap with a key)."""
+    amap_api_key: str | None = Field(None, validation_alias="AMAP_API_KEY", repr=False)
+    """AMap (Gaode) web service key."""
+    amap_base_url: str = Field(DEFAULT_AMAP_BASE_URL, validation_alias="AMAP_BASE_URL")
+    """AMap web service base URL."""
+    open_meteo_base_url: str = Field(
+        DEFAULT_OPEN_METEO_BASE_URL, validation_alias="OPEN_METEO_BASE_URL"
+    )
+    """Open-Meteo forecast API base URL."""
+    open_meteo_geocoding_url: str = Field(
+        DEFAULT_OPEN_METEO_GEOCODING_URL, validation_alias="OPEN_METEO_GEOCODING_URL"
+    )
+    """Open-Meteo geocoding API base URL."""
+    photon_base_url: str = Field(DEFAULT_PHOTON_BASE_URL, validation_alias="PHOTON_BASE_URL")
+    """Photon (place suggestions) base URL."""
+    nominatim_base_url: str = Field(
+        DEFAULT_NOMINATIM_BASE_URL, validation_alias="NOMINATIM_BASE_URL"
+    )
+    """Nominatim (geocoding) base URL."""
+    overpass_base_url: str = Field(DEFAULT_OVERPASS_BASE_URL, validation_alias="OVERPASS_BASE_URL")
+    """Overpass (POIs near a point) base URL."""
+    osrm_base_url: str = Field(DEFAULT_OSRM_BASE_URL, validation_alias="OSRM_BASE_URL")
+    """OSRM driving routes base URL."""
+    osrm_walking_base_url: str = Field(
+        DEFAULT_OSRM_WALKING_BASE_URL, validation_alias="OSRM_WALKING_BASE_URL"
+    )
+    """OSRM walking routes base URL."""
+    http_timeout: float = Field(10.0, gt=0, validation_alias="GEO_HTTP_TIMEOUT")
+    """Seconds a geo provider request may take."""
+    user_agent: str | None = Field(None, validation_alias="GEO_USER_AGENT")
+    """User-Agent sent to the open services (they ask for one that identifies the app)."""
+    cache_ttl: float = Field(600.0, ge=0, validation_alias="GEO_CACHE_TTL")
+    """Seconds provider answers are cached (0: no caching)."""
+    map_crs: CRS = Field("gcj02", validation_alias="GEO_MAP_CRS")
+    """Coordinates in map commands: ``gcj02`` (AMap tiles) or ``wgs84`` (OpenStreetMap tiles)."""
+
+    _drop_blank = model_validator(mode="before")(drop_blank)
+
+    @field_validator("provider", "map_crs", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "amap_base_url",
+        "open_meteo_base_url",
+        "open_meteo_geocoding_url",
+        "photon_base_url",
+        "nominatim_base_url",
+        "overpass_base_url",
+        "osrm_base_url",
+        "osrm_walking_base_url",
+    )
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _http_url(value)
 
     @property
     def resolved_provider(self) -> Literal["amap", "open"]:
@@ -49,78 +122,30 @@ class GeoConfig:
 
     def with_overrides(self, **changes: Any) -> GeoConfig:
         """A copy with ``changes`` applied (None values ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return self.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
     @classmethod
-    def from_env(cls, *, load_dotenv: bool = True) -> GeoConfig:
-        """Read ``GEO_PROVIDER`` (amap|open|auto), ``AMAP_API_KEY``, ``AMAP_BASE_URL``,
-        ``OPEN_METEO_BASE_URL``, ``OPEN_METEO_GEOCODING_URL``, ``PHOTON_BASE_URL``,
-        ``NOMINATIM_BASE_URL``, ``OVERPASS_BASE_URL``, ``OSRM_BASE_URL``,
-        ``OSRM_WALKING_BASE_URL``, ``GEO_HTTP_TIMEOUT``, ``GEO_USER_AGENT``,
-        ``GEO_CACHE_TTL`` and ``GEO_MAP_CRS`` (gcj02|wgs84).
+    def from_env(
+        cls, env_file: str | os.PathLike[str] | None = None, *, load_dotenv: bool = True
+    ) -> GeoConfig:
+        """Read the environment and ``env_file`` (default ``./.env``; the environment wins).
 
-        ``./.env`` is loaded first when present, never overriding variables already set.
         Invalid values raise ``ValueError`` naming the variable (never its secret value).
         """
+        path: Path | None = None
         if load_dotenv:
-            _load_dotenv()
-        provider = (_env("GEO_PROVIDER") or "auto").lower()
-        if provider not in ("amap", "open", "auto"):
-            raise ValueError("GEO_PROVIDER must be one of amap, open, auto")
-        map_crs = (_env("GEO_MAP_CRS") or "gcj02").lower()
-        if map_crs not in ("gcj02", "wgs84"):
-            raise ValueError("GEO_MAP_CRS must be gcj02 or wgs84")
-        return cls(
-            provider=provider,  # type: ignore[arg-type]
-            amap_api_key=_env("AMAP_API_KEY"),
-            amap_base_url=_url("AMAP_BASE_URL", DEFAULT_AMAP_BASE_URL),
-            open_meteo_base_url=_url("OPEN_METEO_BASE_URL", DEFAULT_OPEN_METEO_BASE_URL),
-            open_meteo_geocoding_url=_url(
-                "OPEN_METEO_GEOCODING_URL", DEFAULT_OPEN_METEO_GEOCODING_URL
-            ),
-            photon_base_url=_url("PHOTON_BASE_URL", DEFAULT_PHOTON_BASE_URL),
-            nominatim_base_url=_url("NOMINATIM_BASE_URL", DEFAULT_NOMINATIM_BASE_URL),
-            overpass_base_url=_url("OVERPASS_BASE_URL", DEFAULT_OVERPASS_BASE_URL),
-            osrm_base_url=_url("OSRM_BASE_URL", DEFAULT_OSRM_BASE_URL),
-            osrm_walking_base_url=_url("OSRM_WALKING_BASE_URL", DEFAULT_OSRM_WALKING_BASE_URL),
-            http_timeout=_positive("GEO_HTTP_TIMEOUT", 10.0),
-            user_agent=_env("GEO_USER_AGENT"),
-            cache_ttl=_positive("GEO_CACHE_TTL", 600.0, allow_zero=True),
-            map_crs=map_crs,  # type: ignore[arg-type]
-        )
+            path = Path(env_file) if env_file is not None else Path.cwd() / ".env"
+        try:
+            return cls(_env_file=path)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            raise ValueError(describe_validation_error(exc)) from None
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else None
-
-
-def _url(name: str, default: str) -> str:
-    value = _env(name) or default
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{name} must be an http(s) URL")
-    return value.rstrip("/")
-
-
-def _positive(name: str, default: float, *, allow_zero: bool = False) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number") from None
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be positive")
-    return value
-
-
-def _load_dotenv() -> None:
-    path = Path.cwd() / ".env"
-    if not path.is_file():
-        return
-    try:
-        from dotenv import load_dotenv
-    except ImportError:  # python-dotenv is a declared dependency; stay usable without it
-        return
-    load_dotenv(path, override=False)
+def describe_validation_error(exc: ValidationError, separator: str = "; ") -> str:
+    """One line naming each invalid variable and what is wrong with it (no pydantic links)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        variable = ".".join(str(part) for part in error["loc"]) or "?"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}")
+    return separator.join(problems)

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from agent import Settings, StreamChatService
-from agent.store import PostgresStore
+from agent.sessions.store import PostgresStore
 from tests.fakes.dashscope import FakeDashScope, Reply, echo_responder
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.stores.helpers import chat_in_subprocess, parse, start_chat_process

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from agent import Settings, StreamChatService
-from agent.store import SqliteStore, default_store_url, open_store
+from agent.sessions.store import SqliteStore, default_store_url, open_store
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.stores.helpers import chat_in_subprocess

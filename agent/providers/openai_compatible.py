@@ -3,34 +3,40 @@
 Requests still go through the openai SDK (auth, retries of 429/5xx/connection failures before
 the response starts, status errors raised as the SDK's own exceptions). The streamed body is
 read here instead of by the SDK: each SSE ``data:`` line is decoded to a dict and handed to
-langchain-openai's own ``_convert_chunk_to_generation_chunk``, skipping the SDK's typed
-object per chunk. It also refuses to end silently: a stream that stops without a
-``finish_reason`` raises ``StreamInterruptedError``, and an error event inside an HTTP 200
-stream raises ``openai.APIError`` as the SDK would.
+langchain-openai's own chunk converter (through ``agent._compat.langchain_openai``), skipping
+the SDK's typed object per chunk; text-only events take the shared fast builder. It also
+refuses to end silently: a stream that stops without a ``finish_reason`` raises
+``StreamInterruptedError``, and an error event inside an HTTP 200 stream raises
+``openai.APIError`` as the SDK would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
-from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
-from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
+from agent._compat import langchain_openai as compat
 from agent.errors import StreamInterruptedError
-from agent.loop_pools import LoopPools
-from agent.retry import backoff_delay
-from agent.sse import iter_sse_data
-from agent.sse import loads_json as _loads
+from agent.messages import text as message_text
+from agent.providers._chunks import text_chunk
+from agent.providers._pools import LoopPools
+from agent.providers._retry import aretry_before_first_chunk
+from agent.providers._sse import iter_sse_data
+from agent.providers._sse import loads_json as _loads
+from agent.providers._tool_calls import ParallelToolCallsByDefault
+
+if TYPE_CHECKING:
+    from agent.config import Settings
 
 try:  # the openai SDK's own HTTP library (httpx2 in openai>=3, httpx before)
     import httpx2 as _http
@@ -41,9 +47,6 @@ _SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeo
 _DONE = b"[DONE]"
 _RETRY_BASE_DELAY = 0.5
 
-STREAM_INTERRUPTED_MESSAGE = (
-    "回复中断：模型的流式输出在完成前被切断，已显示的内容不完整。请检查网络后重试。"
-)
 
 
 def _text_delta(event: dict[str, Any]) -> str | None:
@@ -68,22 +71,12 @@ def _text_delta(event: dict[str, Any]) -> str | None:
     return content
 
 
-def _text_generation(content: str) -> ChatGenerationChunk:
-    """What ``_convert_chunk_to_generation_chunk`` returns for a text-only event.
+# What langchain-openai's converter sets on a text-only message chunk.
+_TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "id"})
 
-    Built without re-running pydantic validation (half the cost per chunk); equality with
-    langchain-openai's own result is checked by tests/test_openai_model_fast_path.py.
-    """
-    message = AIMessageChunk.model_construct(
-        content=content,
-        additional_kwargs={},
-        response_metadata={"model_provider": "openai"},
-        tool_call_chunks=[],
-        tool_calls=[],
-        invalid_tool_calls=[],
-        id=None,
-    )
-    return ChatGenerationChunk.model_construct(text=content, message=message, generation_info=None)
+
+def _counts(chunk: ChatGenerationChunk) -> bool:
+    return bool(chunk.text or chunk.message.tool_call_chunks)  # type: ignore[attr-defined]
 
 
 _POOLS: LoopPools[Any] = LoopPools(
@@ -96,7 +89,21 @@ async def close_http_clients() -> None:
     await _POOLS.close_all()
 
 
-class DashScopeChatOpenAI(ChatOpenAI):
+def build_model(settings: Settings) -> DashScopeChatOpenAI:
+    """The ``openai`` provider's chat model for ``settings`` (the registry's factory)."""
+    return DashScopeChatOpenAI(
+        model=settings.model,
+        api_key=settings.require_api_key(),
+        base_url=settings.base_url,
+        streaming=True,
+        stream_usage=True,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        retry_base_delay=settings.retry_base_delay,
+    )
+
+
+class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
     """ChatOpenAI tuned for DashScope: lean streaming, parallel tool calls, truncation checks."""
 
     retry_base_delay: float = _RETRY_BASE_DELAY
@@ -114,7 +121,7 @@ class DashScopeChatOpenAI(ChatOpenAI):
     def _client_for_loop(self) -> Any:
         """The async openai client for the running event loop, on this model's own pool.
 
-        The pool (see ``agent.loop_pools``) is the SDK's aiohttp transport
+        The pool (see ``agent.providers._pools``) is the SDK's aiohttp transport
         (``openai.DefaultAioHttpClient``): on a stream of one-character chunks it costs about
         half of the default httpx2 transport per chunk and a few ms less per request (bench/).
         An ``http_async_client`` passed by the caller is used as it is.
@@ -154,14 +161,6 @@ class DashScopeChatOpenAI(ChatOpenAI):
         """Close this model's connection pool in the running loop (reopened on demand)."""
         await _POOLS.close(self)
 
-    def bind_tools(
-        self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessageChunk]:
-        """Bind tools; several calls per turn are on by default (DashScope needs it asked for)."""
-        if parallel_tool_calls is None and tools:
-            parallel_tool_calls = True
-        return super().bind_tools(tools, parallel_tool_calls=parallel_tool_calls, **kwargs)
-
     async def _astream(
         self,
         messages: list[BaseMessage],
@@ -171,35 +170,40 @@ class DashScopeChatOpenAI(ChatOpenAI):
         stream_usage: bool | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        stream_usage = self._should_stream_usage(stream_usage, **kwargs)
+        stream_usage = compat.should_stream_usage(self, stream_usage, **kwargs)
         payload_kwargs = {**kwargs, "stream": True}
         if stream_usage:
             payload_kwargs["stream_options"] = {"include_usage": True}
-        payload = self._get_request_payload(messages, stop=stop, **payload_kwargs)
-        if "response_format" in payload or self.include_response_headers or self._uses_gateway:
+        payload = compat.request_payload(self, messages, stop, **payload_kwargs)
+        sdk_only = self.include_response_headers or compat.uses_gateway(self)
+        if "response_format" in payload or sdk_only:
             async for chunk in super()._astream(
                 messages, stop, run_manager, stream_usage=stream_usage, **kwargs
             ):
                 yield chunk
             return
 
-        attempt = 0
-        while True:
-            produced = False
-            progress: dict[str, bool] = {}
-            try:
-                async for chunk in self._astream_once(payload, run_manager, progress):
-                    # An empty role-only chunk carries nothing a retry could duplicate.
-                    produced = produced or bool(chunk.text or chunk.message.tool_call_chunks)
-                    yield chunk
-                return
-            except (openai.APIConnectionError, StreamInterruptedError):
-                # The SDK already retried failures before the response began. A body that
-                # fails is tried again only while this call has sent nothing downstream.
-                if produced or not progress or attempt >= (self.max_retries or 0):
-                    raise
-            attempt += 1
-            await asyncio.sleep(backoff_delay(attempt, self.retry_base_delay))
+        progress: dict[str, bool] = {}
+
+        def open_stream() -> AsyncIterator[ChatGenerationChunk]:
+            progress.clear()
+            return self._astream_once(payload, run_manager, progress)
+
+        def retryable(exc: BaseException) -> bool:
+            # The SDK already retried failures before the response began; a body that fails
+            # is tried again here.
+            return bool(progress) and isinstance(
+                exc, (openai.APIConnectionError, StreamInterruptedError)
+            )
+
+        async for chunk in aretry_before_first_chunk(
+            open_stream,
+            max_retries=self.max_retries or 0,
+            base_delay=self.retry_base_delay,
+            retryable=retryable,
+            counts=_counts,  # an empty role-only chunk: nothing a retry could duplicate
+        ):
+            yield chunk
 
     async def _astream_once(
         self,
@@ -207,7 +211,7 @@ class DashScopeChatOpenAI(ChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None,
         progress: dict[str, bool],
     ) -> AsyncIterator[ChatGenerationChunk]:
-        convert = self._convert_chunk_to_generation_chunk
+        convert = compat.chunk_converter(self)
         fast = self.output_version != "v1"  # v1 turns content into blocks: the slow path
         chunk_class: type = AIMessageChunk
         finished = False
@@ -221,7 +225,8 @@ class DashScopeChatOpenAI(ChatOpenAI):
                     if fast and chunk_class is AIMessageChunk:
                         text = _text_delta(event)
                         if text is not None:
-                            generation = _text_generation(text)
+                            metadata = {"model_provider": "openai"}
+                            generation = text_chunk(text, metadata, _TEXT_FIELDS)
                             if run_manager:
                                 await run_manager.on_llm_new_token(text, chunk=generation)
                             yield generation
@@ -249,6 +254,6 @@ class DashScopeChatOpenAI(ChatOpenAI):
             except _http.TimeoutException as err:
                 raise openai.APITimeoutError(request=http_response.request) from err
             except _http.RequestError as err:  # the connection dropped mid-body
-                raise StreamInterruptedError(STREAM_INTERRUPTED_MESSAGE) from err
+                raise StreamInterruptedError(message_text("stream_interrupted")) from err
         if not finished:
-            raise StreamInterruptedError(STREAM_INTERRUPTED_MESSAGE)
+            raise StreamInterruptedError(message_text("stream_interrupted"))

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Any, TextIO
 
+from agent.messages import text
+
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
 _CLEAR_LINE = "\r\x1b[K"
 _WAITING = "…"
@@ -69,15 +71,16 @@ class Display:
             self._end_line()
         elif kind == "error":
             self._replying = False
-            self.note(f"错误：{event['error']}", _RED)
+            self.note(text("cli_error", error=event["error"]), _RED)
         elif kind == "tool_start" and self.show_tools:
-            self.note(f"  ⚙ 调用工具 {event['tool']} {_compact(event.get('arguments', ''))}")
+            arguments = _compact(event.get("arguments", ""))
+            self.note(text("cli_tool", tool=event["tool"], arguments=arguments))
             self._show_waiting()
         elif kind == "tool_end" and self.show_tools:
             self.note(f"  ✓ {event['tool']} → {_compact(event.get('result', ''))}")
             self._show_waiting()
         elif kind == "map_action":
-            self.note(f"  🗺 地图操作 {_compact(event.get('action', {}), 160)}")
+            self.note(text("cli_map", action=_compact(event.get("action", {}), 160)))
             self._show_waiting()
 
     def note(self, text: str, style: str = _DIM) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 PoolT = TypeVar("PoolT")
+
+_ALL: weakref.WeakSet[LoopPools[Any]] = weakref.WeakSet()
 
 
 class LoopPools(Generic[PoolT]):
@@ -31,6 +33,7 @@ class LoopPools(Generic[PoolT]):
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, PoolT]] = (
             weakref.WeakKeyDictionary()
         )
+        _ALL.add(self)
 
     def get(self, owner: object) -> PoolT:
         """``owner``'s pool for the running loop."""
@@ -51,3 +54,9 @@ class LoopPools(Generic[PoolT]):
         """Close every pool opened in the running loop."""
         for pool in self._by_loop.pop(asyncio.get_running_loop(), {}).values():
             await self._close(pool)
+
+
+async def close_all_loop_pools() -> None:
+    """Close every pool of every provider opened in the running loop."""
+    for pools in list(_ALL):
+        await pools.close_all()

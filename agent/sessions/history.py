@@ -16,7 +16,12 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
-CANCELLED_TOOL_RESULT = "该工具调用未完成（回复被中断），没有结果。"
+from agent.messages import text
+
+
+def cancelled_tool_result() -> str:
+    """The result stored for a tool call whose reply was cut before it finished."""
+    return text("tool_not_finished")
 
 
 def repair_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
@@ -37,9 +42,8 @@ def repair_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
                 if call_id in answered:
                     open_calls.add(call_id)
                 else:
-                    repaired.append(
-                        ToolMessage(CANCELLED_TOOL_RESULT, tool_call_id=call_id, name=call["name"])
-                    )
+                    result = cancelled_tool_result()
+                    repaired.append(ToolMessage(result, tool_call_id=call_id, name=call["name"]))
     return repaired
 
 

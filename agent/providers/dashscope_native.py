@@ -7,8 +7,8 @@ request and streaming paths:
   deltas by string replacement, which loses or mangles text);
 * tool-call fragments become ``tool_call_chunks`` keyed by ``index`` (no merged names), and
   history is sent back from ``AIMessage.tool_calls``;
-* ``_astream`` speaks the native API itself over aiohttp (``agent.tongyi_http``: the SDK's
-  request, parsed without its per-event objects) instead of a thread per chunk, on a
+* ``_astream`` speaks the native API itself over aiohttp (``agent.providers._native_http``: the
+  SDK's request, parsed without its per-event objects) instead of a thread per chunk, on a
   per-event-loop session without a connection cap (``aclose`` closes it); text
   received before a broken connection is still shown; the sync path keeps the SDK;
 * errors become ``DashScopeAPIError`` / timeout / connection errors, retried with backoff only
@@ -23,38 +23,40 @@ warning); the rest of the package imports it lazily, only for ``DASHSCOPE_PROVID
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import aclosing, closing
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import dashscope
 import requests  # the SDK's sync transport
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
+from langchain_core.messages import BaseMessage, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from agent.errors import DashScopeAPIError, StreamInterruptedError
-from agent.retry import backoff_delay
-from agent.tongyi_http import (
+from agent.messages import text as message_text
+from agent.providers._native_http import (
     build_request,
     close_http_session,
     close_owner_session,
     http_session,
     stream_events,
 )
-from agent.tongyi_wire import StreamState, chunk_from_event, messages_to_native
+from agent.providers._native_wire import StreamState, chunk_from_event, messages_to_native
+from agent.providers._retry import aretry_before_first_chunk, retry_before_first_chunk
+from agent.providers._tool_calls import ParallelToolCallsByDefault
+
+if TYPE_CHECKING:
+    from agent.config import Settings
 
 __all__ = [
     "DashScopeChatTongyi",
     "DashScopeConnectionError",
     "DashScopeTimeoutError",
-    "build_tongyi_model",
+    "build_model",
     "close_http_session",
 ]
 
@@ -70,10 +72,7 @@ class DashScopeConnectionError(ConnectionError):
 
 
 def _interrupted(cause: BaseException | None = None) -> StreamInterruptedError:
-    detail = f"（{type(cause).__name__}）" if cause else ""
-    return StreamInterruptedError(
-        f"模型回复被中断：与阿里云百炼的连接在回复完成前断开{detail}，已显示的内容不完整。请重试。"
-    )
+    return StreamInterruptedError(message_text("stream_interrupted"))
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -96,7 +95,7 @@ def _check(resp: Any) -> None:
         )
 
 
-class DashScopeChatTongyi(ChatTongyi):
+class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
     """ChatTongyi with incremental streaming, correct tool calls, errors, retries and timeouts.
 
     Set ``base_url`` (native API base, e.g. ``http://127.0.0.1:1234/api/v1``; default the SDK's
@@ -112,7 +111,7 @@ class DashScopeChatTongyi(ChatTongyi):
     base_url: str | None = None
     """Native API base URL; None uses the SDK's default."""
     retry_base_delay: float = Field(default=0.5, ge=0)
-    """Backoff before retry n is about ``retry_base_delay * 2**(n-1)`` (``agent.retry``)."""
+    """Backoff before retry n is about ``retry_base_delay * 2**(n-1)`` (see ``_retry``)."""
 
     @property
     def _llm_type(self) -> str:
@@ -121,16 +120,6 @@ class DashScopeChatTongyi(ChatTongyi):
     async def aclose(self) -> None:
         """Close this model's connection pool in the running loop (reopened on demand)."""
         await close_owner_session(self)
-
-    def bind_tools(
-        self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = None, **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools; several calls per turn are on by default (DashScope needs it asked for)."""
-        if parallel_tool_calls is None and tools:
-            parallel_tool_calls = True
-        if parallel_tool_calls is not None:
-            kwargs["parallel_tool_calls"] = parallel_tool_calls
-        return super().bind_tools(tools, **kwargs)
 
     # -- request ------------------------------------------------------------------------------
 
@@ -198,23 +187,17 @@ class DashScopeChatTongyi(ChatTongyi):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = build_request(self._invocation_params(messages=messages, stop=stop, **kwargs))
-        attempt = 0
-        while True:
-            yielded = False
-            try:
-                async with aclosing(self._aevents_once(request, StreamState())) as chunks:
-                    async for chunk in chunks:
-                        yielded = True
-                        if run_manager:
-                            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                        yield chunk
-                return
-            except Exception as exc:
-                # Never retry once text went out: it would be shown twice.
-                if yielded or attempt >= self.max_retries or not _is_retryable(exc):
-                    raise
-            attempt += 1
-            await asyncio.sleep(backoff_delay(attempt, self.retry_base_delay))
+        chunks = aretry_before_first_chunk(
+            lambda: self._aevents_once(request, StreamState()),
+            max_retries=self.max_retries,
+            base_delay=self.retry_base_delay,
+            retryable=_is_retryable,
+        )
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                if run_manager:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
 
     async def _agenerate(
         self,
@@ -265,22 +248,15 @@ class DashScopeChatTongyi(ChatTongyi):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         params = self._invocation_params(messages=messages, stop=stop, **kwargs)
-        attempt = 0
-        while True:
-            yielded = False
-            try:
-                with closing(self._events_once(params, StreamState())) as chunks:
-                    for chunk in chunks:
-                        yielded = True
-                        if run_manager:
-                            run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-                        yield chunk
-                return
-            except Exception as exc:
-                if yielded or attempt >= self.max_retries or not _is_retryable(exc):
-                    raise
-            attempt += 1
-            time.sleep(backoff_delay(attempt, self.retry_base_delay))
+        for chunk in retry_before_first_chunk(
+            lambda: self._events_once(params, StreamState()),
+            max_retries=self.max_retries,
+            base_delay=self.retry_base_delay,
+            retryable=_is_retryable,
+        ):
+            if run_manager:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
 
     def _generate(
         self,
@@ -296,7 +272,7 @@ class DashScopeChatTongyi(ChatTongyi):
 
     def _result(self, final: ChatGenerationChunk | None) -> ChatResult:
         if final is None:  # unreachable: a finished stream always yields its final chunk
-            raise StreamInterruptedError("模型没有返回任何内容。请重试。")
+            raise StreamInterruptedError(message_text("empty_reply"))
         generation = ChatGeneration(
             message=message_chunk_to_message(final.message),
             generation_info=final.generation_info,
@@ -304,15 +280,14 @@ class DashScopeChatTongyi(ChatTongyi):
         return ChatResult(generations=[generation], llm_output={"model_name": self.model_name})
 
 
-def build_tongyi_model(
-    *, api_key: str, model: str, base_url: str | None, timeout: float, max_retries: int
-) -> DashScopeChatTongyi:
-    """The ChatTongyi-path chat model the service's model factory uses."""
+def build_model(settings: Settings) -> DashScopeChatTongyi:
+    """The ``tongyi`` provider's chat model for ``settings`` (the registry's factory)."""
     return DashScopeChatTongyi(
-        api_key=api_key,
-        model=model,
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=max_retries,
+        api_key=settings.require_api_key(),
+        model=settings.model,
+        base_url=settings.native_base_url,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        retry_base_delay=settings.retry_base_delay,
         streaming=True,
     )

@@ -29,7 +29,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from agent.errors import ConfigurationError, SessionBusyError
-from agent.sessions import LockTimeout, SessionLocks
+from agent.messages import text
+from agent.sessions.locks import LockTimeout, SessionLocks
 
 APP_DIR_NAME = "bailian-geo-agent"
 
@@ -113,7 +114,7 @@ class SessionStore:
 
 
 def _busy_message(timeout: float) -> str:
-    return f"该会话正在处理另一条消息，等待{timeout:g}秒后仍未完成。请稍后再试，或使用新的会话。"
+    return text("session_busy", timeout=f"{timeout:g}")
 
 
 class MemoryStore(SessionStore):
@@ -139,9 +140,7 @@ class SqliteStore(SessionStore):
         super().__init__(url, lock_timeout)
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
-            raise ConfigurationError(
-                f"SESSION_STORE_URL 无效：{url!r}。SQLite 的写法是 sqlite:///绝对或相对路径.sqlite"
-            )
+            raise ConfigurationError(text("store_url_invalid", url=repr(url)))
         self.path = Path(path).expanduser()
         self._saver: InlineSqliteSaver | None = None
 
@@ -350,7 +349,4 @@ def open_store(url: str | None, lock_timeout: float = 60.0) -> SessionStore:
         return SqliteStore(url, lock_timeout)
     if scheme in ("postgres", "postgresql"):
         return PostgresStore(url, lock_timeout)
-    raise ConfigurationError(
-        f"SESSION_STORE_URL 无效：{display_url(url)!r}。"
-        "可用：sqlite:///路径.sqlite、memory://、postgresql://用户:密码@主机/数据库"
-    )
+    raise ConfigurationError(text("store_url_invalid", url=repr(display_url(url))))

@@ -21,8 +21,10 @@ from typing import Any
 from uuid import uuid4
 
 from agent import events
-from agent.cli_display import Display
+from agent.cli.display import Display
 from agent.errors import InvalidInputError
+from agent.messages import text, use_language
+from agent.providers.registry import PROVIDERS
 from agent.validation import normalize_session_id
 
 EXIT_OK = 0
@@ -31,37 +33,16 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 OPTIONAL_EVENTS = tuple(sorted(events.OPTIONAL_EVENTS))
-PROVIDERS = ("openai", "tongyi")
-CHAT_COMMANDS = "/new 开始新会话，/session 显示会话ID，/exit 退出；Ctrl-C 停止当前回复"
-
-_VARIABLES = {
-    "DASHSCOPE_API_KEY": "Bailian / DashScope API key (required)",
-    "DASHSCOPE_MODEL": "model name, default qwen-plus (--model overrides)",
-    "DASHSCOPE_PROVIDER": "openai (compatible mode, default) or tongyi (--provider overrides)",
-    "DASHSCOPE_BASE_URL": "OpenAI-compatible endpoint (DashScope, vLLM, Ollama, ...)",
-    "DASHSCOPE_HTTP_BASE_URL": "native DashScope API base, tongyi provider only",
-    "DASHSCOPE_TIMEOUT": "seconds without data before a request is abandoned, default 60",
-    "DASHSCOPE_MAX_RETRIES": "retries of 429/5xx/connection failures, default 2",
-    "GEO_AGENT_MAX_MESSAGE_CHARS": "longest question accepted, default 8000",
-    "SESSION_STORE_URL": "where sessions are kept (sqlite:///path, memory://, postgresql://...)",
-    "GEO_AGENT_HISTORY_MAX_TURNS": "most recent user turns sent to the model",
-    "GEO_AGENT_HISTORY_MAX_TOKENS": "approximate token budget of the history sent",
-    "SESSION_IDLE_TTL": "seconds after which an idle session is deleted (0: never)",
-    "SESSION_LOCK_TIMEOUT": "seconds a question waits for the session's previous reply",
-    "AMAP_API_KEY": "AMap (Gaode) web service key for the geo tools (else keyless open data)",
-    "GEO_PROVIDER": "geo data provider: amap, open or auto (default)",
-}
-
 
 def _variables_help() -> str:
-    names = dict(_VARIABLES)
-    with suppress(Exception):  # also list settings added to agent.config later
-        from agent.config import _FIELD_VARIABLES
+    from agent.config import variables  # every setting, the geo tools' included
 
-        for variable in _FIELD_VARIABLES.values():
-            names.setdefault(variable, "see README.md, Configuration")
-    width = max(map(len, names))
-    lines = [f"  {name:<{width}}  {text}" for name, text in names.items()]
+    rows = variables()
+    width = max(len(name) for name, _, _ in rows)
+    lines = []
+    for name, default, meaning in rows:
+        shown = f"{meaning} (default {default})" if default and len(default) < 24 else meaning
+        lines.append(f"  {name:<{width}}  {shown.replace('``', '')}")
     return "\n".join(lines)
 
 
@@ -135,7 +116,7 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
     )
     group.add_argument(
         "--provider",
-        choices=PROVIDERS,
+        choices=tuple(PROVIDERS),
         default=default(None),
         help="openai: DashScope's OpenAI-compatible mode; tongyi: the native "
         "DashScope API (overrides DASHSCOPE_PROVIDER)",
@@ -193,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser(
         "chat",
         help="an interactive conversation that keeps its session",
-        description="An interactive conversation in one session. " + CHAT_COMMANDS + "；"
-        "Ctrl-C or Ctrl-D at the prompt exits.",
+        description="An interactive conversation in one session. "
+        + text("cli_chat_commands")
+        + "; Ctrl-C or Ctrl-D at the prompt exits.",
         epilog=EPILOG.format(variables=_variables_help()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -270,7 +252,7 @@ def _load_service(args: argparse.Namespace, display: Display, session_id: str) -
     from agent.errors import ConfigurationError
 
     overrides = {k: v for k, v in (("model", args.model), ("provider", args.provider)) if v}
-    try:  # from_env loads the env file into the environment, where the geo tools read too
+    try:
         settings = Settings.from_env(args.env_file, **overrides)
         settings.require_api_key()
     except ConfigurationError as exc:
@@ -281,9 +263,9 @@ def _load_service(args: argparse.Namespace, display: Display, session_id: str) -
     return StreamChatService(settings)
 
 
-def _report_setup_error(display: Display, session_id: str, text: str) -> None:
+def _report_setup_error(display: Display, session_id: str, error: str) -> None:
     display.show(
-        {"type": "error", "message_id": str(uuid4()), "session_id": session_id, "error": text}
+        {"type": "error", "message_id": str(uuid4()), "session_id": session_id, "error": error}
     )
 
 
@@ -298,8 +280,9 @@ def _read_question(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 def _chat(replies: _Replies, display: Display, session_id: str) -> int:
     if not display.json_lines:
-        display.note(f"geo-agent 对话，会话 {session_id}。{CHAT_COMMANDS}。")
-    prompt = "" if display.json_lines else "你> "
+        commands = text("cli_chat_commands")
+        display.note(text("cli_chat_banner", session=session_id, commands=commands))
+    prompt = "" if display.json_lines else text("cli_prompt")
     if sys.stdin.isatty():
         with suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())
@@ -310,20 +293,20 @@ def _chat(replies: _Replies, display: Display, session_id: str) -> int:
             if not display.json_lines:
                 display.out.write("\n")
             return EXIT_OK
-        text = line.strip()
-        if not text:
+        question = line.strip()
+        if not question:
             continue
-        if text in ("/exit", "/quit"):
+        if question in ("/exit", "/quit"):
             return EXIT_OK
-        if text == "/new":
+        if question == "/new":
             session_id = str(uuid4())
-            display.note(f"新会话 {session_id}")
+            display.note(text("cli_new_session", session=session_id))
             continue
-        if text == "/session":
-            display.note(f"会话 {session_id}")
+        if question == "/session":
+            display.note(text("cli_session", session=session_id))
             continue
-        if replies.ask(text, session_id) == EXIT_INTERRUPTED:
-            display.interrupted("（已停止回复；会话保留，可以继续提问）")
+        if replies.ask(question, session_id) == EXIT_INTERRUPTED:
+            display.interrupted(text("cli_stopped"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -346,12 +329,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         replies = _Replies(service, display, frozenset(events))
         try:
-            if args.command == "chat":
-                return _chat(replies, display, session_id)
-            status = replies.ask(question, session_id)
-            if status == EXIT_INTERRUPTED:
-                display.interrupted("（已中断）")
-            return status
+            with use_language(service.settings.language):
+                if args.command == "chat":
+                    return _chat(replies, display, session_id)
+                status = replies.ask(question, session_id)
+                if status == EXIT_INTERRUPTED:
+                    display.interrupted(text("cli_interrupted"))
+                return status
         finally:
             replies.close()
     except KeyboardInterrupt:  # while starting up

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+from agent._compat.langgraph import postgres_cursor
+
 _NEWEST_SQL = "SELECT thread_id, MAX(checkpoint_id) AS newest FROM checkpoints GROUP BY thread_id"
 _UUID_EPOCH = 0x01B21DD213814000  # 100-ns intervals from 1582-10-15 to 1970-01-01
 
@@ -46,7 +48,7 @@ async def _newest_by_sql(checkpointer: Any) -> dict[str, datetime] | None:
             return None
         if not isinstance(checkpointer, AsyncPostgresSaver):
             return None
-        async with checkpointer._cursor() as cur:
+        async with postgres_cursor(checkpointer) as cur:
             await cur.execute(_NEWEST_SQL)
             rows = [(str(r["thread_id"]), str(r["newest"])) for r in await cur.fetchall()]
     newest: dict[str, datetime] = {}

@@ -30,16 +30,22 @@ from typing import Any
 
 import aiohttp
 import dashscope
-from dashscope.api_entities.aio_session import get_ssl_context
-from dashscope.common.api_key import get_default_api_key
-from dashscope.common.env import resolve_base_url
-from dashscope.common.error import InputRequired, ModelRequired
-from dashscope.common.utils import get_api_module, get_sdk_headers, get_user_agent
 
+from agent._compat.aiohttp import unread
+from agent._compat.dashscope import (
+    InputRequired,
+    ModelRequired,
+    get_api_module,
+    get_default_api_key,
+    get_sdk_headers,
+    get_ssl_context,
+    get_user_agent,
+    resolve_base_url,
+)
 from agent.errors import DashScopeAPIError
-from agent.loop_pools import LoopPools
-from agent.sse import loads_json as _loads
-from agent.sse import split_events, sse_data, sse_field
+from agent.providers._pools import LoopPools
+from agent.providers._sse import loads_json as _loads
+from agent.providers._sse import split_events, sse_data, sse_field
 
 __all__ = ["build_request", "close_http_session", "http_session", "stream_events"]
 
@@ -152,18 +158,6 @@ def build_request(params: Mapping[str, Any]) -> tuple[str, dict[str, str], bytes
     return url, headers, json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
-def _unread(content: aiohttp.StreamReader) -> bytes:
-    """Bytes received before the connection broke that nobody had read yet.
-
-    aiohttp's reads raise the connection's exception at once, dropping what is still buffered,
-    so its buffer is read directly (private; without it only that tail would be lost).
-    """
-    buffer = getattr(content, "_buffer", None)
-    if not buffer:
-        return b""
-    return b"".join(buffer)[getattr(content, "_buffer_offset", 0) :]
-
-
 def _status(block: bytes, default: int) -> int:
     """The status of a ``:HTTP_STATUS/400`` comment line in an event block."""
     start = block.find(b":HTTP_STATUS/")
@@ -251,7 +245,7 @@ async def stream_events(
                 piece = await content.readany()
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
                 # What arrived before the connection broke is still shown, then this raises.
-                for event in _events(split_events(buffer, _unread(content))[0]):
+                for event in _events(split_events(buffer, unread(content))[0]):
                     yield event
                 raise
             if not piece:

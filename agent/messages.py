@@ -1,0 +1,251 @@
+"""Every user-facing text of the service, in each supported language (the single place for them).
+
+``text(key, **params)`` renders a message in the language in force: the one set for the running
+reply with ``use_language`` (the service does it from ``GEO_AGENT_LANGUAGE``), else the
+``GEO_AGENT_LANGUAGE`` environment variable, else Chinese. Adding a language means adding a
+column here; adding a message means adding a row (``tests/test_messages.py`` checks both stay
+complete and use the same placeholders).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Literal
+
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+DEFAULT_LANGUAGE: Language = "zh"
+
+_current: ContextVar[Language | None] = ContextVar("geo_agent_language", default=None)
+
+CATALOGUE: dict[str, dict[Language, str]] = {
+    # -- configuration and input ---------------------------------------------------------------
+    "missing_key": {
+        "zh": "阿里云百炼API Key未配置："
+        "请在.env文件中配置DASHSCOPE_API_KEY（或设置同名环境变量）。",
+        "en": "The Bailian API key is not set: put DASHSCOPE_API_KEY in the .env file "
+        "(or set the environment variable of that name).",
+    },
+    "invalid_settings": {
+        "zh": "配置无效，请检查.env文件或环境变量：{problems}",
+        "en": "Invalid configuration; check the .env file or the environment: {problems}",
+    },
+    "invalid_geo_settings": {
+        "zh": "地理工具配置无效：{problem}。请检查.env中的GEO_*、AMAP_*设置。",
+        "en": "Invalid geo tool configuration: {problem}. Check the GEO_* and AMAP_* settings.",
+    },
+    "message_not_text": {
+        "zh": "消息必须是字符串，收到的是 {type}。",
+        "en": "The message must be a string, got {type}.",
+    },
+    "message_nul": {
+        "zh": "消息中包含空字符（\\x00），请删除后重试。",
+        "en": "The message contains a NUL character (\\x00); remove it and try again.",
+    },
+    "message_surrogate": {
+        "zh": "消息中包含无法编码的字符（不成对的 UTF-16 代理项），请删除后重试。",
+        "en": "The message contains a character that cannot be encoded (a lone UTF-16 "
+        "surrogate); remove it and try again.",
+    },
+    "message_empty": {
+        "zh": "消息不能为空，请输入要询问的内容。",
+        "en": "The message is empty: type what you want to ask.",
+    },
+    "message_too_long": {
+        "zh": "消息过长：{length} 个字符，超过上限 {limit} 个字符"
+        "（可通过GEO_AGENT_MAX_MESSAGE_CHARS调整）。请缩短后重试。",
+        "en": "The message is too long: {length} characters, more than the limit of {limit} "
+        "(GEO_AGENT_MAX_MESSAGE_CHARS). Shorten it and try again.",
+    },
+    "session_id_not_text": {
+        "zh": "session_id 必须是 UUID 字符串，收到的是 {type}。",
+        "en": "session_id must be a UUID string, got {type}.",
+    },
+    "session_id_invalid": {
+        "zh": "session_id 格式无效：{shown}。"
+        "请使用 UUID（例如 str(uuid.uuid4())），或不传以开始新会话。",
+        "en": "Invalid session_id: {shown}. Use a UUID (e.g. str(uuid.uuid4())), or pass none "
+        "to start a new session.",
+    },
+    "events_not_collection": {
+        "zh": "events 必须是事件类型的集合，例如 {{'map_action'}}，收到的是 {events}。",
+        "en": "events must be a collection of event types such as {{'map_action'}}, got {events}.",
+    },
+    "events_unknown": {
+        "zh": "未知的可选事件类型：{unknown}。可选：{known}。",
+        "en": "Unknown optional event types: {unknown}. Available: {known}.",
+    },
+    # -- sessions ------------------------------------------------------------------------------
+    "session_busy": {
+        "zh": "该会话正在处理另一条消息，等待{timeout}秒后仍未完成。请稍后再试，或使用新的会话。",
+        "en": "This session is still answering another message after {timeout} s. Try again "
+        "later, or use a new session.",
+    },
+    "store_url_invalid": {
+        "zh": "SESSION_STORE_URL 无效：{url}。"
+        "可用：sqlite:///路径.sqlite、memory://、postgresql://用户:密码@主机/数据库",
+        "en": "Invalid SESSION_STORE_URL: {url}. Use sqlite:///path.sqlite, memory:// or "
+        "postgresql://user:password@host/database",
+    },
+    "store_unavailable": {
+        "zh": "会话存储不可用（{store}）：{error}。"
+        "本次消息未保存，之前的对话不受影响。请检查数据库是否在运行、SESSION_STORE_URL是否正确。",
+        "en": "The session store is unavailable ({store}): {error}. This message was not saved; "
+        "earlier conversation is unaffected. Check that the database runs and SESSION_STORE_URL.",
+    },
+    # -- the reply -----------------------------------------------------------------------------
+    "cancelled": {"zh": "回复已被取消。", "en": "The reply was cancelled."},
+    "stream_interrupted": {
+        "zh": "回复中断：模型的流式输出在完成前被切断，已显示的内容不完整。请检查网络后重试。",
+        "en": "The reply was interrupted: the model's stream was cut before it finished, so "
+        "what was shown is incomplete. Check the network and try again.",
+    },
+    "empty_reply": {
+        "zh": "模型没有返回任何内容。请重试，或换个问法。",
+        "en": "The model returned nothing. Try again, or ask differently.",
+    },
+    "invalid_tool_arguments": {
+        "zh": "模型生成的工具调用参数无效，未能完成回复。请重试，或换个更具体的问法。",
+        "en": "The model produced invalid tool arguments and could not finish the reply. Try "
+        "again, or ask more specifically.",
+    },
+    "internal_error": {
+        "zh": "处理请求时出现内部错误，本次回复已中止。请重试。",
+        "en": "An internal error stopped this reply. Please try again.",
+    },
+    "unexpected_error": {
+        "zh": "处理请求时出错：{error}",
+        "en": "The request failed: {error}",
+    },
+    "tool_failed": {"zh": "工具执行失败：{error}", "en": "The tool failed: {error}"},
+    "tool_not_finished": {
+        "zh": "该工具调用未完成（回复被中断），没有结果。",
+        "en": "This tool call did not finish (the reply was interrupted); it has no result.",
+    },
+    # -- the model provider --------------------------------------------------------------------
+    "auth_failed": {
+        "zh": "阿里云百炼API Key无效，已被服务端拒绝（HTTP 401）。"
+        "请在.env文件中检查DASHSCOPE_API_KEY是否正确、是否已过期或被禁用。",
+        "en": "The Bailian API key was rejected (HTTP 401). Check DASHSCOPE_API_KEY in the .env "
+        "file: is it right, expired or disabled?",
+    },
+    "endpoint_not_found": {
+        "zh": "接口地址不存在（HTTP 404）：{host} 上没有对话补全接口。"
+        "请检查{variable}（DashScope 兼容模式应以 /compatible-mode/v1 结尾，"
+        "vLLM、Ollama 等一般以 /v1 结尾）。",
+        "en": "Endpoint not found (HTTP 404): {host} has no chat completions API. Check "
+        "{variable} (DashScope compatible mode ends in /compatible-mode/v1, vLLM and Ollama "
+        "usually in /v1).",
+    },
+    "model_not_found": {
+        "zh": "模型不存在：{model}。请在DASHSCOPE_MODEL中填写可用的模型名称"
+        "（例如 qwen-plus、qwen-max、qwen-turbo），并确认账号已开通该模型。",
+        "en": "Model not found: {model}. Set DASHSCOPE_MODEL to an available model (e.g. "
+        "qwen-plus, qwen-max, qwen-turbo) that your account has access to.",
+    },
+    "moderation": {
+        "zh": "内容安全检查未通过：输入或输出可能包含不当内容，本次回复已中止。请修改问题后重试。",
+        "en": "The content safety check failed: the input or output may be inappropriate, so "
+        "the reply was stopped. Rephrase and try again.",
+    },
+    "arrears": {
+        "zh": "阿里云账号已欠费，无法调用模型。请在阿里云控制台充值后重试。",
+        "en": "The Alibaba Cloud account is in arrears and cannot call the model. Top it up in "
+        "the console and try again.",
+    },
+    "quota_exhausted": {
+        "zh": "阿里云百炼调用额度已用尽。请在控制台查看额度或开通付费后重试。",
+        "en": "The Bailian quota is used up. Check the quota in the console or enable paid use.",
+    },
+    "prompt_too_long": {
+        "zh": "对话内容过长，超过了模型允许的输入长度。请缩短问题，或开始一个新的会话。",
+        "en": "The conversation is longer than the model accepts. Shorten the question, or "
+        "start a new session.",
+    },
+    "rate_limited": {
+        "zh": "请求过于频繁（HTTP 429），多次重试后仍被限流。请稍后再试。",
+        "en": "Too many requests (HTTP 429), still throttled after retries. Try again later.",
+    },
+    "server_error": {
+        "zh": "阿里云百炼服务暂时不可用（HTTP {status}），多次重试后仍失败。请稍后再试。",
+        "en": "The Bailian service is unavailable (HTTP {status}) after retries. Try again later.",
+    },
+    "network_timeout": {
+        "zh": "网络连接超时：{waited}未能从 {host} 收到数据。"
+        "请检查网络或代理设置、{variable}是否正确，必要时调大DASHSCOPE_TIMEOUT后重试。",
+        "en": "Network timeout: no data from {host}{waited}. Check the network or proxy, "
+        "{variable}, and if needed raise DASHSCOPE_TIMEOUT and try again.",
+    },
+    "network_waited": {"zh": "{seconds}秒内", "en": " within {seconds} s"},
+    "malformed_stream": {
+        "zh": "模型服务返回了无法解析的数据（流式响应格式错误），本次回复已中止。请重试。",
+        "en": "The model service sent data that could not be parsed (a malformed stream); the "
+        "reply was stopped. Try again.",
+    },
+    "provider_status": {
+        "zh": "模型服务返回错误（HTTP {status}，{code}）。",
+        "en": "The model service answered with an error (HTTP {status}, {code}).",
+    },
+    "provider_stream_error": {
+        "zh": "模型服务在回复过程中返回错误（{code}），本次回复已中止。",
+        "en": "The model service reported an error during the reply ({code}); it was stopped.",
+    },
+    "unknown_code": {"zh": "未知错误码", "en": "unknown code"},
+    "unknown_model": {"zh": "未知模型", "en": "unknown model"},
+    "model_service": {"zh": "模型服务", "en": "the model service"},
+    # -- the command line ----------------------------------------------------------------------
+    "cli_chat_commands": {
+        "zh": "/new 开始新会话，/session 显示会话ID，/exit 退出；Ctrl-C 停止当前回复",
+        "en": "/new starts a new session, /session shows its id, /exit quits; Ctrl-C stops "
+        "the current reply",
+    },
+    "cli_chat_banner": {
+        "zh": "geo-agent 对话，会话 {session}。{commands}。",
+        "en": "geo-agent chat, session {session}. {commands}.",
+    },
+    "cli_prompt": {"zh": "你> ", "en": "you> "},
+    "cli_new_session": {"zh": "新会话 {session}", "en": "new session {session}"},
+    "cli_session": {"zh": "会话 {session}", "en": "session {session}"},
+    "cli_stopped": {
+        "zh": "（已停止回复；会话保留，可以继续提问）",
+        "en": "(reply stopped; the session is kept, ask on)",
+    },
+    "cli_interrupted": {"zh": "（已中断）", "en": "(interrupted)"},
+    "cli_error": {"zh": "错误：{error}", "en": "error: {error}"},
+    "cli_tool": {"zh": "  ⚙ 调用工具 {tool} {arguments}", "en": "  ⚙ tool {tool} {arguments}"},
+    "cli_map": {"zh": "  🗺 地图操作 {action}", "en": "  🗺 map {action}"},
+}
+
+
+def language() -> Language:
+    """The language messages are rendered in now."""
+    current = _current.get()
+    if current is not None:
+        return current
+    return parse_language(os.environ.get("GEO_AGENT_LANGUAGE"))
+
+
+def parse_language(value: str | None) -> Language:
+    """``zh``/``en`` from a setting such as ``en``, ``en_US.UTF-8`` or ``zh-CN`` (else Chinese)."""
+    code = (value or "").strip().lower()[:2]
+    return "en" if code == "en" else DEFAULT_LANGUAGE
+
+
+@contextmanager
+def use_language(lang: Language) -> Iterator[None]:
+    """Render messages in ``lang`` within this context (and tasks started from it)."""
+    token = _current.set(lang)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def text(key: str, /, **params: object) -> str:
+    """The message ``key`` in the current language, with ``params`` filled in."""
+    entry = CATALOGUE[key]
+    template = entry.get(language()) or entry[DEFAULT_LANGUAGE]
+    return template.format(**params) if params else template.format()

@@ -1,0 +1,35 @@
+"""Chat model providers: settings in, a streaming LangChain chat model for the chosen one out.
+
+``openai`` (default) is ``ChatOpenAI`` on DashScope's OpenAI-compatible mode (or any compatible
+server); ``tongyi`` is ``ChatTongyi`` on the native DashScope API, the only path that imports
+langchain-community and dashscope. See ``agent.providers.registry`` for the table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agent.providers.registry import PROVIDERS, ProviderSpec, provider_spec
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from agent.config import Settings
+
+__all__ = ["PROVIDERS", "ProviderSpec", "build_chat_model", "close_all_pools", "provider_spec"]
+
+
+def build_chat_model(settings: Settings) -> BaseChatModel:
+    """A streaming chat model for ``settings.provider``.
+
+    Raises ``ConfigurationError`` without a key.
+    """
+    settings.require_api_key()
+    return provider_spec(settings.provider).build(settings)
+
+
+async def close_all_pools() -> None:
+    """Close every provider connection pool opened in the running loop (app shutdown)."""
+    from agent.providers._pools import close_all_loop_pools
+
+    await close_all_loop_pools()

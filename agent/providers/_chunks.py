@@ -1,0 +1,46 @@
+"""The one fast builder of text-only stream chunks, shared by both providers.
+
+Most events of a reply carry only text. Their ``ChatGenerationChunk`` is built directly instead
+of through pydantic validation (a third of the cost); ``tests/test_fast_chunks.py`` checks that
+it equals what each provider's general path validates for the same event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
+
+from agent._compat.pydantic import construct
+
+_GENERATION_SET = frozenset({"message", "text"})
+
+
+def text_chunk(
+    text: str, response_metadata: dict[str, Any], fields_set: frozenset[str]
+) -> ChatGenerationChunk:
+    """The chunk of an event that carries only ``text``: ``response_metadata`` is kept as is,
+    ``fields_set`` names the message fields the provider's general path sets."""
+    message = construct(
+        AIMessageChunk,
+        set(fields_set),
+        {
+            "content": text,
+            "additional_kwargs": {},
+            "response_metadata": response_metadata,
+            "type": "AIMessageChunk",
+            "name": None,
+            "id": None,
+            "tool_calls": [],
+            "invalid_tool_calls": [],
+            "usage_metadata": None,
+            "tool_call_chunks": [],
+            "chunk_position": None,
+        },
+    )
+    return construct(
+        ChatGenerationChunk,
+        set(_GENERATION_SET),
+        {"text": text, "generation_info": None, "type": "ChatGenerationChunk", "message": message},
+    )
