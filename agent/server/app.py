@@ -65,6 +65,20 @@ class _State:
         return ApiError(503, str(to_agent_error(exc)))
 
 
+async def caller(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    """The authenticated caller, counted against its requests-per-minute limit."""
+    state: _State = request.app.state.geo_agent
+    identity = state.auth.identify(request)
+    state.rate.hit(identity.limit_key)
+    return identity
+
+
+Caller = Annotated[Identity, Depends(caller)]
+
+
 def create_app(
     service: Any = None, settings: ServerSettings | None = None, *, close_service: bool = False
 ) -> FastAPI:
@@ -106,15 +120,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream"], max_age=600)
 
-    async def caller(
-        request: Request,
-        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Identity:
-        identity = state.auth.identify(request)
-        state.rate.hit(identity.limit_key)
-        return identity
-
-    Caller = Annotated[Identity, Depends(caller)]
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Health:

@@ -7,6 +7,7 @@ runs it. Binding anything but loopback requires tokens (``GEO_AGENT_API_TOKENS``
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -78,8 +79,35 @@ def run_serve(args: argparse.Namespace) -> int:
     app = create_app(StreamChatService(settings), server_settings, close_service=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             lifespan="on", timeout_graceful_shutdown=5, backlog=4096)
+    secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
+    _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
     _server_class(uvicorn.Server)(config).run()
     return 0
+
+
+class _Redact:
+    """A logging filter masking the given secrets in every record it passes."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = [s for s in secrets if len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = message
+        for secret in self.secrets:
+            masked = masked.replace(secret, "***")
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def _redact_logs(secrets: list[str], level: str) -> None:
+    """Log at ``level`` on stderr (the app's and the libraries' loggers too), never a secret."""
+    logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
+    redact = _Redact(secrets)
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(redact)
 
 
 def _server_class(base: Any) -> Any:
