@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,10 +35,13 @@ class Server:
     process: subprocess.Popen
     url: str
     log_path: Path
+    stdout: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
     def logs(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        """Everything it wrote: stderr (its logs) and stdout (uvicorn's access log)."""
+        return (self.log_path.read_text(encoding="utf-8", errors="replace")
+                + "".join(self.stdout))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -79,17 +83,25 @@ def start_server(workdir: Path, env: dict[str, str], *args: str, timeout: float 
         cwd=workdir, env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
         stderr=log, text=True)
     log.close()
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while True:
-        line = process.stdout.readline()
-        if "listening on " in line:
-            url = line.rsplit("listening on ", 1)[1].strip()
-            return Server(process, url, log_path, env)
-        if not line or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            raise AssertionError(f"geo-agent serve did not start:\n{log_path.read_text()}")
+    lines: list[str] = []
+    urls: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:  # read stdout to its end, so the server never blocks writing it
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "listening on " in line and not urls:
+                urls.append(line.rsplit("listening on ", 1)[1].strip())
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(timeout) or not urls:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"geo-agent serve did not start:\n{log_path.read_text()}")
+    return Server(process, urls[0], log_path, lines, env)
 
 
 @pytest.fixture(scope="module")
