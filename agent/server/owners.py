@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 TABLE = "geo_agent_session_owners"
-_CACHE_LIMIT = 100_000
 _CLAIM = (
     f"INSERT INTO {TABLE} (session_id, owner) VALUES ({{p}}, {{p}}) "
     "ON CONFLICT (session_id) DO UPDATE SET session_id = excluded.session_id RETURNING owner"
@@ -30,33 +29,24 @@ def store_url(configured: str | None) -> str:
 
 
 class SessionOwners:
-    """Owners kept in this process (``memory://``); the base of the database-backed kinds."""
+    """Owners kept in this process (``memory://``); the base of the database-backed kinds.
+
+    Nothing is cached: another instance may delete a session (and its owner) at any time.
+    """
 
     def __init__(self) -> None:
         self._owners: dict[str, str] = {}
 
     async def claim(self, session_id: str, owner: str) -> bool:
         """Make ``owner`` the owner of a new ``session_id``; whether ``owner`` owns it now."""
-        known = self._owners.get(session_id)
-        if known is None:
-            known = await self._claim(session_id, owner)
-            if len(self._owners) >= _CACHE_LIMIT:
-                self._owners.clear()
-            self._owners[session_id] = known
-        return known == owner
+        return await self._claim(session_id, owner) == owner
 
     async def owns(self, session_id: str, owner: str) -> bool:
         """Whether ``owner`` owns ``session_id`` (``False`` for an unknown session)."""
-        known = self._owners.get(session_id)
-        if known is None:
-            known = await self._lookup(session_id)
-            if known is not None:
-                self._owners[session_id] = known
-        return known == owner
+        return await self._lookup(session_id) == owner
 
     async def forget(self, session_id: str) -> None:
         """Drop ``session_id``'s owner (the session was deleted)."""
-        self._owners.pop(session_id, None)
         await self._delete(session_id)
 
     async def ping(self) -> None:
@@ -66,13 +56,13 @@ class SessionOwners:
         """Release connections (reopened on demand)."""
 
     async def _claim(self, session_id: str, owner: str) -> str:
-        return owner
+        return self._owners.setdefault(session_id, owner)
 
     async def _lookup(self, session_id: str) -> str | None:
-        return None
+        return self._owners.get(session_id)
 
     async def _delete(self, session_id: str) -> None:
-        return None
+        self._owners.pop(session_id, None)
 
 
 class SqliteOwners(SessionOwners):

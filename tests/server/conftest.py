@@ -123,3 +123,6 @@ def auth_a() -> dict[str, str]:
 @pytest.fixture
 def auth_b() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN_B}"}
+
+
+from tests.stores.conftest import pg_url, postgres_url  # noqa: E402, F401 - real PostgreSQL
