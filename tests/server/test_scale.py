@@ -32,7 +32,8 @@ async def test_a_thousand_concurrent_sse_clients_each_get_their_own_text(
     server = start_server(tmp_path, env, "--log-level", "warning")
     try:
         sessions = [str(uuid.uuid4()) for _ in range(CLIENTS)]
-        messages = [f"会话{i:04d}请回答这一条只属于我的消息-{s[:8]}" for i, s in enumerate(sessions)]
+        messages = [f"会话{i:04d}请回答这一条只属于我的消息-{s[:8]}"
+                    for i, s in enumerate(sessions)]
         limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS)
         async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
             await read_sse(client, "/v1/chat/stream", {"message": "预热"}, A)
@@ -93,5 +94,6 @@ async def test_a_conversation_begun_on_one_instance_continues_on_another(
     finally:
         one.stop()
         two.stop()
-    assert [r.messages[-1]["content"] for r in fake_dashscope.requests] == ["我在杭州", "那里天气如何"]
+    assert [r.messages[-1]["content"] for r in fake_dashscope.requests] == [
+        "我在杭州", "那里天气如何"]
     assert len(fake_dashscope.requests[1].messages) >= 3  # B sent A's turn to the model
