@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(chat, top=False)
+    from agent.server.cli import add_serve_command  # stdlib only until serve runs
+
+    add_serve_command(commands)
     return parser
 
 
@@ -315,6 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "serve":
+        from agent.server.cli import run_serve
+
+        return run_serve(args)
     if args.env_file and not os.path.isfile(args.env_file):
         parser.error(f"--env-file: no such file: {args.env_file}")
     question = _read_question(args, parser) if args.command == "ask" else ""

@@ -1,0 +1,125 @@
+"""``geo-agent serve``: the HTTP service on uvicorn.
+
+``add_serve_command(subparsers)`` adds the command to the ``geo-agent`` parser; ``run_serve``
+runs it. Binding anything but loopback requires tokens (``GEO_AGENT_API_TOKENS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+_HELP = {
+    "GEO_AGENT_API_TOKENS": "bearer tokens accepted, comma-separated (required off loopback)",
+    "GEO_AGENT_API_TOKENS_FILE": "file with more tokens, one a line",
+    "GEO_AGENT_CORS_ORIGINS": "web origins allowed by CORS, comma-separated (default: CORS off)",
+    "GEO_AGENT_MAX_BODY_BYTES": "largest request body, default 1048576 (413 beyond)",
+    "GEO_AGENT_MAX_CONCURRENT_REPLIES": "replies at once per token, default 8 (0: no limit)",
+    "GEO_AGENT_REQUESTS_PER_MINUTE": "requests per token and minute, default 60 (0: no limit)",
+    "GEO_AGENT_SSE_PING": "seconds between keep-alive comments, default 15",
+}
+
+
+def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``serve`` to ``geo-agent``'s subcommands."""
+    width = max(map(len, _HELP))
+    variables = "\n".join(f"  {name:<{width}}  {text}" for name, text in _HELP.items())
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve the assistant over HTTP (SSE and the Vercel AI SDK stream)",
+        description="Serve the assistant over HTTP: POST /v1/chat/stream (SSE), POST /api/chat "
+        "(AI SDK UI message stream), sessions, /healthz, /readyz; API docs at /docs.",
+        epilog="server settings (environment or .env):\n" + variables,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; any other needs tokens)")
+    serve.add_argument("--port", type=int, default=8000,
+                       help="port to bind (default 8000; 0 picks a free one)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"],
+                       help="uvicorn's log level (default info)")
+    serve.add_argument("--env-file", metavar="PATH", default=None,
+                       help="read configuration from this file instead of ./.env")
+    return serve
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; 1 for a configuration error, 2 for a usage error."""
+    try:
+        import uvicorn
+
+        from agent.server.app import create_app
+    except ImportError as exc:
+        print(f"geo-agent serve: missing dependency {exc.name}: "
+              'pip install -e ".[server]"', file=sys.stderr)
+        return EXIT_ERROR
+    from agent import Settings, StreamChatService
+    from agent.errors import ConfigurationError
+    from agent.server.auth import TOKENS_HINT, is_loopback
+    from agent.server.settings import ServerSettings
+
+    try:
+        settings = Settings.from_env(args.env_file)
+        server_settings = ServerSettings.from_env()
+        tokens = server_settings.tokens()
+    except ConfigurationError as exc:
+        print(f"geo-agent serve: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if not tokens and not is_loopback(args.host):
+        print(f"geo-agent serve: refusing to listen on {args.host} without access tokens: "
+              f"anyone who can reach it could spend your DashScope key. {TOKENS_HINT} "
+              "(或只监听 --host 127.0.0.1)", file=sys.stderr)
+        return EXIT_USAGE
+    app = create_app(StreamChatService(settings), server_settings, close_service=True)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            lifespan="on", timeout_graceful_shutdown=5, backlog=4096)
+    secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
+    _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
+    _server_class(uvicorn.Server)(config).run()
+    return 0
+
+
+class _Redact:
+    """A logging filter masking the given secrets in every record it passes."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = [s for s in secrets if len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = message
+        for secret in self.secrets:
+            masked = masked.replace(secret, "***")
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def _redact_logs(secrets: list[str], level: str) -> None:
+    """Log at ``level`` on stderr (the app's and the libraries' loggers too), never a secret."""
+    logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
+    redact = _Redact(secrets)
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(redact)
+
+
+def _server_class(base: Any) -> Any:
+    class Server(base):  # type: ignore[misc, valid-type]
+        """uvicorn's server, announcing the bound address on stdout (``--port 0`` too)."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            for server in getattr(self, "servers", []):
+                for sock in server.sockets:
+                    host, port = sock.getsockname()[:2]
+                    shown = f"[{host}]" if ":" in host else host
+                    print(f"geo-agent serve: listening on http://{shown}:{port}", flush=True)
+
+    return Server

@@ -1,0 +1,92 @@
+"""Error answers: every 4xx/5xx body is ``{"type": "error", "error": <text>}``, like the stream's.
+
+The text is the same wording the stream would use (``agent`` validation messages where they
+apply); never a stack trace, a token or a key.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "处理请求时出现内部错误。请重试；如果持续出现，请带上服务日志报告。"
+NOT_FOUND = "会话不存在。"
+_STATUS_TEXT = {
+    404: "请求的地址不存在。",
+    405: "不支持该请求方法。",
+    413: "请求体过大。",
+}
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, with the text a person can act on."""
+
+    def __init__(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+        self.headers = headers or {}
+
+
+def error_body(text: str, **extra: Any) -> dict[str, Any]:
+    """The JSON body of an error answer (``extra`` such as ``session_id`` after ``error``)."""
+    return {"type": "error", "error": text, **extra}
+
+
+def error_response(status: int, text: str, headers: dict[str, str] | None = None,
+                   **extra: Any) -> JSONResponse:
+    """An error answer."""
+    return JSONResponse(error_body(text, **extra), status_code=status, headers=headers)
+
+
+def describe_validation(errors: list[Any]) -> str:
+    """One sentence for a request body that did not parse or match the schema."""
+    problems = []
+    for error in errors:
+        kind = str(error.get("type", ""))
+        loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        where = ".".join(loc)
+        if kind == "json_invalid":
+            return "请求体不是有效的 JSON。"
+        if not loc and kind in ("model_attributes_type", "dict_type", "missing"):
+            return "请求体必须是 JSON 对象（Content-Type: application/json）。"
+        if kind == "missing":
+            problems.append(f"缺少字段 {where}")
+        elif kind == "extra_forbidden":
+            problems.append(f"不支持的字段 {where}")
+        else:
+            problems.append(f"字段 {where} 无效（{error.get('msg', kind)}）")
+    return "请求无效：" + "；".join(problems or ["请求体不符合接口说明"]) + "。"
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Answer every error in the documented shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.text, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, describe_validation(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413 and isinstance(exc.detail, str):  # BodySizeLimit's own text
+            text = exc.detail
+        else:
+            text = _STATUS_TEXT.get(exc.status_code) or f"请求失败（HTTP {exc.status_code}）。"
+        return error_response(exc.status_code, text, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(500, INTERNAL_ERROR)

@@ -1,0 +1,123 @@
+"""Limits per caller: requests per minute (the ``limits`` package's moving window), replies
+streaming at once, and the request body's size (an ASGI middleware, before any parsing)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent.server.errors import ApiError, error_body
+
+
+class RateLimit:
+    """At most ``per_minute`` requests per key in any 60 s window (0: no limit)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._item = RateLimitItemPerMinute(per_minute) if per_minute else None
+        self._limiter = MovingWindowRateLimiter(MemoryStorage()) if per_minute else None
+
+    def hit(self, key: str) -> None:
+        """Count one request, or ``ApiError`` 429 with ``Retry-After``."""
+        if self._limiter is None or self._item is None:
+            return
+        if self._limiter.hit(self._item, key):
+            return
+        reset = self._limiter.get_window_stats(self._item, key).reset_time
+        wait = max(1, math.ceil(reset - time.time()))
+        raise ApiError(
+            429,
+            f"请求过于频繁：每分钟最多 {self.per_minute} 个请求"
+            f"（GEO_AGENT_REQUESTS_PER_MINUTE）。请 {wait} 秒后重试。",
+            {"Retry-After": str(wait)},
+        )
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` replies streaming at once per key (0: no limit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._running: dict[str, int] = {}
+
+    def acquire(self, key: str) -> None:
+        """Take one of ``key``'s slots, or ``ApiError`` 429 with ``Retry-After``."""
+        count = self._running.get(key, 0)
+        if self.limit and count >= self.limit:
+            raise ApiError(
+                429,
+                f"同时进行的回复过多：每个令牌最多 {self.limit} 个"
+                "（GEO_AGENT_MAX_CONCURRENT_REPLIES）。请等当前回复结束后重试。",
+                {"Retry-After": "1"},
+            )
+        self._running[key] = count + 1
+
+    def release(self, key: str) -> None:
+        """Give back a slot taken with ``acquire``."""
+        left = self._running.get(key, 0) - 1
+        if left > 0:
+            self._running[key] = left
+        else:
+            self._running.pop(key, None)
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised from ``receive``: FastAPI passes HTTP exceptions on (others become a 400)."""
+
+
+class BodySizeLimit:
+    """Answers 413 to a request whose body exceeds ``max_bytes`` (declared or actually sent)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _text(self) -> str:
+        return f"请求体过大：超过 {self.max_bytes} 字节（GEO_AGENT_MAX_BODY_BYTES）。"
+
+    def _reject(self) -> JSONResponse:
+        return JSONResponse(error_body(self._text()), status_code=413)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await self._reject()(scope, receive, send)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge(413, self._text())
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject()(scope, receive, send)

@@ -1,0 +1,114 @@
+"""Request and response bodies, as the OpenAPI document at ``/docs`` shows them.
+
+Request fields the service validates itself (``message``, ``session_id``, ``events``) are typed
+loosely here and checked by the same functions ``stream_chat`` uses, so a wrong value gets the
+same wording over HTTP as in the stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.events import OPTIONAL_EVENTS
+
+EVENT_NAMES = sorted(OPTIONAL_EVENTS)
+
+
+class ChatStreamRequest(BaseModel):
+    """A message for ``POST /v1/chat/stream``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Any = Field(
+        ..., description="the user's message", json_schema_extra={"type": "string"},
+        examples=["天安门附近有什么咖啡店？"])
+    session_id: Any = Field(
+        None, description="the session to continue (a UUID); none starts a new one",
+        json_schema_extra={"type": "string", "format": "uuid"})
+    events: Any = Field(
+        None, description="optional event types to add to the stream",
+        json_schema_extra={"type": "array", "items": {"type": "string", "enum": EVENT_NAMES}})
+
+
+class UIMessagePart(BaseModel):
+    """A part of a UI message; only ``text`` parts are read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class UIMessage(BaseModel):
+    """A message as ``useChat`` sends it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    role: Literal["system", "user", "assistant"]
+    parts: list[UIMessagePart] = Field(default_factory=list)
+
+
+class UIChatRequest(BaseModel):
+    """The body the AI SDK's ``DefaultChatTransport`` sends to ``POST /api/chat``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(..., min_length=1, max_length=200,
+                    description="the chat id (a UUID is used as the session id as is)")
+    messages: list[UIMessage] = Field(..., description="the chat so far; the last user "
+                                      "message's text parts are the new message")
+    trigger: Literal["submit-message", "regenerate-message"] | None = None
+    messageId: str | None = None  # the AI SDK's field name
+
+
+class HistoryMessage(BaseModel):
+    """One stored message."""
+
+    role: Literal["user", "assistant", "tool", "system"]
+    content: str
+    tool_calls: list[dict[str, Any]] | None = None
+    name: str | None = None
+
+
+class History(BaseModel):
+    """A session's stored messages, oldest first."""
+
+    session_id: str
+    messages: list[HistoryMessage]
+
+
+class Stopped(BaseModel):
+    """The answer of ``POST /v1/chat/{message_id}/stop``."""
+
+    message_id: str
+    session_id: str
+    stopped: bool = True
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the same wording as the stream's ``error`` event."""
+
+    type: Literal["error"] = "error"
+    error: str
+
+
+class Health(BaseModel):
+    """``/healthz`` and ``/readyz``."""
+
+    status: Literal["ok", "ready", "not ready"]
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+def history_message(message: Any) -> HistoryMessage:
+    """A LangChain message as JSON."""
+    role = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system"}.get(
+        getattr(message, "type", ""), "assistant")
+    content = message.content
+    text = content if isinstance(content, str) else getattr(message, "text", "") or ""
+    calls = [{"id": c.get("id"), "name": c.get("name"), "arguments": c.get("args")}
+             for c in getattr(message, "tool_calls", None) or []] or None
+    name = getattr(message, "name", None) if role == "tool" else None
+    return HistoryMessage(role=role, content=str(text), tool_calls=calls, name=name)
