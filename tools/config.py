@@ -19,6 +19,7 @@ DEFAULT_NOMINATIM_BASE_URL = "https://nominatim.openstreetmap.org"
 DEFAULT_OVERPASS_BASE_URL = "https://overpass-api.de"
 DEFAULT_OSRM_BASE_URL = "https://router.project-osrm.org"
 DEFAULT_OSRM_WALKING_BASE_URL = "https://routing.openstreetmap.de/routed-foot"
+DEFAULT_OSRM_CYCLING_BASE_URL = "https://routing.openstreetmap.de/routed-bike"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class GeoConfig:
     overpass_base_url: str = DEFAULT_OVERPASS_BASE_URL
     osrm_base_url: str = DEFAULT_OSRM_BASE_URL
     osrm_walking_base_url: str = DEFAULT_OSRM_WALKING_BASE_URL
+    osrm_cycling_base_url: str = DEFAULT_OSRM_CYCLING_BASE_URL
     http_timeout: float = 10.0
     user_agent: str | None = None
     cache_ttl: float = 600.0
@@ -56,8 +58,8 @@ class GeoConfig:
         """Read ``GEO_PROVIDER`` (amap|open|auto), ``AMAP_API_KEY``, ``AMAP_BASE_URL``,
         ``OPEN_METEO_BASE_URL``, ``OPEN_METEO_GEOCODING_URL``, ``PHOTON_BASE_URL``,
         ``NOMINATIM_BASE_URL``, ``OVERPASS_BASE_URL``, ``OSRM_BASE_URL``,
-        ``OSRM_WALKING_BASE_URL``, ``GEO_HTTP_TIMEOUT``, ``GEO_USER_AGENT``,
-        ``GEO_CACHE_TTL`` and ``GEO_MAP_CRS`` (gcj02|wgs84).
+        ``OSRM_WALKING_BASE_URL``, ``OSRM_CYCLING_BASE_URL``, ``GEO_HTTP_TIMEOUT``,
+        ``GEO_USER_AGENT``, ``GEO_CACHE_TTL`` and ``GEO_MAP_CRS`` (gcj02|wgs84).
 
         ``./.env`` is loaded first when present, never overriding variables already set.
         Invalid values raise ``ValueError`` naming the variable (never its secret value).
@@ -83,6 +85,7 @@ class GeoConfig:
             overpass_base_url=_url("OVERPASS_BASE_URL", DEFAULT_OVERPASS_BASE_URL),
             osrm_base_url=_url("OSRM_BASE_URL", DEFAULT_OSRM_BASE_URL),
             osrm_walking_base_url=_url("OSRM_WALKING_BASE_URL", DEFAULT_OSRM_WALKING_BASE_URL),
+            osrm_cycling_base_url=_url("OSRM_CYCLING_BASE_URL", DEFAULT_OSRM_CYCLING_BASE_URL),
             http_timeout=_positive("GEO_HTTP_TIMEOUT", 10.0),
             user_agent=_env("GEO_USER_AGENT"),
             cache_ttl=_positive("GEO_CACHE_TTL", 600.0, allow_zero=True),
