@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(chat, top=False)
+    from agent.mcp.cli import add_mcp_command  # stdlib only until the command runs
+
+    add_mcp_command(commands)
     return parser
 
 
@@ -334,6 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.env_file and not os.path.isfile(args.env_file):
         parser.error(f"--env-file: no such file: {args.env_file}")
+    if args.command == "mcp":
+        from agent.mcp.cli import run_mcp
+
+        return run_mcp(args)
     question = _read_question(args, parser) if args.command == "ask" else ""
     events = set(args.events)
     if args.show_tools:
