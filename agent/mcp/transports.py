@@ -94,7 +94,7 @@ def http_app(server: Server, *, host: str, tokens: list[str]) -> Any:
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.applications import Starlette
-    from starlette.routing import Mount
+    from starlette.routing import Route
 
     security = None
     if is_loopback(host):  # DNS-rebinding protection: only local Host/Origin headers
@@ -105,9 +105,7 @@ def http_app(server: Server, *, host: str, tokens: list[str]) -> Any:
             allowed_origins=[f"http://{h}" for h in hosts],
         )
     manager = StreamableHTTPSessionManager(app=server, security_settings=security)
-
-    async def handle(scope: Scope, receive: Any, send: Any) -> None:
-        await manager.handle_request(scope, receive, send)
+    handle = _Endpoint(manager)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -115,7 +113,19 @@ def http_app(server: Server, *, host: str, tokens: list[str]) -> Any:
             yield
 
     inner: ASGIApp = BearerAuth(handle, tokens) if tokens else handle
-    return Starlette(routes=[Mount(MCP_PATH, app=inner)], lifespan=lifespan)
+    # A Route, not a Mount: ``/mcp`` itself answers (a Mount redirects it to ``/mcp/``).
+    return Starlette(routes=[Route(MCP_PATH, endpoint=inner, methods=["GET", "POST", "DELETE"])],
+                     lifespan=lifespan)
+
+
+class _Endpoint:
+    """The session manager as a plain ASGI app (Starlette passes classes through as apps)."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        await self.manager.handle_request(scope, receive, send)
 
 
 async def serve_stdio(server: Server) -> None:
