@@ -19,12 +19,14 @@ async def stdio_session(env: dict[str, str], log: Path, *args: str):
     """A client session on a fresh ``geo-agent mcp`` process; its stderr goes to ``log``."""
     params = StdioServerParameters(command=GEO_AGENT, args=["mcp", *args], env=env, cwd=ROOT)
     with log.open("w") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(read, write) as session:
-                info = await session.initialize()
-                assert info.serverInfo.name == "bailian-geo-agent"
-                assert info.capabilities.tools is not None
-                yield session
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            info = await session.initialize()
+            assert info.serverInfo.name == "bailian-geo-agent"
+            assert info.capabilities.tools is not None
+            yield session
 
 
 async def test_stdio_lists_the_toolkit_and_answers_from_the_fake(fake_amap: FakeAmap, tmp_path):
