@@ -21,6 +21,7 @@ DEFAULT_NOMINATIM_BASE_URL = "https://nominatim.openstreetmap.org"
 DEFAULT_OVERPASS_BASE_URL = "https://overpass-api.de"
 DEFAULT_OSRM_BASE_URL = "https://router.project-osrm.org"
 DEFAULT_OSRM_WALKING_BASE_URL = "https://routing.openstreetmap.de/routed-foot"
+DEFAULT_OSRM_CYCLING_BASE_URL = "https://routing.openstreetmap.de/routed-bike"
 
 ENV_SETTINGS = SettingsConfigDict(
     env_file=".env",
@@ -83,6 +84,10 @@ class GeoConfig(BaseSettings):
         DEFAULT_OSRM_WALKING_BASE_URL, validation_alias="OSRM_WALKING_BASE_URL"
     )
     """OSRM walking routes base URL."""
+    osrm_cycling_base_url: str = Field(
+        DEFAULT_OSRM_CYCLING_BASE_URL, validation_alias="OSRM_CYCLING_BASE_URL"
+    )
+    """OSRM cycling routes base URL."""
     http_timeout: float = Field(10.0, gt=0, validation_alias="GEO_HTTP_TIMEOUT")
     """Seconds a geo provider request may take."""
     user_agent: str | None = Field(None, validation_alias="GEO_USER_AGENT")
@@ -108,6 +113,7 @@ class GeoConfig(BaseSettings):
         "overpass_base_url",
         "osrm_base_url",
         "osrm_walking_base_url",
+        "osrm_cycling_base_url",
     )
     @classmethod
     def _check_url(cls, value: str) -> str:

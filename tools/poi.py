@@ -77,6 +77,8 @@ def format_poi(index: int, poi: Poi) -> str:
         details.append(f"电话：{truncate(poi.phone, 30)}")
     if poi.location is not None:
         details.append(f"坐标：{coordinate_label(poi.location)}")
+    if poi.id:
+        details.append(f"ID：{poi.id}")
     return line + ("；" + "；".join(details) if details else "")
 
 

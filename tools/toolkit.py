@@ -9,7 +9,9 @@ from pydantic import ConfigDict, Field
 
 from tools.config import GeoConfig
 from tools.coords import CRS
+from tools.distance import DistanceTool
 from tools.http import client_for
+from tools.ip_location import IpLocationTool
 from tools.map_ops import (
     MapAddMarkersTool,
     MapClearTool,
@@ -18,8 +20,13 @@ from tools.map_ops import (
     MapSetViewTool,
 )
 from tools.poi import PoiSearchTool
+from tools.poi_detail import PoiDetailTool
+from tools.routes_extra import CyclingRouteTool, TransitRouteTool
 from tools.suggestions import GeocodeTool, ReverseGeocodeTool, RoutePlanTool, SuggestPlacesTool
 from tools.weather import WeatherTool
+
+EXTRA_TOOLS = (DistanceTool, CyclingRouteTool, TransitRouteTool, IpLocationTool, PoiDetailTool)
+"""Tools of the optional provider capabilities (issue 14)."""
 
 
 class GeoToolkit(BaseToolkit):
@@ -64,6 +71,7 @@ class GeoToolkit(BaseToolkit):
             GeocodeTool(**common),
             ReverseGeocodeTool(**common),
             RoutePlanTool(**common),
+            *(cls(**common) for cls in EXTRA_TOOLS),
         ]
         if self.include_map_tools:
             tools += [

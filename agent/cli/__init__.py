@@ -181,9 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(chat, top=False)
-    from agent.server.cli import add_serve_command  # stdlib only until serve runs
+    # stdlib only until the command runs
+    from agent.mcp.cli import add_mcp_command
+    from agent.server.cli import add_serve_command
 
     add_serve_command(commands)
+    add_mcp_command(commands)
     return parser
 
 
@@ -324,6 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_serve(args)
     if args.env_file and not os.path.isfile(args.env_file):
         parser.error(f"--env-file: no such file: {args.env_file}")
+    if args.command == "mcp":
+        from agent.mcp.cli import run_mcp
+
+        return run_mcp(args)
     question = _read_question(args, parser) if args.command == "ask" else ""
     events = set(args.events)
     if args.show_tools:

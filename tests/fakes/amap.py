@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.amap_extra import EXTRA_DEFAULTS, EXTRA_REQUIRED
 from tests.fakes.loopback import LoopbackServer
 
 Body = dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]]
@@ -58,6 +59,7 @@ REQUIRED = {
     "/v3/geocode/regeo": ("location",),
     "/v3/direction/driving": ("origin", "destination"),
     "/v3/direction/walking": ("origin", "destination"),
+    **EXTRA_REQUIRED,
 }
 
 # name -> (adcode, citycode, GCJ-02 center, level, province, city, district)
@@ -319,6 +321,7 @@ DEFAULTS: dict[str, Body] = {
     "/v3/assistant/inputtips": inputtips_answer,
     "/v3/direction/driving": direction_answer("driving"),
     "/v3/direction/walking": direction_answer("walking"),
+    **EXTRA_DEFAULTS,
 }
 
 

@@ -73,6 +73,7 @@ def open_config(fake: FakeOpenProviders | None) -> GeoConfig:
         overpass_base_url=fake.url("overpass"),
         osrm_base_url=fake.url("osrm"),
         osrm_walking_base_url=fake.url("osrm-foot"),
+        osrm_cycling_base_url=fake.url("osrm-bike"),
     )
 
 

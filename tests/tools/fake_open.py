@@ -30,6 +30,7 @@ PREFIXES = {
     "overpass": config.DEFAULT_OVERPASS_BASE_URL,
     "osrm": config.DEFAULT_OSRM_BASE_URL,
     "osrm-foot": config.DEFAULT_OSRM_WALKING_BASE_URL,
+    "osrm-bike": config.DEFAULT_OSRM_CYCLING_BASE_URL,
 }
 
 GEONAMES = {
@@ -168,6 +169,13 @@ def nominatim(params: dict[str, str], tail: str) -> tuple[int, Any]:
         if _distance((lng, lat), EIFFEL) > 5000:
             return 200, {"error": "Unable to geocode"}
         return 200, copy.deepcopy(NOMINATIM["eiffel"])
+    if tail == "/lookup":  # osm_ids=W5013364,N1 (extratags: unverified tag selection)
+        ids = set(params.get("osm_ids", "").split(","))
+        found = [v for v in NOMINATIM.values() if f"{v['osm_type'][0].upper()}{v['osm_id']}" in ids]
+        return 200, [copy.deepcopy(v) | {"extratags": {"opening_hours": "Mo-Su 09:30-23:45",
+                                                       "website": "https://www.toureiffel.paris/",
+                                                       "wikipedia": "fr:Tour Eiffel"}}
+                     for v in found]
     q = params.get("q", "").lower()
     return 200, [copy.deepcopy(v) for k, v in NOMINATIM.items() if k in q]
 
@@ -191,7 +199,7 @@ def osrm(params: dict[str, str], tail: str) -> tuple[int, Any]:
     foot = "/foot/" in tail
     mid = (a[0], b[1])
     d1, d2 = _distance(a, mid) * 1.2, _distance(mid, b) * 1.2
-    speed = 1.4 if foot else 9.0
+    speed = 1.4 if foot else 4.5 if "/bike/" in tail else 9.0
 
     def step(kind: str, modifier: str | None, name: str, loc: tuple, dist: float,
              line: list) -> dict:
@@ -228,6 +236,7 @@ HANDLERS: dict[str, Handler] = {
     "overpass": overpass,
     "osrm": osrm,
     "osrm-foot": osrm,
+    "osrm-bike": osrm,
 }
 
 
@@ -262,7 +271,7 @@ class FakeOpenProviders(LoopbackServer):
                  "open-meteo-geocoding": "OPEN_METEO_GEOCODING_URL",
                  "photon": "PHOTON_BASE_URL", "nominatim": "NOMINATIM_BASE_URL",
                  "overpass": "OVERPASS_BASE_URL", "osrm": "OSRM_BASE_URL",
-                 "osrm-foot": "OSRM_WALKING_BASE_URL"}
+                 "osrm-foot": "OSRM_WALKING_BASE_URL", "osrm-bike": "OSRM_CYCLING_BASE_URL"}
         return {var: self.url(p) for p, var in names.items()}
 
     def override(self, provider: str, status: int, body: Any) -> None:

@@ -11,6 +11,11 @@ from tools import GeoToolkit
 from tools.coords import Coordinate, gcj02_to_wgs84
 
 TOOL_NAMES = {
+    "measure_distance",
+    "cycling_route",
+    "transit_route",
+    "ip_location",
+    "poi_detail",
     "get_weather",
     "search_poi",
     "suggest_places",

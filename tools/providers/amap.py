@@ -494,6 +494,40 @@ class AmapProvider:
             path=polyline or [a, b],
         )
 
+    # ------------------------------------------------------------------ extras (amap_extra.py)
+
+    async def distance(self, origins: list[Coordinate], destination: Coordinate, mode: Any):
+        """``/v3/distance``: several origins to one destination."""
+        from tools.providers import amap_extra
+
+        return await amap_extra.distance(self, origins, destination, mode)
+
+    async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
+        """``/v5/direction/bicycling``."""
+        from tools.providers import amap_extra
+
+        return await amap_extra.cycling_route(self, origin, destination)
+
+    async def transit_route(
+        self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
+    ):
+        """``/v3/direction/transit/integrated``."""
+        from tools.providers import amap_extra
+
+        return await amap_extra.transit_route(self, origin, destination, city, cityd)
+
+    async def ip_location(self, ip: str):
+        """``/v3/ip``."""
+        from tools.providers import amap_extra
+
+        return await amap_extra.ip_location(self, ip)
+
+    async def poi_detail(self, poi_id: str):
+        """``/v3/place/detail``."""
+        from tools.providers import amap_extra
+
+        return await amap_extra.poi_detail(self, poi_id)
+
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared."""
         self.cache.clear()

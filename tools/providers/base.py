@@ -9,9 +9,18 @@ URL with a key, or a traceback). Tools turn those errors into tool results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from tools.coords import CRS, Coordinate
+
+if TYPE_CHECKING:
+    from tools.providers.extras import (
+        DistanceMatrix,
+        DistanceMode,
+        IpLocation,
+        PoiDetail,
+        TransitRoutes,
+    )
 
 RouteMode = Literal["driving", "walking"]
 
@@ -153,7 +162,7 @@ class RouteStep:
 class Route:
     """A route between two points; ``path`` is the full polyline in ``path_crs``."""
 
-    mode: RouteMode
+    mode: RouteMode | Literal["cycling"]
     distance_m: float
     duration_s: float
     origin: Coordinate
@@ -218,4 +227,34 @@ class GeoProvider(Protocol):
 
     async def aclose(self) -> None:
         """Release resources the provider owns (not the shared HTTP client)."""
+        ...
+
+
+@runtime_checkable
+class GeoProviderExtras(Protocol):
+    """Optional capabilities (result types in ``tools/providers/extras.py``). A provider without
+    one of these methods still works; the tool needing it says so in its result."""
+
+    async def distance(
+        self, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
+    ) -> DistanceMatrix:
+        """Distance (and time, except straight line) from each origin to the destination."""
+        ...
+
+    async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
+        """Bicycle route."""
+        ...
+
+    async def transit_route(
+        self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
+    ) -> TransitRoutes:
+        """Public-transport options, within ``city`` or from ``city`` to ``cityd``."""
+        ...
+
+    async def ip_location(self, ip: str) -> IpLocation:
+        """City-level location of an IPv4 address."""
+        ...
+
+    async def poi_detail(self, poi_id: str) -> PoiDetail:
+        """Details of a POI by the id its search returned."""
         ...

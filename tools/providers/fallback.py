@@ -4,7 +4,7 @@ cover (``GEO_PROVIDER=auto`` with an AMap key: AMap in China, the open providers
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tools.coords import Coordinate
 from tools.providers.base import (
@@ -19,6 +19,18 @@ from tools.providers.base import (
 )
 
 T = TypeVar("T")
+
+
+def _extra(provider: GeoProvider, method: str) -> Callable[..., Awaitable[Any]]:
+    """``provider.<method>``, or a coroutine raising "not offered" when it has none."""
+    found = getattr(provider, method, None)
+    if found is not None:
+        return found
+
+    async def missing(*args: Any) -> Any:
+        raise OutOfCoverageError(f"{provider.name}不提供该功能。")
+
+    return missing
 _FALL_BACK_ON = (OutOfCoverageError, NotFoundError)
 
 
@@ -81,6 +93,30 @@ class FallbackProvider:
     async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
         """Primary route, else secondary."""
         return await self._try(lambda p: p.route(origin, destination, mode))
+
+    async def distance(self, origins: list[Coordinate], destination: Coordinate, mode: Any):
+        """Primary distances, else secondary."""
+        return await self._try(lambda p: _extra(p, "distance")(origins, destination, mode))
+
+    async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
+        """Primary cycling route, else secondary."""
+        return await self._try(lambda p: _extra(p, "cycling_route")(origin, destination))
+
+    async def transit_route(
+        self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
+    ):
+        """Primary transit plans, else secondary."""
+        return await self._try(
+            lambda p: _extra(p, "transit_route")(origin, destination, city, cityd)
+        )
+
+    async def ip_location(self, ip: str):
+        """Primary IP location, else secondary."""
+        return await self._try(lambda p: _extra(p, "ip_location")(ip))
+
+    async def poi_detail(self, poi_id: str):
+        """Primary POI detail, else secondary."""
+        return await self._try(lambda p: _extra(p, "poi_detail")(poi_id))
 
     async def aclose(self) -> None:
         """Close both."""

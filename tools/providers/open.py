@@ -6,6 +6,8 @@ Everything is WGS-84 and worldwide; no key. Answers are cached (Nominatim's poli
 
 from __future__ import annotations
 
+from typing import Any
+
 from tools.cache import TTLCache, make_key
 from tools.config import GeoConfig
 from tools.coords import Coordinate
@@ -69,7 +71,8 @@ class OpenProvider:
             photon=Photon(http, config.photon_base_url),
             nominatim=Nominatim(http, config.nominatim_base_url, nominatim_interval),
             overpass=Overpass(http, config.overpass_base_url),
-            osrm=Osrm(http, config.osrm_base_url, config.osrm_walking_base_url),
+            osrm=Osrm(http, config.osrm_base_url, config.osrm_walking_base_url,
+                      config.osrm_cycling_base_url),
             cache=cache,
         )
 
@@ -180,6 +183,40 @@ class OpenProvider:
         a, b = origin.to("wgs84"), destination.to("wgs84")
         key = make_key("osrm", a.lnglat(), b.lnglat(), mode)
         return await self.cache.get_or_load(key, lambda: self.osrm.route(a, b, mode), 600)
+
+    # ------------------------------------------------------------------ extras (open_extra.py)
+
+    async def distance(self, origins: list[Coordinate], destination: Coordinate, mode: Any):
+        """Haversine (straight line) or OSRM per origin."""
+        from tools.providers import open_extra
+
+        return await open_extra.distance(self, origins, destination, mode)
+
+    async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
+        """OSRM bicycle route."""
+        from tools.providers import open_extra
+
+        return await open_extra.cycling_route(self, origin, destination)
+
+    async def transit_route(
+        self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
+    ):
+        """Not available without a key: raises ``OutOfCoverageError`` saying so."""
+        from tools.providers import open_extra
+
+        return await open_extra.transit_route(self, origin, destination, city, cityd)
+
+    async def ip_location(self, ip: str):
+        """Not available without a key: raises ``OutOfCoverageError`` saying so."""
+        from tools.providers import open_extra
+
+        return await open_extra.ip_location(self, ip)
+
+    async def poi_detail(self, poi_id: str):
+        """Nominatim ``/lookup`` of an OpenStreetMap id."""
+        from tools.providers import open_extra
+
+        return await open_extra.poi_detail(self, poi_id)
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared."""

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from tools.coords import Coordinate, haversine_m
 from tools.http import HttpClient
@@ -289,14 +289,20 @@ class Osrm:
 
     service = "OSRM"
 
-    def __init__(self, http: HttpClient, driving_url: str, walking_url: str) -> None:
+    def __init__(
+        self, http: HttpClient, driving_url: str, walking_url: str, cycling_url: str | None = None
+    ) -> None:
         self.http = http
         self.urls = {"driving": driving_url.rstrip("/"), "walking": walking_url.rstrip("/")}
+        if cycling_url:
+            self.urls["cycling"] = cycling_url.rstrip("/")
 
-    async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
+    async def route(
+        self, origin: Coordinate, destination: Coordinate, mode: RouteMode | Literal["cycling"]
+    ) -> Route:
         """The fastest route."""
         a, b = origin.to("wgs84"), destination.to("wgs84")
-        profile = "driving" if mode == "driving" else "foot"
+        profile = {"driving": "driving", "walking": "foot", "cycling": "bike"}[mode]
         path = f"/route/v1/{profile}/{a.lnglat()};{b.lnglat()}"
         params = {"overview": "full", "geometries": "geojson", "steps": "true"}
         data = await self.http.get_json(self.urls[mode] + path, params, service=self.service,

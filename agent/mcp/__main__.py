@@ -1,0 +1,10 @@
+"""``python -m agent.mcp [--http --host H --port P]``: same as ``geo-agent mcp``."""
+
+from __future__ import annotations
+
+import sys
+
+from agent.mcp.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

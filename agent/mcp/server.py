@@ -1,0 +1,163 @@
+"""The geo tools as an MCP server (official ``mcp`` SDK, low-level ``Server``).
+
+Every tool of ``GeoToolkit().get_tools()`` is listed with its own name, description and JSON
+schema (``args_schema``). Read-only tools carry ``readOnlyHint``; map-operation tools change the
+caller's map, so they do not, and their structured command comes back as structured content
+``{"map_action": {...}}`` beside the short confirmation text. A provider failure (quota, bad
+parameters, timeout...) or malformed arguments give a short text result with ``isError`` set;
+nothing a tool does ends the session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from uuid import uuid4
+
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
+from mcp import types
+from mcp.server.lowlevel import Server
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "bailian-geo-agent"
+MAP_ACTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "map_action": {
+            "type": "object",
+            "description": "The map command (see tools/README.md, the map_action contract).",
+            "properties": {"op": {"type": "string"}},
+            "required": ["op"],
+        }
+    },
+    "required": ["map_action"],
+}
+_INTERNAL_ERROR = "工具执行失败（内部错误），请稍后再试。"
+
+
+def is_map_tool(tool: BaseTool) -> bool:
+    """Map-operation tools answer with a ``map_action`` artifact."""
+    return getattr(tool, "response_format", "content") == "content_and_artifact"
+
+
+def input_schema(tool: BaseTool) -> dict[str, Any]:
+    """The tool's own JSON schema of its arguments (pydantic ``args_schema``)."""
+    schema = tool.args_schema
+    if isinstance(schema, dict):
+        return dict(schema)
+    if schema is None:
+        return {"type": "object", "properties": {}}
+    result = schema.model_json_schema()  # type: ignore[union-attr]
+    result.setdefault("type", "object")
+    return result
+
+
+def annotations(tool: BaseTool) -> types.ToolAnnotations:
+    """``readOnlyHint`` for tools that only look things up; map tools change the user's map."""
+    if not is_map_tool(tool):
+        return types.ToolAnnotations(readOnlyHint=True, openWorldHint=True)
+    return types.ToolAnnotations(
+        readOnlyHint=False,
+        destructiveHint=tool.name == "map_clear",
+        idempotentHint=True,
+        openWorldHint=tool.name != "map_clear",
+    )
+
+
+def describe(tool: BaseTool) -> types.Tool:
+    """The MCP description of one LangChain tool."""
+    return types.Tool(
+        name=tool.name,
+        description=tool.description,
+        inputSchema=input_schema(tool),
+        outputSchema=MAP_ACTION_SCHEMA if is_map_tool(tool) else None,
+        annotations=annotations(tool),
+    )
+
+
+def _text(message: Any) -> str:
+    content = getattr(message, "content", message)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part if isinstance(part, str) else str(part.get("text", ""))
+            for part in content
+            if isinstance(part, str | dict)
+        )
+    return str(content)
+
+
+async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResult:
+    """Run ``tool`` and turn its ``ToolMessage`` into an MCP result (never raises)."""
+    request = {"type": "tool_call", "id": f"mcp-{uuid4().hex[:12]}", "name": tool.name,
+               "args": arguments}
+    try:
+        message = await tool.ainvoke(request)
+    except Exception as exc:  # a tool bug: short result, details only in the log (no args)
+        logger.error("MCP tool %s failed: %s", tool.name, type(exc).__name__)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=_INTERNAL_ERROR)], isError=True
+        )
+    text = _text(message)
+    failed = isinstance(message, ToolMessage) and message.status == "error"
+    content = [types.TextContent(type="text", text=text)]
+    if failed:
+        return types.CallToolResult(content=content, isError=True)
+    artifact = getattr(message, "artifact", None)
+    if is_map_tool(tool):
+        if not (isinstance(artifact, dict) and isinstance(artifact.get("map_action"), dict)):
+            return types.CallToolResult(content=content, isError=True)
+        return types.CallToolResult(
+            content=content, structuredContent={"map_action": artifact["map_action"]}
+        )
+    return types.CallToolResult(content=content)
+
+
+def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME) -> Server:
+    """A low-level MCP ``Server`` offering ``tools``."""
+    from agent.mcp import __version__
+
+    server: Server = Server(
+        name,
+        version=__version__,
+        instructions=(
+            "Geographic tools (weather, POI search and details, geocoding, routes by car, foot, "
+            "bicycle and public transport, distances, IP location) over AMap (GCJ-02) or keyless "
+            "OpenStreetMap services (WGS-84); every coordinate states its system. map_* tools "
+            "return map commands as structured content for a map front end."
+        ),
+    )
+    by_name = {tool.name: tool for tool in tools}
+    listed = [describe(tool) for tool in tools]
+
+    @server.list_tools()
+    async def list_tools() -> list[types.Tool]:
+        return listed
+
+    # Arguments are validated by each tool's pydantic schema, which gives a short readable
+    # message; the SDK's jsonschema check would answer in English with the raw schema path.
+    @server.call_tool(validate_input=False)
+    async def call_tool(tool_name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        tool = by_name.get(tool_name)
+        if tool is None:
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=f"未知工具：{tool_name[:60]}")],
+                isError=True,
+            )
+        return await call(tool, arguments if isinstance(arguments, dict) else {})
+
+    return server
+
+
+def default_tools(env_file: str | None = None, include_map_tools: bool = True) -> list[BaseTool]:
+    """``GeoToolkit`` tools from the environment (``GEO_PROVIDER``, ``AMAP_API_KEY``, ...) and
+    ``env_file`` (default ``./.env``; variables set in the environment win)."""
+    from tools import GeoToolkit
+    from tools.config import GeoConfig
+
+    config = GeoConfig.from_env(env_file)
+    return GeoToolkit(config=config, include_map_tools=include_map_tools).get_tools()

@@ -1,0 +1,112 @@
+"""What every transport must show: the same tools, and the same calls answered the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp import ClientSession
+
+from tests.fakes.amap import FakeAmap
+from tests.fakes.amap_plugin import FAKE_AMAP_KEY
+from tools import GeoToolkit
+from tools.config import GeoConfig
+
+READ_ONLY = {
+    "get_weather", "search_poi", "suggest_places", "geocode", "reverse_geocode", "plan_route",
+    "measure_distance", "cycling_route", "transit_route", "ip_location", "poi_detail",
+}
+MAP_TOOLS = {"map_set_view", "map_add_markers", "map_draw_route", "map_fit_bounds", "map_clear"}
+
+
+def toolkit_tools() -> list[Any]:
+    config = GeoConfig(provider="amap", amap_api_key="unused-here")
+    return GeoToolkit(config=config).get_tools()
+
+
+async def check_tool_list(session: ClientSession) -> None:
+    """Names, descriptions and schemas are the toolkit's own; hints and output schemas."""
+    listed = (await session.list_tools()).tools
+    ours = toolkit_tools()
+    assert [t.name for t in listed] == [t.name for t in ours]
+    for mcp_tool, tool in zip(listed, ours, strict=True):
+        assert mcp_tool.description == tool.description
+        assert mcp_tool.inputSchema == tool.args_schema.model_json_schema()
+        assert mcp_tool.annotations is not None
+        assert mcp_tool.annotations.readOnlyHint is (tool.name in READ_ONLY), tool.name
+        assert (mcp_tool.outputSchema is not None) is (tool.name in MAP_TOOLS), tool.name
+    assert {t.name for t in listed} == READ_ONLY | MAP_TOOLS
+
+
+def text_of(result: Any) -> str:
+    return "".join(part.text for part in result.content if part.type == "text")
+
+
+async def check_calls(session: ClientSession, fake: FakeAmap) -> None:
+    """Weather, POI search, a route and a map command, answered from the fake AMap."""
+    weather = await session.call_tool("get_weather", {"place": "北京", "days": 1})
+    assert not weather.isError and weather.structuredContent is None
+    assert text_of(weather).splitlines() == [
+        "北京 北京市天气（来源：高德地图）",
+        "实况：晴，26°C，湿度35%，南风≤3级（2025-05-20 14:00:00）",
+        "预报：",
+        "- 2025-05-20 周二：晴转多云，16~29°C，南风1-3级",
+    ]
+    assert {r.params["city"] for r in fake.requests_to("/v3/weather/weatherInfo")} == {"110000"}
+
+    pois = await session.call_tool("search_poi", {"keywords": "咖啡", "near": "天安门"})
+    lines = text_of(pois).splitlines()
+    assert not pois.isError and len(lines) == 4
+    assert lines[0] == "北京市东城区天安门附近1.0公里内的“咖啡”（高德地图，3个）："
+    assert lines[1].startswith("1. 星巴克(国贸商城店) [咖啡厅] 距120米 评分4.6；")
+    assert lines[1].endswith("坐标：116.458795,39.909398 (gcj02)；ID：B0FFG3MGDB")
+    assert fake.requests_to("/v3/place/around")[0].params["location"] == "116.397755,39.908743"
+
+    route = await session.call_tool(
+        "plan_route", {"origin": "北京南站", "destination": "故宫", "mode": "walking"}
+    )
+    assert not route.isError
+    assert text_of(route).splitlines()[0].startswith(
+        "北京市丰台区北京南站 → 北京市东城区故宫博物院（步行，高德地图）：全程8.2公里"
+    )
+    walking = fake.requests_to("/v3/direction/walking")
+    assert [(r.params["origin"], r.params["destination"]) for r in walking] == [
+        ("116.378517,39.865246", "116.397026,39.918058")
+    ]
+
+    drawn = await session.call_tool("map_draw_route", {"origin": "北京南站", "destination": "故宫"})
+    assert not drawn.isError and text_of(drawn).startswith("已在地图上绘制")
+    action = drawn.structuredContent["map_action"]
+    assert action["op"] == "draw_route" and action["crs"] == "gcj02"
+    assert action["origin"] == {"lng": 116.378517, "lat": 39.865246, "crs": "gcj02",
+                                "label": "北京市丰台区北京南站"}
+    assert all(FAKE_AMAP_KEY not in r for r in (text_of(weather), text_of(pois), text_of(route)))
+
+
+async def check_errors(session: ClientSession, fake: FakeAmap) -> None:
+    """Quota, invalid parameters, a timeout and bad arguments: short results, session goes on."""
+    fake.set_error("/v3/place/text", "10044")
+    quota = await session.call_tool("search_poi", {"keywords": "火锅", "city": "成都"})
+    assert quota.isError
+    assert text_of(quota) == "高德地图今日调用次数已用完（明天恢复），暂时无法查询。"
+
+    fake.set_error("/v3/distance", "20000")
+    invalid = await session.call_tool(
+        "measure_distance", {"origins": ["北京南站"], "destination": "故宫"}
+    )
+    assert invalid.isError and text_of(invalid) == "高德地图认为请求参数无效（INVALID_PARAMS）。"
+
+    fake.set_response("/v3/ip", {"status": "1"}, delay=3.0)  # GEO_HTTP_TIMEOUT is 1 s
+    slow = await session.call_tool("ip_location", {"ip": "114.247.50.2"})
+    assert slow.isError and "超时" in text_of(slow) and len(text_of(slow)) < 80
+
+    bad = await session.call_tool("get_weather", {"place": "北京", "days": 99})
+    assert bad.isError and text_of(bad).startswith("工具参数无效（invalid arguments）：days")
+
+    unknown = await session.call_tool("no_such_tool", {})
+    assert unknown.isError and text_of(unknown) == "未知工具：no_such_tool"
+
+    fake.reset()
+    again = await session.call_tool("ip_location", {"ip": "114.247.50.2"})
+    assert not again.isError and text_of(again).startswith("IP 114.247.50.2 位于北京市（高德地图）")
+    for result in (quota, invalid, slow, bad, again):
+        assert FAKE_AMAP_KEY not in text_of(result)

@@ -1,0 +1,71 @@
+"""``geo-agent mcp --http``: a real server process on a loopback ephemeral port, the ``mcp``
+SDK's streamable-HTTP client, and the bearer-token rule."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.fakes.amap import FakeAmap
+from tests.fakes.amap_plugin import FAKE_AMAP_KEY
+from tests.mcp.checks import check_calls, check_errors, check_tool_list
+from tests.mcp.conftest import HttpServer, server_env, start_http_server, stop
+
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {},
+    "clientInfo": {"name": "raw-httpx", "version": "0"}}}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@asynccontextmanager
+async def http_session(url: str, headers: dict[str, str] | None = None):
+    async with (
+        httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=300)) as http,
+        streamable_http_client(url, http_client=http) as (read, write, _session_id),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+async def test_http_lists_the_toolkit_and_answers_from_the_fake(
+    http_server: HttpServer, fake_amap: FakeAmap
+):
+    assert http_server.url.startswith("http://127.0.0.1:")
+    async with http_session(http_server.url) as session:
+        await check_tool_list(session)
+        await check_calls(session, fake_amap)
+        await check_errors(session, fake_amap)
+    assert http_server.process.poll() is None  # still serving after every error
+    stop(http_server)
+    assert FAKE_AMAP_KEY not in http_server.log() and "/v3/place/around" in http_server.log()
+
+
+async def test_tokens_are_required_when_set(fake_amap: FakeAmap):
+    server = start_http_server(server_env(fake_amap, GEO_AGENT_API_TOKENS=" tok-a , tok-b "))
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            statuses = []
+            for auth in (None, "Bearer wrong", "Basic tok-a", "Bearer tok-b"):
+                headers = HEADERS | ({"Authorization": auth} if auth else {})
+                answer = await client.post(server.url, json=INITIALIZE, headers=headers)
+                statuses.append(answer.status_code)
+                if answer.status_code == 401:
+                    assert answer.headers["www-authenticate"].startswith("Bearer")
+        assert statuses == [401, 401, 401, 200]
+        async with http_session(server.url, {"Authorization": "Bearer tok-a"}) as session:
+            result = await session.call_tool("geocode", {"address": "故宫"})
+            assert not result.isError
+    finally:
+        stop(server)
+
+
+def test_a_public_bind_without_tokens_refuses_to_start(fake_amap: FakeAmap):
+    server = start_http_server(server_env(fake_amap), "--host", "0.0.0.0")
+    assert server.ended.wait(10) and server.process.wait(10) == 1
+    assert server.url == ""
+    assert "refusing to serve MCP on 0.0.0.0" in server.log()
+    assert "GEO_AGENT_API_TOKENS" in server.log()

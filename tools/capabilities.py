@@ -1,0 +1,17 @@
+"""Access to a provider's optional capabilities (``GeoProviderExtras``) from a tool."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tools.providers.base import OutOfCoverageError
+
+
+def capability(provider: Any, method: str, what: str) -> Callable[..., Awaitable[Any]]:
+    """``provider.<method>``; raises ``OutOfCoverageError`` naming ``what`` when it has none."""
+    found = getattr(provider, method, None)
+    if found is None:
+        name = getattr(provider, "name", "当前地图服务")
+        raise OutOfCoverageError(f"{name}不提供{what}。")
+    return found

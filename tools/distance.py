@@ -1,0 +1,100 @@
+"""Distance tool: several origins to one destination, by road (driving/walking) or straight."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tools.capabilities import capability
+from tools.common import (
+    GeoTool,
+    ShortText,
+    coordinate_label,
+    format_distance,
+    format_duration,
+    resolve_point,
+)
+from tools.coords import CRS, Coordinate
+from tools.providers.base import NotFoundError, OutOfCoverageError
+from tools.providers.extras import Distance, DistanceMatrix
+
+MODE_NAMES = {"driving": "驾车", "walking": "步行", "straight": "直线"}
+
+
+class DistanceInput(BaseModel):
+    """Arguments of ``measure_distance``."""
+
+    origins: list[ShortText] = Field(
+        min_length=1, max_length=10,
+        description="1-10 starting points: place names or 'lng,lat', e.g. ['北京南站', '天安门'].",
+    )
+    destination: ShortText = Field(description="The common end: place name or 'lng,lat'.")
+    mode: Literal["driving", "walking", "straight"] = Field(
+        default="driving",
+        description="driving or walking (road distance and time), straight (straight line).",
+    )
+    city: ShortText | None = Field(default=None, description="City hint for place names.")
+    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origins/destination.")
+
+
+def format_matrix(matrix: DistanceMatrix, labels: list[str], dest: str, source: str) -> str:
+    """One line per origin, in the order given."""
+    head = (
+        f"各起点到{dest}（{coordinate_label(matrix.destination)}）的{MODE_NAMES[matrix.mode]}"
+        f"距离（{source}）："
+    )
+    lines = [head]
+    for i, label in enumerate(labels):
+        found = next((r for r in matrix.results if r.origin_index == i), None)
+        if found is None or found.distance_m is None:
+            why = found.note if found is not None and found.note else "无结果"
+            lines.append(f"{i + 1}. {label}：{why}")
+            continue
+        text = f"{i + 1}. {label}：{format_distance(found.distance_m)}"
+        if found.duration_s is not None:
+            text += f"，约{format_duration(found.duration_s)}"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+class DistanceTool(GeoTool):
+    """Distances from several origins to one destination (``measure_distance``)."""
+
+    name: str = "measure_distance"
+    description: str = (
+        "Measure the distance from one or more origins (up to 10) to one destination: driving "
+        "or walking distance and time by road, or the straight-line distance. Use it to compare "
+        "which place is nearest. Examples: origins=['北京南站', '北京西站'], destination='故宫', "
+        "mode='driving'; origins=['116.397,39.908'], destination='颐和园', mode='straight'."
+    )
+    args_schema: type[BaseModel] = DistanceInput
+
+    async def _execute(self, args: DistanceInput) -> Any:
+        measure = capability(self.geo, "distance", "距离测量")
+        dest, dest_label = await resolve_point(
+            self.geo, place=args.destination, lng=None, lat=None, crs=args.crs, city=args.city
+        )
+        points: list[Coordinate] = []
+        labels: list[str] = []
+        missing: dict[int, str] = {}
+        for origin in args.origins:
+            try:
+                point, label = await resolve_point(
+                    self.geo, place=origin, lng=None, lat=None, crs=args.crs, city=args.city
+                )
+            except (NotFoundError, OutOfCoverageError) as exc:
+                missing[len(labels)] = str(exc)
+                labels.append(origin)
+                continue
+            points.append(point)
+            labels.append(label)
+        if not points:
+            raise NotFoundError("无法定位任何起点：" + "；".join(missing.values()))
+        matrix = await measure(points, dest, args.mode)
+        # Map the provider's indexes (over located origins) back to the caller's order.
+        located = [i for i in range(len(labels)) if i not in missing]
+        for result in matrix.results:
+            result.origin_index = located[result.origin_index]
+        matrix.results += [Distance(i, None, None, note) for i, note in missing.items()]
+        return format_matrix(matrix, labels, dest_label, matrix.source or self.geo.name)

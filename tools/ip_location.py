@@ -1,0 +1,63 @@
+"""IP location tool: the city of an IPv4 address (for "near me" questions in a server)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from tools.capabilities import capability
+from tools.common import GeoTool, coordinate_label, join_region
+from tools.providers.base import InvalidParamsError
+
+
+class IpLocationInput(BaseModel):
+    """Arguments of ``ip_location``."""
+
+    ip: str = Field(
+        min_length=2, max_length=45,
+        description="Public IPv4 address of the user, e.g. '114.247.50.2'.",
+    )
+
+    @field_validator("ip")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError("not an IP address") from None
+
+
+class IpLocationTool(GeoTool):
+    """City of an IP address (``ip_location``)."""
+
+    name: str = "ip_location"
+    description: str = (
+        "Find the city (province, city, adcode and the city's bounding box) of a public IPv4 "
+        "address, e.g. the user's IP in a server setting, to answer 'near me' questions. "
+        "Example: ip='114.247.50.2' (示例：用户问“我附近有什么好吃的”而没有说城市). City level "
+        "only; needs AMap (mainland China IPv4)."
+    )
+    args_schema: type[BaseModel] = IpLocationInput
+
+    async def _execute(self, args: IpLocationInput) -> Any:
+        address = ipaddress.ip_address(args.ip)
+        if address.version != 4:
+            raise InvalidParamsError(f"{args.ip}是IPv6地址，IP定位只支持IPv4地址。")
+        if not address.is_global:
+            raise InvalidParamsError(
+                f"{args.ip}是局域网、本机或保留地址，无法定位；需要用户的公网IP。"
+            )
+        locate = capability(self.geo, "ip_location", "IP定位")
+        found = await locate(args.ip)
+        region = join_region(found.province, found.city) or "未知"
+        bits = [f"IP {args.ip} 位于{region}（{found.source or self.geo.name}）"]
+        if found.adcode:
+            bits.append(f"adcode：{found.adcode}")
+        if found.center is not None and found.southwest and found.northeast:
+            bits.append(f"城市中心约{coordinate_label(found.center)}")
+            bits.append(
+                f"范围：{coordinate_label(found.southwest)} 至 {coordinate_label(found.northeast)}"
+            )
+        return "；".join(bits) + "。（IP定位只精确到城市）"

@@ -1,0 +1,64 @@
+"""POI detail tool: everything known about one place, by the id ``search_poi`` returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tools.capabilities import capability
+from tools.common import GeoTool, coordinate_label, format_distance, join_region, truncate
+from tools.providers.extras import PoiDetail
+
+
+class PoiDetailInput(BaseModel):
+    """Arguments of ``poi_detail``."""
+
+    id: str = Field(
+        min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_/:-]+$",
+        description="POI id from search_poi results, e.g. 'B0FFG3MGDB' (AMap) or "
+        "'W5013364' / 'node/123' (OpenStreetMap).",
+    )
+
+
+def format_detail(poi: PoiDetail, source: str) -> str:
+    """One line per known fact."""
+    head = f"{poi.name}（{source}，ID {poi.id}）"
+    lines = [head]
+    facts = [
+        ("类别", poi.category),
+        ("别名", poi.alias),
+        ("地址", truncate(poi.address, 80)),
+        ("行政区", join_region(poi.province, poi.city, poi.district)),
+        ("商圈", poi.business_area),
+        ("电话", truncate(poi.phone, 40)),
+        ("评分", f"{poi.rating:g}" if poi.rating is not None else ""),
+        ("人均消费", f"{poi.cost_yuan:g}元" if poi.cost_yuan is not None else ""),
+        ("营业时间", truncate(poi.opening_hours, 80)),
+        ("网站", truncate(poi.website, 80)),
+        ("邮箱", poi.email),
+        ("距离", format_distance(poi.distance_m)),
+        ("坐标", coordinate_label(poi.location) if poi.location is not None else ""),
+    ]
+    lines += [f"{label}：{value}" for label, value in facts if value]
+    lines += [f"{key}：{truncate(value, 60)}" for key, value in poi.tags.items()]
+    if poi.photos:
+        lines.append(f"照片：{poi.photos[0]}")
+    return "\n".join(lines)
+
+
+class PoiDetailTool(GeoTool):
+    """Details of one POI (``poi_detail``)."""
+
+    name: str = "poi_detail"
+    description: str = (
+        "Get the details of one place (address, phone, rating, price, opening hours, website, "
+        "coordinates) by the POI id that search_poi returned. Example: id='B0FFG3MGDB' "
+        "(示例：用户问“第一家店几点关门”)."
+    )
+    args_schema: type[BaseModel] = PoiDetailInput
+
+    async def _execute(self, args: PoiDetailInput) -> Any:
+        detail = capability(self.geo, "poi_detail", "地点详情查询")
+        poi = await detail(args.id)
+        return format_detail(poi, poi.source or self.geo.name)

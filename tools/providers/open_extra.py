@@ -1,0 +1,144 @@
+"""The optional capabilities on the keyless open services (WGS-84).
+
+- distance: straight line computed here (haversine); driving/walking from OSRM, one route per
+  origin (cached like every OSRM route);
+- cycling: OSRM on the bicycle server (``OSRM_CYCLING_BASE_URL``, profile ``bike``);
+- POI detail: Nominatim ``/lookup?osm_ids=N123,W456`` with ``extratags`` (ids as Photon
+  (``W5013364``) or Overpass (``way/5013364``) give them);
+- transit and IP location: no keyless open service is used here, so these raise
+  ``OutOfCoverageError`` with a sentence saying what would work instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from tools.cache import make_key
+from tools.coords import Coordinate, haversine_m
+from tools.providers.base import (
+    GeoProviderError,
+    InvalidParamsError,
+    NotFoundError,
+    OutOfCoverageError,
+    Route,
+)
+from tools.providers.extras import Distance, DistanceMatrix, DistanceMode, PoiDetail
+from tools.providers.osm import Nominatim
+
+if TYPE_CHECKING:
+    from tools.providers.open import OpenProvider
+
+MAX_ORIGINS = 10
+"""OSRM's public demo servers are for light use: at most this many routes per question."""
+
+TRANSIT_UNSUPPORTED = (
+    "公交/地铁换乘规划需要高德地图（设置AMAP_API_KEY并使用GEO_PROVIDER=amap或auto）；"
+    "当前的免密钥开放数据服务（OpenStreetMap/OSRM）没有公共交通规划。"
+    "可以改用plan_route规划步行或驾车路线，或用cycling_route规划骑行路线。"
+)
+IP_UNSUPPORTED = (
+    "IP定位需要高德地图（设置AMAP_API_KEY并使用GEO_PROVIDER=amap或auto）；"
+    "当前的免密钥开放数据服务没有IP定位。请让用户说出所在城市或提供坐标。"
+)
+_OSM_ID = re.compile(r"^(?:(node|way|relation)/|([NWR]))(\d{1,15})$", re.I)
+
+
+async def distance(
+    provider: OpenProvider, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
+) -> DistanceMatrix:
+    """Straight line (haversine) or OSRM route length and time per origin."""
+    if not 1 <= len(origins) <= MAX_ORIGINS:
+        raise InvalidParamsError(f"开放数据服务一次最多测量{MAX_ORIGINS}个起点。")
+    starts = [p.to("wgs84") for p in origins]
+    end = destination.to("wgs84")
+    results = []
+    for index, start in enumerate(starts):
+        if mode == "straight":
+            results.append(Distance(index, haversine_m(start, end)))
+            continue
+        try:
+            route = await provider.route(start, end, mode)
+        except (NotFoundError, InvalidParamsError) as exc:
+            results.append(Distance(index, None, None, str(exc)))
+            continue
+        results.append(Distance(index, route.distance_m, route.duration_s))
+    source = "本地计算（球面距离）" if mode == "straight" else "OSRM/OpenStreetMap"
+    return DistanceMatrix(mode=mode, destination=end, origins=starts, results=results,
+                          source=source)
+
+
+async def cycling_route(
+    provider: OpenProvider, origin: Coordinate, destination: Coordinate
+) -> Route:
+    """OSRM bicycle route (needs the cycling server URL)."""
+    if "cycling" not in provider.osrm.urls:
+        raise OutOfCoverageError("没有配置骑行路线服务（OSRM_CYCLING_BASE_URL）。")
+    a, b = origin.to("wgs84"), destination.to("wgs84")
+    key = make_key("osrm", a.lnglat(), b.lnglat(), "cycling")
+    return await provider.cache.get_or_load(
+        key, lambda: provider.osrm.route(a, b, "cycling"), 600
+    )
+
+
+async def transit_route(provider: OpenProvider, *args: object) -> None:
+    """No keyless transit planner: explain."""
+    raise OutOfCoverageError(TRANSIT_UNSUPPORTED)
+
+
+async def ip_location(provider: OpenProvider, ip: str) -> None:
+    """No keyless IP geolocation: explain."""
+    raise OutOfCoverageError(IP_UNSUPPORTED)
+
+
+def osm_id(poi_id: str) -> str:
+    """``way/5013364`` or ``W5013364`` -> ``W5013364`` (Nominatim's ``osm_ids`` form)."""
+    match = _OSM_ID.match(poi_id.strip())
+    if match is None:
+        raise InvalidParamsError(
+            f"“{poi_id}”不是OpenStreetMap的地点ID（形如W5013364或node/123；"
+            "高德地图的ID需要高德地图服务）。"
+        )
+    kind = (match.group(1) or match.group(2))[0].upper()
+    return f"{kind}{match.group(3)}"
+
+
+async def poi_detail(provider: OpenProvider, poi_id: str) -> PoiDetail:
+    """Nominatim ``/lookup`` with address details and extra tags."""
+    ident = osm_id(poi_id)
+    nominatim = provider.nominatim
+
+    async def load() -> object:
+        params = {"osm_ids": ident, "format": "jsonv2", "addressdetails": "1",
+                  "extratags": "1", "accept-language": "zh"}
+        return await nominatim.http.get_json(
+            nominatim.base_url + "/lookup", params, service=nominatim.service,
+            min_interval=nominatim.interval,
+        )
+
+    data = await provider.cache.get_or_load(make_key("nominatim-lookup", ident), load, 86400)
+    items = [i for i in data if isinstance(i, dict)] if isinstance(data, list) else []
+    if not items:
+        raise NotFoundError(f"OpenStreetMap找不到ID为“{poi_id}”的地点。")
+    item = items[0]
+    place = Nominatim._place(item)
+    extra = item.get("extratags") if isinstance(item.get("extratags"), dict) else {}
+    tags = {str(k): str(v) for k, v in extra.items() if v}
+    if place.location is None:
+        raise GeoProviderError(f"OpenStreetMap的地点“{poi_id}”没有坐标。")
+    return PoiDetail(
+        name=place.name,
+        location=place.location,
+        address=place.address,
+        category=str(item.get("type") or item.get("category") or ""),
+        phone=tags.get("phone") or tags.get("contact:phone") or "",
+        city=place.city,
+        district=place.district,
+        id=ident,
+        source="Nominatim/OpenStreetMap",
+        province=place.province,
+        opening_hours=tags.get("opening_hours", ""),
+        website=tags.get("website") or tags.get("contact:website") or "",
+        email=tags.get("email") or tags.get("contact:email") or "",
+        tags={k: v for k, v in tags.items() if k in ("cuisine", "wheelchair", "wikipedia")},
+    )

@@ -1,0 +1,152 @@
+"""Cycling and public-transport route tools (``cycling_route``, ``transit_route``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tools.capabilities import capability
+from tools.common import (
+    GeoTool,
+    ShortText,
+    coordinate_label,
+    format_distance,
+    format_duration,
+    resolve_point,
+    truncate,
+)
+from tools.coords import CRS
+from tools.providers.base import Route
+from tools.providers.extras import TransitPlan, TransitRoutes, TransitSegment
+
+MAX_STEPS = 8
+MAX_PLANS = 3
+
+
+class CyclingInput(BaseModel):
+    """Arguments of ``cycling_route``."""
+
+    origin: ShortText = Field(description="Start: place name or 'lng,lat', e.g. '北京南站'.")
+    destination: ShortText = Field(description="End: place name or 'lng,lat', e.g. '故宫'.")
+    city: ShortText | None = Field(default=None, description="City hint for place names.")
+    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origin/destination.")
+
+
+def format_cycling(route: Route, origin: str, destination: str, source: str) -> str:
+    """Distance, duration, both ends with their system, and the main steps."""
+    lines = [
+        f"{origin} → {destination}（骑行，{source}）：全程{format_distance(route.distance_m)}，"
+        f"约{format_duration(route.duration_s)}",
+        f"起点{coordinate_label(route.origin)}，终点{coordinate_label(route.destination)}",
+    ]
+    steps = route.steps
+    shown = steps if len(steps) <= MAX_STEPS else steps[: MAX_STEPS - 1]
+    for i, step in enumerate(shown, 1):
+        extra = f"（{format_distance(step.distance_m)}）" if step.distance_m else ""
+        lines.append(f"{i}. {truncate(step.instruction, 80)}{extra}")
+    if len(steps) > len(shown):
+        lines.append(f"…（另有{len(steps) - len(shown)}步，最后到达{destination}）")
+    return "\n".join(lines)
+
+
+class CyclingRouteTool(GeoTool):
+    """Bicycle route (``cycling_route``)."""
+
+    name: str = "cycling_route"
+    description: str = (
+        "Plan a bicycle route between two places (names or 'lng,lat'); returns distance, "
+        "duration and the main steps. Examples: origin='北京南站', destination='天坛公园'; "
+        "origin='西湖', destination='灵隐寺', city='杭州'."
+    )
+    args_schema: type[BaseModel] = CyclingInput
+
+    async def _execute(self, args: CyclingInput) -> Any:
+        plan = capability(self.geo, "cycling_route", "骑行路线规划")
+        a, a_label = await resolve_point(
+            self.geo, place=args.origin, lng=None, lat=None, crs=args.crs, city=args.city
+        )
+        b, b_label = await resolve_point(
+            self.geo, place=args.destination, lng=None, lat=None, crs=args.crs, city=args.city
+        )
+        route = await plan(a, b)
+        return format_cycling(route, a_label, b_label, route.source or self.geo.name)
+
+
+class TransitInput(BaseModel):
+    """Arguments of ``transit_route``."""
+
+    origin: ShortText = Field(description="Start: place name or 'lng,lat', e.g. '北京南站'.")
+    destination: ShortText = Field(description="End: place name or 'lng,lat', e.g. '故宫'.")
+    city: ShortText = Field(description="City of the origin (name or citycode), e.g. '北京'.")
+    cityd: ShortText | None = Field(
+        default=None,
+        description="City of the destination for trips across cities, e.g. '上海' "
+        "(default: same as city).",
+    )
+    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origin/destination.")
+
+
+def _segment(leg: TransitSegment) -> str:
+    if leg.kind == "walk":
+        return f"步行{format_distance(leg.distance_m)}"
+    if leg.kind == "taxi":
+        return f"打车{format_distance(leg.distance_m)}"
+    ends = "→".join(p for p in (leg.departure, leg.arrival) if p)
+    bits = [ends] if ends else []
+    if leg.stops:
+        bits.append(f"{leg.stops}站")
+    inner = f"（{'，'.join(bits)}）" if bits else ""
+    return f"{truncate(leg.name, 40)}{inner}"
+
+
+def format_plan(index: int, plan: TransitPlan) -> str:
+    """``方案1：约45分钟，票价4元，步行800米：步行300米 → 地铁4号线（…）``."""
+    facts = [f"约{format_duration(plan.duration_s)}"] if plan.duration_s is not None else []
+    if plan.cost_yuan is not None:
+        facts.append(f"票价{plan.cost_yuan:g}元")
+    if plan.walking_m:
+        facts.append(f"步行{format_distance(plan.walking_m)}")
+    if plan.night:
+        facts.append("夜班")
+    legs = " → ".join(_segment(leg) for leg in plan.segments) or "（无分段信息）"
+    return f"方案{index}：{'，'.join(facts)}：{legs}"
+
+
+def format_transit(routes: TransitRoutes, origin: str, destination: str, source: str) -> str:
+    """The first plans, with the ends' coordinates labelled."""
+    where = f"{routes.city}市内" if routes.cityd == routes.city else f"{routes.city}→{routes.cityd}"
+    lines = [
+        f"{origin} → {destination}（公共交通，{where}，{source}，共{len(routes.plans)}个方案）：",
+        f"起点{coordinate_label(routes.origin)}，终点{coordinate_label(routes.destination)}",
+    ]
+    lines += [format_plan(i, p) for i, p in enumerate(routes.plans[:MAX_PLANS], 1)]
+    if routes.taxi_cost_yuan is not None:
+        lines.append(f"打车约{routes.taxi_cost_yuan:g}元")
+    return "\n".join(lines)
+
+
+class TransitRouteTool(GeoTool):
+    """Public-transport route (``transit_route``)."""
+
+    name: str = "transit_route"
+    description: str = (
+        "Plan public transport (bus, metro, and trains between cities) between two places "
+        "(names or 'lng,lat'); returns up to 3 options with time, fare, walking and the lines "
+        "to take. city is the origin's city; give cityd for a trip to another city. Examples: "
+        "origin='北京南站', destination='故宫', city='北京'; origin='北京南站', "
+        "destination='上海虹桥站', city='北京', cityd='上海'. Needs AMap."
+    )
+    args_schema: type[BaseModel] = TransitInput
+
+    async def _execute(self, args: TransitInput) -> Any:
+        plan = capability(self.geo, "transit_route", "公共交通路线规划")
+        a, a_label = await resolve_point(
+            self.geo, place=args.origin, lng=None, lat=None, crs=args.crs, city=args.city
+        )
+        b, b_label = await resolve_point(
+            self.geo, place=args.destination, lng=None, lat=None, crs=args.crs,
+            city=args.cityd or args.city,
+        )
+        routes = await plan(a, b, args.city, args.cityd)
+        return format_transit(routes, a_label, b_label, routes.source or self.geo.name)
