@@ -155,13 +155,16 @@ def _chinese() -> bool:
 
 
 def variables() -> list[tuple[str, str, str]]:
-    """``(variable, default, meaning)`` for every setting of the service and the geo tools."""
+    """``(variable, default, meaning)`` for every setting: the service's, the geo tools' and the
+    HTTP server's (``geo-agent --help`` and the README's tables list these)."""
+    from agent.server.settings import ServerSettings
+
     rows = []
-    for model in (Settings, GeoConfig):
+    for model in (Settings, GeoConfig, ServerSettings):
         for field in model.model_fields.values():
             alias = field.validation_alias
             if not isinstance(alias, str):
                 continue  # the nested geo settings: listed through GeoConfig
-            default = "" if field.default is None else str(field.default)
+            default = "" if field.default in (None, ()) else str(field.default)
             rows.append((alias, default, (field.description or "").split("\n")[0]))
     return rows

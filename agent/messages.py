@@ -196,6 +196,75 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "unknown_code": {"zh": "未知错误码", "en": "unknown code"},
     "unknown_model": {"zh": "未知模型", "en": "unknown model"},
     "model_service": {"zh": "模型服务", "en": "the model service"},
+    # -- the HTTP service and the MCP server ---------------------------------------------------
+    "server_settings_invalid": {
+        "zh": "服务配置无效，请检查.env文件或环境变量：{problems}",
+        "en": "Invalid server configuration; check the .env file or the environment: {problems}",
+    },
+    "tokens_file_unreadable": {
+        "zh": "GEO_AGENT_API_TOKENS_FILE 无法读取（{path}）：{error}。",
+        "en": "GEO_AGENT_API_TOKENS_FILE cannot be read ({path}): {error}.",
+    },
+    "serve_needs_tokens": {
+        "zh": "拒绝在 {host} 上无访问令牌地监听：任何能访问它的人都可以消耗你的 DashScope 额度。"
+        "请设置环境变量 GEO_AGENT_API_TOKENS（逗号分隔的访问令牌），"
+        "或 GEO_AGENT_API_TOKENS_FILE（每行一个令牌的文件）；或只监听 --host 127.0.0.1。",
+        "en": "refusing to listen on {host} without access tokens: anyone who can reach it "
+        "could spend your DashScope key. Set GEO_AGENT_API_TOKENS (comma-separated tokens) or "
+        "GEO_AGENT_API_TOKENS_FILE (a file with one token a line), or listen on --host 127.0.0.1.",
+    },
+    "token_missing": {
+        "zh": "缺少访问令牌：请在请求头中加上 Authorization: Bearer <令牌>。",
+        "en": "Missing access token: send the header Authorization: Bearer <token>.",
+    },
+    "token_invalid": {"zh": "访问令牌无效。", "en": "Invalid access token."},
+    "session_not_found": {"zh": "会话不存在。", "en": "No such session."},
+    "reply_not_found": {
+        "zh": "回复不存在或已结束。",
+        "en": "No such reply, or it has ended.",
+    },
+    "server_internal_error": {
+        "zh": "处理请求时出现内部错误。请重试；如果持续出现，请带上服务日志报告。",
+        "en": "Internal error. Try again; if it persists, report it with the server log.",
+    },
+    "http_404": {"zh": "请求的地址不存在。", "en": "Not found."},
+    "http_405": {"zh": "不支持该请求方法。", "en": "Method not allowed."},
+    "http_413": {"zh": "请求体过大。", "en": "Request body too large."},
+    "http_other": {"zh": "请求失败（HTTP {status}）。", "en": "Request failed (HTTP {status})."},
+    "body_not_json": {"zh": "请求体不是有效的 JSON。", "en": "The request body is not valid JSON."},
+    "body_not_object": {
+        "zh": "请求体必须是 JSON 对象（Content-Type: application/json）。",
+        "en": "The request body must be a JSON object (Content-Type: application/json).",
+    },
+    "field_missing": {"zh": "缺少字段 {field}", "en": "missing field {field}"},
+    "field_unknown": {"zh": "不支持的字段 {field}", "en": "unknown field {field}"},
+    "field_invalid": {
+        "zh": "字段 {field} 无效（{problem}）",
+        "en": "invalid field {field} ({problem})",
+    },
+    "body_off_schema": {"zh": "请求体不符合接口说明", "en": "the body does not match the API"},
+    "request_invalid": {"zh": "请求无效：{problems}。", "en": "Invalid request: {problems}."},
+    "too_many_requests": {
+        "zh": "请求过于频繁：每分钟最多 {limit} 个请求（GEO_AGENT_REQUESTS_PER_MINUTE）。"
+        "请 {wait} 秒后重试。",
+        "en": "Too many requests: at most {limit} a minute (GEO_AGENT_REQUESTS_PER_MINUTE). "
+        "Try again in {wait} s.",
+    },
+    "too_many_replies": {
+        "zh": "同时进行的回复过多：每个令牌最多 {limit} 个（GEO_AGENT_MAX_CONCURRENT_REPLIES）。"
+        "请等当前回复结束后重试。",
+        "en": "Too many replies at once: at most {limit} per token "
+        "(GEO_AGENT_MAX_CONCURRENT_REPLIES). Wait for the current ones to end.",
+    },
+    "body_too_large": {
+        "zh": "请求体过大：超过 {limit} 字节（GEO_AGENT_MAX_BODY_BYTES）。",
+        "en": "The request body is too large: over {limit} bytes (GEO_AGENT_MAX_BODY_BYTES).",
+    },
+    "unknown_tool": {"zh": "未知工具：{tool}", "en": "Unknown tool: {tool}"},
+    "tool_internal_error": {
+        "zh": "工具执行失败（内部错误），请稍后再试。",
+        "en": "The tool failed (internal error); try again later.",
+    },
     # -- the command line ----------------------------------------------------------------------
     "cli_chat_commands": {
         "zh": "/new 开始新会话，/session 显示会话ID，/exit 退出；Ctrl-C 停止当前回复",

@@ -70,3 +70,26 @@ def test_host_follows_the_provider():
     )
     assert settings.host == "a.test:1"
     assert settings.model_copy(update={"provider": "tongyi"}).host == "b.test"
+
+
+def test_readme_and_help_list_every_setting():
+    """The README's configuration tables name every settings field's variable."""
+    from pathlib import Path
+
+    from agent.config import variables
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    missing = [name for name, _, _ in variables() if f"`{name}`" not in readme]
+    assert missing == []
+    assert len(variables()) >= 30  # the service's, the geo tools' and the server's
+
+
+def test_provider_choices_come_from_the_registry(monkeypatch):
+    from agent.cli import build_parser
+    from agent.providers import PROVIDERS
+
+    (provider,) = [a for a in build_parser()._actions if "--provider" in a.option_strings]
+    assert tuple(provider.choices) == tuple(PROVIDERS)
+    monkeypatch.setenv("DASHSCOPE_PROVIDER", "Tongyi")
+    assert Settings.from_env().provider == "tongyi"
+    assert Settings.from_env().base_url_variable == "DASHSCOPE_HTTP_BASE_URL"

@@ -18,8 +18,9 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict, Field, StringConstraints, ValidationError
 
 from tools.coords import CRS, Coordinate, parse_lnglat
+from tools.errors import GeoProviderError, NotFoundError
 from tools.http import HttpClient, client_for
-from tools.providers.base import GeoProvider, GeoProviderError, NotFoundError
+from tools.providers.base import GeoProvider
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from tools.common import (
     resolve_point,
 )
 from tools.coords import CRS, Coordinate
-from tools.providers.base import NotFoundError, OutOfCoverageError
+from tools.errors import NotFoundError, OutOfCoverageError
 from tools.providers.extras import Distance, DistanceMatrix
 
 MODE_NAMES = {"driving": "驾车", "walking": "步行", "straight": "直线"}

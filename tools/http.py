@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tools.providers.base import (
+from tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
     ProviderTimeoutError,

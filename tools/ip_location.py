@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from tools.capabilities import capability
 from tools.common import GeoTool, coordinate_label, join_region
-from tools.providers.base import InvalidParamsError
+from tools.errors import InvalidParamsError
 
 
 class IpLocationInput(BaseModel):

@@ -34,8 +34,8 @@ from tools.common import (
     resolve_point,
 )
 from tools.coords import CRS, Coordinate
-from tools.providers.base import NotFoundError, OutOfCoverageError
-from tools.suggestions import compute_route
+from tools.errors import NotFoundError, OutOfCoverageError
+from tools.routes import compute_route
 
 MAX_PATH_POINTS = 500
 _DIGITS = 6

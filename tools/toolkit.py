@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field
 
+from tools.common import GeoTool
 from tools.config import GeoConfig
 from tools.coords import CRS
 from tools.distance import DistanceTool
@@ -18,19 +19,41 @@ from tools.map_ops import (
     MapDrawRouteTool,
     MapFitBoundsTool,
     MapSetViewTool,
+    MapTool,
 )
+from tools.places import GeocodeTool, ReverseGeocodeTool, SuggestPlacesTool
 from tools.poi import PoiSearchTool
 from tools.poi_detail import PoiDetailTool
-from tools.routes_extra import CyclingRouteTool, TransitRouteTool
-from tools.suggestions import GeocodeTool, ReverseGeocodeTool, RoutePlanTool, SuggestPlacesTool
+from tools.routes import CyclingRouteTool, RoutePlanTool, TransitRouteTool
 from tools.weather import WeatherTool
 
-EXTRA_TOOLS = (DistanceTool, CyclingRouteTool, TransitRouteTool, IpLocationTool, PoiDetailTool)
-"""Tools of the optional provider capabilities (issue 14)."""
+LOOKUP_TOOLS: tuple[type[GeoTool], ...] = (
+    WeatherTool,
+    PoiSearchTool,
+    SuggestPlacesTool,
+    GeocodeTool,
+    ReverseGeocodeTool,
+    RoutePlanTool,
+    DistanceTool,
+    CyclingRouteTool,
+    TransitRouteTool,
+    IpLocationTool,
+    PoiDetailTool,
+)
+"""The tools that read from a provider (read-only), in the order the model is offered them."""
+
+MAP_TOOLS: tuple[type[MapTool], ...] = (
+    MapSetViewTool,
+    MapAddMarkersTool,
+    MapDrawRouteTool,
+    MapFitBoundsTool,
+    MapClearTool,
+)
+"""The tools that send a command to the user's map."""
 
 
 class GeoToolkit(BaseToolkit):
-    """Weather, POI, suggestion/geocoding/route and map-operation tools.
+    """Weather, POI, place, route, distance and map-operation tools.
 
     Args:
         config: settings; read from the environment (and ``./.env``) when omitted.
@@ -64,26 +87,9 @@ class GeoToolkit(BaseToolkit):
     def get_tools(self) -> list[BaseTool]:
         """Fresh tool instances sharing this toolkit's provider."""
         common = {"provider": self.provider, "http": self.http}
-        tools: list[BaseTool] = [
-            WeatherTool(**common),
-            PoiSearchTool(**common),
-            SuggestPlacesTool(**common),
-            GeocodeTool(**common),
-            ReverseGeocodeTool(**common),
-            RoutePlanTool(**common),
-            *(cls(**common) for cls in EXTRA_TOOLS),
-        ]
+        tools: list[BaseTool] = [cls(**common) for cls in LOOKUP_TOOLS]
         if self.include_map_tools:
-            tools += [
-                cls(**common, map_crs=self.map_crs)
-                for cls in (
-                    MapSetViewTool,
-                    MapAddMarkersTool,
-                    MapDrawRouteTool,
-                    MapFitBoundsTool,
-                    MapClearTool,
-                )
-            ]
+            tools += [cls(**common, map_crs=self.map_crs) for cls in MAP_TOOLS]
         return tools
 
     async def aclose(self) -> None:

@@ -20,6 +20,8 @@ from langchain_core.tools import BaseTool
 from mcp import types
 from mcp.server.lowlevel import Server
 
+from agent.messages import text as message_text
+
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "bailian-geo-agent"
@@ -35,7 +37,7 @@ MAP_ACTION_SCHEMA: dict[str, Any] = {
     },
     "required": ["map_action"],
 }
-_INTERNAL_ERROR = "工具执行失败（内部错误），请稍后再试。"
+
 
 
 def is_map_tool(tool: BaseTool) -> bool:
@@ -100,7 +102,8 @@ async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResul
     except Exception as exc:  # a tool bug: short result, details only in the log (no args)
         logger.error("MCP tool %s failed: %s", tool.name, type(exc).__name__)
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=_INTERNAL_ERROR)], isError=True
+            content=[types.TextContent(type="text", text=message_text("tool_internal_error"))],
+            isError=True,
         )
     text = _text(message)
     failed = isinstance(message, ToolMessage) and message.status == "error"
@@ -145,7 +148,11 @@ def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME) -> Serve
         tool = by_name.get(tool_name)
         if tool is None:
             return types.CallToolResult(
-                content=[types.TextContent(type="text", text=f"未知工具：{tool_name[:60]}")],
+                content=[
+                    types.TextContent(
+                        type="text", text=message_text("unknown_tool", tool=tool_name[:60])
+                    )
+                ],
                 isError=True,
             )
         return await call(tool, arguments if isinstance(arguments, dict) else {})

@@ -20,9 +20,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
 from agent.errors import GeoAgentError, InvalidInputError, to_agent_error
+from agent.messages import text as message_text
 from agent.server import aisdk
 from agent.server.auth import Authenticator, Identity
-from agent.server.errors import NOT_FOUND, ApiError, install_handlers
+from agent.server.errors import ApiError, install_handlers
 from agent.server.limits import BodySizeLimit, ConcurrencyLimit, RateLimit
 from agent.server.owners import SessionOwners, open_owners
 from agent.server.replies import Replies, Reply
@@ -138,7 +139,7 @@ def create_app(
             checks["session_store"] = _error_text(exc)
         # A service built with the caller's own model needs no key of ours.
         if service.settings.api_key is None and getattr(service, "_model", None) is None:
-            checks["api_key"] = "DASHSCOPE_API_KEY 未配置"
+            checks["api_key"] = message_text("missing_key")
         ready = all(v == "ok" for v in checks.values())
         body = Health(status="ready" if ready else "not ready", checks=checks)
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
@@ -156,7 +157,7 @@ def create_app(
         except Exception as exc:
             raise state.store_error(exc) from None
         if not mine:
-            raise ApiError(404, NOT_FOUND)
+            raise ApiError(404, message_text("session_not_found"))
         state.concurrency.acquire(identity.limit_key)
         reply = Reply(service.stream_chat(text, sid, events=wanted), identity.owner)
         try:
@@ -222,7 +223,7 @@ def create_app(
         model request is closed; the session stays usable."""
         reply = state.replies.get(message_id, identity.owner)
         if reply is None:
-            raise ApiError(404, "回复不存在或已结束。")
+            raise ApiError(404, message_text("reply_not_found"))
         await reply.stop()
         return Stopped(message_id=reply.message_id, session_id=reply.session_id)
 
@@ -233,7 +234,7 @@ def create_app(
         except Exception as exc:
             raise state.store_error(exc) from None
         if not mine:
-            raise ApiError(404, NOT_FOUND)
+            raise ApiError(404, message_text("session_not_found"))
         return sid
 
     @app.get("/v1/sessions/{session_id}", response_model=History, tags=["sessions"],
@@ -298,7 +299,7 @@ def _error_text(exc: Exception) -> str:
     could carry a connection string)."""
     mapped = to_agent_error(exc)
     if type(mapped) is GeoAgentError:
-        return f"处理请求时出错：{type(exc).__name__}"
+        return message_text("unexpected_error", error=type(exc).__name__)
     return str(mapped)
 
 

@@ -13,15 +13,12 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from agent.messages import text as message_text
 from agent.server.errors import ApiError
 
 ANONYMOUS = "anonymous"
 """The owner of every session on a server run without tokens (loopback only)."""
 
-TOKENS_HINT = (
-    "请设置环境变量 GEO_AGENT_API_TOKENS（逗号分隔的访问令牌），"
-    "或 GEO_AGENT_API_TOKENS_FILE（每行一个令牌的文件）。"
-)
 
 
 def token_hash(token: str) -> str:
@@ -71,10 +68,10 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise ApiError(401, "缺少访问令牌：请在请求头中加上 Authorization: Bearer <令牌>。",
+            raise ApiError(401, message_text("token_missing"),
                            {"WWW-Authenticate": "Bearer"})
         digest = token_hash(token)
         if not any(hmac.compare_digest(digest, known) for known in self._hashes):
-            raise ApiError(401, "访问令牌无效。",
+            raise ApiError(401, message_text("token_invalid"),
                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return Identity(digest, f"token:{digest}")

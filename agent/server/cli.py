@@ -11,6 +11,8 @@ import logging
 import sys
 from typing import Any
 
+from agent.messages import text as message_text
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -61,20 +63,19 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     from agent import Settings, StreamChatService
     from agent.errors import ConfigurationError
-    from agent.server.auth import TOKENS_HINT, is_loopback
+    from agent.server.auth import is_loopback
     from agent.server.settings import ServerSettings
 
     try:
         settings = Settings.from_env(args.env_file)
-        server_settings = ServerSettings.from_env()
+        server_settings = ServerSettings.from_env(args.env_file)
         tokens = server_settings.tokens()
     except ConfigurationError as exc:
         print(f"geo-agent serve: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if not tokens and not is_loopback(args.host):
-        print(f"geo-agent serve: refusing to listen on {args.host} without access tokens: "
-              f"anyone who can reach it could spend your DashScope key. {TOKENS_HINT} "
-              "(或只监听 --host 127.0.0.1)", file=sys.stderr)
+        refusal = message_text("serve_needs_tokens", host=args.host)
+        print(f"geo-agent serve: {refusal}", file=sys.stderr)
         return EXIT_USAGE
     app = create_app(StreamChatService(settings), server_settings, close_service=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,

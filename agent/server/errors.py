@@ -15,15 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from agent.messages import text as message_text
+
 logger = logging.getLogger(__name__)
 
-INTERNAL_ERROR = "处理请求时出现内部错误。请重试；如果持续出现，请带上服务日志报告。"
-NOT_FOUND = "会话不存在。"
-_STATUS_TEXT = {
-    404: "请求的地址不存在。",
-    405: "不支持该请求方法。",
-    413: "请求体过大。",
-}
+_STATUS_TEXT = {404: "http_404", 405: "http_405", 413: "http_413"}
 
 
 class ApiError(Exception):
@@ -55,16 +51,18 @@ def describe_validation(errors: list[Any]) -> str:
         loc = [str(part) for part in error.get("loc", ()) if part != "body"]
         where = ".".join(loc)
         if kind == "json_invalid":
-            return "请求体不是有效的 JSON。"
+            return message_text("body_not_json")
         if not loc and kind in ("model_attributes_type", "dict_type", "missing"):
-            return "请求体必须是 JSON 对象（Content-Type: application/json）。"
+            return message_text("body_not_object")
         if kind == "missing":
-            problems.append(f"缺少字段 {where}")
+            problems.append(message_text("field_missing", field=where))
         elif kind == "extra_forbidden":
-            problems.append(f"不支持的字段 {where}")
+            problems.append(message_text("field_unknown", field=where))
         else:
-            problems.append(f"字段 {where} 无效（{error.get('msg', kind)}）")
-    return "请求无效：" + "；".join(problems or ["请求体不符合接口说明"]) + "。"
+            problem = error.get("msg", kind)
+            problems.append(message_text("field_invalid", field=where, problem=problem))
+    joined = "; ".join(problems) or message_text("body_off_schema")
+    return message_text("request_invalid", problems=joined)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -81,12 +79,13 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 413 and isinstance(exc.detail, str):  # BodySizeLimit's own text
-            text = exc.detail
+            detail = exc.detail
         else:
-            text = _STATUS_TEXT.get(exc.status_code) or f"请求失败（HTTP {exc.status_code}）。"
-        return error_response(exc.status_code, text, dict(exc.headers or {}))
+            key = _STATUS_TEXT.get(exc.status_code)
+            detail = message_text(key) if key else message_text("http_other", status=exc.status_code)
+        return error_response(exc.status_code, detail, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-        return error_response(500, INTERNAL_ERROR)
+        return error_response(500, message_text("server_internal_error"))

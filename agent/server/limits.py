@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.messages import text as message_text
 from agent.server.errors import ApiError, error_body
 
 
@@ -34,8 +35,7 @@ class RateLimit:
         wait = max(1, math.ceil(reset - time.time()))
         raise ApiError(
             429,
-            f"请求过于频繁：每分钟最多 {self.per_minute} 个请求"
-            f"（GEO_AGENT_REQUESTS_PER_MINUTE）。请 {wait} 秒后重试。",
+            message_text("too_many_requests", limit=self.per_minute, wait=wait),
             {"Retry-After": str(wait)},
         )
 
@@ -53,8 +53,7 @@ class ConcurrencyLimit:
         if self.limit and count >= self.limit:
             raise ApiError(
                 429,
-                f"同时进行的回复过多：每个令牌最多 {self.limit} 个"
-                "（GEO_AGENT_MAX_CONCURRENT_REPLIES）。请等当前回复结束后重试。",
+                message_text("too_many_replies", limit=self.limit),
                 {"Retry-After": "1"},
             )
         self._running[key] = count + 1
@@ -80,7 +79,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     def _text(self) -> str:
-        return f"请求体过大：超过 {self.max_bytes} 字节（GEO_AGENT_MAX_BODY_BYTES）。"
+        return message_text("body_too_large", limit=self.max_bytes)
 
     def _reject(self) -> JSONResponse:
         return JSONResponse(error_body(self._text()), status_code=413)

@@ -8,77 +8,65 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode
 
 from agent.errors import ConfigurationError
+from agent.messages import text as message_text
+from tools.config import ENV_SETTINGS, describe_validation_error, drop_blank
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_CONCURRENT_REPLIES = 8
 DEFAULT_REQUESTS_PER_MINUTE = 60
 DEFAULT_SSE_PING_SECONDS = 15.0
 
-VARIABLES = {
-    "api_tokens": "GEO_AGENT_API_TOKENS",
-    "api_tokens_file": "GEO_AGENT_API_TOKENS_FILE",
-    "cors_origins": "GEO_AGENT_CORS_ORIGINS",
-    "max_body_bytes": "GEO_AGENT_MAX_BODY_BYTES",
-    "max_concurrent_replies": "GEO_AGENT_MAX_CONCURRENT_REPLIES",
-    "requests_per_minute": "GEO_AGENT_REQUESTS_PER_MINUTE",
-    "sse_ping_seconds": "GEO_AGENT_SSE_PING",
-}
-"""Each setting's environment variable (``geo-agent serve --help`` and the README list them)."""
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else default
+class ServerSettings(BaseSettings):
+    """What ``geo-agent serve`` and ``create_app`` add to the chat service's settings.
 
+    Read like ``agent.Settings``: the environment, then ``./.env``; each field's variable is its
+    alias.
+    """
 
-def _split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
+    model_config = ENV_SETTINGS
 
-
-class ServerSettings(BaseModel):
-    """What ``geo-agent serve`` and ``create_app`` add to the chat service's settings."""
-
-    model_config = ConfigDict(frozen=True, validate_default=True)
-
-    api_tokens: tuple[SecretStr, ...] = Field(
-        default_factory=lambda: tuple(SecretStr(t) for t in _split(_env("GEO_AGENT_API_TOKENS")))
+    api_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), validation_alias="GEO_AGENT_API_TOKENS"
     )
-    """``GEO_AGENT_API_TOKENS``: bearer tokens accepted, comma-separated (none: no auth)."""
-    api_tokens_file: Path | None = Field(
-        default_factory=lambda: _env("GEO_AGENT_API_TOKENS_FILE")
+    """Bearer tokens accepted, comma-separated (none: no auth, loopback only)."""
+    api_tokens_file: Path | None = Field(None, validation_alias="GEO_AGENT_API_TOKENS_FILE")
+    """A file with more tokens, one a line (``#`` comments)."""
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="GEO_AGENT_CORS_ORIGINS"
     )
-    """``GEO_AGENT_API_TOKENS_FILE``: a file with more tokens, one a line (``#`` comments)."""
-    cors_origins: tuple[str, ...] = Field(
-        default_factory=lambda: tuple(_split(_env("GEO_AGENT_CORS_ORIGINS")))
-    )
-    """``GEO_AGENT_CORS_ORIGINS``: web origins allowed by CORS, comma-separated (none: CORS off)."""
+    """Web origins allowed by CORS, comma-separated (none: CORS off)."""
     max_body_bytes: int = Field(
-        default_factory=lambda: _env("GEO_AGENT_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
-        gt=0,
+        DEFAULT_MAX_BODY_BYTES, gt=0, validation_alias="GEO_AGENT_MAX_BODY_BYTES"
     )
-    """``GEO_AGENT_MAX_BODY_BYTES``: largest request body accepted (413 beyond)."""
+    """Largest request body accepted (413 beyond)."""
     max_concurrent_replies: int = Field(
-        default_factory=lambda: _env(
-            "GEO_AGENT_MAX_CONCURRENT_REPLIES", str(DEFAULT_MAX_CONCURRENT_REPLIES)
-        ),
-        ge=0,
+        DEFAULT_MAX_CONCURRENT_REPLIES, ge=0, validation_alias="GEO_AGENT_MAX_CONCURRENT_REPLIES"
     )
-    """``GEO_AGENT_MAX_CONCURRENT_REPLIES``: replies streaming at once per token (0: no limit)."""
+    """Replies streaming at once per token (0: no limit)."""
     requests_per_minute: int = Field(
-        default_factory=lambda: _env(
-            "GEO_AGENT_REQUESTS_PER_MINUTE", str(DEFAULT_REQUESTS_PER_MINUTE)
-        ),
-        ge=0,
+        DEFAULT_REQUESTS_PER_MINUTE, ge=0, validation_alias="GEO_AGENT_REQUESTS_PER_MINUTE"
     )
-    """``GEO_AGENT_REQUESTS_PER_MINUTE``: chat requests per token and minute (0: no limit)."""
+    """Chat requests per token and minute (0: no limit)."""
     sse_ping_seconds: float = Field(
-        default_factory=lambda: _env("GEO_AGENT_SSE_PING", str(DEFAULT_SSE_PING_SECONDS)), gt=0
+        DEFAULT_SSE_PING_SECONDS, gt=0, validation_alias="GEO_AGENT_SSE_PING"
     )
-    """``GEO_AGENT_SSE_PING``: seconds between keep-alive comments on a quiet stream."""
+    """Seconds between keep-alive comments on a quiet stream."""
+
+    _drop_blank = model_validator(mode="before")(drop_blank)
+    _split_lists = field_validator("api_tokens", "cors_origins", mode="before")(_split)
 
     @field_validator("cors_origins")
     @classmethod
@@ -89,16 +77,20 @@ class ServerSettings(BaseModel):
         return tuple(origin.rstrip("/") for origin in value)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> ServerSettings:
-        """Read the environment; ``ConfigurationError`` names the variable of a bad value."""
+    def from_env(
+        cls, dotenv_path: str | os.PathLike[str] | None = None, **overrides: Any
+    ) -> ServerSettings:
+        """Read the environment and ``dotenv_path`` (default ``./.env``; the environment wins).
+
+        Raises ``ConfigurationError`` naming the variable of a bad value.
+        """
+        path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
         try:
-            return cls(**overrides)
+            return cls(_env_file=path, **overrides)  # type: ignore[call-arg]
         except ValidationError as exc:
-            problems = []
-            for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else ""
-                problems.append(f"{VARIABLES.get(field, field)}：{error['msg']}")
-            raise ConfigurationError("服务配置无效：" + "；".join(problems)) from None
+            problems = describe_validation_error(exc)
+            error = message_text("server_settings_invalid", problems=problems)
+            raise ConfigurationError(error) from None
 
     def tokens(self) -> list[str]:
         """Every accepted token: the variable's, then the file's.
@@ -111,8 +103,11 @@ class ServerSettings(BaseModel):
                 text = self.api_tokens_file.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigurationError(
-                    f"GEO_AGENT_API_TOKENS_FILE 无法读取（{self.api_tokens_file}）："
-                    f"{type(exc).__name__}。"
+                    text(
+                        "tokens_file_unreadable",
+                        path=self.api_tokens_file,
+                        error=type(exc).__name__,
+                    )
                 ) from None
             for line in text.splitlines():
                 line = line.strip()

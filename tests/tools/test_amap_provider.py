@@ -7,10 +7,7 @@ import pytest
 from tests.fakes.amap import FakeAmap, ok
 from tests.tools.conftest import FAKE_AMAP_KEY
 from tools.coords import Coordinate
-from tools.http import HttpClient
-from tools.providers.amap import AmapProvider, text
-from tools.providers.base import (
-    GeoProvider,
+from tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
     NotFoundError,
@@ -20,6 +17,9 @@ from tools.providers.base import (
     QuotaExceededError,
     RateLimitedError,
 )
+from tools.http import HttpClient
+from tools.providers.amap import AmapProvider, text
+from tools.providers.base import GeoProvider
 
 WEATHER = "/v3/weather/weatherInfo"
 

@@ -10,10 +10,10 @@ from tests.tools.fake_open import FakeOpenProviders
 from tools import GeoToolkit
 from tools.config import GeoConfig
 from tools.coords import Coordinate
+from tools.errors import InvalidKeyError, NotFoundError
 from tools.http import HttpClient
 from tools.providers import build_provider
 from tools.providers.amap import AmapProvider
-from tools.providers.base import InvalidKeyError, NotFoundError
 from tools.providers.fallback import FallbackProvider
 from tools.providers.open import OpenProvider
 

@@ -9,14 +9,14 @@ import time
 import httpx
 import pytest
 
-from tools.http import HttpClient, shared_http_client
-from tools.providers.base import (
+from tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitedError,
 )
+from tools.http import HttpClient, shared_http_client
 
 SECRET = "sk-secret-amap-key-123"
 

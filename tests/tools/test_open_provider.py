@@ -6,13 +6,13 @@ import pytest
 
 from tests.tools.fake_open import FakeOpenProviders
 from tools.coords import Coordinate
-from tools.providers.base import (
-    GeoProvider,
+from tools.errors import (
     InvalidParamsError,
     NotFoundError,
     ProviderUnavailableError,
     RateLimitedError,
 )
+from tools.providers.base import GeoProvider
 from tools.providers.open import OpenProvider
 from tools.providers.open_meteo import wind_text
 from tools.providers.osm import Overpass, instruction

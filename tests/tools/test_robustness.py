@@ -13,9 +13,10 @@ from tests.tools.conftest import FAKE_AMAP_KEY
 from tools import GeoToolkit
 from tools.config import GeoConfig
 from tools.coords import Coordinate
+from tools.errors import NotFoundError
 from tools.http import HttpClient
 from tools.providers.amap import AmapProvider
-from tools.providers.base import GeoProvider, NotFoundError, Place
+from tools.providers.base import GeoProvider, Place
 
 
 class StubProvider:

@@ -17,7 +17,7 @@ from tools.ip_location import IpLocationTool
 from tools.poi_detail import PoiDetailTool
 from tools.providers import build_provider
 from tools.providers.amap import AmapProvider
-from tools.routes_extra import CyclingRouteTool, TransitRouteTool
+from tools.routes import CyclingRouteTool, TransitRouteTool
 
 _HTTP = HttpClient()
 _PROVIDER = build_provider(GeoConfig(provider="amap", amap_api_key="test-amap-key"), _HTTP)

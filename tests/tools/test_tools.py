@@ -244,3 +244,19 @@ def test_toolkit_can_leave_out_map_tools(amap):
 
 def test_coordinate_dataclass_is_exported():
     assert Coordinate(1, 2).crs == "gcj02"
+
+
+def test_one_list_of_tools_exported_and_documented():
+    """tools.toolkit lists each tool class once; tools exports each; the README table names each."""
+    from pathlib import Path
+
+    import tools
+    from tools.toolkit import LOOKUP_TOOLS, MAP_TOOLS
+
+    classes = LOOKUP_TOOLS + MAP_TOOLS
+    assert len(set(classes)) == len(classes)
+    assert {cls.__name__ for cls in classes} <= set(tools.__all__)
+    names = {cls.model_fields["name"].default for cls in classes}
+    assert names == TOOL_NAMES
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in readme for name in names)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from tools.cache import TTLCache
 from tools.config import GeoConfig
-from tools.providers.base import GeoProvider, GeoProviderError
+from tools.errors import GeoProviderError
+from tools.providers.base import GeoProvider
 
 if TYPE_CHECKING:
     from tools.http import HttpClient

@@ -15,20 +15,22 @@ from typing import Any
 
 from tools.cache import TTLCache, make_key
 from tools.coords import Coordinate, out_of_china
-from tools.http import HttpClient
-from tools.providers.base import (
-    CurrentWeather,
-    DailyForecast,
+from tools.errors import (
     GeoProviderError,
     InvalidKeyError,
     InvalidParamsError,
     NotFoundError,
     OutOfCoverageError,
-    Place,
-    Poi,
     ProviderUnavailableError,
     QuotaExceededError,
     RateLimitedError,
+)
+from tools.http import HttpClient
+from tools.providers.base import (
+    CurrentWeather,
+    DailyForecast,
+    Place,
+    Poi,
     Route,
     RouteMode,
     RouteStep,

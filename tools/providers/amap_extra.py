@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tools.coords import Coordinate
+from tools.errors import InvalidParamsError, NotFoundError
 from tools.providers.amap import NAME, _dict, _list, location, number, text
-from tools.providers.base import InvalidParamsError, NotFoundError, Route, RouteStep
+from tools.providers.base import Route, RouteStep
 from tools.providers.extras import (
     Distance,
     DistanceMatrix,

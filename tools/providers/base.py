@@ -1,9 +1,9 @@
-"""The provider interface every geo backend implements, its result types and its errors.
+"""The provider interface every geo backend implements, and its result types.
 
 A provider (AMap, the keyless open set, ...) is any object with the methods of ``GeoProvider``.
-Methods are async, return plain dataclasses and raise ``GeoProviderError`` subclasses whose
-``str()`` is a short Chinese sentence safe to show to the model and the user (never a key, a
-URL with a key, or a traceback). Tools turn those errors into tool results.
+Methods are async, return plain dataclasses and raise ``tools.errors.GeoProviderError``
+subclasses whose ``str()`` is a short Chinese sentence safe to show to the model and the user
+(never a key, a URL with a key, or a traceback). Tools turn those errors into tool results.
 """
 
 from __future__ import annotations
@@ -23,56 +23,6 @@ if TYPE_CHECKING:
     )
 
 RouteMode = Literal["driving", "walking"]
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class GeoProviderError(Exception):
-    """A provider call failed; ``str(error)`` is a user-facing explanation."""
-
-    retryable: bool = False
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-class InvalidKeyError(GeoProviderError):
-    """The API key is missing, wrong, or not allowed for this service or IP."""
-
-
-class QuotaExceededError(GeoProviderError):
-    """The daily quota is used up (not retried: it resets the next day)."""
-
-
-class RateLimitedError(GeoProviderError):
-    """Too many requests per second/minute (retried after a short wait)."""
-
-    retryable = True
-
-
-class InvalidParamsError(GeoProviderError):
-    """The provider rejected the parameters."""
-
-
-class ProviderUnavailableError(GeoProviderError):
-    """HTTP error, connection failure or an unreadable answer."""
-
-    retryable = True
-
-
-class ProviderTimeoutError(ProviderUnavailableError):
-    """The provider did not answer in time."""
-
-
-class NotFoundError(GeoProviderError):
-    """The query was valid but nothing matched."""
-
-
-class OutOfCoverageError(GeoProviderError):
-    """The place is outside the area this provider serves."""
 
 
 # --------------------------------------------------------------------------- results

@@ -7,16 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from tools.coords import Coordinate
-from tools.providers.base import (
-    GeoProvider,
-    NotFoundError,
-    OutOfCoverageError,
-    Place,
-    Poi,
-    Route,
-    RouteMode,
-    WeatherReport,
-)
+from tools.errors import NotFoundError, OutOfCoverageError
+from tools.providers.base import GeoProvider, Place, Poi, Route, RouteMode, WeatherReport
 
 T = TypeVar("T")
 

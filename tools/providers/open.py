@@ -11,16 +11,9 @@ from typing import Any
 from tools.cache import TTLCache, make_key
 from tools.config import GeoConfig
 from tools.coords import Coordinate
+from tools.errors import InvalidParamsError, NotFoundError
 from tools.http import HttpClient
-from tools.providers.base import (
-    InvalidParamsError,
-    NotFoundError,
-    Place,
-    Poi,
-    Route,
-    RouteMode,
-    WeatherReport,
-)
+from tools.providers.base import Place, Poi, Route, RouteMode, WeatherReport
 from tools.providers.open_meteo import OpenMeteo, has_cjk
 from tools.providers.osm import Nominatim, Osrm, Overpass, Photon
 

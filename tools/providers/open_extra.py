@@ -16,13 +16,8 @@ from typing import TYPE_CHECKING
 
 from tools.cache import make_key
 from tools.coords import Coordinate, haversine_m
-from tools.providers.base import (
-    GeoProviderError,
-    InvalidParamsError,
-    NotFoundError,
-    OutOfCoverageError,
-    Route,
-)
+from tools.errors import GeoProviderError, InvalidParamsError, NotFoundError, OutOfCoverageError
+from tools.providers.base import Route
 from tools.providers.extras import Distance, DistanceMatrix, DistanceMode, PoiDetail
 from tools.providers.osm import Nominatim
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from tools.cache import TTLCache, make_key
 from tools.coords import Coordinate
+from tools.errors import ProviderUnavailableError
 from tools.http import HttpClient
-from tools.providers.base import CurrentWeather, DailyForecast, Place, ProviderUnavailableError
+from tools.providers.base import CurrentWeather, DailyForecast, Place
 
 SERVICE = "Open-Meteo"
 

@@ -14,17 +14,9 @@ import re
 from typing import Any, Literal
 
 from tools.coords import Coordinate, haversine_m
+from tools.errors import InvalidParamsError, NotFoundError, ProviderUnavailableError
 from tools.http import HttpClient
-from tools.providers.base import (
-    InvalidParamsError,
-    NotFoundError,
-    Place,
-    Poi,
-    ProviderUnavailableError,
-    Route,
-    RouteMode,
-    RouteStep,
-)
+from tools.providers.base import Place, Poi, Route, RouteMode, RouteStep
 
 # category words (English/Chinese) -> Overpass tag filter
 OSM_CATEGORIES: dict[str, str] = {}

@@ -1,8 +1,8 @@
-"""Geographic suggestion tools: autocomplete, geocoding, reverse geocoding and route advice."""
+"""Place tools: autocomplete suggestions, geocoding and reverse geocoding."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -13,16 +13,12 @@ from tools.common import (
     Longitude,
     ShortText,
     coordinate_label,
-    format_distance,
-    format_duration,
     join_region,
-    mode_name,
-    resolve_point,
     source_name,
     truncate,
 )
 from tools.coords import CRS, Coordinate
-from tools.providers.base import Place, Route
+from tools.providers.base import Place
 
 MAX_STEPS = 8
 
@@ -124,68 +120,9 @@ class ReverseGeocodeTool(GeoTool):
         return "；".join(bits)
 
 
-class RouteInput(BaseModel):
-    """Arguments of ``plan_route``."""
-
-    origin: ShortText = Field(description="Start: place name or 'lng,lat', e.g. '北京南站'.")
-    destination: ShortText = Field(description="End: place name or 'lng,lat', e.g. '故宫'.")
-    mode: Literal["driving", "walking"] = Field(default="driving", description="Travel mode.")
-    city: ShortText | None = Field(default=None, description="City hint for place names.")
-    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origin/destination.")
-
-
-def format_route(route: Route, origin: str, destination: str, source: str) -> str:
-    """Distance, duration and the main steps."""
-    lines = [
-        f"{origin} → {destination}（{mode_name(route.mode)}，{source}）："
-        f"全程{format_distance(route.distance_m)}，约{format_duration(route.duration_s)}"
-    ]
-    steps = route.steps
-    shown = steps if len(steps) <= MAX_STEPS else steps[: MAX_STEPS - 1]
-    for i, step in enumerate(shown, 1):
-        extra = f"（{format_distance(step.distance_m)}）" if step.distance_m else ""
-        lines.append(f"{i}. {truncate(step.instruction, 80)}{extra}")
-    if len(steps) > len(shown):
-        lines.append(f"…（另有{len(steps) - len(shown)}步，最后到达{destination}）")
-    return "\n".join(lines)
-
-
-class RoutePlanTool(GeoTool):
-    """Route advice (``plan_route``)."""
-
-    name: str = "plan_route"
-    description: str = (
-        "Plan a driving or walking route between two places (names or 'lng,lat'); returns "
-        "distance, duration and the main steps. Examples: origin='北京南站', destination='故宫', "
-        "mode='driving'; origin='外滩', destination='东方明珠', city='上海', mode='walking'. "
-        "To show the route on the map, use map_draw_route."
-    )
-    args_schema: type[BaseModel] = RouteInput
-
-    async def _execute(self, args: RouteInput) -> Any:
-        route, a, b = await compute_route(self, args.origin, args.destination, args)
-        return format_route(route, a, b, route.source or self.geo.name)
-
-
-async def compute_route(
-    tool: GeoTool, origin: str, destination: str, args: Any
-) -> tuple[Route, str, str]:
-    """Resolve both ends and ask the provider for a route."""
-    a, a_label = await resolve_point(
-        tool.geo, place=origin, lng=None, lat=None, crs=args.crs, city=args.city
-    )
-    b, b_label = await resolve_point(
-        tool.geo, place=destination, lng=None, lat=None, crs=args.crs, city=args.city
-    )
-    route = await tool.geo.route(a, b, args.mode)
-    return route, a_label, b_label
-
-
 __all__ = [
     "GeocodeTool",
-    "Latitude",
-    "Longitude",
     "ReverseGeocodeTool",
-    "RoutePlanTool",
     "SuggestPlacesTool",
+    "format_place",
 ]
