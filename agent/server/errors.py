@@ -82,7 +82,8 @@ def install_handlers(app: FastAPI) -> None:
             detail = exc.detail
         else:
             key = _STATUS_TEXT.get(exc.status_code)
-            detail = message_text(key) if key else message_text("http_other", status=exc.status_code)
+            status = exc.status_code
+            detail = message_text(key) if key else message_text("http_other", status=status)
         return error_response(exc.status_code, detail, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
