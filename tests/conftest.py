@@ -6,6 +6,11 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Fuzzing keeps no example database in the working tree (every run starts fresh, CI included).
+hypothesis_settings.register_profile("geo-agent", database=None)
+hypothesis_settings.load_profile("geo-agent")
 
 pytest_plugins = ["tests.fakes.pytest_plugin", "tests.fakes.amap_plugin"]
 

@@ -12,7 +12,7 @@ import pytest
 from agent import StreamChatService
 from agent.sessions.locks import SessionLocks
 from tests.fakes.dashscope import Reply, echo_responder
-from tests.test_service import assert_well_formed, collect, make_settings
+from tests.helpers import assert_well_formed, collect, make_settings
 
 STORES = ["memory://", "sqlite"]
 

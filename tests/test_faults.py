@@ -15,7 +15,7 @@ from langchain_core.tools import tool
 from agent import StreamChatService
 from tests.fakes import dashscope_wire
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
-from tests.test_service import assert_well_formed, collect, make_settings
+from tests.helpers import assert_well_formed, collect, make_settings
 
 FAULT = "故障消息"
 MALFORMED = "这句回答的中途混进了坏行"
@@ -93,7 +93,8 @@ FAULTS: dict[str, tuple[list[Reply], dict[str, Any], str, str | None]] = {
             {"max_retries": 2}, "HTTP 503", None),
     "500": ([Reply(status=500, error_code="internal_error")] * 20,
             {"max_retries": 1}, "HTTP 500", None),
-    "malformed-sse": ([Reply(text=MALFORMED, chunk_size=2)], {"max_retries": 0}, "", "这句"),
+    "malformed-sse": ([Reply(text=MALFORMED, chunk_size=2)], {"max_retries": 0},
+                      "无法解析", "这句"),
 }
 
 
@@ -109,10 +110,7 @@ async def test_provider_faults(fake_dashscope, malformed_sse, fault, provider):
         text = assert_well_formed(faulted, ok=False) if faulted[0]["type"] == "stream_start" \
             else ""
         assert faulted[-1]["type"] == "error" and faulted[-1]["session_id"] == session
-        assert words in faulted[-1]["error"]
-        if fault == "malformed-sse" and provider == "openai":
-            assert "无法解析" in faulted[-1]["error"]
-        assert faulted[-1]["error"].strip()
+        assert words and words in faulted[-1]["error"]
         if partial is not None:
             assert text.startswith(partial) if text else partial == ""
         assert "Traceback" not in faulted[-1]["error"]
@@ -139,9 +137,9 @@ async def test_a_tool_that_raises(fake_dashscope):
     async with StreamChatService(make_settings(fake_dashscope, "openai"),
                                  tools=[broken_tool]) as service:
         faulted, _ = await asyncio.wait_for(run_fault(service, session), 20)
-        assert faulted[-1]["type"] in ("error", "stream_end")
-        if faulted[-1]["type"] == "error":
-            assert "RuntimeError" in faulted[-1]["error"]
+        # LangGraph's ToolNode passes a tool's own exception on: the reply ends with it.
+        assert [e["type"] for e in faulted] == ["stream_start", "error"]
+        assert "RuntimeError" in faulted[-1]["error"]
         await assert_history_intact(service, fake_dashscope, session)
         sent = fake_dashscope.requests[-1].messages
         call_ids = [c["id"] for m in sent for c in (m.get("tool_calls") or [])]

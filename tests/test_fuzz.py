@@ -19,7 +19,7 @@ from agent.errors import GeoAgentError
 from agent.validation import normalize_session_id, validate_message
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
-from tests.test_service import DOCUMENTED_KEYS, assert_well_formed, collect, make_settings
+from tests.helpers import DOCUMENTED_KEYS, assert_well_formed, collect, make_settings
 
 MAX_CHARS = 200
 FUZZ = settings(max_examples=80, deadline=None,

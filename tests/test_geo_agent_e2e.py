@@ -10,7 +10,7 @@ import pytest
 from agent import Settings, StreamChatService
 from tests.fakes.dashscope import RecordedRequest, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
-from tests.test_service import assert_well_formed, collect
+from tests.helpers import assert_well_formed, collect
 
 
 def quote_tool_results(results: list[str]) -> str:

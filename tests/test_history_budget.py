@@ -16,7 +16,7 @@ from langchain_core.tools import tool
 from agent import StreamChatService
 from agent.sessions.history import repair_tool_calls, trim_history
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
-from tests.test_service import assert_well_formed, collect, make_settings
+from tests.helpers import assert_well_formed, collect, make_settings
 
 
 def turn(i: int, tools: int = 0, size: int = 10) -> list:

@@ -16,7 +16,7 @@ import pytest
 
 from agent import StreamChatService
 from tests.fakes.pytest_plugin import FAKE_API_KEY
-from tests.test_service import assert_well_formed
+from tests.helpers import assert_well_formed
 
 REPO = Path(__file__).resolve().parents[1]
 SESSIONS = 1000

@@ -186,8 +186,17 @@ async def test_no_key_in_events_logs_or_errors(
     assert leaks(recorded_errors, secrets) == []
 
 
-def test_no_key_in_any_log_record_of_the_suite_so_far():
-    """Every record logged by the tests collected before this one (this module runs after the
-    cancellation, concurrency, faults, fuzz, load and store tests)."""
+async def test_no_key_in_any_log_record_of_the_suite_so_far(fake_dashscope, caplog):
+    """Every record logged so far by the suite (this module runs after the cancellation,
+    concurrency, faults, fuzz, load and store tests), and by a rejected key here at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    before = len(SUITE_LOGS.texts)
+    fake_dashscope.valid_keys = {SECRET_KEY}
+    settings = Settings(api_key=WRONG_KEY, base_url=fake_dashscope.compatible_base_url,
+                        session_store_url="memory://", max_retries=0)
+    async with StreamChatService(settings, tools=[]) as service:
+        events = [e async for e in service.stream_chat("你好")]
+    assert events[-1]["type"] == "error"
+    assert len(SUITE_LOGS.texts) > before, "the root handler records this test's logs too"
     assert leaks(SUITE_LOGS.texts, CONFIGURED | {SECRET_KEY, WRONG_KEY, AMAP_SECRET,
                                                  DB_PASSWORD}) == []

@@ -13,8 +13,8 @@ from agent import Settings, StreamChatService
 from agent.sessions.store import PostgresStore
 from tests.fakes.dashscope import FakeDashScope, Reply, echo_responder
 from tests.fakes.pytest_plugin import FAKE_API_KEY
+from tests.helpers import assert_well_formed, collect
 from tests.stores.helpers import chat_in_subprocess, parse, start_chat_process
-from tests.test_service import assert_well_formed, collect
 
 SLOW = "慢慢回答"
 

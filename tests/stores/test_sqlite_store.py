@@ -10,8 +10,8 @@ from agent import Settings, StreamChatService
 from agent.sessions.store import SqliteStore, default_store_url, open_store
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
+from tests.helpers import assert_well_formed
 from tests.stores.helpers import chat_in_subprocess
-from tests.test_service import assert_well_formed
 
 FIRST_TURN = [("user", "我叫小明"), ("assistant", "ECHO[1]: 我叫小明")]
 

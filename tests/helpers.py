@@ -1,0 +1,56 @@
+"""Helpers shared by the test modules: settings for the fakes, collecting and checking a stream."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from agent import Settings
+from tests.fakes.dashscope import FakeDashScope
+from tests.fakes.pytest_plugin import FAKE_API_KEY
+
+PROVIDERS = ["openai", "tongyi"]
+DOCUMENTED_KEYS = {
+    "stream_start": {"type", "message_id", "session_id"},
+    "stream_chunk": {"type", "message_id", "session_id", "chunk"},
+    "stream_end": {"type", "message_id", "session_id"},
+    "error": {"type", "message_id", "session_id", "error"},
+}
+
+
+def make_settings(fake: FakeDashScope, provider: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "api_key": FAKE_API_KEY,
+        "base_url": fake.compatible_base_url,
+        "native_base_url": fake.native_base_url,
+        "provider": provider,
+        "timeout": 5.0,
+        "max_retries": 2,
+        "retry_base_delay": 0.01,  # fault tests wait on events, not on real backoff
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+
+async def collect(stream: Any) -> list[dict[str, Any]]:
+    return [event async for event in stream]
+
+
+def assert_well_formed(events: list[dict[str, Any]], *, ok: bool = True) -> str:
+    """Checks the documented schema and order; returns the joined chunk text."""
+    assert events, "no events"
+    for event in events:
+        assert set(event) == DOCUMENTED_KEYS[event["type"]], event
+    message_ids = {e["message_id"] for e in events}
+    session_ids = {e["session_id"] for e in events}
+    assert len(message_ids) == 1 and len(session_ids) == 1
+    uuid.UUID(events[0]["message_id"])
+    uuid.UUID(events[0]["session_id"])
+    types = [e["type"] for e in events]
+    assert types[0] == "stream_start"
+    assert types[-1] == ("stream_end" if ok else "error")
+    assert set(types[1:-1]) <= {"stream_chunk"}
+    chunks = [e["chunk"] for e in events if e["type"] == "stream_chunk"]
+    assert all(chunks), "empty chunk sent"
+    return "".join(chunks)
