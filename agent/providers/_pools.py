@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 PoolT = TypeVar("PoolT")
@@ -37,7 +37,11 @@ class LoopPools(Generic[PoolT]):
 
     def get(self, owner: object) -> PoolT:
         """``owner``'s pool for the running loop."""
-        pools = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        loop = asyncio.get_running_loop()
+        pools = self._by_loop.get(loop)
+        if pools is None:
+            pools = self._by_loop[loop] = {}
+            _close_at_loop_shutdown(loop)
         pool = pools.get(id(owner))
         if pool is None or self._is_closed(pool):
             pool = pools[id(owner)] = self._open()
@@ -54,6 +58,29 @@ class LoopPools(Generic[PoolT]):
         """Close every pool opened in the running loop."""
         for pool in self._by_loop.pop(asyncio.get_running_loop(), {}).values():
             await self._close(pool)
+
+
+_CLOSERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _closer() -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await close_all_loop_pools()
+
+
+def _close_at_loop_shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    """Close this loop's pools when it shuts down (``asyncio.run`` finalizes async generators
+    before closing the loop), so a service that was never closed leaves no open connection
+    and no "Unclosed client session" warning behind."""
+    if loop in _CLOSERS:
+        return
+    closer = _CLOSERS[loop] = _closer()
+    # Started here, suspended at its yield: the loop's shutdown_asyncgens() runs its finally.
+    asyncio.ensure_future(closer.__anext__(), loop=loop)
 
 
 async def close_all_loop_pools() -> None:
