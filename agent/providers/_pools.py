@@ -65,6 +65,9 @@ _CLOSERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncGenerator[No
 )
 
 
+_STARTING: set[asyncio.Future[None]] = set()
+
+
 async def _closer() -> AsyncGenerator[None, None]:
     try:
         yield
@@ -80,7 +83,9 @@ def _close_at_loop_shutdown(loop: asyncio.AbstractEventLoop) -> None:
         return
     closer = _CLOSERS[loop] = _closer()
     # Started here, suspended at its yield: the loop's shutdown_asyncgens() runs its finally.
-    asyncio.ensure_future(closer.__anext__(), loop=loop)
+    started = asyncio.ensure_future(closer.__anext__(), loop=loop)
+    _STARTING.add(started)
+    started.add_done_callback(_STARTING.discard)
 
 
 async def close_all_loop_pools() -> None:
