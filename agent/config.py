@@ -168,3 +168,25 @@ def variables() -> list[tuple[str, str, str]]:
             default = "" if field.default in (None, ()) else str(field.default)
             rows.append((alias, default, (field.description or "").split("\n")[0]))
     return rows
+
+
+def env_example() -> str:
+    """The text of ``.env.example``: every variable, commented, with its default.
+
+    Regenerate the file with ``python -m agent.config > .env.example`` after adding a setting.
+    """
+    lines = [
+        "# bailian-geo-agent configuration: copy to .env and set what you need.",
+        "# Variables already set in the environment win over this file. Only the key is required.",
+        "",
+        "DASHSCOPE_API_KEY=",
+    ]
+    for name, default, meaning in variables():
+        if name == "DASHSCOPE_API_KEY":
+            continue
+        lines += ["", f"# {meaning.replace('``', '')}", f"# {name}={default}"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

@@ -96,6 +96,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The session store is unavailable ({store}): {error}. This message was not saved; "
         "earlier conversation is unaffected. Check that the database runs and SESSION_STORE_URL.",
     },
+    "no_such_folder": {"zh": "文件夹不存在", "en": "no such folder"},
     # -- the reply -----------------------------------------------------------------------------
     "cancelled": {"zh": "回复已被取消。", "en": "The reply was cancelled."},
     "stream_interrupted": {

@@ -396,3 +396,16 @@ def test_chat_keeps_the_session_and_survives_ctrl_c(tmp_path, fake_dashscope, fa
         assert term.proc.wait(timeout=30) == 0
     finally:
         term.close()
+
+
+def test_unreachable_postgres_is_one_error_line_and_no_pool_noise(
+    tmp_path, fake_dashscope, unused_tcp_port
+):
+    pytest.importorskip("psycopg_pool")
+    store = f"postgresql://agent:pw@127.0.0.1:{unused_tcp_port}/sessions"
+    env = cli_env(tmp_path, fake_dashscope, SESSION_STORE_URL=store)
+    result = run_cli("ask", "你好", env=env)
+    assert result.returncode == cli.EXIT_ERROR
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "会话存储不可用" in lines[0], result.stderr
+    assert "pw@" not in result.stderr

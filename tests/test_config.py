@@ -93,3 +93,14 @@ def test_provider_choices_come_from_the_registry(monkeypatch):
     monkeypatch.setenv("DASHSCOPE_PROVIDER", "Tongyi")
     assert Settings.from_env().provider == "tongyi"
     assert Settings.from_env().base_url_variable == "DASHSCOPE_HTTP_BASE_URL"
+
+
+def test_env_example_lists_every_variable():
+    """.env.example is generated from the settings (python -m agent.config > .env.example)."""
+    from pathlib import Path
+
+    from agent.config import env_example, variables
+
+    committed = (Path(__file__).parents[1] / ".env.example").read_text(encoding="utf-8")
+    assert committed == env_example()
+    assert all(f"{name}=" in committed for name, _, _ in variables())

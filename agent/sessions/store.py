@@ -28,7 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from agent.errors import ConfigurationError, SessionBusyError
+from agent.errors import ConfigurationError, SessionBusyError, SessionStoreError
 from agent.messages import text
 from agent.sessions.locks import LockTimeout, SessionLocks
 
@@ -41,6 +41,13 @@ def default_store_url() -> str:
     """``sqlite:///`` in ``$XDG_DATA_HOME/bailian-geo-agent`` (``~/.local/share`` by default)."""
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return f"sqlite:///{Path(data_home) / APP_DIR_NAME / 'sessions.sqlite'}"
+
+
+def _quiet_logger(name: str) -> None:
+    """No "last resort" printing to stderr for ``name``; an app's own logging still sees it."""
+    log = logging.getLogger(name)
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
 
 
 def display_url(url: str) -> str:
@@ -134,10 +141,18 @@ class MemoryStore(SessionStore):
 
 
 class SqliteStore(SessionStore):
-    """Sessions in a local SQLite file (WAL mode)."""
+    """Sessions in a local SQLite file (WAL mode).
 
-    def __init__(self, url: str, lock_timeout: float = 60.0) -> None:
+    URLs follow SQLAlchemy's convention: ``sqlite:///relative/path.sqlite`` (from the working
+    directory) and ``sqlite:////absolute/path.sqlite``. An absolute path's folders are created; a
+    relative path's folder must exist (else the store-unavailable message names the path).
+    """
+
+    def __init__(
+        self, url: str, lock_timeout: float = 60.0, *, create_folder: bool = False
+    ) -> None:
         super().__init__(url, lock_timeout)
+        self._create_folder = create_folder
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
             raise ConfigurationError(text("store_url_invalid", url=repr(url)))
@@ -146,7 +161,12 @@ class SqliteStore(SessionStore):
 
     async def checkpointer(self) -> BaseCheckpointSaver:
         if self._saver is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._create_folder:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            elif not self.path.parent.is_dir():
+                raise SessionStoreError(
+                    text("store_unavailable", store=str(self.path), error=text("no_such_folder"))
+                )
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across crashes in WAL mode
@@ -190,6 +210,9 @@ class PostgresStore(SessionStore):
         from psycopg.rows import dict_row
         from psycopg_pool import AsyncConnectionPool
 
+        # The pool logs each failed connection attempt as a warning; with no logging set up,
+        # Python prints those to stderr. The failure reaches the user once, as its error event.
+        _quiet_logger("psycopg.pool")
         kwargs = {
             "autocommit": True,
             "prepare_threshold": 0,
@@ -346,7 +369,10 @@ def open_store(url: str | None, lock_timeout: float = 60.0) -> SessionStore:
     if scheme == "memory":
         return MemoryStore(url, lock_timeout)
     if scheme == "sqlite":
-        return SqliteStore(url, lock_timeout)
+        path = Path(url[len("sqlite:///") :]).expanduser()
+        # Folders of the default or an absolute path are created; never below the working
+        # directory by surprise (a relative path's folder must exist).
+        return SqliteStore(url, lock_timeout, create_folder=path.is_absolute())
     if scheme in ("postgres", "postgresql"):
         return PostgresStore(url, lock_timeout)
     raise ConfigurationError(text("store_url_invalid", url=repr(display_url(url))))

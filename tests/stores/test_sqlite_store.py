@@ -86,3 +86,34 @@ async def test_expiry_runs_while_replies_write(fake_dashscope, tmp_path):
         await asyncio.wait_for(write_while_listing(), 10)
         assert await service.expire_idle_sessions(3600) == []
         assert sorted(await service.expire_idle_sessions(0)) == sorted(sessions)
+
+
+async def test_sqlite_urls_follow_sqlalchemy_and_never_create_folders_by_surprise(
+    fake_dashscope, tmp_path, monkeypatch
+):
+    from agent import StreamChatService
+    from tests.helpers import collect, make_settings
+
+    monkeypatch.chdir(tmp_path)
+    relative = make_settings(fake_dashscope, "openai", session_store_url="sqlite:///rel.sqlite")
+    async with StreamChatService(relative, tools=[]) as service:
+        assert assert_well_formed(await collect(service.stream_chat("你好"))) == "ECHO[1]: 你好"
+    assert (tmp_path / "rel.sqlite").is_file()
+
+    absolute = tmp_path / "abs" / "x.sqlite"
+    absolute.parent.mkdir()
+    url = f"sqlite:///{absolute}"  # sqlite:////tmp/... : four slashes for an absolute path
+    assert url.startswith("sqlite:////")
+    async with StreamChatService(make_settings(fake_dashscope, "openai", session_store_url=url),
+                                 tools=[]) as service:
+        assert assert_well_formed(await collect(service.stream_chat("你好"))) == "ECHO[1]: 你好"
+    assert absolute.is_file()
+
+    sent = len(fake_dashscope.requests)
+    missing = make_settings(fake_dashscope, "openai", session_store_url="sqlite:///no/such.db")
+    async with StreamChatService(missing, tools=[]) as service:
+        events = await collect(service.stream_chat("你好"))
+    assert [e["type"] for e in events] == ["error"]
+    assert "会话存储不可用" in events[-1]["error"] and "no/such.db" in events[-1]["error"]
+    assert not (tmp_path / "no").exists()
+    assert len(fake_dashscope.requests) == sent  # no model call without a store
