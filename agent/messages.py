@@ -268,10 +268,16 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     # -- the command line ----------------------------------------------------------------------
     "cli_chat_commands": {
-        "zh": "/new 开始新会话，/session 显示会话ID，/exit 退出；Ctrl-C 停止当前回复",
-        "en": "/new starts a new session, /session shows its id, /exit quits; Ctrl-C stops "
-        "the current reply",
+        "zh": "/help 显示命令，/new 开始新会话，/session 显示会话ID，/history 显示本会话记录，"
+        "/quit 退出；Ctrl-C 停止当前回复",
+        "en": "/help lists the commands, /new starts a new session, /session shows its id, "
+        "/history shows this session's turns, /quit quits; Ctrl-C stops the current reply",
     },
+    "cli_unknown_command": {
+        "zh": "未知命令 {command}（不会发送给模型）；输入 /help 查看可用命令。",
+        "en": "Unknown command {command} (not sent to the model); type /help for the commands.",
+    },
+    "cli_history_empty": {"zh": "（本会话还没有记录）", "en": "(nothing in this session yet)"},
     "cli_chat_banner": {
         "zh": "geo-agent 对话，会话 {session}。{commands}。",
         "en": "geo-agent chat, session {session}. {commands}.",

@@ -33,5 +33,6 @@ async def main(message: str) -> int:
 
 
 if __name__ == "__main__":
-    question = " ".join(sys.argv[1:]) or DEFAULT_QUESTION
+    # No argument: the default question. An empty one ("") goes to the service, which says so.
+    question = " ".join(sys.argv[1:]) if len(sys.argv) > 1 else DEFAULT_QUESTION
     sys.exit(asyncio.run(main(question)))

@@ -409,3 +409,33 @@ def test_unreachable_postgres_is_one_error_line_and_no_pool_noise(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "会话存储不可用" in lines[0], result.stderr
     assert "pw@" not in result.stderr
+
+
+def test_chat_slash_commands_are_commands_not_questions(tmp_path, fake_dashscope):
+    stdin = "/help\n你好\n/history\n/nope\n/new\n/history\n/quit\n不会发送\n"
+    result = run_cli("chat", "--json", env=cli_env(tmp_path, fake_dashscope), stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert [r.messages[-1]["content"] for r in fake_dashscope.requests] == ["你好"]
+    notes = result.stderr
+    assert "/history" in notes and "/quit" in notes  # /help
+    assert "ECHO[1]: 你好" in notes  # /history of the first session
+    assert "未知命令 /nope" in notes
+    assert "本会话还没有记录" in notes  # /history after /new
+
+
+def test_empty_question_on_stdin_is_a_usage_error(tmp_path, fake_dashscope):
+    result = run_cli("ask", env=cli_env(tmp_path, fake_dashscope), stdin="  \n")
+    assert result.returncode == cli.EXIT_USAGE
+    assert "empty" in result.stderr and fake_dashscope.requests == []
+
+
+def test_verbose_and_debug_log_without_the_key(tmp_path, fake_dashscope):
+    env = cli_env(tmp_path, fake_dashscope)
+    quiet = run_cli("ask", "你好", env=env)
+    assert quiet.returncode == 0 and "DEBUG" not in quiet.stderr
+    debug = run_cli("ask", "--debug", "你好", env=env)
+    assert debug.returncode == 0, debug.stderr
+    assert "DEBUG" in debug.stderr and "openai" in debug.stderr  # the libraries too
+    assert env["DASHSCOPE_API_KEY"] not in debug.stderr
+    verbose = run_cli("ask", "-v", "你好", env=env)
+    assert verbose.returncode == 0 and "DEBUG" not in verbose.stderr

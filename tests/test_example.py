@@ -48,3 +48,11 @@ def test_example_without_key_prints_the_fix_and_fails(fake_dashscope, tmp_path):
     assert "阿里云百炼API Key未配置" in result.stderr and "DASHSCOPE_API_KEY" in result.stderr
     assert "Traceback" not in result.stderr
     assert fake_dashscope.requests == []
+
+
+def test_example_with_an_empty_question_says_so(fake_dashscope):
+    result = run_example("", env={"DASHSCOPE_API_KEY": FAKE_API_KEY,
+                                  "DASHSCOPE_BASE_URL": fake_dashscope.compatible_base_url})
+    assert result.returncode == 1
+    assert "消息不能为空" in result.stderr
+    assert fake_dashscope.requests == []

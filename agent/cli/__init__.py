@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -54,7 +55,7 @@ variables already set in the environment win):
 exit status:
   0    the answer was complete (chat: the conversation ended normally)
   1    the reply ended with an error event, or the configuration is invalid (e.g. no key)
-  2    usage error (unknown option, bad --session, missing question)
+  2    usage error (unknown option, bad --session, missing or empty question)
   130  interrupted with Ctrl-C (ask); in chat, Ctrl-C only stops the current reply
 
 examples:
@@ -143,6 +144,19 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
         default=default(None),
         help="read configuration from this file instead of ./.env",
     )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="log what the assistant does (loggers agent.* and tools.*) on stderr",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="log everything at DEBUG, the libraries too (HTTP requests, retries); keys masked",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,6 +225,16 @@ class _Replies:
     def ask(self, message: str, session_id: str) -> int:
         return self._run(self._reply(message, session_id))
 
+    def show_history(self, session_id: str) -> None:
+        """Print the session's stored turns (questions and answers, not tool traffic)."""
+        messages = self.loop.run_until_complete(self.service.get_history(session_id))
+        shown = [m for m in messages if m.type in ("human", "ai") and m.text]
+        if not shown:
+            self.display.note(text("cli_history_empty"))
+        for message in shown:
+            who = text("cli_prompt") if message.type == "human" else "geo> "
+            self.display.note(f"{who}{message.text}")
+
     async def _reply(self, message: str, session_id: str) -> int:
         stream = self.service.stream_chat(message, session_id, events=self.events)
         status = EXIT_ERROR
@@ -264,6 +288,11 @@ def _load_service(args: argparse.Namespace, display: Display, session_id: str) -
     except ConfigurationError as exc:
         _report_setup_error(display, session_id, str(exc))
         return None
+    if args.verbose or args.debug:
+        from agent.logs import configure_logging
+
+        level = logging.DEBUG if args.debug else logging.INFO
+        configure_logging(level, settings.secrets(), libraries=args.debug)
     from agent.service import StreamChatService
 
     return StreamChatService(settings)
@@ -281,7 +310,10 @@ def _read_question(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         return " ".join(words)
     if not words and sys.stdin.isatty():
         parser.error("ask: a QUESTION is required (or pipe it on stdin)")
-    return sys.stdin.read().strip()
+    question = sys.stdin.read().strip()
+    if not question:
+        parser.error("ask: the question read from stdin is empty")
+    return question
 
 
 def _chat(replies: _Replies, display: Display, session_id: str) -> int:
@@ -302,14 +334,21 @@ def _chat(replies: _Replies, display: Display, session_id: str) -> int:
         question = line.strip()
         if not question:
             continue
-        if question in ("/exit", "/quit"):
-            return EXIT_OK
-        if question == "/new":
-            session_id = str(uuid4())
-            display.note(text("cli_new_session", session=session_id))
-            continue
-        if question == "/session":
-            display.note(text("cli_session", session=session_id))
+        if question.startswith("/"):
+            command = question.split()[0].lower()
+            if command in ("/exit", "/quit"):
+                return EXIT_OK
+            if command == "/new":
+                session_id = str(uuid4())
+                display.note(text("cli_new_session", session=session_id))
+            elif command == "/session":
+                display.note(text("cli_session", session=session_id))
+            elif command == "/help":
+                display.note(text("cli_chat_commands"))
+            elif command == "/history":
+                replies.show_history(session_id)
+            else:
+                display.note(text("cli_unknown_command", command=command[:40]))
             continue
         if replies.ask(question, session_id) == EXIT_INTERRUPTED:
             display.interrupted(text("cli_stopped"))

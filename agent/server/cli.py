@@ -86,26 +86,12 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Redact:
-    """A logging filter masking the given secrets in every record it passes."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s for s in secrets if len(s) >= 4]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, "***")
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
 def _redact_logs(secrets: list[str], level: str) -> None:
     """Log at ``level`` on stderr (the app's and the libraries' loggers too), never a secret."""
+    from agent.logs import RedactSecrets
+
     logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
-    redact = _Redact(secrets)
+    redact = RedactSecrets(secrets)
     for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
         for handler in logging.getLogger(name).handlers:
             handler.addFilter(redact)
