@@ -37,7 +37,7 @@ from agent.server.schemas import (
     history_message,
 )
 from agent.server.settings import ServerSettings
-from agent.server.sse import sse_events
+from agent.server.sse import keep_alive, sse_events
 from agent.validation import normalize_session_id, validate_events, validate_message
 
 logger = logging.getLogger(__name__)
@@ -185,7 +185,8 @@ def create_app(
                 state.concurrency.release(identity.limit_key)
 
         return EventSourceResponse(guarded(), headers=headers, sep="\n",
-                                   ping=state.settings.sse_ping_seconds)
+                                   ping=state.settings.sse_ping_seconds,
+                                   ping_message_factory=keep_alive)
 
     @app.post("/v1/chat/stream", tags=["chat"], responses={
         200: {"content": {"text/event-stream": {}},

@@ -25,6 +25,24 @@ except ImportError:  # pragma: no cover - installs without orjson
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+class _KeepAlive(ServerSentEvent):
+    """A keep-alive comment line without the blank line that ends an event block.
+
+    Per the SSE spec a comment is ignored wherever it stands; a blank line after it would be
+    too, but httpx-sse (0.4) then dispatches an empty event carrying the last id. Without the
+    blank line every client sees nothing but the next real event.
+    """
+
+    def encode(self) -> bytes:
+        """``: ping`` and a line end."""
+        return b": ping\n"
+
+
+def keep_alive() -> ServerSentEvent:
+    """The keep-alive sent while a reply is quiet (tools running, the model thinking)."""
+    return _KeepAlive()
+
+
 async def sse_events(
     first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
 ) -> AsyncIterator[ServerSentEvent]:

@@ -42,6 +42,8 @@ async def _newest_by_sql(checkpointer: Any) -> dict[str, datetime] | None:
         with checkpointer.cursor(transaction=False) as cur:
             rows = [(str(t), str(c)) for t, c in cur.execute(_NEWEST_SQL).fetchall()]
     else:
+        if not type(checkpointer).__module__.startswith("langgraph.checkpoint.postgres"):
+            return None  # (and no import of the PostgreSQL stack for other stores)
         try:
             from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         except ImportError:

@@ -66,6 +66,13 @@ async def test_optional_events_and_map_actions_come_when_asked_for(client, fake_
     assert end["tool"] == "map_set_view" and end["result"].startswith("地图已定位到")
 
 
+async def test_keep_alives_never_reach_an_httpx_sse_reader(client, fake_dashscope, auth_a):
+    """httpx-sse (0.4) turns a comment followed by a blank line into an empty event."""
+    fake_dashscope.script(Reply(text="好的呀", chunk_size=1, stall_after=1, stall_seconds=1.0))
+    events = await read_sse(client, "/v1/chat/stream", {"message": "慢一点"}, auth_a)
+    assert check_reply(events) == "好的呀"
+
+
 async def test_keep_alive_comments_flow_while_the_reply_is_quiet(client, fake_dashscope, auth_a):
     fake_dashscope.script(Reply(text="好的", stall_before=1.0))  # a slow tool or model
     raw = b""
@@ -78,6 +85,8 @@ async def test_keep_alive_comments_flow_while_the_reply_is_quiet(client, fake_da
     text = raw.decode()
     assert text.count(": ping") >= 3, text  # GEO_AGENT_SSE_PING=0.2 in these tests
     assert text.index(": ping") < text.index("event: stream_chunk")
+    after = text.split(": ping\n")[1:]  # a ping is never a block of its own
+    assert after and not any(rest.startswith(("\n", "\r\n")) for rest in after)
     assert text.rstrip().endswith('"type":"stream_end","message_id":"' +
                                   text.split('"message_id":"')[1].split('"')[0] + '","session_id":"'
                                   + text.split('"session_id":"')[1].split('"')[0] + '"}')
