@@ -104,3 +104,24 @@ def test_env_example_lists_every_variable():
     committed = (Path(__file__).parents[1] / ".env.example").read_text(encoding="utf-8")
     assert committed == env_example()
     assert all(f"{name}=" in committed for name, _, _ in variables())
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"GEO_PROVIDER": "amap"}, ["GEO_PROVIDER", "AMAP_API_KEY"]),
+        ({"GEO_HTTP_TIMEOUT": "soon"}, ["GEO_HTTP_TIMEOUT"]),
+        ({"DASHSCOPE_TIMEOUT": "-1"}, ["DASHSCOPE_TIMEOUT"]),
+    ],
+)
+async def test_configuration_errors_are_one_readable_sentence(monkeypatch, env, names):
+    from agent import StreamChatService
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    events = [e async for e in StreamChatService().stream_chat("你好")]
+    assert [e["type"] for e in events] == ["error"]
+    error = events[0]["error"]
+    assert all(name in error for name in names), error
+    assert "\n" not in error and "pydantic" not in error and "input_value" not in error

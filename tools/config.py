@@ -119,6 +119,15 @@ class GeoConfig(BaseSettings):
     def _check_url(cls, value: str) -> str:
         return _http_url(value)
 
+    @model_validator(mode="after")
+    def _amap_needs_a_key(self) -> GeoConfig:
+        if self.provider == "amap" and not self.amap_api_key:
+            raise ValueError(
+                "GEO_PROVIDER=amap needs AMAP_API_KEY (an AMap Web-service key); set it, or use "
+                "GEO_PROVIDER=auto or open for the keyless OpenStreetMap-based services"
+            )
+        return self
+
     @property
     def resolved_provider(self) -> Literal["amap", "open"]:
         """``auto`` means AMap when a key is configured, else the keyless open set."""
@@ -151,7 +160,7 @@ def describe_validation_error(exc: ValidationError, separator: str = "; ") -> st
     """One line naming each invalid variable and what is wrong with it (no pydantic links)."""
     problems = []
     for error in exc.errors(include_url=False):
-        variable = ".".join(str(part) for part in error["loc"]) or "?"
+        variable = ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"{variable}: {message}")
+        problems.append(f"{variable}: {message}" if variable else message)
     return separator.join(problems)
