@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -17,7 +18,7 @@ from tools.common import (
     resolve_point,
     truncate,
 )
-from tools.coords import CRS
+from tools.coords import CRS, Coordinate
 from tools.providers.base import Route
 from tools.providers.extras import TransitPlan, TransitRoutes, TransitSegment
 
@@ -41,14 +42,34 @@ def format_route(route: Route, origin: str, destination: str, source: str) -> st
         f"{origin} → {destination}（{mode_name(route.mode)}，{source}）："
         f"全程{format_distance(route.distance_m)}，约{format_duration(route.duration_s)}"
     ]
+    return "\n".join(lines + step_lines(route, destination))
+
+
+def step_lines(route: Route, destination: str) -> list[str]:
+    """The route's main steps, numbered (at most ``MAX_STEPS`` lines)."""
     steps = route.steps
     shown = steps if len(steps) <= MAX_STEPS else steps[: MAX_STEPS - 1]
+    lines = []
     for i, step in enumerate(shown, 1):
         extra = f"（{format_distance(step.distance_m)}）" if step.distance_m else ""
         lines.append(f"{i}. {truncate(step.instruction, 80)}{extra}")
     if len(steps) > len(shown):
         lines.append(f"…（另有{len(steps) - len(shown)}步，最后到达{destination}）")
-    return "\n".join(lines)
+    return lines
+
+
+async def resolve_ends(
+    tool: GeoTool, args: Any, destination_city: str | None = None
+) -> tuple[Coordinate, str, Coordinate, str]:
+    """Both ends of a trip (``args.origin``, ``args.destination``) as points and labels."""
+    a, a_label = await resolve_point(
+        tool.geo, place=args.origin, lng=None, lat=None, crs=args.crs, city=args.city
+    )
+    b, b_label = await resolve_point(
+        tool.geo, place=args.destination, lng=None, lat=None, crs=args.crs,
+        city=destination_city or args.city,
+    )
+    return a, a_label, b, b_label
 
 
 class RoutePlanTool(GeoTool):
@@ -72,11 +93,8 @@ async def compute_route(
     tool: GeoTool, origin: str, destination: str, args: Any
 ) -> tuple[Route, str, str]:
     """Resolve both ends and ask the provider for a route."""
-    a, a_label = await resolve_point(
-        tool.geo, place=origin, lng=None, lat=None, crs=args.crs, city=args.city
-    )
-    b, b_label = await resolve_point(
-        tool.geo, place=destination, lng=None, lat=None, crs=args.crs, city=args.city
+    a, a_label, b, b_label = await resolve_ends(
+        tool, SimpleNamespace(origin=origin, destination=destination, crs=args.crs, city=args.city)
     )
     route = await tool.geo.route(a, b, args.mode)
     return route, a_label, b_label
@@ -99,14 +117,7 @@ def format_cycling(route: Route, origin: str, destination: str, source: str) -> 
         f"约{format_duration(route.duration_s)}",
         f"起点{coordinate_label(route.origin)}，终点{coordinate_label(route.destination)}",
     ]
-    steps = route.steps
-    shown = steps if len(steps) <= MAX_STEPS else steps[: MAX_STEPS - 1]
-    for i, step in enumerate(shown, 1):
-        extra = f"（{format_distance(step.distance_m)}）" if step.distance_m else ""
-        lines.append(f"{i}. {truncate(step.instruction, 80)}{extra}")
-    if len(steps) > len(shown):
-        lines.append(f"…（另有{len(steps) - len(shown)}步，最后到达{destination}）")
-    return "\n".join(lines)
+    return "\n".join(lines + step_lines(route, destination))
 
 
 class CyclingRouteTool(GeoTool):
@@ -122,12 +133,7 @@ class CyclingRouteTool(GeoTool):
 
     async def _execute(self, args: CyclingInput) -> Any:
         plan = capability(self.geo, "cycling_route", "骑行路线规划")
-        a, a_label = await resolve_point(
-            self.geo, place=args.origin, lng=None, lat=None, crs=args.crs, city=args.city
-        )
-        b, b_label = await resolve_point(
-            self.geo, place=args.destination, lng=None, lat=None, crs=args.crs, city=args.city
-        )
+        a, a_label, b, b_label = await resolve_ends(self, args)
         route = await plan(a, b)
         return format_cycling(route, a_label, b_label, route.source or self.geo.name)
 
@@ -200,12 +206,6 @@ class TransitRouteTool(GeoTool):
 
     async def _execute(self, args: TransitInput) -> Any:
         plan = capability(self.geo, "transit_route", "公共交通路线规划")
-        a, a_label = await resolve_point(
-            self.geo, place=args.origin, lng=None, lat=None, crs=args.crs, city=args.city
-        )
-        b, b_label = await resolve_point(
-            self.geo, place=args.destination, lng=None, lat=None, crs=args.crs,
-            city=args.cityd or args.city,
-        )
+        a, a_label, b, b_label = await resolve_ends(self, args, args.cityd)
         routes = await plan(a, b, args.city, args.cityd)
         return format_transit(routes, a_label, b_label, routes.source or self.geo.name)
