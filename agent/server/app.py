@@ -2,7 +2,8 @@
 
 Endpoints: ``POST /v1/chat/stream``, ``POST /api/chat``, ``POST /v1/chat/{message_id}/stop``,
 ``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /healthz``, ``GET /readyz``; OpenAPI at
-``/docs``; the web page at ``/`` (``agent.server.page``). Mount the app in your own FastAPI app, or run it with ``geo-agent serve``.
+``/docs``; the web page at ``/`` (``agent.server.page``). Mount the app in your own FastAPI
+app, or run it with ``geo-agent serve``.
 """
 
 from __future__ import annotations

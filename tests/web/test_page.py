@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 
+from agent.messages import text
 from tests.fakes.dashscope import RecordedRequest, Reply, ToolCall
 from tests.web.conftest import AXE, REPO, TOKEN_A, open_page, require
 from tools.coords import gcj02_to_wgs84, wgs84_to_gcj02
@@ -126,7 +125,7 @@ async def test_an_answer_streams_and_the_map_draws_it_on_both_tile_layers(
     page = browser.page
     assert await page.title() == "地理助手 · bailian-geo-agent"
 
-    await ask(page, "在地图上标出天安门和故宫，画出去北京南站的路线")
+    await ask(page, "在地图上标出天安门和故宫，画出去北京南站的路线")  # Enter sends
     # The server wants a token: the page asks for one and then sends the question again.
     await page.wait_for_selector("#token-form:not([hidden])")
     assert "令牌" in await page.text_content("#token-hint")
@@ -147,9 +146,12 @@ async def test_an_answer_streams_and_the_map_draws_it_on_both_tile_layers(
     assert not await page.is_visible("#token-form")
     lengths = sorted(set(await page.evaluate("window.lengths")))
     assert len(lengths) > 5, lengths  # streamed piece by piece, not at once
-    assert await page.text_content(".msg.user .text") == "在地图上标出天安门和故宫，画出去北京南站的路线"
-    chips = await page.eval_on_selector_all(".tool", "cs => cs.map(c => [c.textContent, c.className])")
-    assert chips == [["添加标记", "tool done"], ["绘制路线", "tool done"], ["缩放地图", "tool done"]]
+    question = "在地图上标出天安门和故宫，画出去北京南站的路线"
+    assert await page.text_content(".msg.user .text") == question
+    chips = await page.eval_on_selector_all(
+        ".tool", "cs => cs.map(c => [c.textContent, c.className])")
+    assert chips == [["添加标记", "tool done"], ["绘制路线", "tool done"],
+                     ["缩放地图", "tool done"]]
 
     # AMap tiles (GCJ-02): the points as sent.
     assert await page.input_value("#tiles") == "amap"
@@ -175,14 +177,160 @@ async def test_an_answer_streams_and_the_map_draws_it_on_both_tile_layers(
     await check_map(page, markers, ROUTE)
 
     # Provider text stays text: the label and the popup show the characters, run nothing.
-    tooltips = await page.eval_on_selector_all(".leaflet-tooltip", "ts => ts.map(t => t.textContent)")
+    tooltips = await page.eval_on_selector_all(".leaflet-tooltip",
+                                               "ts => ts.map(t => t.textContent)")
     assert XSS in tooltips and "天安门" in tooltips
     await page.click(f'img.leaflet-marker-icon[alt="{XSS}"]')
     popup = await page.wait_for_selector(".leaflet-popup-content")
     assert await popup.text_content() == XSS + "<b>故宫</b><script>alert(2)</script>"
-    assert await page.evaluate("document.querySelectorAll('img[src=\"x\"], .leaflet-popup-content b,"
-                               " .leaflet-popup-content script, .leaflet-tooltip img').length") == 0
+    injected = ("img[src='x'], .leaflet-popup-content b, .leaflet-popup-content script,"
+                " .leaflet-tooltip img, .msg img")
+    assert await page.evaluate(f"document.querySelectorAll({injected!r}).length") == 0
     await page.keyboard.press("Escape")
     assert browser.dialogs == []
     assert browser.outside == []  # no CDN: nothing but the server and the (answered) tiles
     assert [e for e in browser.console_errors if "status of 401" not in e] == []  # no CSP block
+
+
+async def test_stop_stops_the_reply_and_the_session_goes_on(web_server, chromium, fake_dashscope):
+    fake_dashscope.script(Reply(text="很长的回答" * 100, chunk_size=2, chunk_delay=0.02))
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    await ask(page, "讲一个很长的故事")
+    await page.wait_for_selector("#stop:not([hidden]):not([disabled])")
+    await page.wait_for_function(
+        "() => document.querySelector('.msg.assistant .text')?.textContent.length > 10")
+    await page.click("#stop")
+    await wait_idle(page)
+    alert = page.locator(".msg.assistant [role=alert]")
+    assert await alert.text_content() == text("cancelled")
+    shown = await last_answer(page)
+    assert 10 < len(shown) < 500 and "很长的回答".startswith(shown[:5])
+    await page.wait_for_timeout(300)
+    assert await last_answer(page) == shown  # nothing more arrives
+    await ask(page, "还在吗")
+    await page.wait_for_function(
+        "() => document.querySelector('.msg.assistant:last-child .text')?.textContent"
+        " === 'ECHO[2]: 还在吗'")
+    assert browser.dialogs == []
+
+
+async def test_a_reload_keeps_the_conversation_and_the_map(web_server, chromium, fake_dashscope):
+    fake_dashscope.responder = plan_responder(map_plan())
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    await ask(page, "标出天安门和故宫")
+    await page.wait_for_function(
+        "t => document.querySelector('.msg.assistant:last-child .text')?.textContent === t",
+        arg=ANSWER)
+    await wait_idle(page)
+    session = await page.evaluate("localStorage.getItem('geo-agent.session')")
+    assert session
+
+    await page.reload()
+    await page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    assert await page.eval_on_selector_all(".msg .text", "ts => ts.map(t => t.textContent)") == [
+        "标出天安门和故宫", ANSWER]
+    assert await page.eval_on_selector_all(".tool", "cs => cs.map(c => c.textContent)") == [
+        "添加标记", "绘制路线", "缩放地图"]
+    await check_map(page, {"天安门": TIANANMEN, XSS: PALACE}, ROUTE)  # commands replayed
+    assert browser.dialogs == []
+
+    fake_dashscope.responder = plan_responder([], answer=XSS + "第二轮")  # the model's text too
+    await ask(page, "然后呢")
+    await page.wait_for_function(
+        "t => document.querySelector('.msg.assistant:last-child .text')?.textContent === t",
+        arg=XSS + "第二轮")
+    assert await page.locator(".msg img").count() == 0
+    assert await page.evaluate("localStorage.getItem('geo-agent.session')") == session
+    sent = fake_dashscope.requests[-1].messages
+    assert "标出天安门和故宫" in [m.get("content") for m in sent]  # the same conversation
+    await wait_idle(page)
+
+    await page.click("#new-chat")
+    assert await page.evaluate("localStorage.getItem('geo-agent.session')") is None
+    assert await page.locator(".msg").count() == 0
+    assert (await page.evaluate("geoMap.state()"))["markers"] == []
+    assert browser.dialogs == []
+
+
+async def test_an_error_event_is_shown_as_an_error(web_server, chromium, fake_dashscope):
+    fake_dashscope.script(Reply(text="这是一段会被拦截的回答", moderation_after=3))
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    await ask(page, "说点什么")
+    alert = await page.wait_for_selector(".msg.assistant [role=alert]")
+    assert await alert.text_content() == text("moderation")
+    assert await alert.evaluate("e => getComputedStyle(e).color") == "rgb(185, 28, 28)"
+    await wait_idle(page)
+
+
+async def run_axe(page) -> list[dict]:
+    """axe-core (npm, tests/js) in the page: the violations, as axe reports them."""
+    require("axe-core (cd tests/js && npm ci)", AXE.exists())
+    await page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    return await page.evaluate("""async () => (await axe.run(document, {
+        resultTypes: ['violations']})).violations.map(v => ({id: v.id, impact: v.impact,
+        nodes: v.nodes.map(n => n.target.join(' '))}))""")
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+async def test_the_page_is_accessible_and_fits_the_viewport(web_server, chromium, fake_dashscope,
+                                                            viewport, tmp_path):
+    fake_dashscope.responder = plan_responder(map_plan())
+    browser = await open_page(chromium, web_server.url + "/", viewport=viewport, token=TOKEN_A)
+    page = browser.page
+    await ask(page, "标出天安门和故宫")
+    await page.wait_for_function(
+        "t => document.querySelector('.msg.assistant:last-child .text')?.textContent === t",
+        arg=ANSWER)
+    await wait_idle(page)
+    violations = await run_axe(page)
+    print(json.dumps(violations, ensure_ascii=False))
+    assert [v for v in violations if v["impact"] == "critical"] == []
+    width = viewport[0]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in ("#question", "#send", "#map", "#tiles", "#new-chat"):
+        box = await page.locator(selector).bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0, selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (selector, box)
+    map_box = await page.locator("#map").bounding_box()
+    assert map_box["height"] >= 250
+    await check_map(page, {"天安门": TIANANMEN, XSS: PALACE}, ROUTE)
+    await page.screenshot(path=str(tmp_path / f"page-{viewport[0]}x{viewport[1]}.png"))
+
+
+def as_wgs84(point: tuple[float, float]) -> tuple[float, float]:
+    return gcj02_to_wgs84(*point)
+
+
+async def test_wgs84_commands_sit_right_on_both_layers(fake_dashscope_server, fake_dashscope,
+                                                       chromium, tmp_path):
+    """A server sending WGS-84 (``GEO_MAP_CRS=wgs84``, the open providers' datum): as sent on
+    OpenStreetMap, converted to GCJ-02 on AMap, so each marker lands on the same place."""
+    from tests.web.conftest import start_server, web_server_env
+
+    env = web_server_env(fake_dashscope_server.compatible_base_url, tmp_path,
+                         GEO_MAP_CRS="wgs84")
+    server = start_server(tmp_path, env)
+    try:
+        wgs = [as_wgs84(p) for p in ROUTE]
+        marks = {"天安门": as_wgs84(TIANANMEN), XSS: as_wgs84(PALACE)}
+        fake_dashscope.responder = plan_responder(
+            map_plan("wgs84", points=(marks["天安门"], marks[XSS]), route=wgs))
+        browser = await open_page(chromium, server.url + "/", token=TOKEN_A)
+        page = browser.page
+        await ask(page, "标出天安门和故宫")
+        await page.wait_for_function(
+            "t => document.querySelector('.msg.assistant:last-child .text')?.textContent === t",
+            arg=ANSWER)
+        # AMap: WGS-84 converted to GCJ-02, back where the GCJ-02 points are.
+        amap = await check_map(page, {k: wgs84_to_gcj02(*v) for k, v in marks.items()},
+                               [wgs84_to_gcj02(*p) for p in wgs])
+        for got, want in ((amap["markers"][0], TIANANMEN), (amap["markers"][1], PALACE)):
+            assert abs(got["lng"] - want[0]) < 1e-5 and abs(got["lat"] - want[1]) < 1e-5
+        await switch_tiles(browser, "osm")
+        await check_map(page, marks, wgs)  # as sent
+        assert browser.dialogs == [] and browser.outside == []
+    finally:
+        server.stop()

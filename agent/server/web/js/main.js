@@ -43,6 +43,7 @@ function keep(sid, action) {
 
 function setRunning(on) {
   send.disabled = on;
+  $("new-chat").disabled = on;
   stop.disabled = !on;
   stop.hidden = !on;
   form.setAttribute("aria-busy", on ? "true" : "false");
