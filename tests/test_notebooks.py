@@ -219,6 +219,8 @@ def test_map_notebook_draws_places_and_route(tmp_path, fake_dashscope, fake_amap
     assert "已在地图上完成：在地图上标出故宫和天安门" in text.data["text/markdown"]
     page = leaflet_of(places_map)
     assert "autonavi.com" in page and "openstreetmap" not in page  # GCJ-02 tiles
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "a CDN link"  # offline
+    assert 'src="data:text/javascript;base64,' in page  # the packaged Leaflet
     assert page.count("L.marker(") == 2
     assert at(*PALACE) in page and at(*TIANANMEN) in page  # GCJ-02 points, unchanged
     assert "故宫" in page and "fitBounds" in page

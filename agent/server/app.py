@@ -2,7 +2,8 @@
 
 Endpoints: ``POST /v1/chat/stream``, ``POST /api/chat``, ``POST /v1/chat/{message_id}/stop``,
 ``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /healthz``, ``GET /readyz``; OpenAPI at
-``/docs``. Mount the app in your own FastAPI app, or run it with ``geo-agent serve``.
+``/docs``; the web page at ``/`` (``agent.server.page``). Mount the app in your own FastAPI
+app, or run it with ``geo-agent serve``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from agent.server.auth import Authenticator, Identity
 from agent.server.errors import ApiError, install_handlers
 from agent.server.limits import BodySizeLimit, ConcurrencyLimit, RateLimit
 from agent.server.owners import SessionOwners, open_owners
+from agent.server.page import install_page
 from agent.server.replies import Replies, Reply
 from agent.server.schemas import (
     ChatStreamRequest,
@@ -258,6 +260,7 @@ def create_app(
             raise state.store_error(exc) from None
         return Response(status_code=204)
 
+    install_page(app)
     return app
 
 

@@ -1,0 +1,70 @@
+// The server's own HTTP API (README "Serve it over HTTP"), same origin, with the bearer token.
+import { readSSE } from "./sse.js";
+
+const SESSION_KEY = "geo-agent.session";
+const TOKEN_KEY = "geo-agent.token";
+export const EVENTS = ["map_action", "tool_start", "tool_end"];
+
+/** An answer other than 2xx: `status` and the server's own wording (`{"type":"error","error"}`). */
+export class ApiError extends Error {
+  constructor(status, text) {
+    super(text);
+    this.status = status;
+  }
+}
+
+export const store = {
+  get session() { return localStorage.getItem(SESSION_KEY); },
+  set session(id) { id ? localStorage.setItem(SESSION_KEY, id) : localStorage.removeItem(SESSION_KEY); },
+  // The token lives for the tab (sessionStorage): it survives reloads, not the browser.
+  get token() { return sessionStorage.getItem(TOKEN_KEY) || ""; },
+  set token(t) { t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY); },
+};
+
+function headers(json) {
+  const h = {};
+  if (json) h["Content-Type"] = "application/json";
+  if (store.token) h.Authorization = `Bearer ${store.token}`;
+  return h;
+}
+
+async function failure(response) {
+  let text = `请求失败（HTTP ${response.status}）。`;
+  try {
+    const body = await response.json();
+    if (body && typeof body.error === "string") text = body.error;
+  } catch { /* not JSON */ }
+  return new ApiError(response.status, text);
+}
+
+/** POST /v1/chat/stream: yields the reply's event dicts as they arrive. */
+export async function* streamChat(message, sessionId, signal) {
+  const body = { message, events: EVENTS };
+  if (sessionId) body.session_id = sessionId;
+  const response = await fetch("v1/chat/stream", {
+    method: "POST", headers: { ...headers(true), Accept: "text/event-stream" },
+    body: JSON.stringify(body), signal,
+  });
+  if (!response.ok) throw await failure(response);
+  for await (const sse of readSSE(response)) {
+    try {
+      yield JSON.parse(sse.data);
+    } catch { /* not ours */ }
+  }
+}
+
+/** POST /v1/chat/{id}/stop. */
+export async function stopReply(messageId) {
+  const response = await fetch(`v1/chat/${encodeURIComponent(messageId)}/stop`, {
+    method: "POST", headers: headers(false),
+  });
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+/** GET /v1/sessions/{id}: the stored messages, oldest first. */
+export async function history(sessionId) {
+  const response = await fetch(`v1/sessions/${encodeURIComponent(sessionId)}`, { headers: headers(false) });
+  if (!response.ok) throw await failure(response);
+  return (await response.json()).messages;
+}

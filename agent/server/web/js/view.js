@@ -1,0 +1,92 @@
+// The conversation's DOM. Everything from the model, the tools and the server is set with
+// textContent (never innerHTML): a POI named <img src=x onerror=...> shows as those characters.
+
+const TOOL_NAMES = {
+  map_set_view: "移动地图", map_add_markers: "添加标记", map_draw_route: "绘制路线",
+  map_fit_bounds: "缩放地图", map_clear: "清除地图", get_weather: "查询天气", search_poi: "搜索地点",
+};
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export class Conversation {
+  constructor(list) {
+    this.list = list;
+  }
+
+  clear() {
+    this.list.replaceChildren();
+  }
+
+  scroll() {
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  user(text) {
+    const item = el("li", "msg user");
+    item.append(el("span", "who visually-hidden", "我："), el("p", "text", text));
+    this.list.append(item);
+    this.scroll();
+    return item;
+  }
+
+  /** A new assistant message; returns a handle to fill it as events arrive. */
+  assistant() {
+    const item = el("li", "msg assistant");
+    const tools = el("ul", "tools");
+    tools.setAttribute("aria-label", "工具调用");
+    const text = el("p", "text");
+    const body = document.createTextNode("");
+    text.append(body);
+    item.append(el("span", "who visually-hidden", "助手："), tools, text);
+    this.list.append(item);
+    this.scroll();
+    const chips = new Map();
+    return {
+      item,
+      busy(on) { item.classList.toggle("streaming", on); item.setAttribute("aria-busy", on ? "true" : "false"); },
+      append: (chunk) => { body.appendData(chunk); this.scroll(); },
+      set: (full) => { body.data = full; },
+      toolStart: (name) => {
+        const chip = el("li", "tool running", TOOL_NAMES[name] || name);
+        chip.title = name;
+        tools.append(chip);
+        (chips.get(name) || chips.set(name, []).get(name)).push(chip);
+      },
+      toolEnd: (name, result) => {
+        const chip = (chips.get(name) || []).shift();
+        if (!chip) return;
+        chip.classList.replace("running", "done");
+        if (result) chip.title = `${name}: ${String(result).slice(0, 300)}`;
+      },
+      error: (message) => {
+        const p = el("p", "error", String(message));
+        p.setAttribute("role", "alert");
+        item.append(p);
+        this.scroll();
+      },
+    };
+  }
+
+  /** Redraw a stored conversation (GET /v1/sessions/{id}). */
+  replay(messages) {
+    this.clear();
+    let current = null;
+    for (const m of messages) {
+      if (m.role === "user") {
+        this.user(m.content);
+        current = null;
+      } else if (m.role === "assistant") {
+        current = current || this.assistant();
+        for (const call of m.tool_calls || []) current.toolStart(call.name);
+        if (m.content) current.append(m.content);
+      } else if (m.role === "tool" && current) {
+        current.toolEnd(m.name, m.content);
+      }
+    }
+  }
+}
