@@ -13,7 +13,13 @@ from pydantic_settings import BaseSettings
 from agent.errors import ConfigurationError
 from agent.messages import Language, parse_language, text
 from agent.providers.registry import DEFAULT_PROVIDER, PROVIDERS, provider_spec
-from tools.config import ENV_SETTINGS, GeoConfig, describe_validation_error, drop_blank
+from tools.config import (
+    ENV_SETTINGS,
+    GeoConfig,
+    describe_validation_error,
+    drop_blank,
+    refuse_plain_http,
+)
 
 DEFAULT_MODEL = "qwen-plus"
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
@@ -64,6 +70,22 @@ class Settings(BaseSettings):
     """Seconds after which an idle session is deleted (0: never)."""
     session_lock_timeout: float = Field(60.0, gt=0, validation_alias="SESSION_LOCK_TIMEOUT")
     """Seconds a message waits for the same session's previous reply before "session busy"."""
+    reply_timeout: float = Field(300.0, ge=0, validation_alias="GEO_AGENT_REPLY_TIMEOUT")
+    """Seconds one reply may take, tool calls included, before it ends with an error (0: none)."""
+    model_call_timeout: float = Field(
+        120.0, ge=0, validation_alias="GEO_AGENT_MODEL_CALL_TIMEOUT"
+    )
+    """Seconds one model call may stream, however steadily data arrives (0: no limit)."""
+    max_answer_chars: int = Field(20000, ge=0, validation_alias="GEO_AGENT_MAX_ANSWER_CHARS")
+    """Longest answer text of one reply; beyond it the reply ends with an error (0: no limit)."""
+    max_sse_line_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias="GEO_AGENT_MAX_SSE_LINE_BYTES"
+    )
+    """Longest line or event accepted in the model's stream (both protocols)."""
+    max_tool_rounds: int = Field(8, ge=1, le=100, validation_alias="GEO_AGENT_MAX_TOOL_ROUNDS")
+    """Most rounds of tool calls in one reply before it stops with an explanation."""
+    allow_insecure_http: bool = Field(False, validation_alias="GEO_AGENT_ALLOW_INSECURE_HTTP")
+    """Allow plain ``http://`` model and AMap URLs beyond loopback and private networks."""
     geo: GeoConfig | None = Field(None, exclude=True)
     """The geo tools' settings (``GEO_*``, ``AMAP_*``, the open services' URLs); ``from_env``
     reads them from the same env file, ``geo_config()`` from the environment when unset."""
@@ -90,6 +112,16 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_plain_http(self) -> Settings:
+        if not self.allow_insecure_http:
+            for variable, url in (
+                ("DASHSCOPE_BASE_URL", self.base_url),
+                ("DASHSCOPE_HTTP_BASE_URL", self.native_base_url),
+            ):
+                refuse_plain_http(url, variable)
+        return self
 
     @classmethod
     def from_env(
@@ -160,11 +192,13 @@ def variables() -> list[tuple[str, str, str]]:
     from agent.server.settings import ServerSettings
 
     rows = []
+    seen: set[str] = set()
     for model in (Settings, GeoConfig, ServerSettings):
         for field in model.model_fields.values():
             alias = field.validation_alias
-            if not isinstance(alias, str):
-                continue  # the nested geo settings: listed through GeoConfig
+            if not isinstance(alias, str) or alias in seen:
+                continue  # the nested geo settings: listed through GeoConfig; shared ones once
+            seen.add(alias)
             default = "" if field.default in (None, ()) else str(field.default)
             rows.append((alias, default, (field.description or "").split("\n")[0]))
     return rows

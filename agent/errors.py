@@ -90,6 +90,22 @@ class StreamInterruptedError(ProviderError):
     retryable = True
 
 
+class StreamLimitError(ProviderError):
+    """A line or event of the model's stream was longer than the configured cap."""
+
+
+class ReplyTimeoutError(ProviderError):
+    """The reply, or one model call in it, ran past its deadline."""
+
+
+class AnswerTooLongError(ProviderError):
+    """The answer grew past ``GEO_AGENT_MAX_ANSWER_CHARS``."""
+
+
+class ToolRoundsExceededError(ProviderError):
+    """The model kept calling tools past ``GEO_AGENT_MAX_TOOL_ROUNDS`` without answering."""
+
+
 class DashScopeAPIError(Exception):
     """An error answer from DashScope's native API (raised by the ChatTongyi path).
 

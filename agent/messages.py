@@ -186,6 +186,69 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The model service sent data that could not be parsed (a malformed stream); the "
         "reply was stopped. Try again.",
     },
+    # -- limits (issue 16: bounded under hostile upstreams) ------------------------------------
+    "stream_line_too_long": {
+        "zh": "模型服务返回了无法解析的数据：一行或一个事件超过 {limit} 字节"
+        "（GEO_AGENT_MAX_SSE_LINE_BYTES），本次回复已中止。请检查代理或接口地址后重试。",
+        "en": "The model service sent data that could not be parsed: a line or event longer "
+        "than {limit} bytes (GEO_AGENT_MAX_SSE_LINE_BYTES); the reply was stopped. Check any "
+        "proxy and the endpoint, then try again.",
+    },
+    "reply_timeout": {
+        "zh": "回复超时：{seconds} 秒内未完成（GEO_AGENT_REPLY_TIMEOUT），已显示的内容不完整，"
+        "会话可以继续使用。请重试或把问题拆小。",
+        "en": "The reply timed out: not finished within {seconds} s (GEO_AGENT_REPLY_TIMEOUT); "
+        "what was shown is incomplete and the session stays usable. Try again or ask a "
+        "smaller question.",
+    },
+    "model_call_timeout": {
+        "zh": "模型响应超时：一次模型调用 {seconds} 秒内未完成（GEO_AGENT_MODEL_CALL_TIMEOUT），"
+        "{host} 可能过慢或异常。已显示的内容不完整，请稍后重试。",
+        "en": "The model took too long: one model call did not finish within {seconds} s "
+        "(GEO_AGENT_MODEL_CALL_TIMEOUT); {host} may be slow or misbehaving. What was shown is "
+        "incomplete; try again later.",
+    },
+    "answer_too_long": {
+        "zh": "回答过长：超过 {limit} 个字符（GEO_AGENT_MAX_ANSWER_CHARS），已在此截断。"
+        "请把问题问得更具体一些。",
+        "en": "The answer is too long: more than {limit} characters "
+        "(GEO_AGENT_MAX_ANSWER_CHARS), so it was cut here. Ask a more specific question.",
+    },
+    "too_many_tool_rounds": {
+        "zh": "模型连续调用了 {rounds} 轮工具仍未给出回答，本次回复已停止"
+        "（GEO_AGENT_MAX_TOOL_ROUNDS）。请把问题问得更具体（例如给出城市或地址），或换一个模型重试。",
+        "en": "The model kept calling tools for {rounds} rounds without answering, so the reply "
+        "was stopped (GEO_AGENT_MAX_TOOL_ROUNDS). Ask more specifically (name the city or "
+        "address, for example) or try another model.",
+    },
+    "insecure_url": {
+        "zh": "{variable} 使用明文 http:// 连接非本机地址 {host}：密钥会以明文传输，已拒绝。"
+        "生产环境请使用 https://；确需明文（如内网测试服务）"
+        "请设置 GEO_AGENT_ALLOW_INSECURE_HTTP=true。",
+        "en": "{variable} uses plain http:// to {host}, which is not this machine: the key would "
+        "travel unencrypted, so it is refused. Use https:// in production; to allow plain HTTP "
+        "anyway (a private test server), set GEO_AGENT_ALLOW_INSECURE_HTTP=true.",
+    },
+    "dns_failed": {
+        "zh": "无法解析主机名 {host}：该地址不存在或 DNS 不可用。"
+        "请检查 {variable} 是否拼写正确，以及网络/DNS 设置。",
+        "en": "The host name {host} does not resolve: it does not exist or DNS is unavailable. "
+        "Check that {variable} is spelled right, and the network/DNS settings.",
+    },
+    "connection_refused": {
+        "zh": "{host} 拒绝了连接：该地址上没有服务在监听。"
+        "请检查 {variable} 的主机和端口是否正确、服务是否已启动。",
+        "en": "{host} refused the connection: nothing listens there. Check the host and port in "
+        "{variable}, and that the service is running.",
+    },
+    "tool_result_cut": {
+        "zh": "（结果过长，已截断为前 {limit} 个字符，共 {length} 个字符）",
+        "en": "(result too long: cut to its first {limit} of {length} characters)",
+    },
+    "answer_interrupted": {
+        "zh": "（此前的回复被中断，未能完成）",
+        "en": "(the previous reply was interrupted before it finished)",
+    },
     "provider_status": {
         "zh": "模型服务返回错误（HTTP {status}，{code}）。",
         "en": "The model service answered with an error (HTTP {status}, {code}).",

@@ -66,7 +66,7 @@ async def test_invalid_setting_is_an_error_event_not_a_crash(monkeypatch):
 
 def test_host_follows_the_provider():
     settings = Settings(
-        api_key="k", base_url="http://a.test:1/v1", native_base_url="http://b.test/api/v1"
+        api_key="k", base_url="https://a.test:1/v1", native_base_url="https://b.test/api/v1"
     )
     assert settings.host == "a.test:1"
     assert settings.model_copy(update={"provider": "tongyi"}).host == "b.test"

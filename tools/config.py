@@ -51,6 +51,38 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _private_host(host: str) -> bool:
+    """Loopback, private-network and link-local addresses, ``localhost``, ``*.local`` and
+    one-label names (a container's service name): hosts that plain HTTP may reach."""
+    import ipaddress
+
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith((".localhost", ".local")) or "." not in name:
+        return ":" not in name or _is_private_ip(name, ipaddress)
+    return _is_private_ip(name, ipaddress)
+
+
+def _is_private_ip(name: str, ipaddress: Any) -> bool:
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def refuse_plain_http(url: str, variable: str) -> None:
+    """Raise ``ValueError`` when ``url`` is plain ``http://`` to a host beyond loopback and
+    private networks (keys would travel unencrypted; the product guide asks for HTTPS)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "http" or _private_host(parts.hostname or ""):
+        return
+    from agent.messages import text
+
+    raise ValueError(text("insecure_url", variable=variable, host=parts.hostname))
+
+
 class GeoConfig(BaseSettings):
     """Everything the geo providers need; each field's environment variable is its alias."""
 
@@ -97,7 +129,24 @@ class GeoConfig(BaseSettings):
     map_crs: CRS = Field("gcj02", validation_alias="GEO_MAP_CRS")
     """Coordinates in map commands: ``gcj02`` (AMap tiles) or ``wgs84`` (OpenStreetMap tiles)."""
 
+    tool_result_max_chars: int = Field(
+        8000, ge=200, validation_alias="GEO_TOOL_RESULT_MAX_CHARS"
+    )
+    """Longest tool result handed to the model and stored (longer ones are cut, with a note)."""
+    max_response_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, validation_alias="GEO_MAX_RESPONSE_BYTES"
+    )
+    """Largest provider response body read (a longer one is a provider error)."""
+    allow_insecure_http: bool = Field(False, validation_alias="GEO_AGENT_ALLOW_INSECURE_HTTP")
+    """Allow a plain ``http://`` AMap URL beyond loopback and private networks."""
+
     _drop_blank = model_validator(mode="before")(drop_blank)
+
+    @model_validator(mode="after")
+    def _check_plain_http(self) -> GeoConfig:
+        if not self.allow_insecure_http:  # the AMap key travels in the query string
+            refuse_plain_http(self.amap_base_url, "AMAP_BASE_URL")
+        return self
 
     @field_validator("provider", "map_crs", mode="before")
     @classmethod

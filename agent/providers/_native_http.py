@@ -42,10 +42,17 @@ from agent._compat.dashscope import (
     get_user_agent,
     resolve_base_url,
 )
-from agent.errors import DashScopeAPIError
+from agent.errors import DashScopeAPIError, StreamLimitError
+from agent.messages import text
 from agent.providers._pools import LoopPools
+from agent.providers._sse import (
+    DEFAULT_MAX_EVENT_BYTES,
+    EventSplitter,
+    split_events,
+    sse_data,
+    sse_field,
+)
 from agent.providers._sse import loads_json as _loads
-from agent.providers._sse import split_events, sse_data, sse_field
 
 __all__ = ["build_request", "close_http_session", "http_session", "stream_events"]
 
@@ -180,8 +187,23 @@ def _api_error(status: int, raw: bytes | str) -> DashScopeAPIError:
     return DashScopeAPIError(status, error.get("code"), message, error.get("request_id"))
 
 
-async def _error_response(response: aiohttp.ClientResponse) -> DashScopeAPIError:
-    raw = await response.read()
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or ``StreamLimitError`` once it passes ``limit`` bytes."""
+    if (response.content_length or 0) > limit:
+        raise StreamLimitError(text("stream_line_too_long", limit=limit))
+    parts, size = [], 0
+    while piece := await response.content.read(65536):
+        size += len(piece)
+        if size > limit:
+            raise StreamLimitError(text("stream_line_too_long", limit=limit))
+        parts.append(piece)
+    return b"".join(parts)
+
+
+async def _error_response(
+    response: aiohttp.ClientResponse, limit: int = DEFAULT_MAX_EVENT_BYTES
+) -> DashScopeAPIError:
+    raw = await _read_capped(response, limit)
     if _SSE in response.content_type:  # an error told as a stream: its last data line
         blocks = split_events(b"", raw + b"\n\n")[0]
         data = [d for d in map(sse_data, blocks) if d is not None]
@@ -225,38 +247,42 @@ async def stream_events(
     headers: dict[str, str],
     body: bytes,
     timeout: aiohttp.ClientTimeout,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> AsyncIterator[dict[str, Any]]:
     """POST the request and yield each streamed event (``output``, ``usage``, ``request_id``).
 
-    Stopping early (the consumer breaks, is cancelled, or an error is raised) closes the
-    connection unless the body was read to its end, in which case it returns to the pool.
+    A line or event longer than ``max_event_bytes`` raises ``StreamLimitError`` (so does a
+    whole answer or error body longer than that). Stopping early (the consumer breaks, is
+    cancelled, or an error is raised) closes the connection unless the body was read to its
+    end, in which case it returns to the pool.
     """
     response = await _send(session, url, headers, body, timeout)
     try:
         if response.status != 200:
-            raise await _error_response(response)
+            raise await _error_response(response, max_event_bytes)
         if _SSE not in response.content_type:  # a whole (non-streamed) answer
-            yield _loads(await response.read())
+            yield _loads(await _read_capped(response, max_event_bytes))
             return
         content = response.content
-        buffer = b""
+        splitter = EventSplitter(max_event_bytes)
         while True:
             try:
                 piece = await content.readany()
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
                 # What arrived before the connection broke is still shown, then this raises.
-                for event in _events(split_events(buffer, unread(content))[0]):
+                for event in _events(splitter.feed(unread(content))):
                     yield event
                 raise
             if not piece:
                 break
-            blocks, buffer = split_events(buffer, piece)
+            blocks = splitter.feed(piece)
             if blocks:
                 for event in _events(blocks):
                     yield event
-        buffer = buffer.strip(b"\r\n")
-        if buffer:  # a last event without its blank line
-            for event in _events([buffer]):
+        rest = splitter.rest()
+        if rest:  # a last event without its blank line
+            for event in _events([rest]):
                 yield event
     finally:
         if response.content.at_eof():

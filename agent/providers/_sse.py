@@ -3,42 +3,97 @@
 An event is a block of ``field:value`` lines ended by a blank line; ``data`` lines carry the
 payload, lines starting with ``:`` are comments (DashScope's native API sends its status as
 ``:HTTP_STATUS/200``). Line ends may be ``\\n``, ``\\r\\n`` or ``\\r``.
+
+Parsing is linear in the bytes received (each byte is scanned a bounded number of times,
+however the body is cut into pieces), and an event still incomplete after
+``max_event_bytes`` raises ``StreamLimitError``: a line that never ends cannot grow the buffer
+or pin the CPU.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from agent.errors import StreamLimitError
+from agent.messages import text
+
 try:  # several times faster than json.loads on stream events; installed with langsmith
     from orjson import loads as loads_json
 except ImportError:  # pragma: no cover - PyPy, or installs without orjson
     from json import loads as loads_json
 
-__all__ = ["iter_sse_data", "loads_json", "split_events", "sse_data", "sse_field"]
+__all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
+    "EventSplitter",
+    "iter_sse_data",
+    "loads_json",
+    "split_events",
+    "sse_data",
+    "sse_field",
+]
 
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 _DATA = b"data:"
 _NO_BLOCKS: list[bytes] = []  # returned, never mutated
 
 
-def split_events(buffer: bytes, piece: bytes) -> tuple[list[bytes], bytes]:
-    """Append ``piece`` to ``buffer``: the complete event blocks now in it, and what remains.
+def _too_large(limit: int) -> StreamLimitError:
+    return StreamLimitError(text("stream_line_too_long", limit=limit))
 
-    Blocks are returned with ``\\n`` line ends and without their blank line; empty blocks
-    (extra blank lines) are possible. A trailing ``\\r`` is kept back until the next piece
-    says whether it starts a ``\\r\\n``.
+
+class EventSplitter:
+    """Feed it the pieces of a body; it returns the complete event blocks as they close.
+
+    Blocks come with ``\\n`` line ends and without their blank line; empty blocks (extra
+    blank lines) are possible. A block, or the unfinished rest, longer than
+    ``max_event_bytes`` raises ``StreamLimitError`` (the line or event cap).
     """
-    buffer += piece
-    if b"\r" in buffer:
-        held = buffer.endswith(b"\r")
-        if held:
-            buffer = buffer[:-1]
-        buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if held:
-            buffer += b"\r"
-    if b"\n\n" not in buffer:
-        return _NO_BLOCKS, buffer
-    *blocks, rest = buffer.split(b"\n\n")
-    return blocks, rest
+
+    __slots__ = ("_buffer", "_cr", "_scanned", "max_event_bytes")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self.max_event_bytes = max_event_bytes
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer already known to hold no blank line
+        self._cr = False  # the last piece ended with "\r": a "\n" first in the next is its pair
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        """The event blocks completed by ``piece``."""
+        if self._cr:
+            self._cr = False
+            if piece[:1] == b"\n":
+                piece = piece[1:]
+        if b"\r" in piece:  # normalized per piece: never a rescan of what came before
+            self._cr = piece[-1:] == b"\r"
+            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buffer = self._buffer
+        buffer += piece
+        if buffer.find(b"\n\n", max(self._scanned - 1, 0)) == -1:
+            self._scanned = len(buffer)
+            if self._scanned > self.max_event_bytes:
+                raise _too_large(self.max_event_bytes)
+            return _NO_BLOCKS
+        whole = bytes(buffer)
+        *blocks, rest = whole.split(b"\n\n")
+        self._buffer = bytearray(rest)
+        self._scanned = len(rest)
+        if len(whole) > self.max_event_bytes and max(map(len, blocks)) > self.max_event_bytes:
+            raise _too_large(self.max_event_bytes)
+        if len(rest) > self.max_event_bytes:
+            raise _too_large(self.max_event_bytes)
+        return blocks
+
+    def rest(self) -> bytes:
+        """What remains after the last complete block (a last event without its blank line)."""
+        return bytes(self._buffer).strip(b"\r\n")
+
+
+def split_events(buffer: bytes, piece: bytes) -> tuple[list[bytes], bytes]:
+    """``buffer`` + ``piece`` split into complete event blocks and what remains (whole bodies,
+    such as an error answer; streams use ``EventSplitter``)."""
+    splitter = EventSplitter(max_event_bytes=len(buffer) + len(piece) + 1)
+    blocks = splitter.feed(buffer + piece)
+    return blocks, bytes(splitter._buffer)
 
 
 def sse_data(block: bytes) -> bytes | None:
@@ -65,16 +120,21 @@ def sse_field(block: bytes, name: bytes) -> bytes | None:
     return None
 
 
-async def iter_sse_data(byte_chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Yield the ``data`` payload of each server-sent event in a byte stream."""
-    buffer = b""
+async def iter_sse_data(
+    byte_chunks: AsyncIterator[bytes], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> AsyncIterator[bytes]:
+    """Yield the ``data`` payload of each server-sent event in a byte stream.
+
+    Raises ``StreamLimitError`` for a line or event longer than ``max_event_bytes``.
+    """
+    splitter = EventSplitter(max_event_bytes)
+    feed = splitter.feed
     async for piece in byte_chunks:
-        blocks, buffer = split_events(buffer, piece)
-        for block in blocks:
+        for block in feed(piece):
             data = sse_data(block)
             if data is not None:
                 yield data
-    rest = buffer.strip(b"\r\n")
+    rest = splitter.rest()
     if rest:
         data = sse_data(rest)
         if data is not None:

@@ -47,6 +47,7 @@ from agent.providers._native_http import (
 )
 from agent.providers._native_wire import StreamState, chunk_from_event, messages_to_native
 from agent.providers._retry import aretry_before_first_chunk, retry_before_first_chunk
+from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
 from agent.providers._tool_calls import ParallelToolCallsByDefault
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
     """Native API base URL; None uses the SDK's default."""
     retry_base_delay: float = Field(default=0.5, ge=0)
     """Backoff before retry n is about ``retry_base_delay * 2**(n-1)`` (see ``_retry``)."""
+    max_sse_line_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    """Longest line or event accepted in the stream (``StreamLimitError`` beyond)."""
 
     @property
     def _llm_type(self) -> str:
@@ -156,7 +159,9 @@ class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
             total=None, sock_connect=self.timeout, sock_read=self.timeout
         )
         model_name = self.model_name
-        events = stream_events(http_session(self), *request, timeout)
+        events = stream_events(
+            http_session(self), *request, timeout, max_event_bytes=self.max_sse_line_bytes
+        )
         try:
             async with aclosing(events):
                 async for event in events:
@@ -289,5 +294,6 @@ def build_model(settings: Settings) -> DashScopeChatTongyi:
         timeout=settings.timeout,
         max_retries=settings.max_retries,
         retry_base_delay=settings.retry_base_delay,
+        max_sse_line_bytes=settings.max_sse_line_bytes,
         streaming=True,
     )

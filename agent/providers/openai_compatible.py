@@ -31,7 +31,7 @@ from agent.messages import text as message_text
 from agent.providers._chunks import text_chunk
 from agent.providers._pools import LoopPools
 from agent.providers._retry import aretry_before_first_chunk
-from agent.providers._sse import iter_sse_data
+from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES, iter_sse_data
 from agent.providers._sse import loads_json as _loads
 from agent.providers._tool_calls import ParallelToolCallsByDefault
 
@@ -100,6 +100,7 @@ def build_model(settings: Settings) -> DashScopeChatOpenAI:
         timeout=settings.timeout,
         max_retries=settings.max_retries,
         retry_base_delay=settings.retry_base_delay,
+        max_sse_line_bytes=settings.max_sse_line_bytes,
     )
 
 
@@ -108,6 +109,8 @@ class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
 
     retry_base_delay: float = _RETRY_BASE_DELAY
     """First wait before retrying a stream that failed before sending anything."""
+    max_sse_line_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    """Longest line or event accepted in the stream (``StreamLimitError`` beyond)."""
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -218,7 +221,9 @@ class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
         async with self._open_stream(payload) as http_response:
             progress["response_started"] = True
             try:
-                async for data in iter_sse_data(http_response.aiter_bytes()):
+                async for data in iter_sse_data(
+                    http_response.aiter_bytes(), self.max_sse_line_bytes
+                ):
                     if data.startswith(_DONE):
                         break
                     event = _loads(data)
