@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
-from agent.errors import ProviderError, to_agent_error
+from agent.errors import AnswerTooLongError, ProviderError, to_agent_error
 from agent.events import (
     OPTIONAL_EVENTS,
     MapAction,
@@ -50,6 +50,26 @@ def _unanswered(outputs: Any) -> ProviderError | None:
     return None
 
 
+class _TextParts:
+    """Text kept piece by piece in blocks, so memory stays near the text's own size."""
+
+    __slots__ = ("_blocks", "_parts")
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._parts: list[str] = []
+
+    def append(self, piece: str) -> None:
+        parts = self._parts
+        parts.append(piece)
+        if len(parts) >= 256:  # one string per 256 pieces, not one object per piece
+            self._blocks.append("".join(parts))
+            parts.clear()
+
+    def text(self) -> str:
+        return "".join(self._blocks) + "".join(self._parts)
+
+
 def _describe_error(error: BaseException) -> str:
     return str(to_agent_error(error))
 
@@ -74,6 +94,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         message_id: str | None = None,
         events: Collection[str] = (),
         describe_error: Callable[[BaseException], str] = _describe_error,
+        max_answer_chars: int = 0,
     ) -> None:
         unknown = set(events) - OPTIONAL_EVENTS
         if unknown:
@@ -90,6 +111,12 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         self._tool_names: dict[UUID, str] = {}
         self.text_sent = False
         """Whether any answer text has gone out (retrying after that would duplicate it)."""
+        self.max_answer_chars = max_answer_chars
+        """Most answer characters sent in this reply (0: no limit); beyond, the model call
+        fails with ``AnswerTooLongError`` (which is why this handler then raises its errors)."""
+        self.raise_error = bool(max_answer_chars)
+        self._chars = 0
+        self._call_text = _TextParts()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -110,6 +137,11 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     def queue(self) -> asyncio.Queue[Any]:
         """The underlying queue; the reply's last item is a sentinel that is not an event."""
         return self._queue
+
+    @property
+    def call_text(self) -> str:
+        """The answer text sent by the model call in progress (or the last one)."""
+        return self._call_text.text()
 
     @property
     def finished(self) -> bool:
@@ -177,6 +209,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         **kwargs: Any,
     ) -> None:
         self._begin(run_id, parent_run_id)
+        self._call_text = _TextParts()
 
     async def on_llm_new_token(
         self,
@@ -189,8 +222,20 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     ) -> None:
         # Empty tokens are role-only chunks, tool-call fragments and usage chunks.
         if token and not self._finished and not (tags and _NO_STREAM_TAG in tags):
-            self.text_sent = True
-            self._queue.put_nowait(StreamChunk(self.message_id, self.session_id, token))
+            over = False
+            if self.max_answer_chars:
+                room = self.max_answer_chars - self._chars
+                if len(token) > room:  # send what fits, then end the model call
+                    token, over = token[: max(room, 0)], True
+                self._chars += len(token)
+            if token:
+                self.text_sent = True
+                self._call_text.append(token)
+                self._queue.put_nowait(StreamChunk(self.message_id, self.session_id, token))
+            if over:
+                raise AnswerTooLongError(
+                    message_text("answer_too_long", limit=self.max_answer_chars)
+                )
 
     async def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         if run_id == self._root:

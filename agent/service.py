@@ -11,9 +11,17 @@ from uuid import uuid4
 
 from agent.callbacks import ChunkStreamHandler
 from agent.config import Settings
-from agent.errors import ConfigurationError, GeoAgentError, redact, to_agent_error
+from agent.errors import (
+    ConfigurationError,
+    GeoAgentError,
+    ReplyTimeoutError,
+    redact,
+    to_agent_error,
+)
 from agent.events import StreamError
+from agent.limits import recursion_limit
 from agent.messages import text, use_language
+from agent.sessions.history import keep_partial_answer
 from agent.sessions.store import MemoryStore, SessionStore, display_url, open_store
 from agent.validation import normalize_session_id, validate_events, validate_message
 
@@ -25,7 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RECURSION_LIMIT = 25
 _EXPIRY_CHECK_INTERVAL = 3600.0
 
 
@@ -108,7 +115,11 @@ class StreamChatService:
             return
 
         handler = ChunkStreamHandler(
-            session_id=sid, message_id=message_id, events=wanted, describe_error=self._describe
+            session_id=sid,
+            message_id=message_id,
+            events=wanted,
+            describe_error=self._describe,
+            max_answer_chars=self.settings.max_answer_chars,
         )
         task = asyncio.create_task(self._run(question, sid, handler))
         try:
@@ -176,18 +187,28 @@ class StreamChatService:
     # -- internals ---------------------------------------------------------------------------
 
     async def _run(self, question: str, session_id: str, handler: ChunkStreamHandler) -> None:
+        settings = self.settings
         config = {
             "callbacks": [handler],
             "configurable": {"thread_id": session_id},
-            "recursion_limit": RECURSION_LIMIT,
+            "recursion_limit": recursion_limit(settings.max_tool_rounds),
         }
-        with use_language(self.settings.language):  # this task's own context
+        with use_language(settings.language):  # this task's own context
             try:
                 store = self._session_store()
-                async with store.hold(session_id):
+                async with store.hold(session_id):  # released however the reply ends
                     graph = await self._graph()
                     turn = {"messages": [{"role": "user", "content": question}]}
-                    await graph.ainvoke(turn, config)
+                    deadline = asyncio.timeout(settings.reply_timeout or None)
+                    try:
+                        async with deadline:
+                            await graph.ainvoke(turn, config)
+                    except BaseException as exc:
+                        await asyncio.shield(keep_partial_answer(graph, config, handler.call_text))
+                        if isinstance(exc, TimeoutError) and deadline.expired():
+                            message = text("reply_timeout", seconds=f"{settings.reply_timeout:g}")
+                            raise ReplyTimeoutError(message) from None
+                        raise
             except asyncio.CancelledError:
                 handler.finish(text("cancelled"))  # whoever cancelled it, the consumer hears of it
                 raise
@@ -244,6 +265,7 @@ class StreamChatService:
     def _build_graph(self, checkpointer: Any) -> Any:
         from langchain.agents import create_agent
 
+        from agent.limits import ReplyLimitsMiddleware
         from agent.providers import build_chat_model
         from agent.sessions.history import ConsistentHistoryMiddleware
         from prompts import geo_assistant_prompt
@@ -256,11 +278,16 @@ class StreamChatService:
         history = ConsistentHistoryMiddleware(
             self.settings.history_max_turns, self.settings.history_max_tokens
         )
+        limits = ReplyLimitsMiddleware(
+            call_timeout=self.settings.model_call_timeout,
+            max_tool_rounds=self.settings.max_tool_rounds,
+            host=self.settings.host,
+        )
         return create_agent(
             self._model,
             self._tools,
             system_prompt=self._system_prompt or geo_assistant_prompt(),
-            middleware=[history],
+            middleware=[limits, history],
             checkpointer=checkpointer,
         )
 

@@ -9,7 +9,9 @@ separated from its result. The stored history itself is left as it is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
@@ -17,6 +19,8 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMes
 from langchain_core.messages.utils import count_tokens_approximately
 
 from agent.messages import text
+
+logger = logging.getLogger(__name__)
 
 
 def cancelled_tool_result() -> str:
@@ -45,6 +49,46 @@ def repair_tool_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
                     result = cancelled_tool_result()
                     repaired.append(ToolMessage(result, tool_call_id=call_id, name=call["name"]))
     return repaired
+
+
+INTERRUPTED = "interrupted"
+"""``response_metadata`` key (``True``) of an assistant message stored for a reply that was
+stopped, cut, timed out or crashed: its content is what had been sent, or a note."""
+
+
+def interrupted_answer(partial: str) -> AIMessage:
+    """The assistant message stored for an interrupted reply that had sent ``partial``."""
+    return AIMessage(
+        content=partial or text("answer_interrupted"),
+        response_metadata={INTERRUPTED: True, "finish_reason": INTERRUPTED},
+    )
+
+
+def close_open_turns(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """``messages`` with a note between two user messages in a row (a turn whose reply never
+    got stored, as after a SIGKILL), so the model never sees an unanswered turn."""
+    closed: list[AnyMessage] = []
+    for message in messages:
+        if isinstance(message, HumanMessage) and closed and isinstance(closed[-1], HumanMessage):
+            closed.append(interrupted_answer(""))
+        closed.append(message)
+    return closed
+
+
+async def keep_partial_answer(graph: Any, config: dict[str, Any], partial: str) -> None:
+    """After a reply failed or was stopped: store what it had sent as the assistant's answer,
+    marked interrupted, when the stored turn has no answer (never raises)."""
+    try:
+        state = await graph.aget_state(config)
+        messages = state.values.get("messages", []) if state and state.values else []
+        last = messages[-1] if messages else None
+        if not isinstance(last, (HumanMessage, ToolMessage)):
+            return  # nothing of this turn stored, or it has its answer
+        if isinstance(last, ToolMessage) and not partial:
+            return  # the tool results stand; the note is added when the next turn is sent
+        await graph.aupdate_state(config, {"messages": [interrupted_answer(partial)]}, "model")
+    except Exception as exc:  # the store failed too: the error already reported says so
+        logger.warning("keeping a partial answer failed: %s", type(exc).__name__)
 
 
 def _is_consistent(messages: Sequence[AnyMessage]) -> bool:
@@ -83,8 +127,13 @@ class ConsistentHistoryMiddleware(AgentMiddleware):
         self.max_tokens = max_tokens
 
     def _prepare(self, request: ModelRequest) -> ModelRequest:
-        repaired = not _is_consistent(request.messages)
-        messages = repair_tool_calls(request.messages) if repaired else request.messages
+        messages = request.messages
+        repaired = not _is_consistent(messages)
+        if repaired:
+            messages = repair_tool_calls(messages)
+        human = HumanMessage
+        if any(isinstance(a, human) and isinstance(b, human) for a, b in pairwise(messages)):
+            messages, repaired = close_open_turns(messages), True
         trimmed = trim_history(messages, self.max_turns, self.max_tokens)
         if not repaired and len(trimmed) == len(messages):
             return request

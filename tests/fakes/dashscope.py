@@ -74,6 +74,11 @@ class Reply:
     # Extension: also send an empty ``"function":{}`` fragment after each tool call's arguments
     # (seen on the OpenAI-compatible path; the native path ignores it).
     empty_function_fragment: bool = False
+    # Hostile upstreams (issue 16): after the role chunk, ``"huge_line"`` sends one data line of
+    # ``hostile_bytes`` bytes and then the normal stream; ``"endless_line"`` sends bytes without
+    # a newline until the client goes away. A slow drip is ``chunk_size=1, chunk_delay=...``.
+    hostile: Literal["huge_line", "endless_line"] | None = None
+    hostile_bytes: int = 20 * 1024 * 1024
 
 
 @dataclass
@@ -307,6 +312,8 @@ class FakeDashScope(LoopbackServer):
             await resp.prepare(request)
             if role is not None:
                 await send(role)
+            if reply.hostile is not None:
+                await _hostile(resp, reply)
             for i in range(len(frames) + 1):
                 if reply.stall_after is not None and i == min(reply.stall_after, len(frames)):
                     await asyncio.sleep(reply.stall_seconds)
@@ -333,6 +340,19 @@ class FakeDashScope(LoopbackServer):
         except ConnectionError:
             pass
         return resp
+
+
+async def _hostile(resp: web.StreamResponse, reply: Reply) -> None:
+    """Write a hostile reply's bad bytes (see ``Reply.hostile``)."""
+    piece = b"x" * 65536
+    if reply.hostile == "huge_line":
+        await resp.write(b'data: {"pad":"')
+        for _ in range(reply.hostile_bytes // len(piece)):
+            await resp.write(piece)
+        await resp.write(b'"}\n\n')
+        return
+    while True:  # endless: until the client closes (ConnectionError ends the handler)
+        await resp.write(piece)
 
 
 def _main(argv: list[str] | None = None) -> None:
