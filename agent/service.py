@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -114,14 +115,15 @@ class StreamChatService:
             yield error.to_dict()
             return
 
+        deadline = asyncio.timeout(self.settings.reply_timeout or None)
         handler = ChunkStreamHandler(
             session_id=sid,
             message_id=message_id,
             events=wanted,
-            describe_error=self._describe,
+            describe_error=functools.partial(self._describe, deadline=deadline),
             max_answer_chars=self.settings.max_answer_chars,
         )
-        task = asyncio.create_task(self._run(question, sid, handler))
+        task = asyncio.create_task(self._run(question, sid, handler, deadline))
         try:
             async for event in handler:
                 yield event.to_dict()
@@ -186,7 +188,13 @@ class StreamChatService:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _run(self, question: str, session_id: str, handler: ChunkStreamHandler) -> None:
+    async def _run(
+        self,
+        question: str,
+        session_id: str,
+        handler: ChunkStreamHandler,
+        deadline: asyncio.Timeout,
+    ) -> None:
         settings = self.settings
         config = {
             "callbacks": [handler],
@@ -199,15 +207,13 @@ class StreamChatService:
                 async with store.hold(session_id):  # released however the reply ends
                     graph = await self._graph()
                     turn = {"messages": [{"role": "user", "content": question}]}
-                    deadline = asyncio.timeout(settings.reply_timeout or None)
                     try:
                         async with deadline:
                             await graph.ainvoke(turn, config)
                     except BaseException as exc:
                         await asyncio.shield(keep_partial_answer(graph, config, handler.call_text))
                         if isinstance(exc, TimeoutError) and deadline.expired():
-                            message = text("reply_timeout", seconds=f"{settings.reply_timeout:g}")
-                            raise ReplyTimeoutError(message) from None
+                            raise self._reply_timeout() from None
                         raise
             except asyncio.CancelledError:
                 handler.finish(text("cancelled"))  # whoever cancelled it, the consumer hears of it
@@ -219,7 +225,14 @@ class StreamChatService:
                 handler.finish()
                 self._maybe_expire()
 
-    def _describe(self, error: BaseException) -> str:
+    def _reply_timeout(self) -> ReplyTimeoutError:
+        seconds = f"{self.settings.reply_timeout:g}"
+        return ReplyTimeoutError(text("reply_timeout", seconds=seconds))
+
+    def _describe(self, error: BaseException, deadline: asyncio.Timeout | None = None) -> str:
+        if isinstance(error, asyncio.CancelledError):  # the graph reports how it was stopped
+            expired = deadline is not None and deadline.expired()
+            return str(self._reply_timeout()) if expired else text("cancelled")
         settings = self.settings
         mapped = to_agent_error(
             error,
