@@ -326,7 +326,7 @@ class StreamChatService:
 def _default_tools(settings: Settings) -> list[BaseTool]:
     from tools import GeoToolkit
 
-    return GeoToolkit(config=settings.geo_config()).get_tools()
+    return GeoToolkit(config=settings.geo_config(), secrets=tuple(settings.secrets())).get_tools()
 
 
 def _check_tools(tools: Sequence[Any]) -> None:

@@ -47,9 +47,10 @@ class TTLCache:
             return value
 
     def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
-        """Store ``value`` for ``ttl`` seconds (the cache default when None)."""
+        """Store ``value`` for ``ttl`` seconds (the cache default when None); a cache whose
+        default is 0 stores nothing (``GEO_CACHE_TTL=0`` turns every provider's cache off)."""
         lifetime = self.ttl if ttl is None else ttl
-        if lifetime <= 0:
+        if lifetime <= 0 or self.ttl <= 0:
             return
         with self._lock:
             self._data[key] = (self._clock() + lifetime, value)

@@ -74,6 +74,10 @@ class GeoTool(BaseTool):
     http: Any = Field(default=None, exclude=True)
     handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
     handle_validation_error: bool | str | Callable[[Any], str] | None = format_validation_error
+    secrets: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
+    """Values (API keys) never let through in a result: a provider may echo them."""
+    result_max_chars: int = 8000
+    """Longest result text handed on; a longer one is cut, with a note saying so."""
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the default provider from the environment when none was given."""
@@ -92,15 +96,33 @@ class GeoTool(BaseTool):
     async def _execute(self, args: Any) -> Any:
         raise NotImplementedError
 
+    def _bounded(self, content: str) -> str:
+        """``content`` without any secret and within ``result_max_chars``."""
+        for secret in self.secrets:
+            if secret and len(secret) >= 4 and secret in content:
+                content = content.replace(secret, "***")
+        limit = self.result_max_chars
+        if len(content) > limit:
+            note = f"\n（结果过长，已截断为前 {limit} 个字符，共 {len(content)} 个字符）"
+            content = content[:limit] + note
+        return content
+
+    def _finish(self, result: Any) -> Any:
+        if isinstance(result, str):
+            return self._bounded(result)
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str):
+            return self._bounded(result[0]), result[1]  # content and artifact
+        return result
+
     async def _guarded(self, kwargs: dict[str, Any]) -> Any:
         assert self.args_schema is not None and isinstance(self.args_schema, type)
         try:
             args = self.args_schema.model_validate(kwargs)
-            return await self._execute(args)
+            return self._finish(await self._execute(args))
         except ValidationError as exc:
-            raise ToolException(format_validation_error(exc)) from None
+            raise ToolException(self._bounded(format_validation_error(exc))) from None
         except GeoProviderError as exc:
-            raise ToolException(str(exc)) from None
+            raise ToolException(self._bounded(str(exc))) from None
         except (asyncio.CancelledError, ToolException):
             raise
         except Exception as exc:  # a bug or an answer we could not read: explain, don't crash

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import json
 import logging
 import re
 import threading
@@ -63,6 +64,7 @@ for _name in ("httpx", "httpcore"):
         logging.getLogger(_name).addFilter(_REDACTOR)
 
 T = TypeVar("T")
+DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 
 def _version() -> str:
@@ -86,6 +88,7 @@ class HttpClient:
         retries: extra attempts after a connection failure or a 5xx answer.
         retry_delay: seconds before such a retry.
         transport: an ``httpx.AsyncBaseTransport`` for tests (e.g. ``httpx.MockTransport``).
+        max_response_bytes: largest body read; a longer one is a ``ProviderUnavailableError``.
     """
 
     def __init__(
@@ -96,8 +99,10 @@ class HttpClient:
         retries: int = 1,
         retry_delay: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.user_agent = user_agent
         self.retries = retries
         self.retry_delay = retry_delay
@@ -221,9 +226,21 @@ class HttpClient:
             self.requests_sent += 1
             try:
                 if method == "GET":
-                    response = await client.get(url, params=clean)
+                    request = client.build_request("GET", url, params=clean)
                 else:
-                    response = await client.post(url, data=dict(data or {}))
+                    request = client.build_request("POST", url, data=dict(data or {}))
+                response = await client.send(request, stream=True)
+                try:
+                    body = await _read_capped(response, self.max_response_bytes)
+                finally:
+                    await response.aclose()
+            except ResponseTooLarge:
+                logger.warning("%s %s answered more than %d bytes", method, where,
+                               self.max_response_bytes)
+                raise ProviderUnavailableError(
+                    f"{service}返回的数据过大（超过 {self.max_response_bytes} 字节，"
+                    "GEO_MAX_RESPONSE_BYTES），已放弃读取。"
+                ) from None
             except httpx.TimeoutException:
                 logger.warning("%s %s timed out", method, where)
                 raise ProviderTimeoutError(f"{service}响应超时，请稍后再试。") from None
@@ -244,10 +261,10 @@ class HttpClient:
                 continue
             if error_json and status in (400, 404):
                 with contextlib.suppress(ValueError):
-                    return response.json()
+                    return json.loads(body)
             _raise_for_status(status, service)
             try:
-                return response.json()
+                return json.loads(body)
             except ValueError:
                 raise ProviderUnavailableError(
                     f"{service}返回了无法解析的数据，请稍后再试。"
@@ -285,6 +302,24 @@ class HttpClient:
             loop.close()
 
 
+class ResponseTooLarge(Exception):
+    """A provider's body passed ``max_response_bytes``."""
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, or ``ResponseTooLarge`` as soon as it passes ``limit`` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ResponseTooLarge
+    parts, size = [], 0
+    async for piece in response.aiter_bytes():
+        size += len(piece)
+        if size > limit:
+            raise ResponseTooLarge
+        parts.append(piece)
+    return b"".join(parts)
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -310,13 +345,22 @@ _default: HttpClient | None = None
 _default_lock = threading.Lock()
 
 
-def shared_http_client(*, timeout: float = 10.0, user_agent: str | None = None) -> HttpClient:
+def shared_http_client(
+    *,
+    timeout: float = 10.0,
+    user_agent: str | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> HttpClient:
     """The process-wide client used when a toolkit is not given one (settings apply on the
     first call, which creates it)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = HttpClient(timeout=timeout, user_agent=user_agent or DEFAULT_USER_AGENT)
+            _default = HttpClient(
+                timeout=timeout,
+                user_agent=user_agent or DEFAULT_USER_AGENT,
+                max_response_bytes=max_response_bytes,
+            )
             atexit.register(_default.close)
         return _default
 

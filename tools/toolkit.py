@@ -70,6 +70,8 @@ class GeoToolkit(BaseToolkit):
     http: Any = Field(default=None, exclude=True)
     map_crs: CRS | None = None
     include_map_tools: bool = True
+    secrets: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
+    """More values to keep out of results (the AMap key from ``config`` always is)."""
 
     def model_post_init(self, context: Any, /) -> None:
         """Read the environment and build the provider once, at construction."""
@@ -86,7 +88,15 @@ class GeoToolkit(BaseToolkit):
 
     def get_tools(self) -> list[BaseTool]:
         """Fresh tool instances sharing this toolkit's provider."""
-        common = {"provider": self.provider, "http": self.http}
+        config = self.config
+        assert config is not None
+        secrets = tuple(s for s in (*self.secrets, config.amap_api_key) if s)
+        common = {
+            "provider": self.provider,
+            "http": self.http,
+            "secrets": secrets,
+            "result_max_chars": config.tool_result_max_chars,
+        }
         tools: list[BaseTool] = [cls(**common) for cls in LOOKUP_TOOLS]
         if self.include_map_tools:
             tools += [cls(**common, map_crs=self.map_crs) for cls in MAP_TOOLS]

@@ -22,7 +22,11 @@ def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProv
     """The provider ``config`` asks for, using ``http`` (the shared client when None)."""
     from tools.http import shared_http_client
 
-    client = http or shared_http_client(timeout=config.http_timeout, user_agent=config.user_agent)
+    client = http or shared_http_client(
+        timeout=config.http_timeout,
+        user_agent=config.user_agent,
+        max_response_bytes=config.max_response_bytes,
+    )
     cache = TTLCache(maxsize=1024, ttl=config.cache_ttl)
     choice = config.resolved_provider
     if choice == "amap":
