@@ -166,6 +166,23 @@ def _is_connection_error(exc: BaseException) -> bool:
     } or isinstance(exc, ConnectionError)
 
 
+def _connect_failure(exc: BaseException) -> str | None:
+    """``"dns"`` or ``"refused"`` when a cause of ``exc`` says why a connection failed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = type(current).__name__
+        if name in ("gaierror", "ClientConnectorDNSError") or "Name or service not known" in str(
+            current
+        ):
+            return "dns"
+        if isinstance(current, ConnectionRefusedError) or "Connection refused" in str(current):
+            return "refused"
+        current = current.__cause__ or current.__context__ or getattr(current, "os_error", None)
+    return None
+
+
 def network_error(host: str, timeout: float | None = None, variable: str = "") -> NetworkError:
     """The error for an endpoint that cannot be reached or stops sending data."""
     waited = text("network_waited", seconds=f"{timeout:g}") if timeout else ""
@@ -231,6 +248,10 @@ def to_agent_error(
         return RateLimitError(text("rate_limited"))
     if isinstance(status, int) and status >= 500:
         return ServerError(text("server_error", status=status))
+    failure = _connect_failure(exc) if _is_timeout(exc) or _is_connection_error(exc) else None
+    if failure is not None:
+        key = "dns_failed" if failure == "dns" else "connection_refused"
+        return NetworkError(text(key, host=host or text("model_service"), variable=variable))
     if _is_timeout(exc) or _is_connection_error(exc):
         return network_error(host or text("model_service"), timeout, variable)
     if isinstance(exc, json.JSONDecodeError):  # a malformed line in the provider's stream

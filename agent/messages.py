@@ -241,10 +241,6 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "{host} refused the connection: nothing listens there. Check the host and port in "
         "{variable}, and that the service is running.",
     },
-    "tool_result_cut": {
-        "zh": "（结果过长，已截断为前 {limit} 个字符，共 {length} 个字符）",
-        "en": "(result too long: cut to its first {limit} of {length} characters)",
-    },
     "answer_interrupted": {
         "zh": "（此前的回复被中断，未能完成）",
         "en": "(the previous reply was interrupted before it finished)",

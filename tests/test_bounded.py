@@ -184,3 +184,72 @@ async def test_a_stopped_reply_keeps_what_was_sent(fake_dashscope, provider):
         await asyncio.wait_for(collect(service.stream_chat("继续", session)), 10)
         role, content = _sent(fake_dashscope)[1]
         assert role == "assistant" and content.startswith("".join(shown))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("where", ["dns", "refused"])
+async def test_connect_failures_name_the_cause_host_and_variable(fake_dashscope, provider, where):
+    import socket
+
+    if where == "dns":
+        url = "http://no-such-host.invalid:9/"
+    else:
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    settings = make_settings(fake_dashscope, provider, max_retries=0,
+                             allow_insecure_http=True,
+                             base_url=url + "compatible-mode/v1", native_base_url=url + "api/v1")
+    async with StreamChatService(settings, tools=[]) as service:
+        events = await asyncio.wait_for(collect(service.stream_chat("你好")), 10)
+    error = events[-1]["error"]
+    assert ("无法解析主机名" if where == "dns" else "拒绝了连接") in error, error
+    assert settings.base_url_variable in error and settings.host.split(":")[0] in error
+
+
+@pytest.mark.parametrize("variable", ["DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL",
+                                      "AMAP_BASE_URL"])
+def test_plain_http_beyond_loopback_is_refused(monkeypatch, variable):
+    from agent import Settings
+    from agent.errors import ConfigurationError
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-x")
+    monkeypatch.setenv(variable, "http://api.example.com/v1")
+    with pytest.raises(ConfigurationError, match="GEO_AGENT_ALLOW_INSECURE_HTTP") as caught:
+        Settings.from_env()
+    assert variable in str(caught.value) and "https://" in str(caught.value)
+    monkeypatch.setenv("GEO_AGENT_ALLOW_INSECURE_HTTP", "true")
+    Settings.from_env()
+    for url in ("http://127.0.0.1:8000/v1", "http://localhost:1/v1", "http://10.1.2.3/v1",
+                "http://vllm:8000/v1"):
+        monkeypatch.setenv("GEO_AGENT_ALLOW_INSECURE_HTTP", "false")
+        monkeypatch.setenv(variable, url)
+        Settings.from_env()
+
+
+async def test_amap_results_are_capped_and_never_echo_the_key(fake_amap_env):
+    from tools import GeoToolkit
+    from tools.config import GeoConfig
+
+    key = fake_amap_env.api_key if hasattr(fake_amap_env, "api_key") else None
+    config = GeoConfig.from_env()
+    key = key or config.amap_api_key
+    fake_amap_env.set_response("/v3/weather/weatherInfo",
+                               {"status": "0", "infocode": "10001", "info": f"BAD KEY {key}"})
+    tools = {t.name: t for t in GeoToolkit(config=config).get_tools()}
+    result = await tools["get_weather"].ainvoke({"place": "北京"})
+    assert key not in str(result)
+    fake_amap_env.set_response("/v3/place/text", {"status": "1", "count": "1", "pois": [
+        {"id": "B1", "name": "大" * 50000, "location": "116.4,39.9", "address": "x"}]})
+    capped = GeoToolkit(config=config.with_overrides(tool_result_max_chars=500)).get_tools()
+    search = next(t for t in capped if t.name == "search_poi")
+    result = await search.ainvoke({"keywords": "咖啡", "city": "北京"})
+    assert len(str(result)) < 600 and "截断" in str(result)
+
+
+def test_cache_ttl_zero_turns_every_cache_off():
+    from tools.cache import TTLCache
+
+    cache = TTLCache(ttl=0)
+    cache.set("k", "v", ttl=86400)  # a provider's own fixed lifetime
+    assert cache.get("k") is None
