@@ -325,8 +325,9 @@ async def test_unreachable_endpoint_is_a_network_error(provider, unused_tcp_port
     )
     events = await collect(StreamChatService(settings, tools=[]).stream_chat("你好"))
     assert [e["type"] for e in events][-1] == "error"
-    assert "网络连接超时" in events[-1]["error"]
+    assert "拒绝了连接" in events[-1]["error"]  # issue 16: refused is named as such
     assert f"127.0.0.1:{unused_tcp_port}" in events[-1]["error"]
+    assert settings.base_url_variable in events[-1]["error"]
 
 
 @pytest.mark.parametrize(
