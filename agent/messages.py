@@ -104,6 +104,18 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The reply was interrupted: the model's stream was cut before it finished, so "
         "what was shown is incomplete. Check the network and try again.",
     },
+    "reply_interrupted": {
+        "zh": "回复中断：运行这条回复的服务实例已停止，回复没有完成。"
+        "会话仍可继续使用，请重新发送。",
+        "en": "The reply was interrupted: the server instance running it stopped before it "
+        "finished. The session is still usable; send the message again.",
+    },
+    "stream_log_unavailable": {
+        "zh": "回复的事件日志（Redis）不可用，暂时无法开始或续读回复。请检查Redis是否在运行、"
+        "GEO_AGENT_STREAM_URL是否正确，稍后重试。",
+        "en": "The replies' event log (Redis) is unavailable, so replies cannot start or be "
+        "resumed right now. Check that Redis runs and GEO_AGENT_STREAM_URL, then retry.",
+    },
     "empty_reply": {
         "zh": "模型没有返回任何内容。请重试，或换个问法。",
         "en": "The model returned nothing. Try again, or ask differently.",
