@@ -8,6 +8,7 @@
 #           export GEO_AGENT_TEST_REDIS_URL="$(bash tests/redis.sh start)"
 #   bash tests/redis.sh url  [--port PORT]   prints the URL only
 #   bash tests/redis.sh stop [--dir DIR]     shuts it down
+#   bash tests/redis.sh destroy [--dir DIR]  shuts it down and deletes DIR
 #
 # Defaults: DIR=$GEO_AGENT_REDIS_DIR or ${TMPDIR:-/tmp}/bailian-geo-agent-redis,
 #           PORT=$GEO_AGENT_REDIS_PORT or 63791.
@@ -71,5 +72,6 @@ case "$cmd" in
   start) start ;;
   url) echo "$url" ;;
   stop) stop ;;
-  *) echo "usage: $0 start|url|stop [--dir DIR] [--port PORT]" >&2; exit 2 ;;
+  destroy) stop; rm -rf "$dir" ;;
+  *) echo "usage: $0 start|url|stop|destroy [--dir DIR] [--port PORT]" >&2; exit 2 ;;
 esac

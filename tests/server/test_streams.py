@@ -133,3 +133,25 @@ def test_an_entry_resumed_inside_a_coalesced_chunk_keeps_only_the_rest():
     assert entry.after(6).event["chunk"] == "c"
     assert entry.after(7) is None
     assert Entry.from_dict(entry.to_dict()) == entry
+
+
+async def test_memory_per_idle_resumable_reply(log):
+    """A finished 100-chunk reply kept for resuming: bytes held (reported)."""
+    import tracemalloc
+
+    global MID
+    if isinstance(log, MemoryLog):
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            MID = f"m-{i}"
+            await write_reply(log, 100)
+        per = (tracemalloc.get_traced_memory()[0] - before) / 200
+        tracemalloc.stop()
+    else:
+        await write_reply(log, 100)
+        per = sum([await log._redis.memory_usage(f"geo-agent:reply:{MID}:{k}") or 0
+                   for k in ("log", "meta")])
+    MID = "m-1"
+    print(f"\n{type(log).__name__}: idle 100-chunk reply holds {per / 1024:.1f} KiB")
+    assert per < 64 * 1024
