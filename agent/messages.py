@@ -232,6 +232,23 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "token_invalid": {"zh": "访问令牌无效。", "en": "Invalid access token."},
     "session_not_found": {"zh": "会话不存在。", "en": "No such session."},
+    "stream_url_needs_redis": {
+        "zh": 'GEO_AGENT_STREAM_URL 需要 redis 包：pip install -e ".[redis]"',
+        "en": 'GEO_AGENT_STREAM_URL needs the redis package: pip install -e ".[redis]"',
+    },
+    "invalid_stream_url": {
+        "zh": "GEO_AGENT_STREAM_URL 无效：应为 redis://host:port/db 或 memory://（{scheme}）",
+        "en": "Invalid GEO_AGENT_STREAM_URL: use redis://host:port/db or memory:// ({scheme})",
+    },
+    "reply_log_not_found": {
+        "zh": "回复不存在或已过期。",
+        "en": "No such reply, or its events have expired.",
+    },
+    "bad_last_event_id": {
+        "zh": "Last-Event-ID 无效：应为本回复中收到的事件 id（非负整数）。",
+        "en": "Invalid Last-Event-ID: it must be the id of an event of this reply "
+        "(a non-negative integer).",
+    },
     "reply_not_found": {
         "zh": "回复不存在或已结束。",
         "en": "No such reply, or it has ended.",

@@ -21,8 +21,6 @@ from agent.server.streams import Entry, EventLog, ReplyInfo
 
 logger = logging.getLogger(__name__)
 
-NO_REPLY = "回复不存在或已结束。"
-NO_LOG = "回复不存在或已过期。"
 STOP_WAIT_SECONDS = 10.0
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 404, 422, 429, 503)
@@ -47,7 +45,7 @@ async def stop_elsewhere(log: EventLog, message_id: str, owner: str) -> Stopped:
     """Stop ``owner``'s reply running on another instance; answer once it has ended."""
     info = await reply_info(log, message_id)
     if info is None or info.owner != owner or info.done:
-        raise ApiError(404, NO_REPLY)
+        raise ApiError(404, text("reply_not_found"))
     try:
         await log.request_stop(message_id)
         await log.wait_done(message_id, STOP_WAIT_SECONDS)
@@ -64,7 +62,7 @@ def last_seen(header: str | None, query: str | None) -> int:
     except ValueError:
         seen = -1
     if seen < 0:
-        raise ApiError(422, "Last-Event-ID 无效：应为本回复中收到的事件 id（非负整数）。")
+        raise ApiError(422, text("bad_last_event_id"))
     return seen
 
 
@@ -92,7 +90,7 @@ def add_resume_routes(app: FastAPI, log: EventLog, caller: Callable[..., Any],
         seen = last_seen(request.headers.get("last-event-id"), last_event_id)
         info = await reply_info(log, message_id)
         if info is None or info.owner != identity.owner:
-            raise ApiError(404, NO_LOG)
+            raise ApiError(404, text("reply_log_not_found"))
         return EventSourceResponse(sse_entries(log.read(message_id, seen)), sep="\n",
                                    ping=ping_seconds)
 
@@ -112,7 +110,7 @@ def add_resume_routes(app: FastAPI, log: EventLog, caller: Callable[..., Any],
         if message_id is None or info is None or info.done:
             return Response(status_code=204)
         if info.owner != identity.owner:
-            raise ApiError(404, NO_LOG)
+            raise ApiError(404, text("reply_log_not_found"))
         stopped = [False]
 
         async def replay() -> AsyncIterator[dict[str, Any]]:

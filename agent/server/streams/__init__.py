@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from agent.errors import ConfigurationError
+from agent.messages import text
 from agent.server.streams.base import Entry, EventLog, LogUnavailable, LogWriter, ReplyInfo
 from agent.server.streams.memory import MemoryLog
 
@@ -19,8 +20,6 @@ def open_log(url: str | None, ttl: float, lease: float) -> EventLog:
         try:
             from agent.server.streams.redis import RedisLog
         except ImportError:
-            raise ConfigurationError(
-                'GEO_AGENT_STREAM_URL 需要 redis 包：pip install -e ".[redis]"') from None
+            raise ConfigurationError(text("stream_url_needs_redis")) from None
         return RedisLog(url, ttl, lease)
-    raise ConfigurationError(
-        f"GEO_AGENT_STREAM_URL 无效：应为 redis://host:port/db 或 memory://（{url.split(':')[0]}）")
+    raise ConfigurationError(text("invalid_stream_url", scheme=url.split(":")[0]))
