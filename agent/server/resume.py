@@ -17,7 +17,7 @@ from agent.server.auth import Identity
 from agent.server.errors import ApiError
 from agent.server.schemas import ErrorBody, Stopped
 from agent.server.sse import dumps
-from agent.server.streams import Entry, EventLog, ReplyInfo
+from agent.server.streams import Entry, EventLog, LogUnavailable, ReplyInfo
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def log_error(exc: Exception) -> ApiError:
     """A 503 in the stream's wording for the event log failing."""
-    logger.warning("event log failed: %s", type(exc).__name__)
+    cause = exc.args[0] if isinstance(exc, LogUnavailable) and exc.args else ""
+    logger.warning("event log failed: %s", cause or type(exc).__name__)
     return ApiError(503, text("stream_log_unavailable"))
 
 

@@ -224,6 +224,11 @@ class LogWriter:
                 batch = [_join(chunks)] if chunks else []
                 batch.append(entry)
                 chunks, chars = [], 0
+                # Whatever else is already queued, up to the coalescing point, goes along.
+                while (not entry.terminal and not queue.empty()
+                       and written + len(batch) < COALESCE_AFTER):
+                    entry = queue.get_nowait()
+                    batch.append(entry)
             await self._write(batch, final=entry.terminal)
             written += len(batch)
             if entry.terminal:

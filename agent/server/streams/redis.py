@@ -60,8 +60,16 @@ class RedisLog(EventLog):
         self.ttl = ttl
         self.lease = lease
         self.instance = uuid.uuid4().hex
-        self._redis: Any = aioredis.from_url(
-            url, decode_responses=True, socket_connect_timeout=2, max_connections=None)
+        # Commands share a bounded pool (a burst of replies must not open a connection each);
+        # blocking reads, which hold theirs up to a poll, get their own.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, socket_connect_timeout=2, max_connections=128,
+            timeout=30)
+        self._redis: Any = aioredis.Redis(connection_pool=pool)
+        self._reads: Any = aioredis.from_url(url, decode_responses=True,
+                                             socket_connect_timeout=2)
+        self._pinged = -1.0
+        self._pinging: asyncio.Task[None] | None = None
         self._running: dict[str, str] = {}  # message id -> session id, replies run here
         self._tasks: list[asyncio.Task[None]] = []
         self._poll_ms = max(50, int(min(1.0, lease / 2) * 1000))
@@ -78,14 +86,25 @@ class RedisLog(EventLog):
         self._tasks = []
         with contextlib.suppress(Exception):
             await self._redis.delete(_instance_key(self.instance))
-        with contextlib.suppress(Exception):
-            await self._redis.aclose()
+        for client in (self._redis, self._reads):
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
     async def ping(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._pinged < 1.0:  # answered within the last second
+            return
+        if self._pinging is None or self._pinging.done():  # one ping for a burst of callers
+            self._pinging = loop.create_task(self._ping())
+        await asyncio.shield(self._pinging)
+
+    async def _ping(self) -> None:
         try:
-            await asyncio.wait_for(self._redis.ping(), 2)
+            await asyncio.wait_for(self._redis.ping(), 5)
         except Exception as exc:
+            self._pinged = -1.0
             raise LogUnavailable(type(exc).__name__) from None
+        self._pinged = asyncio.get_running_loop().time()
 
     async def open(self, message_id: str, owner: str, session_id: str) -> None:
         ttl = int(self.ttl) + 1
@@ -141,7 +160,7 @@ class RedisLog(EventLog):
         seen = after
         while True:
             try:
-                answer = await self._redis.xread({key: f"0-{seen}"}, count=500,
+                answer = await self._reads.xread({key: f"0-{seen}"}, count=500,
                                                  block=self._poll_ms)
             except Exception as exc:
                 logger.warning("event log read failed for reply %s: %s",
@@ -208,7 +227,7 @@ class RedisLog(EventLog):
     async def _listen(self) -> None:
         """Hear stop requests from every instance (resubscribing after a Redis outage)."""
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._reads.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(STOP_CHANNEL)
                 async for message in pubsub.listen():
