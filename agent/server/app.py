@@ -148,7 +148,7 @@ def create_app(
         except Exception as exc:
             checks["session_store"] = _error_text(exc)
         try:
-            await state.log.ping()
+            await state.log.ping(fresh=True)
         except LogUnavailable:
             checks["event_log"] = message_text("stream_log_unavailable")
         # A service built with the caller's own model needs no key of ours.

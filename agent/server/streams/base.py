@@ -108,8 +108,9 @@ class EventLog:
     async def aclose(self) -> None:
         """End background work and release connections."""
 
-    async def ping(self) -> None:
-        """Raise ``LogUnavailable`` if the log cannot be written."""
+    async def ping(self, fresh: bool = False) -> None:
+        """Raise ``LogUnavailable`` if the log cannot be written (``fresh``: ask now, not a
+        recent answer)."""
 
     async def open(self, message_id: str, owner: str, session_id: str) -> None:
         """Register a reply that is starting."""

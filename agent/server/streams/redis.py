@@ -90,9 +90,9 @@ class RedisLog(EventLog):
             with contextlib.suppress(Exception):
                 await client.aclose()
 
-    async def ping(self) -> None:
+    async def ping(self, fresh: bool = False) -> None:
         loop = asyncio.get_running_loop()
-        if loop.time() - self._pinged < 1.0:  # answered within the last second
+        if not fresh and loop.time() - self._pinged < 1.0:  # answered within the last second
             return
         if self._pinging is None or self._pinging.done():  # one ping for a burst of callers
             self._pinging = loop.create_task(self._ping())
