@@ -16,7 +16,7 @@ from agent.server import aisdk
 from agent.server.auth import Identity
 from agent.server.errors import ApiError
 from agent.server.schemas import ErrorBody, Stopped
-from agent.server.sse import dumps
+from agent.server.sse import dumps, keep_alive
 from agent.server.streams import Entry, EventLog, LogUnavailable, ReplyInfo
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def add_resume_routes(app: FastAPI, log: EventLog, caller: Callable[..., Any],
         if info is None or info.owner != identity.owner:
             raise ApiError(404, text("reply_log_not_found"))
         return EventSourceResponse(sse_entries(log.read(message_id, seen)), sep="\n",
-                                   ping=ping_seconds)
+                                   ping=ping_seconds,
+                                   ping_message_factory=keep_alive)
 
     @app.get("/api/chat/{chat_id}/stream", tags=["chat"], responses={
         200: {"content": {"text/event-stream": {}},
@@ -125,4 +126,5 @@ def add_resume_routes(app: FastAPI, log: EventLog, caller: Callable[..., Any],
         except StopAsyncIteration:
             return Response(status_code=204)
         parts = aisdk.ui_message_stream(first, source, lambda: stopped[0])
-        return EventSourceResponse(parts, headers=aisdk.HEADERS, sep="\n", ping=ping_seconds)
+        return EventSourceResponse(parts, headers=aisdk.HEADERS, sep="\n", ping=ping_seconds,
+                                   ping_message_factory=keep_alive)

@@ -52,6 +52,10 @@ class RedisServer:
     def stop(self) -> None:
         self._run("stop")
 
+    def destroy(self) -> None:
+        """Stop it and delete its directory."""
+        self._run("destroy")
+
 
 def flush(url: str) -> None:
     import redis
@@ -77,7 +81,7 @@ def _redis_session() -> Iterator[str]:
     try:
         yield server.url
     finally:
-        server.stop()
+        server.destroy()
 
 
 @pytest.fixture

@@ -144,4 +144,4 @@ async def test_redis_down_then_back(fake_dashscope_server, tmp_path):
             assert server.process.poll() is None
     finally:
         server.stop()
-        redis.stop()
+        redis.destroy()
