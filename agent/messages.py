@@ -104,6 +104,18 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The reply was interrupted: the model's stream was cut before it finished, so "
         "what was shown is incomplete. Check the network and try again.",
     },
+    "reply_interrupted": {
+        "zh": "回复中断：运行这条回复的服务实例已停止，回复没有完成。"
+        "会话仍可继续使用，请重新发送。",
+        "en": "The reply was interrupted: the server instance running it stopped before it "
+        "finished. The session is still usable; send the message again.",
+    },
+    "stream_log_unavailable": {
+        "zh": "回复的事件日志（Redis）不可用，暂时无法开始或续读回复。请检查Redis是否在运行、"
+        "GEO_AGENT_STREAM_URL是否正确，稍后重试。",
+        "en": "The replies' event log (Redis) is unavailable, so replies cannot start or be "
+        "resumed right now. Check that Redis runs and GEO_AGENT_STREAM_URL, then retry.",
+    },
     "empty_reply": {
         "zh": "模型没有返回任何内容。请重试，或换个问法。",
         "en": "The model returned nothing. Try again, or ask differently.",
@@ -279,6 +291,23 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "token_invalid": {"zh": "访问令牌无效。", "en": "Invalid access token."},
     "session_not_found": {"zh": "会话不存在。", "en": "No such session."},
+    "stream_url_needs_redis": {
+        "zh": 'GEO_AGENT_STREAM_URL 需要 redis 包：pip install -e ".[redis]"',
+        "en": 'GEO_AGENT_STREAM_URL needs the redis package: pip install -e ".[redis]"',
+    },
+    "invalid_stream_url": {
+        "zh": "GEO_AGENT_STREAM_URL 无效：应为 redis://host:port/db 或 memory://（{scheme}）",
+        "en": "Invalid GEO_AGENT_STREAM_URL: use redis://host:port/db or memory:// ({scheme})",
+    },
+    "reply_log_not_found": {
+        "zh": "回复不存在或已过期。",
+        "en": "No such reply, or its events have expired.",
+    },
+    "bad_last_event_id": {
+        "zh": "Last-Event-ID 无效：应为本回复中收到的事件 id（非负整数）。",
+        "en": "Invalid Last-Event-ID: it must be the id of an event of this reply "
+        "(a non-negative integer).",
+    },
     "reply_not_found": {
         "zh": "回复不存在或已结束。",
         "en": "No such reply, or it has ended.",

@@ -1,6 +1,7 @@
 """``create_app``: the chat service over HTTP (SSE and the AI SDK UI message stream).
 
 Endpoints: ``POST /v1/chat/stream``, ``POST /api/chat``, ``POST /v1/chat/{message_id}/stop``,
+``GET /v1/chat/{message_id}/events`` and ``GET /api/chat/{chat_id}/stream`` (resume),
 ``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /healthz``, ``GET /readyz``; OpenAPI at
 ``/docs``; the web page at ``/`` (``agent.server.page``). Mount the app in your own FastAPI
 app, or run it with ``geo-agent serve``.
@@ -29,6 +30,7 @@ from agent.server.limits import BodySizeLimit, ConcurrencyLimit, RateLimit
 from agent.server.owners import SessionOwners, open_owners
 from agent.server.page import install_page
 from agent.server.replies import Replies, Reply
+from agent.server.resume import add_resume_routes, log_error, stop_elsewhere
 from agent.server.schemas import (
     ChatStreamRequest,
     ErrorBody,
@@ -40,6 +42,7 @@ from agent.server.schemas import (
 )
 from agent.server.settings import ServerSettings
 from agent.server.sse import keep_alive, sse_events
+from agent.server.streams import LogUnavailable, open_log
 from agent.validation import normalize_session_id, validate_events, validate_message
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,9 @@ class _State:
         self.rate = RateLimit(settings.requests_per_minute)
         self.concurrency = ConcurrencyLimit(settings.max_concurrent_replies)
         self.replies = Replies()
+        url = settings.stream_url.get_secret_value() if settings.stream_url else None
+        self.log = open_log(url, settings.stream_ttl, settings.stream_lease)
+        self.log.on_stop(self.replies.cancel)
 
     def store_error(self, exc: Exception) -> ApiError:
         """A 503 in the service's wording for the store failing."""
@@ -99,10 +105,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.log.start()
         try:
             yield
         finally:
             await state.replies.stop_all()
+            await state.log.aclose()
             await state.owners.aclose()
             if owns_service:
                 await service.aclose()
@@ -133,12 +141,16 @@ def create_app(
              responses={503: {"model": Health}})
     async def readyz() -> Any:
         """The session store answers and the model key is configured."""
-        checks = {"session_store": "ok", "api_key": "ok"}
+        checks = {"session_store": "ok", "api_key": "ok", "event_log": "ok"}
         try:
             await service.get_history(str(uuid4()))
             await state.owners.ping()
         except Exception as exc:
             checks["session_store"] = _error_text(exc)
+        try:
+            await state.log.ping(fresh=True)
+        except LogUnavailable:
+            checks["event_log"] = message_text("stream_log_unavailable")
         # A service built with the caller's own model needs no key of ours.
         if service.settings.api_key is None and getattr(service, "_model", None) is None:
             checks["api_key"] = message_text("missing_key")
@@ -160,8 +172,12 @@ def create_app(
             raise state.store_error(exc) from None
         if not mine:
             raise ApiError(404, message_text("session_not_found"))
+        try:
+            await state.log.ping()
+        except LogUnavailable as exc:
+            raise log_error(exc) from None
         state.concurrency.acquire(identity.limit_key)
-        reply = Reply(service.stream_chat(text, sid, events=wanted), identity.owner)
+        reply = Reply(service.stream_chat(text, sid, events=wanted), identity.owner, state.log)
         try:
             first = await reply.first()
         except BaseException:
@@ -172,19 +188,28 @@ def create_app(
             state.concurrency.release(identity.limit_key)
             await reply.stop()
             raise ApiError(503, first["error"])
+        reply.when_done(lambda: state.concurrency.release(identity.limit_key))
+        if reply.writer is not None:
+            try:
+                await reply.writer.opened
+            except LogUnavailable as exc:
+                await reply.stop()
+                raise log_error(exc) from None
         state.replies.add(reply)
         return reply, first
 
-    def stream_response(reply: Reply, identity: Identity, body: AsyncIterator[ServerSentEvent],
-                        headers: dict[str, str] | None = None) -> EventSourceResponse:
+    def stream_response(reply: Reply, body: AsyncIterator[ServerSentEvent],
+                        headers: dict[str, str] | None = None,
+                        resume: bool = True) -> EventSourceResponse:
         async def guarded() -> AsyncIterator[ServerSentEvent]:
             try:
                 async for item in body:
                     yield item
-            finally:  # also when the client went away: cancelling needs no await
-                reply.cancel()
-                state.replies.discard(reply)
-                state.concurrency.release(identity.limit_key)
+            finally:  # also when the client went away: the reply runs on, unless told not to
+                if resume:
+                    reply.detach()
+                else:
+                    reply.cancel()
 
         return EventSourceResponse(guarded(), headers=headers, sep="\n",
                                    ping=state.settings.sse_ping_seconds,
@@ -201,7 +226,7 @@ def create_app(
         ``map_action``, ``tool_start``, ``tool_end`` when asked for in ``events``.
         """
         reply, first = await open_reply(identity, body.message, body.session_id, body.events)
-        return stream_response(reply, identity, sse_events(first, reply.rest()))
+        return stream_response(reply, sse_events(first, reply.rest()), resume=body.resume)
 
     @app.post("/api/chat", tags=["chat"], responses={
         200: {"content": {"text/event-stream": {}},
@@ -217,7 +242,8 @@ def create_app(
                                        service.settings.max_message_chars)
         reply, first = await start_reply(identity, text, sid, frozenset(_ALL_EVENTS))
         parts = aisdk.ui_message_stream(first, reply.rest(), lambda: reply.stopped)
-        return stream_response(reply, identity, parts, aisdk.HEADERS)
+        return stream_response(reply, parts, aisdk.HEADERS,
+                               resume=(body.model_extra or {}).get("resume") is not False)
 
     @app.post("/v1/chat/{message_id}/stop", response_model=Stopped, tags=["chat"],
               responses=_ERRORS)
@@ -225,8 +251,8 @@ def create_app(
         """Stop a reply in progress: it ends with its ``error`` event (cancelled) and the
         model request is closed; the session stays usable."""
         reply = state.replies.get(message_id, identity.owner)
-        if reply is None:
-            raise ApiError(404, message_text("reply_not_found"))
+        if reply is None:  # it may run on another instance
+            return await stop_elsewhere(state.log, message_id, identity.owner)
         await reply.stop()
         return Stopped(message_id=reply.message_id, session_id=reply.session_id)
 
@@ -261,6 +287,7 @@ def create_app(
         return Response(status_code=204)
 
     install_page(app)
+    add_resume_routes(app, state.log, caller, settings.sse_ping_seconds)
     return app
 
 

@@ -24,6 +24,11 @@ _HELP = {
     "GEO_AGENT_MAX_CONCURRENT_REPLIES": "replies at once per token, default 8 (0: no limit)",
     "GEO_AGENT_REQUESTS_PER_MINUTE": "requests per token and minute, default 60 (0: no limit)",
     "GEO_AGENT_SSE_PING": "seconds between keep-alive comments, default 15",
+    "GEO_AGENT_STREAM_URL": "redis://host:port/db: replies resumable on every instance "
+    "(default: in this process)",
+    "GEO_AGENT_STREAM_TTL": "seconds a finished reply can be re-read, default 600",
+    "GEO_AGENT_STREAM_LEASE": "seconds until readers of a dead instance's reply hear of it, "
+    "default 15 (max 30)",
 }
 
 

@@ -21,6 +21,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_CONCURRENT_REPLIES = 8
 DEFAULT_REQUESTS_PER_MINUTE = 60
 DEFAULT_SSE_PING_SECONDS = 15.0
+DEFAULT_STREAM_TTL = 600.0
+DEFAULT_STREAM_LEASE = 15.0
 
 
 def _split(value: Any) -> Any:
@@ -64,6 +66,16 @@ class ServerSettings(BaseSettings):
         DEFAULT_SSE_PING_SECONDS, gt=0, validation_alias="GEO_AGENT_SSE_PING"
     )
     """Seconds between keep-alive comments on a quiet stream."""
+    stream_url: SecretStr | None = Field(None, validation_alias="GEO_AGENT_STREAM_URL")
+    """Where replies' events are kept for resuming: ``redis://...`` (shared by every instance)
+    or none (in this process)."""
+    stream_ttl: float = Field(DEFAULT_STREAM_TTL, gt=0, validation_alias="GEO_AGENT_STREAM_TTL")
+    """Seconds a finished reply can still be re-read."""
+    stream_lease: float = Field(
+        DEFAULT_STREAM_LEASE, gt=0, le=30, validation_alias="GEO_AGENT_STREAM_LEASE"
+    )
+    """Seconds after which readers of a reply whose instance died get an ``error``
+    (interrupted); Redis only."""
 
     _drop_blank = model_validator(mode="before")(drop_blank)
     _split_lists = field_validator("api_tokens", "cors_origins", mode="before")(_split)

@@ -125,4 +125,5 @@ def auth_b() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN_B}"}
 
 
+from tests.server.redis_server import _redis_session, redis_url  # noqa: E402, F401 - real Redis
 from tests.stores.conftest import pg_url, postgres_url  # noqa: E402, F401 - real PostgreSQL

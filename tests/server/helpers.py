@@ -16,6 +16,8 @@ async def read_sse(client: httpx.AsyncClient, path: str, body: Any,
     async with aconnect_sse(client, "POST", path, json=body, headers=headers) as source:
         assert source.response.status_code == 200, await source.response.aread()
         async for sse in source.aiter_sse():
+            if not sse.data:  # httpx-sse turns a keep-alive comment after an id into this
+                continue
             events.append((sse.event, sse.id, json.loads(sse.data)))
     return events
 

@@ -106,7 +106,9 @@ def test_a_failed_reply_is_an_error_part_the_client_reports(server, fake_dashsco
     assert len(out["errors"]) == 1 and out["errors"][0].startswith(("回复中断", "模型回复被中断"))
 
 
-async def test_the_ai_sdk_abort_cancels_the_reply(server, fake_dashscope, monkeypatch):
+async def test_the_ai_sdk_abort_with_resume_false_cancels_the_reply(
+        server, fake_dashscope, monkeypatch):
+    # read_chat's "abort" mode sends body {resume: false}: the abort cancels, as before issue 12.
     from tests.server.test_stop import LONG, UpstreamWatch
 
     upstream = UpstreamWatch(fake_dashscope, monkeypatch)
@@ -146,3 +148,22 @@ async def test_bad_chat_bodies_are_4xx(server, fake_dashscope):
                                 auth)
         assert check_reply(events) == "ECHO[1]: 一"
     assert len(fake_dashscope.requests) == 1
+
+
+async def test_after_an_abort_the_ai_sdk_resumes_the_running_reply(server, fake_dashscope):
+    # Without resume: false the reply runs on; reconnectToStream (useChat({ resume: true }))
+    # gets it whole from its start, then 204 once it has ended.
+    from tests.server.test_stop import LONG
+
+    fake_dashscope.script(LONG)
+    chat = str(uuid.uuid4())
+    out = read_chat(server.url, chat, "讲个长故事", "abort-detached")
+    assert out["aborted"]
+    resumed = read_chat(server.url, chat, "", "resume")
+    assert resumed["errors"] == [], resumed["errors"]
+    kinds = [c["type"] for c in resumed["chunks"]]
+    assert kinds[:3] == ["start", "start-step", "text-start"] and kinds[-1] == "finish"
+    assert "".join(c["delta"] for c in resumed["chunks"] if c["type"] == "text-delta") == (
+        LONG.text)
+    assert read_chat(server.url, chat, "", "resume") == {"none": True, "chunks": [],
+                                                          "errors": []}

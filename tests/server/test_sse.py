@@ -176,11 +176,13 @@ async def test_health_readiness_and_the_openapi_document(client):
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready",
-                            "checks": {"session_store": "ok", "api_key": "ok"}}
+                            "checks": {"session_store": "ok", "api_key": "ok",
+                                           "event_log": "ok"}}
     spec = (await client.get("/openapi.json")).json()
     assert set(spec["paths"]) == {
         "/healthz", "/readyz", "/v1/chat/stream", "/api/chat", "/v1/chat/{message_id}/stop",
-        "/v1/sessions/{session_id}"}
+        "/v1/sessions/{session_id}", "/v1/chat/{message_id}/events",
+        "/api/chat/{chat_id}/stream"}
     assert set(spec["paths"]["/v1/sessions/{session_id}"]) == {"get", "delete"}
     stream = spec["paths"]["/v1/chat/stream"]["post"]
     assert stream["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(

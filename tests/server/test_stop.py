@@ -112,12 +112,14 @@ async def test_stop_ends_the_reply_closes_upstream_and_keeps_the_session(
     print(f"\nstop sent -> upstream closed: {measured['stop'] * 1000:.1f} ms")
 
 
-async def test_a_client_that_disconnects_cancels_the_reply(client, fake_dashscope, upstream,
-                                                           auth_a):
+async def test_a_client_that_disconnects_with_resume_false_cancels_the_reply(
+        client, fake_dashscope, upstream, auth_a):
+    # Replies are resumable by default (a disconnect only detaches: tests/server/test_resume.py);
+    # "resume": false keeps the behaviour from before issue 12: the disconnect cancels.
     fake_dashscope.script(LONG)
     sid = str(uuid.uuid4())
     async with aconnect_sse(client, "POST", "/v1/chat/stream",
-                            json={"message": "讲个长故事", "session_id": sid},
+                            json={"message": "讲个长故事", "session_id": sid, "resume": False},
                             headers=auth_a) as source:
         async for sse in source.aiter_sse():
             if sse.event == "stream_chunk":

@@ -1,0 +1,25 @@
+"""Per-reply event logs for resuming replies: in-process by default, Redis Streams with
+``GEO_AGENT_STREAM_URL=redis://...`` (see ``base`` for the coalescing policy)."""
+
+from __future__ import annotations
+
+from agent.errors import ConfigurationError
+from agent.messages import text
+from agent.server.streams.base import Entry, EventLog, LogUnavailable, LogWriter, ReplyInfo
+from agent.server.streams.memory import MemoryLog
+
+__all__ = ["Entry", "EventLog", "LogUnavailable", "LogWriter", "MemoryLog", "ReplyInfo",
+           "open_log"]
+
+
+def open_log(url: str | None, ttl: float, lease: float) -> EventLog:
+    """The event log at ``url`` (``None``/``memory://``: in this process)."""
+    if not url or url.startswith("memory://"):
+        return MemoryLog(ttl)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from agent.server.streams.redis import RedisLog
+        except ImportError:
+            raise ConfigurationError(text("stream_url_needs_redis")) from None
+        return RedisLog(url, ttl, lease)
+    raise ConfigurationError(text("invalid_stream_url", scheme=url.split(":")[0]))

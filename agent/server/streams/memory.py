@@ -1,0 +1,87 @@
+"""The in-process event log (the default): resumable on this instance only."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import AsyncIterator
+
+from agent.server.streams.base import Entry, EventLog, ReplyInfo
+
+
+class _Log:
+    """One reply's entries and who waits for more."""
+
+    __slots__ = ("changed", "done", "entries", "info", "seqs")
+
+    def __init__(self, info: ReplyInfo) -> None:
+        self.info = info
+        self.entries: list[Entry] = []
+        self.seqs: list[int] = []
+        self.changed = asyncio.Event()
+        self.done = False
+
+
+class MemoryLog(EventLog):
+    """Logs kept in this process; a finished reply's log is dropped ``ttl`` seconds later."""
+
+    def __init__(self, ttl: float = 600.0) -> None:
+        self.ttl = ttl
+        self._logs: dict[str, _Log] = {}
+        self._active: dict[str, str] = {}
+
+    async def open(self, message_id: str, owner: str, session_id: str) -> None:
+        self._logs[message_id] = _Log(ReplyInfo(owner, session_id))
+        self._active[session_id] = message_id
+
+    async def write(self, message_id: str, entries: list[Entry]) -> None:
+        log = self._logs.get(message_id)
+        if log is None:
+            return
+        log.entries.extend(entries)
+        log.seqs.extend(e.seq for e in entries)
+        log.changed.set()
+        log.changed = asyncio.Event()
+
+    async def close(self, message_id: str, session_id: str) -> None:
+        log = self._logs.get(message_id)
+        if log is not None:
+            log.done = log.info.done = True
+            log.changed.set()
+            asyncio.get_running_loop().call_later(self.ttl, self._expire, message_id, log)
+        if self._active.get(session_id) == message_id:
+            del self._active[session_id]
+
+    def _expire(self, message_id: str, log: _Log) -> None:
+        if self._logs.get(message_id) is log:
+            del self._logs[message_id]
+
+    async def info(self, message_id: str) -> ReplyInfo | None:
+        log = self._logs.get(message_id)
+        return log.info if log is not None else None
+
+    async def active(self, session_id: str) -> str | None:
+        return self._active.get(session_id)
+
+    async def read(self, message_id: str, after: int) -> AsyncIterator[Entry]:
+        log = self._logs.get(message_id)
+        if log is None:
+            return
+        seen = after
+        while True:
+            changed = log.changed
+            start = bisect.bisect_right(log.seqs, seen)
+            for entry in log.entries[start:]:
+                part = entry.after(seen)
+                if part is None:
+                    continue
+                seen = part.seq
+                yield part
+                if part.terminal:
+                    return
+            if log.done:
+                return
+            await changed.wait()
+
+    def __len__(self) -> int:
+        return len(self._logs)

@@ -1,0 +1,157 @@
+"""The event logs themselves: exactly once from any resume point, the coalescing bound, expiry;
+in-process and on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from agent.server.streams import LogWriter, MemoryLog
+from agent.server.streams.base import COALESCE_AFTER, Entry
+
+MID, SID, OWNER = "m-1", "s-1", "owner"
+measured: dict[str, float] = {}
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def log(request):
+    if request.param == "memory":
+        yield MemoryLog(ttl=600)
+        return
+    from agent.server.streams.redis import RedisLog
+
+    url = request.getfixturevalue("redis_url")
+    made = RedisLog(url, ttl=600, lease=1)
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+def chunk(i: int) -> dict:
+    return {"type": "stream_chunk", "message_id": MID, "session_id": SID, "chunk": f"<{i}>"}
+
+
+async def write_reply(log, chunks: int, delay_every: int = 0) -> str:
+    writer = LogWriter(log, MID, OWNER, SID)
+    await writer.opened
+    writer.put(1, {"type": "stream_start", "message_id": MID, "session_id": SID})
+    for i in range(chunks):
+        writer.put(i + 2, chunk(i))
+        if delay_every and i % delay_every == 0:
+            await asyncio.sleep(0.001)
+    writer.put(chunks + 2, {"type": "stream_end", "message_id": MID, "session_id": SID})
+    await writer.wait()
+    return "".join(f"<{i}>" for i in range(chunks))
+
+
+async def read_text(log, after: int) -> tuple[str, list[int]]:
+    text, ids = [], []
+    async for entry in log.read(MID, after):
+        ids.append(entry.seq)
+        if entry.event["type"] == "stream_chunk":
+            text.append(entry.event["chunk"])
+    return "".join(text), ids
+
+
+def full_text_after(n_chunks: int, seen: int) -> str:
+    return "".join(f"<{i}>" for i in range(max(0, seen - 1), n_chunks))
+
+
+async def test_any_resume_point_gives_exactly_the_rest(log):
+    n = 3000
+    await write_reply(log, n, delay_every=97)  # some coalesced entries are partly read
+    rng = random.Random(12)
+    for seen in [0, 1, 2, COALESCE_AFTER, COALESCE_AFTER + 1, n, n + 1,
+                 *rng.sample(range(n + 2), 60)]:
+        text, ids = await read_text(log, seen)
+        assert text == full_text_after(n, seen), seen
+        assert ids == sorted(set(ids)) and all(i > seen for i in ids) and ids[-1] == n + 2
+
+
+async def test_random_disconnects_assemble_the_whole_reply_while_it_streams(log):
+    n = 5000
+    writing = asyncio.ensure_future(write_reply(log, n, delay_every=50))
+    rng = random.Random(7)
+    assembled, seen, reads = [], 0, 0
+    await asyncio.sleep(0.01)
+    while True:
+        reads += 1
+        stop_after = rng.randint(1, 40)
+        got = 0
+        ended = False
+        async for entry in log.read(MID, seen):
+            if entry.event["type"] == "stream_chunk":
+                assembled.append(entry.event["chunk"])
+            seen = entry.seq
+            got += 1
+            if entry.terminal:
+                ended = True
+                break
+            if got >= stop_after:
+                break  # the client drops here
+        if ended:
+            break
+    await writing
+    assert "".join(assembled) == full_text_after(n, 0)
+    assert reads > 10
+
+
+async def test_a_300000_chunk_reply_is_coalesced_into_few_entries(log):
+    n = 300_000
+    started = time.perf_counter()
+    await write_reply(log, n, delay_every=1000)
+    took = time.perf_counter() - started
+    if isinstance(log, MemoryLog):
+        entries = len(log._logs[MID].entries)
+    else:
+        entries = await log._redis.xlen(f"geo-agent:reply:{MID}:log")
+    measured[f"entries {type(log).__name__}"] = entries
+    print(f"\n{type(log).__name__}: 300,000 chunks -> {entries} entries ({took:.1f} s)")
+    assert entries < 2000, entries
+    text, _ = await read_text(log, 150_000)
+    assert text == full_text_after(n, 150_000)
+
+
+async def test_a_finished_log_expires(log):
+    log.ttl = 1
+    await write_reply(log, 3)
+    assert (await log.info(MID)).done
+    assert await log.active(SID) is None
+    await asyncio.sleep(2.2)
+    assert await log.info(MID) is None
+
+
+def test_an_entry_resumed_inside_a_coalesced_chunk_keeps_only_the_rest():
+    entry = Entry(7, {"type": "stream_chunk", "chunk": "aabbbc"}, 5, [2, 3, 1])
+    assert entry.after(4) is entry
+    assert entry.after(5).event["chunk"] == "bbbc" and entry.after(5).first == 6
+    assert entry.after(6).event["chunk"] == "c"
+    assert entry.after(7) is None
+    assert Entry.from_dict(entry.to_dict()) == entry
+
+
+async def test_memory_per_idle_resumable_reply(log):
+    """A finished 100-chunk reply kept for resuming: bytes held (reported)."""
+    import tracemalloc
+
+    global MID
+    if isinstance(log, MemoryLog):
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            MID = f"m-{i}"
+            await write_reply(log, 100)
+        per = (tracemalloc.get_traced_memory()[0] - before) / 200
+        tracemalloc.stop()
+    else:
+        await write_reply(log, 100)
+        per = sum([await log._redis.memory_usage(f"geo-agent:reply:{MID}:{k}") or 0
+                   for k in ("log", "meta")])
+    MID = "m-1"
+    print(f"\n{type(log).__name__}: idle 100-chunk reply holds {per / 1024:.1f} KiB")
+    assert per < 64 * 1024
