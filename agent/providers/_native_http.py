@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -52,7 +52,7 @@ __all__ = ["build_request", "close_http_session", "http_session", "stream_events
 _PATH = "services/aigc/text-generation/generation"
 _SSE = "text/event-stream"
 # AioGeneration.call's named parameters, in the order it adds them to ``parameters``.
-_NAMED = (
+_NAMED: tuple[str, ...] = (
     "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "repetition_penalty",
     "presence_penalty", "result_format", "incremental_output", "enable_search", "tools",
     "tool_choice", "enable_thinking", "thinking_budget", "n", "logprobs", "top_logprobs",
@@ -225,7 +225,7 @@ async def stream_events(
     headers: dict[str, str],
     body: bytes,
     timeout: aiohttp.ClientTimeout,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """POST the request and yield each streamed event (``output``, ``usage``, ``request_id``).
 
     Stopping early (the consumer breaks, is cancelled, or an error is raised) closes the

@@ -172,7 +172,11 @@ def _usage(usage: Mapping[str, Any] | None) -> UsageMetadata | None:
     input_tokens = int(usage.get("input_tokens") or 0)
     output_tokens = int(usage.get("output_tokens") or 0)
     total = int(usage.get("total_tokens") or input_tokens + output_tokens)
-    return UsageMetadata(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total)
+    # langchain-core 1.8 imports NotRequired from typing (Python 3.11): checked as 3.10, its two
+    # optional keys read as required and the call as Any.
+    return UsageMetadata(  # type: ignore[typeddict-item, no-any-return]
+        input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
+    )
 
 
 _TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "usage_metadata"})

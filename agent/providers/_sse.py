@@ -7,8 +7,10 @@ payload, lines starting with ``:`` are comments (DashScope's native API sends it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+loads_json: Callable[[bytes | str], Any]  # one of the two below, which differ only in keywords
 try:  # several times faster than json.loads on stream events; installed with langsmith
     from orjson import loads as loads_json
 except ImportError:  # pragma: no cover - PyPy, or installs without orjson
