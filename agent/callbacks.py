@@ -40,7 +40,7 @@ _NO_STREAM_TAG = "nostream"
 def _unanswered(outputs: Any) -> ProviderError | None:
     """Why an agent run that streamed no text has no answer, if its final state shows it."""
     messages = outputs.get("messages") if isinstance(outputs, dict) else None
-    last = messages[-1] if isinstance(messages, list) and messages else None
+    last: Any = messages[-1] if isinstance(messages, list) and messages else None
     if getattr(last, "type", None) != "ai" or last.tool_calls:
         return None
     if last.invalid_tool_calls:
@@ -180,7 +180,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
 
     async def on_llm_new_token(
         self,
-        token: str,
+        token: str | list[str | dict[str, Any]],
         *,
         run_id: UUID,
         parent_run_id: UUID | None = None,
@@ -190,7 +190,10 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         # Empty tokens are role-only chunks, tool-call fragments and usage chunks.
         if token and not self._finished and not (tags and _NO_STREAM_TAG in tags):
             self.text_sent = True
-            self._queue.put_nowait(StreamChunk(self.message_id, self.session_id, token))
+            # Known gap: langchain-core passes the message's content, a list of content blocks
+            # for a model with output_version="v1"; such a list is sent on as the chunk.
+            event = StreamChunk(self.message_id, self.session_id, token)  # type: ignore[arg-type]
+            self._queue.put_nowait(event)
 
     async def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         if run_id == self._root:

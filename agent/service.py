@@ -47,7 +47,7 @@ class StreamChatService:
         model: BaseChatModel | None = None,
         tools: Sequence[BaseTool] | None = None,
         system_prompt: str | None = None,
-        checkpointer: BaseCheckpointSaver | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
         events: Collection[str] = (),
     ) -> None:
         self._config_error: GeoAgentError | None = None
@@ -170,7 +170,7 @@ class StreamChatService:
         if self._store is not None:
             await self._store.aclose()
         self._compiled = None
-        if self._owns_model and hasattr(self._model, "aclose"):
+        if self._owns_model and self._model is not None and hasattr(self._model, "aclose"):
             await self._model.aclose()  # DashScopeChatOpenAI's pool; a caller's model is theirs
 
     # -- internals ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ async def _newest_by_sql(checkpointer: Any) -> dict[str, datetime] | None:
     try:
         from langgraph.checkpoint.sqlite import SqliteSaver
     except ImportError:  # pragma: no cover - the SQLite saver is a dependency
-        SqliteSaver = None
+        SqliteSaver = None  # type: ignore[misc, assignment]  # None: the class is missing
     if SqliteSaver is not None and isinstance(checkpointer, SqliteSaver):
         with checkpointer.cursor(transaction=False) as cur:
             rows = [(str(t), str(c)) for t, c in cur.execute(_NEWEST_SQL).fetchall()]
