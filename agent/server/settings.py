@@ -103,7 +103,7 @@ class ServerSettings(BaseSettings):
                 text = self.api_tokens_file.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigurationError(
-                    text(
+                    message_text(
                         "tokens_file_unreadable",
                         path=self.api_tokens_file,
                         error=type(exc).__name__,
