@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -81,7 +81,7 @@ class StreamChatService:
 
     async def stream_chat(
         self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream one reply to ``message`` in session ``session_id`` (a new session if ``None``).
 
         Yields ``stream_start``, ``stream_chunk``s, then ``stream_end``; or ``error`` as the last

@@ -151,7 +151,7 @@ class GeoConfig(BaseSettings):
         if load_dotenv:
             path = Path(env_file) if env_file is not None else Path.cwd() / ".env"
         try:
-            return cls(_env_file=path)  # type: ignore[call-arg]
+            return cls(_env_file=path)
         except ValidationError as exc:
             raise ValueError(describe_validation_error(exc)) from None
 

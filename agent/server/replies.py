@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from agent.messages import text
@@ -22,7 +22,7 @@ TERMINAL = frozenset({"stream_end", "error"})
 class Reply:
     """One reply's events, read by one consumer; ``stop()`` may come from anywhere."""
 
-    def __init__(self, stream: AsyncIterator[dict[str, Any]], owner: str) -> None:
+    def __init__(self, stream: AsyncGenerator[dict[str, Any], None], owner: str) -> None:
         self.owner = owner
         self.message_id = ""
         self.session_id = ""
@@ -34,7 +34,7 @@ class Reply:
 
     async def first(self) -> dict[str, Any]:
         """The first event (``stream_start``, or the ``error`` of a reply that never began)."""
-        event = await self._queue.get()
+        event: dict[str, Any] = await self._queue.get()
         if event is _END:  # pragma: no cover - stream_chat always yields an event
             raise RuntimeError("the reply ended without an event")
         self.message_id = event["message_id"]

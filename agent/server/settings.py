@@ -86,7 +86,7 @@ class ServerSettings(BaseSettings):
         """
         path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
         try:
-            return cls(_env_file=path, **overrides)  # type: ignore[call-arg]
+            return cls(_env_file=path, **overrides)
         except ValidationError as exc:
             problems = describe_validation_error(exc)
             error = message_text("server_settings_invalid", problems=problems)
