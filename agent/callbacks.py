@@ -40,7 +40,7 @@ _NO_STREAM_TAG = "nostream"
 def _unanswered(outputs: Any) -> ProviderError | None:
     """Why an agent run that streamed no text has no answer, if its final state shows it."""
     messages = outputs.get("messages") if isinstance(outputs, dict) else None
-    last = messages[-1] if isinstance(messages, list) and messages else None
+    last: Any = messages[-1] if isinstance(messages, list) and messages else None
     if getattr(last, "type", None) != "ai" or last.tool_calls:
         return None
     if last.invalid_tool_calls:
@@ -68,6 +68,15 @@ class _TextParts:
 
     def text(self) -> str:
         return "".join(self._blocks) + "".join(self._parts)
+
+
+def _block_text(blocks: list[str | dict[str, Any]]) -> str:
+    """The answer text in a list of content blocks (reasoning and tool blocks carry none)."""
+    return "".join(
+        block if isinstance(block, str) else str(block.get("text") or "")
+        for block in blocks
+        if isinstance(block, str) or block.get("type") == "text"
+    )
 
 
 def _describe_error(error: BaseException) -> str:
@@ -213,13 +222,15 @@ class ChunkStreamHandler(AsyncCallbackHandler):
 
     async def on_llm_new_token(
         self,
-        token: str,
+        token: str | list[str | dict[str, Any]],
         *,
         run_id: UUID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(token, str):  # content blocks (a model with output_version="v1")
+            token = _block_text(token)
         # Empty tokens are role-only chunks, tool-call fragments and usage chunks.
         if token and not self._finished and not (tags and _NO_STREAM_TAG in tags):
             over = False

@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         if overrides.get("geo") is None:
             overrides["geo"] = _read_geo(path)
         try:
-            return cls(_env_file=path, **overrides)  # type: ignore[call-arg]
+            return cls(_env_file=path, **overrides)
         except ValidationError as exc:
             problems = describe_validation_error(exc, "；" if _chinese() else "; ")
             raise ConfigurationError(text("invalid_settings", problems=problems)) from None
@@ -174,7 +174,7 @@ class Settings(BaseSettings):
 
 def _read_geo(path: Path) -> GeoConfig:
     try:
-        return GeoConfig(_env_file=path)  # type: ignore[call-arg]
+        return GeoConfig(_env_file=path)
     except ValidationError as exc:
         problem = describe_validation_error(exc)
         raise ConfigurationError(text("invalid_geo_settings", problem=problem)) from None

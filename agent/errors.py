@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from agent.messages import text
 
@@ -137,7 +138,7 @@ def _error_code(exc: BaseException) -> str:
     if not code:
         body = getattr(exc, "body", None)
         if isinstance(body, dict):
-            inner = body.get("error") if isinstance(body.get("error"), dict) else body
+            inner: Any = body.get("error") if isinstance(body.get("error"), dict) else body
             code = inner.get("code") or inner.get("type")
     return str(code or "").strip().lower()
 

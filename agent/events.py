@@ -7,7 +7,10 @@ always sent. ``map_action``, ``tool_start`` and ``tool_end`` are opt-in (see ``O
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, cast
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 EventType = Literal[
     "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end"
@@ -104,8 +107,9 @@ class ToolEnd(_Event):
     type: Literal["tool_end"] = "tool_end"
 
 
-for _cls in _Event.__subclasses__():
-    _cls._keys = tuple(f.name for f in fields(_cls) if f.name != "type")
+for _cls in _Event.__subclasses__():  # each a dataclass
+    _fields = fields(cast("type[DataclassInstance]", _cls))
+    _cls._keys = tuple(f.name for f in _fields if f.name != "type")
 
 StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
     StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd

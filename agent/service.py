@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -55,7 +55,7 @@ class StreamChatService:
         model: BaseChatModel | None = None,
         tools: Sequence[BaseTool] | None = None,
         system_prompt: str | None = None,
-        checkpointer: BaseCheckpointSaver | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
         events: Collection[str] = (),
     ) -> None:
         self._config_error: GeoAgentError | None = None
@@ -89,7 +89,7 @@ class StreamChatService:
 
     async def stream_chat(
         self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream one reply to ``message`` in session ``session_id`` (a new session if ``None``).
 
         Yields ``stream_start``, ``stream_chunk``s, then ``stream_end``; or ``error`` as the last
@@ -183,7 +183,7 @@ class StreamChatService:
         if self._store is not None:
             await self._store.aclose()
         self._compiled = None
-        if self._owns_model and hasattr(self._model, "aclose"):
+        if self._owns_model and self._model is not None and hasattr(self._model, "aclose"):
             await self._model.aclose()  # DashScopeChatOpenAI's pool; a caller's model is theirs
 
     # -- internals ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Collection
+from typing import overload
 from uuid import UUID
 
 from agent.errors import InvalidInputError
@@ -32,6 +33,14 @@ def _is_invisible(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch) in {"Cc", "Cf", "Zs", "Zl", "Zp"}
 
 
+@overload
+def normalize_session_id(session_id: None) -> None: ...
+@overload
+def normalize_session_id(session_id: str | UUID) -> str: ...
+@overload
+def normalize_session_id(session_id: object) -> str | None: ...
+
+
 def normalize_session_id(session_id: object) -> str | None:
     """The canonical UUID string for ``session_id`` (``None`` stays ``None``)."""
     if session_id is None:
@@ -58,4 +67,4 @@ def validate_events(events: object) -> frozenset[str]:
         raise InvalidInputError(
             text("events_unknown", unknown=sorted(unknown), known=sorted(OPTIONAL_EVENTS))
         )
-    return frozenset(events)  # type: ignore[arg-type]
+    return frozenset(events)

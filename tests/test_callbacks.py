@@ -246,3 +246,17 @@ def test_every_event_type_has_its_documented_dict_form():
         "result": "ok",
     }
     assert next(iter(StreamError(error="x", **ids).to_dict())) == "type"
+
+
+async def test_content_block_tokens_stream_as_plain_text():
+    """A model with output_version="v1" hands the handler lists of content blocks."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    model = GenericFakeChatModel(messages=iter([AIMessage(content="北京 今天 晴")]),
+                                 output_version="v1")
+    handler = ChunkStreamHandler()
+    events, _ = await drain(handler, model.ainvoke("天气", {"callbacks": [handler]}))
+    chunks = [e["chunk"] for e in events if e["type"] == "stream_chunk"]
+    assert chunks and all(isinstance(chunk, str) for chunk in chunks)
+    assert "".join(chunks) == "北京 今天 晴"

@@ -6,9 +6,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
-_MISSING = object()
+_MISSING: Any = object()  # Any: compared by identity with what the dict holds
+
+T = TypeVar("T")
 
 
 class TTLCache:
@@ -59,11 +61,11 @@ class TTLCache:
                 self._data.popitem(last=False)
 
     async def get_or_load(
-        self, key: Hashable, load: Callable[[], Awaitable[Any]], ttl: float | None = None
-    ) -> Any:
+        self, key: Hashable, load: Callable[[], Awaitable[T]], ttl: float | None = None
+    ) -> T:
         """The cached value, else ``await load()`` stored for ``ttl`` seconds (the cache default
         when None). Nothing is stored when ``load`` raises."""
-        value = self.get(key)
+        value: T = self.get(key)
         if value is None:
             value = await load()
             self.set(key, value, ttl)

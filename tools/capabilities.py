@@ -10,7 +10,7 @@ from tools.errors import OutOfCoverageError
 
 def capability(provider: Any, method: str, what: str) -> Callable[..., Awaitable[Any]]:
     """``provider.<method>``; raises ``OutOfCoverageError`` naming ``what`` when it has none."""
-    found = getattr(provider, method, None)
+    found: Callable[..., Awaitable[Any]] | None = getattr(provider, method, None)
     if found is None:
         name = getattr(provider, "name", "当前地图服务")
         raise OutOfCoverageError(f"{name}不提供{what}。")

@@ -11,11 +11,11 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from tools.coords import CRS, Coordinate, parse_lnglat
 from tools.errors import GeoProviderError, NotFoundError
@@ -91,7 +91,7 @@ class GeoTool(BaseTool):
     @property
     def geo(self) -> GeoProvider:
         """The provider, typed."""
-        return self.provider
+        return cast(GeoProvider, self.provider)
 
     async def _execute(self, args: Any) -> Any:
         raise NotImplementedError
@@ -117,7 +117,7 @@ class GeoTool(BaseTool):
     async def _guarded(self, kwargs: dict[str, Any]) -> Any:
         assert self.args_schema is not None and isinstance(self.args_schema, type)
         try:
-            args = self.args_schema.model_validate(kwargs)
+            args = cast("type[BaseModel]", self.args_schema).model_validate(kwargs)  # our schemas
             return self._finish(await self._execute(args))
         except ValidationError as exc:
             raise ToolException(self._bounded(format_validation_error(exc))) from None
@@ -131,13 +131,15 @@ class GeoTool(BaseTool):
                 f"{getattr(self.provider, 'name', '地图服务')}返回了无法处理的结果，请稍后再试。"
             ) from None
 
-    def _run(self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any):
+    def _run(
+        self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> Any:
         client: HttpClient = self.http
         return client.run(self._guarded(kwargs))
 
     async def _arun(
         self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
-    ):
+    ) -> Any:
         return await self._guarded(kwargs)
 
 
@@ -173,7 +175,7 @@ async def resolve_point(
     return top.location.to(target), top.name or place
 
 
-def source_name(items: list, provider: object) -> str:
+def source_name(items: list[Any], provider: object) -> str:
     """Who answered: the results' own source, else the provider's name."""
     return next((i.source for i in items if getattr(i, "source", "")), "") or str(
         getattr(provider, "name", "")

@@ -67,7 +67,7 @@ def _is_private_ip(name: str, ipaddress: Any) -> bool:
         address = ipaddress.ip_address(name)
     except ValueError:
         return False
-    return address.is_loopback or address.is_private or address.is_link_local
+    return bool(address.is_loopback or address.is_private or address.is_link_local)
 
 
 def refuse_plain_http(url: str, variable: str) -> None:
@@ -200,7 +200,7 @@ class GeoConfig(BaseSettings):
         if load_dotenv:
             path = Path(env_file) if env_file is not None else Path.cwd() / ".env"
         try:
-            return cls(_env_file=path)  # type: ignore[call-arg]
+            return cls(_env_file=path)
         except ValidationError as exc:
             raise ValueError(describe_validation_error(exc)) from None
 

@@ -5,11 +5,19 @@ Imported only on the ``tongyi`` path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dashscope.api_entities.aio_session import get_ssl_context
-from dashscope.common.api_key import get_default_api_key
-from dashscope.common.env import resolve_base_url
+from dashscope.common.api_key import get_default_api_key as _get_default_api_key
+from dashscope.common.env import resolve_base_url as _resolve_base_url
 from dashscope.common.error import InputRequired, ModelRequired
-from dashscope.common.utils import get_api_module, get_sdk_headers, get_user_agent
+from dashscope.common.utils import get_api_module, get_sdk_headers
+from dashscope.common.utils import get_user_agent as _get_user_agent
+
+# The same functions, with the types the SDK leaves out (it annotates none of these three).
+get_default_api_key: Callable[[], str] = _get_default_api_key
+resolve_base_url: Callable[[str, str | None], str] = _resolve_base_url
+get_user_agent: Callable[[], str] = _get_user_agent
 
 __all__ = [
     "InputRequired",

@@ -28,7 +28,7 @@ Bound beyond loopback, --http refuses to start without GEO_AGENT_API_TOKENS
 
 def add_mcp_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``mcp`` to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
-    parser = subparsers.add_parser(
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "mcp",
         help="serve the geo tools over MCP (stdio, or --http streamable HTTP)",
         description=DESCRIPTION,

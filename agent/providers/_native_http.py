@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -59,7 +59,7 @@ __all__ = ["build_request", "close_http_session", "http_session", "stream_events
 _PATH = "services/aigc/text-generation/generation"
 _SSE = "text/event-stream"
 # AioGeneration.call's named parameters, in the order it adds them to ``parameters``.
-_NAMED = (
+_NAMED: tuple[str, ...] = (
     "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "repetition_penalty",
     "presence_penalty", "result_format", "incremental_output", "enable_search", "tools",
     "tool_choice", "enable_thinking", "thinking_budget", "n", "logprobs", "top_logprobs",
@@ -249,7 +249,7 @@ async def stream_events(
     timeout: aiohttp.ClientTimeout,
     *,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """POST the request and yield each streamed event (``output``, ``usage``, ``request_id``).
 
     A line or event longer than ``max_event_bytes`` raises ``StreamLimitError`` (so does a

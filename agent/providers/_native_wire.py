@@ -172,7 +172,9 @@ def _usage(usage: Mapping[str, Any] | None) -> UsageMetadata | None:
     input_tokens = int(usage.get("input_tokens") or 0)
     output_tokens = int(usage.get("output_tokens") or 0)
     total = int(usage.get("total_tokens") or input_tokens + output_tokens)
-    return UsageMetadata(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total)
+    return UsageMetadata(
+        input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
+    )
 
 
 _TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "usage_metadata"})

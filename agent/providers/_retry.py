@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import aclosing, closing
 from typing import TypeVar
 
@@ -25,7 +25,7 @@ def backoff_delay(attempt: int, base: float) -> float:
     The jitter (up to a quarter less) keeps many sessions that failed together from retrying
     in step.
     """
-    delay = min(base * 2 ** (attempt - 1), MAX_DELAY)
+    delay: float = min(base * 2 ** (attempt - 1), MAX_DELAY)
     return delay * (0.75 + random.random() / 4)
 
 
@@ -34,20 +34,20 @@ def _always(_: object) -> bool:
 
 
 async def aretry_before_first_chunk(
-    open_stream: Callable[[], AsyncIterator[ChunkT]],
+    open_stream: Callable[[], AsyncGenerator[ChunkT, None]],
     *,
     max_retries: int,
     base_delay: float,
     retryable: Callable[[BaseException], bool],
     counts: Callable[[ChunkT], bool] = _always,
-) -> AsyncIterator[ChunkT]:
+) -> AsyncGenerator[ChunkT, None]:
     """The chunks of ``open_stream()``, opened again after a ``retryable`` failure that came
     before any chunk that ``counts`` (at most ``max_retries`` times)."""
     attempt = 0
     while True:
         produced = False
         try:
-            async with aclosing(open_stream()) as chunks:  # type: ignore[type-var]
+            async with aclosing(open_stream()) as chunks:
                 async for chunk in chunks:
                     produced = produced or counts(chunk)
                     yield chunk
@@ -60,18 +60,18 @@ async def aretry_before_first_chunk(
 
 
 def retry_before_first_chunk(
-    open_stream: Callable[[], Iterator[ChunkT]],
+    open_stream: Callable[[], Generator[ChunkT, None, None]],
     *,
     max_retries: int,
     base_delay: float,
     retryable: Callable[[BaseException], bool],
-) -> Iterator[ChunkT]:
+) -> Generator[ChunkT, None, None]:
     """The blocking twin of ``aretry_before_first_chunk`` (every chunk counts)."""
     attempt = 0
     while True:
         produced = False
         try:
-            with closing(open_stream()) as chunks:  # type: ignore[type-var]
+            with closing(open_stream()) as chunks:
                 for chunk in chunks:
                     produced = True
                     yield chunk

@@ -12,10 +12,13 @@ or pin the CPU.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from agent.errors import StreamLimitError
 from agent.messages import text
+
+loads_json: Callable[[bytes | str], Any]  # one of the two below, which differ only in keywords
 
 try:  # several times faster than json.loads on stream events; installed with langsmith
     from orjson import loads as loads_json

@@ -22,10 +22,9 @@ warning); the rest of the package imports it lazily, only for ``DASHSCOPE_PROVID
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 import dashscope
@@ -51,6 +50,8 @@ from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
 from agent.providers._tool_calls import ParallelToolCallsByDefault
 
 if TYPE_CHECKING:
+    from dashscope.api_entities.dashscope_response import GenerationResponse
+
     from agent.config import Settings
 
 __all__ = [
@@ -153,7 +154,7 @@ class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
 
     async def _aevents_once(
         self, request: tuple[str, dict[str, str], bytes], state: StreamState
-    ) -> AsyncIterator[ChatGenerationChunk]:
+    ) -> AsyncGenerator[ChatGenerationChunk, None]:
         """One HTTP request: yield chunks; raise on errors, timeouts and truncation."""
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout, sock_read=self.timeout
@@ -176,7 +177,7 @@ class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
                         yield chunk
                     if state.finished:
                         return
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise self._timeout_error() from exc
         except (aiohttp.ClientError, OSError) as exc:
             if state.events:
@@ -220,9 +221,12 @@ class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
 
     def _events_once(
         self, params: dict[str, Any], state: StreamState
-    ) -> Iterator[ChatGenerationChunk]:
+    ) -> Generator[ChatGenerationChunk, None, None]:
         """Sync twin of ``_aevents_once`` on the SDK's ``requests`` path."""
-        responses = dashscope.Generation.call(**params)
+        # stream=True (``_invocation_params``): a generator of responses, never one response.
+        responses = cast(
+            "Generator[GenerationResponse, None, None]", dashscope.Generation.call(**params)
+        )
         try:
             for resp in responses:
                 _check(resp)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +188,7 @@ class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
 
         progress: dict[str, bool] = {}
 
-        def open_stream() -> AsyncIterator[ChatGenerationChunk]:
+        def open_stream() -> AsyncGenerator[ChatGenerationChunk, None]:
             progress.clear()
             return self._astream_once(payload, run_manager, progress)
 
@@ -213,11 +213,12 @@ class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
         payload: dict[str, Any],
         run_manager: AsyncCallbackManagerForLLMRun | None,
         progress: dict[str, bool],
-    ) -> AsyncIterator[ChatGenerationChunk]:
+    ) -> AsyncGenerator[ChatGenerationChunk, None]:
         convert = compat.chunk_converter(self)
         fast = self.output_version != "v1"  # v1 turns content into blocks: the slow path
         chunk_class: type = AIMessageChunk
         finished = False
+        generation: ChatGenerationChunk | None
         async with self._open_stream(payload) as http_response:
             progress["response_started"] = True
             try:

@@ -36,7 +36,7 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``serve`` to ``geo-agent``'s subcommands."""
     width = max(map(len, _HELP))
     variables = "\n".join(f"  {name:<{width}}  {text}" for name, text in _HELP.items())
-    serve = subparsers.add_parser(
+    serve: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
         help="serve the assistant over HTTP (SSE and the Vercel AI SDK stream)",
         description="Serve the assistant over HTTP: POST /v1/chat/stream (SSE), POST /api/chat "
@@ -103,7 +103,7 @@ def _redact_logs(secrets: list[str], level: str) -> None:
 
 
 def _server_class(base: Any) -> Any:
-    class Server(base):  # type: ignore[misc, valid-type]
+    class Server(base):  # type: ignore[misc]
         """uvicorn's server, announcing the bound address on stdout (``--port 0`` too)."""
 
         async def startup(self, sockets: Any = None) -> None:

@@ -84,7 +84,8 @@ class SqliteOwners(SessionOwners):
         return self._conn
 
     async def _claim(self, session_id: str, owner: str) -> str:
-        return self._db().execute(_CLAIM.format(p="?"), (session_id, owner)).fetchone()[0]
+        owner_now: str = self._db().execute(_CLAIM.format(p="?"), (session_id, owner)).fetchone()[0]
+        return owner_now
 
     async def _lookup(self, session_id: str) -> str | None:
         row = self._db().execute(
@@ -131,7 +132,8 @@ class PostgresOwners(SessionOwners):
     async def _claim(self, session_id: str, owner: str) -> str:
         async with await self._connection() as conn:
             cur = await conn.execute(_CLAIM.format(p="%s"), (session_id, owner))
-            return (await cur.fetchone())[0]
+            owner_now: str = (await cur.fetchone())[0]
+            return owner_now
 
     async def _lookup(self, session_id: str) -> str | None:
         async with await self._connection() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from agent.messages import text
@@ -26,7 +26,7 @@ class Reply:
     """One reply's events, read by the client that started it; ``stop()`` may come from
     anywhere."""
 
-    def __init__(self, stream: AsyncIterator[dict[str, Any]], owner: str,
+    def __init__(self, stream: AsyncGenerator[dict[str, Any], None], owner: str,
                  log: EventLog | None = None) -> None:
         self.owner = owner
         self.message_id = ""
@@ -43,7 +43,7 @@ class Reply:
 
     async def first(self) -> dict[str, Any]:
         """The first event (``stream_start``, or the ``error`` of a reply that never began)."""
-        event = await self._first.get()
+        event: dict[str, Any] = await self._first.get()
         if event is _END:  # pragma: no cover - stream_chat always yields an event
             raise RuntimeError("the reply ended without an event")
         return event

@@ -29,7 +29,7 @@ class ChatStreamRequest(BaseModel):
         json_schema_extra={"type": "string", "format": "uuid"})
     events: Any = Field(
         None, description="optional event types to add to the stream",
-        json_schema_extra={"type": "array", "items": {"type": "string", "enum": EVENT_NAMES}})
+        json_schema_extra={"type": "array", "items": {"type": "string", "enum": [*EVENT_NAMES]}})
     resume: bool = Field(
         True, description="keep the reply running when the client disconnects (resumable "
         "with GET /v1/chat/{message_id}/events); false: a disconnect cancels it")

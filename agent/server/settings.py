@@ -98,7 +98,7 @@ class ServerSettings(BaseSettings):
         """
         path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
         try:
-            return cls(_env_file=path, **overrides)  # type: ignore[call-arg]
+            return cls(_env_file=path, **overrides)
         except ValidationError as exc:
             problems = describe_validation_error(exc)
             error = message_text("server_settings_invalid", problems=problems)
@@ -115,7 +115,7 @@ class ServerSettings(BaseSettings):
                 text = self.api_tokens_file.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigurationError(
-                    text(
+                    message_text(
                         "tokens_file_unreadable",
                         path=self.api_tokens_file,
                         error=type(exc).__name__,

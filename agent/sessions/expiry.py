@@ -7,7 +7,7 @@ SQL-backed savers one ``GROUP BY`` query finds each session's newest checkpoint 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ _UUID_EPOCH = 0x01B21DD213814000  # 100-ns intervals from 1582-10-15 to 1970-01-
 
 async def idle_sessions(checkpointer: Any, idle_seconds: float) -> list[str]:
     """Ids of the sessions whose newest checkpoint is older than ``idle_seconds``."""
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=idle_seconds)
+    cutoff = datetime.now(UTC) - timedelta(seconds=idle_seconds)
     newest = await _newest_by_sql(checkpointer)
     if newest is None:
         newest = {}
@@ -37,7 +37,7 @@ async def _newest_by_sql(checkpointer: Any) -> dict[str, datetime] | None:
     try:
         from langgraph.checkpoint.sqlite import SqliteSaver
     except ImportError:  # pragma: no cover - the SQLite saver is a dependency
-        SqliteSaver = None
+        SqliteSaver = None  # type: ignore[misc, assignment]  # None: the class is missing
     if SqliteSaver is not None and isinstance(checkpointer, SqliteSaver):
         with checkpointer.cursor(transaction=False) as cur:
             rows = [(str(t), str(c)) for t, c in cur.execute(_NEWEST_SQL).fetchall()]
@@ -73,14 +73,14 @@ def _uuid_time(value: str) -> datetime | None:
     if uid.version != 6:
         return None
     ticks = ((uid.int >> 80) << 12) | ((uid.int >> 64) & 0x0FFF)
-    return datetime.fromtimestamp((ticks - _UUID_EPOCH) / 1e7, timezone.utc)
+    return datetime.fromtimestamp((ticks - _UUID_EPOCH) / 1e7, UTC)
 
 
 async def still_idle(checkpointer: Any, session_id: str, idle_seconds: float) -> bool:
     """Whether ``session_id``'s newest checkpoint is (still) older than ``idle_seconds``."""
     newest = await checkpointer.aget_tuple({"configurable": {"thread_id": session_id}})
     stamp = _timestamp(newest.checkpoint.get("ts")) if newest is not None else None
-    return stamp is not None and stamp < datetime.now(timezone.utc) - timedelta(
+    return stamp is not None and stamp < datetime.now(UTC) - timedelta(
         seconds=idle_seconds
     )
 
@@ -92,4 +92,4 @@ def _timestamp(value: Any) -> datetime | None:
         stamp = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

@@ -34,7 +34,7 @@ class SessionLocks:
             else:  # even when free: a released lock still goes to the waiters already queued
                 try:
                     await asyncio.wait_for(lock.acquire(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise LockTimeout from None
             try:
                 yield

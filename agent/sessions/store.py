@@ -21,7 +21,7 @@ import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -31,6 +31,11 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from agent.errors import ConfigurationError, SessionBusyError, SessionStoreError
 from agent.messages import text
 from agent.sessions.locks import LockTimeout, SessionLocks
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow
+    from psycopg_pool import AsyncConnectionPool
 
 APP_DIR_NAME = "bailian-geo-agent"
 
@@ -99,7 +104,7 @@ class SessionStore:
         self.lock_timeout = lock_timeout
         self._local = SessionLocks()
 
-    async def checkpointer(self) -> BaseCheckpointSaver:
+    async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         """The checkpointer to use from the running event loop."""
         raise NotImplementedError
 
@@ -131,12 +136,12 @@ class MemoryStore(SessionStore):
         self,
         url: str = "memory://",
         lock_timeout: float = 60.0,
-        saver: BaseCheckpointSaver | None = None,
+        saver: BaseCheckpointSaver[Any] | None = None,
     ) -> None:
         super().__init__(url, lock_timeout)
         self._saver = saver if saver is not None else InMemorySaver()
 
-    async def checkpointer(self) -> BaseCheckpointSaver:
+    async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         return self._saver
 
 
@@ -159,7 +164,7 @@ class SqliteStore(SessionStore):
         self.path = Path(path).expanduser()
         self._saver: InlineSqliteSaver | None = None
 
-    async def checkpointer(self) -> BaseCheckpointSaver:
+    async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         if self._saver is None:
             if self._create_folder:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +235,10 @@ class PostgresStore(SessionStore):
         )
         try:
             await pool.open(wait=True, timeout=self.pool_timeout)
-            saver = AsyncPostgresSaver(pool)
+            # row_factory=dict_row (kwargs above): the pool's connections return dict rows.
+            saver = AsyncPostgresSaver(
+                cast("AsyncConnectionPool[AsyncConnection[DictRow]]", pool)
+            )
             async with pool.connection() as conn:
                 # Instances starting together on a new database would race to create the
                 # tables (UniqueViolation): one at a time. Polled, not a blocking
@@ -258,7 +266,7 @@ class PostgresStore(SessionStore):
                     state = self._per_loop[loop] = await self._open()
         return state
 
-    async def checkpointer(self) -> BaseCheckpointSaver:
+    async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         return (await self._state()).saver
 
     @asynccontextmanager
@@ -284,7 +292,7 @@ class PostgresStore(SessionStore):
 
 
 class _PgState:
-    def __init__(self, saver: Any, pool: Any, locks: _AdvisoryLocks) -> None:
+    def __init__(self, saver: BaseCheckpointSaver[Any], pool: Any, locks: _AdvisoryLocks) -> None:
         self.saver, self.pool, self.locks = saver, pool, locks
 
 

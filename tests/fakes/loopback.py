@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
-from typing_extensions import Self
 
 
 class LoopbackServer:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.cache import TTLCache, make_key
-from tools.coords import Coordinate, out_of_china
+from tools.coords import CRS, Coordinate, out_of_china
 from tools.errors import (
     GeoProviderError,
     InvalidKeyError,
@@ -36,6 +36,9 @@ from tools.providers.base import (
     RouteStep,
     WeatherReport,
 )
+
+if TYPE_CHECKING:
+    from tools.providers.extras import DistanceMatrix, IpLocation, PoiDetail, TransitRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -101,19 +104,19 @@ def location(value: Any) -> Coordinate | None:
         return None
 
 
-def _list(parent: dict, key: str) -> list:
+def _list(parent: dict[str, Any], key: str) -> list[Any]:
     """``parent[key]`` when it is a list, else [] (AMap sends ``[]``, "" or nothing for none)."""
     value = parent.get(key)
     return value if isinstance(value, list) else []
 
 
-def _dict(parent: dict, key: str) -> dict:
+def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
     """``parent[key]`` when it is an object, else {}."""
     value = parent.get(key)
     return value if isinstance(value, dict) else {}
 
 
-def _region(record: dict) -> dict[str, str]:
+def _region(record: dict[str, Any]) -> dict[str, str]:
     """The ``Place`` region fields of an AMap address record."""
     province = text(record.get("province"))
     return {
@@ -180,7 +183,7 @@ class AmapProvider:
     """
 
     name = NAME
-    crs = "gcj02"
+    crs: CRS = "gcj02"
 
     def __init__(
         self,
@@ -206,14 +209,16 @@ class AmapProvider:
 
     # ------------------------------------------------------------------ transport
 
-    async def call(self, path: str, params: dict[str, Any], *, ttl: float | None = None) -> dict:
+    async def call(
+        self, path: str, params: dict[str, Any], *, ttl: float | None = None
+    ) -> dict[str, Any]:
         """GET an endpoint, check ``status``/``infocode``, retry when too frequent, cache."""
         query = {k: v for k, v in params.items() if v is not None and v != ""}
         return await self.cache.get_or_load(
             make_key("amap", path, **query), lambda: self._get(path, query), ttl
         )
 
-    async def _get(self, path: str, query: dict[str, Any]) -> dict:
+    async def _get(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
         """The checked answer, retried after "too frequent" answers."""
         attempt = 0
         while True:
@@ -331,7 +336,7 @@ class AmapProvider:
             raise NotFoundError(f"高德地图没有“{label}”的天气数据。")
         return report
 
-    def _poi(self, item: dict) -> Poi:
+    def _poi(self, item: dict[str, Any]) -> Poi:
         biz = _dict(item, "biz_ext")
         category = text(item.get("type")).split("|")[0]
         return Poi(
@@ -347,7 +352,7 @@ class AmapProvider:
             id=text(item.get("id")),
         )
 
-    def _pois(self, data: dict, limit: int) -> list[Poi]:
+    def _pois(self, data: dict[str, Any], limit: int) -> list[Poi]:
         items = _list(data, "pois")
         return [self._poi(i) for i in items if isinstance(i, dict) and text(i.get("name"))][:limit]
 
@@ -470,6 +475,8 @@ class AmapProvider:
         if not paths or not isinstance(paths[0], dict):
             raise NotFoundError("高德地图未能规划出这条路线。")
         best = paths[0]
+        steps: list[RouteStep]
+        polyline: list[Coordinate]
         steps, polyline = [], []
         for s in _list(best, "steps"):
             if not isinstance(s, dict):
@@ -498,7 +505,9 @@ class AmapProvider:
 
     # ------------------------------------------------------------------ extras (amap_extra.py)
 
-    async def distance(self, origins: list[Coordinate], destination: Coordinate, mode: Any):
+    async def distance(
+        self, origins: list[Coordinate], destination: Coordinate, mode: Any
+    ) -> DistanceMatrix:
         """``/v3/distance``: several origins to one destination."""
         from tools.providers import amap_extra
 
@@ -512,19 +521,19 @@ class AmapProvider:
 
     async def transit_route(
         self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
-    ):
+    ) -> TransitRoutes:
         """``/v3/direction/transit/integrated``."""
         from tools.providers import amap_extra
 
         return await amap_extra.transit_route(self, origin, destination, city, cityd)
 
-    async def ip_location(self, ip: str):
+    async def ip_location(self, ip: str) -> IpLocation:
         """``/v3/ip``."""
         from tools.providers import amap_extra
 
         return await amap_extra.ip_location(self, ip)
 
-    async def poi_detail(self, poi_id: str):
+    async def poi_detail(self, poi_id: str) -> PoiDetail:
         """``/v3/place/detail``."""
         from tools.providers import amap_extra
 

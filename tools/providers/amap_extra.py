@@ -99,6 +99,8 @@ async def cycling_route(
     if not paths or not isinstance(paths[0], dict):
         raise NotFoundError("高德地图未能规划出这条骑行路线。")
     best = paths[0]
+    steps: list[RouteStep]
+    path: list[Coordinate]
     steps, path = [], []
     for s in _list(best, "steps"):
         if not isinstance(s, dict):
@@ -131,7 +133,7 @@ def _stop(record: Any) -> str:
     return text(record.get("name")) if isinstance(record, dict) else ""
 
 
-def _segments(segment: dict) -> list[TransitSegment]:
+def _segments(segment: dict[str, Any]) -> list[TransitSegment]:
     """A transit segment: walk, then a bus/metro line or a train (AMap nests them)."""
     legs: list[TransitSegment] = []
     walking = _dict(segment, "walking")

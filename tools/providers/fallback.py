@@ -4,18 +4,21 @@ cover (``GEO_PROVIDER=auto`` with an AMap key: AMap in China, the open providers
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tools.coords import Coordinate
 from tools.errors import NotFoundError, OutOfCoverageError
 from tools.providers.base import GeoProvider, Place, Poi, Route, RouteMode, WeatherReport
+
+if TYPE_CHECKING:
+    from tools.providers.extras import DistanceMatrix, IpLocation, PoiDetail, TransitRoutes
 
 T = TypeVar("T")
 
 
 def _extra(provider: GeoProvider, method: str) -> Callable[..., Awaitable[Any]]:
     """``provider.<method>``, or a coroutine raising "not offered" when it has none."""
-    found = getattr(provider, method, None)
+    found: Callable[..., Awaitable[Any]] | None = getattr(provider, method, None)
     if found is not None:
         return found
 
@@ -86,7 +89,9 @@ class FallbackProvider:
         """Primary route, else secondary."""
         return await self._try(lambda p: p.route(origin, destination, mode))
 
-    async def distance(self, origins: list[Coordinate], destination: Coordinate, mode: Any):
+    async def distance(
+        self, origins: list[Coordinate], destination: Coordinate, mode: Any
+    ) -> DistanceMatrix:
         """Primary distances, else secondary."""
         return await self._try(lambda p: _extra(p, "distance")(origins, destination, mode))
 
@@ -96,17 +101,17 @@ class FallbackProvider:
 
     async def transit_route(
         self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
-    ):
+    ) -> TransitRoutes:
         """Primary transit plans, else secondary."""
         return await self._try(
             lambda p: _extra(p, "transit_route")(origin, destination, city, cityd)
         )
 
-    async def ip_location(self, ip: str):
+    async def ip_location(self, ip: str) -> IpLocation:
         """Primary IP location, else secondary."""
         return await self._try(lambda p: _extra(p, "ip_location")(ip))
 
-    async def poi_detail(self, poi_id: str):
+    async def poi_detail(self, poi_id: str) -> PoiDetail:
         """Primary POI detail, else secondary."""
         return await self._try(lambda p: _extra(p, "poi_detail")(poi_id))
 

@@ -6,16 +6,19 @@ Everything is WGS-84 and worldwide; no key. Answers are cached (Nominatim's poli
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.cache import TTLCache, make_key
 from tools.config import GeoConfig
-from tools.coords import Coordinate
+from tools.coords import CRS, Coordinate
 from tools.errors import InvalidParamsError, NotFoundError
 from tools.http import HttpClient
 from tools.providers.base import Place, Poi, Route, RouteMode, WeatherReport
 from tools.providers.open_meteo import OpenMeteo, has_cjk
 from tools.providers.osm import Nominatim, Osrm, Overpass, Photon
+
+if TYPE_CHECKING:
+    from tools.providers.extras import DistanceMatrix, IpLocation, PoiDetail, TransitRoutes
 
 NAME = "OpenStreetMap/Open-Meteo"
 
@@ -24,7 +27,7 @@ class OpenProvider:
     """``GeoProvider`` over the keyless open services (see module docstring)."""
 
     name = NAME
-    crs = "wgs84"
+    crs: CRS = "wgs84"
 
     def __init__(
         self,
@@ -179,7 +182,9 @@ class OpenProvider:
 
     # ------------------------------------------------------------------ extras (open_extra.py)
 
-    async def distance(self, origins: list[Coordinate], destination: Coordinate, mode: Any):
+    async def distance(
+        self, origins: list[Coordinate], destination: Coordinate, mode: Any
+    ) -> DistanceMatrix:
         """Haversine (straight line) or OSRM per origin."""
         from tools.providers import open_extra
 
@@ -193,19 +198,19 @@ class OpenProvider:
 
     async def transit_route(
         self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
-    ):
+    ) -> TransitRoutes:
         """Not available without a key: raises ``OutOfCoverageError`` saying so."""
         from tools.providers import open_extra
 
         return await open_extra.transit_route(self, origin, destination, city, cityd)
 
-    async def ip_location(self, ip: str):
+    async def ip_location(self, ip: str) -> IpLocation:
         """Not available without a key: raises ``OutOfCoverageError`` saying so."""
         from tools.providers import open_extra
 
         return await open_extra.ip_location(self, ip)
 
-    async def poi_detail(self, poi_id: str):
+    async def poi_detail(self, poi_id: str) -> PoiDetail:
         """Nominatim ``/lookup`` of an OpenStreetMap id."""
         from tools.providers import open_extra
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tools.cache import make_key
 from tools.coords import Coordinate, haversine_m
@@ -76,12 +76,12 @@ async def cycling_route(
     )
 
 
-async def transit_route(provider: OpenProvider, *args: object) -> None:
+async def transit_route(provider: OpenProvider, *args: object) -> NoReturn:
     """No keyless transit planner: explain."""
     raise OutOfCoverageError(TRANSIT_UNSUPPORTED)
 
 
-async def ip_location(provider: OpenProvider, ip: str) -> None:
+async def ip_location(provider: OpenProvider, ip: str) -> NoReturn:
     """No keyless IP geolocation: explain."""
     raise OutOfCoverageError(IP_UNSUPPORTED)
 
@@ -117,7 +117,7 @@ async def poi_detail(provider: OpenProvider, poi_id: str) -> PoiDetail:
         raise NotFoundError(f"OpenStreetMap找不到ID为“{poi_id}”的地点。")
     item = items[0]
     place = Nominatim._place(item)
-    extra = item.get("extratags") if isinstance(item.get("extratags"), dict) else {}
+    extra: Any = item.get("extratags") if isinstance(item.get("extratags"), dict) else {}
     tags = {str(k): str(v) for k, v in extra.items() if v}
     if place.location is None:
         raise GeoProviderError(f"OpenStreetMap的地点“{poi_id}”没有坐标。")

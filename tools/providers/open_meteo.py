@@ -76,7 +76,7 @@ class OpenMeteo:
         params = {"name": name, "count": str(count), "language": "zh" if has_cjk(name) else "en",
                   "format": "json"}
 
-        async def load() -> dict:
+        async def load() -> dict[str, Any]:
             data = await self.http.get_json(self.geocoding_url + "/v1/search", params,
                                             service=SERVICE)
             if not isinstance(data, dict):
@@ -116,7 +116,7 @@ class OpenMeteo:
             "forecast_days": str(max(1, min(days, 16))),
         }
 
-        async def load() -> dict:
+        async def load() -> dict[str, Any]:
             data = await self.http.get_json(self.forecast_url + "/v1/forecast", params,
                                             service=SERVICE)
             if not isinstance(data, dict) or data.get("error"):
@@ -136,7 +136,7 @@ class OpenMeteo:
                 observed_at=str(cur.get("time") or "").replace("T", " "),
             )
         daily_out: list[DailyForecast] = []
-        daily = data.get("daily") if isinstance(data.get("daily"), dict) else {}
+        daily: Any = data.get("daily") if isinstance(data.get("daily"), dict) else {}
         for i, date in enumerate((daily.get("time") or [])[:days]):
             code = _at(daily.get("weather_code"), i)
             daily_out.append(

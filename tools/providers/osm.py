@@ -152,7 +152,7 @@ class Nominatim:
 
     @staticmethod
     def _place(item: dict[str, Any]) -> Place:
-        address = item.get("address") if isinstance(item.get("address"), dict) else {}
+        address: Any = item.get("address") if isinstance(item.get("address"), dict) else {}
         lat, lng = _number(item.get("lat")), _number(item.get("lon"))
         city = str(address.get("city") or address.get("town") or address.get("village") or "")
         display = str(item.get("display_name") or "")

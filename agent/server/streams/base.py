@@ -205,7 +205,7 @@ class LogWriter:
             if chunks:
                 try:
                     entry = await asyncio.wait_for(queue.get(), max(0.0, deadline - loop.time()))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await self._write([_join(chunks)])
                     written += 1
                     chunks, chars = [], 0

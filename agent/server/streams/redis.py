@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agent.messages import text
+from agent.providers._sse import loads_json as _loads
 from agent.server.sse import dumps
 from agent.server.streams.base import Entry, EventLog, LogUnavailable, ReplyInfo
 
@@ -28,10 +29,6 @@ STOP_CHANNEL = PREFIX + "stop"
 _DROP_IF_MINE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
                  "return redis.call('del', KEYS[1]) end return 0")
 
-try:
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    from json import loads as _loads
 
 
 def _log_key(message_id: str) -> str:
@@ -149,7 +146,7 @@ class RedisLog(EventLog):
         info = await self.info(message_id)
         if info is None or info.done or not await self._alive(info):
             return None
-        return message_id
+        return str(message_id)
 
     async def _alive(self, info: ReplyInfo) -> bool:
         instance = info.extra.get("instance", "")
