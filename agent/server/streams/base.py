@@ -230,14 +230,16 @@ class LogWriter:
                        and written + len(batch) < COALESCE_AFTER):
                     entry = queue.get_nowait()
                     batch.append(entry)
-            await self._write(batch, final=entry.terminal)
+            await self._write(batch)
             written += len(batch)
             if entry.terminal:
                 await self._finish()
                 return
 
-    async def _write(self, batch: list[Entry], final: bool = False) -> None:
-        for attempt in range(4 if final else 1):  # the last event is worth a retry
+    async def _write(self, batch: list[Entry]) -> None:
+        # Every batch is retried in place: a dropped one would leave a gap that a resuming
+        # reader could never fill (the order of the log is the order of the reply).
+        for attempt in range(4):
             try:
                 await self.log.write(self.message_id, batch)
                 return
@@ -246,8 +248,8 @@ class LogWriter:
                     logger.warning("event log write failed for reply %s: %s",
                                    self.message_id, type(exc).__name__)
                     self._failed = True
-                if attempt < 3 and final:
-                    await asyncio.sleep(0.5 * (attempt + 1))
+                if attempt < 3:
+                    await asyncio.sleep(0.25 * (attempt + 1))
 
     async def _finish(self) -> None:
         with contextlib.suppress(Exception):
