@@ -254,6 +254,67 @@ async def test_a_reload_keeps_the_conversation_and_the_map(web_server, chromium,
     assert browser.dialogs == []
 
 
+LONG = "".join(f"第{i}句。" for i in range(120))  # no two chunks alike: a repeat would show
+
+
+async def reload_mid_answer(page, at: int) -> list[dict]:
+    """Reload once the answer shows ``at`` characters; the resume requests the page then made."""
+    await page.wait_for_function(
+        "n => document.querySelector('.msg.assistant:last-child .text')?.textContent.length >= n",
+        arg=at)
+    resumes: list[dict] = []
+    page.on("request", lambda r: "/events" in r.url and resumes.append(r.headers))
+    await page.reload()
+    await page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    return resumes
+
+
+async def test_a_reload_mid_answer_resumes_it(web_server, chromium, fake_dashscope):
+    stall = 40  # chunks of 2 characters: the reload lands in the stall
+    fake_dashscope.script(Reply(text=LONG, chunk_size=2, chunk_delay=0.005, stall_after=stall,
+                                stall_seconds=1.0))
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    await ask(page, "慢慢讲")
+    resumes = await reload_mid_answer(page, 2 * stall)
+    await page.wait_for_function(
+        "t => document.querySelector('.msg.assistant:last-child .text')?.textContent === t",
+        arg=LONG)
+    await wait_idle(page)
+    assert len(resumes) == 1 and int(resumes[0]["last-event-id"]) > 1, resumes  # not from 0
+    assert await page.eval_on_selector_all(".msg .text", "ts => ts.map(t => t.textContent)") == [
+        "慢慢讲", LONG]
+    assert await page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('geo-agent.reply.'))") == []
+    await page.reload()  # over: the history, nothing resumed
+    await page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    assert await page.eval_on_selector_all(".msg .text", "ts => ts.map(t => t.textContent)") == [
+        "慢慢讲", LONG]
+    assert browser.dialogs == [] and browser.console_errors == []
+
+
+async def test_stop_stops_a_resumed_reply(web_server, chromium, fake_dashscope):
+    fake_dashscope.script(Reply(text=LONG * 3, chunk_size=2, chunk_delay=0.02))
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    await ask(page, "讲很久")
+    resumes = await reload_mid_answer(page, 20)
+    await page.wait_for_selector("#stop:not([hidden]):not([disabled])")
+    shown = len(await last_answer(page))
+    await page.wait_for_function(  # the resumed reply streams on into the same bubble
+        "n => document.querySelector('.msg.assistant:last-child .text').textContent.length > n",
+        arg=shown)
+    await page.click("#stop")
+    await wait_idle(page)
+    assert len(resumes) == 1
+    alert = page.locator(".msg.assistant [role=alert]")
+    assert await alert.text_content() == text("cancelled")
+    answer = await last_answer(page)
+    assert 20 < len(answer) < len(LONG * 3) and (LONG * 3).startswith(answer)
+    assert await page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('geo-agent.reply.'))") == []
+
+
 async def test_an_error_event_is_shown_as_an_error(web_server, chromium, fake_dashscope):
     fake_dashscope.script(Reply(text="这是一段会被拦截的回答", moderation_after=3))
     browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)

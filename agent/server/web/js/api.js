@@ -37,7 +37,18 @@ async function failure(response) {
   return new ApiError(response.status, text);
 }
 
-/** POST /v1/chat/stream: yields the reply's event dicts as they arrive. */
+/** A reply's SSE body as {event, id}: the event dict and the SSE id it was sent with. */
+async function* replyEvents(response) {
+  for await (const sse of readSSE(response)) {
+    let event;
+    try {
+      event = JSON.parse(sse.data);
+    } catch { continue; } // not ours
+    yield { event, id: sse.id };
+  }
+}
+
+/** POST /v1/chat/stream: yields the reply's {event, id}s as they arrive. */
 export async function* streamChat(message, sessionId, signal) {
   const body = { message, events: EVENTS };
   if (sessionId) body.session_id = sessionId;
@@ -46,11 +57,18 @@ export async function* streamChat(message, sessionId, signal) {
     body: JSON.stringify(body), signal,
   });
   if (!response.ok) throw await failure(response);
-  for await (const sse of readSSE(response)) {
-    try {
-      yield JSON.parse(sse.data);
-    } catch { /* not ours */ }
-  }
+  yield* replyEvents(response);
+}
+
+/** GET /v1/chat/{id}/events: the reply's {event, id}s after SSE id `lastId`, then the live
+ * rest (README "Resuming a reply"). Throws ApiError before any event (404: the log is gone). */
+export async function resumeChat(messageId, lastId, signal) {
+  const response = await fetch(`v1/chat/${encodeURIComponent(messageId)}/events`, {
+    headers: { ...headers(false), Accept: "text/event-stream", "Last-Event-ID": String(lastId) },
+    signal,
+  });
+  if (!response.ok) throw await failure(response);
+  return replyEvents(response);
 }
 
 /** POST /v1/chat/{id}/stop. */

@@ -1,13 +1,16 @@
 // The page: a chat panel reading POST /v1/chat/stream beside a map executing its map_action
 // commands. The session id is kept in localStorage (the conversation is redrawn from the
 // server on load), the map commands of the session beside it, the token in sessionStorage.
-import { ApiError, history, stopReply, store, streamChat } from "./api.js";
+// A reply in progress is kept there too, so that a reload resumes it (GET /v1/chat/{id}/events).
+import { ApiError, history, resumeChat, stopReply, store, streamChat } from "./api.js";
 import { GeoMap } from "./map.js";
 import { Conversation } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const TILES_KEY = "geo-agent.tiles";
 const MAP_KEY = "geo-agent.map.";
+const REPLY_KEY = "geo-agent.reply.";
+const SAVE_EVERY_MS = 250;
 const MAX_KEPT_ACTIONS = 200;
 const STOP_GRACE_MS = 2000;
 
@@ -23,7 +26,7 @@ const tokenInput = $("token");
 const tiles = $("tiles");
 window.geoMap = geoMap; // for tests and the console: geoMap.state(), geoMap.apply({...})
 
-let running = null; // {controller, messageId, done}
+let running = null; // a Run: the reply being shown
 let pending = null; // a question waiting for a token
 
 function keptActions(sid) {
@@ -55,38 +58,102 @@ function askForToken(message) {
   tokenInput.focus();
 }
 
-async function ask(text) {
-  const controller = new AbortController();
-  const reply = conversation.assistant();
-  const run = { controller, messageId: null, done: null };
-  let finish;
-  run.done = new Promise((resolve) => { finish = resolve; });
+// The reply on screen and what a reload needs to resume it: its message id, the last SSE id
+// seen and what its bubble shows up to that id (saved together, so they always agree).
+class Run {
+  constructor(saved = {}) {
+    this.controller = new AbortController();
+    this.messageId = saved.messageId || null;
+    this.sid = saved.sid || null;
+    this.lastId = saved.lastId || "0";
+    this.question = saved.question || "";
+    this.turn = saved.turn || 0; // how many user messages came before this one
+    this.text = saved.text || "";
+    this.tools = saved.tools || []; // [{name, done, result}]
+    this.over = false; // its last event arrived, or it was stopped
+    this.timer = null;
+    this.done = new Promise((resolve) => { this.finish = resolve; });
+  }
+
+  save() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.messageId || this.over) return;
+    const { messageId, sid, lastId, question, turn, text, tools } = this;
+    try {
+      localStorage.setItem(REPLY_KEY + sid,
+        JSON.stringify({ messageId, sid, lastId, question, turn, text, tools }));
+    } catch { /* storage full: a reload just won't resume */ }
+  }
+
+  saveSoon() { // text arrives in many small chunks: at most one write per SAVE_EVERY_MS
+    if (!this.timer) this.timer = setTimeout(() => this.save(), SAVE_EVERY_MS);
+  }
+
+  forget() {
+    this.over = true;
+    clearTimeout(this.timer);
+    if (this.sid) localStorage.removeItem(REPLY_KEY + this.sid);
+  }
+}
+
+function savedReply(sid) {
+  try {
+    return JSON.parse(localStorage.getItem(REPLY_KEY + sid) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function show(run, reply, event, id) {
+  if (id) run.lastId = id;
+  switch (event.type) {
+    case "stream_start":
+      run.messageId = event.message_id;
+      run.sid = event.session_id;
+      if (event.session_id !== store.session) store.session = event.session_id;
+      run.save();
+      break;
+    case "stream_chunk":
+      reply.append(event.chunk);
+      run.text += event.chunk;
+      run.saveSoon();
+      break;
+    case "tool_start":
+      reply.toolStart(event.tool);
+      run.tools.push({ name: event.tool, done: false });
+      run.save();
+      break;
+    case "tool_end": {
+      reply.toolEnd(event.tool, event.result);
+      const tool = run.tools.find((t) => t.name === event.tool && !t.done);
+      if (tool) Object.assign(tool, { done: true, result: String(event.result || "").slice(0, 300) });
+      run.save();
+      break;
+    }
+    case "map_action":
+      geoMap.apply(event.action);
+      keep(event.session_id, event.action);
+      run.save();
+      break;
+    case "error": reply.error(event.error); run.forget(); break;
+    case "stream_end": run.forget(); break;
+    default: break;
+  }
+}
+
+/** Show the reply's events (`stream`) in `reply` until its end. */
+async function follow(run, reply, stream) {
   running = run;
   setRunning(true);
   reply.busy(true);
   try {
-    for await (const event of streamChat(text, store.session, controller.signal)) {
-      switch (event.type) {
-        case "stream_start":
-          run.messageId = event.message_id;
-          if (event.session_id !== store.session) store.session = event.session_id;
-          break;
-        case "stream_chunk": reply.append(event.chunk); break;
-        case "tool_start": reply.toolStart(event.tool); break;
-        case "tool_end": reply.toolEnd(event.tool, event.result); break;
-        case "map_action":
-          geoMap.apply(event.action);
-          keep(event.session_id, event.action);
-          break;
-        case "error": reply.error(event.error); break;
-        default: break;
-      }
-    }
+    for await (const { event, id } of stream) show(run, reply, event, id);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       reply.item.remove();
       conversation.list.lastElementChild?.remove(); // the question is asked again after the token
-      pending = text;
+      pending = run.question;
       askForToken(err.message);
     } else if (err instanceof ApiError && err.status === 404 && store.session) {
       store.session = null; // a session this token cannot see: start a new one
@@ -97,11 +164,19 @@ async function ask(text) {
       reply.error(err.message || String(err));
     }
   } finally {
+    // Kept only when the connection broke (a reload resumes it); over once it ended or stopped.
+    if (run.over || run.controller.signal.aborted) run.forget();
     reply.busy(false);
     running = null;
     setRunning(false);
-    finish();
+    run.finish();
   }
+}
+
+function ask(text) {
+  const turn = conversation.list.querySelectorAll(".msg.user").length - 1;
+  const run = new Run({ question: text, turn });
+  return follow(run, conversation.assistant(), streamChat(text, store.session, run.controller.signal));
 }
 
 function submit() {
@@ -124,6 +199,7 @@ stop.addEventListener("click", async () => {
   const run = running;
   if (!run) return;
   stop.disabled = true;
+  run.forget();
   if (run.messageId) {
     try {
       await stopReply(run.messageId); // the reply then ends with its own "cancelled" error event
@@ -151,6 +227,8 @@ tokenForm.addEventListener("submit", (e) => {
   }
 });
 
+window.addEventListener("pagehide", () => running?.save()); // a reload resumes from here
+
 tiles.value = geoMap.tiles;
 tiles.addEventListener("change", () => {
   geoMap.useTiles(tiles.value);
@@ -159,19 +237,60 @@ tiles.addEventListener("change", () => {
 
 $("new-chat").addEventListener("click", () => {
   if (running) return;
-  if (store.session) localStorage.removeItem(MAP_KEY + store.session);
+  if (store.session) {
+    localStorage.removeItem(MAP_KEY + store.session);
+    localStorage.removeItem(REPLY_KEY + store.session);
+  }
   store.session = null;
   conversation.clear();
   geoMap.clear("all");
   question.focus();
 });
 
+/** The messages before the `turn`-th user message (the start of the reply being resumed). */
+function before(messages, turn) {
+  let users = 0;
+  const at = messages.findIndex((m) => m.role === "user" && users++ === turn);
+  return at < 0 ? messages : messages.slice(0, at);
+}
+
+/** Resume the reply `saved` after its last SSE id: null when it can no longer be resumed. */
+async function resume(saved) {
+  const run = new Run(saved);
+  try {
+    return [run, await resumeChat(run.messageId, run.lastId, run.controller.signal)];
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw err; // asked again after the token
+    if (err instanceof ApiError) run.forget(); // 404: its log expired (its end is in the history)
+    return null;
+  }
+}
+
 async function load() {
   const sid = store.session;
   if (!sid) return;
   try {
-    conversation.replay(await history(sid));
+    const messages = await history(sid);
+    const saved = savedReply(sid);
+    const resumed = saved && !running ? await resume(saved) : null;
+    if (!resumed) {
+      conversation.replay(messages);
+    } else {
+      const [run] = resumed;
+      conversation.replay(before(messages, run.turn));
+      conversation.user(run.question);
+    }
     for (const action of keptActions(sid)) geoMap.apply(action);
+    if (resumed) {
+      const [run, stream] = resumed;
+      const reply = conversation.assistant();
+      for (const tool of run.tools) {
+        reply.toolStart(tool.name);
+        if (tool.done) reply.toolEnd(tool.name, tool.result);
+      }
+      reply.append(run.text);
+      follow(run, reply, stream); // runs on after the page has loaded
+    }
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) askForToken(err.message);
     else if (err instanceof ApiError && err.status === 404) store.session = null;
