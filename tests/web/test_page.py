@@ -315,6 +315,31 @@ async def test_stop_stops_a_resumed_reply(web_server, chromium, fake_dashscope):
         "Object.keys(localStorage).filter(k => k.startsWith('geo-agent.reply.'))") == []
 
 
+async def test_a_reply_that_cannot_be_resumed_is_forgotten_silently(web_server, chromium,
+                                                                   fake_dashscope):
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    await ask(page, "你好")
+    await page.wait_for_function(
+        "() => document.querySelector('.msg.assistant:last-child .text')?.textContent"
+        " === 'ECHO[1]: 你好'")
+    await wait_idle(page)
+    key = await page.evaluate("""() => {  // a reply whose log is gone (expired, unknown): 404
+        const key = 'geo-agent.reply.' + localStorage.getItem('geo-agent.session');
+        localStorage.setItem(key, JSON.stringify({messageId: 'gone', lastId: '3', turn: 0,
+            sid: localStorage.getItem('geo-agent.session'), question: '你好', text: 'EC',
+            tools: []}));
+        return key;
+    }""")
+    await page.reload()
+    await page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    assert await page.eval_on_selector_all(".msg .text", "ts => ts.map(t => t.textContent)") == [
+        "你好", "ECHO[1]: 你好"]
+    assert await page.locator(".msg [role=alert]").count() == 0
+    assert await page.evaluate("k => localStorage.getItem(k)", key) is None
+    await wait_idle(page)
+
+
 async def test_an_error_event_is_shown_as_an_error(web_server, chromium, fake_dashscope):
     fake_dashscope.script(Reply(text="这是一段会被拦截的回答", moderation_after=3))
     browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)

@@ -273,24 +273,21 @@ async function load() {
     const messages = await history(sid);
     const saved = savedReply(sid);
     const resumed = saved && !running ? await resume(saved) : null;
+    for (const action of keptActions(sid)) geoMap.apply(action);
     if (!resumed) {
       conversation.replay(messages);
-    } else {
-      const [run] = resumed;
-      conversation.replay(before(messages, run.turn));
-      conversation.user(run.question);
+      return;
     }
-    for (const action of keptActions(sid)) geoMap.apply(action);
-    if (resumed) {
-      const [run, stream] = resumed;
-      const reply = conversation.assistant();
-      for (const tool of run.tools) {
-        reply.toolStart(tool.name);
-        if (tool.done) reply.toolEnd(tool.name, tool.result);
-      }
-      reply.append(run.text);
-      follow(run, reply, stream); // runs on after the page has loaded
+    const [run, stream] = resumed; // its turn is redrawn from what was saved, then goes on
+    conversation.replay(before(messages, run.turn));
+    conversation.user(run.question);
+    const reply = conversation.assistant();
+    for (const tool of run.tools) {
+      reply.toolStart(tool.name);
+      if (tool.done) reply.toolEnd(tool.name, tool.result);
     }
+    reply.append(run.text);
+    follow(run, reply, stream); // runs on after the page has loaded
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) askForToken(err.message);
     else if (err instanceof ApiError && err.status === 404) store.session = null;
