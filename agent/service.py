@@ -77,6 +77,7 @@ class StreamChatService:
         self._store: SessionStore | None = None
         self._compiled: tuple[Any, Any] | None = None  # (checkpointer, agent graph)
         self._background: set[asyncio.Task[Any]] = set()
+        self._replies: set[asyncio.Task[None]] = set()
         self._next_expiry = 0.0
 
     async def __aenter__(self) -> StreamChatService:
@@ -124,6 +125,8 @@ class StreamChatService:
             max_answer_chars=self.settings.max_answer_chars,
         )
         task = asyncio.create_task(self._run(question, sid, handler, deadline))
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
         try:
             async for event in handler:
                 yield event.to_dict()
@@ -176,10 +179,13 @@ class StreamChatService:
 
         The service can be used again afterwards; connections are reopened on demand.
         """
-        for task in list(self._background):  # an idle-session sweep must not reopen the store
+        # Replies still running are stopped (they store what they sent) before the store
+        # closes; an idle-session sweep must not reopen it.
+        for task in [*self._replies, *self._background]:
             task.cancel()
-        if self._background:
-            await asyncio.wait(self._background)
+        pending = self._replies | self._background
+        if pending:
+            await asyncio.wait(pending)
         if self._store is not None:
             await self._store.aclose()
         self._compiled = None
