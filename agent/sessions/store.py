@@ -282,10 +282,10 @@ class PostgresStore(SessionStore):
         deadline = loop.time() + self.lock_timeout
         locks = (await self._state()).locks
         key = _advisory_key(session_id)
-        ticket: _Ticket | None = await locks.take_ticket(session_id)
+        ticket = await locks.take_ticket(session_id)
+        queued = True
         try:
-            assert ticket is not None
-            ticket = await locks.wait_turn(session_id, ticket, deadline, self.lock_timeout)
+            await locks.wait_turn(session_id, ticket, deadline, self.lock_timeout)
             remaining = max(0.0, deadline - loop.time())
             try:
                 async with self._local.hold(session_id, remaining):
@@ -293,15 +293,15 @@ class PostgresStore(SessionStore):
                         key, max(0.0, deadline - loop.time()), self.lock_timeout
                     )
                     try:
+                        queued = False
                         await locks.drop_ticket(session_id, ticket)
-                        ticket = None
                         yield
                     finally:
                         await locks.release(key, token)
             except LockTimeout:
                 raise SessionBusyError(_busy_message(self.lock_timeout)) from None
         finally:
-            if ticket is not None:
+            if queued:
                 # Shielded: a cancelled wait must not leave its ticket in the queue.
                 await asyncio.shield(locks.drop_ticket(session_id, ticket))
 
@@ -374,9 +374,10 @@ class _AdvisoryLocks:
 
     async def wait_turn(
         self, session_id: str, ticket: _Ticket, deadline: float, shown_timeout: float
-    ) -> _Ticket:
+    ) -> None:
         """Wait until ``ticket`` is the lowest live ticket of ``session_id`` (tickets whose
-        lock is gone, as after a crash, do not count); ``SessionBusyError`` at ``deadline``."""
+        lock is gone, as after a crash, do not count); ``SessionBusyError`` at ``deadline``.
+        After a reconnection ``ticket`` is replaced in place by a new one (its place is lost)."""
         loop = asyncio.get_running_loop()
         delay = 0.005
         while True:
@@ -384,12 +385,13 @@ class _AdvisoryLocks:
             if conn is not ticket.conn:  # reconnected: the ticket's lock went with the old one
                 logger.warning("session queue connection lost; taking a new ticket")
                 await self.drop_ticket(session_id, ticket)
-                ticket = await self.take_ticket(session_id)
-                conn = ticket.conn
+                fresh = await self.take_ticket(session_id)
+                ticket.number, ticket.conn = fresh.number, fresh.conn
+                conn = fresh.conn
             cursor = await conn.execute(_FIRST_LIVE, (session_id, ticket.number))
             row = await cursor.fetchone()
             if row is not None and row[0] == ticket.number:
-                return ticket
+                return
             if loop.time() >= deadline:
                 raise SessionBusyError(_busy_message(shown_timeout))
             await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
