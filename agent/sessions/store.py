@@ -4,7 +4,9 @@
   restarts, nothing to install; one process at a time should write a given file.
 - ``memory://``: ephemeral, gone with the process.
 - ``postgresql://user:pass@host/db``: shared by several service instances; a PostgreSQL advisory
-  lock keeps one writer per session across instances.
+  lock keeps one writer per session across instances, and a ticket queue
+  (``geo_agent_session_queue``) answers a session's messages in the order they arrived, whichever
+  instance received them.
 
 Each store also serializes replies per session (``hold``), so a session's history is never
 written by two replies at once, while different sessions never wait on each other.
@@ -248,6 +250,8 @@ class PostgresStore(SessionStore):
                     await asyncio.sleep(0.05)
                 try:
                     await saver.setup()
+                    for statement in _QUEUE_SCHEMA:
+                        await conn.execute(statement)
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
         except BaseException:
@@ -271,17 +275,35 @@ class PostgresStore(SessionStore):
 
     @asynccontextmanager
     async def hold(self, session_id: str) -> AsyncIterator[None]:
+        """Take a ticket on arrival, wait until it is the session's lowest live ticket (so
+        messages go in arrival order across instances), then the in-process lock and the
+        advisory lock; the ticket is given back once the lock is held, or on timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lock_timeout
-        async with super().hold(session_id):
-            locks = (await self._state()).locks
-            key = _advisory_key(session_id)
+        locks = (await self._state()).locks
+        key = _advisory_key(session_id)
+        ticket = await locks.take_ticket(session_id)
+        queued = True
+        try:
+            await locks.wait_turn(session_id, ticket, deadline, self.lock_timeout)
             remaining = max(0.0, deadline - loop.time())
-            token = await locks.acquire(key, remaining, self.lock_timeout)
             try:
-                yield
-            finally:
-                await locks.release(key, token)
+                async with self._local.hold(session_id, remaining):
+                    token = await locks.acquire(
+                        key, max(0.0, deadline - loop.time()), self.lock_timeout
+                    )
+                    try:
+                        queued = False
+                        await locks.drop_ticket(session_id, ticket)
+                        yield
+                    finally:
+                        await locks.release(key, token)
+            except LockTimeout:
+                raise SessionBusyError(_busy_message(self.lock_timeout)) from None
+        finally:
+            if queued:
+                # Shielded: a cancelled wait must not leave its ticket in the queue.
+                await asyncio.shield(locks.drop_ticket(session_id, ticket))
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
@@ -339,6 +361,53 @@ class _AdvisoryLocks:
             await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
             delay = min(delay * 2, 0.1)
 
+    async def take_ticket(self, session_id: str) -> _Ticket:
+        """A place in ``session_id``'s queue, marked live by an advisory lock on this
+        connection (taken in the same statement, so nobody sees the row without its lock)."""
+        conn = await self._connection()
+        cursor = await conn.execute(_TAKE_TICKET, (session_id,))
+        row = await cursor.fetchone()
+        if row is None or not row[1]:  # the ticket's lock key is in use: practically never
+            raise SessionStoreError(text("store_unavailable", store="PostgreSQL",
+                                         error="session queue"))
+        return _Ticket(int(row[0]), conn)
+
+    async def wait_turn(
+        self, session_id: str, ticket: _Ticket, deadline: float, shown_timeout: float
+    ) -> None:
+        """Wait until ``ticket`` is the lowest live ticket of ``session_id`` (tickets whose
+        lock is gone, as after a crash, do not count); ``SessionBusyError`` at ``deadline``.
+        After a reconnection ``ticket`` is replaced in place by a new one (its place is lost)."""
+        loop = asyncio.get_running_loop()
+        delay = 0.005
+        while True:
+            conn = await self._connection()
+            if conn is not ticket.conn:  # reconnected: the ticket's lock went with the old one
+                logger.warning("session queue connection lost; taking a new ticket")
+                await self.drop_ticket(session_id, ticket)
+                fresh = await self.take_ticket(session_id)
+                ticket.number, ticket.conn = fresh.number, fresh.conn
+                conn = fresh.conn
+            cursor = await conn.execute(_FIRST_LIVE, (session_id, ticket.number))
+            row = await cursor.fetchone()
+            if row is not None and row[0] == ticket.number:
+                return
+            if loop.time() >= deadline:
+                raise SessionBusyError(_busy_message(shown_timeout))
+            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+            delay = min(delay * 2, 0.05)
+
+    async def drop_ticket(self, session_id: str, ticket: _Ticket) -> None:
+        """Leave the queue, removing any dead tickets ahead (never raises)."""
+        conn = ticket.conn
+        if conn.closed or conn.broken:
+            return  # its lock went with the connection: the row no longer counts
+        try:
+            await conn.execute(_DROP_TICKET, (session_id, ticket.number, ticket.number,
+                                              ticket.number))
+        except Exception as exc:  # the server went away: so did the ticket's lock
+            logger.warning("leaving a session queue failed: %s", type(exc).__name__)
+
     async def release(self, key: int, token: Any) -> None:
         if token is not self._conn or token.closed or token.broken:
             return  # that connection is gone, and its locks with it
@@ -355,6 +424,47 @@ class _AdvisoryLocks:
 
 
 _SETUP_LOCK_KEY = 0x6765_6F5F_6167_6E74  # "geo_agnt": serializes the schema setup
+
+_TICKET_LOCK_CLASS = 0x6765_6F71  # "geoq": the first key of the (int, int) ticket locks
+_TICKET_MOD = 2_147_483_647  # the second key: the ticket modulo this (an int4)
+
+_QUEUE_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS geo_agent_session_queue (
+        ticket bigserial PRIMARY KEY,
+        session_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now())""",
+    """CREATE INDEX IF NOT EXISTS geo_agent_session_queue_session
+        ON geo_agent_session_queue (session_id, ticket)""",
+)
+
+# A ticket is live while its (class, ticket) advisory lock is held in this database: the
+# connection that took it is still there. A crashed instance's tickets are skipped, and removed
+# by the next waiter of that session that leaves the queue.
+_LIVE = f"""EXISTS (SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = {_TICKET_LOCK_CLASS}::oid
+      AND l.objid = mod(q.ticket, {_TICKET_MOD})::oid)"""
+
+_TAKE_TICKET = f"""WITH t AS (
+    INSERT INTO geo_agent_session_queue (session_id) VALUES (%s) RETURNING ticket)
+SELECT ticket, pg_try_advisory_lock({_TICKET_LOCK_CLASS}, mod(ticket, {_TICKET_MOD})::int)
+FROM t"""
+
+_FIRST_LIVE = f"""SELECT min(q.ticket) FROM geo_agent_session_queue q
+WHERE q.session_id = %s AND (q.ticket = %s OR {_LIVE})"""
+
+_DROP_TICKET = f"""WITH gone AS (
+    DELETE FROM geo_agent_session_queue q
+    WHERE q.session_id = %s AND (q.ticket = %s OR (q.ticket < %s AND NOT {_LIVE})))
+SELECT pg_advisory_unlock({_TICKET_LOCK_CLASS}, mod(%s::bigint, {_TICKET_MOD})::int)"""
+
+
+class _Ticket:
+    """A place in a session's queue and the connection holding its lock."""
+
+    def __init__(self, number: int, conn: Any) -> None:
+        self.number, self.conn = number, conn
 
 
 async def _try_lock(conn: Any, key: int) -> bool:

@@ -4,6 +4,7 @@ one writer per session across instances (advisory locks), and a server that goes
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 
@@ -211,3 +212,106 @@ async def test_unreachable_database_is_a_clear_error(fake_dashscope, url, monkey
     assert [e["type"] for e in events] == ["error"]
     assert "会话存储不可用" in events[-1]["error"]
     assert fake_dashscope.requests == []
+
+
+async def _queued(url: str, session: str) -> int:
+    """How many tickets wait in ``session``'s queue."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM geo_agent_session_queue WHERE session_id = %s", (session,))
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def wait_for_queue(url: str, session: str, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while await _queued(url, session) < count:
+        assert time.monotonic() < deadline, f"never {count} waiting in the session's queue"
+        await asyncio.sleep(0.02)
+
+
+async def test_messages_to_two_instances_are_answered_in_arrival_order(fake_dashscope, pg_url):
+    """Issue 16 item 11. While instance A answers a first message, the session gets a message
+    on instance B (another process), then two more on A: they are answered B, A, A, in the
+    order they arrived, not A, A, B (the lock race, where A's own waiters took the lock
+    the moment A let it go). Arrival is observed as the waiter's ticket in the queue."""
+    gate = threading.Event()
+
+    async def responder(request):
+        if request.messages[-1]["content"] == "先":
+            while not gate.is_set():
+                await asyncio.sleep(0.01)
+        return Reply(text=echo_responder(request).text, chunk_size=4, chunk_delay=0.005)
+
+    fake_dashscope.responder = responder
+    session = str(uuid.uuid4())
+    started = time.monotonic()
+    other = None
+    async with StreamChatService(settings_for(fake_dashscope, pg_url), tools=[]) as a:
+        try:
+            first = asyncio.create_task(collect(a.stream_chat("先", session)))
+            await wait_for_requests(fake_dashscope, 1)  # A holds the session
+            other = await start_chat_process(
+                fake_dashscope.compatible_base_url, pg_url, session, "乙")
+            await wait_for_queue(pg_url, session, 1)  # B's message arrived (t)
+            second = asyncio.create_task(collect(a.stream_chat("甲1", session)))
+            await wait_for_queue(pg_url, session, 2)  # then A's (t + 0.1)
+            await asyncio.sleep(0.2)
+            third = asyncio.create_task(collect(a.stream_chat("甲2", session)))
+            await wait_for_queue(pg_url, session, 3)  # and A's again (t + 0.3)
+            gate.set()
+            replies = await asyncio.wait_for(asyncio.gather(first, second, third), 30)
+            out, err = await asyncio.wait_for(other.communicate(), 30)
+            history = await a.get_history(session)
+        finally:
+            gate.set()
+            if other is not None and other.returncode is None:
+                other.kill()
+                await other.wait()
+
+    assert other.returncode == 0, err.decode()[-2000:]
+    assert assert_well_formed(parse(out.decode())) == "ECHO[2]: 乙"
+    assert [assert_well_formed(r) for r in replies] == [
+        "ECHO[1]: 先", "ECHO[3]: 甲1", "ECHO[4]: 甲2"]
+    asked = [request.messages[-1]["content"] for request in fake_dashscope.requests]
+    assert asked == ["先", "乙", "甲1", "甲2"]
+    assert [m.content for m in history][::2] == ["先", "乙", "甲1", "甲2"]
+    assert await _queued(pg_url, session) == 0, "every ticket left the queue"
+    assert time.monotonic() - started < 45
+
+
+async def test_a_dead_waiters_ticket_does_not_block_the_queue(fake_dashscope, pg_url):
+    """A ticket whose instance is gone (its lock connection closed, as after a crash) is
+    skipped at once, and removed by the next waiter that leaves the queue."""
+    import psycopg
+
+    session = str(uuid.uuid4())
+    async with StreamChatService(settings_for(fake_dashscope, pg_url), tools=[]) as service:
+        assert_well_formed(await collect(service.stream_chat("建表", session)))
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+            await conn.execute(  # a crashed waiter's row: its lock is gone
+                "INSERT INTO geo_agent_session_queue (session_id) VALUES (%s)", (session,))
+        started = time.monotonic()
+        after = await collect(service.stream_chat("还在吗", session))
+        assert time.monotonic() - started < 2
+    assert assert_well_formed(after) == "ECHO[2]: 还在吗"
+    assert await _queued(pg_url, session) == 0
+
+
+async def test_a_busy_wait_leaves_the_queue(fake_dashscope, pg_url):
+    """SESSION_LOCK_TIMEOUT still holds with the queue: the busy error comes after the timeout,
+    and the ticket is gone (the next message does not wait behind it)."""
+    fake_dashscope.responder = slow_for(SLOW, seconds=1.0)
+    session = str(uuid.uuid4())
+    a = StreamChatService(settings_for(fake_dashscope, pg_url), tools=[])
+    b = StreamChatService(settings_for(fake_dashscope, pg_url, session_lock_timeout=0.3),
+                          tools=[])
+    async with a, b:
+        slow = asyncio.create_task(collect(a.stream_chat(SLOW, session)))
+        await wait_for_requests(fake_dashscope, 1)
+        busy = await collect(b.stream_chat("插队", session))
+        assert await _queued(pg_url, session) == 0
+        assert_well_formed(await slow)
+    assert [e["type"] for e in busy] == ["error"]
