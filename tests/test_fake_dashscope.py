@@ -417,7 +417,8 @@ def test_dashscope_errors(native: FakeDashScope, reply: Reply, status: int, code
 
 async def test_dashscope_unknown_model_and_moderation(native: FakeDashScope) -> None:
     r = await dashscope.AioGeneration.call(model="qwen-nope", messages=USER, api_key=KEY)
-    assert (r.status_code, r.code, r.message) == (404, "ModelNotFound", "Model not exist.")
+    # protocols.md / issue 13: the native API says 400 InvalidParameter for an unknown model.
+    assert (r.status_code, r.code, r.message) == (400, "InvalidParameter", "Model not exist.")
     native.script(Reply(text="abcdef", moderation_after=2))
     resp = await dashscope.AioGeneration.call(
         model="qwen-plus", messages=USER, api_key=KEY, stream=True, incremental_output=True,

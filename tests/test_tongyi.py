@@ -281,7 +281,7 @@ def test_text_chunk_equals_the_validated_chunk() -> None:
     ("reply", "status", "code"),
     [
         (Reply(error_code="invalid_api_key"), 401, "InvalidApiKey"),
-        (Reply(error_code="model_not_found"), 404, "ModelNotFound"),
+        (Reply(error_code="model_not_found"), 400, "InvalidParameter"),
         (Reply(error_code="data_inspection_failed"), 400, "DataInspectionFailed"),
     ],
 )
@@ -304,7 +304,8 @@ async def test_bad_key_and_unknown_model(fake_dashscope: FakeDashScope) -> None:
     fake_dashscope.valid_keys = None
     with pytest.raises(DashScopeAPIError) as info:
         await make(fake_dashscope, model="qwen-nope").ainvoke("你好")
-    assert (info.value.status_code, info.value.code) == (404, "ModelNotFound")
+    assert (info.value.status_code, info.value.code, info.value.message) == (
+        400, "InvalidParameter", "Model not exist.")
     assert len(fake_dashscope.requests) == 2
 
 

@@ -35,7 +35,24 @@ DEFAULT_MODELS = frozenset({
     "qwen-plus", "qwen-max", "qwen-turbo", "qwen-flash", "qwen3-max", "qwen-long",
     "qwen-plus-latest", "qwen-max-latest", "qwen-turbo-latest", "qwen3-coder-plus",
     "qwen3-235b-a22b", "qwen3-32b", "qwen3-8b", "qwen2.5-72b-instruct", "qwen2.5-7b-instruct",
+    "qwq-plus", "qwen3-235b-a22b-thinking-2507", "qwen-vl-max", "qwen-vl-plus",
 })
+# protocols.md section 6: thinking-only models (stream only, enable_thinking restricted to true).
+THINKING_ONLY_PREFIXES = ("qwq", "qvq")
+# The service's wording for thinking-mode constraint violations (HTTP 400 InvalidParameter);
+# the exact texts are *unverified*.
+THINKING_STREAM_ONLY = ("This model only support stream mode, please enable the stream "
+                        "parameter to access the model.")
+THINKING_ONLY_TRUE = "The value of the enable_thinking parameter is restricted to True."
+THINKING_TOOL_CHOICE = ("The tool_choice parameter does not support being set to required or "
+                        "object in thinking mode.")
+THINKING_RESPONSE_FORMAT = "The response_format parameter is not supported in thinking mode."
+
+
+def is_thinking_only(model: str | None) -> bool:
+    """qwq-*, qvq-* and qwen3-*-thinking-* models think always and stream only."""
+    name = (model or "").lower()
+    return name.startswith(THINKING_ONLY_PREFIXES) or "-thinking" in name
 OPENAI_PATH = "/compatible-mode/v1/chat/completions"
 NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
 
@@ -79,6 +96,13 @@ class Reply:
     # a newline until the client goes away. A slow drip is ``chunk_size=1, chunk_delay=...``.
     hostile: Literal["huge_line", "endless_line"] | None = None
     hostile_bytes: int = 20 * 1024 * 1024
+    # Reasoning text streamed before the answer when the request thinks (``enable_thinking``
+    # true, or a thinking-only model): ``reasoning_content`` deltas in the real shapes.
+    reasoning: str = ""
+    # Native only: VL models' list content ``[{"text": ...}]``.
+    list_content: bool = False
+    # An error body sent verbatim with ``status`` (real captures, e.g. bare throttles).
+    error_body: dict | None = None
 
 
 @dataclass
@@ -233,6 +257,11 @@ class FakeDashScope(LoopbackServer):
                                f"fake responder raised {exc!r}", rid, {})
         if reply.stall_before:
             await asyncio.sleep(reply.stall_before)
+        if reply.error_body is not None:
+            return self._json(reply.status, reply.error_body, reply.headers)
+        thinking, problem = _thinking(rec, params if native else body)
+        if problem:
+            return self._error(native, 400, "invalid_parameter_error", problem, rid, {})
         if reply.status != 200 or reply.error_code is not None:
             status, code = w.resolve_error(reply.status, reply.error_code)
             return self._error(native, status, code, reply.error_message, rid, reply.headers)
@@ -249,12 +278,14 @@ class FakeDashScope(LoopbackServer):
             role, frames, finals, error = w.native_stream(
                 reply.text, reply.chunk_size, calls, prompt, rid,
                 incremental=params.get("incremental_output") is True,
-                result_format=params.get("result_format", "message"))
+                result_format=params.get("result_format", "message"),
+                reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content)
         else:
             role, frames, finals, error = w.openai_stream(
                 rec.model or "", reply.text, reply.chunk_size, calls, prompt,
                 include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
-                done=not reply.omit_done, empty_function=reply.empty_function_fragment)
+                done=not reply.omit_done, empty_function=reply.empty_function_fragment,
+                reasoning=reply.reasoning, thinking=thinking)
         return await self._stream(request, reply, role, frames, finals, error, rid)
 
     @staticmethod
@@ -265,6 +296,8 @@ class FakeDashScope(LoopbackServer):
     def _error(self, native: bool, status: int, code: str, message: str | None, rid: str,
                headers: dict[str, str]) -> web.Response:
         build = w.native_error_body if native else w.openai_error_body
+        if native and code == "model_not_found" and status == 404:
+            status = w.NATIVE_MODEL_NOT_FOUND[0]
         return self._json(status, build(code, message, rid), headers)
 
     async def _complete(self, request: web.Request, native: bool, rec: RecordedRequest,
@@ -353,6 +386,28 @@ async def _hostile(resp: web.StreamResponse, reply: Reply) -> None:
         return
     while True:  # endless: until the client closes (ConnectionError ends the handler)
         await resp.write(piece)
+
+
+def _thinking(rec: RecordedRequest, options: dict) -> tuple[bool, str | None]:
+    """Whether the request thinks, and the 400 message of a thinking-mode rule it breaks.
+
+    ``options`` is the compatible-mode body or the native ``parameters``.
+    """
+    enable = options.get("enable_thinking")
+    only = is_thinking_only(rec.model)
+    if only and enable is False:
+        return False, THINKING_ONLY_TRUE
+    thinking = enable is True or (enable is None and only)
+    if not thinking:
+        return False, None
+    if not rec.stream:
+        return True, THINKING_STREAM_ONLY
+    choice = options.get("tool_choice")
+    if choice not in (None, "auto", "none"):
+        return True, THINKING_TOOL_CHOICE
+    if options.get("response_format") not in (None, {"type": "text"}):
+        return True, THINKING_RESPONSE_FORMAT
+    return True, None
 
 
 def _main(argv: list[str] | None = None) -> None:

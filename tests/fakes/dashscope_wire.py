@@ -17,7 +17,9 @@ DOCS = "For details, see: https://help.aliyun.com/zh/model-studio/error-code"
 
 # OpenAI-compatible code -> (HTTP status, error.type, message, native code, native message).
 # Types other than limit_requests / data_inspection_failed, the insufficient_quota row, the
-# native quota code and the internal_error row are *unverified* likely shapes.
+# native quota code and the internal_error row are *unverified* likely shapes. The throttles
+# ``Throttling.RateQuota`` / ``Throttling.AllocationQuota`` are sent in their real bare shape by
+# ``throttle_body`` (no ``type``, no ``param``): transient, not exhausted quota.
 ERRORS: dict[str, tuple[int, str, str, str, str]] = {
     "invalid_api_key": (
         401, "invalid_request_error", "Incorrect API key provided.",
@@ -33,7 +35,7 @@ ERRORS: dict[str, tuple[int, str, str, str, str]] = {
     ),
     "insufficient_quota": (
         429, "insufficient_quota", "You exceeded your current quota.",
-        "Throttling.AllocationQuota", "Allocated quota exceeded, please increase your quota limit.",
+        "AllocationQuota.FreeTierOnly", "The free tier of the model has been exhausted.",
     ),
     "data_inspection_failed": (
         400, "data_inspection_failed", "Input data may contain inappropriate content.",
@@ -53,6 +55,10 @@ ERRORS: dict[str, tuple[int, str, str, str, str]] = {
     ),
 }
 NATIVE_TO_OPENAI = {row[3]: code for code, row in ERRORS.items()}
+NATIVE_TO_OPENAI["InvalidParameter"] = "invalid_parameter_error"
+# protocols.md: the native API answers an unknown model with HTTP 400 InvalidParameter.
+NATIVE_MODEL_NOT_FOUND = (400, "InvalidParameter", "Model not exist.")
+THROTTLE_CODES = ("Throttling.RateQuota", "Throttling.AllocationQuota")
 STATUS_DEFAULT_CODE = {401: "invalid_api_key", 404: "model_not_found", 429: "limit_requests",
                        400: "invalid_parameter_error"}
 MODERATION_MESSAGE = "Output data may contain inappropriate content."
@@ -72,6 +78,8 @@ def new_call_id() -> str:
 
 def resolve_error(status: int, code: str | None) -> tuple[int, str]:
     """(status, openai-style code) for a scripted error; status 200 means 'default for code'."""
+    if code in THROTTLE_CODES:  # sent as themselves, in their bare shape
+        return (429 if status == 200 else status), code
     if code is not None:
         code = NATIVE_TO_OPENAI.get(code, code)
     if code is None:
@@ -82,6 +90,8 @@ def resolve_error(status: int, code: str | None) -> tuple[int, str]:
 
 
 def openai_error_body(code: str, message: str | None, request_id: str) -> dict:
+    if code in THROTTLE_CODES:
+        return throttle_body(code, request_id)
     row = ERRORS.get(code)
     if message is None:
         message = f"{row[2]} {DOCS}" if row else f"Error: {code}. {DOCS}"
@@ -91,9 +101,20 @@ def openai_error_body(code: str, message: str | None, request_id: str) -> dict:
                       "code": code}, "request_id": request_id}
 
 
+def throttle_body(code: str, request_id: str) -> dict:
+    """The bare compatible-mode throttle body: ``{"error": {"code", "message"}}`` only."""
+    return {"error": {"code": code, "message": "Requests rate limit exceeded, please try again "
+                      "later."}, "request_id": request_id}
+
+
 def native_error_body(code: str, message: str | None, request_id: str) -> dict:
+    if code == "model_not_found":
+        _, native_code, default = NATIVE_MODEL_NOT_FOUND
+        return {"code": native_code, "message": message or default, "request_id": request_id}
     row = ERRORS.get(code)
     native_code = row[3] if row else code
+    if code in THROTTLE_CODES:
+        row = ERRORS["limit_requests"]
     return {"code": native_code, "message": message or (row[4] if row else native_code),
             "request_id": request_id}
 
@@ -167,9 +188,14 @@ def openai_tool_fragments(index: int, call_id: str, name: str, arguments: str, s
     return out
 
 
-def openai_usage(prompt: int, completion: int) -> dict:
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+def openai_usage(prompt: int, completion: int, reasoning: int | None = None) -> dict:
+    """Compatible-mode usage; thinking replies add ``completion_tokens_details``."""
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                             "total_tokens": prompt + completion}
+    if reasoning is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+        usage["prompt_tokens_details"] = {"cached_tokens": 0}
+    return usage
 
 
 def openai_completion(model: str, text: str, tool_calls: list[dict], prompt: int,
@@ -194,9 +220,14 @@ def native_event(event_id: int, payload: dict, *, error: bool = False, status: i
             ).encode()
 
 
-def native_usage(prompt: int, completion: int) -> dict:
-    return {"total_tokens": prompt + completion, "output_tokens": completion,
-            "input_tokens": prompt}
+def native_usage(prompt: int, completion: int, reasoning: int | None = None) -> dict:
+    """Native running usage; thinking replies add the token details DashScope sends."""
+    usage: dict[str, Any] = {"total_tokens": prompt + completion, "output_tokens": completion,
+                             "input_tokens": prompt}
+    if reasoning is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": 0}
+        usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
 
 
 def native_result(message: dict, finish_reason: str, usage: dict, request_id: str,
@@ -225,18 +256,42 @@ Calls = list[tuple[str, str, str]]  # (id, name, arguments JSON)
 
 
 def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: int, *,
-                  include_usage: bool, done: bool = True, empty_function: bool = False) -> Frames:
-    """(role chunk, content chunks, closing chunks, moderation error event) of one stream."""
+                  include_usage: bool, done: bool = True, empty_function: bool = False,
+                  reasoning: str = "", thinking: bool = False) -> Frames:
+    """(role chunk, content chunks, closing chunks, moderation error event) of one stream.
+
+    ``thinking`` gives protocols.md section 6's shapes: ``reasoning_content`` beside every
+    ``content`` (``null`` where absent), the reasoning pieces first, an extra
+    ``{"id":"","function":{"arguments":""}}`` fragment ending each tool call, a final delta
+    ``{"content":"","reasoning_content":null}`` and ``completion_tokens_details``.
+    """
     ids = ChunkIds(model)
-    role = sse(openai_chunk(ids, {"content": "", "role": "assistant"}, order=1))
-    deltas: list[dict] = [{"content": p} for p in split(text, chunk_size)]
+    if thinking:
+        role_delta: dict = {"content": None, "role": "assistant", "reasoning_content": ""}
+    else:
+        role_delta = {"content": "", "role": "assistant"}
+    role = sse(openai_chunk(ids, role_delta, order=1))
+    thoughts = split(reasoning, chunk_size) if thinking else []
+    deltas: list[dict] = [{"content": None, "reasoning_content": p} for p in thoughts]
+    if thinking:
+        deltas += [{"content": p, "reasoning_content": None} for p in split(text, chunk_size)]
+    else:
+        deltas += [{"content": p} for p in split(text, chunk_size)]
     for i, (cid, name, args) in enumerate(calls):
-        deltas += openai_tool_fragments(i, cid, name, args, max(chunk_size, 4), empty_function)
+        fragments = openai_tool_fragments(i, cid, name, args, max(chunk_size, 4), empty_function)
+        if thinking:
+            fragments[0]["reasoning_content"] = None
+            fragments.append({"tool_calls": [{"index": i, "id": "", "type": "function",
+                                              "function": {"arguments": ""}}]})
+        deltas += fragments
     frames = [sse(openai_chunk(ids, d, order=0)) for d in deltas]
-    last = {} if calls else {"content": ""}
+    if thinking:
+        last: dict = {"content": "", "reasoning_content": None}
+    else:
+        last = {} if calls else {"content": ""}
     finals = [sse(openai_chunk(ids, last, "tool_calls" if calls else "stop", order=1))]
     if include_usage:
-        usage = openai_usage(prompt, max(1, len(deltas)))
+        usage = openai_usage(prompt, max(1, len(deltas)), len(thoughts) if thinking else None)
         finals.append(sse(openai_chunk(ids, None, usage=usage, order=0)))
     if done:
         finals.append(DONE)
@@ -246,16 +301,33 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
 
 
 def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request_id: str, *,
-                  incremental: bool, result_format: str = "message") -> Frames:
+                  incremental: bool, result_format: str = "message", reasoning: str = "",
+                  thinking: bool = False, list_content: bool = False) -> Frames:
     """Native stream: deltas when ``incremental``, else cumulative content and tool calls.
 
+    ``thinking``: ``reasoning_content`` pieces first (``content ""``), then text with
+    ``reasoning_content ""``, usage with ``output_tokens_details.reasoning_tokens``.
+    ``list_content``: VL models' ``content: [{"text": ...}]``.
     The error event is numbered ``id:0``; the server renumbers it where it is sent.
     """
+    def content_of(value: str) -> str | list[dict]:
+        return [{"text": value}] if list_content else value
+
     messages: list[dict] = []
+    thought = ""
+    for piece in split(reasoning, chunk_size) if thinking else []:
+        thought += piece
+        messages.append({"content": content_of(""), "reasoning_content":
+                         piece if incremental else thought, "role": "assistant"})
+    thoughts = len(messages)
     so_far = ""
     for piece in split(text, chunk_size):
         so_far += piece
-        messages.append({"content": piece if incremental else so_far, "role": "assistant"})
+        m: dict[str, Any] = {"content": content_of(piece if incremental else so_far),
+                             "role": "assistant"}
+        if thinking:
+            m["reasoning_content"] = "" if incremental else thought
+        messages.append(m)
     state: list[dict] = []
     for i, (cid, name, args) in enumerate(calls):
         for frag in native_tool_fragments(i, cid, name, args, max(chunk_size, 4)):
@@ -265,14 +337,19 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
                 state[-1]["function"]["arguments"] += frag["function"]["arguments"]
             messages.append({"content": "" if incremental else so_far, "role": "assistant",
                              "tool_calls": [frag] if incremental else copy.deepcopy(state)})
-    frames = [native_event(n + 1, native_result(m, "null", native_usage(prompt, n + 1),
-                                                 request_id, result_format))
-              for n, m in enumerate(messages)]
-    last: dict[str, Any] = {"content": "" if incremental else so_far, "role": "assistant"}
+    reasoning_count = thoughts if thinking else None
+    frames = [native_event(n + 1, native_result(
+        m, "null", native_usage(prompt, n + 1, min(n + 1, thoughts) if thinking else None),
+        request_id, result_format)) for n, m in enumerate(messages)]
+    last: dict[str, Any] = {"content": content_of("" if incremental else so_far),
+                            "role": "assistant"}
+    if thinking:
+        last["reasoning_content"] = "" if incremental else thought
     if state and not incremental:
         last["tool_calls"] = state
     final = native_result(last, "tool_calls" if calls else "stop",
-                          native_usage(prompt, max(1, len(messages))), request_id, result_format)
+                          native_usage(prompt, max(1, len(messages)), reasoning_count),
+                          request_id, result_format)
     error = native_event(0, {"code": "DataInspectionFailed", "message": MODERATION_MESSAGE,
                              "request_id": request_id}, error=True, status=400)
     return None, frames, [native_event(len(frames) + 1, final)], error
