@@ -22,6 +22,7 @@ from agent.errors import AnswerTooLongError, ProviderError, to_agent_error
 from agent.events import (
     OPTIONAL_EVENTS,
     MapAction,
+    ReasoningChunk,
     StreamChunk,
     StreamEnd,
     StreamError,
@@ -29,8 +30,10 @@ from agent.events import (
     StreamStart,
     ToolEnd,
     ToolStart,
+    Usage,
 )
 from agent.messages import text as message_text
+from agent.providers._thinking import REASONING_KEY
 
 _DONE = object()
 _TOOL_RESULT_PREVIEW = 200
@@ -83,6 +86,19 @@ def _describe_error(error: BaseException) -> str:
     return str(to_agent_error(error))
 
 
+def _add_usage(totals: list[int], response: Any) -> None:
+    """Add one model call's ``usage_metadata`` to ``totals`` (see ``ChunkStreamHandler``)."""
+    totals[4] += 1
+    for generations in getattr(response, "generations", None) or ():
+        for generation in generations:
+            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            if not usage:
+                continue
+            totals[0] += usage.get("input_tokens") or 0
+            totals[1] += usage.get("output_tokens") or 0
+            totals[2] += (usage.get("output_token_details") or {}).get("reasoning") or 0
+            totals[3] += usage.get("total_tokens") or 0
+
 
 
 class ChunkStreamHandler(AsyncCallbackHandler):
@@ -91,7 +107,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     The first run that starts without a parent (the agent, chain or model the handler was passed
     to) is the reply: its start sends ``stream_start``, every non-empty token of any chat model
     inside it sends ``stream_chunk``, and its end or error sends ``stream_end`` or ``error`` and
-    closes the iterator. ``events`` opts into ``map_action``, ``tool_start`` and ``tool_end``.
+    closes the iterator. ``events`` opts into ``map_action``, ``tool_start``, ``tool_end``,
+    ``reasoning_chunk`` (a thinking model's reasoning, as it streams) and ``usage`` (the
+    reply's tokens, every model call summed, just before ``stream_end``).
     """
 
     run_inline = True  # keep token order and skip a task per event
@@ -118,6 +136,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         self._root: UUID | None = None
         self._finished = False
         self._tool_names: dict[UUID, str] = {}
+        self._reasoning = "reasoning_chunk" in self.events
+        # [input, output, reasoning, total, model calls], when usage was asked for.
+        self._usage: list[int] | None = [0, 0, 0, 0, 0] if "usage" in self.events else None
         self.text_sent = False
         """Whether any answer text has gone out (retrying after that would duplicate it)."""
         self.max_answer_chars = max_answer_chars
@@ -181,6 +202,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             return
         self._finished = True
         if error is None:
+            if self._usage is not None:
+                self._queue.put_nowait(Usage(self.message_id, self.session_id, *self._usage))
             self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
         else:
             try:
@@ -231,8 +254,10 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     ) -> None:
         if not isinstance(token, str):  # content blocks (a model with output_version="v1")
             token = _block_text(token)
-        # Empty tokens are role-only chunks, tool-call fragments and usage chunks.
-        if token and not self._finished and not (tags and _NO_STREAM_TAG in tags):
+        # Empty tokens are role-only chunks, tool-call fragments, usage and reasoning chunks.
+        if token:
+            if self._finished or (tags and _NO_STREAM_TAG in tags):
+                return
             over = False
             if self.max_answer_chars:
                 room = self.max_answer_chars - self._chars
@@ -247,8 +272,15 @@ class ChunkStreamHandler(AsyncCallbackHandler):
                 raise AnswerTooLongError(
                     message_text("answer_too_long", limit=self.max_answer_chars)
                 )
+        elif self._reasoning and not self._finished and not (tags and _NO_STREAM_TAG in tags):
+            message = getattr(kwargs.get("chunk"), "message", None)
+            reasoning = message.additional_kwargs.get(REASONING_KEY) if message else None
+            if reasoning and isinstance(reasoning, str):
+                self._queue.put_nowait(ReasoningChunk(self.message_id, self.session_id, reasoning))
 
     async def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if self._usage is not None:
+            _add_usage(self._usage, response)
         if run_id == self._root:
             self.finish()
 

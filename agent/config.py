@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     """Retries of 429 / 5xx / connection failures, only while nothing of the reply was sent."""
     retry_base_delay: float = Field(0.5, ge=0, le=60, validation_alias="DASHSCOPE_RETRY_BASE_DELAY")
     """Seconds before the first retry; each further retry waits about twice as long (max 8 s)."""
+    enable_thinking: bool | None = Field(None, validation_alias="DASHSCOPE_ENABLE_THINKING")
+    """Qwen thinking mode: ``true``/``false``; unset leaves it to the model's default."""
+    thinking_budget: int | None = Field(None, gt=0, validation_alias="DASHSCOPE_THINKING_BUDGET")
+    """Most tokens a reply may spend thinking (``thinking_budget``); unset: the model's limit."""
+    preserve_thinking: bool = Field(False, validation_alias="DASHSCOPE_PRESERVE_THINKING")
+    """Send earlier replies' reasoning back to the model (it is always kept in the history)."""
     max_message_chars: int = Field(8000, gt=0, validation_alias="GEO_AGENT_MAX_MESSAGE_CHARS")
     """Longest user message accepted."""
     language: Language = Field("zh", validation_alias="GEO_AGENT_LANGUAGE")

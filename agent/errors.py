@@ -129,6 +129,9 @@ _MODEL_CODES = {"model_not_found", "modelnotfound"}
 _MODERATION_CODES = {"data_inspection_failed", "datainspectionfailed"}
 _ARREARS_CODES = {"arrearage"}
 _QUOTA_CODES = {"insufficient_quota", "allocationquota.freetieronly"}
+# What DashScope says of an unknown model beside HTTP 400 InvalidParameter (native: "Model not
+# exist."; compatible mode also "Model can not be found.").
+_MODEL_MARKERS = ("model not exist", "model can not be found", "model not found")
 _TOO_LONG_MARKERS = ("range of input length", "input length", "too long", "maximum context")
 
 
@@ -235,7 +238,9 @@ def to_agent_error(
         return EndpointNotFoundError(
             text("endpoint_not_found", host=host or text("model_service"), variable=variable)
         )
-    if code in _MODEL_CODES or status == 404:
+    if code in _MODEL_CODES or status == 404 or (
+        status == 400 and any(marker in detail for marker in _MODEL_MARKERS)
+    ):
         return ModelNotFoundError(text("model_not_found", model=model or text("unknown_model")))
     if code in _MODERATION_CODES:
         return ContentModerationError(text("moderation"))

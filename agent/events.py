@@ -1,7 +1,8 @@
 """Typed stream events, and their documented dict form at the edge.
 
 The four documented types (``stream_start``, ``stream_chunk``, ``stream_end``, ``error``) are
-always sent. ``map_action``, ``tool_start`` and ``tool_end`` are opt-in (see ``OPTIONAL_EVENTS``).
+always sent. ``map_action``, ``tool_start``, ``tool_end``, ``reasoning_chunk`` and ``usage`` are
+opt-in (see ``OPTIONAL_EVENTS``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 EventType = Literal[
-    "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end"
+    "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end",
+    "reasoning_chunk", "usage",
 ]
-OPTIONAL_EVENTS: frozenset[str] = frozenset({"map_action", "tool_start", "tool_end"})
+OPTIONAL_EVENTS: frozenset[str] = frozenset(
+    {"map_action", "tool_start", "tool_end", "reasoning_chunk", "usage"}
+)
 
 
 class _Event:
@@ -107,10 +111,44 @@ class ToolEnd(_Event):
     type: Literal["tool_end"] = "tool_end"
 
 
+@dataclass(slots=True)
+class ReasoningChunk(_Event):
+    """A piece of a thinking model's reasoning, as it streams (opt-in; never in the answer)."""
+
+    message_id: str
+    session_id: str
+    chunk: str
+    type: Literal["reasoning_chunk"] = "reasoning_chunk"
+
+    def to_dict(self) -> dict[str, Any]:  # written out: it runs once per chunk
+        return {
+            "type": self.type,
+            "message_id": self.message_id,
+            "session_id": self.session_id,
+            "chunk": self.chunk,
+        }
+
+
+@dataclass(slots=True)
+class Usage(_Event):
+    """Tokens of the whole reply, every model call summed; sent just before ``stream_end``
+    (opt-in)."""
+
+    message_id: str
+    session_id: str
+    input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    total_tokens: int
+    model_calls: int
+    type: Literal["usage"] = "usage"
+
+
 for _cls in _Event.__subclasses__():  # each a dataclass
     _fields = fields(cast("type[DataclassInstance]", _cls))
     _cls._keys = tuple(f.name for f in _fields if f.name != "type")
 
 StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
-    StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd
+    StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
+    ReasoningChunk, Usage,
 ]

@@ -1,4 +1,4 @@
-"""The one fast builder of text-only stream chunks, shared by both providers.
+"""The fast builders of text-only and reasoning-only stream chunks, shared by both providers.
 
 Most events of a reply carry only text. Their ``ChatGenerationChunk`` is built directly instead
 of through pydantic validation (a third of the cost); ``tests/test_fast_chunks.py`` checks that
@@ -43,4 +43,34 @@ def text_chunk(
         ChatGenerationChunk,
         set(_GENERATION_SET),
         {"text": text, "generation_info": None, "type": "ChatGenerationChunk", "message": message},
+    )
+
+
+def reasoning_chunk(
+    reasoning: str, response_metadata: dict[str, Any], fields_set: frozenset[str]
+) -> ChatGenerationChunk:
+    """The chunk of an event that carries only reasoning text (no answer text): ``content`` is
+    empty and the text is in ``additional_kwargs["reasoning_content"]``, as on both providers'
+    general paths."""
+    message = construct(
+        AIMessageChunk,
+        set(fields_set),
+        {
+            "content": "",
+            "additional_kwargs": {"reasoning_content": reasoning},
+            "response_metadata": response_metadata,
+            "type": "AIMessageChunk",
+            "name": None,
+            "id": None,
+            "tool_calls": [],
+            "invalid_tool_calls": [],
+            "usage_metadata": None,
+            "tool_call_chunks": [],
+            "chunk_position": None,
+        },
+    )
+    return construct(
+        ChatGenerationChunk,
+        set(_GENERATION_SET),
+        {"text": "", "generation_info": None, "type": "ChatGenerationChunk", "message": message},
     )

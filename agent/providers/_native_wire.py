@@ -27,7 +27,9 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
+from agent.providers._chunks import reasoning_chunk as fast_reasoning_chunk
 from agent.providers._chunks import text_chunk as fast_text_chunk
+from agent.providers._thinking import REASONING_KEY
 
 
 def _text(content: Any) -> str:
@@ -53,11 +55,12 @@ def _arguments(args: Any) -> str:
     return json.dumps(args or {}, ensure_ascii=False)
 
 
-def message_to_native(message: BaseMessage) -> dict[str, Any]:
+def message_to_native(message: BaseMessage, keep_reasoning: bool = False) -> dict[str, Any]:
     """One LangChain message as a native ``input.messages`` entry.
 
     An AIMessage's tool calls are taken from ``message.tool_calls`` (parsed, one entry per
-    call), never from ``additional_kwargs`` where streamed fragments may have been merged.
+    call), never from ``additional_kwargs`` where streamed fragments may have been merged; its
+    reasoning is sent only with ``keep_reasoning``.
     """
     if isinstance(message, SystemMessage):
         return {"role": "system", "content": _text(message.content)}
@@ -94,6 +97,9 @@ def message_to_native(message: BaseMessage) -> dict[str, Any]:
             native["tool_calls"] = calls
         if isinstance(message.additional_kwargs.get("partial"), bool):
             native["partial"] = message.additional_kwargs["partial"]
+        reasoning = message.additional_kwargs.get(REASONING_KEY) if keep_reasoning else None
+        if isinstance(reasoning, str) and reasoning:
+            native[REASONING_KEY] = reasoning
         return native
     if isinstance(message, ToolMessage):
         native = {
@@ -119,9 +125,11 @@ def message_to_native(message: BaseMessage) -> dict[str, Any]:
     raise TypeError(f"Unsupported message type for DashScope: {type(message).__name__}")
 
 
-def messages_to_native(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+def messages_to_native(
+    messages: Sequence[BaseMessage], keep_reasoning: bool = False
+) -> list[dict[str, Any]]:
     """All messages; the native API accepts a system message only in first position."""
-    native = [message_to_native(m) for m in messages]
+    native = [message_to_native(m, keep_reasoning) for m in messages]
     if any(m["role"] == "system" for m in native[1:]):
         raise ValueError("System message can only be the first message.")
     return native
@@ -167,14 +175,22 @@ def _tool_call_chunks(fragments: Sequence[Mapping[str, Any]], state: StreamState
 
 
 def _usage(usage: Mapping[str, Any] | None) -> UsageMetadata | None:
+    """LangChain's usage from a native ``usage`` (``*_tokens_details`` kept as token details)."""
     if not usage:
         return None
     input_tokens = int(usage.get("input_tokens") or 0)
     output_tokens = int(usage.get("output_tokens") or 0)
     total = int(usage.get("total_tokens") or input_tokens + output_tokens)
-    return UsageMetadata(
+    metadata = UsageMetadata(
         input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
     )
+    prompt_details = usage.get("prompt_tokens_details")
+    if isinstance(prompt_details, Mapping) and prompt_details.get("cached_tokens") is not None:
+        metadata["input_token_details"] = {"cache_read": int(prompt_details["cached_tokens"])}
+    output_details = usage.get("output_tokens_details")
+    if isinstance(output_details, Mapping) and output_details.get("reasoning_tokens") is not None:
+        metadata["output_token_details"] = {"reasoning": int(output_details["reasoning_tokens"])}
+    return metadata
 
 
 _TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "usage_metadata"})
@@ -183,6 +199,11 @@ _TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "u
 def text_chunk(text: str) -> ChatGenerationChunk:
     """The chunk of a text-only event (equal to what the general path below builds for it)."""
     return fast_text_chunk(text, {}, _TEXT_FIELDS)
+
+
+def reasoning_chunk(reasoning: str) -> ChatGenerationChunk:
+    """The chunk of a reasoning-only event (equal to what the general path builds for it)."""
+    return fast_reasoning_chunk(reasoning, {}, _TEXT_FIELDS)
 
 
 def chunk_from_event(
@@ -207,13 +228,17 @@ def chunk_from_event(
         choice = choices[0]
         message = choice.get("message") or {}
         finish_reason = choice.get("finish_reason")
-        if finish_reason == "null" and not (
-            message.get("tool_calls") or message.get("reasoning_content")
-        ):  # the bulk of a stream: text only, not the end
+        if finish_reason == "null" and not message.get("tool_calls"):
+            # The bulk of a stream, not the end: text only, or reasoning only.
             content = message.get("content")
-            state.finish_reason = finish_reason
-            if type(content) is str:
-                return text_chunk(content) if content else None
+            reasoning = message.get(REASONING_KEY)
+            if not reasoning:
+                state.finish_reason = finish_reason
+                if type(content) is str:
+                    return text_chunk(content) if content else None
+            elif type(reasoning) is str and type(content) is str and not content:
+                state.finish_reason = finish_reason
+                return reasoning_chunk(reasoning)
     else:  # result_format "text" shape, tolerated
         message = {"content": (output or {}).get("text")}
         finish_reason = (output or {}).get("finish_reason")

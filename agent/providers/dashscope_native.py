@@ -47,6 +47,7 @@ from agent.providers._native_http import (
 from agent.providers._native_wire import StreamState, chunk_from_event, messages_to_native
 from agent.providers._retry import aretry_before_first_chunk, retry_before_first_chunk
 from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
+from agent.providers._thinking import ThinkingModeRules, thinking_parameters
 from agent.providers._tool_calls import ParallelToolCallsByDefault
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def _check(resp: Any) -> None:
         )
 
 
-class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
+class DashScopeChatTongyi(ThinkingModeRules, ParallelToolCallsByDefault, ChatTongyi):
     """ChatTongyi with incremental streaming, correct tool calls, errors, retries and timeouts.
 
     Set ``base_url`` (native API base, e.g. ``http://127.0.0.1:1234/api/v1``; default the SDK's
@@ -116,6 +117,13 @@ class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
     """Backoff before retry n is about ``retry_base_delay * 2**(n-1)`` (see ``_retry``)."""
     max_sse_line_bytes: int = DEFAULT_MAX_EVENT_BYTES
     """Longest line or event accepted in the stream (``StreamLimitError`` beyond)."""
+    enable_thinking: bool | None = None
+    """Qwen thinking mode: ``None`` leaves it to the model, else ``parameters.enable_thinking``."""
+    thinking_budget: int | None = None
+    """Most reasoning tokens (``parameters.thinking_budget``)."""
+    preserve_thinking: bool = False
+    """Send earlier turns' reasoning back (``reasoning_content`` on assistant messages and
+    ``parameters.preserve_thinking``); off, reasoning is kept in history but never re-sent."""
 
     @property
     def _llm_type(self) -> str:
@@ -137,8 +145,11 @@ class DashScopeChatTongyi(ParallelToolCallsByDefault, ChatTongyi):
         params.update(
             stream=True,
             incremental_output=True,
-            messages=messages_to_native(messages),
+            messages=messages_to_native(messages, keep_reasoning=self.preserve_thinking),
             request_timeout=self.timeout,
+        )
+        params.update(
+            thinking_parameters(self.enable_thinking, self.thinking_budget, self.preserve_thinking)
         )
         if self.base_url:
             # Per request, so instances with different URLs never touch global SDK state.
@@ -300,4 +311,7 @@ def build_model(settings: Settings) -> DashScopeChatTongyi:
         retry_base_delay=settings.retry_base_delay,
         max_sse_line_bytes=settings.max_sse_line_bytes,
         streaming=True,
+        enable_thinking=settings.enable_thinking,
+        thinking_budget=settings.thinking_budget,
+        preserve_thinking=settings.preserve_thinking,
     )

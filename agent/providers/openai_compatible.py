@@ -16,7 +16,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
@@ -28,11 +28,17 @@ from pydantic import PrivateAttr
 from agent._compat import langchain_openai as compat
 from agent.errors import StreamInterruptedError
 from agent.messages import text as message_text
-from agent.providers._chunks import text_chunk
+from agent.providers._chunks import reasoning_chunk, text_chunk
 from agent.providers._pools import LoopPools
 from agent.providers._retry import aretry_before_first_chunk
 from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES, iter_sse_data
 from agent.providers._sse import loads_json as _loads
+from agent.providers._thinking import (
+    REASONING_KEY,
+    ThinkingModeRules,
+    reasoning_of,
+    thinking_parameters,
+)
 from agent.providers._tool_calls import ParallelToolCallsByDefault
 
 if TYPE_CHECKING:
@@ -49,12 +55,15 @@ _RETRY_BASE_DELAY = 0.5
 
 
 
-def _text_delta(event: dict[str, Any]) -> str | None:
-    """The text of an event that only carries text (the bulk of a stream), else ``None``.
+def _fast_delta(event: dict[str, Any]) -> tuple[str, bool] | None:
+    """``(text, is_reasoning)`` for an event carrying only answer text or only reasoning text
+    (the bulk of a stream), else ``None``.
 
     Such an event is ``{"choices": [{"index": 0, "delta": {"content": "..."},
-    "finish_reason": null, "logprobs": null}], ...}`` without usage: no role, tool calls,
-    finish reason, logprobs or usage, so its ``ChatGenerationChunk`` holds only the text.
+    "finish_reason": null, "logprobs": null}], ...}`` without usage; thinking models add
+    ``"reasoning_content": null`` beside the text, or send ``{"content": null,
+    "reasoning_content": "..."}``. No role, tool calls, finish reason, logprobs or usage, so its
+    ``ChatGenerationChunk`` holds only that text.
     """
     if event.get("usage") or event.get("error"):
         return None
@@ -66,9 +75,35 @@ def _text_delta(event: dict[str, Any]) -> str | None:
     if not delta or choice.get("finish_reason") or choice.get("logprobs"):
         return None
     content = delta.get("content")
-    if type(content) is not str or not content or len(delta) != 1:
+    size = len(delta)
+    if size == 1:
+        if type(content) is str and content:
+            return content, False
         return None
-    return content
+    if size != 2 or "content" not in delta or "reasoning_content" not in delta:
+        return None
+    reasoning = delta["reasoning_content"]
+    if reasoning is None:
+        if type(content) is str and content:
+            return content, False
+    elif type(reasoning) is str and reasoning and not content and type(content) is not list:
+        return reasoning, True
+    return None
+
+
+def _text_delta(event: dict[str, Any]) -> str | None:
+    """The text of an event that only carries answer text, else ``None``."""
+    fast = _fast_delta(event)
+    return fast[0] if fast is not None and not fast[1] else None
+
+
+def _reasoning_of(event: dict[str, Any]) -> str | None:
+    """The reasoning text of an event, if it carries any (general path)."""
+    choices = event.get("choices")
+    if not choices:
+        return None
+    reasoning = (choices[0].get("delta") or {}).get(REASONING_KEY)
+    return reasoning if type(reasoning) is str and reasoning else None
 
 
 # What langchain-openai's converter sets on a text-only message chunk.
@@ -76,7 +111,22 @@ _TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "i
 
 
 def _counts(chunk: ChatGenerationChunk) -> bool:
-    return bool(chunk.text or chunk.message.tool_call_chunks)  # type: ignore[attr-defined]
+    message = chunk.message
+    return bool(
+        chunk.text
+        or message.tool_call_chunks  # type: ignore[attr-defined]
+        or message.additional_kwargs.get(REASONING_KEY)  # shown reasoning: no retry either
+    )
+
+
+def _add_reasoning(sent: Any, messages: list[BaseMessage]) -> None:
+    """Put each assistant message's stored reasoning back on its request entry."""
+    if not isinstance(sent, list) or len(sent) != len(messages):
+        return
+    for entry, message in zip(sent, messages, strict=True):
+        reasoning = reasoning_of(message) if message.type == "ai" else None
+        if reasoning and isinstance(entry, dict):
+            entry[REASONING_KEY] = reasoning
 
 
 _POOLS: LoopPools[Any] = LoopPools(
@@ -101,16 +151,59 @@ def build_model(settings: Settings) -> DashScopeChatOpenAI:
         max_retries=settings.max_retries,
         retry_base_delay=settings.retry_base_delay,
         max_sse_line_bytes=settings.max_sse_line_bytes,
+        enable_thinking=settings.enable_thinking,
+        thinking_budget=settings.thinking_budget,
+        preserve_thinking=settings.preserve_thinking,
     )
 
 
-class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
-    """ChatOpenAI tuned for DashScope: lean streaming, parallel tool calls, truncation checks."""
+class DashScopeChatOpenAI(ThinkingModeRules, ParallelToolCallsByDefault, ChatOpenAI):
+    """ChatOpenAI tuned for DashScope: lean streaming, parallel tool calls, truncation checks,
+    Qwen thinking (reasoning in ``additional_kwargs["reasoning_content"]``)."""
 
     retry_base_delay: float = _RETRY_BASE_DELAY
     """First wait before retrying a stream that failed before sending anything."""
     max_sse_line_bytes: int = DEFAULT_MAX_EVENT_BYTES
     """Longest line or event accepted in the stream (``StreamLimitError`` beyond)."""
+    enable_thinking: bool | None = None
+    """Qwen thinking mode: ``None`` leaves it to the model, else sent as ``enable_thinking``."""
+    thinking_budget: int | None = None
+    """Most reasoning tokens (``thinking_budget``); only sent while thinking may be on."""
+    preserve_thinking: bool = False
+    """Send earlier turns' reasoning back (``reasoning_content`` on assistant messages and
+    ``preserve_thinking``); off, reasoning is kept in history but never re-sent."""
+    structured_output_methods: ClassVar[bool] = True
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict[str, Any],
+        default_chunk_class: type,
+        base_generation_info: dict[str, Any] | None,
+    ) -> ChatGenerationChunk | None:
+        """langchain-openai's conversion, keeping ``reasoning_content`` (it drops it:
+        langchain-ai/langchain#33672) in ``additional_kwargs`` as the native path does."""
+        generation: ChatGenerationChunk | None = super()._convert_chunk_to_generation_chunk(
+            chunk, default_chunk_class, base_generation_info
+        )
+        if generation is not None:
+            reasoning = _reasoning_of(chunk)
+            if reasoning is not None:
+                generation.message.additional_kwargs[REASONING_KEY] = reasoning
+        return generation
+
+    def _get_request_payload(
+        self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """ChatOpenAI's body plus the thinking fields (through ``extra_body``, top level)."""
+        payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+        thinking = thinking_parameters(
+            self.enable_thinking, self.thinking_budget, self.preserve_thinking
+        )
+        if thinking:
+            payload["extra_body"] = {**thinking, **(payload.get("extra_body") or {})}
+        if self.preserve_thinking:
+            _add_reasoning(payload.get("messages"), self._convert_input(input_).to_messages())
+        return payload
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -178,6 +271,10 @@ class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
         if stream_usage:
             payload_kwargs["stream_options"] = {"include_usage": True}
         payload = compat.request_payload(self, messages, stop, **payload_kwargs)
+        extra = payload.get("extra_body")
+        if isinstance(extra, dict) and _SDK_ONLY_KEYS.isdisjoint(payload.keys() - {"extra_body"}):
+            # What the SDK does with extra_body (top-level fields), without leaving this path.
+            payload = {k: v for k, v in payload.items() if k != "extra_body"} | extra
         sdk_only = self.include_response_headers or compat.uses_gateway(self)
         if "response_format" in payload or sdk_only:
             async for chunk in super()._astream(
@@ -229,10 +326,15 @@ class DashScopeChatOpenAI(ParallelToolCallsByDefault, ChatOpenAI):
                         break
                     event = _loads(data)
                     if fast and chunk_class is AIMessageChunk:
-                        text = _text_delta(event)
-                        if text is not None:
+                        piece = _fast_delta(event)
+                        if piece is not None:
+                            text, is_reasoning = piece
                             metadata = {"model_provider": "openai"}
-                            generation = text_chunk(text, metadata, _TEXT_FIELDS)
+                            if is_reasoning:
+                                generation = reasoning_chunk(text, metadata, _TEXT_FIELDS)
+                                text = ""
+                            else:
+                                generation = text_chunk(text, metadata, _TEXT_FIELDS)
                             if run_manager:
                                 await run_manager.on_llm_new_token(text, chunk=generation)
                             yield generation

@@ -42,7 +42,10 @@ class ProviderSpec:
         return model
 
 
-_COMMON = ("api_key", "model", "timeout", "max_retries", "retry_base_delay")
+_COMMON = (
+    "api_key", "model", "timeout", "max_retries", "retry_base_delay",
+    "enable_thinking", "thinking_budget", "preserve_thinking",
+)  # fmt: skip
 
 PROVIDERS: dict[str, ProviderSpec] = {
     spec.name: spec
