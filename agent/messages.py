@@ -381,6 +381,13 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "cli_error": {"zh": "错误：{error}", "en": "error: {error}"},
     "cli_tool": {"zh": "  ⚙ 调用工具 {tool} {arguments}", "en": "  ⚙ tool {tool} {arguments}"},
     "cli_map": {"zh": "  🗺 地图操作 {action}", "en": "  🗺 map {action}"},
+    "cli_thinking": {"zh": "（思考）", "en": "(thinking) "},
+    "cli_usage": {
+        "zh": "  用量：输入 {input} · 输出 {output}（其中思考 {reasoning}）· 合计 {total} tokens，"
+        "模型调用 {calls} 次",
+        "en": "  usage: {input} in · {output} out ({reasoning} thinking) · {total} tokens in "
+        "{calls} model calls",
+    },
 }
 
 

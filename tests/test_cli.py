@@ -37,6 +37,9 @@ SCHEMA = {
     "map_action": {"type", "message_id", "session_id", "action"},
     "tool_start": {"type", "message_id", "session_id", "tool", "arguments"},
     "tool_end": {"type", "message_id", "session_id", "tool", "result"},
+    "reasoning_chunk": {"type", "message_id", "session_id", "chunk"},
+    "usage": {"type", "message_id", "session_id", "input_tokens", "output_tokens",
+              "reasoning_tokens", "total_tokens", "model_calls"},
 }
 _ISOLATED = (
     "DASHSCOPE_",
@@ -439,3 +442,20 @@ def test_verbose_and_debug_log_without_the_key(tmp_path, fake_dashscope):
     assert env["DASHSCOPE_API_KEY"] not in debug.stderr
     verbose = run_cli("ask", "-v", "你好", env=env)
     assert verbose.returncode == 0 and "DEBUG" not in verbose.stderr
+
+
+@pytest.mark.parametrize("provider", ["openai", "tongyi"])
+def test_thinking_and_usage_go_to_stderr_the_answer_to_stdout(tmp_path, fake_dashscope,
+                                                               provider):
+    fake_dashscope.script(Reply(reasoning="先想一想", text="北京晴。"))
+    result = run_cli("ask", "--thinking", "--usage", "--provider", provider, "北京天气？",
+                     env=cli_env(tmp_path, fake_dashscope))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "北京晴。\n"
+    lines = result.stderr.splitlines()
+    assert lines[0] == "（思考）先想一想"
+    assert lines[1].startswith("  用量：输入 ") and "（其中思考 2）" in lines[1]
+    assert lines[1].endswith("模型调用 1 次")
+    request = fake_dashscope.requests[0]
+    options = request.body if provider == "openai" else request.body["parameters"]
+    assert options["enable_thinking"] is True  # --thinking turns thinking on when unset

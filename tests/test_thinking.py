@@ -279,8 +279,11 @@ async def test_openai_reasoning_is_kept_on_the_lean_and_the_sdk_path(
     fake_dashscope: FakeDashScope, sdk_path: bool
 ) -> None:
     fake_dashscope.script(Reply(reasoning="想一想", text="答", chunk_size=3))
-    chat = _chat_openai(fake_dashscope, include_response_headers=sdk_path)
-    chunks = [c async for c in chat.astream("hi")]
+    # Its own client: langchain-openai's shared default one may belong to a closed loop.
+    async with httpx2.AsyncClient() as client:
+        chat = _chat_openai(fake_dashscope, include_response_headers=sdk_path,
+                            http_async_client=client)
+        chunks = [c async for c in chat.astream("hi")]
     pieces = [(c.content, c.additional_kwargs) for c in chunks if c.content or c.additional_kwargs]
     assert pieces == [("", {"reasoning_content": "想一想"}), ("答", {})]
     total = sum(chunks[1:], chunks[0])

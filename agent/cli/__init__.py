@@ -128,8 +128,22 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
         type=_events_arg,
         default=default(frozenset()),
         help="also stream these optional events: comma-separated from "
-        "map_action, tool_start, tool_end, or all (shown as notes on stderr, "
+        f"{', '.join(OPTIONAL_EVENTS)}, or all (shown as notes on stderr, "
         "or as JSON lines with --json)",
+    )
+    group.add_argument(
+        "--thinking",
+        action="store_true",
+        default=default(False),
+        help="let the model think (DASHSCOPE_ENABLE_THINKING=true unless set) and show its "
+        "reasoning dimmed on stderr as it streams (implies --events reasoning_chunk)",
+    )
+    group.add_argument(
+        "--usage",
+        action="store_true",
+        default=default(False),
+        help="print the reply's token usage (every model call summed) after the answer "
+        "(implies --events usage)",
     )
     group.add_argument(
         "--show-tools",
@@ -285,6 +299,8 @@ def _load_service(args: argparse.Namespace, display: Display, session_id: str) -
     try:
         settings = Settings.from_env(args.env_file, **overrides)
         settings.require_api_key()
+        if getattr(args, "thinking", False) and settings.enable_thinking is None:
+            settings = settings.model_copy(update={"enable_thinking": True})
     except ConfigurationError as exc:
         _report_setup_error(display, session_id, str(exc))
         return None
@@ -374,7 +390,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     events = set(args.events)
     if args.show_tools:
         events |= {"tool_start", "tool_end"}
-    display = Display(json_lines=args.json, show_tools=args.show_tools or "tool_start" in events)
+    if args.thinking:
+        events.add("reasoning_chunk")
+    if args.usage:
+        events.add("usage")
+    display = Display(
+        json_lines=args.json,
+        show_tools=args.show_tools or "tool_start" in events,
+        show_thinking="reasoning_chunk" in events,
+        show_usage="usage" in events,
+    )
     session_id = args.session or str(uuid4())
     try:
         service = _load_service(args, display, session_id)

@@ -1,6 +1,7 @@
 """How ``geo-agent`` shows a reply: live text on a terminal, plain text in a pipe, or JSON lines.
 
-The answer text goes to stdout; notes (tools, map commands, errors, interruptions) go to stderr,
+The answer text goes to stdout; notes (tools, map commands, errors, interruptions, a thinking
+model's reasoning with ``--thinking``, token usage with ``--usage``) go to stderr,
 so ``geo-agent ask "..." > answer.txt`` keeps only the answer. ``--json`` writes every event, as
 the documented dict, one JSON object per line on stdout.
 """
@@ -36,17 +37,22 @@ class Display:
         *,
         json_lines: bool = False,
         show_tools: bool = False,
+        show_thinking: bool = False,
+        show_usage: bool = False,
         live: bool | None = None,
     ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.json_lines = json_lines
         self.show_tools = show_tools
+        self.show_thinking = show_thinking
+        self.show_usage = show_usage
         self.live = self.out.isatty() if live is None else live
         self.color = self.live and not os.environ.get("NO_COLOR")
         self._waiting = False  # the waiting mark is on screen
         self._replying = False  # between stream_start and stream_end/error
         self._mid_line = False  # stdout's cursor is not at the start of a line
+        self._thinking = False  # a line of reasoning is open on stderr
 
     # -- events --------------------------------------------------------------------------------
 
@@ -62,12 +68,14 @@ class Display:
             self._show_waiting()
         elif kind == "stream_chunk":
             self._clear_waiting()
+            self._end_thinking()
             chunk = event["chunk"]
             self._write(chunk)
             self._mid_line = not chunk.endswith("\n")
         elif kind == "stream_end":
             self._replying = False
             self._clear_waiting()
+            self._end_thinking()
             self._end_line()
         elif kind == "error":
             self._replying = False
@@ -79,6 +87,25 @@ class Display:
         elif kind == "tool_end" and self.show_tools:
             self.note(f"  ✓ {event['tool']} → {_compact(event.get('result', ''))}")
             self._show_waiting()
+        elif kind == "reasoning_chunk" and self.show_thinking:
+            self._clear_waiting()
+            if not self._thinking:
+                self._end_line()
+                self.err.write(self._style(text("cli_thinking"), _DIM))
+                self._thinking = True
+            self.err.write(self._style(event["chunk"], _DIM))
+            self.err.flush()
+        elif kind == "usage" and self.show_usage:
+            self.note(
+                text(
+                    "cli_usage",
+                    input=event["input_tokens"],
+                    output=event["output_tokens"],
+                    reasoning=event["reasoning_tokens"],
+                    total=event["total_tokens"],
+                    calls=event["model_calls"],
+                )
+            )
         elif kind == "map_action":
             self.note(text("cli_map", action=_compact(event.get("action", {}), 160)))
             self._show_waiting()
@@ -86,6 +113,7 @@ class Display:
     def note(self, text: str, style: str = _DIM) -> None:
         """A line on stderr, after finishing the answer's current line."""
         self._clear_waiting()
+        self._end_thinking()
         self._end_line()
         self.err.write(self._style(text, style) + "\n")
         self.err.flush()
@@ -118,6 +146,12 @@ class Display:
         if self._waiting:
             self._waiting = False
             self._write(_CLEAR_LINE)
+
+    def _end_thinking(self) -> None:
+        if self._thinking:
+            self._thinking = False
+            self.err.write("\n")
+            self.err.flush()
 
     def _end_line(self) -> None:
         if self._mid_line:
