@@ -30,6 +30,11 @@ def format_place(index: int, place: Place) -> str:
     extra = [truncate(place.address, 50)] if place.address and place.address != place.name else []
     if region and region not in place.name:
         extra.append(region)
+    # Country and postcode tell same-named places apart (Berlin DE / Berlin RU).
+    if place.country and place.country not in place.name and place.country not in region:
+        extra.append(place.country)
+    if place.postcode:
+        extra.append(f"邮编{place.postcode}")
     if place.location is not None:
         extra.append(coordinate_label(place.location))
     else:

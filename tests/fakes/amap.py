@@ -86,6 +86,7 @@ LANDMARKS = {
     "西湖": ("浙江省杭州市西湖区西湖", "120.141373,30.245098", "西湖区", "兴趣点"),
 }
 
+TOTAL_MATCHES = "37"  # /v3/place/* count: every match, more than one page holds
 POIS = [
     {
         "id": "B0FFG3MGDB", "parent": [], "name": "星巴克(国贸商城店)",
@@ -100,7 +101,7 @@ POIS = [
         "type": "餐饮服务;咖啡厅;咖啡厅", "typecode": "050500", "biz_type": [],
         "address": [], "location": "116.460311,39.910155", "tel": [], "distance": "265",
         "pname": "北京市", "cityname": "北京市", "adname": "朝阳区", "adcode": "110105",
-        "biz_ext": {"rating": [], "cost": []}, "photos": [],
+        "biz_ext": [], "photos": [],  # real captures: an empty biz_ext is [] too
     },
     {
         "id": "B000A7O1CU", "parent": [], "name": "瑞幸咖啡(中国国际贸易中心店)",
@@ -223,7 +224,10 @@ def weather_answer(params: dict[str, str]) -> dict[str, Any]:
     found = _district(params.get("city", "").strip())
     extensions = params.get("extensions", "base")
     if found is None:
-        return ok(count="0", **({"forecasts": []} if extensions == "all" else {"lives": []}))
+        if extensions == "all":
+            return ok(count="0", forecasts=[])
+        # Real captures: an unknown city's live weather is ``lives: [[]]`` with count "1".
+        return ok(count="1", lives=[[]])
     name, (adcode, _c, _ce, _l, province, *_r) = found
     if extensions != "all":
         live = {"province": province.removesuffix("市").removesuffix("省"), "city": name,
@@ -248,14 +252,15 @@ def poi_text_answer(params: dict[str, str]) -> dict[str, Any]:
     """``/v3/place/text``: the canned cafés (no distance: keyword search has none)."""
     limit = int(params.get("offset", "20") or 20)
     pois = [{**copy.deepcopy(p), "distance": []} for p in POIS][:limit]
-    return ok(count=str(len(pois)), suggestion={"keywords": [], "cities": []}, pois=pois)
+    # ``count`` is the total number of matches, not the size of this page.
+    return ok(count=TOTAL_MATCHES, suggestion={"keywords": [], "cities": []}, pois=pois)
 
 
 def poi_around_answer(params: dict[str, str]) -> dict[str, Any]:
     """``/v3/place/around``: the canned cafés, with distances."""
     limit = int(params.get("offset", "20") or 20)
     pois = copy.deepcopy(POIS)[:limit]
-    return ok(count=str(len(pois)), suggestion={"keywords": [], "cities": []}, pois=pois)
+    return ok(count=TOTAL_MATCHES, suggestion={"keywords": [], "cities": []}, pois=pois)
 
 
 def inputtips_answer(params: dict[str, str]) -> dict[str, Any]:

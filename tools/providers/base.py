@@ -41,6 +41,7 @@ class Place:
     adcode: str = ""
     level: str = ""
     country: str = ""
+    postcode: str = ""
     source: str = ""
 
 

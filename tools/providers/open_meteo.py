@@ -96,6 +96,7 @@ class OpenMeteo:
                     province=str(item.get("admin1") or ""),
                     city=str(item.get("admin2") or ""),
                     country=str(item.get("country") or item.get("country_code") or ""),
+                    postcode=_first(item.get("postcodes")),
                     level=str(item.get("feature_code") or ""),
                     source=SERVICE,
                 )
@@ -153,3 +154,8 @@ class OpenMeteo:
                 )
             )
         return current, daily_out, str(data.get("timezone") or "")
+
+
+def _first(values: Any) -> str:
+    """The first of a list of strings (Open-Meteo's ``postcodes``), else ""."""
+    return str(values[0]) if isinstance(values, list) and values else ""

@@ -108,7 +108,8 @@ class Photon:
             province=str(props.get("state") or ""),
             city=city,
             district=str(props.get("district") or ""),
-            country=str(props.get("country") or ""),
+            country=str(props.get("country") or props.get("countrycode") or ""),
+            postcode=str(props.get("postcode") or ""),
             level=str(props.get("type") or ""),
             source="Photon/OpenStreetMap",
         )
@@ -163,7 +164,8 @@ class Nominatim:
             province=str(address.get("state") or ""),
             city=city,
             district=str(address.get("city_district") or address.get("suburb") or ""),
-            country=str(address.get("country") or ""),
+            country=str(address.get("country") or address.get("country_code") or ""),
+            postcode=str(address.get("postcode") or ""),
             level=str(item.get("addresstype") or item.get("type") or ""),
             source="Nominatim/OpenStreetMap",
         )
