@@ -1,7 +1,9 @@
 """``POST /api/chat``: the Vercel AI SDK's UI message stream protocol (v1), for ``useChat``.
 
 Our events become the protocol's parts: ``start`` (with ``messageMetadata.sessionId``),
-``start-step``, ``text-start`` / ``text-delta`` / ``text-end``, ``tool-input-available`` /
+``start-step``, ``reasoning-start`` / ``reasoning-delta`` / ``reasoning-end`` (a thinking model's
+reasoning, when the request sets ``sendReasoning``), ``text-start`` / ``text-delta`` /
+``text-end``, ``tool-input-available`` /
 ``tool-output-available``, ``data-map-action``, ``error`` or ``abort``, ``finish-step``,
 ``finish``; then ``[DONE]``. Parts carry only fields of the protocol's schema.
 """
@@ -47,6 +49,8 @@ class _Translator:
         self._stopped = stopped  # () -> bool: whether the reply was stopped (abort, not error)
         self._text_id: str | None = None
         self._texts = 0
+        self._reasoning_id: str | None = None
+        self._reasonings = 0
         self._calls = 0
         self._after_tool = False
         self._open_calls: defaultdict[str, deque[str]] = defaultdict(deque)
@@ -56,12 +60,36 @@ class _Translator:
             parts.append({"type": "text-end", "id": self._text_id})
             self._text_id = None
 
+    def _end_reasoning(self, parts: list[dict[str, Any]]) -> None:
+        if self._reasoning_id is not None:
+            parts.append({"type": "reasoning-end", "id": self._reasoning_id})
+            self._reasoning_id = None
+
+    def _new_step(self, parts: list[dict[str, Any]]) -> None:
+        if self._after_tool:  # the model writes again after its tools: a new step
+            parts += [{"type": "finish-step"}, {"type": "start-step"}]
+            self._after_tool = False
+
     def parts(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = event["type"]
+        if kind == "reasoning_chunk":
+            if self._reasoning_id is not None:
+                return [{"type": "reasoning-delta", "id": self._reasoning_id,
+                         "delta": event["chunk"]}]
+            parts: list[dict[str, Any]] = []
+            self._end_text(parts)
+            self._new_step(parts)
+            self._reasonings += 1
+            self._reasoning_id = f"reasoning-{self._reasonings}"
+            parts.append({"type": "reasoning-start", "id": self._reasoning_id})
+            parts.append({"type": "reasoning-delta", "id": self._reasoning_id,
+                          "delta": event["chunk"]})
+            return parts
         if kind == "stream_chunk":
             if self._text_id is not None:
                 return [{"type": "text-delta", "id": self._text_id, "delta": event["chunk"]}]
-            parts: list[dict[str, Any]] = []
+            parts = []
+            self._end_reasoning(parts)
             if self._after_tool:  # the model writes again after its tools: a new step
                 parts += [{"type": "finish-step"}, {"type": "start-step"}]
                 self._after_tool = False
@@ -71,6 +99,7 @@ class _Translator:
             parts.append({"type": "text-delta", "id": self._text_id, "delta": event["chunk"]})
             return parts
         parts = []
+        self._end_reasoning(parts)
         if kind == "stream_start":
             parts.append({"type": "start", "messageId": event["message_id"],
                           "messageMetadata": {"sessionId": event["session_id"]}})

@@ -240,7 +240,8 @@ def create_app(
         sid = aisdk.session_for_chat(body.id, identity.owner)
         text, _, _ = _check_input(aisdk.last_user_text(body), None, None,
                                        service.settings.max_message_chars)
-        reply, first = await start_reply(identity, text, sid, frozenset(_ALL_EVENTS))
+        wanted = {*_ALL_EVENTS, "reasoning_chunk"} if body.sendReasoning else set(_ALL_EVENTS)
+        reply, first = await start_reply(identity, text, sid, frozenset(wanted))
         parts = aisdk.ui_message_stream(first, reply.rest(), lambda: reply.stopped)
         return stream_response(reply, parts, aisdk.HEADERS,
                                resume=(body.model_extra or {}).get("resume") is not False)

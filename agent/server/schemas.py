@@ -65,6 +65,8 @@ class UIChatRequest(BaseModel):
                                       "message's text parts are the new message")
     trigger: Literal["submit-message", "regenerate-message"] | None = None
     messageId: str | None = None  # the AI SDK's field name
+    sendReasoning: bool = Field(False, description="also stream a thinking model's reasoning "
+                                "(reasoning-start/-delta/-end parts)")
 
 
 class HistoryMessage(BaseModel):
