@@ -137,8 +137,11 @@ async def _raw_openai(base: str, native: str) -> Reply:
     client = openai.AsyncOpenAI(api_key=API_KEY, base_url=base, max_retries=2, timeout=60)
     completions = client.chat.completions
 
-    async def stream(clock: _Clock, messages: list, tools: list | None) -> list:
+    async def stream(clock: _Clock, messages: list, tools: list | None,
+                     think: bool = False) -> list:
         kwargs: dict[str, Any] = {"tools": tools, "parallel_tool_calls": True} if tools else {}
+        if think:
+            kwargs["extra_body"] = {"enable_thinking": True}
         response = await completions.create(
             model=MODEL, messages=messages, stream=True,
             stream_options={"include_usage": True}, **kwargs,
@@ -147,15 +150,19 @@ async def _raw_openai(base: str, native: str) -> Reply:
         async for chunk in response:
             if chunk.choices:
                 delta = chunk.choices[0].delta
+                reasoning = getattr(delta, "reasoning_content", None) if think else None
+                if reasoning:
+                    clock.add(reasoning)
                 if delta.content:
                     clock.add(delta.content)
                 if delta.tool_calls:
                     calls.extend(delta.tool_calls)
         return calls
 
-    async def reply(n: int, tool: bool = False) -> Timing:
+    async def reply(n: int, tool: bool = False, think: bool = False) -> Timing:
         clock = _Clock()
-        messages: list[dict[str, Any]] = [{"role": "user", "content": instruction(n, tool=tool)}]
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": instruction(n, tool=tool, think=think)}]
         if tool:
             calls = await stream(clock, messages, [WEATHER_SCHEMA])
             call_id = next(c.id for c in calls if c.id)
@@ -165,7 +172,7 @@ async def _raw_openai(base: str, native: str) -> Reply:
                 "id": call_id, "type": "function",
                 "function": {"name": TOOL_NAME, "arguments": args}}]})
             messages.append({"role": "tool", "tool_call_id": call_id, "content": TOOL_RESULT})
-        await stream(clock, messages, [WEATHER_SCHEMA] if tool else None)
+        await stream(clock, messages, [WEATHER_SCHEMA] if tool else None, think)
         return clock.done()
 
     return reply
@@ -175,17 +182,22 @@ async def _raw_openai(base: str, native: str) -> Reply:
 async def _raw_dashscope(base: str, native: str) -> Reply:
     import dashscope
 
-    async def reply(n: int, **_: Any) -> Timing:
+    async def reply(n: int, think: bool = False, **_: Any) -> Timing:
         clock = _Clock()
+        extra = {"enable_thinking": True} if think else {}
         responses = await dashscope.AioGeneration.call(
             model=MODEL, api_key=API_KEY, base_address=native, stream=True,
             incremental_output=True, result_format="message",
-            messages=[{"role": "user", "content": instruction(n)}],
+            messages=[{"role": "user", "content": instruction(n, think=think)}], **extra,
         )
         async for resp in responses:
             if resp.status_code != 200:
                 raise RuntimeError(f"dashscope error {resp.status_code} {resp.code}")
-            content = resp.output.choices[0].message.content
+            message = resp.output.choices[0].message
+            reasoning = message.get("reasoning_content") if think else None
+            if reasoning:
+                clock.add(reasoning)
+            content = message.content
             if content:
                 clock.add(content)
         return clock.done()
@@ -216,7 +228,7 @@ async def _chatopenai(base: str, native: str) -> Reply:
 # -- the product: StreamChatService on its default paths ----------------------------------------
 
 
-def _service(provider: str, with_tool: bool):
+def _service(provider: str, with_tool: bool, thinking: bool = False):
     async def factory(base: str, native: str) -> Reply:
         from agent import Settings, StreamChatService
 
@@ -231,16 +243,20 @@ def _service(provider: str, with_tool: bool):
 
             tools = [get_weather]
         settings = Settings(api_key=API_KEY, base_url=base, native_base_url=native,
-                            provider=provider, model=MODEL)
+                            provider=provider, model=MODEL,
+                            enable_thinking=True if thinking else None)
         service = StreamChatService(settings, tools=tools)
+        events = {"reasoning_chunk"} if thinking else None
 
-        async def reply(n: int, tool: bool = with_tool, stall: float = 0.0) -> Timing:
+        async def reply(n: int, tool: bool = with_tool, stall: float = 0.0,
+                        think: bool = thinking) -> Timing:
             clock = _Clock()
             add = clock.add
             error = None
-            async for event in service.stream_chat(instruction(n, tool=tool, stall=stall)):
+            message = instruction(n, tool=tool, stall=stall, think=think)
+            async for event in service.stream_chat(message, events=events):
                 kind = event["type"]
-                if kind == "stream_chunk":
+                if kind == "stream_chunk" or kind == "reasoning_chunk":
                     add(event["chunk"])
                 elif kind == "error":
                     error = event["error"]
@@ -257,6 +273,8 @@ def _service(provider: str, with_tool: bool):
 PATHS["service"] = _service("openai", False)
 PATHS["service_tool"] = _service("openai", True)
 PATHS["service_tongyi"] = _service("tongyi", False)
+PATHS["service_thinking"] = _service("openai", False, thinking=True)
+PATHS["service_tongyi_thinking"] = _service("tongyi", False, thinking=True)
 
 
 # -- Qwen-Agent (an optional peer: ``pip install qwen-agent``) ----------------------------------

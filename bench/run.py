@@ -37,6 +37,10 @@ CHUNK_ROWS = [
     ("StreamChatService + tool", "service_tool", {}),
     ("raw dashscope AioGeneration", "raw_dashscope", {}),
     ("StreamChatService (tongyi)", "service_tongyi", {}),
+    ("raw openai, thinking", "raw_openai", {"think": True}),
+    ("StreamChatService, thinking", "service_thinking", {"think": True}),
+    ("raw dashscope, thinking", "raw_dashscope", {"think": True}),
+    ("StreamChatService (tongyi), thinking", "service_tongyi_thinking", {"think": True}),
     ("Qwen-Agent Assistant.run", "qwen_agent", {}),
     ("Qwen-Agent + tool", "qwen_agent_tool", {}),
 ]
@@ -50,8 +54,13 @@ class Wrong(Exception):
     """A reply whose text is not what the server sent."""
 
 
-def _check(timing: Any, n: int) -> None:
-    from bench.server import expected_text
+def _check(timing: Any, n: int, think: bool = False) -> None:
+    from bench.server import expected_text, thinking_texts
+
+    if think:  # reasoning chunks, then the answer's, all counted
+        if timing.text != "".join(thinking_texts(n)):
+            raise Wrong(f"thinking text mismatch: got {len(timing.text or '')} chars")
+        return
 
     if timing.text is None:  # the bare client counts content frames only
         if timing.chunks != n:
@@ -85,7 +94,7 @@ async def work_chunks(spec: dict) -> dict:
     async def measure(row: str, kwargs: dict, n: int) -> Any:
         try:
             timing = await replies[row](n, **kwargs)
-            _check(timing, n)
+            _check(timing, n, bool(kwargs.get("think")))
             return timing
         except Exception as exc:
             results[row] = {"failed": f"{type(exc).__name__}: {exc}"[:300]}
@@ -346,9 +355,11 @@ def main() -> None:
                 result["pc"] = result["per_chunk"][str(n)]
                 ref = chunk_results.get(
                     "raw openai + tool round trip" if "tool" in row
+                    else "raw openai, thinking" if "thinking" in row
                     else "raw openai.AsyncOpenAI", {})
                 if row.startswith("raw dashscope") or "(tongyi)" in row:
-                    ref = chunk_results.get("raw dashscope AioGeneration", {})
+                    ref = chunk_results.get("raw dashscope, thinking" if "thinking" in row
+                                            else "raw dashscope AioGeneration", {})
                 raw_pc = chunk_results.get("raw openai.AsyncOpenAI", {}).get("pc")
                 server_ttfc = chunk_results.get("server (bare HTTP client)", {}).get("ttfc", 0.0)
                 fixed = result["ttfc"] - server_ttfc

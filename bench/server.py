@@ -7,6 +7,8 @@ scenario (both protocols):
 * ``bench n=500``            -> N one-character chunks of ``expected_text(500)``
 * ``bench n=500 tool=1``     -> first a call of ``get_weather``; after the tool result, the text
 * ``bench n=5 stall=3``      -> the reply starts after 3 s (a stalled upstream)
+* ``bench n=500 think=1``    -> a thinking reply: n//2 reasoning chunks, then the rest as text
+  (reasoning only when the request thinks: ``enable_thinking``)
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ def expected_text(n: int) -> str:
     return (BASE_TEXT * (n // len(BASE_TEXT) + 1))[:n]
 
 
-def instruction(n: int, *, tool: bool = False, stall: float = 0.0) -> str:
+def thinking_texts(n: int) -> tuple[str, str]:
+    """(reasoning, answer) of an ``n``-chunk thinking reply (one character per chunk)."""
+    return expected_text(n // 2), expected_text(n - n // 2)
+
+
+def instruction(n: int, *, tool: bool = False, stall: float = 0.0, think: bool = False) -> str:
     """The user message asking the bench server for a reply."""
     text = f"bench n={n}"
     if tool:
         text += " tool=1"
+    if think:
+        text += " think=1"
     if stall:
         text += f" stall={stall}"
     return text
@@ -52,6 +61,9 @@ def responder(request: RecordedRequest) -> Reply:
     if args.get("tool") == "1" and not after_tool:
         call = ToolCall(TOOL_NAME, {"city": "北京"})
         return Reply(tool_calls=[call], chunk_size=1, stall_before=stall)
+    if args.get("think") == "1":
+        reasoning, answer = thinking_texts(n)
+        return Reply(reasoning=reasoning, text=answer, chunk_size=1, stall_before=stall)
     return Reply(text=expected_text(n), chunk_size=1, stall_before=stall)
 
 
