@@ -203,7 +203,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         self._finished = True
         if error is None:
             if self._usage is not None:
-                self._queue.put_nowait(Usage(self.message_id, self.session_id, *self._usage))
+                tokens_in, tokens_out, reasoning, total, calls = self._usage
+                self._queue.put_nowait(Usage(self.message_id, self.session_id, tokens_in,
+                                             tokens_out, reasoning, total, calls))
             self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
         else:
             try:

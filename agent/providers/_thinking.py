@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +57,15 @@ def reasoning_of(message: Any) -> str | None:
 
 
 class ThinkingModeRules:
-    """Chat model mixin: no forced ``tool_choice`` and no ``response_format`` while thinking.
+    """Chat model mixin: no forced ``tool_choice`` while thinking.
 
-    The model class declares ``enable_thinking`` and ``model_name``.
+    The model class declares ``enable_thinking`` and ``model_name``. (Structured output is
+    ChatOpenAI's concern: ``DashScopeChatOpenAI.with_structured_output``; ChatTongyi's already
+    goes through a tool call without a forced choice.)
     """
 
     enable_thinking: bool | None
     model_name: str
-    structured_output_methods: ClassVar[bool] = False
-    """Whether the model's ``with_structured_output`` takes ``method`` (ChatOpenAI's does)."""
 
     @property
     def thinking(self) -> bool:
@@ -79,9 +79,3 @@ class ThinkingModeRules:
             dropped = kwargs.pop("tool_choice")
             logger.debug("tool_choice %r dropped: not allowed while thinking", dropped)
         return super().bind_tools(tools, **kwargs)  # type: ignore[misc]
-
-    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:
-        """Structured output; while thinking through a tool call (no ``response_format``)."""
-        if self.thinking and self.structured_output_methods:
-            kwargs["method"] = "function_calling"
-        return super().with_structured_output(schema, **kwargs)  # type: ignore[misc]

@@ -16,12 +16,14 @@ import asyncio
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
@@ -172,7 +174,24 @@ class DashScopeChatOpenAI(ThinkingModeRules, ParallelToolCallsByDefault, ChatOpe
     preserve_thinking: bool = False
     """Send earlier turns' reasoning back (``reasoning_content`` on assistant messages and
     ``preserve_thinking``); off, reasoning is kept in history but never re-sent."""
-    structured_output_methods: ClassVar[bool] = True
+
+    def with_structured_output(
+        self,
+        schema: Any = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        tools: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """ChatOpenAI's structured output; while thinking through a tool call, since DashScope
+        refuses ``response_format`` in thinking mode (and the forced choice is dropped)."""
+        if self.thinking:
+            method = "function_calling"
+        return super().with_structured_output(
+            schema, method=method, include_raw=include_raw, strict=strict, tools=tools, **kwargs
+        )
 
     def _convert_chunk_to_generation_chunk(
         self,
