@@ -322,6 +322,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         artifact = getattr(output, "artifact", None)
         if "map_action" in self.events and isinstance(artifact, dict):
             action = artifact.get("map_action")
+            structured = artifact.get("structured_content")  # the tool, loaded over MCP
+            if action is None and isinstance(structured, dict):
+                action = structured.get("map_action")
             if isinstance(action, dict):
                 self._queue.put_nowait(MapAction(self.message_id, self.session_id, action))
         if "tool_end" in self.events:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import openai
@@ -260,3 +261,19 @@ async def test_content_block_tokens_stream_as_plain_text():
     chunks = [e["chunk"] for e in events if e["type"] == "stream_chunk"]
     assert chunks and all(isinstance(chunk, str) for chunk in chunks)
     assert "".join(chunks) == "北京 今天 晴"
+
+
+async def test_map_commands_of_tools_loaded_over_mcp_become_map_action_events():
+    """langchain-mcp-adapters puts a tool's structured content under "structured_content"."""
+    from langchain_core.messages import ToolMessage
+
+    handler = ChunkStreamHandler(events={"map_action"})
+    action = {"op": "set_view", "center": {"lng": 116.397, "lat": 39.909, "crs": "gcj02"}}
+    output = ToolMessage("ok", tool_call_id="c1", artifact={"structured_content": {
+        "map_action": action}})
+    run_id = uuid.uuid4()
+    await handler.on_tool_end(output, run_id=run_id)
+    handler.finish()
+    events = [e async for e in handler.dicts()]
+    assert [e["type"] for e in events] == ["map_action", "stream_end"]
+    assert events[0]["action"] == action
