@@ -22,12 +22,30 @@ def text_chunk(
 ) -> ChatGenerationChunk:
     """The chunk of an event that carries only ``text``: ``response_metadata`` is kept as is,
     ``fields_set`` names the message fields the provider's general path sets."""
+    return _chunk(text, {}, response_metadata, fields_set)
+
+
+def reasoning_chunk(
+    reasoning: str, response_metadata: dict[str, Any], fields_set: frozenset[str]
+) -> ChatGenerationChunk:
+    """The chunk of an event that carries only reasoning text (no answer text): ``content`` is
+    empty and the text is in ``additional_kwargs["reasoning_content"]``, as on both providers'
+    general paths."""
+    return _chunk("", {"reasoning_content": reasoning}, response_metadata, fields_set)
+
+
+def _chunk(
+    text: str,
+    additional_kwargs: dict[str, Any],
+    response_metadata: dict[str, Any],
+    fields_set: frozenset[str],
+) -> ChatGenerationChunk:
     message = construct(
         AIMessageChunk,
         set(fields_set),
         {
             "content": text,
-            "additional_kwargs": {},
+            "additional_kwargs": additional_kwargs,
             "response_metadata": response_metadata,
             "type": "AIMessageChunk",
             "name": None,
@@ -43,34 +61,4 @@ def text_chunk(
         ChatGenerationChunk,
         set(_GENERATION_SET),
         {"text": text, "generation_info": None, "type": "ChatGenerationChunk", "message": message},
-    )
-
-
-def reasoning_chunk(
-    reasoning: str, response_metadata: dict[str, Any], fields_set: frozenset[str]
-) -> ChatGenerationChunk:
-    """The chunk of an event that carries only reasoning text (no answer text): ``content`` is
-    empty and the text is in ``additional_kwargs["reasoning_content"]``, as on both providers'
-    general paths."""
-    message = construct(
-        AIMessageChunk,
-        set(fields_set),
-        {
-            "content": "",
-            "additional_kwargs": {"reasoning_content": reasoning},
-            "response_metadata": response_metadata,
-            "type": "AIMessageChunk",
-            "name": None,
-            "id": None,
-            "tool_calls": [],
-            "invalid_tool_calls": [],
-            "usage_metadata": None,
-            "tool_call_chunks": [],
-            "chunk_position": None,
-        },
-    )
-    return construct(
-        ChatGenerationChunk,
-        set(_GENERATION_SET),
-        {"text": "", "generation_info": None, "type": "ChatGenerationChunk", "message": message},
     )
