@@ -112,8 +112,19 @@ def test_notebooks_are_committed_without_outputs():
 # -- execution --------------------------------------------------------------------------------
 
 
+THINKING_QUESTION = "杭州西湖附近适合散步吗？"
+REASONING = "用户想在西湖边散步，先想想路线：苏堤与白堤都近。"
+
+
+def thinking_geo_responder(request: RecordedRequest) -> Reply:
+    """geo_responder, plus reasoning for the thinking cell (streamed only if the request thinks)."""
+    if last_user_text(request) == THINKING_QUESTION:
+        return Reply(text="适合，沿苏堤走一圈约一小时。", reasoning=REASONING, chunk_size=3)
+    return geo_responder(request)
+
+
 def test_quickstart_streams_into_one_display(tmp_path, fake_dashscope, fake_amap):
-    fake_dashscope.responder = geo_responder
+    fake_dashscope.responder = thinking_geo_responder
     book = execute("quickstart.ipynb", tmp_path, kernel_env(tmp_path, fake_dashscope, fake_amap))
 
     assert "key set" in output_of(book, "config") and FAKE_API_KEY not in output_of(book, "config")
@@ -135,6 +146,12 @@ def test_quickstart_streams_into_one_display(tmp_path, fake_dashscope, fake_amap
     assert "'type': 'stream_start'" in raw and "'type': 'stream_end'" in raw
     assert "第1轮：好的，你好" not in raw  # chunked, so no single chunk holds the whole text
     assert "'chunk'" in raw
+
+    [thought] = displays_of(book, "thinking-run")  # reasoning collapsed above the answer
+    shown = thought.data["text/markdown"]
+    summary, _, answer = shown.partition("</details>")
+    assert summary.startswith("<details><summary>💭") and REASONING in summary
+    assert answer.strip() == "适合，沿苏堤走一圈约一小时。"
 
 
 def test_embed_notebook_streams_the_same_dicts(tmp_path, fake_dashscope, fake_amap):
