@@ -307,14 +307,14 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     parser.add_argument("--only", default="", help="comma-separated sections: "
-                        "chunks,growth,concurrency,stall,cold")
+                        "chunks,growth,concurrency,stall,cold,memory")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker)
         return
     quick = args.quick
     sections = set(args.only.split(",")) if args.only else {
-        "chunks", "growth", "concurrency", "stall", "cold"}
+        "chunks", "growth", "concurrency", "stall", "cold", "memory"}
     started = time.perf_counter()
     lines: list[str] = []
 
@@ -463,6 +463,20 @@ def main() -> None:
             out("|---|---:|")
             out(f"| `import agent` | {cold['import']:.3f} |")
             out(f"| process spawn to first chunk | {cold['first_chunk']:.3f} |")
+    if "memory" in sections:
+        from bench.memory import long_reply_fake, reply_memory
+
+        n = 20_000 if quick else 100_000
+        out()
+        out(f"## Memory of one reply ({n:,} one-character chunks, no answer cap)")
+        out()
+        out("| path | characters | peak RSS growth (MB) | bytes per chunk |")
+        out("|---|---:|---:|---:|")
+        with long_reply_fake(n) as (base, native):
+            for provider in ("openai", "tongyi"):
+                chars, grown = reply_memory(base, native, provider)
+                out(f"| StreamChatService ({provider}) | {chars:,} | {grown:.1f} "
+                    f"| {grown * 2**20 / n:.0f} |")
     out()
     out(f"Benchmark took {time.perf_counter() - started:.0f} s.")
     if not args.no_write:

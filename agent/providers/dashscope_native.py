@@ -31,12 +31,13 @@ import dashscope
 import requests  # the SDK's sync transport
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage, message_chunk_to_message
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 from agent.errors import DashScopeAPIError, StreamInterruptedError
 from agent.messages import text as message_text
+from agent.providers._merge import merge_stream, result_of, streams_itself
 from agent.providers._native_http import (
     build_request,
     close_http_session,
@@ -223,10 +224,14 @@ class DashScopeChatTongyi(ThinkingModeRules, ParallelToolCallsByDefault, ChatTon
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        final: ChatGenerationChunk | None = None
-        async for chunk in self._astream(messages, stop=stop, run_manager=run_manager, **kwargs):
-            final = chunk if final is None else final + chunk
-        return self._result(final)
+        chunks = self._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
+        return self._result(await merge_stream(chunks))
+
+    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
+        # The generate path goes to _agenerate, which streams and merges as it goes.
+        if async_api and streams_itself(kwargs):
+            return False
+        return super()._should_stream(async_api=async_api, **kwargs)
 
     # -- sync ---------------------------------------------------------------------------------
 
@@ -293,11 +298,7 @@ class DashScopeChatTongyi(ThinkingModeRules, ParallelToolCallsByDefault, ChatTon
     def _result(self, final: ChatGenerationChunk | None) -> ChatResult:
         if final is None:  # unreachable: a finished stream always yields its final chunk
             raise StreamInterruptedError(message_text("empty_reply"))
-        generation = ChatGeneration(
-            message=message_chunk_to_message(final.message),
-            generation_info=final.generation_info,
-        )
-        return ChatResult(generations=[generation], llm_output={"model_name": self.model_name})
+        return result_of(final, {"model_name": self.model_name})
 
 
 def build_model(settings: Settings) -> DashScopeChatTongyi:
