@@ -18,10 +18,19 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 _BATCH = 1024  # text pieces joined at a time: few merges, little garbage
 
 
-def streams_itself(kwargs: dict[str, Any]) -> bool:
-    """Whether a ``_should_stream`` call comes from the generate path (``ainvoke``, agents),
-    which our ``_agenerate`` streams itself, rather than from ``astream`` (``stream=True``)."""
-    return "stream" not in kwargs
+class MergesAsItStreams:
+    """Chat model mixin: on the async generate path (``ainvoke``, agents) the model's own
+    ``_agenerate`` streams and merges with ``merge_stream``, so langchain-core does not collect
+    the chunks; ``astream`` (which passes ``stream=True``) is unchanged."""
+
+    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
+        if async_api and "stream" not in kwargs:
+            return False
+        return self._streams(async_api=async_api, **kwargs)
+
+    def _streams(self, *, async_api: bool, **kwargs: Any) -> bool:
+        """Whether langchain-core would stream this call."""
+        return bool(super()._should_stream(async_api=async_api, **kwargs))  # type: ignore[misc]
 
 
 def _text_only(chunk: ChatGenerationChunk) -> bool:

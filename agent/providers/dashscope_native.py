@@ -37,7 +37,7 @@ from pydantic import Field
 
 from agent.errors import DashScopeAPIError, StreamInterruptedError
 from agent.messages import text as message_text
-from agent.providers._merge import merge_stream, result_of, streams_itself
+from agent.providers._merge import MergesAsItStreams, merge_stream, result_of
 from agent.providers._native_http import (
     build_request,
     close_http_session,
@@ -99,7 +99,9 @@ def _check(resp: Any) -> None:
         )
 
 
-class DashScopeChatTongyi(ThinkingModeRules, ParallelToolCallsByDefault, ChatTongyi):
+class DashScopeChatTongyi(
+    MergesAsItStreams, ThinkingModeRules, ParallelToolCallsByDefault, ChatTongyi
+):
     """ChatTongyi with incremental streaming, correct tool calls, errors, retries and timeouts.
 
     Set ``base_url`` (native API base, e.g. ``http://127.0.0.1:1234/api/v1``; default the SDK's
@@ -226,12 +228,6 @@ class DashScopeChatTongyi(ThinkingModeRules, ParallelToolCallsByDefault, ChatTon
     ) -> ChatResult:
         chunks = self._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
         return self._result(await merge_stream(chunks))
-
-    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
-        # The generate path goes to _agenerate, which streams and merges as it goes.
-        if async_api and streams_itself(kwargs):
-            return False
-        return super()._should_stream(async_api=async_api, **kwargs)
 
     # -- sync ---------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from agent._compat import langchain_openai as compat
 from agent.errors import StreamInterruptedError
 from agent.messages import text as message_text
 from agent.providers._chunks import reasoning_chunk, text_chunk
-from agent.providers._merge import merge_stream, result_of, streams_itself
+from agent.providers._merge import MergesAsItStreams, merge_stream, result_of
 from agent.providers._pools import LoopPools
 from agent.providers._retry import aretry_before_first_chunk
 from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES, iter_sse_data
@@ -160,7 +160,9 @@ def build_model(settings: Settings) -> DashScopeChatOpenAI:
     )
 
 
-class DashScopeChatOpenAI(ThinkingModeRules, ParallelToolCallsByDefault, ChatOpenAI):
+class DashScopeChatOpenAI(
+    MergesAsItStreams, ThinkingModeRules, ParallelToolCallsByDefault, ChatOpenAI
+):
     """ChatOpenAI tuned for DashScope: lean streaming, parallel tool calls, truncation checks,
     Qwen thinking (reasoning in ``additional_kwargs["reasoning_content"]``)."""
 
@@ -277,12 +279,6 @@ class DashScopeChatOpenAI(ThinkingModeRules, ParallelToolCallsByDefault, ChatOpe
         """Close this model's connection pool in the running loop (reopened on demand)."""
         await _POOLS.close(self)
 
-    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
-        # The generate path goes to _agenerate, which streams and merges as it goes.
-        if async_api and streams_itself(kwargs):
-            return False
-        return super()._should_stream(async_api=async_api, **kwargs)
-
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -290,7 +286,7 @@ class DashScopeChatOpenAI(ThinkingModeRules, ParallelToolCallsByDefault, ChatOpe
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if not super()._should_stream(async_api=True, run_manager=run_manager, **kwargs):
+        if not self._streams(async_api=True, run_manager=run_manager, **kwargs):
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
         final = await merge_stream(self._astream(messages, stop, run_manager, **kwargs))
         if final is None:  # unreachable: a stream without a final chunk raises
