@@ -41,10 +41,6 @@ def _isolated_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 async def _close_http_pools():
     """Close the per-loop HTTP pools of both model paths in the loop that opened them."""
     yield
-    for module, close in (
-        ("agent.providers.dashscope_native", "close_http_session"),
-        ("agent.providers.openai_compatible", "close_http_clients"),
-    ):
-        loaded = sys.modules.get(module)
-        if loaded is not None:
-            await getattr(loaded, close)()
+    pools = sys.modules.get("agent.providers._pools")  # imported by either provider
+    if pools is not None:
+        await pools.close_all_loop_pools()

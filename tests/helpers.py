@@ -54,3 +54,15 @@ def assert_well_formed(events: list[dict[str, Any]], *, ok: bool = True) -> str:
     chunks = [e["chunk"] for e in events if e["type"] == "stream_chunk"]
     assert all(chunks), "empty chunk sent"
     return "".join(chunks)
+
+
+async def stop_after_chunks(stream: Any, n: int) -> list[str]:
+    """Read ``stream`` until ``n`` chunks arrived, then close it (a user pressing stop)."""
+    shown: list[str] = []
+    async for event in stream:
+        if event["type"] == "stream_chunk":
+            shown.append(event["chunk"])
+            if len(shown) == n:
+                break
+    await stream.aclose()
+    return shown

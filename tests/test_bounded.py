@@ -15,6 +15,7 @@ from agent import StreamChatService
 from agent.errors import StreamLimitError
 from agent.providers._sse import EventSplitter, iter_sse_data
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
+from tests.helpers import stop_after_chunks
 from tests.test_service import assert_well_formed, collect, make_settings
 
 PROVIDERS = ["openai", "tongyi"]
@@ -173,14 +174,7 @@ async def test_a_stopped_reply_keeps_what_was_sent(fake_dashscope, provider):
     settings = make_settings(fake_dashscope, provider)
     session = str(uuid.uuid4())
     async with StreamChatService(settings, tools=[]) as service:
-        shown = []
-        stream = service.stream_chat("慢", session)
-        async for event in stream:
-            if event["type"] == "stream_chunk":
-                shown.append(event["chunk"])
-                if len(shown) == 5:
-                    break
-        await stream.aclose()
+        shown = await stop_after_chunks(service.stream_chat("慢", session), 5)
         await asyncio.wait_for(collect(service.stream_chat("继续", session)), 10)
         role, content = _sent(fake_dashscope)[1]
         assert role == "assistant" and content.startswith("".join(shown))

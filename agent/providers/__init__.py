@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from agent.config import Settings
 
-__all__ = ["PROVIDERS", "ProviderSpec", "build_chat_model", "close_all_pools", "provider_spec"]
+__all__ = ["PROVIDERS", "ProviderSpec", "build_chat_model", "provider_spec"]
 
 
 def build_chat_model(settings: Settings) -> BaseChatModel:
@@ -27,9 +27,3 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
     settings.require_api_key()
     return provider_spec(settings.provider).build(settings)
 
-
-async def close_all_pools() -> None:
-    """Close every provider connection pool opened in the running loop (app shutdown)."""
-    from agent.providers._pools import close_all_loop_pools
-
-    await close_all_loop_pools()

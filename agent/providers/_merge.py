@@ -15,6 +15,9 @@ from typing import Any
 from langchain_core.messages import AIMessageChunk, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from agent.errors import StreamInterruptedError
+from agent.messages import text
+
 _BATCH = 1024  # text pieces joined at a time: few merges, little garbage
 
 
@@ -89,8 +92,12 @@ async def merge_stream(chunks: AsyncIterator[ChatGenerationChunk]) -> ChatGenera
     return merger.merged
 
 
-def result_of(final: ChatGenerationChunk, llm_output: dict[str, Any] | None = None) -> ChatResult:
-    """The call's result from its merged chunk."""
+def result_of(
+    final: ChatGenerationChunk | None, llm_output: dict[str, Any] | None = None
+) -> ChatResult:
+    """The call's result from its merged chunk (a stream that ended empty is interrupted)."""
+    if final is None:  # unreachable in practice: a finished stream yields its final chunk
+        raise StreamInterruptedError(text("empty_reply"))
     generation = ChatGeneration(
         message=message_chunk_to_message(final.message), generation_info=final.generation_info
     )

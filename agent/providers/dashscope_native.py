@@ -292,8 +292,6 @@ class DashScopeChatTongyi(
         return self._result(final)
 
     def _result(self, final: ChatGenerationChunk | None) -> ChatResult:
-        if final is None:  # unreachable: a finished stream always yields its final chunk
-            raise StreamInterruptedError(message_text("empty_reply"))
         return result_of(final, {"model_name": self.model_name})
 
 

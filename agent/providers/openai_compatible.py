@@ -288,10 +288,7 @@ class DashScopeChatOpenAI(
     ) -> ChatResult:
         if not self._streams(async_api=True, run_manager=run_manager, **kwargs):
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
-        final = await merge_stream(self._astream(messages, stop, run_manager, **kwargs))
-        if final is None:  # unreachable: a stream without a final chunk raises
-            raise StreamInterruptedError(message_text("empty_reply"))
-        return result_of(final)
+        return result_of(await merge_stream(self._astream(messages, stop, run_manager, **kwargs)))
 
     async def _astream(
         self,

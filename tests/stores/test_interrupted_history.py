@@ -16,7 +16,7 @@ import pytest
 from agent import StreamChatService
 from agent.sessions.history import INTERRUPTED
 from tests.fakes.dashscope import Reply, echo_responder
-from tests.helpers import assert_well_formed, collect, make_settings
+from tests.helpers import assert_well_formed, collect, make_settings, stop_after_chunks
 from tests.stores.helpers import chat_in_subprocess, start_chat_process
 
 STORES = ["sqlite", "postgres"]
@@ -45,14 +45,7 @@ async def test_a_stopped_reply_keeps_what_was_sent(fake_dashscope, store_url):
     settings = make_settings(fake_dashscope, "openai", session_store_url=store_url)
     session = str(uuid.uuid4())
     async with StreamChatService(settings, tools=[]) as service:
-        shown = []
-        stream = service.stream_chat("慢", session)
-        async for event in stream:
-            if event["type"] == "stream_chunk":
-                shown.append(event["chunk"])
-                if len(shown) == 5:
-                    break
-        await stream.aclose()
+        shown = await stop_after_chunks(service.stream_chat("慢", session), 5)
         after = await asyncio.wait_for(collect(service.stream_chat("继续", session)), 10)
         stored = (await service.get_history(session))[1]
     assert assert_well_formed(after).endswith("继续")
