@@ -58,7 +58,7 @@ class RedisLog(EventLog):
         self.lease = lease
         self.instance = uuid.uuid4().hex
         # Commands share a bounded pool (a burst of replies must not open a connection each);
-        # blocking reads, which hold theirs up to a poll, and health pings get their own.
+        # blocking reads, which hold theirs up to a poll, get their own.
         pool = aioredis.BlockingConnectionPool.from_url(
             url, decode_responses=True, socket_connect_timeout=2, max_connections=128,
             timeout=30)
@@ -97,9 +97,7 @@ class RedisLog(EventLog):
 
     async def _ping(self) -> None:
         try:
-            # On the unbounded client: Redis's own health, not a wait for one of our pooled
-            # connections while a burst of replies holds them all.
-            await asyncio.wait_for(self._reads.ping(), 5)
+            await asyncio.wait_for(self._redis.ping(), 5)
         except Exception as exc:
             self._pinged = -1.0
             raise LogUnavailable(type(exc).__name__) from None
