@@ -42,7 +42,8 @@ async def test_a_thousand_concurrent_resumable_replies_on_redis(
     finally:
         server.stop()
     assert [t for t, _ in results] == [f"ECHO[1]: {m}" for m in messages]
-    assert [chunks_text(r) for r in reread] == [t for t, _ in sample]
+    for events, (text, mid) in zip(reread, sample, strict=True):
+        assert chunks_text(events) == text, (mid, [(e, i, d.get("error")) for e, i, d in events])
     print(f"\nserve + Redis log: {CLIENTS} concurrent resumable replies, wall {wall:.2f} s, "
           f"peak RSS {peak:.0f} MB")
     assert wall < 60

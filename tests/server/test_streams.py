@@ -155,3 +155,34 @@ async def test_memory_per_idle_resumable_reply(log):
     MID = "m-1"
     print(f"\n{type(log).__name__}: idle 100-chunk reply holds {per / 1024:.1f} KiB")
     assert per < 64 * 1024
+
+
+async def test_a_busy_pool_is_not_redis_down(redis_url, unused_tcp_port):
+    """A health ping that waits behind other commands which Redis answers is not a failure;
+    a ping to no Redis at all is."""
+    from agent.server.streams import LogUnavailable
+    from agent.server.streams.redis import RedisLog
+
+    log = RedisLog(redis_url, connections=1)
+    log.ping_seconds = 0.3
+    try:
+        # The one connection stays busy past the ping's deadline, but a write is answered
+        # while the ping waits.
+        first = asyncio.ensure_future(log._redis.blpop(["geo-agent:test:none"], 0.1))
+        await asyncio.sleep(0)
+        write = asyncio.ensure_future(log.write(MID, [Entry(1, chunk(0))]))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(log._redis.blpop(["geo-agent:test:none"], 0.6))
+        await asyncio.sleep(0)
+        await log.ping(fresh=True)
+        await asyncio.gather(first, write, second)
+    finally:
+        await log._redis.delete(f"geo-agent:reply:{MID}:log")
+        await log.aclose()
+    down = RedisLog(f"redis://127.0.0.1:{unused_tcp_port}/0")
+    down.ping_seconds = 0.3
+    try:
+        with pytest.raises(LogUnavailable):
+            await down.ping(fresh=True)
+    finally:
+        await down.aclose()

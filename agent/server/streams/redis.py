@@ -50,7 +50,11 @@ def _instance_key(instance: str) -> str:
 class RedisLog(EventLog):
     """Logs in Redis Streams, shared by every instance on one Redis."""
 
-    def __init__(self, url: str, ttl: float = 600.0, lease: float = 15.0) -> None:
+    ping_seconds = 5.0
+    """How long a health ping may take (waiting for a connection included)."""
+
+    def __init__(self, url: str, ttl: float = 600.0, lease: float = 15.0,
+                 connections: int = 128) -> None:
         import redis.asyncio as aioredis
 
         self.url = url
@@ -60,7 +64,7 @@ class RedisLog(EventLog):
         # Commands share a bounded pool (a burst of replies must not open a connection each);
         # blocking reads, which hold theirs up to a poll, get their own.
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, decode_responses=True, socket_connect_timeout=2, max_connections=128,
+            url, decode_responses=True, socket_connect_timeout=2, max_connections=connections,
             timeout=30)
         self._redis: Any = aioredis.Redis(connection_pool=pool)
         self._reads: Any = aioredis.from_url(url, decode_responses=True,
@@ -96,11 +100,21 @@ class RedisLog(EventLog):
         await asyncio.shield(self._pinging)
 
     async def _ping(self) -> None:
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
         try:
-            await asyncio.wait_for(self._redis.ping(), 5)
+            await asyncio.wait_for(self._redis.ping(), self.ping_seconds)
         except Exception as exc:
+            # A ping that only waited for a connection while the pool's other commands were
+            # answered says the pool is busy, not that Redis is down.
+            if isinstance(exc, TimeoutError) and self._pinged > asked:
+                return
             self._pinged = -1.0
             raise LogUnavailable(type(exc).__name__) from None
+        self._answered()
+
+    def _answered(self) -> None:
+        """Redis has just answered a command: as good as a ping."""
         self._pinged = asyncio.get_running_loop().time()
 
     async def open(self, message_id: str, owner: str, session_id: str) -> None:
@@ -112,6 +126,7 @@ class RedisLog(EventLog):
             pipe.expire(_meta_key(message_id), ttl)
             pipe.set(_active_key(session_id), message_id, ex=ttl)
             await pipe.execute()
+        self._answered()
         self._running[message_id] = session_id
 
     async def write(self, message_id: str, entries: list[Entry]) -> None:
@@ -122,6 +137,7 @@ class RedisLog(EventLog):
             if entries[0].seq == 1:
                 pipe.expire(key, int(self.ttl) + 1)
             await pipe.execute()
+        self._answered()
 
     async def close(self, message_id: str, session_id: str) -> None:
         self._running.pop(message_id, None)
@@ -165,7 +181,13 @@ class RedisLog(EventLog):
                 yield await self._ending(message_id, seen, "stream_log_unavailable")
                 return
             if not answer:
-                info = await self._safe_info(message_id)
+                try:
+                    info = await self.info(message_id)
+                except Exception as exc:  # not known to be interrupted: say what failed
+                    logger.warning("event log read failed for reply %s: %s",
+                                   message_id, type(exc).__name__)
+                    yield await self._ending(message_id, seen, "stream_log_unavailable")
+                    return
                 if info is None:
                     yield await self._ending(message_id, seen, "reply_interrupted")
                     return
@@ -185,12 +207,6 @@ class RedisLog(EventLog):
                     yield part
                     if part.terminal:
                         return
-
-    async def _safe_info(self, message_id: str) -> ReplyInfo | None:
-        try:
-            return await self.info(message_id)
-        except Exception:
-            return None
 
     async def _ending(self, message_id: str, seen: int, key: str,
                       info: ReplyInfo | None = None) -> Entry:
