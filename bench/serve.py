@@ -1,29 +1,49 @@
 """HTTP service overhead: ``python -m bench.serve [--rounds N]`` (from the repository root).
 
-Starts the benchmark's DashScope fake (``bench.server``) and a ``geo-agent serve`` in processes
-of their own, then measures, interleaved round by round, one reply of 1 and of N one-character
-chunks two ways: in-process ``StreamChatService.stream_chat``, and ``POST /v1/chat/stream`` read
-with httpx + httpx-sse (the client's parsing included). First-chunk time and total time are
-medians; per-chunk cost is (total(N) - total(1)) / (N - 1). Every reply's text is checked.
-Prints a table and writes ``bench/SERVE_RESULTS.md``. The LangGraph Agent Server comparison of
-issue 10 is not measured here.
+Starts the benchmark's DashScope fake (``bench.server``), a ``geo-agent serve`` and LangGraph's own
+Agent Server (``langgraph dev``, in-memory, serving ``bench/langgraph_app/graph.py``: a
+``create_agent`` graph on a stock streaming ``ChatOpenAI`` on the same fake) in processes of their
+own, then measures, interleaved round by round, one reply of 1 and of N one-character chunks three
+ways: in-process ``StreamChatService.stream_chat``; ``POST /v1/chat/stream`` read with httpx +
+httpx-sse (the client's parsing included); and the LangGraph server read by its own SDK client
+(``langgraph_sdk`` ``runs.stream``, threadless, ``stream_mode="messages-tuple"``, the mode its web
+front end streams tokens with). First-chunk time and total time are medians; per-chunk cost is
+(total(N) - total(1)) / (N - 1). Every reply's text is checked. Prints a table and writes
+``bench/SERVE_RESULTS.md``.
+
+The LangGraph server runs from ``bench/.venv-langgraph`` (``bench/langgraph-requirements.txt``
+under the project's constraints), made here on first use and remade when either file changes;
+``--no-langgraph`` skips that column, and so does any failure to set it up or start it (with the
+reason printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
+import re
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "SERVE_RESULTS.md"
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "SERVE_RESULTS.md"
+LG_VENV = BENCH / ".venv-langgraph"
+LG_REQUIREMENTS = BENCH / "langgraph-requirements.txt"
+LG_GRAPH = BENCH / "langgraph_app" / "graph.py"
+_LG_STAMP = LG_VENV / ".bench-requirements.sha256"
+_LOOPBACK_URL = re.compile(r"http://127\.0\.0\.1:\d+")
 
 
 def _start(args: list[str], env: dict[str, str], marker: str) -> tuple[subprocess.Popen, str]:
@@ -33,6 +53,104 @@ def _start(args: list[str], env: dict[str, str], marker: str) -> tuple[subproces
         if marker in line:
             return process, line
     raise RuntimeError(f"{args} did not start")
+
+
+def _venv_bin(name: str) -> Path:
+    return LG_VENV / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def ensure_langgraph_venv() -> str | None:
+    """Make or refresh ``bench/.venv-langgraph``; ``None`` when ready, else why it is not."""
+    constraints = ROOT / "constraints.txt"
+    stamp = hashlib.sha256(LG_REQUIREMENTS.read_bytes() + constraints.read_bytes()).hexdigest()
+    langgraph = _venv_bin("langgraph")
+    if langgraph.exists() and _LG_STAMP.exists() and _LG_STAMP.read_text().strip() == stamp:
+        return None
+    print(f"setting up {LG_VENV.relative_to(ROOT)} ({LG_REQUIREMENTS.name}) ...", flush=True)
+    try:
+        if not _venv_bin("python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(LG_VENV)], check=True, timeout=300)
+        subprocess.run([str(_venv_bin("python")), "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", "-c", str(constraints),
+                        "-r", str(LG_REQUIREMENTS)], check=True, timeout=1200)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"installing {LG_REQUIREMENTS.name} failed ({exc})"
+    if not langgraph.exists():
+        return f"{langgraph} missing after the install"
+    _LG_STAMP.write_text(stamp + "\n")
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _langgraph_env(fake_base_url: str) -> dict[str, str]:
+    """The server's environment: offline (no tracing, analytics, version check or license)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_", "VIRTUAL_ENV"))
+           and k not in ("PYTHONPATH", "LANGCHAIN_API_KEY")}
+    env.update({
+        "BENCH_FAKE_BASE_URL": fake_base_url,
+        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        "LANGSMITH_TRACING": "false", "LANGCHAIN_TRACING_V2": "false",
+        "LANGSMITH_TRACING_V2": "false", "LANGCHAIN_TRACING": "false",
+        "LANGGRAPH_NO_VERSION_CHECK": "true",  # else a thread asks PyPI for a newer version
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LOG_LEVEL": "WARNING",  # like `geo-agent serve --log-level warning`
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def start_langgraph(fake_base_url: str, workdir: Path) -> tuple[subprocess.Popen | None, str]:
+    """``langgraph dev`` on a loopback port: (process, url), or (None, why it did not start)."""
+    reason = ensure_langgraph_venv()
+    if reason:
+        return None, reason
+    # Run from a scratch directory: the in-memory runtime flushes its state to ./.langgraph_api
+    # every 10 s (the CLI ignores `disable_persistence` in langgraph.json).
+    config = workdir / "langgraph.json"
+    spec = {"dependencies": ["."], "graphs": {"agent": f"{LG_GRAPH}:agent"}}
+    config.write_text(json.dumps(spec), encoding="utf-8")
+    log_path = workdir / "langgraph-dev.log"
+    port = _free_port()
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [str(_venv_bin("langgraph")), "dev", "--config", str(config), "--host", "127.0.0.1",
+             "--port", str(port), "--no-browser", "--no-reload", "--server-log-level", "warning"],
+            cwd=workdir, env=_langgraph_env(fake_base_url), stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    url = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+        found = _LOOPBACK_URL.search(log_text)  # it moves to another port if this one is taken
+        url = found.group(0) if found else None
+        if url:
+            try:
+                with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
+                    if response.status == 200:
+                        return process, url
+            except OSError:
+                pass
+        time.sleep(0.2)
+    tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+    stop(process)
+    return None, "langgraph dev did not come up: " + " | ".join(tail)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 async def _in_process(service, n: int) -> tuple[float, float]:
@@ -73,30 +191,127 @@ async def _over_sse(client, n: int) -> tuple[float, float]:
     return first or total, total
 
 
-async def measure(base_url: str, serve_url: str, n: int, rounds: int) -> dict[str, float]:
+def _text_of(content) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content or ()
+                   if isinstance(block, dict) and block.get("type") == "text")
+
+
+async def _over_langgraph(client, n: int) -> tuple[float, float]:
+    """One threadless run on the LangGraph server, read with its SDK in messages-tuple mode."""
+    from bench.server import expected_text, instruction
+
+    started = time.perf_counter()
+    first = None
+    chunks = []
+    async for part in client.runs.stream(
+            None, "agent", input={"messages": [{"role": "user", "content": instruction(n)}]},
+            stream_mode="messages-tuple"):
+        if part.event == "messages":
+            message, _metadata = part.data
+            if message.get("type") in ("AIMessageChunk", "ai"):
+                text = _text_of(message.get("content"))
+                if text:
+                    if first is None:
+                        first = time.perf_counter() - started
+                    chunks.append(text)
+        elif part.event == "error":
+            raise AssertionError(f"LangGraph server run failed: {part.data}")
+    total = time.perf_counter() - started
+    if "".join(chunks) != expected_text(n):
+        raise AssertionError("LangGraph server text differs")
+    return first or total, total
+
+
+async def measure(base_url: str, serve_url: str, langgraph_url: str | None, n: int,
+                  rounds: int) -> dict[str, float]:
     import httpx
 
     from agent import Settings, StreamChatService
 
     settings = Settings(api_key="sk-bench", base_url=base_url, max_retries=0,
                         session_store_url="memory://", session_idle_ttl=0)
-    samples: dict[str, list[float]] = {k: [] for k in (
-        "local_first", "local_1", "local_n", "sse_first", "sse_1", "sse_n")}
+    lg_client = None
     async with StreamChatService(settings) as service, httpx.AsyncClient(
             base_url=serve_url, timeout=60) as client:
-        for _ in range(3):  # warm up both
-            await _in_process(service, n)
-            await _over_sse(client, n)
-        for _ in range(rounds):
-            first, total = await _in_process(service, 1)
-            samples["local_first"].append(first)
-            samples["local_1"].append(total)
-            samples["local_n"].append((await _in_process(service, n))[1])
-            first, total = await _over_sse(client, 1)
-            samples["sse_first"].append(first)
-            samples["sse_1"].append(total)
-            samples["sse_n"].append((await _over_sse(client, n))[1])
+        paths = {"local": lambda k: _in_process(service, k), "sse": lambda k: _over_sse(client, k)}
+        if langgraph_url:
+            from langgraph_sdk import get_client
+
+            lg_client = get_client(url=langgraph_url, timeout=60)
+            paths["lg"] = lambda k: _over_langgraph(lg_client, k)
+        samples: dict[str, list[float]] = {
+            f"{path}_{kind}": [] for path in paths for kind in ("first", "1", "n")}
+        try:
+            for _ in range(3):  # warm up all
+                for run in paths.values():
+                    await run(n)
+            for _ in range(rounds):
+                for path, run in paths.items():
+                    first, total = await run(1)
+                    samples[f"{path}_first"].append(first)
+                    samples[f"{path}_1"].append(total)
+                    samples[f"{path}_n"].append((await run(n))[1])
+        finally:
+            if lg_client is not None:
+                await lg_client.aclose()
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def _langgraph_versions() -> str:
+    try:
+        out = subprocess.run([str(_venv_bin("python")), "-c",
+                              "import importlib.metadata as m; print(' '.join(f'{p} ' "
+                              "+ m.version(p) for p in ('langgraph-api', 'langgraph-cli', "
+                              "'langgraph-runtime-inmem', 'langgraph', 'langchain-openai')))"],
+                             capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "versions unknown"
+    words = out.stdout.split()
+    return ", ".join(f"{a} {b}" for a, b in zip(words[::2], words[1::2], strict=True))
+
+
+def tables(m: dict[str, float], n: int) -> tuple[str, str, float | None]:
+    """(main table, LangGraph comparison, SSE/LangGraph per-chunk ratio)."""
+    has_lg = "lg_n" in m
+    per_chunk = {p: (m[f"{p}_n"] - m[f"{p}_1"]) / (n - 1) for p in ("local", "sse", "lg")
+                 if f"{p}_n" in m}
+    rows = [
+        ("first chunk (ms)", "first", 1e3),
+        ("1-chunk reply (ms)", "1", 1e3),
+        (f"{n}-chunk reply (ms)", "n", 1e3),
+        ("per chunk (us)", None, 1e6),
+    ]
+    head = "| measure | in-process stream_chat | SSE (/v1/chat/stream) | difference | ratio |"
+    rule = "|---|---|---|---|---|"
+    if has_lg:
+        head += " LangGraph server (SDK) | SSE / LangGraph |"
+        rule += "---|---|"
+    lines = [head, rule]
+    for name, kind, scale in rows:
+        value = {p: (per_chunk[p] if kind is None else m[f"{p}_{kind}"]) * scale
+                 for p in per_chunk}
+        local, sse = value["local"], value["sse"]
+        line = f"| {name} | {local:.2f} | {sse:.2f} | {sse - local:+.2f} | {sse / local:.2f}x |"
+        if has_lg:
+            line += f" {value['lg']:.2f} | {sse / value['lg']:.2f}x |"
+        lines.append(line)
+    if not has_lg:
+        return "\n".join(lines), "", None
+    ratio = per_chunk["sse"] / per_chunk["lg"]
+    first_ratio = m["sse_first"] / m["lg_first"]
+    verdict = "met" if ratio <= 0.5 else f"missed by {ratio - 0.5:.2f}x ({ratio / 0.5:.2f} times)"
+    compare = "\n".join([
+        "| comparison | SSE (/v1/chat/stream) | LangGraph server (SDK) | SSE / LangGraph "
+        "| target |",
+        "|---|---|---|---|---|",
+        f"| per chunk: SSE / LangGraph server (us) | {per_chunk['sse'] * 1e6:.2f} | "
+        f"{per_chunk['lg'] * 1e6:.2f} | {ratio:.2f}x | <= 0.5x: {verdict} |",
+        f"| first chunk: SSE / LangGraph server (ms) | {m['sse_first'] * 1e3:.2f} | "
+        f"{m['lg_first'] * 1e3:.2f} | {first_ratio:.2f}x | - |",
+    ])
+    return "\n".join(lines), compare, ratio
 
 
 def main() -> None:
@@ -104,8 +319,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--chunks", type=int, default=500)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-langgraph", action="store_true",
+                        help="skip the LangGraph Agent Server column")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1,localhost"}
+    os.environ["NO_PROXY"] = env["NO_PROXY"]
     fake, ready = _start([sys.executable, "-m", "bench.server"], env, "READY ")
     base = ready.split()[1]
     serve_env = {**env, "DASHSCOPE_API_KEY": "sk-bench", "DASHSCOPE_BASE_URL": base,
@@ -113,40 +331,56 @@ def main() -> None:
                  "SESSION_IDLE_TTL": "0", "GEO_PROVIDER": "open", "GEO_AGENT_API_TOKENS": "",
                  "GEO_AGENT_REQUESTS_PER_MINUTE": "0", "GEO_AGENT_MAX_CONCURRENT_REPLIES": "0"}
     os.environ.setdefault("GEO_PROVIDER", "open")
-    serve, line = _start([sys.executable, "-m", "agent.cli", "serve", "--port", "0",
-                          "--log-level", "warning"], serve_env, "listening on ")
+    processes = [fake]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-langgraph-"))
+    langgraph_url = None
+    skipped = "--no-langgraph" if args.no_langgraph else None
     try:
+        serve, line = _start([sys.executable, "-m", "agent.cli", "serve", "--port", "0",
+                              "--log-level", "warning"], serve_env, "listening on ")
+        processes.insert(0, serve)
         url = line.rsplit("listening on ", 1)[1].strip()
-        m = asyncio.run(measure(base, url, args.chunks, args.rounds))
+        if not args.no_langgraph:
+            langgraph, started = start_langgraph(base, workdir)
+            if langgraph is None:
+                skipped = started
+                print(f"LangGraph server column skipped: {started}", flush=True)
+            else:
+                processes.insert(0, langgraph)
+                langgraph_url = started
+        m = asyncio.run(measure(base, url, langgraph_url, args.chunks, args.rounds))
     finally:
-        for process in (serve, fake):
-            process.terminate()
-            process.wait(10)
+        for process in processes:
+            stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
     n = args.chunks
-    local_chunk = (m["local_n"] - m["local_1"]) / (n - 1)
-    sse_chunk = (m["sse_n"] - m["sse_1"]) / (n - 1)
-    rows = [
-        ("first chunk (ms)", m["local_first"] * 1e3, m["sse_first"] * 1e3, "ms"),
-        ("1-chunk reply (ms)", m["local_1"] * 1e3, m["sse_1"] * 1e3, "ms"),
-        (f"{n}-chunk reply (ms)", m["local_n"] * 1e3, m["sse_n"] * 1e3, "ms"),
-        ("per chunk (us)", local_chunk * 1e6, sse_chunk * 1e6, "us"),
-    ]
-    lines = ["| measure | in-process stream_chat | SSE (/v1/chat/stream) | difference | ratio |",
-             "|---|---|---|---|---|"]
-    for name, local, sse, _unit in rows:
-        lines.append(f"| {name} | {local:.2f} | {sse:.2f} | {sse - local:+.2f} | "
-                     f"{sse / local:.2f}x |")
-    table = "\n".join(lines)
+    table, compare, _ratio = tables(m, n)
     print(table)
-    if not args.no_write:
-        RESULTS.write_text(
-            "# HTTP service overhead (`python -m bench.serve`)\n\n"
-            f"One run, {args.rounds} interleaved rounds, medians; {n}-chunk replies of one "
-            "character each; server, fake and client in three processes on this machine "
-            f"({os.cpu_count()} cores). The SSE column includes the client's parsing (httpx-sse)."
-            "\n\n" + table + "\n\nTargets (issue 10): per chunk <= in-process + 15 us; fixed "
-            "cost <= in-process + 2 ms. The LangGraph Agent Server row was not measured.\n",
-            encoding="utf-8")
+    if compare:
+        print()
+        print(compare)
+    if args.no_write:
+        return
+    if langgraph_url:
+        lg_note = (
+            f"The LangGraph column is `langgraph dev` ({_langgraph_versions()}; in-memory, "
+            "`LOG_LEVEL=WARNING`, no tracing) serving `bench/langgraph_app/graph.py` "
+            "(`create_agent`, no tools, the same system prompt, a stock streaming `ChatOpenAI` "
+            "on the same fake), "
+            "read by `langgraph_sdk`'s `runs.stream` (threadless runs, "
+            "`stream_mode=\"messages-tuple\"`, the SDK's parsing included).\n\n"
+            + table + "\n\n" + compare + "\n\nTargets (issue 10): per chunk <= in-process + 15 us; "
+            "fixed cost <= in-process + 2 ms; per chunk <= 0.5x the LangGraph server's.\n")
+    else:
+        lg_note = (table + "\n\nTargets (issue 10): per chunk <= in-process + 15 us; fixed cost "
+                   f"<= in-process + 2 ms. The LangGraph Agent Server column was skipped: "
+                   f"{skipped}.\n")
+    RESULTS.write_text(
+        "# HTTP service overhead (`python -m bench.serve`)\n\n"
+        f"One run, {args.rounds} interleaved rounds, medians; {n}-chunk replies of one "
+        "character each; each server, the fake and the client in processes of their own on this "
+        f"machine ({os.cpu_count()} cores). The SSE column includes the client's parsing "
+        "(httpx-sse). " + lg_note, encoding="utf-8")
 
 
 if __name__ == "__main__":
