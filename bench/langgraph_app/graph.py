@@ -27,4 +27,5 @@ model = ChatOpenAI(
     max_retries=0,
 )
 
-agent = create_agent(model, [], system_prompt=_PROMPT.read_text(encoding="utf-8").strip())
+SYSTEM_PROMPT = _PROMPT.read_text(encoding="utf-8").strip()
+agent = create_agent(model, [], system_prompt=SYSTEM_PROMPT)
