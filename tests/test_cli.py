@@ -459,3 +459,47 @@ def test_thinking_and_usage_go_to_stderr_the_answer_to_stdout(tmp_path, fake_das
     request = fake_dashscope.requests[0]
     options = request.body if provider == "openai" else request.body["parameters"]
     assert options["enable_thinking"] is True  # --thinking turns thinking on when unset
+
+
+# Runs the CLI as its console script does (``main()``) or as a caller does (``main(argv)``),
+# and reports what start-up did to the process.
+_PROBE = """
+import gc, json, sys
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(1))
+from agent.cli import _startup, main
+began, settled = [], []
+real_begin, real_settled = _startup.begin, _startup.settled
+def begin():
+    began.append(len(collections))
+    real_begin()
+def spy():
+    settled.append(len(collections))
+    real_settled()
+_startup.begin, _startup.settled = begin, spy
+if sys.argv[1] == "own":
+    sys.argv = ["geo-agent", "ask", "你好"]
+    code = main()
+else:
+    code = main(["ask", "你好"])
+start = began[0] if began else 0
+print(json.dumps({"code": code, "before_first_event": settled[0] - start,
+                  "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "httpx_cli_skipped": sys.modules.get("httpx._main", 0) is None}))
+"""
+
+
+def test_start_up_pauses_collection_until_the_first_reply_only_in_its_own_process(
+        tmp_path, fake_dashscope):
+    fake_dashscope.script(Reply(text="你好！"), Reply(text="你好！"))
+    env = cli_env(tmp_path, fake_dashscope)
+    own, caller = (json.loads(subprocess.run(
+        [sys.executable, "-c", _PROBE, how], env=env, capture_output=True, text=True,
+        encoding="utf-8", timeout=90, check=True).stdout.splitlines()[-1])
+        for how in ("own", "caller"))
+    # Importing the stack runs the collector hundreds of times unless start-up pauses it.
+    assert own == {"code": 0, "before_first_event": 0, "enabled": True,
+                   "frozen": own["frozen"], "httpx_cli_skipped": True}
+    assert own["frozen"] > 50_000
+    assert caller["code"] == 0 and caller["before_first_event"] > 50
+    assert caller["frozen"] == 0 and not caller["httpx_cli_skipped"]

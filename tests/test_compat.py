@@ -94,3 +94,29 @@ def test_postgres_saver_cursor() -> None:
     parameters = inspect.signature(AsyncPostgresSaver._cursor).parameters
     assert next(iter(parameters)) == "self"
     assert all(p.default is not p.empty for p in list(parameters.values())[1:])
+
+
+def test_httpx_imports_its_cli_optionally() -> None:
+    """``skip_cli_import`` relies on httpx importing ``._main`` under ``except ImportError``."""
+    import subprocess
+    import sys
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("httpx")
+    assert spec is not None and spec.origin is not None
+    source = Path(spec.origin).read_text(encoding="utf-8")
+    assert "from ._main import main\nexcept ImportError" in source.replace("    ", "")
+    probe = (
+        "import sys\n"
+        "from agent._compat.httpx import skip_cli_import\n"
+        "skip_cli_import()\n"
+        "import httpx\n"
+        "assert sys.modules['httpx._main'] is None\n"
+        "assert callable(httpx.main) and httpx.AsyncClient\n"
+        "print('rich' in sys.modules, 'pygments' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]

@@ -22,6 +22,7 @@ from typing import Any
 from uuid import uuid4
 
 from agent import events
+from agent.cli import _startup
 from agent.cli.display import Display
 from agent.errors import InvalidInputError
 from agent.messages import text, use_language
@@ -254,10 +255,13 @@ class _Replies:
         status = EXIT_ERROR
         try:
             async for event in stream:
+                if event["type"] != "stream_start":  # the stack is imported by now
+                    _startup.settled()
                 self.display.show(event)
                 if event["type"] == "stream_end":
                     status = EXIT_OK
         finally:
+            _startup.settled()
             await stream.aclose()  # cancels the model request if the reply was stopped
         return status
 
@@ -371,6 +375,8 @@ def _chat(replies: _Replies, display: Display, session_id: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``geo-agent`` with ``argv`` (``None``: this process's own command line, which also
+    lets start-up tune the process; see ``agent.cli._startup``); the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on a usage error
     if args.command is None:
@@ -387,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_mcp(args)
     question = _read_question(args, parser) if args.command == "ask" else ""
+    if argv is None:  # the process is this command's own (not a caller's)
+        _startup.begin()
     events = set(args.events)
     if args.show_tools:
         events |= {"tool_start", "tool_end"}
