@@ -155,13 +155,27 @@ async def _wave(one: Any, clients: int, n: int, pids: dict[str, int | None]) -> 
             return f"{type(exc).__name__}: {exc}"[:200]
 
     gc.collect()
+    collecting = [0.0, 0.0]  # this process's time in the garbage collector; since
+
+    def timed(phase: str, _info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            collecting[1] = now
+        else:
+            collecting[0] += now - collecting[1]
+
+    gc.callbacks.append(timed)
     cpu = {name: _cpu(pid) for name, pid in pids.items()}
     started = time.perf_counter()
-    results = await asyncio.gather(*(guarded(i) for i in range(clients)))
+    try:
+        results = await asyncio.gather(*(guarded(i) for i in range(clients)))
+    finally:
+        gc.callbacks.remove(timed)
     wall = time.perf_counter() - started
     cpu = {name: _cpu(pid) - cpu[name] for name, pid in pids.items()}
     failures = [r for r in results if r is not None]
-    return {"wall": wall, "cpu": cpu, "failed": len(failures), "first_failure": failures[:1]}
+    return {"wall": wall, "cpu": cpu, "gc": collecting[0], "failed": len(failures),
+            "first_failure": failures[:1]}
 
 
 async def measure(base_url: str, serve_url: str, server_pid: int, fake_pid: int,
@@ -224,6 +238,8 @@ def table(m: dict[str, Any]) -> tuple[str, float, bool]:
         f"| wall per round (s) | {_walls(local)} | {_walls(sse)} | {rounds} |",
         f"| CPU s, this process (sessions / clients) | {cpu(local, 'client'):.2f} | "
         f"{cpu(sse, 'client'):.2f} | - |",
+        f"| of which in its garbage collector (s) | {_median(local, 'gc'):.2f} | "
+        f"{_median(sse, 'gc'):.2f} | - |",
         f"| CPU s, `geo-agent serve` | {cpu(local, 'server'):.2f} | {cpu(sse, 'server'):.2f} "
         "| - |",
         f"| CPU s, the fake | {cpu(local, 'fake'):.2f} | {cpu(sse, 'fake'):.2f} | - |",
@@ -236,6 +252,10 @@ def table(m: dict[str, Any]) -> tuple[str, float, bool]:
     if firsts:
         lines.append(f"\nfirst failure: {firsts[0]}")
     return "\n".join(lines), ratio, ok
+
+
+def _median(side: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in side)
 
 
 def _walls(side: list[dict[str, Any]]) -> str:
