@@ -18,6 +18,10 @@ The LangGraph server runs from ``bench/.venv-langgraph`` (``bench/langgraph-requ
 under the project's constraints), made here on first use and remade when either file changes;
 ``--no-langgraph`` skips that column, and so does any failure to set it up or start it (with the
 reason printed).
+
+Then ``bench.scale`` (``--scale N``, default 1,000; ``--no-scale`` skips it, ``--no-chunks`` runs
+only it): N concurrent SSE clients of the same ``geo-agent serve`` against N concurrent sessions
+in this process, and writes its own section of ``bench/SERVE_RESULTS.md`` (the rest kept).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+
+from bench import scale as scale_row
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -411,7 +417,19 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--no-langgraph", action="store_true",
                         help="skip the LangGraph Agent Server column")
+    parser.add_argument("--no-chunks", action="store_true",
+                        help="skip the per-chunk tables (and the LangGraph server)")
+    parser.add_argument("--scale", type=int, default=1000, metavar="N",
+                        help="concurrent clients / sessions of the scale row (default 1000)")
+    parser.add_argument("--scale-chunks", type=int, default=50,
+                        help="chunks per reply in the scale row (default 50)")
+    parser.add_argument("--scale-rounds", type=int, default=3)
+    parser.add_argument("--scale-client", choices=("aiohttp", "httpx"), default="aiohttp",
+                        help="the scale row's SSE client (default aiohttp)")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale row")
     args = parser.parse_args()
+    if args.no_chunks:
+        args.no_langgraph = True
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1,localhost"}
     os.environ["NO_PROXY"] = env["NO_PROXY"]
     fake, ready = _start([sys.executable, "-m", "bench.server"], env, "READY ")
@@ -430,7 +448,7 @@ def main() -> None:
                               "--log-level", "warning"], serve_env, "listening on ")
         processes.insert(0, serve)
         url = line.rsplit("listening on ", 1)[1].strip()
-        if not args.no_langgraph:
+        if not args.no_langgraph and not args.no_chunks:
             langgraph, started = start_langgraph(base, workdir)
             if langgraph is None:
                 skipped = started
@@ -438,17 +456,33 @@ def main() -> None:
             else:
                 processes.insert(0, langgraph)
                 langgraph_url = started
-        m = asyncio.run(measure(base, url, langgraph_url, args.chunks, args.rounds))
+        if not args.no_chunks:
+            m = asyncio.run(measure(base, url, langgraph_url, args.chunks, args.rounds))
+            table, compare, _ratio = tables(m, args.chunks)
+            print(table)
+            if compare:
+                print()
+                print(compare)
+        if langgraph_url:  # the LangGraph server would only take CPU from the scale row
+            stop(processes.pop(0))
+        if not args.no_scale:
+            print(f"scale: {args.scale} concurrent sessions / SSE clients, "
+                  f"{args.scale_chunks} chunks each, {args.scale_rounds} rounds", flush=True)
+            sm = asyncio.run(scale_row.measure(base, url, serve.pid, fake.pid, args.scale,
+                                          args.scale_chunks, args.scale_rounds,
+                                          args.scale_client))
     finally:
         for process in processes:
             stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
+    if not args.no_scale:
+        scale_table, _ratio, _ok = scale_row.table(sm)
+        print(scale_table)
+        if not args.no_write:
+            scale_row.write_section(RESULTS, scale_row.section(sm, scale_table))
+    if args.no_chunks:
+        return
     n = args.chunks
-    table, compare, _ratio = tables(m, n)
-    print(table)
-    if compare:
-        print()
-        print(compare)
     if args.no_write:
         return
     if langgraph_url:
@@ -475,7 +509,7 @@ def main() -> None:
         f"One run, {args.rounds} interleaved rounds, medians; {n}-chunk replies of one "
         "character each; each server, the fake and the client in processes of their own on this "
         f"machine ({os.cpu_count()} cores). The SSE column includes the client's parsing "
-        "(httpx-sse). " + lg_note, encoding="utf-8")
+        "(httpx-sse). " + lg_note + "\n" + scale_row.kept_section(RESULTS), encoding="utf-8")
 
 
 if __name__ == "__main__":

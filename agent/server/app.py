@@ -198,10 +198,10 @@ def create_app(
         state.replies.add(reply)
         return reply, first
 
-    def stream_response(reply: Reply, body: AsyncIterator[ServerSentEvent],
+    def stream_response(reply: Reply, body: AsyncIterator[ServerSentEvent | bytes],
                         headers: dict[str, str] | None = None,
                         resume: bool = True) -> EventSourceResponse:
-        async def guarded() -> AsyncIterator[ServerSentEvent]:
+        async def guarded() -> AsyncIterator[ServerSentEvent | bytes]:
             try:
                 async for item in body:
                     yield item
@@ -226,7 +226,7 @@ def create_app(
         ``map_action``, ``tool_start``, ``tool_end`` when asked for in ``events``.
         """
         reply, first = await open_reply(identity, body.message, body.session_id, body.events)
-        return stream_response(reply, sse_events(first, reply.rest()), resume=body.resume)
+        return stream_response(reply, sse_events(first, reply.rest_batches()), resume=body.resume)
 
     @app.post("/api/chat", tags=["chat"], responses={
         200: {"content": {"text/event-stream": {}},

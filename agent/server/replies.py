@@ -56,6 +56,22 @@ class Reply:
         while (event := await queue.get()) is not _END:
             yield event
 
+    async def rest_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """``rest()`` a batch at a time: each batch is every event already waiting (at least
+        one), so a busy server hands a slow reader several events at once, never later."""
+        queue = self._queue
+        if queue is None:
+            return
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            if batch[-1] is _END:  # the last thing put, so always at the end
+                if len(batch) > 1:
+                    yield batch[:-1]
+                return
+            yield batch
+
     def detach(self) -> None:
         """The client went away: the reply goes on, into its log only."""
         self._queue = None

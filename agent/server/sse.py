@@ -1,7 +1,7 @@
 """``POST /v1/chat/stream``'s wire format: each event of the reply as one SSE event.
 
 ``event:`` is the event's type, ``id:`` counts 1, 2, ... within the reply, ``data:`` is exactly
-the documented dict as JSON. Framing is sse-starlette's.
+the documented dict as JSON. Framing is sse-starlette's (``encode`` writes the same bytes).
 """
 
 from __future__ import annotations
@@ -43,12 +43,24 @@ def keep_alive() -> ServerSentEvent:
     return _KeepAlive()
 
 
+def encode(event: dict[str, Any], n: int) -> bytes:
+    """Event ``n`` of a reply as one SSE event block: the bytes sse-starlette's
+    ``ServerSentEvent(dumps(event), event=event["type"], id=str(n)).encode()`` gives (``sep``
+    ``"\\n"``), without its line splitting: compact JSON has no line breaks, the id is digits
+    and an event's type is one word."""
+    return f"id: {n}\nevent: {event['type']}\ndata: {dumps(event)}\n\n".encode()
+
+
 async def sse_events(
-    first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
-) -> AsyncIterator[ServerSentEvent]:
-    """The reply's events as SSE events."""
-    yield ServerSentEvent(dumps(first), event=first["type"], id="1")
+    first: dict[str, Any], rest: AsyncIterator[list[dict[str, Any]]]
+) -> AsyncIterator[bytes]:
+    """The reply's events as SSE event blocks; the events of one batch of ``rest`` (what was
+    waiting when the response asked, ``Reply.rest_batches``) go out as one write."""
+    yield encode(first, 1)
     n = 1
-    async for event in rest:
-        n += 1
-        yield ServerSentEvent(dumps(event), event=event["type"], id=str(n))
+    async for batch in rest:
+        blocks = []
+        for event in batch:
+            n += 1
+            blocks.append(encode(event, n))
+        yield b"".join(blocks)

@@ -197,3 +197,44 @@ async def test_many_replies_at_once_each_get_their_own_text(client, fake_dashsco
     results = await asyncio.gather(*(
         read_sse(client, "/v1/chat/stream", {"message": m}, auth_a) for m in messages))
     assert [check_reply(r) for r in results] == [f"ECHO[1]: {m}" for m in messages]
+
+
+@pytest.mark.parametrize("event", [
+    {"type": "stream_chunk", "message_id": "m", "session_id": "s", "chunk": "北京\n晴\r\n\r"},
+    {"type": "tool_end", "message_id": "m", "session_id": "s", "tool": "t",
+     "result": {"text": "a\u2028b\u0085c", "n": [1, 2.5, None, True]}},
+    {"type": "error", "message_id": "m", "session_id": "s", "error": "\"quoted\"\\ \x00"},
+])
+def test_encode_writes_sse_starlettes_bytes(event):
+    from sse_starlette import ServerSentEvent
+
+    from agent.server.sse import dumps, encode
+
+    expected = ServerSentEvent(dumps(event), event=event["type"], id="12", sep="\n").encode()
+    assert encode(event, 12) == expected
+
+
+async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
+    from agent.server.replies import Reply
+    from agent.server.sse import encode, sse_events
+
+    events = [{"type": "stream_start", "message_id": "m", "session_id": "s"},
+              *({"type": "stream_chunk", "message_id": "m", "session_id": "s", "chunk": c}
+                for c in "abcde"),
+              {"type": "stream_end", "message_id": "m", "session_id": "s"}]
+    go = asyncio.Event()
+
+    async def stream():
+        yield events[0]
+        await go.wait()  # the rest arrive while the reader is away: one batch
+        for event in events[1:]:
+            yield event
+
+    reply = Reply(stream(), "owner")
+    first = await reply.first()
+    writes = sse_events(first, reply.rest_batches())
+    assert await anext(writes) == encode(events[0], 1)
+    go.set()
+    await asyncio.sleep(0.01)
+    rest = [w async for w in writes]
+    assert rest == [b"".join(encode(e, i) for i, e in enumerate(events[1:], 2))]
