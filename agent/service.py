@@ -174,6 +174,12 @@ class StreamChatService:
                     deleted.append(sid)
         return deleted
 
+    async def prepare(self) -> None:
+        """Build the agent now (imports, model, tools, the session store's tables) rather
+        than at the first reply; raises what the first reply would report."""
+        self._check_config()
+        await self._graph()
+
     async def aclose(self) -> None:
         """Release the session store's and this event loop's HTTP connections.
 

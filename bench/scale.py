@@ -38,6 +38,8 @@ try:
 except ImportError:  # pragma: no cover
     from json import loads as _loads
 
+from agent.cli._startup import SERVING_GC_THRESHOLD
+
 HEADING = "## Scale: concurrent SSE clients against in-process sessions"
 TARGET = 1.3
 
@@ -144,8 +146,10 @@ async def _aiohttp_one(session: Any, url: str, i: int, n: int, sid: str) -> str 
     return None
 
 
-async def _wave(one: Any, clients: int, n: int, pids: dict[str, int | None]) -> dict[str, Any]:
-    """``clients`` concurrent replies by ``one``: wall, failures, CPU seconds per process."""
+async def _wave(one: Any, clients: int, n: int, pids: dict[str, int | None],
+                tuned: bool = False) -> dict[str, Any]:
+    """``clients`` concurrent replies by ``one``: wall, failures, CPU seconds per process
+    (``tuned``: with this process's collector set as ``geo-agent serve`` sets its own)."""
     sids = [str(uuid.uuid4()) for _ in range(clients)]
 
     async def guarded(i: int) -> str | None:
@@ -155,6 +159,10 @@ async def _wave(one: Any, clients: int, n: int, pids: dict[str, int | None]) -> 
             return f"{type(exc).__name__}: {exc}"[:200]
 
     gc.collect()
+    if tuned:  # as ``geo-agent serve`` runs: what exists frozen, collections less often
+        threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(*SERVING_GC_THRESHOLD)
     collecting = [0.0, 0.0]  # this process's time in the garbage collector; since
 
     def timed(phase: str, _info: dict[str, Any]) -> None:
@@ -171,6 +179,9 @@ async def _wave(one: Any, clients: int, n: int, pids: dict[str, int | None]) -> 
         results = await asyncio.gather(*(guarded(i) for i in range(clients)))
     finally:
         gc.callbacks.remove(timed)
+        if tuned:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
     wall = time.perf_counter() - started
     cpu = {name: _cpu(pid) - cpu[name] for name, pid in pids.items()}
     failures = [r for r in results if r is not None]
@@ -190,21 +201,23 @@ async def measure(base_url: str, serve_url: str, server_pid: int, fake_pid: int,
                         session_store_url="memory://", session_idle_ttl=0)
     pids: dict[str, int | None] = {"client": None, "server": server_pid, "fake": fake_pid}
     limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
-    samples: dict[str, list[dict[str, Any]]] = {"local": [], "sse": []}
+    samples: dict[str, list[dict[str, Any]]] = {"local": [], "sse": [], "local_gc": []}
     async with StreamChatService(settings) as service, httpx.AsyncClient(
             base_url=serve_url, timeout=300, limits=limits) as client, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(300)) as aio:
         url = f"{serve_url}/v1/chat/stream"
         sides = {"local": lambda i, k, sid: _local_one(service, i, k, sid),
+                 "local_gc": lambda i, k, sid: _local_one(service, i, k, sid),
                  "sse": (lambda i, k, sid: _sse_one(client, i, k, sid)) if client_kind == "httpx"
                  else (lambda i, k, sid: _aiohttp_one(aio, url, i, k, sid))}
-        for side in sides.values():  # warm up: imports, the pool's connections, both stores
-            await _wave(side, min(clients, 100), n, pids)
+        for name in ("local", "sse"):  # warm up: imports, the pool's connections, both stores
+            await _wave(sides[name], min(clients, 100), n, pids)
         rss_warm = peak_rss_mb(server_pid)
         for round_ in range(rounds):
-            order = ("local", "sse") if round_ % 2 == 0 else ("sse", "local")
+            order = ("local", "sse", "local_gc") if round_ % 2 == 0 else (
+                "local_gc", "sse", "local")
             for name in order:
-                result = await _wave(sides[name], clients, n, pids)
+                result = await _wave(sides[name], clients, n, pids, tuned=name == "local_gc")
                 samples[name].append(result)
                 print(f"  scale round {round_ + 1}: {name} {result['wall']:.2f} s, "
                       f"failed {result['failed']}", flush=True)
@@ -214,10 +227,11 @@ async def measure(base_url: str, serve_url: str, server_pid: int, fake_pid: int,
 
 def table(m: dict[str, Any]) -> tuple[str, float, bool]:
     """(the table, the ratio of median walls, whether every reply was right)."""
-    local, sse = m["samples"]["local"], m["samples"]["sse"]
+    local, sse, tuned = m["samples"]["local"], m["samples"]["sse"], m["samples"]["local_gc"]
     wall = {k: statistics.median(r["wall"] for r in v) for k, v in m["samples"].items()}
     ratio = wall["sse"] / wall["local"]
-    failed = sum(r["failed"] for r in local + sse)
+    failed = sum(r["failed"] for r in local + sse + tuned)
+    like = wall["sse"] / wall["local_gc"]
     ok = failed == 0
 
     def cpu(side: list[dict[str, Any]], proc: str) -> float:
@@ -236,6 +250,11 @@ def table(m: dict[str, Any]) -> tuple[str, float, bool]:
         f"| wall, {m['clients']:,} at once (s, median) | {wall['local']:.2f} | {wall['sse']:.2f} "
         f"| {ratio:.2f}x (target <= {TARGET}x: {verdict}) |",
         f"| wall per round (s) | {_walls(local)} | {_walls(sse)} | {rounds} |",
+        f"| wall, in-process with the server's collector settings (s, median; per round) | "
+        f"{wall['local_gc']:.2f} ({_walls(tuned)}) | {wall['sse']:.2f} | {like:.2f}x "
+        "(like for like) |",
+        f"| of which in the bench process's garbage collector, that side (s) | "
+        f"{_median(tuned, 'gc'):.2f} | - | - |",
         f"| CPU s, this process (sessions / clients) | {cpu(local, 'client'):.2f} | "
         f"{cpu(sse, 'client'):.2f} | - |",
         f"| of which in its garbage collector (s) | {_median(local, 'gc'):.2f} | "
@@ -243,7 +262,7 @@ def table(m: dict[str, Any]) -> tuple[str, float, bool]:
         f"| CPU s, `geo-agent serve` | {cpu(local, 'server'):.2f} | {cpu(sse, 'server'):.2f} "
         "| - |",
         f"| CPU s, the fake | {cpu(local, 'fake'):.2f} | {cpu(sse, 'fake'):.2f} | - |",
-        f"| wrong or failed replies | {sum(r['failed'] for r in local)} | "
+        f"| wrong or failed replies | {sum(r['failed'] for r in local + tuned)} | "
         f"{sum(r['failed'] for r in sse)} | - |",
         f"| `geo-agent serve` peak RSS (MB) | - | {m['rss_peak']:.0f} "
         f"(after warm-up {m['rss_warm']:.0f}) | - |",

@@ -89,11 +89,14 @@ Caller = Annotated[Identity, Depends(caller)]
 
 
 def create_app(
-    service: Any = None, settings: ServerSettings | None = None, *, close_service: bool = False
+    service: Any = None, settings: ServerSettings | None = None, *, close_service: bool = False,
+    prepare: bool = False,
 ) -> FastAPI:
     """The ASGI app serving ``service`` (a ``StreamChatService``; one from the environment
     when ``None``). ``settings``: the server's own (auth, limits, CORS), from the environment
-    when ``None``. The app closes the service it made, or yours with ``close_service``.
+    when ``None``. The app closes the service it made, or yours with ``close_service``; with
+    ``prepare``, it builds the agent at start-up instead of at the first reply (a failure
+    is logged and left to the first reply and ``/readyz`` to report).
     Raises ``ConfigurationError`` for bad settings."""
     settings = settings or ServerSettings.from_env()
     owns_service = service is None or close_service
@@ -106,6 +109,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.log.start()
+        if prepare:
+            try:
+                await service.prepare()
+            except Exception as exc:
+                logger.warning("the agent could not be built at start-up: %s",
+                               _error_text(exc))
         try:
             yield
         finally:

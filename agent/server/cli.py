@@ -58,6 +58,9 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; 1 for a configuration error, 2 for a usage error."""
+    from agent.cli import _startup
+
+    _startup.begin()  # until the app has started: see agent.cli._startup
     try:
         import uvicorn
 
@@ -82,7 +85,8 @@ def run_serve(args: argparse.Namespace) -> int:
         refusal = message_text("serve_needs_tokens", host=args.host)
         print(f"geo-agent serve: {refusal}", file=sys.stderr)
         return EXIT_USAGE
-    app = create_app(StreamChatService(settings), server_settings, close_service=True)
+    app = create_app(StreamChatService(settings), server_settings, close_service=True,
+                     prepare=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             lifespan="on", timeout_graceful_shutdown=5, backlog=4096)
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
@@ -103,11 +107,14 @@ def _redact_logs(secrets: list[str], level: str) -> None:
 
 
 def _server_class(base: Any) -> Any:
+    from agent.cli import _startup
+
     class Server(base):  # type: ignore[misc]
         """uvicorn's server, announcing the bound address on stdout (``--port 0`` too)."""
 
         async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets)
+            await super().startup(sockets)  # the app's start-up (the agent built) included
+            _startup.settled(serving=True)
             for server in getattr(self, "servers", []):
                 for sock in server.sockets:
                     host, port = sock.getsockname()[:2]
