@@ -177,7 +177,7 @@ class StreamChatService:
     async def prepare(self) -> None:
         """Build the agent now (imports, model, tools, the session store's tables) rather
         than at the first reply; raises what the first reply would report."""
-        self._check_config()
+        self._check_ready()
         await self._graph()
 
     async def aclose(self) -> None:

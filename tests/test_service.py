@@ -407,3 +407,23 @@ async def test_invalid_settings_fail_every_public_method_clearly(monkeypatch):
     ):
         with pytest.raises(ConfigurationError, match="SESSION_LOCK_TIMEOUT"):
             await call
+
+
+async def test_prepare_builds_the_agent_without_a_model_call_and_reports_what_a_reply_would(
+        fake_dashscope, provider, tmp_path, monkeypatch):
+    from agent.errors import ConfigurationError
+
+    store = tmp_path / "sessions.sqlite"
+    settings = make_settings(fake_dashscope, provider).model_copy(
+        update={"session_store_url": f"sqlite:///{store}"})
+    service = StreamChatService(settings, tools=[])
+    await service.prepare()
+    assert store.exists() and fake_dashscope.requests == []
+    fake_dashscope.script(Reply(text="好的。"))
+    assert assert_well_formed(await collect(service.stream_chat("你好"))) == "好的。"
+    await service.aclose()
+
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    keyless = StreamChatService(settings.model_copy(update={"api_key": None}), tools=[])
+    with pytest.raises(ConfigurationError, match="DASHSCOPE_API_KEY"):
+        await keyless.prepare()

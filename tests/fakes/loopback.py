@@ -48,6 +48,12 @@ class LoopbackServer:
                 return
             started.set()
             loop.run_forever()
+            # Handlers still waiting (a client that went away mid-request) end here, as
+            # asyncio.run ends them, instead of being destroyed pending.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
