@@ -186,3 +186,27 @@ async def test_a_busy_pool_is_not_redis_down(redis_url, unused_tcp_port):
             await down.ping(fresh=True)
     finally:
         await down.aclose()
+
+
+async def test_more_readers_than_connections_wait_their_turn(redis_url):
+    """Each live reader holds a Redis connection for a blocking read; past the pool's size
+    (here 5; redis-py's own default is 100, which raised) the rest wait instead of failing."""
+    from agent.server.streams.redis import RedisLog
+
+    log = RedisLog(redis_url, ttl=600, lease=1, readers=5)
+    await log.start()
+    try:
+        writer = LogWriter(log, MID, OWNER, SID)
+        await writer.opened
+        readers = [asyncio.ensure_future(read_text(log, 0)) for _ in range(20)]
+        await asyncio.sleep(0)
+        writer.put(1, {"type": "stream_start", "message_id": MID, "session_id": SID})
+        for i in range(30):
+            writer.put(i + 2, chunk(i))
+        writer.put(32, {"type": "stream_end", "message_id": MID, "session_id": SID})
+        await writer.wait()
+        texts = [text for text, _ in await asyncio.wait_for(asyncio.gather(*readers), 30)]
+    finally:
+        await log._redis.delete(f"geo-agent:reply:{MID}:log", f"geo-agent:reply:{MID}:meta")
+        await log.aclose()
+    assert texts == [full_text_after(30, 0)] * 20

@@ -54,7 +54,7 @@ class RedisLog(EventLog):
     """How long a health ping may take (waiting for a connection included)."""
 
     def __init__(self, url: str, ttl: float = 600.0, lease: float = 15.0,
-                 connections: int = 128) -> None:
+                 connections: int = 128, readers: int = 1000) -> None:
         import redis.asyncio as aioredis
 
         self.url = url
@@ -62,13 +62,17 @@ class RedisLog(EventLog):
         self.lease = lease
         self.instance = uuid.uuid4().hex
         # Commands share a bounded pool (a burst of replies must not open a connection each);
-        # blocking reads, which hold theirs up to a poll, get their own.
+        # blocking reads, which hold theirs up to a poll, get their own, one per reader up
+        # to ``readers`` (more readers wait their turn instead of failing: redis-py's own
+        # pools default to 100 and raise beyond it).
         pool = aioredis.BlockingConnectionPool.from_url(
             url, decode_responses=True, socket_connect_timeout=2, max_connections=connections,
             timeout=30)
         self._redis: Any = aioredis.Redis(connection_pool=pool)
-        self._reads: Any = aioredis.from_url(url, decode_responses=True,
-                                             socket_connect_timeout=2)
+        reads = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, socket_connect_timeout=2, max_connections=readers + 1,
+            timeout=30)
+        self._reads: Any = aioredis.Redis(connection_pool=reads)
         self._pinged = -1.0
         self._pinging: asyncio.Task[None] | None = None
         self._running: dict[str, str] = {}  # message id -> session id, replies run here
