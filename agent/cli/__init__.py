@@ -385,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from agent.server.cli import run_serve
 
-        return run_serve(args)
+        return run_serve(args, own_process=argv is None)
     if args.env_file and not os.path.isfile(args.env_file):
         parser.error(f"--env-file: no such file: {args.env_file}")
     if args.command == "mcp":

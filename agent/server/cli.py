@@ -56,11 +56,14 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     return serve
 
 
-def run_serve(args: argparse.Namespace) -> int:
-    """Serve until interrupted; 1 for a configuration error, 2 for a usage error."""
+def run_serve(args: argparse.Namespace, own_process: bool = False) -> int:
+    """Serve until interrupted; 1 for a configuration error, 2 for a usage error.
+    ``own_process``: the process is the command's own, so start-up may tune it (its garbage
+    collector: see ``agent.cli._startup``)."""
     from agent.cli import _startup
 
-    _startup.begin()  # until the app has started: see agent.cli._startup
+    if own_process:
+        _startup.begin()  # until the app has started
     try:
         import uvicorn
 
@@ -114,7 +117,7 @@ def _server_class(base: Any) -> Any:
 
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)  # the app's start-up (the agent built) included
-            _startup.settled(serving=True)
+            _startup.settled(serving=True)  # only if begin() paused the collector
             for server in getattr(self, "servers", []):
                 for sock in server.sockets:
                     host, port = sock.getsockname()[:2]
