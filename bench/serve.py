@@ -41,6 +41,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bench import scale as scale_row
@@ -162,42 +163,48 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(10)
 
 
-async def _in_process(service, n: int) -> tuple[float, float]:
-    from bench.server import expected_text, instruction
+async def _timed(texts: AsyncIterator[str], n: int, what: str) -> tuple[float, float]:
+    """(first text, total) seconds of reading ``texts``, whose join must be
+    ``expected_text(n)`` (the reading starts the request: an async generator is lazy)."""
+    from bench.server import expected_text
 
     started = time.perf_counter()
     first = None
     chunks = []
-    async for event in service.stream_chat(instruction(n), str(uuid.uuid4())):
-        if event["type"] == "stream_chunk":
-            if first is None:
-                first = time.perf_counter() - started
-            chunks.append(event["chunk"])
+    async for text in texts:
+        if first is None:
+            first = time.perf_counter() - started
+        chunks.append(text)
     total = time.perf_counter() - started
     if "".join(chunks) != expected_text(n):
-        raise AssertionError("in-process text differs")
+        raise AssertionError(f"{what} text differs")
     return first or total, total
+
+
+async def _in_process(service, n: int) -> tuple[float, float]:
+    from bench.server import instruction
+
+    async def texts() -> AsyncIterator[str]:
+        async for event in service.stream_chat(instruction(n), str(uuid.uuid4())):
+            if event["type"] == "stream_chunk":
+                yield event["chunk"]
+
+    return await _timed(texts(), n, "in-process")
 
 
 async def _over_sse(client, n: int) -> tuple[float, float]:
     from httpx_sse import aconnect_sse
 
-    from bench.server import expected_text, instruction
+    from bench.server import instruction
 
-    started = time.perf_counter()
-    first = None
-    chunks = []
-    async with aconnect_sse(client, "POST", "/v1/chat/stream",
-                            json={"message": instruction(n)}) as source:
-        async for sse in source.aiter_sse():
-            if sse.event == "stream_chunk":
-                if first is None:
-                    first = time.perf_counter() - started
-                chunks.append(json.loads(sse.data)["chunk"])
-    total = time.perf_counter() - started
-    if "".join(chunks) != expected_text(n):
-        raise AssertionError("SSE text differs")
-    return first or total, total
+    async def texts() -> AsyncIterator[str]:
+        async with aconnect_sse(client, "POST", "/v1/chat/stream",
+                                json={"message": instruction(n)}) as source:
+            async for sse in source.aiter_sse():
+                if sse.event == "stream_chunk":
+                    yield json.loads(sse.data)["chunk"]
+
+    return await _timed(texts(), n, "SSE")
 
 
 def _text_of(content) -> str:
@@ -215,32 +222,30 @@ async def _over_langgraph(client, n: int) -> tuple[float, float, float]:
     0.5 s, and takes only runs older than the poll's start: 0.5 to 1 s, landing differently in
     each reply).
     """
-    from bench.server import expected_text, instruction
+    from bench.server import instruction
 
     started = time.perf_counter()
-    first = picked_up = None
-    chunks = []
-    async for part in client.runs.stream(
-            None, "agent", input={"messages": [{"role": "user", "content": instruction(n)}]},
-            stream_mode="messages-tuple"):
-        if part.event == "metadata" and picked_up is None:
-            picked_up = time.perf_counter() - started
-        elif part.event == "messages":
-            message, _metadata = part.data
-            if message.get("type") in ("AIMessageChunk", "ai"):
-                text = _text_of(message.get("content"))
-                if text:
-                    if first is None:
-                        first = time.perf_counter() - started
-                    chunks.append(text)
-        elif part.event == "error":
-            raise AssertionError(f"LangGraph server run failed: {part.data}")
-    total = time.perf_counter() - started
-    if "".join(chunks) != expected_text(n):
-        raise AssertionError("LangGraph server text differs")
-    if picked_up is None:
+    picked_up: list[float] = []
+
+    async def texts() -> AsyncIterator[str]:
+        async for part in client.runs.stream(
+                None, "agent", input={"messages": [{"role": "user", "content": instruction(n)}]},
+                stream_mode="messages-tuple"):
+            if part.event == "metadata" and not picked_up:
+                picked_up.append(time.perf_counter() - started)
+            elif part.event == "messages":
+                message, _metadata = part.data
+                if message.get("type") in ("AIMessageChunk", "ai"):
+                    text = _text_of(message.get("content"))
+                    if text:
+                        yield text
+            elif part.event == "error":
+                raise AssertionError(f"LangGraph server run failed: {part.data}")
+
+    first, total = await _timed(texts(), n, "LangGraph server")
+    if not picked_up:
         raise AssertionError("LangGraph server sent no metadata event")
-    return first or total, total, picked_up
+    return first, total, picked_up[0]
 
 
 def load_langgraph_graph(fake_base_url: str):
@@ -257,41 +262,28 @@ def load_langgraph_graph(fake_base_url: str):
 
 async def _chat_openai(model, prompt: str, n: int) -> tuple[float, float]:
     """The served graph's stock ``ChatOpenAI.astream``, in this process."""
-    from bench.server import expected_text, instruction
+    from bench.server import instruction
 
-    started = time.perf_counter()
-    first = None
-    chunks = []
-    async for chunk in model.astream([("system", prompt), ("user", instruction(n))]):
-        text = _text_of(chunk.content)
-        if text:
-            if first is None:
-                first = time.perf_counter() - started
-            chunks.append(text)
-    total = time.perf_counter() - started
-    if "".join(chunks) != expected_text(n):
-        raise AssertionError("ChatOpenAI text differs")
-    return first or total, total
+    async def texts() -> AsyncIterator[str]:
+        async for chunk in model.astream([("system", prompt), ("user", instruction(n))]):
+            if text := _text_of(chunk.content):
+                yield text
+
+    return await _timed(texts(), n, "ChatOpenAI")
 
 
 async def _graph_messages(graph, n: int) -> tuple[float, float]:
     """The served graph itself, ``astream(stream_mode="messages")`` in this process."""
-    from bench.server import expected_text, instruction
+    from bench.server import instruction
 
-    started = time.perf_counter()
-    first = None
-    chunks = []
-    async for message, _metadata in graph.astream(
-            {"messages": [{"role": "user", "content": instruction(n)}]}, stream_mode="messages"):
-        text = _text_of(message.content) if message.type in ("AIMessageChunk", "ai") else ""
-        if text:
-            if first is None:
-                first = time.perf_counter() - started
-            chunks.append(text)
-    total = time.perf_counter() - started
-    if "".join(chunks) != expected_text(n):
-        raise AssertionError("graph text differs")
-    return first or total, total
+    async def texts() -> AsyncIterator[str]:
+        async for message, _metadata in graph.astream(
+                {"messages": [{"role": "user", "content": instruction(n)}]},
+                stream_mode="messages"):
+            if message.type in ("AIMessageChunk", "ai") and (text := _text_of(message.content)):
+                yield text
+
+    return await _timed(texts(), n, "graph")
 
 
 async def measure(base_url: str, serve_url: str, langgraph_url: str | None, n: int,
