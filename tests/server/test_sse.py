@@ -234,7 +234,9 @@ async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
     first = await reply.first()
     writes = sse_events(first, reply.rest_batches())
     assert await anext(writes) == encode(events[0], 1)
+    pumped = asyncio.Event()
+    reply.when_done(pumped.set)  # every event is queued once the reply's task has ended
     go.set()
-    await asyncio.sleep(0.01)
+    await pumped.wait()
     rest = [w async for w in writes]
     assert rest == [b"".join(encode(e, i) for i, e in enumerate(events[1:], 2))]
