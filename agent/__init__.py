@@ -6,24 +6,29 @@ loaded on first use.
 
 from __future__ import annotations
 
+if __name__ == "agent":  # the short name: become the real package, never a second copy
+    from bailian_geo_agent.tools._alias import become_alias
+
+    become_alias(__name__)
+
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.callbacks import ChunkStreamHandler
-    from agent.config import Settings
-    from agent.errors import GeoAgentError
-    from agent.events import StreamEvent
-    from agent.providers import build_chat_model
-    from agent.service import StreamChatService
+    from bailian_geo_agent.agent.callbacks import ChunkStreamHandler
+    from bailian_geo_agent.agent.config import Settings
+    from bailian_geo_agent.agent.errors import GeoAgentError
+    from bailian_geo_agent.agent.events import StreamEvent
+    from bailian_geo_agent.agent.providers import build_chat_model
+    from bailian_geo_agent.agent.service import StreamChatService
 
 _EXPORTS = {
-    "StreamChatService": "agent.service",
-    "ChunkStreamHandler": "agent.callbacks",
-    "Settings": "agent.config",
-    "GeoAgentError": "agent.errors",
-    "StreamEvent": "agent.events",
-    "build_chat_model": "agent.providers",
+    "StreamChatService": "bailian_geo_agent.agent.service",
+    "ChunkStreamHandler": "bailian_geo_agent.agent.callbacks",
+    "Settings": "bailian_geo_agent.agent.config",
+    "GeoAgentError": "bailian_geo_agent.agent.errors",
+    "StreamEvent": "bailian_geo_agent.agent.events",
+    "build_chat_model": "bailian_geo_agent.agent.providers",
 }
 
 __all__ = [

@@ -16,10 +16,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
-from langchain_core.callbacks import AsyncCallbackHandler
-
-from agent.errors import AnswerTooLongError, ProviderError, to_agent_error
-from agent.events import (
+from bailian_geo_agent.agent.errors import AnswerTooLongError, ProviderError, to_agent_error
+from bailian_geo_agent.agent.events import (
     OPTIONAL_EVENTS,
     MapAction,
     ReasoningChunk,
@@ -32,8 +30,9 @@ from agent.events import (
     ToolStart,
     Usage,
 )
-from agent.messages import text as message_text
-from agent.providers._thinking import REASONING_KEY
+from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
+from langchain_core.callbacks import AsyncCallbackHandler
 
 _DONE = object()
 _TOOL_RESULT_PREVIEW = 200

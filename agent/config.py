@@ -7,19 +7,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings
-
-from agent.errors import ConfigurationError
-from agent.messages import Language, parse_language, text
-from agent.providers.registry import DEFAULT_PROVIDER, PROVIDERS, provider_spec
-from tools.config import (
+from bailian_geo_agent.agent.errors import ConfigurationError
+from bailian_geo_agent.agent.messages import Language, parse_language, text
+from bailian_geo_agent.agent.providers.registry import DEFAULT_PROVIDER, PROVIDERS, provider_spec
+from bailian_geo_agent.tools.config import (
     ENV_SETTINGS,
     GeoConfig,
     describe_validation_error,
     drop_blank,
     refuse_plain_http,
 )
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings
 
 DEFAULT_MODEL = "qwen-plus"
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
@@ -187,7 +186,7 @@ def _read_geo(path: Path) -> GeoConfig:
 
 
 def _chinese() -> bool:
-    from agent.messages import language
+    from bailian_geo_agent.agent.messages import language
 
     return language() == "zh"
 
@@ -195,7 +194,7 @@ def _chinese() -> bool:
 def variables() -> list[tuple[str, str, str]]:
     """``(variable, default, meaning)`` for every setting: the service's, the geo tools' and the
     HTTP server's (``geo-agent --help`` and the README's tables list these)."""
-    from agent.server.settings import ServerSettings
+    from bailian_geo_agent.agent.server.settings import ServerSettings
 
     rows = []
     seen: set[str] = set()

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from agent.messages import text
+from bailian_geo_agent.agent.messages import text
 
 
 class GeoAgentError(Exception):

@@ -10,11 +10,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from bailian_geo_agent.agent.errors import ReplyTimeoutError, ToolRoundsExceededError
+from bailian_geo_agent.agent.messages import text
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
-
-from agent.errors import ReplyTimeoutError, ToolRoundsExceededError
-from agent.messages import text
 
 
 def tool_rounds(messages: Sequence[AnyMessage]) -> int:

@@ -1,6 +1,6 @@
 """Logging for the command line and the servers: to stderr, at a chosen level, never a secret.
 
-The package logs under ``agent.*`` and ``tools.*`` (module names); nothing is logged per chunk.
+The package logs under ``bailian_geo_agent.*`` (module names); nothing is logged per chunk.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
-PACKAGE_LOGGERS = ("agent", "tools")
+PACKAGE_LOGGERS = ("bailian_geo_agent",)
 
 
 class RedactSecrets(logging.Filter):

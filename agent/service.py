@@ -10,21 +10,30 @@ from collections.abc import AsyncGenerator, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from agent.callbacks import ChunkStreamHandler
-from agent.config import Settings
-from agent.errors import (
+from bailian_geo_agent.agent.callbacks import ChunkStreamHandler
+from bailian_geo_agent.agent.config import Settings
+from bailian_geo_agent.agent.errors import (
     ConfigurationError,
     GeoAgentError,
     ReplyTimeoutError,
     redact,
     to_agent_error,
 )
-from agent.events import StreamError
-from agent.limits import recursion_limit
-from agent.messages import text, use_language
-from agent.sessions.history import keep_partial_answer
-from agent.sessions.store import MemoryStore, SessionStore, display_url, open_store
-from agent.validation import normalize_session_id, validate_events, validate_message
+from bailian_geo_agent.agent.events import StreamError
+from bailian_geo_agent.agent.limits import recursion_limit
+from bailian_geo_agent.agent.messages import text, use_language
+from bailian_geo_agent.agent.sessions.history import keep_partial_answer
+from bailian_geo_agent.agent.sessions.store import (
+    MemoryStore,
+    SessionStore,
+    display_url,
+    open_store,
+)
+from bailian_geo_agent.agent.validation import (
+    normalize_session_id,
+    validate_events,
+    validate_message,
+)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -158,7 +167,7 @@ class StreamChatService:
 
         Returns the ids deleted. Sessions with a reply in progress are left alone.
         """
-        from agent.sessions.expiry import idle_sessions, still_idle
+        from bailian_geo_agent.agent.sessions.expiry import idle_sessions, still_idle
 
         self._check_config()
         ttl = self.settings.session_idle_ttl if idle_seconds is None else idle_seconds
@@ -288,12 +297,11 @@ class StreamChatService:
         return self._compiled[1]
 
     def _build_graph(self, checkpointer: Any) -> Any:
+        from bailian_geo_agent.agent.limits import ReplyLimitsMiddleware
+        from bailian_geo_agent.agent.providers import build_chat_model
+        from bailian_geo_agent.agent.sessions.history import ConsistentHistoryMiddleware
+        from bailian_geo_agent.prompts import geo_assistant_prompt
         from langchain.agents import create_agent
-
-        from agent.limits import ReplyLimitsMiddleware
-        from agent.providers import build_chat_model
-        from agent.sessions.history import ConsistentHistoryMiddleware
-        from prompts import geo_assistant_prompt
 
         if self._model is None:
             self._model = build_chat_model(self.settings)
@@ -336,7 +344,7 @@ class StreamChatService:
 
 
 def _default_tools(settings: Settings) -> list[BaseTool]:
-    from tools import GeoToolkit
+    from bailian_geo_agent.tools import GeoToolkit
 
     return GeoToolkit(config=settings.geo_config(), secrets=tuple(settings.secrets())).get_tools()
 

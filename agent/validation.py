@@ -7,9 +7,9 @@ from collections.abc import Collection
 from typing import overload
 from uuid import UUID
 
-from agent.errors import InvalidInputError
-from agent.events import OPTIONAL_EVENTS
-from agent.messages import text
+from bailian_geo_agent.agent.errors import InvalidInputError
+from bailian_geo_agent.agent.events import OPTIONAL_EVENTS
+from bailian_geo_agent.agent.messages import text
 
 
 def validate_message(message: object, max_chars: int) -> str:

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import asyncio, resource, sys
-from agent import Settings, StreamChatService
+from bailian_geo_agent.agent import Settings, StreamChatService
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -230,7 +230,7 @@ async def _chatopenai(base: str, native: str) -> Reply:
 
 def _service(provider: str, with_tool: bool, thinking: bool = False):
     async def factory(base: str, native: str) -> Reply:
-        from agent import Settings, StreamChatService
+        from bailian_geo_agent.agent import Settings, StreamChatService
 
         tools = []
         if with_tool:

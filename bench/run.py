@@ -238,7 +238,7 @@ def cold_start(server: Server, repeats: int) -> dict:
     first = f"""
 import asyncio, sys
 async def main():
-    from agent import Settings, StreamChatService
+    from bailian_geo_agent.agent import Settings, StreamChatService
     service = StreamChatService(Settings(api_key="sk-bench", base_url={server.base!r}), tools=[])
     async for event in service.stream_chat("bench n=20"):
         if event["type"] == "stream_chunk":
@@ -257,8 +257,9 @@ asyncio.run(main())
     for _ in range(repeats):
         # What a user runs: the command, to the first byte of the answer on stdout.
         start = time.perf_counter()
-        proc = subprocess.Popen([PY, "-m", "agent.cli", "ask", "bench n=20"], cwd=ROOT,
-                                env=ask_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([PY, "-m", "bailian_geo_agent.agent.cli", "ask", "bench n=20"],
+                                cwd=ROOT, env=ask_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
         head = proc.stdout.read(1)
         asks.append(time.perf_counter() - start)

@@ -38,7 +38,7 @@ try:
 except ImportError:  # pragma: no cover
     from json import loads as _loads
 
-from agent.cli._startup import SERVING_GC_THRESHOLD
+from bailian_geo_agent.agent.cli._startup import SERVING_GC_THRESHOLD
 
 HEADING = "## Scale: concurrent SSE clients against in-process sessions"
 TARGET = 1.3
@@ -194,8 +194,7 @@ async def measure(base_url: str, serve_url: str, server_pid: int, fake_pid: int,
                   ) -> dict[str, Any]:
     import aiohttp
     import httpx
-
-    from agent import Settings, StreamChatService
+    from bailian_geo_agent.agent import Settings, StreamChatService
 
     settings = Settings(api_key="sk-bench", base_url=base_url, max_retries=0,
                         session_store_url="memory://", session_idle_ttl=0)

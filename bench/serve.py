@@ -94,8 +94,7 @@ async def _over_sse(client, n: int) -> tuple[float, float]:
 async def measure(base_url: str, serve_url: str, langgraph_url: str | None, n: int,
                   rounds: int) -> dict[str, float]:
     import httpx
-
-    from agent import Settings, StreamChatService
+    from bailian_geo_agent.agent import Settings, StreamChatService
 
     settings = Settings(api_key="sk-bench", base_url=base_url, max_retries=0,
                         session_store_url="memory://", session_idle_ttl=0)
@@ -228,8 +227,8 @@ def main() -> None:
     langgraph_url = None
     skipped = "--no-langgraph" if args.no_langgraph else None
     try:
-        serve, line = _start([sys.executable, "-m", "agent.cli", "serve", "--port", "0",
-                              "--log-level", "warning"], serve_env, "listening on ")
+        serve, line = _start([sys.executable, "-m", "bailian_geo_agent.agent.cli", "serve",
+                              "--port", "0", "--log-level", "warning"], serve_env, "listening on ")
         processes.insert(0, serve)
         url = line.rsplit("listening on ", 1)[1].strip()
         if not args.no_langgraph and not args.no_chunks:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from agent import StreamChatService
+from bailian_geo_agent.agent import StreamChatService
 
 DEFAULT_QUESTION = "北京今天天气怎么样？"
 

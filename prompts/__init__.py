@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+if __name__ == "prompts":  # the short name: become the real package, never a second copy
+    from bailian_geo_agent.tools._alias import become_alias
+
+    become_alias(__name__)
+
 from functools import cache
 from importlib import resources
 

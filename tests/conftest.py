@@ -41,6 +41,7 @@ def _isolated_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 async def _close_http_pools():
     """Close the per-loop HTTP pools of both model paths in the loop that opened them."""
     yield
-    pools = sys.modules.get("agent.providers._pools")  # imported by either provider
+    # imported by either provider
+    pools = sys.modules.get("bailian_geo_agent.agent.providers._pools")
     if pools is not None:
         await pools.close_all_loop_pools()

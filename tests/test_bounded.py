@@ -9,11 +9,11 @@ import time
 import uuid
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.errors import StreamLimitError
+from bailian_geo_agent.agent.providers._sse import EventSplitter, iter_sse_data
 from langchain_core.tools import tool
 
-from agent import StreamChatService
-from agent.errors import StreamLimitError
-from agent.providers._sse import EventSplitter, iter_sse_data
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
 from tests.helpers import stop_after_chunks
 from tests.test_service import assert_well_formed, collect, make_settings
@@ -204,8 +204,8 @@ async def test_connect_failures_name_the_cause_host_and_variable(fake_dashscope,
 @pytest.mark.parametrize("variable", ["DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL",
                                       "AMAP_BASE_URL"])
 def test_plain_http_beyond_loopback_is_refused(monkeypatch, variable):
-    from agent import Settings
-    from agent.errors import ConfigurationError
+    from bailian_geo_agent.agent import Settings
+    from bailian_geo_agent.agent.errors import ConfigurationError
 
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-x")
     monkeypatch.setenv(variable, "http://api.example.com/v1")
@@ -222,8 +222,8 @@ def test_plain_http_beyond_loopback_is_refused(monkeypatch, variable):
 
 
 async def test_amap_results_are_capped_and_never_echo_the_key(fake_amap_env):
-    from tools import GeoToolkit
-    from tools.config import GeoConfig
+    from bailian_geo_agent.tools import GeoToolkit
+    from bailian_geo_agent.tools.config import GeoConfig
 
     key = fake_amap_env.api_key if hasattr(fake_amap_env, "api_key") else None
     config = GeoConfig.from_env()
@@ -242,7 +242,7 @@ async def test_amap_results_are_capped_and_never_echo_the_key(fake_amap_env):
 
 
 def test_cache_ttl_zero_turns_every_cache_off():
-    from tools.cache import TTLCache
+    from bailian_geo_agent.tools.cache import TTLCache
 
     cache = TTLCache(ttl=0)
     cache.set("k", "v", ttl=86400)  # a provider's own fixed lifetime

@@ -8,12 +8,12 @@ from typing import Any
 
 import openai
 import pytest
+from bailian_geo_agent.agent import ChunkStreamHandler
+from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
 from langchain_core.messages import ToolMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
-from agent import ChunkStreamHandler
-from agent.providers.openai_compatible import DashScopeChatOpenAI
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 
@@ -210,7 +210,7 @@ async def test_a_model_without_streaming_flag_still_streams_through_the_handler(
 
 
 def test_every_event_type_has_its_documented_dict_form():
-    from agent.events import (
+    from bailian_geo_agent.agent.events import (
         MapAction,
         StreamChunk,
         StreamEnd,

@@ -9,9 +9,9 @@ import time
 import uuid
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
 from langchain_core.tools import tool
 
-from agent import StreamChatService
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.helpers import assert_well_formed, collect, make_settings
 
@@ -162,7 +162,7 @@ async def test_a_running_tool_call_is_cancelled(fake_dashscope, provider):
 async def test_an_amap_request_in_flight_is_cancelled(fake_dashscope, fake_amap_env):
     """A geo tool waiting on a slow AMap answer: its HTTP request is dropped when the reply is
     cancelled."""
-    from tools import GeoToolkit
+    from bailian_geo_agent.tools import GeoToolkit
 
     fake_amap_env.set_response("/v3/weather/weatherInfo", {"status": "1"}, delay=10)
     toolkit = GeoToolkit()

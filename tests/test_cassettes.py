@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
+from bailian_geo_agent.agent import Settings, StreamChatService
+from bailian_geo_agent.agent.config import DEFAULT_BASE_URL, DEFAULT_NATIVE_BASE_URL
 from langchain_core.tools import tool
 
-from agent import Settings, StreamChatService
-from agent.config import DEFAULT_BASE_URL, DEFAULT_NATIVE_BASE_URL
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 

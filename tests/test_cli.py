@@ -17,9 +17,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from bailian_geo_agent.agent import cli
+from bailian_geo_agent.agent.config import variables
 
-from agent import cli
-from agent.config import variables
 from tests.fakes import amap_plugin
 from tests.fakes.dashscope import Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
@@ -28,7 +28,7 @@ from tests.fakes.pytest_plugin import FAKE_API_KEY
 fake_amap_server = amap_plugin.fake_amap_server
 fake_amap = amap_plugin.fake_amap
 
-CLI = [sys.executable, "-m", "agent.cli"]
+CLI = [sys.executable, "-m", "bailian_geo_agent.agent.cli"]
 SCHEMA = {
     "stream_start": {"type", "message_id", "session_id"},
     "stream_chunk": {"type", "message_id", "session_id", "chunk"},
@@ -106,7 +106,7 @@ def parse_lines(stdout: str) -> list[dict]:
 
 def test_console_script_is_declared():
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("geo-agent") == "agent.cli:main"
+    assert scripts.get("geo-agent") == "bailian_geo_agent.agent.cli:main"
 
 
 def test_help_explains_every_option_and_variable(tmp_path):
@@ -467,7 +467,7 @@ _PROBE = """
 import gc, json, sys
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(1))
-from agent.cli import _startup, main
+from bailian_geo_agent.agent.cli import _startup, main
 began, settled = [], []
 real_begin, real_settled = _startup.begin, _startup.settled
 def begin():

@@ -9,13 +9,12 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from bailian_geo_agent.agent._compat import langchain_openai as lc_openai
+from bailian_geo_agent.agent._compat.pydantic import construct
+from bailian_geo_agent.agent.providers._chunks import text_chunk
+from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
 from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
-
-from agent._compat import langchain_openai as lc_openai
-from agent._compat.pydantic import construct
-from agent.providers._chunks import text_chunk
-from agent.providers.openai_compatible import DashScopeChatOpenAI
 
 
 @pytest.fixture
@@ -64,8 +63,7 @@ def test_aiohttp_stream_reader_buffer() -> None:
 
     import aiohttp
     from aiohttp.base_protocol import BaseProtocol
-
-    from agent._compat.aiohttp import unread
+    from bailian_geo_agent.agent._compat.aiohttp import unread
 
     async def check() -> bytes:
         protocol = BaseProtocol(asyncio.get_running_loop())
@@ -78,7 +76,7 @@ def test_aiohttp_stream_reader_buffer() -> None:
 
 
 def test_dashscope_internals() -> None:
-    from agent._compat import dashscope as ds
+    from bailian_geo_agent.agent._compat import dashscope as ds
 
     assert ds.resolve_base_url("http://h/api/v1", None).rstrip("/") == "http://h/api/v1"
     headers = ds.get_sdk_headers(module=ds.get_api_module("dashscope.aigc.generation"))
@@ -109,7 +107,7 @@ def test_httpx_imports_its_cli_optionally() -> None:
     assert "from ._main import main\nexcept ImportError" in source.replace("    ", "")
     probe = (
         "import sys\n"
-        "from agent._compat.httpx import skip_cli_import\n"
+        "from bailian_geo_agent.agent._compat.httpx import skip_cli_import\n"
         "skip_cli_import()\n"
         "import httpx\n"
         "assert sys.modules['httpx._main'] is None\n"

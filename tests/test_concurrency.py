@@ -8,9 +8,9 @@ import time
 import uuid
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.sessions.locks import SessionLocks
 
-from agent import StreamChatService
-from agent.sessions.locks import SessionLocks
 from tests.fakes.dashscope import Reply, echo_responder
 from tests.helpers import assert_well_formed, collect, make_settings
 

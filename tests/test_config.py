@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from agent.config import DEFAULT_BASE_URL, DEFAULT_MODEL, Settings
-from agent.errors import ConfigurationError
+from bailian_geo_agent.agent.config import DEFAULT_BASE_URL, DEFAULT_MODEL, Settings
+from bailian_geo_agent.agent.errors import ConfigurationError
 
 
 def test_defaults_when_only_the_key_is_set(monkeypatch):
@@ -55,7 +54,7 @@ def test_invalid_values_name_the_variable(monkeypatch, variable, value):
 
 
 async def test_invalid_setting_is_an_error_event_not_a_crash(monkeypatch):
-    from agent import StreamChatService
+    from bailian_geo_agent.agent import StreamChatService
 
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
     monkeypatch.setenv("DASHSCOPE_TIMEOUT", "soon")
@@ -76,7 +75,7 @@ def test_readme_and_help_list_every_setting():
     """The README's configuration tables name every settings field's variable."""
     from pathlib import Path
 
-    from agent.config import variables
+    from bailian_geo_agent.agent.config import variables
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [name for name, _, _ in variables() if f"`{name}`" not in readme]
@@ -85,8 +84,8 @@ def test_readme_and_help_list_every_setting():
 
 
 def test_provider_choices_come_from_the_registry(monkeypatch):
-    from agent.cli import build_parser
-    from agent.providers import PROVIDERS
+    from bailian_geo_agent.agent.cli import build_parser
+    from bailian_geo_agent.agent.providers import PROVIDERS
 
     (provider,) = [a for a in build_parser()._actions if "--provider" in a.option_strings]
     assert tuple(provider.choices) == tuple(PROVIDERS)
@@ -99,7 +98,7 @@ def test_env_example_lists_every_variable():
     """.env.example is generated from the settings (python -m agent.config > .env.example)."""
     from pathlib import Path
 
-    from agent.config import env_example, variables
+    from bailian_geo_agent.agent.config import env_example, variables
 
     committed = (Path(__file__).parents[1] / ".env.example").read_text(encoding="utf-8")
     assert committed == env_example()
@@ -115,7 +114,7 @@ def test_env_example_lists_every_variable():
     ],
 )
 async def test_configuration_errors_are_one_readable_sentence(monkeypatch, env, names):
-    from agent import StreamChatService
+    from bailian_geo_agent.agent import StreamChatService
 
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
     for name, value in env.items():

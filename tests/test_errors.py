@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx2
 import openai
 import pytest
-
-from agent.errors import (
+from bailian_geo_agent.agent.errors import (
     AuthenticationError,
     ContentModerationError,
     DashScopeAPIError,
@@ -107,7 +106,7 @@ def test_redact_masks_every_secret_occurrence():
 
 
 def test_a_404_that_is_not_about_the_model_points_at_the_base_url():
-    from agent.errors import EndpointNotFoundError
+    from bailian_geo_agent.agent.errors import EndpointNotFoundError
 
     mapped = to_agent_error(openai_status_error(404, "", "Not Found"), host="localhost:8000")
     assert isinstance(mapped, EndpointNotFoundError)

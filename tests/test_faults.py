@@ -9,10 +9,10 @@ import uuid
 from typing import Any
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 
-from agent import StreamChatService
 from tests.fakes import dashscope_wire
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
 from tests.helpers import assert_well_formed, collect, make_settings
@@ -147,8 +147,8 @@ async def test_a_tool_that_raises(fake_dashscope):
 
 
 async def test_an_amap_timeout_is_a_tool_result(fake_dashscope, fake_amap_env):
-    from tools import GeoToolkit
-    from tools.http import HttpClient
+    from bailian_geo_agent.tools import GeoToolkit
+    from bailian_geo_agent.tools.http import HttpClient
 
     fake_amap_env.set_response("/v3/weather/weatherInfo", {"status": "1"}, delay=3)
     http = HttpClient(timeout=0.3, retries=0)
@@ -185,7 +185,7 @@ async def test_a_failure_while_reporting_a_failure_still_ends_the_stream(
     def broken(*args: Any, **kwargs: Any):
         raise RuntimeError("describing failed")
 
-    monkeypatch.setattr("agent.service.to_agent_error", broken)
+    monkeypatch.setattr("bailian_geo_agent.agent.service.to_agent_error", broken)
     fake_dashscope.script(Reply(status=400, error_code="invalid_parameter_error"))
     service = StreamChatService(make_settings(fake_dashscope, "openai"), tools=[])
     events = await asyncio.wait_for(collect(service.stream_chat("你好")), 10)

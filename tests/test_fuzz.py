@@ -10,13 +10,13 @@ import uuid
 from typing import Any
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.errors import GeoAgentError
+from bailian_geo_agent.agent.validation import normalize_session_id, validate_message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
-from agent import StreamChatService
-from agent.errors import GeoAgentError
-from agent.validation import normalize_session_id, validate_message
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.helpers import DOCUMENTED_KEYS, assert_well_formed, collect, make_settings
@@ -49,7 +49,7 @@ event_sets = st.one_of(st.none(), st.just(()), st.just({"tool_start"}), st.just(
 
 
 def expected_valid(message: Any, session_id: Any, events: Any) -> bool:
-    from agent.validation import validate_events
+    from bailian_geo_agent.agent.validation import validate_events
 
     try:
         validate_message(message, MAX_CHARS)
@@ -104,11 +104,12 @@ async def test_a_failing_service_setup_is_an_error_event_too(fake_dashscope):
 
 @pytest.fixture(scope="module")
 def amap_tools(fake_amap_server):
+    from bailian_geo_agent.tools import GeoToolkit
+    from bailian_geo_agent.tools.config import GeoConfig
+    from bailian_geo_agent.tools.http import HttpClient
+    from bailian_geo_agent.tools.providers.amap import AmapProvider
+
     from tests.fakes.amap_plugin import FAKE_AMAP_KEY
-    from tools import GeoToolkit
-    from tools.config import GeoConfig
-    from tools.http import HttpClient
-    from tools.providers.amap import AmapProvider
 
     http = HttpClient(timeout=2.0, retry_delay=0.01)
     provider = AmapProvider(FAKE_AMAP_KEY, http, base_url=fake_amap_server.base_url,
@@ -156,7 +157,7 @@ def test_every_tool_answers_any_arguments_with_a_result(amap_tools, loop, data):
     '{"unexpected": {"deep": [1, 2, {"x": null}]}}', "", '{"place": "\\u0000"}',
 ])
 async def test_garbage_tool_arguments_from_the_model(fake_dashscope, fake_amap_env, arguments):
-    from tools import GeoToolkit
+    from bailian_geo_agent.tools import GeoToolkit
 
     fake_dashscope.responder = tool_then_answer([ToolCall("get_weather", arguments)])
     service = StreamChatService(make_settings(fake_dashscope, "openai"),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from bailian_geo_agent.agent import Settings, StreamChatService
 
-from agent import Settings, StreamChatService
 from tests.fakes.dashscope import RecordedRequest, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.helpers import assert_well_formed, collect

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from bailian_geo_agent.agent import Settings, StreamChatService
+from bailian_geo_agent.agent.sessions.history import cancelled_tool_result, repair_tool_calls
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from agent import Settings, StreamChatService
-from agent.sessions.history import cancelled_tool_result, repair_tool_calls
 from tests.fakes.dashscope import Reply
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 

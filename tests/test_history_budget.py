@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.sessions.history import repair_tool_calls, trim_history
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.tools import tool
 
-from agent import StreamChatService
-from agent.sessions.history import repair_tool_calls, trim_history
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
 from tests.helpers import assert_well_formed, collect, make_settings
 

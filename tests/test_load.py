@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
 
-from agent import StreamChatService
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.helpers import assert_well_formed
 
@@ -53,7 +53,7 @@ def fake_in_another_process():
 
 
 async def test_a_thousand_concurrent_sessions(fake_in_another_process, tmp_path):
-    from agent import Settings
+    from bailian_geo_agent.agent import Settings
 
     settings = Settings(api_key=FAKE_API_KEY, base_url=fake_in_another_process, timeout=60.0,
                         max_retries=0, session_store_url=f"sqlite:///{tmp_path / 'load.sqlite'}")

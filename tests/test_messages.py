@@ -6,9 +6,8 @@ import re
 import string
 
 import pytest
-
-from agent import messages
-from agent.messages import CATALOGUE, LANGUAGES, text, use_language
+from bailian_geo_agent.agent import messages
+from bailian_geo_agent.agent.messages import CATALOGUE, LANGUAGES, text, use_language
 
 
 def _fields(template: str) -> set[str]:
@@ -51,7 +50,7 @@ def test_no_user_facing_chinese_outside_the_catalogue() -> None:
 
 
 async def test_service_errors_follow_geo_agent_language(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent import StreamChatService
+    from bailian_geo_agent.agent import StreamChatService
 
     monkeypatch.setenv("GEO_AGENT_LANGUAGE", "en")
     events = [e async for e in StreamChatService(tools=[]).stream_chat("hi")]

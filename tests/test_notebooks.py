@@ -226,7 +226,7 @@ def at(lng: float, lat: float) -> str:
 
 
 def test_map_notebook_draws_places_and_route(tmp_path, fake_dashscope, fake_amap):
-    from tools import gcj02_to_wgs84
+    from bailian_geo_agent.tools import gcj02_to_wgs84
 
     fake_dashscope.responder = map_responder
     book = execute("map.ipynb", tmp_path, kernel_env(tmp_path, fake_dashscope, fake_amap))

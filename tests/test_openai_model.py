@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import openai
 import pytest
+from bailian_geo_agent.agent.errors import StreamInterruptedError
+from bailian_geo_agent.agent.providers._sse import iter_sse_data
+from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
 from langchain_core.messages import AIMessageChunk
 
-from agent.errors import StreamInterruptedError
-from agent.providers._sse import iter_sse_data
-from agent.providers.openai_compatible import DashScopeChatOpenAI
 from tests.fakes.dashscope import Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 

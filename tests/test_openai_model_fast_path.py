@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from bailian_geo_agent.agent.providers._chunks import text_chunk
+from bailian_geo_agent.agent.providers.openai_compatible import (
+    _TEXT_FIELDS,
+    DashScopeChatOpenAI,
+    _text_delta,
+)
 from langchain_core.messages import AIMessageChunk
-
-from agent.providers._chunks import text_chunk
-from agent.providers.openai_compatible import _TEXT_FIELDS, DashScopeChatOpenAI, _text_delta
 
 BASE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
         "model": "qwen-plus", "system_fingerprint": None}

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
 
-from agent import StreamChatService
 from tests.fakes.dashscope import FakeDashScope, Reply
 from tests.test_service import PROVIDERS, collect, make_settings
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bailian_geo_agent.agent import Settings, StreamChatService
+from bailian_geo_agent.agent import service as agent_service
 from langchain_core.tools import tool
 
-import agent.service
-from agent import Settings, StreamChatService
 from tests.fakes.amap_plugin import FAKE_AMAP_KEY
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
 from tests.fakes.pytest_plugin import FAKE_API_KEY
@@ -84,7 +84,7 @@ def test_cassettes_hold_no_keys():
 def recorded_errors(monkeypatch) -> list[str]:
     """``str`` and ``repr`` of every exception the service turns into an error event."""
     seen: list[str] = []
-    original = agent.service.to_agent_error
+    original = agent_service.to_agent_error
 
     def recording(exc: BaseException, **kwargs: Any):
         chain: BaseException | None = exc
@@ -97,7 +97,7 @@ def recorded_errors(monkeypatch) -> list[str]:
         seen.append(str(mapped))
         return mapped
 
-    monkeypatch.setattr(agent.service, "to_agent_error", recording)
+    monkeypatch.setattr(agent_service, "to_agent_error", recording)
     return seen
 
 
@@ -130,10 +130,10 @@ async def test_no_key_in_events_logs_or_errors(
     fake_dashscope, fake_amap, provider, caplog, recorded_errors, monkeypatch, malformed_sse,  # noqa: F811
     unused_tcp_port,
 ):
-    from tools import GeoToolkit
-    from tools.config import GeoConfig
-    from tools.http import HttpClient
-    from tools.providers.amap import AmapProvider
+    from bailian_geo_agent.tools import GeoToolkit
+    from bailian_geo_agent.tools.config import GeoConfig
+    from bailian_geo_agent.tools.http import HttpClient
+    from bailian_geo_agent.tools.providers.amap import AmapProvider
 
     caplog.set_level(logging.DEBUG)
     fake_dashscope.valid_keys = {SECRET_KEY}
@@ -166,7 +166,8 @@ async def test_no_key_in_events_logs_or_errors(
         await chat(Settings(**{**values, "base_url": unreachable + "/compatible-mode/v1",
                                "native_base_url": unreachable + "/api/v1"}), "你好")
         store = f"postgresql://agent:{DB_PASSWORD}@127.0.0.1:{unused_tcp_port}/sessions"
-        monkeypatch.setattr("agent.sessions.store.PostgresStore.pool_timeout", 0.3)
+        monkeypatch.setattr(
+            "bailian_geo_agent.agent.sessions.store.PostgresStore.pool_timeout", 0.3)
         await chat(Settings(**{**values, "session_store_url": store}), "你好")
         await chat(good, "x" * 100_000)
         await chat(good, "你好", f"{SECRET_KEY}")  # a key pasted as the session id

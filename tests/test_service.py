@@ -8,10 +8,10 @@ import time
 import uuid
 
 import pytest
+from bailian_geo_agent.agent import Settings, StreamChatService
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 
-from agent import Settings, StreamChatService
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.helpers import (  # noqa: F401 - re-exported for tests written against this module
@@ -395,7 +395,7 @@ async def test_closing_one_service_leaves_another_streaming(fake_dashscope, prov
 
 
 async def test_invalid_settings_fail_every_public_method_clearly(monkeypatch):
-    from agent.errors import ConfigurationError
+    from bailian_geo_agent.agent.errors import ConfigurationError
 
     monkeypatch.setenv("SESSION_LOCK_TIMEOUT", "abc")
     service = StreamChatService(tools=[])
@@ -411,7 +411,7 @@ async def test_invalid_settings_fail_every_public_method_clearly(monkeypatch):
 
 async def test_prepare_builds_the_agent_without_a_model_call_and_reports_what_a_reply_would(
         fake_dashscope, provider, tmp_path, monkeypatch):
-    from agent.errors import ConfigurationError
+    from bailian_geo_agent.agent.errors import ConfigurationError
 
     store = tmp_path / "sessions.sqlite"
     settings = make_settings(fake_dashscope, provider).model_copy(

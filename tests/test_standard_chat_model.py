@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
 from langchain_tests.unit_tests import ChatModelUnitTests
-
-from agent.providers.openai_compatible import DashScopeChatOpenAI
 
 
 class TestDashScopeChatOpenAIStandard(ChatModelUnitTests):

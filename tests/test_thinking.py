@@ -9,12 +9,16 @@ from typing import Any
 
 import httpx2
 import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.providers._native_wire import (
+    StreamState,
+    chunk_from_event,
+    reasoning_chunk,
+)
+from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI, _fast_delta
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.tools import tool
 
-from agent import StreamChatService
-from agent.providers._native_wire import StreamState, chunk_from_event, reasoning_chunk
-from agent.providers.openai_compatible import DashScopeChatOpenAI, _fast_delta
 from tests.fakes import dashscope as fake_module
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
@@ -193,7 +197,7 @@ def _chat_openai(fake: FakeDashScope, **kwargs: Any) -> DashScopeChatOpenAI:
 
 
 def _chat_tongyi(fake: FakeDashScope, **kwargs: Any) -> Any:
-    from agent.providers.dashscope_native import DashScopeChatTongyi
+    from bailian_geo_agent.agent.providers.dashscope_native import DashScopeChatTongyi
 
     return DashScopeChatTongyi(api_key=FAKE_API_KEY, model="qwq-plus",
                                base_url=fake.native_base_url, max_retries=0, **kwargs)
@@ -293,8 +297,8 @@ async def test_openai_reasoning_is_kept_on_the_lean_and_the_sdk_path(
 
 
 def test_openai_reasoning_fast_chunk_equals_the_converter() -> None:
-    from agent.providers._chunks import reasoning_chunk as fast_reasoning
-    from agent.providers.openai_compatible import _TEXT_FIELDS
+    from bailian_geo_agent.agent.providers._chunks import reasoning_chunk as fast_reasoning
+    from bailian_geo_agent.agent.providers.openai_compatible import _TEXT_FIELDS
 
     chat = DashScopeChatOpenAI(model="qwq-plus", api_key="sk-test", base_url="http://127.0.0.1:1")
     raw = _event({"content": None, "reasoning_content": "想"})

@@ -13,6 +13,19 @@ from typing import Any
 import dashscope
 import pytest
 from aiohttp import web
+from bailian_geo_agent.agent.errors import (
+    DashScopeAPIError,
+    NetworkError,
+    StreamInterruptedError,
+    to_agent_error,
+)
+from bailian_geo_agent.agent.providers._native_wire import StreamState, chunk_from_event, text_chunk
+from bailian_geo_agent.agent.providers.dashscope_native import (
+    DashScopeChatTongyi,
+    DashScopeConnectionError,
+    DashScopeTimeoutError,
+    close_http_session,
+)
 from dashscope.api_entities.aio_session import close_shared_aio_session
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackHandler
@@ -20,19 +33,6 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from agent.errors import (
-    DashScopeAPIError,
-    NetworkError,
-    StreamInterruptedError,
-    to_agent_error,
-)
-from agent.providers._native_wire import StreamState, chunk_from_event, text_chunk
-from agent.providers.dashscope_native import (
-    DashScopeChatTongyi,
-    DashScopeConnectionError,
-    DashScopeTimeoutError,
-    close_http_session,
-)
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall, echo_responder, tool_then_answer
 
 KEY = "sk-test-tongyi-0000"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
-from agent.errors import InvalidInputError
-from agent.validation import normalize_session_id, validate_events, validate_message
+from bailian_geo_agent.agent.errors import InvalidInputError
+from bailian_geo_agent.agent.validation import (
+    normalize_session_id,
+    validate_events,
+    validate_message,
+)
 
 
 @pytest.mark.parametrize("message", ["", " ", "\n\t", "\u200b\u200b", "\u3000", "\x01\x02"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tools.errors import OutOfCoverageError
+from bailian_geo_agent.tools.errors import OutOfCoverageError
 
 
 def capability(provider: Any, method: str, what: str) -> Callable[..., Awaitable[Any]]:

@@ -13,14 +13,13 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
+from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
+from bailian_geo_agent.tools.errors import GeoProviderError, NotFoundError
+from bailian_geo_agent.tools.http import HttpClient, client_for
+from bailian_geo_agent.tools.providers.base import GeoProvider
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-
-from tools.coords import CRS, Coordinate, parse_lnglat
-from tools.errors import GeoProviderError, NotFoundError
-from tools.http import HttpClient, client_for
-from tools.providers.base import GeoProvider
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class GeoTool(BaseTool):
     def model_post_init(self, context: Any, /) -> None:
         """Build the default provider from the environment when none was given."""
         if self.provider is None:
-            from tools.providers import provider_from_env
+            from bailian_geo_agent.tools.providers import provider_from_env
 
             self.provider = provider_from_env(http=self.http)
         if self.http is None:

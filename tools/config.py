@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from bailian_geo_agent.tools.coords import CRS
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from tools.coords import CRS
 
 ProviderChoice = Literal["amap", "open", "auto"]
 
@@ -78,7 +77,7 @@ def refuse_plain_http(url: str, variable: str) -> None:
     parts = urlsplit(url)
     if parts.scheme != "http" or _private_host(parts.hostname or ""):
         return
-    from agent.messages import text
+    from bailian_geo_agent.agent.messages import text
 
     raise ValueError(text("insecure_url", variable=variable, host=parts.hostname))
 

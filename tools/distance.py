@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
-from tools.capabilities import capability
-from tools.common import (
+from bailian_geo_agent.tools.capabilities import capability
+from bailian_geo_agent.tools.common import (
     GeoTool,
     ShortText,
     coordinate_label,
@@ -15,9 +13,10 @@ from tools.common import (
     format_duration,
     resolve_point,
 )
-from tools.coords import CRS, Coordinate
-from tools.errors import NotFoundError, OutOfCoverageError
-from tools.providers.extras import Distance, DistanceMatrix
+from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.providers.extras import Distance, DistanceMatrix
+from pydantic import BaseModel, Field
 
 MODE_NAMES = {"driving": "驾车", "walking": "步行", "straight": "直线"}
 

@@ -25,8 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-
-from tools.errors import (
+from bailian_geo_agent.tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
     ProviderTimeoutError,

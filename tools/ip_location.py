@@ -5,11 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from bailian_geo_agent.tools.capabilities import capability
+from bailian_geo_agent.tools.common import GeoTool, coordinate_label, join_region
+from bailian_geo_agent.tools.errors import InvalidParamsError
 from pydantic import BaseModel, Field, field_validator
-
-from tools.capabilities import capability
-from tools.common import GeoTool, coordinate_label, join_region
-from tools.errors import InvalidParamsError
 
 
 class IpLocationInput(BaseModel):

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
-
-from tools.common import (
+from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
     GeoTool,
     Latitude,
@@ -33,9 +31,10 @@ from tools.common import (
     mode_name,
     resolve_point,
 )
-from tools.coords import CRS, Coordinate
-from tools.errors import NotFoundError, OutOfCoverageError
-from tools.routes import compute_route
+from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.routes import compute_route
+from pydantic import BaseModel, Field, model_validator
 
 MAX_PATH_POINTS = 500
 _DIGITS = 6

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from tools.common import (
+from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
     GeoTool,
     Latitude,
@@ -17,8 +15,9 @@ from tools.common import (
     source_name,
     truncate,
 )
-from tools.coords import CRS, Coordinate
-from tools.providers.base import Place
+from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.providers.base import Place
+from pydantic import BaseModel, Field
 
 MAX_STEPS = 8
 

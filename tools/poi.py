@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
-
-from tools.common import (
+from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
     GeoTool,
     Latitude,
@@ -19,8 +17,9 @@ from tools.common import (
     source_name,
     truncate,
 )
-from tools.coords import CRS
-from tools.providers.base import Poi
+from bailian_geo_agent.tools.coords import CRS
+from bailian_geo_agent.tools.providers.base import Poi
+from pydantic import BaseModel, Field, model_validator
 
 
 class PoiSearchInput(BaseModel):

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from bailian_geo_agent.tools.capabilities import capability
+from bailian_geo_agent.tools.common import (
+    GeoTool,
+    coordinate_label,
+    format_distance,
+    join_region,
+    truncate,
+)
+from bailian_geo_agent.tools.providers.extras import PoiDetail
 from pydantic import BaseModel, Field
-
-from tools.capabilities import capability
-from tools.common import GeoTool, coordinate_label, format_distance, join_region, truncate
-from tools.providers.extras import PoiDetail
 
 
 class PoiDetailInput(BaseModel):

@@ -5,10 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
-from tools.capabilities import capability
-from tools.common import (
+from bailian_geo_agent.tools.capabilities import capability
+from bailian_geo_agent.tools.common import (
     GeoTool,
     ShortText,
     coordinate_label,
@@ -18,9 +16,10 @@ from tools.common import (
     resolve_point,
     truncate,
 )
-from tools.coords import CRS, Coordinate
-from tools.providers.base import Route
-from tools.providers.extras import TransitPlan, TransitRoutes, TransitSegment
+from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.providers.base import Route
+from bailian_geo_agent.tools.providers.extras import TransitPlan, TransitRoutes, TransitSegment
+from pydantic import BaseModel, Field
 
 MAX_STEPS = 8
 MAX_PLANS = 3

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import ConfigDict, Field
-
-from tools.common import GeoTool
-from tools.config import GeoConfig
-from tools.coords import CRS
-from tools.distance import DistanceTool
-from tools.http import client_for
-from tools.ip_location import IpLocationTool
-from tools.map_ops import (
+from bailian_geo_agent.tools.common import GeoTool
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.coords import CRS
+from bailian_geo_agent.tools.distance import DistanceTool
+from bailian_geo_agent.tools.http import client_for
+from bailian_geo_agent.tools.ip_location import IpLocationTool
+from bailian_geo_agent.tools.map_ops import (
     MapAddMarkersTool,
     MapClearTool,
     MapDrawRouteTool,
@@ -21,11 +18,13 @@ from tools.map_ops import (
     MapSetViewTool,
     MapTool,
 )
-from tools.places import GeocodeTool, ReverseGeocodeTool, SuggestPlacesTool
-from tools.poi import PoiSearchTool
-from tools.poi_detail import PoiDetailTool
-from tools.routes import CyclingRouteTool, RoutePlanTool, TransitRouteTool
-from tools.weather import WeatherTool
+from bailian_geo_agent.tools.places import GeocodeTool, ReverseGeocodeTool, SuggestPlacesTool
+from bailian_geo_agent.tools.poi import PoiSearchTool
+from bailian_geo_agent.tools.poi_detail import PoiDetailTool
+from bailian_geo_agent.tools.routes import CyclingRouteTool, RoutePlanTool, TransitRouteTool
+from bailian_geo_agent.tools.weather import WeatherTool
+from langchain_core.tools import BaseTool, BaseToolkit
+from pydantic import ConfigDict, Field
 
 LOOKUP_TOOLS: tuple[type[GeoTool], ...] = (
     WeatherTool,
@@ -78,7 +77,7 @@ class GeoToolkit(BaseToolkit):
         if self.config is None:
             self.config = GeoConfig.from_env()
         if self.provider is None:
-            from tools.providers import build_provider
+            from bailian_geo_agent.tools.providers import build_provider
 
             self.provider = build_provider(self.config, self.http)
         if self.http is None:

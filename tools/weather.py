@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
-
-from tools.common import (
+from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
     GeoTool,
     Latitude,
@@ -15,8 +13,9 @@ from tools.common import (
     check_place_or_lnglat,
     coordinate_label,
 )
-from tools.coords import CRS, Coordinate
-from tools.providers.base import WeatherReport
+from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.providers.base import WeatherReport
+from pydantic import BaseModel, Field, model_validator
 
 
 class WeatherInput(BaseModel):

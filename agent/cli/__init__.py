@@ -21,13 +21,13 @@ from contextlib import suppress
 from typing import Any
 from uuid import uuid4
 
-from agent import events
-from agent.cli import _startup
-from agent.cli.display import Display
-from agent.errors import InvalidInputError
-from agent.messages import text, use_language
-from agent.providers.registry import PROVIDERS
-from agent.validation import normalize_session_id
+from bailian_geo_agent.agent import events
+from bailian_geo_agent.agent.cli import _startup
+from bailian_geo_agent.agent.cli.display import Display
+from bailian_geo_agent.agent.errors import InvalidInputError
+from bailian_geo_agent.agent.messages import text, use_language
+from bailian_geo_agent.agent.providers.registry import PROVIDERS
+from bailian_geo_agent.agent.validation import normalize_session_id
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -37,7 +37,7 @@ EXIT_INTERRUPTED = 130
 OPTIONAL_EVENTS = tuple(sorted(events.OPTIONAL_EVENTS))
 
 def _variables_help() -> str:
-    from agent.config import variables  # every setting, the geo tools' included
+    from bailian_geo_agent.agent.config import variables  # every setting, the geo tools' included
 
     rows = variables()
     width = max(len(name) for name, _, _ in rows)
@@ -211,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(chat, top=False)
     # stdlib only until the command runs
-    from agent.mcp.cli import add_mcp_command
-    from agent.server.cli import add_serve_command
+    from bailian_geo_agent.agent.mcp.cli import add_mcp_command
+    from bailian_geo_agent.agent.server.cli import add_serve_command
 
     add_serve_command(commands)
     add_mcp_command(commands)
@@ -296,8 +296,8 @@ class _Replies:
 
 def _load_service(args: argparse.Namespace, display: Display, session_id: str) -> Any:
     """The service, or ``None`` after reporting a configuration error (like a missing key)."""
-    from agent.config import Settings
-    from agent.errors import ConfigurationError
+    from bailian_geo_agent.agent.config import Settings
+    from bailian_geo_agent.agent.errors import ConfigurationError
 
     overrides = {k: v for k, v in (("model", args.model), ("provider", args.provider)) if v}
     try:
@@ -309,11 +309,11 @@ def _load_service(args: argparse.Namespace, display: Display, session_id: str) -
         _report_setup_error(display, session_id, str(exc))
         return None
     if args.verbose or args.debug:
-        from agent.logs import configure_logging
+        from bailian_geo_agent.agent.logs import configure_logging
 
         level = logging.DEBUG if args.debug else logging.INFO
         configure_logging(level, settings.secrets(), libraries=args.debug)
-    from agent.service import StreamChatService
+    from bailian_geo_agent.agent.service import StreamChatService
 
     return StreamChatService(settings)
 
@@ -383,13 +383,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     if args.command == "serve":
-        from agent.server.cli import run_serve
+        from bailian_geo_agent.agent.server.cli import run_serve
 
         return run_serve(args, own_process=argv is None)
     if args.env_file and not os.path.isfile(args.env_file):
         parser.error(f"--env-file: no such file: {args.env_file}")
     if args.command == "mcp":
-        from agent.mcp.cli import run_mcp
+        from bailian_geo_agent.agent.mcp.cli import run_mcp
 
         return run_mcp(args)
     question = _read_question(args, parser) if args.command == "ask" else ""

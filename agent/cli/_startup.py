@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 
-from agent._compat.httpx import skip_cli_import
+from bailian_geo_agent.agent._compat.httpx import skip_cli_import
 
 
 def begin() -> None:

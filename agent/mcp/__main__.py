@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.mcp.cli import main
+from bailian_geo_agent.agent.mcp.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

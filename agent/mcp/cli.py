@@ -55,9 +55,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_mcp(args: argparse.Namespace) -> int:
     """Run the server until the client disconnects (stdio) or SIGINT/SIGTERM (HTTP)."""
     import anyio
-
-    from agent.mcp.server import build_server, default_tools
-    from agent.mcp.transports import StartupError, api_tokens, check_bind, serve_http, serve_stdio
+    from bailian_geo_agent.agent.mcp.server import build_server, default_tools
+    from bailian_geo_agent.agent.mcp.transports import (
+        StartupError,
+        api_tokens,
+        check_bind,
+        serve_http,
+        serve_stdio,
+    )
 
     logging.basicConfig(level=os.environ.get("GEO_AGENT_LOG_LEVEL", "WARNING").upper(),
                         stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
+from bailian_geo_agent.agent.messages import text as message_text
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from mcp import types
 from mcp.server.lowlevel import Server
-
-from agent.messages import text as message_text
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResul
 
 def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME) -> Server:
     """A low-level MCP ``Server`` offering ``tools``."""
-    from agent.mcp import __version__
+    from bailian_geo_agent.agent.mcp import __version__
 
     server: Server = Server(
         name,
@@ -165,8 +164,8 @@ def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME) -> Serve
 def default_tools(env_file: str | None = None, include_map_tools: bool = True) -> list[BaseTool]:
     """``GeoToolkit`` tools from the environment (``GEO_PROVIDER``, ``AMAP_API_KEY``, ...) and
     ``env_file`` (default ``./.env``; variables set in the environment win)."""
-    from tools import GeoToolkit
-    from tools.config import GeoConfig
+    from bailian_geo_agent.tools import GeoToolkit
+    from bailian_geo_agent.tools.config import GeoConfig
 
     config = GeoConfig.from_env(env_file)
     return GeoToolkit(config=config, include_map_tools=include_map_tools).get_tools()

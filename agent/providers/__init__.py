@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.providers.registry import PROVIDERS, ProviderSpec, provider_spec
+from bailian_geo_agent.agent.providers.registry import PROVIDERS, ProviderSpec, provider_spec
 
 if TYPE_CHECKING:
+    from bailian_geo_agent.agent.config import Settings
     from langchain_core.language_models import BaseChatModel
-
-    from agent.config import Settings
 
 __all__ = ["PROVIDERS", "ProviderSpec", "build_chat_model", "provider_spec"]
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bailian_geo_agent.agent._compat.pydantic import construct
 from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
-
-from agent._compat.pydantic import construct
 
 _GENERATION_SET = frozenset({"message", "text"})
 

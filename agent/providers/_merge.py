@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bailian_geo_agent.agent.errors import StreamInterruptedError
+from bailian_geo_agent.agent.messages import text
 from langchain_core.messages import AIMessageChunk, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-
-from agent.errors import StreamInterruptedError
-from agent.messages import text
 
 _BATCH = 1024  # text pieces joined at a time: few merges, little garbage
 

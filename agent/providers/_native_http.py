@@ -30,9 +30,8 @@ from typing import Any
 
 import aiohttp
 import dashscope
-
-from agent._compat.aiohttp import unread
-from agent._compat.dashscope import (
+from bailian_geo_agent.agent._compat.aiohttp import unread
+from bailian_geo_agent.agent._compat.dashscope import (
     InputRequired,
     ModelRequired,
     get_api_module,
@@ -42,17 +41,17 @@ from agent._compat.dashscope import (
     get_user_agent,
     resolve_base_url,
 )
-from agent.errors import DashScopeAPIError, StreamLimitError
-from agent.messages import text
-from agent.providers._pools import LoopPools
-from agent.providers._sse import (
+from bailian_geo_agent.agent.errors import DashScopeAPIError, StreamLimitError
+from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.agent.providers._pools import LoopPools
+from bailian_geo_agent.agent.providers._sse import (
     DEFAULT_MAX_EVENT_BYTES,
     EventSplitter,
     split_events,
     sse_data,
     sse_field,
 )
-from agent.providers._sse import loads_json as _loads
+from bailian_geo_agent.agent.providers._sse import loads_json as _loads
 
 __all__ = ["build_request", "close_http_session", "http_session", "stream_events"]
 

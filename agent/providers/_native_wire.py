@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bailian_geo_agent.agent.providers._chunks import reasoning_chunk as fast_reasoning_chunk
+from bailian_geo_agent.agent.providers._chunks import text_chunk as fast_text_chunk
+from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -26,10 +29,6 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
-
-from agent.providers._chunks import reasoning_chunk as fast_reasoning_chunk
-from agent.providers._chunks import text_chunk as fast_text_chunk
-from agent.providers._thinking import REASONING_KEY
 
 
 def _text(content: Any) -> str:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from agent.errors import StreamLimitError
-from agent.messages import text
+from bailian_geo_agent.agent.errors import StreamLimitError
+from bailian_geo_agent.agent.messages import text
 
 loads_json: Callable[[bytes | str], Any]  # one of the two below, which differ only in keywords
 

@@ -29,32 +29,37 @@ from typing import TYPE_CHECKING, Any, cast
 import aiohttp
 import dashscope
 import requests  # the SDK's sync transport
-from langchain_community.chat_models.tongyi import ChatTongyi
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from pydantic import Field
-
-from agent.errors import DashScopeAPIError, StreamInterruptedError
-from agent.messages import text as message_text
-from agent.providers._merge import MergesAsItStreams, merge_stream, result_of
-from agent.providers._native_http import (
+from bailian_geo_agent.agent.errors import DashScopeAPIError, StreamInterruptedError
+from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.agent.providers._merge import MergesAsItStreams, merge_stream, result_of
+from bailian_geo_agent.agent.providers._native_http import (
     build_request,
     close_http_session,
     close_owner_session,
     http_session,
     stream_events,
 )
-from agent.providers._native_wire import StreamState, chunk_from_event, messages_to_native
-from agent.providers._retry import aretry_before_first_chunk, retry_before_first_chunk
-from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
-from agent.providers._thinking import ThinkingModeRules, thinking_parameters
-from agent.providers._tool_calls import ParallelToolCallsByDefault
+from bailian_geo_agent.agent.providers._native_wire import (
+    StreamState,
+    chunk_from_event,
+    messages_to_native,
+)
+from bailian_geo_agent.agent.providers._retry import (
+    aretry_before_first_chunk,
+    retry_before_first_chunk,
+)
+from bailian_geo_agent.agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
+from bailian_geo_agent.agent.providers._thinking import ThinkingModeRules, thinking_parameters
+from bailian_geo_agent.agent.providers._tool_calls import ParallelToolCallsByDefault
+from langchain_community.chat_models.tongyi import ChatTongyi
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 if TYPE_CHECKING:
+    from bailian_geo_agent.agent.config import Settings
     from dashscope.api_entities.dashscope_response import GenerationResponse
-
-    from agent.config import Settings
 
 __all__ = [
     "DashScopeChatTongyi",

@@ -19,6 +19,22 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 import openai
+from bailian_geo_agent.agent._compat import langchain_openai as compat
+from bailian_geo_agent.agent.errors import StreamInterruptedError
+from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
+from bailian_geo_agent.agent.providers._merge import MergesAsItStreams, merge_stream, result_of
+from bailian_geo_agent.agent.providers._pools import LoopPools
+from bailian_geo_agent.agent.providers._retry import aretry_before_first_chunk
+from bailian_geo_agent.agent.providers._sse import DEFAULT_MAX_EVENT_BYTES, iter_sse_data
+from bailian_geo_agent.agent.providers._sse import loads_json as _loads
+from bailian_geo_agent.agent.providers._thinking import (
+    REASONING_KEY,
+    ThinkingModeRules,
+    reasoning_of,
+    thinking_parameters,
+)
+from bailian_geo_agent.agent.providers._tool_calls import ParallelToolCallsByDefault
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage
@@ -27,25 +43,8 @@ from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
-from agent._compat import langchain_openai as compat
-from agent.errors import StreamInterruptedError
-from agent.messages import text as message_text
-from agent.providers._chunks import reasoning_chunk, text_chunk
-from agent.providers._merge import MergesAsItStreams, merge_stream, result_of
-from agent.providers._pools import LoopPools
-from agent.providers._retry import aretry_before_first_chunk
-from agent.providers._sse import DEFAULT_MAX_EVENT_BYTES, iter_sse_data
-from agent.providers._sse import loads_json as _loads
-from agent.providers._thinking import (
-    REASONING_KEY,
-    ThinkingModeRules,
-    reasoning_of,
-    thinking_parameters,
-)
-from agent.providers._tool_calls import ParallelToolCallsByDefault
-
 if TYPE_CHECKING:
-    from agent.config import Settings
+    from bailian_geo_agent.agent.config import Settings
 
 try:  # the openai SDK's own HTTP library (httpx2 in openai>=3, httpx before)
     import httpx2 as _http

@@ -12,9 +12,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bailian_geo_agent.agent.config import Settings
     from langchain_core.language_models import BaseChatModel
-
-    from agent.config import Settings
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             base_url_field="base_url",
             base_url_variable="DASHSCOPE_BASE_URL",
             reads=(*_COMMON, "base_url"),
-            factory="agent.providers.openai_compatible:build_model",
+            factory="bailian_geo_agent.agent.providers.openai_compatible:build_model",
         ),
         ProviderSpec(
             name="tongyi",
@@ -64,7 +63,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             base_url_field="native_base_url",
             base_url_variable="DASHSCOPE_HTTP_BASE_URL",
             reads=(*_COMMON, "native_base_url"),
-            factory="agent.providers.dashscope_native:build_model",
+            factory="bailian_geo_agent.agent.providers.dashscope_native:build_model",
         ),
     )
 }

@@ -10,15 +10,18 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.server.app import create_app
-    from agent.server.settings import ServerSettings
+    from bailian_geo_agent.agent.server.app import create_app
+    from bailian_geo_agent.agent.server.settings import ServerSettings
 
-_EXPORTS = {"create_app": "agent.server.app", "ServerSettings": "agent.server.settings"}
+_EXPORTS = {
+    "create_app": "bailian_geo_agent.agent.server.app",
+    "ServerSettings": "bailian_geo_agent.agent.server.settings",
+}
 __all__ = ["ServerSettings", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'agent.server' has no attribute {name!r}")
+        raise AttributeError(f"module 'bailian_geo_agent.agent.server' has no attribute {name!r}")
     return getattr(import_module(module), name)

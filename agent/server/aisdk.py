@@ -15,10 +15,9 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bailian_geo_agent.agent.server.schemas import UIChatRequest
+from bailian_geo_agent.agent.server.sse import dumps
 from sse_starlette import ServerSentEvent
-
-from agent.server.schemas import UIChatRequest
-from agent.server.sse import dumps
 
 HEADERS = {"x-vercel-ai-ui-message-stream": "v1", "Cache-Control": "no-cache"}
 """Headers of the response (sse-starlette adds ``X-Accel-Buffering: no`` and keep-alive)."""

@@ -15,23 +15,17 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import Depends, FastAPI, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse
-
-from agent.errors import GeoAgentError, InvalidInputError, to_agent_error
-from agent.messages import text as message_text
-from agent.server import aisdk
-from agent.server.auth import Authenticator, Identity
-from agent.server.errors import ApiError, install_handlers
-from agent.server.limits import BodySizeLimit, ConcurrencyLimit, RateLimit
-from agent.server.owners import SessionOwners, open_owners
-from agent.server.page import install_page
-from agent.server.replies import Replies, Reply
-from agent.server.resume import add_resume_routes, log_error, stop_elsewhere
-from agent.server.schemas import (
+from bailian_geo_agent.agent.errors import GeoAgentError, InvalidInputError, to_agent_error
+from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.agent.server import aisdk
+from bailian_geo_agent.agent.server.auth import Authenticator, Identity
+from bailian_geo_agent.agent.server.errors import ApiError, install_handlers
+from bailian_geo_agent.agent.server.limits import BodySizeLimit, ConcurrencyLimit, RateLimit
+from bailian_geo_agent.agent.server.owners import SessionOwners, open_owners
+from bailian_geo_agent.agent.server.page import install_page
+from bailian_geo_agent.agent.server.replies import Replies, Reply
+from bailian_geo_agent.agent.server.resume import add_resume_routes, log_error, stop_elsewhere
+from bailian_geo_agent.agent.server.schemas import (
     ChatStreamRequest,
     ErrorBody,
     Health,
@@ -40,10 +34,19 @@ from agent.server.schemas import (
     UIChatRequest,
     history_message,
 )
-from agent.server.settings import ServerSettings
-from agent.server.sse import keep_alive, sse_events
-from agent.server.streams import LogUnavailable, open_log
-from agent.validation import normalize_session_id, validate_events, validate_message
+from bailian_geo_agent.agent.server.settings import ServerSettings
+from bailian_geo_agent.agent.server.sse import keep_alive, sse_events
+from bailian_geo_agent.agent.server.streams import LogUnavailable, open_log
+from bailian_geo_agent.agent.validation import (
+    normalize_session_id,
+    validate_events,
+    validate_message,
+)
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +104,7 @@ def create_app(
     settings = settings or ServerSettings.from_env()
     owns_service = service is None or close_service
     if service is None:
-        from agent import StreamChatService
+        from bailian_geo_agent.agent import StreamChatService
 
         service = StreamChatService()
     state = _State(service, settings)

@@ -11,10 +11,9 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 
+from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.agent.server.errors import ApiError
 from starlette.requests import HTTPConnection
-
-from agent.messages import text as message_text
-from agent.server.errors import ApiError
 
 ANONYMOUS = "anonymous"
 """The owner of every session on a server run without tokens (loopback only)."""

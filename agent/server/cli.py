@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any
 
-from agent.messages import text as message_text
+from bailian_geo_agent.agent.messages import text as message_text
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -60,22 +60,21 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> int:
     """Serve until interrupted; 1 for a configuration error, 2 for a usage error.
     ``own_process``: the process is the command's own, so start-up may tune it (its garbage
     collector: see ``agent.cli._startup``)."""
-    from agent.cli import _startup
+    from bailian_geo_agent.agent.cli import _startup
 
     if own_process:
         _startup.begin()  # until the app has started
     try:
         import uvicorn
-
-        from agent.server.app import create_app
+        from bailian_geo_agent.agent.server.app import create_app
     except ImportError as exc:
         print(f"geo-agent serve: missing dependency {exc.name}: "
               'pip install -e ".[server]"', file=sys.stderr)
         return EXIT_ERROR
-    from agent import Settings, StreamChatService
-    from agent.errors import ConfigurationError
-    from agent.server.auth import is_loopback
-    from agent.server.settings import ServerSettings
+    from bailian_geo_agent.agent import Settings, StreamChatService
+    from bailian_geo_agent.agent.errors import ConfigurationError
+    from bailian_geo_agent.agent.server.auth import is_loopback
+    from bailian_geo_agent.agent.server.settings import ServerSettings
 
     try:
         settings = Settings.from_env(args.env_file)
@@ -100,7 +99,7 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> int:
 
 def _redact_logs(secrets: list[str], level: str) -> None:
     """Log at ``level`` on stderr (the app's and the libraries' loggers too), never a secret."""
-    from agent.logs import RedactSecrets
+    from bailian_geo_agent.agent.logs import RedactSecrets
 
     logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
     redact = RedactSecrets(secrets)
@@ -110,7 +109,7 @@ def _redact_logs(secrets: list[str], level: str) -> None:
 
 
 def _server_class(base: Any) -> Any:
-    from agent.cli import _startup
+    from bailian_geo_agent.agent.cli import _startup
 
     class Server(base):  # type: ignore[misc]
         """uvicorn's server, announcing the bound address on stdout (``--port 0`` too)."""

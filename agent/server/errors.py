@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bailian_geo_agent.agent.messages import text as message_text
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-
-from agent.messages import text as message_text
 
 logger = logging.getLogger(__name__)
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import math
 import time
 
+from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.agent.server.errors import ApiError, error_body
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from agent.messages import text as message_text
-from agent.server.errors import ApiError, error_body
 
 
 class RateLimit:

@@ -8,16 +8,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
+from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.agent.server import aisdk
+from bailian_geo_agent.agent.server.auth import Identity
+from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.server.schemas import ErrorBody, Stopped
+from bailian_geo_agent.agent.server.sse import dumps, keep_alive
+from bailian_geo_agent.agent.server.streams import Entry, EventLog, LogUnavailable, ReplyInfo
 from fastapi import Depends, FastAPI, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
-
-from agent.messages import text
-from agent.server import aisdk
-from agent.server.auth import Identity
-from agent.server.errors import ApiError
-from agent.server.schemas import ErrorBody, Stopped
-from agent.server.sse import dumps, keep_alive
-from agent.server.streams import Entry, EventLog, LogUnavailable, ReplyInfo
 
 logger = logging.getLogger(__name__)
 

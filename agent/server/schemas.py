@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from bailian_geo_agent.agent.events import OPTIONAL_EVENTS
 from pydantic import BaseModel, ConfigDict, Field
-
-from agent.events import OPTIONAL_EVENTS
 
 EVENT_NAMES = sorted(OPTIONAL_EVENTS)
 

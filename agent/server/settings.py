@@ -10,12 +10,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
+from bailian_geo_agent.agent.errors import ConfigurationError
+from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.tools.config import ENV_SETTINGS, describe_validation_error, drop_blank
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode
-
-from agent.errors import ConfigurationError
-from agent.messages import text as message_text
-from tools.config import ENV_SETTINGS, describe_validation_error, drop_blank
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_CONCURRENT_REPLIES = 8

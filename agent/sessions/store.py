@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
+from bailian_geo_agent.agent.errors import ConfigurationError, SessionBusyError, SessionStoreError
+from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.agent.sessions.locks import LockTimeout, SessionLocks
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
-
-from agent.errors import ConfigurationError, SessionBusyError, SessionStoreError
-from agent.messages import text
-from agent.sessions.locks import LockTimeout, SessionLocks
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.config import GeoConfig
 from mcp import ClientSession
 
 from tests.fakes.amap import FakeAmap
 from tests.fakes.amap_plugin import FAKE_AMAP_KEY
-from tools import GeoToolkit
-from tools.config import GeoConfig
 
 READ_ONLY = {
     "get_weather", "search_poi", "suggest_places", "geocode", "reverse_geocode", "plan_route",

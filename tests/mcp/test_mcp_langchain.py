@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bailian_geo_agent.agent import ChunkStreamHandler
+from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
 from langchain.agents import create_agent
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
 
-from agent import ChunkStreamHandler
-from agent.providers.openai_compatible import DashScopeChatOpenAI
 from tests.fakes.amap import FakeAmap
 from tests.fakes.amap_plugin import FAKE_AMAP_KEY
 from tests.fakes.dashscope import ToolCall, tool_then_answer

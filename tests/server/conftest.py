@@ -79,7 +79,7 @@ def start_server(workdir: Path, env: dict[str, str], *args: str, timeout: float 
     log_path = workdir / f"serve-{time.monotonic_ns()}.log"
     log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "bailian_geo_agent.agent.cli", "serve", "--port", "0", *args],
         cwd=workdir, env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
         stderr=log, text=True)
     log.close()

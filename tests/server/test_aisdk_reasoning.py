@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.server.aisdk import _Translator
-from agent.server.schemas import UIChatRequest
+from bailian_geo_agent.agent.server.aisdk import _Translator
+from bailian_geo_agent.agent.server.schemas import UIChatRequest
 
 
 def test_reasoning_becomes_reasoning_parts_before_each_step_text() -> None:

@@ -9,9 +9,9 @@ import uuid
 
 import httpx
 import pytest
+from bailian_geo_agent.agent import Settings, StreamChatService
+from bailian_geo_agent.agent.server import ServerSettings, create_app
 
-from agent import Settings, StreamChatService
-from agent.server import ServerSettings, create_app
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.server.conftest import REPO, TOKEN_A, TOKEN_B, server_env, start_server
 from tests.server.helpers import check_reply, read_sse
@@ -68,7 +68,8 @@ def test_a_non_loopback_bind_without_tokens_refuses_to_start(tmp_path, fake_dash
     env = server_env(fake_dashscope_server.compatible_base_url, tmp_path,
                      GEO_AGENT_API_TOKENS="")
     result = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "bailian_geo_agent.agent.cli", "serve", "--host", "0.0.0.0",
+         "--port", "0"],
         cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
         timeout=60)
     assert result.returncode == 2
@@ -147,7 +148,7 @@ async def test_cors_is_off_by_default_and_opens_only_to_the_allow_list(fake_dash
 
 
 def test_server_settings_name_the_variable_of_a_bad_value(monkeypatch):
-    from agent.errors import ConfigurationError
+    from bailian_geo_agent.agent.errors import ConfigurationError
 
     monkeypatch.setenv("GEO_AGENT_MAX_CONCURRENT_REPLIES", "many")
     with pytest.raises(ConfigurationError, match="GEO_AGENT_MAX_CONCURRENT_REPLIES"):

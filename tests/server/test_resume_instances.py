@@ -10,9 +10,9 @@ import uuid
 
 import httpx
 import pytest
+from bailian_geo_agent.agent.messages import text
 from httpx_sse import aconnect_sse
 
-from agent.messages import text
 from tests.fakes.dashscope import Reply
 from tests.server.conftest import TOKEN_A, server_env, start_server
 from tests.server.helpers import check_reply, read_sse

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import httpx
+from bailian_geo_agent.agent.cli._startup import SERVING_GC_THRESHOLD
 
-from agent.cli._startup import SERVING_GC_THRESHOLD
 from tests.server.conftest import REPO, server_env, start_server
 
 # Runs ``geo-agent serve`` as its console script does and, once it has started, reports the
@@ -17,7 +17,7 @@ from tests.server.conftest import REPO, server_env, start_server
 # re-raises the signal once it has shut down).
 _PROBE = """
 import gc, json, os, signal, sys
-from agent.cli import _startup, main
+from bailian_geo_agent.agent.cli import _startup, main
 seen = {}
 real = _startup.settled
 def spy(serving=False):

@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 import pytest
+from bailian_geo_agent.agent import Settings, StreamChatService
 
-from agent import Settings, StreamChatService
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.server.helpers import check_reply, read_sse
@@ -206,17 +206,16 @@ async def test_many_replies_at_once_each_get_their_own_text(client, fake_dashsco
     {"type": "error", "message_id": "m", "session_id": "s", "error": "\"quoted\"\\ \x00"},
 ])
 def test_encode_writes_sse_starlettes_bytes(event):
+    from bailian_geo_agent.agent.server.sse import dumps, encode
     from sse_starlette import ServerSentEvent
-
-    from agent.server.sse import dumps, encode
 
     expected = ServerSentEvent(dumps(event), event=event["type"], id="12", sep="\n").encode()
     assert encode(event, 12) == expected
 
 
 async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
-    from agent.server.replies import Reply
-    from agent.server.sse import encode, sse_events
+    from bailian_geo_agent.agent.server.replies import Reply
+    from bailian_geo_agent.agent.server.sse import encode, sse_events
 
     events = [{"type": "stream_start", "message_id": "m", "session_id": "s"},
               *({"type": "stream_chunk", "message_id": "m", "session_id": "s", "chunk": c}

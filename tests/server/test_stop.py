@@ -11,9 +11,9 @@ import uuid
 
 import httpx
 import pytest
+from bailian_geo_agent.agent.messages import text
 from httpx_sse import aconnect_sse
 
-from agent.messages import text
 from tests.fakes.dashscope import Reply
 from tests.server.helpers import check_reply, read_sse
 

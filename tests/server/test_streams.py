@@ -8,9 +8,8 @@ import random
 import time
 
 import pytest
-
-from agent.server.streams import LogWriter, MemoryLog
-from agent.server.streams.base import COALESCE_AFTER, Entry
+from bailian_geo_agent.agent.server.streams import LogWriter, MemoryLog
+from bailian_geo_agent.agent.server.streams.base import COALESCE_AFTER, Entry
 
 MID, SID, OWNER = "m-1", "s-1", "owner"
 measured: dict[str, float] = {}
@@ -21,7 +20,7 @@ async def log(request):
     if request.param == "memory":
         yield MemoryLog(ttl=600)
         return
-    from agent.server.streams.redis import RedisLog
+    from bailian_geo_agent.agent.server.streams.redis import RedisLog
 
     url = request.getfixturevalue("redis_url")
     made = RedisLog(url, ttl=600, lease=1)
@@ -160,8 +159,8 @@ async def test_memory_per_idle_resumable_reply(log):
 async def test_a_busy_pool_is_not_redis_down(redis_url, unused_tcp_port):
     """A health ping that waits behind other commands which Redis answers is not a failure;
     a ping to no Redis at all is."""
-    from agent.server.streams import LogUnavailable
-    from agent.server.streams.redis import RedisLog
+    from bailian_geo_agent.agent.server.streams import LogUnavailable
+    from bailian_geo_agent.agent.server.streams.redis import RedisLog
 
     log = RedisLog(redis_url, connections=1)
     log.ping_seconds = 0.3
@@ -191,7 +190,7 @@ async def test_a_busy_pool_is_not_redis_down(redis_url, unused_tcp_port):
 async def test_more_readers_than_connections_wait_their_turn(redis_url):
     """Each live reader holds a Redis connection for a blocking read; past the pool's size
     (here 5; redis-py's own default is 100, which raised) the rest wait instead of failing."""
-    from agent.server.streams.redis import RedisLog
+    from bailian_geo_agent.agent.server.streams.redis import RedisLog
 
     log = RedisLog(redis_url, ttl=600, lease=1, readers=5)
     await log.start()

@@ -12,7 +12,8 @@ import asyncio
 import json
 import sys
 
-from agent import Settings, StreamChatService
+from bailian_geo_agent.agent import Settings, StreamChatService
+
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 
 

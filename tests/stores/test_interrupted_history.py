@@ -12,9 +12,9 @@ import uuid
 from itertools import pairwise
 
 import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.sessions.history import INTERRUPTED
 
-from agent import StreamChatService
-from agent.sessions.history import INTERRUPTED
 from tests.fakes.dashscope import Reply, echo_responder
 from tests.helpers import assert_well_formed, collect, make_settings, stop_after_chunks
 from tests.stores.helpers import chat_in_subprocess, start_chat_process

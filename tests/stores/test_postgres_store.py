@@ -9,9 +9,9 @@ import time
 import uuid
 
 import pytest
+from bailian_geo_agent.agent import Settings, StreamChatService
+from bailian_geo_agent.agent.sessions.store import PostgresStore
 
-from agent import Settings, StreamChatService
-from agent.sessions.store import PostgresStore
 from tests.fakes.dashscope import FakeDashScope, Reply, echo_responder
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.helpers import assert_well_formed, collect

@@ -6,8 +6,9 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from agent import Settings, StreamChatService
-from agent.sessions.store import SqliteStore, default_store_url, open_store
+from bailian_geo_agent.agent import Settings, StreamChatService
+from bailian_geo_agent.agent.sessions.store import SqliteStore, default_store_url, open_store
+
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.helpers import assert_well_formed
@@ -91,7 +92,8 @@ async def test_expiry_runs_while_replies_write(fake_dashscope, tmp_path):
 async def test_sqlite_urls_follow_sqlalchemy_and_never_create_folders_by_surprise(
     fake_dashscope, tmp_path, monkeypatch
 ):
-    from agent import StreamChatService
+    from bailian_geo_agent.agent import StreamChatService
+
     from tests.helpers import collect, make_settings
 
     monkeypatch.chdir(tmp_path)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.amap import AmapProvider
+from bailian_geo_agent.tools.providers.open import OpenProvider
 
 from tests.fakes import amap_plugin
 from tests.fakes.amap import FakeAmap
 from tests.tools.fake_open import FakeOpenProviders
-from tools import GeoToolkit
-from tools.config import GeoConfig
-from tools.http import HttpClient
-from tools.providers.amap import AmapProvider
-from tools.providers.open import OpenProvider
 
 FAKE_AMAP_KEY = amap_plugin.FAKE_AMAP_KEY  # the fixtures come from tests/conftest.py's plugins
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from bailian_geo_agent.tools import config
 
 from tests.fakes.loopback import LoopbackServer
-from tools import config
 
 PREFIXES = {
     "open-meteo": config.DEFAULT_OPEN_METEO_BASE_URL,

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.fakes.amap import FakeAmap, ok
-from tests.tools.conftest import FAKE_AMAP_KEY
-from tools.coords import Coordinate
-from tools.errors import (
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
     NotFoundError,
@@ -17,9 +14,12 @@ from tools.errors import (
     QuotaExceededError,
     RateLimitedError,
 )
-from tools.http import HttpClient
-from tools.providers.amap import AmapProvider, text
-from tools.providers.base import GeoProvider
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.amap import AmapProvider, text
+from bailian_geo_agent.tools.providers.base import GeoProvider
+
+from tests.fakes.amap import FakeAmap, ok
+from tests.tools.conftest import FAKE_AMAP_KEY
 
 WEATHER = "/v3/weather/weatherInfo"
 

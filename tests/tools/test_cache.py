@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from tools.cache import TTLCache, make_key
+from bailian_geo_agent.tools.cache import TTLCache, make_key
 
 
 class Clock:

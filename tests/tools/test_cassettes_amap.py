@@ -12,15 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.config import DEFAULT_AMAP_BASE_URL, GeoConfig
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.amap import AmapProvider
 from langchain_core.messages import ToolMessage
 
 from tests.fakes.amap import FakeAmap
 from tests.tools.conftest import FAKE_AMAP_KEY
 from tests.tools.recording import replaying, vcr_config_for
-from tools import GeoToolkit
-from tools.config import DEFAULT_AMAP_BASE_URL, GeoConfig
-from tools.http import HttpClient
-from tools.providers.amap import AmapProvider
 
 REPLAY_KEY = "cassette-replay-key"
 

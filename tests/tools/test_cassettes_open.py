@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.open import OpenProvider
 from langchain_core.messages import ToolMessage
 
 from tests.tools.conftest import open_config
 from tests.tools.fake_open import PREFIXES
 from tests.tools.recording import replaying, vcr_config_for
-from tools import GeoToolkit
-from tools.http import HttpClient
-from tools.providers.open import OpenProvider
 
 
 @pytest.fixture

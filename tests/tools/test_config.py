@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.errors import InvalidKeyError, NotFoundError
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers import build_provider
+from bailian_geo_agent.tools.providers.amap import AmapProvider
+from bailian_geo_agent.tools.providers.fallback import FallbackProvider
+from bailian_geo_agent.tools.providers.open import OpenProvider
 
 from tests.fakes.amap import FakeAmap
 from tests.tools.conftest import FAKE_AMAP_KEY, open_config
 from tests.tools.fake_open import FakeOpenProviders
-from tools import GeoToolkit
-from tools.config import GeoConfig
-from tools.coords import Coordinate
-from tools.errors import InvalidKeyError, NotFoundError
-from tools.http import HttpClient
-from tools.providers import build_provider
-from tools.providers.amap import AmapProvider
-from tools.providers.fallback import FallbackProvider
-from tools.providers.open import OpenProvider
 
 
 def test_defaults_without_key_are_open(monkeypatch):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from tools.coords import (
+from bailian_geo_agent.tools.coords import (
     Coordinate,
     gcj02_to_wgs84,
     haversine_m,
@@ -14,6 +11,8 @@ from tools.coords import (
     parse_lnglat,
     wgs84_to_gcj02,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 # (WGS-84 lng, lat) -> (GCJ-02 lng, lat): the test vectors published with googollee/eviltransform
 # (transform_test.go; the same three pairs are in its PHP port larryli/eviltransform,

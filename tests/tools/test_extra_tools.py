@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.providers.fallback import FallbackProvider
 from langchain_core.messages import ToolMessage
 
 from tests.fakes.amap import FakeAmap
 from tests.tools.conftest import FAKE_AMAP_KEY
 from tests.tools.fake_open import FakeOpenProviders
-from tools import GeoToolkit
-from tools.config import GeoConfig
-from tools.coords import Coordinate
-from tools.providers.fallback import FallbackProvider
 
 
 def call(tools: dict, name: str, args: dict) -> ToolMessage:

@@ -8,15 +8,14 @@ import time
 
 import httpx
 import pytest
-
-from tools.errors import (
+from bailian_geo_agent.tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitedError,
 )
-from tools.http import HttpClient, shared_http_client
+from bailian_geo_agent.tools.http import HttpClient, shared_http_client
 
 SECRET = "sk-secret-amap-key-123"
 
@@ -174,7 +173,7 @@ def test_run_refuses_its_own_loop():
 
 
 def test_redact_hides_key_parameters():
-    from tools.http import redact
+    from bailian_geo_agent.tools.http import redact
 
     assert redact("GET https://x/v3?a=1&key=abc123&b=2") == "GET https://x/v3?a=1&key=***&b=2"
     assert redact('url?api_key=zz "HTTP/1.1 200"') == 'url?api_key=*** "HTTP/1.1 200"'

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.tools.fake_open import FakeOpenProviders
-from tools.coords import Coordinate
-from tools.errors import (
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.errors import (
     InvalidParamsError,
     NotFoundError,
     ProviderUnavailableError,
     RateLimitedError,
 )
-from tools.providers.base import GeoProvider
-from tools.providers.open import OpenProvider
-from tools.providers.open_meteo import wind_text
-from tools.providers.osm import Overpass, instruction
+from bailian_geo_agent.tools.providers.base import GeoProvider
+from bailian_geo_agent.tools.providers.open import OpenProvider
+from bailian_geo_agent.tools.providers.open_meteo import wind_text
+from bailian_geo_agent.tools.providers.osm import Overpass, instruction
+
+from tests.tools.fake_open import FakeOpenProviders
 
 EIFFEL = Coordinate(2.2944813, 48.8582602, "wgs84")
 

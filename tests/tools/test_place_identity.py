@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tools.coords import Coordinate
-from tools.places import format_place
-from tools.providers.base import Place
-from tools.providers.osm import Nominatim, Photon
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.places import format_place
+from bailian_geo_agent.tools.providers.base import Place
+from bailian_geo_agent.tools.providers.osm import Nominatim, Photon
 
 
 def test_photon_berlins_keep_country_and_postcode() -> None:

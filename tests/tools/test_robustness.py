@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.errors import NotFoundError
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.amap import AmapProvider
+from bailian_geo_agent.tools.providers.base import GeoProvider, Place
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
 from tests.fakes.amap import FakeAmap
 from tests.tools.conftest import FAKE_AMAP_KEY
-from tools import GeoToolkit
-from tools.config import GeoConfig
-from tools.coords import Coordinate
-from tools.errors import NotFoundError
-from tools.http import HttpClient
-from tools.providers.amap import AmapProvider
-from tools.providers.base import GeoProvider, Place
 
 
 class StubProvider:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_tests.unit_tests import ToolsUnitTests
-
-from tools import (
+from bailian_geo_agent.tools import (
     GeocodeTool,
     MapAddMarkersTool,
     MapClearTool,
@@ -19,9 +17,10 @@ from tools import (
     SuggestPlacesTool,
     WeatherTool,
 )
-from tools.config import GeoConfig
-from tools.http import HttpClient
-from tools.providers import build_provider
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers import build_provider
+from langchain_tests.unit_tests import ToolsUnitTests
 
 # Constructed offline: a provider needs no network until a tool is invoked.
 _HTTP = HttpClient()

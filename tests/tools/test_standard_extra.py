@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.distance import DistanceTool
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.ip_location import IpLocationTool
+from bailian_geo_agent.tools.poi_detail import PoiDetailTool
+from bailian_geo_agent.tools.providers import build_provider
+from bailian_geo_agent.tools.providers.amap import AmapProvider
+from bailian_geo_agent.tools.routes import CyclingRouteTool, TransitRouteTool
 from langchain_core.tools import BaseTool
 from langchain_tests.integration_tests import ToolsIntegrationTests
 from langchain_tests.unit_tests import ToolsUnitTests
-
-from tools.config import GeoConfig
-from tools.distance import DistanceTool
-from tools.http import HttpClient
-from tools.ip_location import IpLocationTool
-from tools.poi_detail import PoiDetailTool
-from tools.providers import build_provider
-from tools.providers.amap import AmapProvider
-from tools.routes import CyclingRouteTool, TransitRouteTool
 
 _HTTP = HttpClient()
 _PROVIDER = build_provider(GeoConfig(provider="amap", amap_api_key="test-amap-key"), _HTTP)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from bailian_geo_agent.tools import GeoToolkit
+from bailian_geo_agent.tools.coords import Coordinate, gcj02_to_wgs84
 from langchain_core.messages import ToolMessage
 
 from tests.fakes.amap import FakeAmap
 from tests.tools.conftest import FAKE_AMAP_KEY
-from tools import GeoToolkit
-from tools.coords import Coordinate, gcj02_to_wgs84
 
 TOOL_NAMES = {
     "measure_distance",
@@ -209,7 +209,7 @@ def test_map_fit_bounds_and_clear(amap_tools):
 
 
 def test_map_commands_in_wgs84_for_an_osm_front_end(amap):
-    from tools.config import GeoConfig
+    from bailian_geo_agent.tools.config import GeoConfig
 
     toolkit = GeoToolkit(config=GeoConfig(amap_api_key=FAKE_AMAP_KEY), provider=amap,
                          map_crs="wgs84")
@@ -234,7 +234,7 @@ def test_toolkit_from_environment(fake_amap_env: FakeAmap):
 
 
 def test_toolkit_can_leave_out_map_tools(amap):
-    from tools.config import GeoConfig
+    from bailian_geo_agent.tools.config import GeoConfig
 
     toolkit = GeoToolkit(config=GeoConfig(), provider=amap, include_map_tools=False)
     assert {t.name for t in toolkit.get_tools()} == {
@@ -247,11 +247,11 @@ def test_coordinate_dataclass_is_exported():
 
 
 def test_one_list_of_tools_exported_and_documented():
-    """tools.toolkit lists each tool class once; tools exports each; the README table names each."""
+    """toolkit lists each tool class once; tools exports each; the README table names each."""
     from pathlib import Path
 
-    import tools
-    from tools.toolkit import LOOKUP_TOOLS, MAP_TOOLS
+    from bailian_geo_agent import tools
+    from bailian_geo_agent.tools.toolkit import LOOKUP_TOOLS, MAP_TOOLS
 
     classes = LOOKUP_TOOLS + MAP_TOOLS
     assert len(set(classes)) == len(classes)

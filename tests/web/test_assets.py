@@ -9,15 +9,15 @@ import re
 
 import httpx
 import pytest
+from bailian_geo_agent.agent.server.page import WEB_ROOT
 
-from agent.server.page import WEB_ROOT
 from tests.web.conftest import REPO
 
 
 def test_every_page_file_is_package_data():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"]["agent"]
+        "package-data"]["bailian_geo_agent.agent"]
     files = [p.relative_to(WEB_ROOT.parents[1]).as_posix() for p in WEB_ROOT.rglob("*")
              if p.is_file()]
     assert len(files) >= 14

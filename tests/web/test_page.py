@@ -9,11 +9,11 @@ import os
 import shutil
 
 import pytest
+from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.tools.coords import gcj02_to_wgs84, wgs84_to_gcj02
 
-from agent.messages import text
 from tests.fakes.dashscope import RecordedRequest, Reply, ToolCall
 from tests.web.conftest import AXE, REPO, TOKEN_A, open_page, require
-from tools.coords import gcj02_to_wgs84, wgs84_to_gcj02
 
 XSS = "<img src=x onerror=alert(1)>"
 TIANANMEN = (116.397755, 39.908743)  # GCJ-02

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tools.cache import TTLCache
-from tools.config import GeoConfig
-from tools.errors import GeoProviderError
-from tools.providers.base import GeoProvider
+from bailian_geo_agent.tools.cache import TTLCache
+from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.errors import GeoProviderError
+from bailian_geo_agent.tools.providers.base import GeoProvider
 
 if TYPE_CHECKING:
-    from tools.http import HttpClient
+    from bailian_geo_agent.tools.http import HttpClient
 
 
 def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProvider:
     """The provider ``config`` asks for, using ``http`` (the shared client when None)."""
-    from tools.http import shared_http_client
+    from bailian_geo_agent.tools.http import shared_http_client
 
     client = http or shared_http_client(
         timeout=config.http_timeout,
@@ -32,11 +32,11 @@ def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProv
     if choice == "amap":
         if not config.amap_api_key:
             raise ValueError("GEO_PROVIDER=amap needs AMAP_API_KEY (a Web-service key)")
-        from tools.providers.amap import AmapProvider
+        from bailian_geo_agent.tools.providers.amap import AmapProvider
 
         amap = AmapProvider(config.amap_api_key, client, base_url=config.amap_base_url, cache=cache)
         if config.provider == "auto":
-            from tools.providers.fallback import FallbackProvider
+            from bailian_geo_agent.tools.providers.fallback import FallbackProvider
 
             return FallbackProvider(amap, _open(config, client, cache))
         return amap
@@ -44,7 +44,7 @@ def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProv
 
 
 def _open(config: GeoConfig, client: HttpClient, cache: TTLCache) -> GeoProvider:
-    from tools.providers.open import OpenProvider
+    from bailian_geo_agent.tools.providers.open import OpenProvider
 
     return OpenProvider.from_config(config, client, cache=cache)
 

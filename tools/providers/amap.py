@@ -13,9 +13,9 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from tools.cache import TTLCache, make_key
-from tools.coords import CRS, Coordinate, out_of_china
-from tools.errors import (
+from bailian_geo_agent.tools.cache import TTLCache, make_key
+from bailian_geo_agent.tools.coords import CRS, Coordinate, out_of_china
+from bailian_geo_agent.tools.errors import (
     GeoProviderError,
     InvalidKeyError,
     InvalidParamsError,
@@ -25,8 +25,8 @@ from tools.errors import (
     QuotaExceededError,
     RateLimitedError,
 )
-from tools.http import HttpClient
-from tools.providers.base import (
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.base import (
     CurrentWeather,
     DailyForecast,
     Place,
@@ -38,7 +38,12 @@ from tools.providers.base import (
 )
 
 if TYPE_CHECKING:
-    from tools.providers.extras import DistanceMatrix, IpLocation, PoiDetail, TransitRoutes
+    from bailian_geo_agent.tools.providers.extras import (
+        DistanceMatrix,
+        IpLocation,
+        PoiDetail,
+        TransitRoutes,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -509,13 +514,13 @@ class AmapProvider:
         self, origins: list[Coordinate], destination: Coordinate, mode: Any
     ) -> DistanceMatrix:
         """``/v3/distance``: several origins to one destination."""
-        from tools.providers import amap_extra
+        from bailian_geo_agent.tools.providers import amap_extra
 
         return await amap_extra.distance(self, origins, destination, mode)
 
     async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
         """``/v5/direction/bicycling``."""
-        from tools.providers import amap_extra
+        from bailian_geo_agent.tools.providers import amap_extra
 
         return await amap_extra.cycling_route(self, origin, destination)
 
@@ -523,19 +528,19 @@ class AmapProvider:
         self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
     ) -> TransitRoutes:
         """``/v3/direction/transit/integrated``."""
-        from tools.providers import amap_extra
+        from bailian_geo_agent.tools.providers import amap_extra
 
         return await amap_extra.transit_route(self, origin, destination, city, cityd)
 
     async def ip_location(self, ip: str) -> IpLocation:
         """``/v3/ip``."""
-        from tools.providers import amap_extra
+        from bailian_geo_agent.tools.providers import amap_extra
 
         return await amap_extra.ip_location(self, ip)
 
     async def poi_detail(self, poi_id: str) -> PoiDetail:
         """``/v3/place/detail``."""
-        from tools.providers import amap_extra
+        from bailian_geo_agent.tools.providers import amap_extra
 
         return await amap_extra.poi_detail(self, poi_id)
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tools.coords import Coordinate
-from tools.errors import InvalidParamsError, NotFoundError
-from tools.providers.amap import NAME, _dict, _list, location, number, text
-from tools.providers.base import Route, RouteStep
-from tools.providers.extras import (
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError
+from bailian_geo_agent.tools.providers.amap import NAME, _dict, _list, location, number, text
+from bailian_geo_agent.tools.providers.base import Route, RouteStep
+from bailian_geo_agent.tools.providers.extras import (
     Distance,
     DistanceMatrix,
     DistanceMode,
@@ -32,7 +32,7 @@ from tools.providers.extras import (
 )
 
 if TYPE_CHECKING:
-    from tools.providers.amap import AmapProvider
+    from bailian_geo_agent.tools.providers.amap import AmapProvider
 
 DISTANCE_TYPES = {"straight": "0", "driving": "1", "walking": "3"}
 MAX_ORIGINS = 100

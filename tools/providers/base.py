@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.coords import CRS, Coordinate
 
 if TYPE_CHECKING:
-    from tools.providers.extras import (
+    from bailian_geo_agent.tools.providers.extras import (
         DistanceMatrix,
         DistanceMode,
         IpLocation,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tools.coords import Coordinate
-from tools.providers.base import Poi
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.providers.base import Poi
 
 DistanceMode = Literal["driving", "walking", "straight"]
 

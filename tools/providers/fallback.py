@@ -6,12 +6,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tools.coords import Coordinate
-from tools.errors import NotFoundError, OutOfCoverageError
-from tools.providers.base import GeoProvider, Place, Poi, Route, RouteMode, WeatherReport
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.providers.base import (
+    GeoProvider,
+    Place,
+    Poi,
+    Route,
+    RouteMode,
+    WeatherReport,
+)
 
 if TYPE_CHECKING:
-    from tools.providers.extras import DistanceMatrix, IpLocation, PoiDetail, TransitRoutes
+    from bailian_geo_agent.tools.providers.extras import (
+        DistanceMatrix,
+        IpLocation,
+        PoiDetail,
+        TransitRoutes,
+    )
 
 T = TypeVar("T")
 

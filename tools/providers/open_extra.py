@@ -14,15 +14,25 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tools.cache import make_key
-from tools.coords import Coordinate, haversine_m
-from tools.errors import GeoProviderError, InvalidParamsError, NotFoundError, OutOfCoverageError
-from tools.providers.base import Route
-from tools.providers.extras import Distance, DistanceMatrix, DistanceMode, PoiDetail
-from tools.providers.osm import Nominatim
+from bailian_geo_agent.tools.cache import make_key
+from bailian_geo_agent.tools.coords import Coordinate, haversine_m
+from bailian_geo_agent.tools.errors import (
+    GeoProviderError,
+    InvalidParamsError,
+    NotFoundError,
+    OutOfCoverageError,
+)
+from bailian_geo_agent.tools.providers.base import Route
+from bailian_geo_agent.tools.providers.extras import (
+    Distance,
+    DistanceMatrix,
+    DistanceMode,
+    PoiDetail,
+)
+from bailian_geo_agent.tools.providers.osm import Nominatim
 
 if TYPE_CHECKING:
-    from tools.providers.open import OpenProvider
+    from bailian_geo_agent.tools.providers.open import OpenProvider
 
 MAX_ORIGINS = 10
 """OSRM's public demo servers are for light use: at most this many routes per question."""

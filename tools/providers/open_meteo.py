@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tools.cache import TTLCache, make_key
-from tools.coords import Coordinate
-from tools.errors import ProviderUnavailableError
-from tools.http import HttpClient
-from tools.providers.base import CurrentWeather, DailyForecast, Place
+from bailian_geo_agent.tools.cache import TTLCache, make_key
+from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.errors import ProviderUnavailableError
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.base import CurrentWeather, DailyForecast, Place
 
 SERVICE = "Open-Meteo"
 

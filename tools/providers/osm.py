@@ -13,10 +13,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from tools.coords import Coordinate, haversine_m
-from tools.errors import InvalidParamsError, NotFoundError, ProviderUnavailableError
-from tools.http import HttpClient
-from tools.providers.base import Place, Poi, Route, RouteMode, RouteStep
+from bailian_geo_agent.tools.coords import Coordinate, haversine_m
+from bailian_geo_agent.tools.errors import (
+    InvalidParamsError,
+    NotFoundError,
+    ProviderUnavailableError,
+)
+from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers.base import Place, Poi, Route, RouteMode, RouteStep
 
 # category words (English/Chinese) -> Overpass tag filter
 OSM_CATEGORIES: dict[str, str] = {}

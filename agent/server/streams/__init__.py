@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
-from agent.errors import ConfigurationError
-from agent.messages import text
-from agent.server.streams.base import Entry, EventLog, LogUnavailable, LogWriter, ReplyInfo
-from agent.server.streams.memory import MemoryLog
+from bailian_geo_agent.agent.errors import ConfigurationError
+from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.agent.server.streams.base import (
+    Entry,
+    EventLog,
+    LogUnavailable,
+    LogWriter,
+    ReplyInfo,
+)
+from bailian_geo_agent.agent.server.streams.memory import MemoryLog
 
 __all__ = ["Entry", "EventLog", "LogUnavailable", "LogWriter", "MemoryLog", "ReplyInfo",
            "open_log"]
@@ -18,7 +24,7 @@ def open_log(url: str | None, ttl: float, lease: float) -> EventLog:
         return MemoryLog(ttl)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
-            from agent.server.streams.redis import RedisLog
+            from bailian_geo_agent.agent.server.streams.redis import RedisLog
         except ImportError:
             raise ConfigurationError(text("stream_url_needs_redis")) from None
         return RedisLog(url, ttl, lease)

@@ -6,7 +6,7 @@ import asyncio
 import bisect
 from collections.abc import AsyncIterator
 
-from agent.server.streams.base import Entry, EventLog, ReplyInfo
+from bailian_geo_agent.agent.server.streams.base import Entry, EventLog, ReplyInfo
 
 
 class _Log:
