@@ -30,8 +30,8 @@ from bailian_geo_agent.agent.events import (
     ToolStart,
     Usage,
 )
-from bailian_geo_agent.agent.messages import text as message_text
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.callbacks import AsyncCallbackHandler
 
 _DONE = object()

@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.errors import ConfigurationError
-from bailian_geo_agent.agent.messages import Language, parse_language, text
 from bailian_geo_agent.agent.providers.registry import DEFAULT_PROVIDER, PROVIDERS, provider_spec
+from bailian_geo_agent.prompts.catalogue import Language, parse_language, text
 from bailian_geo_agent.tools.config import (
     ENV_SETTINGS,
     GeoConfig,
@@ -186,7 +186,7 @@ def _read_geo(path: Path) -> GeoConfig:
 
 
 def _chinese() -> bool:
-    from bailian_geo_agent.agent.messages import language
+    from bailian_geo_agent.prompts.catalogue import language
 
     return language() == "zh"
 

@@ -1,6 +1,6 @@
 """One small exception hierarchy, and the single place provider errors become user-facing text.
 
-Every ``GeoAgentError`` carries a message a person can act on, rendered from ``agent.messages``
+Every ``GeoAgentError`` carries a message a person can act on, rendered from ``prompts.catalogue``
 in the language in force. ``to_agent_error`` maps anything raised by the openai SDK, httpx, the
 dashscope SDK or our own model wrappers onto this hierarchy; it uses duck typing so that
 neither the openai nor the dashscope package has to be imported to classify an error.
@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 
 
 class GeoAgentError(Exception):

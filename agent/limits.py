@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bailian_geo_agent.agent.errors import ReplyTimeoutError, ToolRoundsExceededError
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 

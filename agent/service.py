@@ -21,7 +21,6 @@ from bailian_geo_agent.agent.errors import (
 )
 from bailian_geo_agent.agent.events import StreamError
 from bailian_geo_agent.agent.limits import recursion_limit
-from bailian_geo_agent.agent.messages import text, use_language
 from bailian_geo_agent.agent.sessions.history import keep_partial_answer
 from bailian_geo_agent.agent.sessions.store import (
     MemoryStore,
@@ -34,6 +33,7 @@ from bailian_geo_agent.agent.validation import (
     validate_events,
     validate_message,
 )
+from bailian_geo_agent.prompts.catalogue import text, use_language
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

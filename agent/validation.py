@@ -9,7 +9,7 @@ from uuid import UUID
 
 from bailian_geo_agent.agent.errors import InvalidInputError
 from bailian_geo_agent.agent.events import OPTIONAL_EVENTS
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 
 
 def validate_message(message: object, max_chars: int) -> str:

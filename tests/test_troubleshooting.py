@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from bailian_geo_agent.agent.messages import CATALOGUE
+from bailian_geo_agent.prompts.catalogue import CATALOGUE
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 TABLE = README.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]

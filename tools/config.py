@@ -77,7 +77,7 @@ def refuse_plain_http(url: str, variable: str) -> None:
     parts = urlsplit(url)
     if parts.scheme != "http" or _private_host(parts.hostname or ""):
         return
-    from bailian_geo_agent.agent.messages import text
+    from bailian_geo_agent.prompts.catalogue import text
 
     raise ValueError(text("insecure_url", variable=variable, host=parts.hostname))
 

@@ -25,9 +25,9 @@ from bailian_geo_agent.agent import events
 from bailian_geo_agent.agent.cli import _startup
 from bailian_geo_agent.agent.cli.display import Display
 from bailian_geo_agent.agent.errors import InvalidInputError
-from bailian_geo_agent.agent.messages import text, use_language
 from bailian_geo_agent.agent.providers.registry import PROVIDERS
 from bailian_geo_agent.agent.validation import normalize_session_id
+from bailian_geo_agent.prompts.catalogue import text, use_language
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
 _CLEAR_LINE = "\r\x1b[K"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
-from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from mcp import types

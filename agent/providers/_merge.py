@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bailian_geo_agent.agent.errors import StreamInterruptedError
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 from langchain_core.messages import AIMessageChunk, message_chunk_to_message
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 

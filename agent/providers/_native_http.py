@@ -42,7 +42,6 @@ from bailian_geo_agent.agent._compat.dashscope import (
     resolve_base_url,
 )
 from bailian_geo_agent.agent.errors import DashScopeAPIError, StreamLimitError
-from bailian_geo_agent.agent.messages import text
 from bailian_geo_agent.agent.providers._pools import LoopPools
 from bailian_geo_agent.agent.providers._sse import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -52,6 +51,7 @@ from bailian_geo_agent.agent.providers._sse import (
     sse_field,
 )
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
+from bailian_geo_agent.prompts.catalogue import text
 
 __all__ = ["build_request", "close_http_session", "http_session", "stream_events"]
 

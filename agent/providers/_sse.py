@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bailian_geo_agent.agent.errors import StreamLimitError
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 
 loads_json: Callable[[bytes | str], Any]  # one of the two below, which differ only in keywords
 

@@ -30,7 +30,6 @@ import aiohttp
 import dashscope
 import requests  # the SDK's sync transport
 from bailian_geo_agent.agent.errors import DashScopeAPIError, StreamInterruptedError
-from bailian_geo_agent.agent.messages import text as message_text
 from bailian_geo_agent.agent.providers._merge import MergesAsItStreams, merge_stream, result_of
 from bailian_geo_agent.agent.providers._native_http import (
     build_request,
@@ -51,6 +50,7 @@ from bailian_geo_agent.agent.providers._retry import (
 from bailian_geo_agent.agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
 from bailian_geo_agent.agent.providers._thinking import ThinkingModeRules, thinking_parameters
 from bailian_geo_agent.agent.providers._tool_calls import ParallelToolCallsByDefault
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import openai
 from bailian_geo_agent.agent._compat import langchain_openai as compat
 from bailian_geo_agent.agent.errors import StreamInterruptedError
-from bailian_geo_agent.agent.messages import text as message_text
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
 from bailian_geo_agent.agent.providers._merge import MergesAsItStreams, merge_stream, result_of
 from bailian_geo_agent.agent.providers._pools import LoopPools
@@ -35,6 +34,7 @@ from bailian_geo_agent.agent.providers._thinking import (
     thinking_parameters,
 )
 from bailian_geo_agent.agent.providers._tool_calls import ParallelToolCallsByDefault
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessageChunk, BaseMessage

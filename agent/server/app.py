@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from uuid import uuid4
 
 from bailian_geo_agent.agent.errors import GeoAgentError, InvalidInputError, to_agent_error
-from bailian_geo_agent.agent.messages import text as message_text
 from bailian_geo_agent.agent.server import aisdk
 from bailian_geo_agent.agent.server.auth import Authenticator, Identity
 from bailian_geo_agent.agent.server.errors import ApiError, install_handlers
@@ -42,6 +41,7 @@ from bailian_geo_agent.agent.validation import (
     validate_events,
     validate_message,
 )
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette import EventSourceResponse, ServerSentEvent

@@ -11,8 +11,8 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 
-from bailian_geo_agent.agent.messages import text as message_text
 from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from starlette.requests import HTTPConnection
 
 ANONYMOUS = "anonymous"

@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any
 
-from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.prompts.catalogue import text as message_text
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException

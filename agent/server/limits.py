@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 import time
 
-from bailian_geo_agent.agent.messages import text as message_text
 from bailian_geo_agent.agent.server.errors import ApiError, error_body
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter

@@ -15,9 +15,9 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
-from bailian_geo_agent.agent.messages import text
 from bailian_geo_agent.agent.server.streams import EventLog, LogWriter
 from bailian_geo_agent.agent.server.streams.base import TERMINAL
+from bailian_geo_agent.prompts.catalogue import text
 
 _END = object()
 

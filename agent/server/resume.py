@@ -8,13 +8,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from bailian_geo_agent.agent.messages import text
 from bailian_geo_agent.agent.server import aisdk
 from bailian_geo_agent.agent.server.auth import Identity
 from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.schemas import ErrorBody, Stopped
 from bailian_geo_agent.agent.server.sse import dumps, keep_alive
 from bailian_geo_agent.agent.server.streams import Entry, EventLog, LogUnavailable, ReplyInfo
+from bailian_geo_agent.prompts.catalogue import text
 from fastapi import Depends, FastAPI, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from bailian_geo_agent.agent.errors import ConfigurationError
-from bailian_geo_agent.agent.messages import text as message_text
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.config import ENV_SETTINGS, describe_validation_error, drop_blank
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from bailian_geo_agent.agent.errors import ConfigurationError, SessionBusyError, SessionStoreError
-from bailian_geo_agent.agent.messages import text
 from bailian_geo_agent.agent.sessions.locks import LockTimeout, SessionLocks
+from bailian_geo_agent.prompts.catalogue import text
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver

@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 import pytest
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 from httpx_sse import aconnect_sse
 
 from tests.fakes.dashscope import Reply

@@ -9,7 +9,7 @@ import os
 import shutil
 
 import pytest
-from bailian_geo_agent.agent.messages import text
+from bailian_geo_agent.prompts.catalogue import text
 from bailian_geo_agent.tools.coords import gcj02_to_wgs84, wgs84_to_gcj02
 
 from tests.fakes.dashscope import RecordedRequest, Reply, ToolCall

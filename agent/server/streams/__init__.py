@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from bailian_geo_agent.agent.errors import ConfigurationError
-from bailian_geo_agent.agent.messages import text
 from bailian_geo_agent.agent.server.streams.base import (
     Entry,
     EventLog,
@@ -13,6 +12,7 @@ from bailian_geo_agent.agent.server.streams.base import (
     ReplyInfo,
 )
 from bailian_geo_agent.agent.server.streams.memory import MemoryLog
+from bailian_geo_agent.prompts.catalogue import text
 
 __all__ = ["Entry", "EventLog", "LogUnavailable", "LogWriter", "MemoryLog", "ReplyInfo",
            "open_log"]

@@ -17,10 +17,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bailian_geo_agent.agent.messages import text
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
 from bailian_geo_agent.agent.server.sse import dumps
 from bailian_geo_agent.agent.server.streams.base import Entry, EventLog, LogUnavailable, ReplyInfo
+from bailian_geo_agent.prompts.catalogue import text
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 ``text(key, **params)`` renders a message in the language in force: the one set for the running
 reply with ``use_language`` (the service does it from ``GEO_AGENT_LANGUAGE``), else the
 ``GEO_AGENT_LANGUAGE`` environment variable, else Chinese. Adding a language means adding a
-column here; adding a message means adding a row (``tests/test_messages.py`` checks both stay
+column here; adding a message means adding a row (``tests/test_catalogue.py`` checks both stay
 complete and use the same placeholders).
 """
 

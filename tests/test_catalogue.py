@@ -6,8 +6,8 @@ import re
 import string
 
 import pytest
-from bailian_geo_agent.agent import messages
-from bailian_geo_agent.agent.messages import CATALOGUE, LANGUAGES, text, use_language
+from bailian_geo_agent.prompts import catalogue as messages
+from bailian_geo_agent.prompts.catalogue import CATALOGUE, LANGUAGES, text, use_language
 
 
 def _fields(template: str) -> set[str]:
@@ -32,15 +32,13 @@ def test_language_follows_context_then_environment(monkeypatch: pytest.MonkeyPat
 
 
 def test_no_user_facing_chinese_outside_the_catalogue() -> None:
-    """Every Chinese user-facing string of the agent package lives in agent/messages.py."""
+    """Every Chinese user-facing string of agent/ lives in prompts/catalogue.py."""
     from pathlib import Path
 
     han = re.compile(r"[\u4e00-\u9fff]")
-    root = Path(messages.__file__).parent
+    root = Path(__file__).parents[1] / "agent"
     offenders = []
     for path in root.rglob("*.py"):
-        if path.name == "messages.py":
-            continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0]
             # usage examples in --help and OpenAPI examples are not messages
