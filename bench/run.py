@@ -233,7 +233,7 @@ class Server:
 
 def cold_start(server: Server, repeats: int) -> dict:
     imports, firsts = [], []
-    code_import = ("import time; t = time.perf_counter(); import agent; "
+    code_import = ("import time; t = time.perf_counter(); import bailian_geo_agent.agent; "
                    "print(time.perf_counter() - t)")
     first = f"""
 import asyncio, sys
