@@ -10,7 +10,7 @@ tools (``{"map_action": command}``). Every point carries its system ``crs``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Self, get_args
 
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from pydantic import (
@@ -57,7 +57,7 @@ class MapPoint(_Part):
     crs: CRS
 
     @classmethod
-    def of(cls, coordinate: Coordinate, **extra: Any) -> Any:
+    def of(cls, coordinate: Coordinate, **extra: Any) -> Self:
         """The command point of ``coordinate`` (rounded to ``DIGITS``), with ``extra`` fields."""
         return cls(lng=round(coordinate.lng, DIGITS), lat=round(coordinate.lat, DIGITS),
                    crs=coordinate.crs, **extra)
@@ -154,7 +154,7 @@ class Clear(MapCommand):
 
 
 MapAction = Annotated[
-    Union[SetView, AddMarkers, DrawRoute, FitBounds, Clear],  # noqa: UP007 - runtime, Python 3.10
+    SetView | AddMarkers | DrawRoute | FitBounds | Clear,
     Field(discriminator="op"),
 ]
 """Any map command, told apart by ``op``."""
@@ -182,8 +182,8 @@ def map_ops() -> tuple[str, ...]:
 
 
 def _commands() -> tuple[type[MapCommand], ...]:
-    union = MapAction.__origin__  # type: ignore[attr-defined]  # Annotated[Union[...], ...]
-    return tuple(union.__args__)
+    union = get_args(MapAction)[0]  # Annotated[Union[...], Field(...)]
+    return tuple(get_args(union))
 
 
 def _op(cls: type[MapCommand]) -> str:

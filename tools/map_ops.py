@@ -40,6 +40,7 @@ from bailian_geo_agent.tools.map_commands import (
     Marker,
     SetView,
 )
+from bailian_geo_agent.tools.providers.base import RouteMode
 from bailian_geo_agent.tools.routes import compute_route
 from pydantic import BaseModel, Field, model_validator
 
@@ -67,13 +68,11 @@ class MapTool(GeoTool):
 
     def point(self, coordinate: Coordinate) -> MapPoint:
         """A command point in ``map_crs``."""
-        point: MapPoint = MapPoint.of(coordinate.to(self.map_crs))
-        return point
+        return MapPoint.of(coordinate.to(self.map_crs))
 
     def labelled(self, coordinate: Coordinate, label: str) -> LabelledPoint:
         """A labelled command point in ``map_crs``."""
-        point: LabelledPoint = LabelledPoint.of(coordinate.to(self.map_crs), label=label)
-        return point
+        return LabelledPoint.of(coordinate.to(self.map_crs), label=label)
 
     async def locate(self, spec: PointSpec, city: str | None = None) -> tuple[Coordinate, str]:
         """Resolve a ``PointSpec`` (geocoding place names)."""
@@ -223,7 +222,7 @@ class MapDrawRouteTool(MapTool):
         assert args.origin is not None and args.destination is not None
         route, a, b = await compute_route(self, args.origin, args.destination, args)
         action = self._action(
-            route.path, route.mode, route.distance_m, route.duration_s, a, b, route
+            route.path, args.mode, route.distance_m, route.duration_s, a, b, route
         )
         text = (
             f"已在地图上绘制{a}到{b}的{mode_name(route.mode)}路线：{format_distance(route.distance_m)}，"
@@ -234,7 +233,7 @@ class MapDrawRouteTool(MapTool):
     def _action(
         self,
         path: list[Coordinate],
-        mode: Any,
+        mode: RouteMode | None,
         distance: float | None,
         duration: float | None,
         a_label: str,

@@ -19,8 +19,6 @@ from typing import Any
 
 from bailian_geo_agent.agent.events import FRONT_END_EVENTS
 from bailian_geo_agent.prompts.catalogue import LANGUAGES, Language, language, text, use_language
-from bailian_geo_agent.tools.map_commands import map_action_json_schema
-from bailian_geo_agent.tools.toolkit import LOOKUP_TOOLS, MAP_TOOLS
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
@@ -69,6 +67,8 @@ class _StaticFiles(StaticFiles):
 def tool_names(lang: Language) -> dict[str, str]:
     """Every toolkit tool's name as the page shows it, in ``lang`` (the catalogue's
     ``tool_name_<tool>``)."""
+    from bailian_geo_agent.tools.toolkit import LOOKUP_TOOLS, MAP_TOOLS  # the agent's import
+
     names = [cls.model_fields["name"].default for cls in (*LOOKUP_TOOLS, *MAP_TOOLS)]
     with use_language(lang):
         return {name: text(f"tool_name_{name}") for name in names}
@@ -116,6 +116,8 @@ def install_page(app: FastAPI, lang: Language | None = None) -> None:
 
 def map_action_schema_text() -> str:
     """The content ``MAP_ACTION_SCHEMA_FILE`` must have."""
+    from bailian_geo_agent.tools.map_commands import map_action_json_schema
+
     return json.dumps(map_action_json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
