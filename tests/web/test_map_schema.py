@@ -76,8 +76,11 @@ def test_the_page_config_is_escaped_inside_its_element(monkeypatch):
     assert served_config(html)["tools"]["map_clear"] == hostile
 
 
-async def test_the_server_serves_the_config_in_the_services_language(fake_dashscope):
+async def test_the_server_serves_the_config_in_the_services_language(fake_dashscope,
+                                                                     monkeypatch):
     for lang in LANGUAGES:
+        other = "en" if lang == "zh" else "zh"
+        monkeypatch.setenv("GEO_AGENT_LANGUAGE", other)  # the service's setting wins
         settings = Settings(api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url,
                             session_store_url="memory://", language=lang)
         service = StreamChatService(settings, tools=[])
