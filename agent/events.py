@@ -2,7 +2,7 @@
 
 The four documented types (``stream_start``, ``stream_chunk``, ``stream_end``, ``error``) are
 always sent. ``map_action``, ``tool_start``, ``tool_end``, ``reasoning_chunk`` and ``usage`` are
-opt-in (see ``OPTIONAL_EVENTS``).
+opt-in (see ``OPTIONAL_EVENTS``; a front end's usual choice is ``FRONT_END_EVENTS``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ EventType = Literal[
     "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end",
     "reasoning_chunk", "usage",
 ]
-OPTIONAL_EVENTS: frozenset[str] = frozenset(
-    {"map_action", "tool_start", "tool_end", "reasoning_chunk", "usage"}
-)
+FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end")
+"""The optional events a chat front end shows: the web page asks for them (it reads this list
+from the server) and the AI SDK stream sends them."""
+OPTIONAL_EVENTS: frozenset[str] = frozenset((*FRONT_END_EVENTS, "reasoning_chunk", "usage"))
+"""Every opt-in event type (the one list: the CLI, validation and the server derive theirs)."""
 
 
 class _Event:

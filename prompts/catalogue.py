@@ -354,6 +354,23 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "工具执行失败（内部错误），请稍后再试。",
         "en": "The tool failed (internal error); try again later.",
     },
+    # -- tool names as a person reads them (the web page's tool chips): tool_name_<tool> --------
+    "tool_name_get_weather": {"zh": "查询天气", "en": "Weather"},
+    "tool_name_search_poi": {"zh": "搜索地点", "en": "Search places"},
+    "tool_name_suggest_places": {"zh": "地点联想", "en": "Suggest places"},
+    "tool_name_geocode": {"zh": "查找坐标", "en": "Find coordinates"},
+    "tool_name_reverse_geocode": {"zh": "坐标查地址", "en": "Address of a point"},
+    "tool_name_plan_route": {"zh": "规划路线", "en": "Plan a route"},
+    "tool_name_measure_distance": {"zh": "测量距离", "en": "Measure distance"},
+    "tool_name_cycling_route": {"zh": "骑行路线", "en": "Cycling route"},
+    "tool_name_transit_route": {"zh": "公交换乘", "en": "Public transport"},
+    "tool_name_ip_location": {"zh": "IP定位", "en": "Locate an IP"},
+    "tool_name_poi_detail": {"zh": "地点详情", "en": "Place details"},
+    "tool_name_map_set_view": {"zh": "移动地图", "en": "Move the map"},
+    "tool_name_map_add_markers": {"zh": "添加标记", "en": "Add markers"},
+    "tool_name_map_draw_route": {"zh": "绘制路线", "en": "Draw a route"},
+    "tool_name_map_fit_bounds": {"zh": "缩放地图", "en": "Zoom the map"},
+    "tool_name_map_clear": {"zh": "清除地图", "en": "Clear the map"},
     # -- the command line ----------------------------------------------------------------------
     "cli_chat_commands": {
         "zh": "/help 显示命令，/new 开始新会话，/session 显示会话ID，/history 显示本会话记录，"

@@ -2,17 +2,10 @@
 
 Each tool uses ``response_format="content_and_artifact"`` and returns
 ``(short_confirmation, {"map_action": command})``: the model reads the confirmation, the caller
-gets ``ToolMessage.artifact["map_action"]`` and forwards it to the front end. Every coordinate
-carries its system (``crs``: ``gcj02`` or ``wgs84``, the tool's ``map_crs``). Commands:
-
-``{"op": "set_view", "center": {"lng", "lat", "crs"}, "zoom": 3..20, "label": str}``
-``{"op": "add_markers", "markers": [{"lng", "lat", "crs", "label", "description"?}]}``
-``{"op": "draw_route", "crs": str, "path": [[lng, lat], ...], "mode": "driving"|"walking"|None,
-   "origin": {"lng", "lat", "crs", "label"}, "destination": {...},
-   "distance_m": float|None, "duration_s": float|None}``
-``{"op": "fit_bounds", "bounds": {"southwest": {"lng", "lat", "crs"},
-   "northeast": {"lng", "lat", "crs"}}, "padding": pixels}``
-``{"op": "clear", "target": "all"|"markers"|"routes"}``
+gets ``ToolMessage.artifact["map_action"]`` and forwards it to the front end. The commands are
+the models of ``tools.map_commands`` (``set_view``, ``add_markers``, ``draw_route``,
+``fit_bounds``, ``clear``), handed on in their wire form (``to_dict()``). Every coordinate
+carries its system (``crs``: ``gcj02`` or ``wgs84``, the tool's ``map_crs``).
 """
 
 from __future__ import annotations
@@ -33,11 +26,23 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.map_commands import (
+    DIGITS,
+    MAX_PATH_POINTS,
+    AddMarkers,
+    Bounds,
+    Clear,
+    DrawRoute,
+    FitBounds,
+    LabelledPoint,
+    MapCommand,
+    MapPoint,
+    Marker,
+    SetView,
+)
+from bailian_geo_agent.tools.providers.base import RouteMode
 from bailian_geo_agent.tools.routes import compute_route
 from pydantic import BaseModel, Field, model_validator
-
-MAX_PATH_POINTS = 500
-_DIGITS = 6
 
 
 class PointSpec(BaseModel):
@@ -61,15 +66,24 @@ class MapTool(GeoTool):
     map_crs: CRS = "gcj02"
     """System of every coordinate in the commands (what the front end's map uses)."""
 
-    def point(self, coordinate: Coordinate, **extra: Any) -> dict[str, Any]:
+    def point(self, coordinate: Coordinate) -> MapPoint:
         """A command point in ``map_crs``."""
-        return {**coordinate.to(self.map_crs).as_dict(_DIGITS), **extra}
+        return MapPoint.of(coordinate.to(self.map_crs))
+
+    def labelled(self, coordinate: Coordinate, label: str) -> LabelledPoint:
+        """A labelled command point in ``map_crs``."""
+        return LabelledPoint.of(coordinate.to(self.map_crs), label=label)
 
     async def locate(self, spec: PointSpec, city: str | None = None) -> tuple[Coordinate, str]:
         """Resolve a ``PointSpec`` (geocoding place names)."""
         return await resolve_point(
             self.geo, place=spec.place, lng=spec.lng, lat=spec.lat, crs=spec.crs, city=city
         )
+
+
+def artifact(command: MapCommand) -> dict[str, Any]:
+    """A map tool's artifact: ``{"map_action": command}`` in the wire form."""
+    return {"map_action": command.to_dict()}
 
 
 # --------------------------------------------------------------------------- set_view
@@ -94,8 +108,8 @@ class MapSetViewTool(MapTool):
 
     async def _execute(self, args: SetViewInput) -> Any:
         center, label = await self.locate(args, args.city)
-        action = {"op": "set_view", "center": self.point(center), "zoom": args.zoom, "label": label}
-        return f"地图已定位到{label}（缩放级别{args.zoom}）。", {"map_action": action}
+        action = SetView(center=self.point(center), zoom=args.zoom, label=label)
+        return f"地图已定位到{label}（缩放级别{args.zoom}）。", artifact(action)
 
 
 # --------------------------------------------------------------------------- add_markers
@@ -127,24 +141,24 @@ class MapAddMarkersTool(MapTool):
     args_schema: type[BaseModel] = AddMarkersInput
 
     async def _execute(self, args: AddMarkersInput) -> Any:
-        markers, missing = [], []
+        markers: list[Marker] = []
+        missing: list[str] = []
         for spec in args.markers:
             try:
                 point, found = await self.locate(spec, args.city)
             except (NotFoundError, OutOfCoverageError):
                 missing.append(spec.label or spec.place or "?")
                 continue
-            extra: dict[str, Any] = {"label": spec.label or spec.place or found}
-            if spec.description:
-                extra["description"] = spec.description
-            markers.append(self.point(point, **extra))
+            extra = {"description": spec.description} if spec.description else {}
+            label = spec.label or spec.place or found
+            markers.append(Marker.of(point.to(self.map_crs), label=label, **extra))
         if not markers:
             raise_not_found(missing)
-        names = "、".join(m["label"] for m in markers[:5]) + ("等" if len(markers) > 5 else "")
+        names = "、".join(m.label for m in markers[:5]) + ("等" if len(markers) > 5 else "")
         text = f"已在地图上添加{len(markers)}个标记：{names}。"
         if missing:
             text += f"未能定位：{'、'.join(missing[:5])}。"
-        return text, {"map_action": {"op": "add_markers", "markers": markers}}
+        return text, artifact(AddMarkers(markers=markers))
 
 
 def raise_not_found(missing: list[str]) -> None:
@@ -204,41 +218,40 @@ class MapDrawRouteTool(MapTool):
         if args.path is not None:
             path = [Coordinate(p.lng, p.lat, args.crs) for p in args.path]
             action = self._action(path, None, None, None, "起点", "终点")
-            return f"已在地图上绘制路线（{len(path)}个点）。", {"map_action": action}
+            return f"已在地图上绘制路线（{len(path)}个点）。", artifact(action)
         assert args.origin is not None and args.destination is not None
         route, a, b = await compute_route(self, args.origin, args.destination, args)
         action = self._action(
-            route.path, route.mode, route.distance_m, route.duration_s, a, b, route
+            route.path, args.mode, route.distance_m, route.duration_s, a, b, route
         )
         text = (
             f"已在地图上绘制{a}到{b}的{mode_name(route.mode)}路线：{format_distance(route.distance_m)}，"
             f"约{format_duration(route.duration_s)}。"
         )
-        return text, {"map_action": action}
+        return text, artifact(action)
 
     def _action(
         self,
         path: list[Coordinate],
-        mode: str | None,
+        mode: RouteMode | None,
         distance: float | None,
         duration: float | None,
         a_label: str,
         b_label: str,
         route: Any = None,
-    ) -> dict[str, Any]:
+    ) -> DrawRoute:
         converted = [p.to(self.map_crs) for p in thin(path)]
         start = route.origin if route is not None else path[0]
         end = route.destination if route is not None else path[-1]
-        return {
-            "op": "draw_route",
-            "crs": self.map_crs,
-            "path": [[round(p.lng, _DIGITS), round(p.lat, _DIGITS)] for p in converted],
-            "mode": mode,
-            "origin": self.point(start, label=a_label),
-            "destination": self.point(end, label=b_label),
-            "distance_m": distance,
-            "duration_s": duration,
-        }
+        return DrawRoute(
+            crs=self.map_crs,
+            path=[(round(p.lng, DIGITS), round(p.lat, DIGITS)) for p in converted],
+            mode=mode,
+            origin=self.labelled(start, a_label),
+            destination=self.labelled(end, b_label),
+            distance_m=distance,
+            duration_s=duration,
+        )
 
 
 # --------------------------------------------------------------------------- fit_bounds
@@ -271,12 +284,10 @@ class MapFitBoundsTool(MapTool):
         if east - west < 0.002 and north - south < 0.002:  # one point: a ~500 m box
             west, east, south, north = west - 0.003, east + 0.003, south - 0.003, north + 0.003
         crs = self.map_crs
-        bounds = {
-            "southwest": Coordinate(west, south, crs).as_dict(_DIGITS),
-            "northeast": Coordinate(east, north, crs).as_dict(_DIGITS),
-        }
-        action = {"op": "fit_bounds", "bounds": bounds, "padding": args.padding}
-        return f"地图已缩放到包含{len(located)}个地点的范围。", {"map_action": action}
+        bounds = Bounds(southwest=MapPoint.of(Coordinate(west, south, crs)),
+                        northeast=MapPoint.of(Coordinate(east, north, crs)))
+        action = FitBounds(bounds=bounds, padding=args.padding)
+        return f"地图已缩放到包含{len(located)}个地点的范围。", artifact(action)
 
 
 # --------------------------------------------------------------------------- clear
@@ -302,4 +313,4 @@ class MapClearTool(MapTool):
 
     async def _execute(self, args: ClearInput) -> Any:
         what = {"all": "所有标记和路线", "markers": "所有标记", "routes": "所有路线"}[args.target]
-        return f"已清除地图上的{what}。", {"map_action": {"op": "clear", "target": args.target}}
+        return f"已清除地图上的{what}。", artifact(Clear(target=args.target))

@@ -3,7 +3,8 @@
 Every tool of ``GeoToolkit().get_tools()`` is listed with its own name, description and JSON
 schema (``args_schema``). Read-only tools carry ``readOnlyHint``; map-operation tools change the
 caller's map, so they do not, and their structured command comes back as structured content
-``{"map_action": {...}}`` beside the short confirmation text. A provider failure (quota, bad
+``{"map_action": {...}}`` beside the short confirmation text, described by an ``outputSchema``
+generated from the command models (``tools.map_commands``). A provider failure (quota, bad
 parameters, timeout...) or malformed arguments give a short text result with ``isError`` set;
 nothing a tool does ends the session.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from uuid import uuid4
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
+from bailian_geo_agent.tools.map_commands import map_tool_output_schema
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from mcp import types
@@ -24,19 +26,9 @@ from mcp.server.lowlevel import Server
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "bailian-geo-agent"
-MAP_ACTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "map_action": {
-            "type": "object",
-            "description": "The map command (see tools/README.md, the map_action contract).",
-            "properties": {"op": {"type": "string"}},
-            "required": ["op"],
-        }
-    },
-    "required": ["map_action"],
-}
-
+MAP_ACTION_SCHEMA: dict[str, Any] = map_tool_output_schema()
+"""The map tools' ``outputSchema``: ``{"map_action": command}``, every command of
+``tools.map_commands.MapAction``."""
 
 
 def is_map_tool(tool: BaseTool) -> bool:

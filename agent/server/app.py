@@ -304,7 +304,7 @@ def create_app(
     return app
 
 
-_ALL_EVENTS = ("map_action", "tool_start", "tool_end")
+from bailian_geo_agent.agent.events import FRONT_END_EVENTS as _ALL_EVENTS  # noqa: E402
 
 
 def _check_input(message: Any, session_id: Any, events: Any,

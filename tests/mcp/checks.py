@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
+import pytest
 from bailian_geo_agent.tools import GeoToolkit
 from bailian_geo_agent.tools.config import GeoConfig
 from mcp import ClientSession
@@ -16,6 +18,15 @@ READ_ONLY = {
     "measure_distance", "cycling_route", "transit_route", "ip_location", "poi_detail",
 }
 MAP_TOOLS = {"map_set_view", "map_add_markers", "map_draw_route", "map_fit_bounds", "map_clear"}
+# Each command's keys, as tools/README.md documents the map_action contract.
+COMMAND_KEYS = {
+    "set_view": {"op", "center", "zoom", "label"},
+    "add_markers": {"op", "markers"},
+    "draw_route": {"op", "crs", "path", "mode", "origin", "destination", "distance_m",
+                   "duration_s"},
+    "fit_bounds": {"op", "bounds", "padding"},
+    "clear": {"op", "target"},
+}
 
 
 def toolkit_tools() -> list[Any]:
@@ -35,6 +46,45 @@ async def check_tool_list(session: ClientSession) -> None:
         assert mcp_tool.annotations.readOnlyHint is (tool.name in READ_ONLY), tool.name
         assert (mcp_tool.outputSchema is not None) is (tool.name in MAP_TOOLS), tool.name
     assert {t.name for t in listed} == READ_ONLY | MAP_TOOLS
+    for mcp_tool in listed:
+        if mcp_tool.outputSchema is not None:
+            check_output_schema(mcp_tool.outputSchema)
+
+
+def check_output_schema(schema: dict[str, Any]) -> None:
+    """A map tool's ``outputSchema``: ``{"map_action": command}``, every command with its keys."""
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["type"] == "object" and schema["required"] == ["map_action"]
+    union = schema["properties"]["map_action"]
+    commands = [schema["$defs"][ref["$ref"].removeprefix("#/$defs/")] for ref in union["oneOf"]]
+    assert {c["properties"]["op"]["const"]: set(c["properties"]) for c in commands} == COMMAND_KEYS
+    assert all("op" in c["required"] for c in commands)
+
+
+async def check_map_results(session: ClientSession) -> None:
+    """Every map tool's structured content validates against the outputSchema it is listed
+    with (the client validates too), and the schema refuses a command that is not one."""
+    schemas = {t.name: t.outputSchema for t in (await session.list_tools()).tools}
+    calls = {
+        "map_set_view": {"place": "故宫", "zoom": 15},
+        "map_add_markers": {"markers": [{"place": "故宫", "description": "明清皇宫"},
+                                        {"label": "三里屯", "lng": 116.455, "lat": 39.937}]},
+        "map_draw_route": {"path": [{"lng": 116.4, "lat": 39.9}, {"lng": 116.41, "lat": 39.91}]},
+        "map_fit_bounds": {"points": [{"place": "故宫"}, {"lng": 116.5, "lat": 40.0}]},
+        "map_clear": {"target": "markers"},
+    }
+    ops = []
+    for name, args in calls.items():
+        result = await session.call_tool(name, args)
+        assert not result.isError, text_of(result)
+        validator = jsonschema.Draft202012Validator(schemas[name])
+        validator.validate(result.structuredContent)
+        action = result.structuredContent["map_action"]
+        assert set(action) <= COMMAND_KEYS[action["op"]]
+        ops.append(action["op"])
+        with pytest.raises(jsonschema.ValidationError):
+            validator.validate({"map_action": {**action, "op": "teleport"}})
+    assert ops == ["set_view", "add_markers", "draw_route", "fit_bounds", "clear"]
 
 
 def text_of(result: Any) -> str:
@@ -80,6 +130,7 @@ async def check_calls(session: ClientSession, fake: FakeAmap) -> None:
     assert action["origin"] == {"lng": 116.378517, "lat": 39.865246, "crs": "gcj02",
                                 "label": "北京市丰台区北京南站"}
     assert all(FAKE_AMAP_KEY not in r for r in (text_of(weather), text_of(pois), text_of(route)))
+    await check_map_results(session)
 
 
 async def check_errors(session: ClientSession, fake: FakeAmap) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import jsonschema
 from bailian_geo_agent.agent import ChunkStreamHandler
 from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
+from bailian_geo_agent.tools.map_commands import map_tool_output_schema
 from langchain.agents import create_agent
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
@@ -70,7 +72,9 @@ async def test_adapter_tools_in_a_streaming_agent(fake_dashscope, fake_amap: Fak
     # The map tool's structured content reaches the agent as the ToolMessage artifact.
     tool_messages = [m for m in state["messages"] if m.type == "tool"]
     by_name = {m.name: m for m in tool_messages}
-    action = by_name["map_set_view"].artifact["structured_content"]["map_action"]
+    structured = by_name["map_set_view"].artifact["structured_content"]
+    jsonschema.Draft202012Validator(map_tool_output_schema()).validate(structured)
+    action = structured["map_action"]
     assert action == {"op": "set_view", "zoom": 15, "label": "北京市东城区故宫博物院",
                       "center": {"lng": 116.397026, "lat": 39.918058, "crs": "gcj02"}}
     assert all(FAKE_AMAP_KEY not in str(m.content) for m in tool_messages)

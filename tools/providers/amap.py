@@ -26,6 +26,8 @@ from bailian_geo_agent.tools.errors import (
     RateLimitedError,
 )
 from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers import amap_extra
+from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, number, text
 from bailian_geo_agent.tools.providers.base import (
     CurrentWeather,
     DailyForecast,
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-NAME = "高德地图"
 _ADCODE_TTL = 7 * 24 * 3600.0
 _WEEKDAYS = {str(i): "周" + day for i, day in enumerate("一二三四五六日", 1)}
 
@@ -77,48 +78,6 @@ _CATEGORY_ALIASES = {
     "museum": "博物馆",
     "park": "公园广场",
 }
-
-
-def text(value: Any) -> str:
-    """AMap field -> string: ``[]``/None become "", lists of strings are joined."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value if isinstance(v, str) and v)
-    return str(value).strip()
-
-
-def number(value: Any) -> float | None:
-    """AMap numeric string -> float, or None for ``[]``/""/garbage."""
-    raw = text(value)
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def location(value: Any) -> Coordinate | None:
-    """``"lng,lat"`` -> GCJ-02 Coordinate, or None."""
-    raw = text(value)
-    if "," not in raw:
-        return None
-    lng, _, lat = raw.partition(",")
-    try:
-        return Coordinate(float(lng), float(lat), "gcj02")
-    except ValueError:
-        return None
-
-
-def _list(parent: dict[str, Any], key: str) -> list[Any]:
-    """``parent[key]`` when it is a list, else [] (AMap sends ``[]``, "" or nothing for none)."""
-    value = parent.get(key)
-    return value if isinstance(value, list) else []
-
-
-def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    """``parent[key]`` when it is an object, else {}."""
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def _region(record: dict[str, Any]) -> dict[str, str]:
@@ -514,34 +473,24 @@ class AmapProvider:
         self, origins: list[Coordinate], destination: Coordinate, mode: Any
     ) -> DistanceMatrix:
         """``/v3/distance``: several origins to one destination."""
-        from bailian_geo_agent.tools.providers import amap_extra
-
         return await amap_extra.distance(self, origins, destination, mode)
 
     async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
         """``/v5/direction/bicycling``."""
-        from bailian_geo_agent.tools.providers import amap_extra
-
         return await amap_extra.cycling_route(self, origin, destination)
 
     async def transit_route(
         self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
     ) -> TransitRoutes:
         """``/v3/direction/transit/integrated``."""
-        from bailian_geo_agent.tools.providers import amap_extra
-
         return await amap_extra.transit_route(self, origin, destination, city, cityd)
 
     async def ip_location(self, ip: str) -> IpLocation:
         """``/v3/ip``."""
-        from bailian_geo_agent.tools.providers import amap_extra
-
         return await amap_extra.ip_location(self, ip)
 
     async def poi_detail(self, poi_id: str) -> PoiDetail:
         """``/v3/place/detail``."""
-        from bailian_geo_agent.tools.providers import amap_extra
-
         return await amap_extra.poi_detail(self, poi_id)
 
     async def aclose(self) -> None:

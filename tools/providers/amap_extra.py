@@ -14,12 +14,12 @@ Every call goes through ``AmapProvider.call`` (infocode errors, retries, cache, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bailian_geo_agent.tools.coords import Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError
-from bailian_geo_agent.tools.providers.amap import NAME, _dict, _list, location, number, text
-from bailian_geo_agent.tools.providers.base import Route, RouteStep
+from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, number, text
+from bailian_geo_agent.tools.providers.base import Poi, Route, RouteStep
 from bailian_geo_agent.tools.providers.extras import (
     Distance,
     DistanceMatrix,
@@ -31,21 +31,30 @@ from bailian_geo_agent.tools.providers.extras import (
     TransitSegment,
 )
 
-if TYPE_CHECKING:
-    from bailian_geo_agent.tools.providers.amap import AmapProvider
+
+class AmapCalls(Protocol):
+    """What these endpoints use of ``amap.AmapProvider`` (which imports this module)."""
+
+    async def call(
+        self, path: str, params: dict[str, Any], *, ttl: float | None = None
+    ) -> dict[str, Any]: ...
+
+    def _coverage(self, point: Coordinate) -> None: ...
+
+    def _poi(self, item: dict[str, Any]) -> Poi: ...
 
 DISTANCE_TYPES = {"straight": "0", "driving": "1", "walking": "3"}
 MAX_ORIGINS = 100
 
 
-def _gcj(point: Coordinate, provider: AmapProvider) -> Coordinate:
+def _gcj(point: Coordinate, provider: AmapCalls) -> Coordinate:
     gcj = point.to("gcj02")
     provider._coverage(gcj)
     return gcj
 
 
 async def distance(
-    provider: AmapProvider, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
+    provider: AmapCalls, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
 ) -> DistanceMatrix:
     """``/v3/distance`` for up to 100 origins."""
     if not 1 <= len(origins) <= MAX_ORIGINS:
@@ -88,7 +97,7 @@ def _polyline(value: Any) -> list[Coordinate]:
 
 
 async def cycling_route(
-    provider: AmapProvider, origin: Coordinate, destination: Coordinate
+    provider: AmapCalls, origin: Coordinate, destination: Coordinate
 ) -> Route:
     """``/v5/direction/bicycling``, first path (AMap plans up to about 500 km)."""
     a, b = _gcj(origin, provider), _gcj(destination, provider)
@@ -171,7 +180,7 @@ def _segments(segment: dict[str, Any]) -> list[TransitSegment]:
 
 
 async def transit_route(
-    provider: AmapProvider,
+    provider: AmapCalls,
     origin: Coordinate,
     destination: Coordinate,
     city: str,
@@ -204,7 +213,7 @@ async def transit_route(
                          taxi_cost_yuan=number(route.get("taxi_cost")), source=NAME)
 
 
-async def ip_location(provider: AmapProvider, ip: str) -> IpLocation:
+async def ip_location(provider: AmapCalls, ip: str) -> IpLocation:
     """``/v3/ip`` (IPv4 in mainland China only; ``[]`` fields otherwise)."""
     data = await provider.call("/v3/ip", {"ip": ip}, ttl=3600)
     found = IpLocation(ip=ip, province=text(data.get("province")), city=text(data.get("city")),
@@ -219,7 +228,7 @@ async def ip_location(provider: AmapProvider, ip: str) -> IpLocation:
     return found
 
 
-async def poi_detail(provider: AmapProvider, poi_id: str) -> PoiDetail:
+async def poi_detail(provider: AmapCalls, poi_id: str) -> PoiDetail:
     """``/v3/place/detail``."""
     data = await provider.call("/v3/place/detail", {"id": poi_id}, ttl=3600)
     pois = [p for p in _list(data, "pois") if isinstance(p, dict) and text(p.get("name"))]

@@ -9,18 +9,9 @@ subclasses whose ``str()`` is a short Chinese sentence safe to show to the model
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from bailian_geo_agent.tools.coords import CRS, Coordinate
-
-if TYPE_CHECKING:
-    from bailian_geo_agent.tools.providers.extras import (
-        DistanceMatrix,
-        DistanceMode,
-        IpLocation,
-        PoiDetail,
-        TransitRoutes,
-    )
 
 RouteMode = Literal["driving", "walking"]
 
@@ -130,7 +121,7 @@ class Route:
 class GeoProvider(Protocol):
     """What a geo backend offers. Coordinates in are converted by the caller to ``crs``;
     coordinates out carry their own ``crs``. A new backend (Baidu, Google) is one module
-    implementing these methods."""
+    implementing these methods (and, optionally, those of ``extras.GeoProviderExtras``)."""
 
     name: str
     """Short user-facing name, e.g. ``"高德地图"``."""
@@ -178,34 +169,4 @@ class GeoProvider(Protocol):
 
     async def aclose(self) -> None:
         """Release resources the provider owns (not the shared HTTP client)."""
-        ...
-
-
-@runtime_checkable
-class GeoProviderExtras(Protocol):
-    """Optional capabilities (result types in ``tools/providers/extras.py``). A provider without
-    one of these methods still works; the tool needing it says so in its result."""
-
-    async def distance(
-        self, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
-    ) -> DistanceMatrix:
-        """Distance (and time, except straight line) from each origin to the destination."""
-        ...
-
-    async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
-        """Bicycle route."""
-        ...
-
-    async def transit_route(
-        self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
-    ) -> TransitRoutes:
-        """Public-transport options, within ``city`` or from ``city`` to ``cityd``."""
-        ...
-
-    async def ip_location(self, ip: str) -> IpLocation:
-        """City-level location of an IPv4 address."""
-        ...
-
-    async def poi_detail(self, poi_id: str) -> PoiDetail:
-        """Details of a POI by the id its search returned."""
         ...

@@ -1,18 +1,18 @@
-"""Result types of the optional provider capabilities: distances, transit plans, IP location
-and POI details (cycling routes reuse ``Route``).
+"""The optional provider capabilities (``GeoProviderExtras``) and their result types:
+distances, transit plans, IP location and POI details (cycling routes reuse ``Route``).
 
-A provider offers a capability by having the method of ``GeoProviderExtras``
-(``tools/providers/base.py``); tools check for the method, so an older or third-party provider
-without it still works and the tool explains what is missing.
+A provider offers a capability by having the method of ``GeoProviderExtras``; tools check for
+the method, so an older or third-party provider without it still works and the tool explains
+what is missing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from bailian_geo_agent.tools.coords import Coordinate
-from bailian_geo_agent.tools.providers.base import Poi
+from bailian_geo_agent.tools.providers.base import Poi, Route
 
 DistanceMode = Literal["driving", "walking", "straight"]
 
@@ -114,3 +114,33 @@ class PoiDetail(Poi):
     email: str = ""
     photos: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class GeoProviderExtras(Protocol):
+    """Optional capabilities (result types above). A provider without one of these methods
+    still works; the tool needing it says so in its result."""
+
+    async def distance(
+        self, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
+    ) -> DistanceMatrix:
+        """Distance (and time, except straight line) from each origin to the destination."""
+        ...
+
+    async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
+        """Bicycle route."""
+        ...
+
+    async def transit_route(
+        self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
+    ) -> TransitRoutes:
+        """Public-transport options, within ``city`` or from ``city`` to ``cityd``."""
+        ...
+
+    async def ip_location(self, ip: str) -> IpLocation:
+        """City-level location of an IPv4 address."""
+        ...
+
+    async def poi_detail(self, poi_id: str) -> PoiDetail:
+        """Details of a POI by the id its search returned."""
+        ...

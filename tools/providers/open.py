@@ -13,6 +13,7 @@ from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError
 from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.providers import open_extra
 from bailian_geo_agent.tools.providers.base import Place, Poi, Route, RouteMode, WeatherReport
 from bailian_geo_agent.tools.providers.open_meteo import OpenMeteo, has_cjk
 from bailian_geo_agent.tools.providers.osm import Nominatim, Osrm, Overpass, Photon
@@ -191,34 +192,24 @@ class OpenProvider:
         self, origins: list[Coordinate], destination: Coordinate, mode: Any
     ) -> DistanceMatrix:
         """Haversine (straight line) or OSRM per origin."""
-        from bailian_geo_agent.tools.providers import open_extra
-
         return await open_extra.distance(self, origins, destination, mode)
 
     async def cycling_route(self, origin: Coordinate, destination: Coordinate) -> Route:
         """OSRM bicycle route."""
-        from bailian_geo_agent.tools.providers import open_extra
-
         return await open_extra.cycling_route(self, origin, destination)
 
     async def transit_route(
         self, origin: Coordinate, destination: Coordinate, city: str, cityd: str | None
     ) -> TransitRoutes:
         """Not available without a key: raises ``OutOfCoverageError`` saying so."""
-        from bailian_geo_agent.tools.providers import open_extra
-
         return await open_extra.transit_route(self, origin, destination, city, cityd)
 
     async def ip_location(self, ip: str) -> IpLocation:
         """Not available without a key: raises ``OutOfCoverageError`` saying so."""
-        from bailian_geo_agent.tools.providers import open_extra
-
         return await open_extra.ip_location(self, ip)
 
     async def poi_detail(self, poi_id: str) -> PoiDetail:
         """Nominatim ``/lookup`` of an OpenStreetMap id."""
-        from bailian_geo_agent.tools.providers import open_extra
-
         return await open_extra.poi_detail(self, poi_id)
 
     async def aclose(self) -> None:

@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
-from bailian_geo_agent.tools.cache import make_key
+from bailian_geo_agent.tools.cache import TTLCache, make_key
 from bailian_geo_agent.tools.coords import Coordinate, haversine_m
 from bailian_geo_agent.tools.errors import (
     GeoProviderError,
@@ -22,17 +22,31 @@ from bailian_geo_agent.tools.errors import (
     NotFoundError,
     OutOfCoverageError,
 )
-from bailian_geo_agent.tools.providers.base import Route
+from bailian_geo_agent.tools.providers.base import Route, RouteMode
 from bailian_geo_agent.tools.providers.extras import (
     Distance,
     DistanceMatrix,
     DistanceMode,
     PoiDetail,
 )
-from bailian_geo_agent.tools.providers.osm import Nominatim
+from bailian_geo_agent.tools.providers.osm import Nominatim, Osrm
 
-if TYPE_CHECKING:
-    from bailian_geo_agent.tools.providers.open import OpenProvider
+
+class OpenParts(Protocol):
+    """What these capabilities use of ``open.OpenProvider`` (which imports this module)."""
+
+    @property
+    def nominatim(self) -> Nominatim: ...
+
+    @property
+    def osrm(self) -> Osrm: ...
+
+    @property
+    def cache(self) -> TTLCache: ...
+
+    async def route(
+        self, origin: Coordinate, destination: Coordinate, mode: RouteMode
+    ) -> Route: ...
 
 MAX_ORIGINS = 10
 """OSRM's public demo servers are for light use: at most this many routes per question."""
@@ -50,7 +64,7 @@ _OSM_ID = re.compile(r"^(?:(node|way|relation)/|([NWR]))(\d{1,15})$", re.I)
 
 
 async def distance(
-    provider: OpenProvider, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
+    provider: OpenParts, origins: list[Coordinate], destination: Coordinate, mode: DistanceMode
 ) -> DistanceMatrix:
     """Straight line (haversine) or OSRM route length and time per origin."""
     if not 1 <= len(origins) <= MAX_ORIGINS:
@@ -74,7 +88,7 @@ async def distance(
 
 
 async def cycling_route(
-    provider: OpenProvider, origin: Coordinate, destination: Coordinate
+    provider: OpenParts, origin: Coordinate, destination: Coordinate
 ) -> Route:
     """OSRM bicycle route (needs the cycling server URL)."""
     if "cycling" not in provider.osrm.urls:
@@ -86,12 +100,12 @@ async def cycling_route(
     )
 
 
-async def transit_route(provider: OpenProvider, *args: object) -> NoReturn:
+async def transit_route(provider: OpenParts, *args: object) -> NoReturn:
     """No keyless transit planner: explain."""
     raise OutOfCoverageError(TRANSIT_UNSUPPORTED)
 
 
-async def ip_location(provider: OpenProvider, ip: str) -> NoReturn:
+async def ip_location(provider: OpenParts, ip: str) -> NoReturn:
     """No keyless IP geolocation: explain."""
     raise OutOfCoverageError(IP_UNSUPPORTED)
 
@@ -108,7 +122,7 @@ def osm_id(poi_id: str) -> str:
     return f"{kind}{match.group(3)}"
 
 
-async def poi_detail(provider: OpenProvider, poi_id: str) -> PoiDetail:
+async def poi_detail(provider: OpenParts, poi_id: str) -> PoiDetail:
     """Nominatim ``/lookup`` with address details and extra tags."""
     ident = osm_id(poi_id)
     nominatim = provider.nominatim

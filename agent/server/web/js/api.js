@@ -1,9 +1,9 @@
 // The server's own HTTP API (README "Serve it over HTTP"), same origin, with the bearer token.
+import { EVENTS } from "./config.js";
 import { readSSE } from "./sse.js";
 
 const SESSION_KEY = "geo-agent.session";
 const TOKEN_KEY = "geo-agent.token";
-export const EVENTS = ["map_action", "tool_start", "tool_end"];
 
 /** An answer other than 2xx: `status` and the server's own wording (`{"type":"error","error"}`). */
 export class ApiError extends Error {

@@ -1,4 +1,4 @@
-// The map: executes the toolkit's map_action commands (tools/map_ops.py) on Leaflet, on AMap
+// The map: executes the toolkit's map_action commands (tools/map_commands.py) on Leaflet, on AMap
 // tiles (GCJ-02) or OpenStreetMap tiles (WGS-84). Every command point carries its `crs`; the
 // map keeps the commands as sent and converts to the datum of the tiles shown, so switching
 // layers redraws everything in place.
@@ -26,6 +26,16 @@ export const TILES = {
 
 const ROUTE_STYLE = { color: "#1d4ed8", weight: 5, opacity: 0.85 };
 const END_STYLE = { radius: 7, weight: 2, color: "#ffffff", fillOpacity: 1 };
+
+/** What each map_action command does: exactly the commands of map_action.schema.json
+ * (tools/map_commands.py; tests/web/test_map_schema.py compares the two). */
+export const COMMANDS = Object.freeze({
+  set_view: (map, action) => map.setView(action),
+  add_markers: (map, action) => map.addMarkers(action),
+  draw_route: (map, action) => map.drawRoute(action),
+  fit_bounds: (map, action) => map.fitBounds(action),
+  clear: (map, action) => map.clear(action.target || "all"),
+});
 
 /** A text-only element for tooltips and popups (Leaflet would set a string as innerHTML). */
 function textBox(title, detail) {
@@ -84,14 +94,8 @@ export class GeoMap {
 
   /** Execute one map_action command; unknown ops are ignored (returns false). */
   apply(action) {
-    switch (action && action.op) {
-      case "set_view": return this.setView(action);
-      case "add_markers": return this.addMarkers(action);
-      case "draw_route": return this.drawRoute(action);
-      case "fit_bounds": return this.fitBounds(action);
-      case "clear": return this.clear(action.target || "all");
-      default: return false;
-    }
+    const op = action && action.op;
+    return Object.hasOwn(COMMANDS, op) ? COMMANDS[op](this, action) : false;
   }
 
   setView({ center, zoom, label }) {

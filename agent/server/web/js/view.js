@@ -1,10 +1,7 @@
 // The conversation's DOM. Everything from the model, the tools and the server is set with
 // textContent (never innerHTML): a POI named <img src=x onerror=...> shows as those characters.
 
-const TOOL_NAMES = {
-  map_set_view: "移动地图", map_add_markers: "添加标记", map_draw_route: "绘制路线",
-  map_fit_bounds: "缩放地图", map_clear: "清除地图", get_weather: "查询天气", search_poi: "搜索地点",
-};
+import { TOOL_NAMES } from "./config.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -52,7 +49,8 @@ export class Conversation {
       append: (chunk) => { body.appendData(chunk); this.scroll(); },
       set: (full) => { body.data = full; },
       toolStart: (name) => {
-        const chip = el("li", "tool running", TOOL_NAMES[name] || name);
+        const shown = Object.hasOwn(TOOL_NAMES, name) ? TOOL_NAMES[name] : name;
+        const chip = el("li", "tool running", shown);
         chip.title = name;
         tools.append(chip);
         (chips.get(name) || chips.set(name, []).get(name)).push(chip);
