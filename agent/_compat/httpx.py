@@ -9,7 +9,8 @@ CLI_MODULE = "httpx._main"
 
 UPSTREAM: dict[str, str] = {"httpx._main:main": "callable"}
 """The upstream name relied on (``tests/test_compat.py`` also checks that httpx imports it
-under ``except ImportError``). Kept for speed: about 80 ms off every ``geo-agent`` start."""
+under ``except ImportError``). Kept for speed: ``import httpx`` takes 41-45 ms instead of
+72-78 ms (``python -X importtime``), on every ``geo-agent`` start."""
 
 
 def skip_cli_import() -> None:
