@@ -206,8 +206,10 @@ def test_fence_names_a_removed_name(path: str, monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.parametrize("path", sorted(p for p, shape in FENCE.items() if shape == "field"))
 def test_fence_names_a_removed_field(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     owner, name = _owner_and_name(path)
-    fields = {k: v for k, v in owner.__pydantic_fields__.items() if k != name}
-    monkeypatch.setattr(owner, "__pydantic_fields__", fields)
+    fields = {k: v for k, v in owner.model_fields.items() if k != name}
+    # ``model_fields`` reads ``__pydantic_fields__`` since pydantic 2.10; a class dict before.
+    stored = "__pydantic_fields__" if "__pydantic_fields__" in vars(owner) else "model_fields"
+    monkeypatch.setattr(owner, stored, fields)
     assert fence_problems(FENCE) == [f"{path}: expected field, found not a field"]
 
 

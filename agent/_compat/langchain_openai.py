@@ -11,7 +11,7 @@ from langchain_openai import ChatOpenAI
 
 UPSTREAM: dict[str, str] = {
     # Requests through the LangSmith gateway keep the SDK path, which adds the gateway's
-    # metadata (correctness, not speed). Absent before langchain-openai 1.2: no gateway then.
+    # metadata (correctness, not speed). Since langchain-openai 1.6 (our lower bound).
     "langchain_openai:ChatOpenAI._uses_gateway": "property",
     # The hooks DashScopeChatOpenAI overrides and calls through super().
     "langchain_openai:ChatOpenAI._get_request_payload": "(self, input_, *, stop=None, **kwargs)",
@@ -25,4 +25,4 @@ UPSTREAM: dict[str, str] = {
 
 def uses_gateway(model: ChatOpenAI) -> bool:
     """Whether the model routes through the LangSmith gateway (then the SDK path is kept)."""
-    return bool(getattr(model, "_uses_gateway", False))
+    return bool(model._uses_gateway)

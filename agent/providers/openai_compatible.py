@@ -50,10 +50,7 @@ from pydantic import PrivateAttr
 if TYPE_CHECKING:
     from bailian_geo_agent.agent.config import Settings
 
-try:  # the openai SDK's own HTTP library (httpx2 in openai>=3, httpx before)
-    import httpx2 as _http
-except ImportError:  # pragma: no cover - older openai
-    import httpx as _http  # type: ignore[no-redef]
+import httpx2 as _http  # the openai SDK's own HTTP library (openai>=3)
 
 _SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _DONE = b"[DONE]"
