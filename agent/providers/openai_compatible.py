@@ -7,8 +7,8 @@ langchain-openai's own chunk converter (the ``_convert_chunk_to_generation_chunk
 langchain-deepseek uses it), skipping the SDK's typed object per chunk; text-only events take
 the shared fast builder. It extends ``ChatOpenAI`` through the partner-package surface only
 (``_astream`` / ``_agenerate``, ``_get_request_payload`` and that converter); the other
-upstream private names it relies on are in ``agent._compat``. It also refuses
-to end silently: a stream that stops without a ``finish_reason`` raises
+upstream private names it relies on are in ``agent._compat``. It also refuses to end
+silently: a stream that stops without a ``finish_reason`` raises
 ``StreamInterruptedError``, and an error event inside an HTTP 200 stream raises
 ``openai.APIError`` as the SDK would.
 """
@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx2 as _http  # the openai SDK's own HTTP library (openai>=3)
 import openai
 from bailian_geo_agent.agent._compat import langchain_openai as compat
 from bailian_geo_agent.agent.errors import StreamInterruptedError
@@ -49,8 +50,6 @@ from pydantic import PrivateAttr
 
 if TYPE_CHECKING:
     from bailian_geo_agent.agent.config import Settings
-
-import httpx2 as _http  # the openai SDK's own HTTP library (openai>=3)
 
 _SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _DONE = b"[DONE]"
