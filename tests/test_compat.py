@@ -388,3 +388,29 @@ def test_httpx_imports_its_cli_optionally() -> None:
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_constraints_pin_every_dependency_inside_its_range() -> None:
+    """CI installs constraints.txt (the newest tested) and ``.ci/lower-bounds`` the lower
+    bounds: each runtime dependency has both bounds and its pin lies between them."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = {}
+    for line in (root / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        name, _, version = line.partition("==")
+        if version:
+            pins[canonicalize_name(name)] = version.strip()
+    outside = []
+    for dependency in project["dependencies"]:
+        requirement = Requirement(dependency)
+        operators = {spec.operator for spec in requirement.specifier}
+        pin = pins.get(canonicalize_name(requirement.name))
+        if operators != {">=", "<"} or pin is None or pin not in requirement.specifier:
+            outside.append(f"{dependency} (constraints.txt: {pin})")
+    assert outside == []
