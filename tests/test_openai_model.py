@@ -143,3 +143,32 @@ async def test_plain_payload_is_posted_as_built(fake_dashscope):
     body = fake_dashscope.requests[0].body
     assert body["model"] == "qwen-plus" and body["stream"] is True
     assert body["messages"] == [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize("call", [None, True, False])
+@pytest.mark.parametrize("options", [None, {"include_usage": True}, {"include_usage": False}, {}])
+@pytest.mark.parametrize("model_options", [None, {"include_usage": False}])
+@pytest.mark.parametrize("field", [True, False])
+def test_usage_is_asked_for_as_chatopenai_decides(call, options, model_options, field):
+    """Our public-fields rule gives ChatOpenAI's own answer (its private
+    ``_should_stream_usage``) for every combination of the four places it is set."""
+    from bailian_geo_agent.agent.providers.openai_compatible import _stream_usage
+
+    kwargs = {} if model_options is None else {"model_kwargs": {"stream_options": model_options}}
+    chat = DashScopeChatOpenAI(model="qwen-plus", api_key="sk-test",
+                               base_url="http://127.0.0.1:1", stream_usage=field, **kwargs)
+    call_kwargs = {} if options is None else {"stream_options": options}
+    expected = chat._should_stream_usage(call, **call_kwargs)
+    assert _stream_usage(chat, call, call_kwargs) is expected
+
+
+def test_input_messages_are_what_langchain_core_makes_of_them():
+    from bailian_geo_agent.agent.providers.openai_compatible import _messages_of
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langchain_core.prompt_values import ChatPromptValue
+
+    chat = DashScopeChatOpenAI(model="qwen-plus", api_key="sk-test", base_url="http://127.0.0.1:1")
+    history = [HumanMessage("hi"), AIMessage("yo", additional_kwargs={"reasoning_content": "r"})]
+    pairs = [("human", "hi"), ("ai", "yo")]
+    for given in ["北京天气", pairs, history, ChatPromptValue(messages=history)]:
+        assert _messages_of(given) == chat._convert_input(given).to_messages()

@@ -330,3 +330,64 @@ def test_native_vl_list_content_and_text_output_are_read() -> None:
                             "r", state, "qwen-vl-max")
     assert [listed.text, text.text] == ["图中", "是猫"]
     assert text.message.usage_metadata["total_tokens"] == 5
+
+
+# -- the quirks are data: agent.providers.profiles ------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "always_thinks"), [
+    ("qwq-plus", True), ("QwQ-32B", True), ("qvq-max", True),
+    ("qwen3-235b-a22b-thinking-2507", True), ("qwen-plus", False), ("qwen3-max", False),
+    ("", False), (None, False),
+])  # fmt: skip
+def test_model_profiles_by_name(model: str | None, always_thinks: bool) -> None:
+    from bailian_geo_agent.agent.providers.profiles import (
+        DEFAULT_PROFILE,
+        THINKING_ONLY,
+        model_profile,
+    )
+
+    assert model_profile(model) == (THINKING_ONLY if always_thinks else DEFAULT_PROFILE)
+
+
+def test_thinking_fields_go_where_each_api_takes_them() -> None:
+    from bailian_geo_agent.agent.providers.profiles import (
+        COMPATIBLE_MODE,
+        NATIVE,
+        thinking_fields,
+    )
+
+    fields = thinking_fields(True, 100, True)
+    assert fields == {"enable_thinking": True, "thinking_budget": 100, "preserve_thinking": True}
+    assert thinking_fields(False, 100, False) == {"enable_thinking": False}
+    assert thinking_fields(None, None, False) == {}
+    payload: dict[str, Any] = {"model": "m", "extra_body": {"enable_thinking": False}}
+    COMPATIBLE_MODE.add_thinking_fields(payload, fields)
+    assert payload == {"model": "m", "extra_body": {
+        "enable_thinking": False, "thinking_budget": 100, "preserve_thinking": True}}
+    params: dict[str, Any] = {"model": "m", "enable_thinking": False}
+    NATIVE.add_thinking_fields(params, fields)
+    assert params == {"model": "m", **fields}
+    untouched: dict[str, Any] = {"model": "m"}
+    COMPATIBLE_MODE.add_thinking_fields(untouched, {})
+    assert untouched == {"model": "m"}
+
+
+@pytest.mark.parametrize("make", [_chat_openai, _chat_tongyi])
+async def test_a_profile_that_allows_a_forced_tool_choice_keeps_it(
+    fake_dashscope: FakeDashScope, make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule comes from the profile, not the name: a thinking-only family that accepted a
+    forced choice would be sent it (the fake then answers 400, as DashScope does today)."""
+    from bailian_geo_agent.agent.providers import profiles
+
+    allowing = profiles.ModelProfile(always_thinks=True, forced_tool_choice_while_thinking=True)
+    monkeypatch.setattr(profiles, "MODEL_PROFILES", (profiles.ModelMatch(allowing, ("qwq",)),))
+    profiles.model_profile.cache_clear()
+    try:
+        bound = make(fake_dashscope).bind_tools([get_weather], tool_choice="get_weather")
+        with pytest.raises(Exception, match="tool_choice"):
+            await bound.ainvoke("北京天气")
+        assert options(fake_dashscope, 0)["tool_choice"] not in (None, "auto")
+    finally:
+        profiles.model_profile.cache_clear()

@@ -423,7 +423,7 @@ async def test_request_is_the_one_the_sdk_sends() -> None:
     try:
         for kwargs in ({}, {"tools": [tool], "parallel_tool_calls": True, "seed": 3}):
             messages = [HumanMessage("北京天气")]
-            params = model._invocation_params(messages, ["。"] if kwargs else None, **kwargs)
+            params = model._request_params(messages, ["。"] if kwargs else None, **kwargs)
             async for _ in await dashscope.AioGeneration.call(**params):
                 pass
             with pytest.raises(DashScopeAPIError):
@@ -678,7 +678,7 @@ def test_defaults_and_factory() -> None:
     )
     assert (model.model_name, model.timeout, model.max_retries) == ("qwen-max", 12.5, 3)
     assert model.streaming is True and model.base_url is None
-    params = model._invocation_params(messages=[HumanMessage("x")], stop=None)
+    params = model._request_params(messages=[HumanMessage("x")], stop=None)
     assert "base_address" not in params  # the SDK's own default (env / dashscope.base_http_api_url)
     assert params["request_timeout"] == 12.5 and params["incremental_output"] is True
     assert DashScopeChatTongyi(api_key=KEY).max_retries == 2

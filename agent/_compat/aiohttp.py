@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import aiohttp
 
+UPSTREAM: dict[str, str] = {
+    "aiohttp:StreamReader._buffer": "slot",
+    "aiohttp:StreamReader._buffer_offset": "slot",
+}
+"""Each upstream name read here and the shape relied on (``tests/test_compat.py``). Kept for
+correctness: the tail of an answer received before a broken connection."""
+
 
 def unread(content: aiohttp.StreamReader) -> bytes:
     """Bytes received before the connection broke that nobody had read yet.

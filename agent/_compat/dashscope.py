@@ -19,7 +19,21 @@ get_default_api_key: Callable[[], str] = _get_default_api_key
 resolve_base_url: Callable[[str, str | None], str] = _resolve_base_url
 get_user_agent: Callable[[], str] = _get_user_agent
 
+UPSTREAM: dict[str, str] = {
+    "dashscope.api_entities.aio_session:get_ssl_context": "()",
+    "dashscope.common.api_key:get_default_api_key": "()",
+    "dashscope.common.env:resolve_base_url": "(url, workspace_id=None)",
+    "dashscope.common.utils:get_api_module": "(module_name)",
+    "dashscope.common.utils:get_sdk_headers": "(module='')",
+    "dashscope.common.utils:get_user_agent": "()",
+    "dashscope.common.error:InputRequired": "class",
+    "dashscope.common.error:ModelRequired": "class",
+}
+"""Each upstream name this module re-exports and the shape relied on (``tests/test_compat.py``).
+Kept for correctness: the native stream sends the SDK's exact request (URL, headers)."""
+
 __all__ = [
+    "UPSTREAM",
     "InputRequired",
     "ModelRequired",
     "get_api_module",

@@ -6,6 +6,15 @@ from typing import Any, TypeVar
 
 ModelT = TypeVar("ModelT")
 
+UPSTREAM: dict[str, str] = {
+    "pydantic:BaseModel.__pydantic_fields_set__": "slot",
+    "pydantic:BaseModel.__pydantic_extra__": "slot",
+    "pydantic:BaseModel.__pydantic_private__": "slot",
+}
+"""Each upstream name written here and the shape relied on (``tests/test_compat.py``). Kept for
+speed: a text chunk costs 3.9 µs built with ``construct`` against 4.9 µs validated and 128 µs
+through ``model_construct`` (``agent.providers._chunks.text_chunk``, timeit on the dev box)."""
+
 
 def construct(cls: type[ModelT], fields_set: set[str], values: dict[str, Any]) -> ModelT:
     """What ``cls.model_construct(fields_set, **values)`` builds, for a model without private

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bailian_geo_agent.agent._compat.langchain_core import OwnAsyncGenerate
 from bailian_geo_agent.agent.errors import StreamInterruptedError
 from bailian_geo_agent.prompts.catalogue import text
 from langchain_core.messages import AIMessageChunk, message_chunk_to_message
@@ -20,19 +21,11 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 _BATCH = 1024  # text pieces joined at a time: few merges, little garbage
 
 
-class MergesAsItStreams:
+class MergesAsItStreams(OwnAsyncGenerate):
     """Chat model mixin: on the async generate path (``ainvoke``, agents) the model's own
     ``_agenerate`` streams and merges with ``merge_stream``, so langchain-core does not collect
-    the chunks; ``astream`` (which passes ``stream=True``) is unchanged."""
-
-    def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
-        if async_api and "stream" not in kwargs:
-            return False
-        return self._streams(async_api=async_api, **kwargs)
-
-    def _streams(self, *, async_api: bool, **kwargs: Any) -> bool:
-        """Whether langchain-core would stream this call."""
-        return bool(super()._should_stream(async_api=async_api, **kwargs))  # type: ignore[misc]
+    the chunks (``agent._compat.langchain_core``); ``astream`` (which passes ``stream=True``) is
+    unchanged."""
 
 
 def _text_only(chunk: ChatGenerationChunk) -> bool:

@@ -16,6 +16,10 @@ request and streaming paths:
   ``StreamInterruptedError``;
 * ``base_url`` and ``timeout`` are per instance (passed per request, no global state).
 
+It extends ``ChatTongyi`` through the partner-package surface only (``_stream`` / ``_astream`` /
+``_generate`` / ``_agenerate``) and its public fields; the request is built here
+(``_request_params``), not by ChatTongyi's private ``_invocation_params``.
+
 Importing this module imports ``dashscope`` and ``langchain_community`` (which prints a sunset
 warning); the rest of the package imports it lazily, only for ``DASHSCOPE_PROVIDER=tongyi``.
 """
@@ -48,8 +52,9 @@ from bailian_geo_agent.agent.providers._retry import (
     retry_before_first_chunk,
 )
 from bailian_geo_agent.agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
-from bailian_geo_agent.agent.providers._thinking import ThinkingModeRules, thinking_parameters
+from bailian_geo_agent.agent.providers._thinking import ThinkingModeRules
 from bailian_geo_agent.agent.providers._tool_calls import ParallelToolCallsByDefault
+from bailian_geo_agent.agent.providers.profiles import NATIVE, thinking_fields
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_community.chat_models.tongyi import ChatTongyi
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -143,11 +148,20 @@ class DashScopeChatTongyi(
 
     # -- request ------------------------------------------------------------------------------
 
-    def _invocation_params(
+    def _request_params(
         self, messages: list[BaseMessage], stop: Any, **kwargs: Any
     ) -> dict[str, Any]:
-        """SDK call kwargs: always incremental streaming; tool calls from message.tool_calls."""
-        params = {**self._default_params, **kwargs}
+        """SDK call kwargs (``dashscope.Generation.call``): ChatTongyi's defaults from its
+        fields, always incremental streaming, tool calls from ``message.tool_calls``."""
+        api_key = self.dashscope_api_key
+        params: dict[str, Any] = {
+            "model": self.model_name,
+            "top_p": self.top_p,
+            "api_key": api_key.get_secret_value() if api_key is not None else None,
+            "result_format": "message",
+            **self.model_kwargs,
+            **kwargs,
+        }
         if stop is not None:
             params["stop"] = stop
         params.update(
@@ -156,8 +170,9 @@ class DashScopeChatTongyi(
             messages=messages_to_native(messages, keep_reasoning=self.preserve_thinking),
             request_timeout=self.timeout,
         )
-        params.update(
-            thinking_parameters(self.enable_thinking, self.thinking_budget, self.preserve_thinking)
+        NATIVE.add_thinking_fields(
+            params,
+            thinking_fields(self.enable_thinking, self.thinking_budget, self.preserve_thinking),
         )
         if self.base_url:
             # Per request, so instances with different URLs never touch global SDK state.
@@ -211,7 +226,7 @@ class DashScopeChatTongyi(
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = build_request(self._invocation_params(messages=messages, stop=stop, **kwargs))
+        request = build_request(self._request_params(messages=messages, stop=stop, **kwargs))
         chunks = aretry_before_first_chunk(
             lambda: self._aevents_once(request, StreamState()),
             max_retries=self.max_retries,
@@ -240,7 +255,7 @@ class DashScopeChatTongyi(
         self, params: dict[str, Any], state: StreamState
     ) -> Generator[ChatGenerationChunk, None, None]:
         """Sync twin of ``_aevents_once`` on the SDK's ``requests`` path."""
-        # stream=True (``_invocation_params``): a generator of responses, never one response.
+        # stream=True (``_request_params``): a generator of responses, never one response.
         responses = cast(
             "Generator[GenerationResponse, None, None]", dashscope.Generation.call(**params)
         )
@@ -273,7 +288,7 @@ class DashScopeChatTongyi(
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        params = self._invocation_params(messages=messages, stop=stop, **kwargs)
+        params = self._request_params(messages=messages, stop=stop, **kwargs)
         for chunk in retry_before_first_chunk(
             lambda: self._events_once(params, StreamState()),
             max_retries=self.max_retries,

@@ -3,9 +3,12 @@
 Requests still go through the openai SDK (auth, retries of 429/5xx/connection failures before
 the response starts, status errors raised as the SDK's own exceptions). The streamed body is
 read here instead of by the SDK: each SSE ``data:`` line is decoded to a dict and handed to
-langchain-openai's own chunk converter (through ``agent._compat.langchain_openai``), skipping
-the SDK's typed object per chunk; text-only events take the shared fast builder. It also
-refuses to end silently: a stream that stops without a ``finish_reason`` raises
+langchain-openai's own chunk converter (the ``_convert_chunk_to_generation_chunk`` hook, as
+langchain-deepseek uses it), skipping the SDK's typed object per chunk; text-only events take
+the shared fast builder. It extends ``ChatOpenAI`` through the partner-package surface only
+(``_astream`` / ``_agenerate``, ``_get_request_payload`` and that converter); the other
+upstream private names it relies on are in ``agent._compat``. It also refuses to end
+silently: a stream that stops without a ``finish_reason`` raises
 ``StreamInterruptedError``, and an error event inside an HTTP 200 stream raises
 ``openai.APIError`` as the SDK would.
 """
@@ -18,6 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx2 as _http  # the openai SDK's own HTTP library (openai>=3)
 import openai
 from bailian_geo_agent.agent._compat import langchain_openai as compat
 from bailian_geo_agent.agent.errors import StreamInterruptedError
@@ -31,14 +35,15 @@ from bailian_geo_agent.agent.providers._thinking import (
     REASONING_KEY,
     ThinkingModeRules,
     reasoning_of,
-    thinking_parameters,
 )
 from bailian_geo_agent.agent.providers._tool_calls import ParallelToolCallsByDefault
+from bailian_geo_agent.agent.providers.profiles import COMPATIBLE_MODE, thinking_fields
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
@@ -46,15 +51,9 @@ from pydantic import PrivateAttr
 if TYPE_CHECKING:
     from bailian_geo_agent.agent.config import Settings
 
-try:  # the openai SDK's own HTTP library (httpx2 in openai>=3, httpx before)
-    import httpx2 as _http
-except ImportError:  # pragma: no cover - older openai
-    import httpx as _http  # type: ignore[no-redef]
-
 _SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 _DONE = b"[DONE]"
 _RETRY_BASE_DELAY = 0.5
-
 
 
 def _fast_delta(event: dict[str, Any]) -> tuple[str, bool] | None:
@@ -119,6 +118,30 @@ def _counts(chunk: ChatGenerationChunk) -> bool:
         or message.tool_call_chunks  # type: ignore[attr-defined]
         or message.additional_kwargs.get(REASONING_KEY)  # shown reasoning: no retry either
     )
+
+
+def _messages_of(input_: LanguageModelInput) -> list[BaseMessage]:
+    """The messages of a chat model input (what langchain-core makes of it)."""
+    if isinstance(input_, PromptValue):
+        return input_.to_messages()
+    if isinstance(input_, str):
+        return [HumanMessage(input_)]
+    return convert_to_messages(input_)
+
+
+def _stream_usage(model: ChatOpenAI, stream_usage: bool | None, kwargs: dict[str, Any]) -> bool:
+    """Whether to ask for the usage chunk: the call's ``stream_usage``, its ``stream_options``,
+    the model's ``model_kwargs`` ``stream_options``, then the model's ``stream_usage``, first
+    set wins (ChatOpenAI's order)."""
+    for source in (
+        stream_usage,
+        (kwargs.get("stream_options") or {}).get("include_usage"),
+        (model.model_kwargs.get("stream_options") or {}).get("include_usage"),
+        model.stream_usage,
+    ):
+        if isinstance(source, bool):
+            return source
+    return bool(model.stream_usage)
 
 
 def _add_reasoning(sent: Any, messages: list[BaseMessage]) -> None:
@@ -189,7 +212,7 @@ class DashScopeChatOpenAI(
     ) -> Runnable[LanguageModelInput, Any]:
         """ChatOpenAI's structured output; while thinking through a tool call, since DashScope
         refuses ``response_format`` in thinking mode (and the forced choice is dropped)."""
-        if self.thinking:
+        if self.thinking and not self.dashscope_profile.response_format_while_thinking:
             method = "function_calling"
         return super().with_structured_output(
             schema, method=method, include_raw=include_raw, strict=strict, tools=tools, **kwargs
@@ -215,15 +238,14 @@ class DashScopeChatOpenAI(
     def _get_request_payload(
         self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        """ChatOpenAI's body plus the thinking fields (through ``extra_body``, top level)."""
+        """ChatOpenAI's body plus the thinking fields (where ``COMPATIBLE_MODE`` takes them)."""
         payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
-        thinking = thinking_parameters(
-            self.enable_thinking, self.thinking_budget, self.preserve_thinking
+        COMPATIBLE_MODE.add_thinking_fields(
+            payload,
+            thinking_fields(self.enable_thinking, self.thinking_budget, self.preserve_thinking),
         )
-        if thinking:
-            payload["extra_body"] = {**thinking, **(payload.get("extra_body") or {})}
         if self.preserve_thinking:
-            _add_reasoning(payload.get("messages"), self._convert_input(input_).to_messages())
+            _add_reasoning(payload.get("messages"), _messages_of(input_))
         return payload
 
     @classmethod
@@ -285,7 +307,7 @@ class DashScopeChatOpenAI(
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if not self._streams(async_api=True, run_manager=run_manager, **kwargs):
+        if not self._core_streams(async_api=True, run_manager=run_manager, **kwargs):
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
         return result_of(await merge_stream(self._astream(messages, stop, run_manager, **kwargs)))
 
@@ -298,11 +320,11 @@ class DashScopeChatOpenAI(
         stream_usage: bool | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        stream_usage = compat.should_stream_usage(self, stream_usage, **kwargs)
+        stream_usage = _stream_usage(self, stream_usage, kwargs)
         payload_kwargs = {**kwargs, "stream": True}
         if stream_usage:
             payload_kwargs["stream_options"] = {"include_usage": True}
-        payload = compat.request_payload(self, messages, stop, **payload_kwargs)
+        payload = self._get_request_payload(messages, stop=stop, **payload_kwargs)
         extra = payload.get("extra_body")
         if isinstance(extra, dict) and _SDK_ONLY_KEYS.isdisjoint(payload.keys() - {"extra_body"}):
             # What the SDK does with extra_body (top-level fields), without leaving this path.
@@ -343,7 +365,7 @@ class DashScopeChatOpenAI(
         run_manager: AsyncCallbackManagerForLLMRun | None,
         progress: dict[str, bool],
     ) -> AsyncGenerator[ChatGenerationChunk, None]:
-        convert = compat.chunk_converter(self)
+        convert = self._convert_chunk_to_generation_chunk
         fast = self.output_version != "v1"  # v1 turns content into blocks: the slow path
         chunk_class: type = AIMessageChunk
         finished = False
