@@ -41,8 +41,39 @@ def _env(fake: FakeDashScope, provider: str, key: str) -> dict[str, str]:
     return env
 
 
-def test_the_readme_has_its_python_blocks():
-    assert len(BLOCKS) >= 3
+# The README's Python blocks: the section each stands in and what it shows. Losing or adding one
+# fails here, so the parametrized runs below cannot silently shrink.
+EXPECTED_BLOCKS = [
+    ("# bailian-geo-agent", "service.stream_chat("),
+    ("## Embedding", "handler.dicts()"),
+    ("## Sessions", "service.get_history(session_id)"),
+]
+
+
+def _blocks_by_section() -> list[tuple[str, str]]:
+    """``(heading, block)`` for every fenced Python block, read line by line (not with the
+    regular expression that builds ``BLOCKS``)."""
+    found, heading, block = [], "", None
+    for line in (ROOT / "README.md").read_text("utf-8").splitlines(keepends=True):
+        if block is not None:
+            if line.startswith("```"):
+                found.append((heading, "".join(block)))
+                block = None
+            else:
+                block.append(line)
+        elif line.startswith("```python"):
+            block = []
+        elif line.startswith("#"):
+            heading = line.strip()
+    return found
+
+
+def test_the_readme_has_exactly_its_python_blocks():
+    sections = _blocks_by_section()
+    assert [heading for heading, _ in sections] == [heading for heading, _ in EXPECTED_BLOCKS]
+    for (_, block), (_, shows) in zip(sections, EXPECTED_BLOCKS, strict=True):
+        assert shows in block
+    assert [block for _, block in sections] == BLOCKS
 
 
 @pytest.mark.parametrize("provider", ["openai", "tongyi"])
