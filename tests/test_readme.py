@@ -94,3 +94,31 @@ def test_readme_block_with_a_rejected_key_ends_on_its_error(fake_dashscope, tmp_
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "API Key无效" in result.stdout
+
+
+def _readme_test_command() -> str:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    return re.search(r"<!-- test-command -->\n```bash\n(.*?)\n```", readme, re.S).group(1)
+
+
+def test_the_test_command_is_ci_s_and_installs_the_browser_tests_extra():
+    command = _readme_test_command()
+    ci = re.search(r"^test_command='(.*)'$", (ROOT / ".ci/run").read_text("utf-8"), re.M)
+    assert ci is not None and ci.group(1) == command
+    extras = re.search(r'-e "\.\[([a-z,]+)\]"', command).group(1).split(",")
+    assert extras == ["test", "browser"]  # playwright for tests/web, as CI has it
+    assert "-c constraints.txt" in command
+
+
+def test_every_pip_install_in_the_notebooks_readme_uses_the_constraints():
+    lines = [line for line in (ROOT / "notebooks/README.md").read_text("utf-8").splitlines()
+             if "pip install" in line]
+    assert lines and all("pip install -c constraints.txt " in line for line in lines), lines
+
+
+def test_the_js_client_names_test_files_that_exist():
+    import json
+
+    description = json.loads((ROOT / "tests/js/package.json").read_text("utf-8"))["description"]
+    named = re.findall(r"tests/[\w/]+\.(?:py|mjs)", description)
+    assert named and [path for path in named if not (ROOT / path).is_file()] == []
