@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from bailian_geo_agent.agent import Settings
@@ -67,3 +70,12 @@ async def stop_after_chunks(stream: Any, n: int) -> list[str]:
                 break
     await stream.aclose()
     return shown
+
+
+async def wait_until(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (checked every few milliseconds); fail after
+    ``timeout`` seconds naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
