@@ -26,6 +26,7 @@ from bailian_geo_agent.prompts.catalogue import text, use_language
 from tests.fakes import amap_plugin
 from tests.fakes.dashscope import Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
+from tests.helpers import clean_env, dashscope_env
 
 # pytest refuses ``pytest_plugins`` outside the root conftest: re-export the AMap fixtures.
 fake_amap_server = amap_plugin.fake_amap_server
@@ -44,23 +45,11 @@ SCHEMA = {
     "usage": {"type", "message_id", "session_id", "input_tokens", "output_tokens",
               "reasoning_tokens", "total_tokens", "model_calls"},
 }
-_ISOLATED = (
-    "DASHSCOPE_",
-    "AMAP_",
-    "GEO_",
-    "SESSION_",
-    "OPEN_METEO",
-    "PHOTON_",
-    "NOMINATIM_",
-    "OVERPASS_",
-    "OSRM_",
-)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 
 
 def cli_env(tmp_path: Path, fake=None, amap=None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED)}
-    env.update(
+    env = clean_env(
         PYTHONIOENCODING="utf-8",
         PYTHONUNBUFFERED="1",
         NO_COLOR="1",
@@ -69,12 +58,7 @@ def cli_env(tmp_path: Path, fake=None, amap=None, **extra: str) -> dict[str, str
         XDG_DATA_HOME=str(tmp_path / "data"),
     )
     if fake is not None:
-        env.update(
-            DASHSCOPE_API_KEY=FAKE_API_KEY,
-            DASHSCOPE_BASE_URL=fake.compatible_base_url,
-            DASHSCOPE_HTTP_BASE_URL=fake.native_base_url,
-            DASHSCOPE_TIMEOUT="10",
-        )
+        env.update(dashscope_env(fake), DASHSCOPE_TIMEOUT="10")
     if amap is not None:
         env.update(
             GEO_PROVIDER="amap", AMAP_API_KEY=amap_plugin.FAKE_AMAP_KEY, AMAP_BASE_URL=amap.base_url

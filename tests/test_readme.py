@@ -4,7 +4,6 @@ its error event without raising afterwards."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.dashscope import FakeDashScope
+from tests.helpers import clean_env, dashscope_env
 
 ROOT = Path(__file__).parents[1]
 BLOCKS = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text("utf-8"), re.M | re.S)
@@ -28,16 +28,9 @@ def _run(code: str, tmp_path: Path, env: dict[str, str]) -> subprocess.Completed
 
 
 def _env(fake: FakeDashScope, provider: str, key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "GEO_", "AMAP_"))}
-    env.update(
-        DASHSCOPE_API_KEY=key,
-        DASHSCOPE_PROVIDER=provider,
-        DASHSCOPE_BASE_URL=fake.compatible_base_url,
-        DASHSCOPE_HTTP_BASE_URL=fake.native_base_url,
-        DASHSCOPE_MAX_RETRIES="0",
-        GEO_PROVIDER="open",
-        PYTHONPATH=str(ROOT),
-    )
+    env = clean_env(**dashscope_env(fake), DASHSCOPE_PROVIDER=provider,
+                    DASHSCOPE_MAX_RETRIES="0", GEO_PROVIDER="open", PYTHONPATH=str(ROOT))
+    env["DASHSCOPE_API_KEY"] = key  # the fake's, or a rejected one
     return env
 
 
