@@ -140,6 +140,22 @@ def test_help_lists_options_variables_and_exit_codes_in_the_language(tmp_path, l
             assert message("help_exit_status", "zh") in help_text
 
 
+def test_python_dash_m_mcp_is_the_same_command_in_the_same_language(tmp_path):
+    mcp = [sys.executable, "-m", "bailian_geo_agent.agent.mcp"]
+    for language in ("zh", "en"):
+        env = cli_env(tmp_path, GEO_AGENT_LANGUAGE=language)
+        own, sub = run_cli("--help", env=env, command=mcp), run_cli("mcp", "--help", env=env)
+        assert own.returncode == sub.returncode == 0
+        # after the usage lines (the program's name differs): the same description, options,
+        # variables and exit codes
+        assert own.stdout.split("\n\n", 1)[1] == sub.stdout.split("\n\n", 1)[1]
+        assert own.stdout.startswith(message("arg_usage", language))
+        bogus = run_cli("--bogus", env=env, command=mcp)
+        assert bogus.returncode == ExitCode.USAGE
+        assert bogus.stderr.splitlines()[-1].endswith(
+            message("arg_unrecognized", language, args="--bogus"))
+
+
 def test_the_readme_documents_the_exit_codes():
     table = README.split("<!-- exit-codes -->", 1)[1].strip().split("\n\n", 1)[0]
     codes = [int(row.split("|")[1]) for row in table.splitlines()[2:]]
