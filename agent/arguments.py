@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 from bailian_geo_agent.agent.exit_codes import ExitCode, meanings
-from bailian_geo_agent.prompts.catalogue import Language, language, text
+from bailian_geo_agent.prompts.catalogue import Language, language, parse_language, text
 
 # argparse's own messages (Python 3.10-3.13) and their catalogue keys; another one stays as
 # argparse wrote it, under the translated "error:" line.
@@ -104,11 +104,14 @@ def configured_language(argv: Sequence[str]) -> Language:
     """``GEO_AGENT_LANGUAGE`` as the command will read it: the environment, else the env file
     ``argv`` names with ``--env-file`` (else ``./.env``); an invalid configuration (reported
     later, by the command) falls back to the environment alone."""
+    import os
     from pathlib import Path
 
     from bailian_geo_agent.agent.config import Settings
     from bailian_geo_agent.agent.errors import ConfigurationError
 
+    if os.environ.get("GEO_AGENT_LANGUAGE", "").strip():  # the environment wins over any file
+        return parse_language(os.environ["GEO_AGENT_LANGUAGE"])
     env_file = env_file_in(argv)
     if env_file is not None and not Path(env_file).is_file():
         env_file = None  # the command reports it, in the language of the rest
