@@ -405,6 +405,224 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "  usage: {input} in · {output} out ({reasoning} thinking) · {total} tokens in "
         "{calls} model calls",
     },
+    "cli_question_required": {
+        "zh": "ask：需要一个问题（QUESTION），或从标准输入传入",
+        "en": "ask: a QUESTION is required (or pipe it on stdin)",
+    },
+    "cli_question_empty": {
+        "zh": "ask：问题为空，请输入要询问的内容",
+        "en": "ask: the question is empty; type what you want to ask",
+    },
+    "cli_env_file_missing": {
+        "zh": "--env-file：文件不存在：{path}",
+        "en": "--env-file: no such file: {path}",
+    },
+    "cli_session_not_uuid": {"zh": "不是 UUID：{value}", "en": "not a UUID: {value}"},
+    "cli_events_unknown": {
+        "zh": "未知事件 {unknown}；可选 {known}，或 all（逗号分隔）",
+        "en": "unknown event {unknown}; choose from {known} or all (comma-separated)",
+    },
+    "cli_port_in_use": {
+        "zh": "无法监听 {host}:{port}：端口已被占用。"
+        "请用 --port 换一个端口（--port 0 自动选择空闲端口），或先停止占用它的程序。",
+        "en": "cannot listen on {host}:{port}: the port is already in use. Choose another with "
+        "--port (--port 0 picks a free one), or stop the program using it.",
+    },
+    "cli_cannot_listen": {
+        "zh": "无法监听 {host}:{port}：{error}",
+        "en": "cannot listen on {host}:{port}: {error}",
+    },
+    "cli_missing_dependency": {
+        "zh": '缺少依赖 {name}：pip install -e ".[{extra}]"',
+        "en": 'missing dependency {name}: pip install -e ".[{extra}]"',
+    },
+    # -- the command line's help and argparse's own messages -----------------------------------
+    "exit_ok": {
+        "zh": "回答完整（chat、serve、mcp：正常结束）",
+        "en": "the answer was complete (chat, serve, mcp: ended normally)",
+    },
+    "exit_error": {
+        "zh": "回复以错误结束，或命令无法启动（配置无效、缺少密钥或依赖、端口已被占用）",
+        "en": "the reply ended with an error, or the command could not start (invalid "
+        "configuration, no key, a missing dependency, the port already in use)",
+    },
+    "exit_usage": {
+        "zh": "用法错误（未知选项、无效值、缺少或为空的问题），或在回环地址之外监听却没有访问令牌",
+        "en": "usage error (unknown option, bad value, missing or empty question), or listening "
+        "beyond loopback without access tokens",
+    },
+    "exit_interrupted": {
+        "zh": "被 Ctrl-C 中断（ask；chat 中 Ctrl-C 只停止当前回复）",
+        "en": "interrupted with Ctrl-C (ask; in chat, Ctrl-C only stops the current reply)",
+    },
+    "arg_usage": {"zh": "用法：", "en": "usage: "},
+    "arg_positionals": {"zh": "位置参数", "en": "positional arguments"},
+    "arg_options": {"zh": "选项", "en": "options"},
+    "arg_help": {"zh": "显示此帮助并退出", "en": "show this help message and exit"},
+    "arg_version": {"zh": "显示版本号并退出", "en": "show the version and exit"},
+    "arg_error": {"zh": "{prog}：错误：{message}", "en": "{prog}: error: {message}"},
+    "arg_unrecognized": {"zh": "无法识别的参数：{args}", "en": "unrecognized arguments: {args}"},
+    "arg_problem": {"zh": "参数 {argument}：{message}", "en": "argument {argument}: {message}"},
+    "arg_choice": {
+        "zh": "无效的选择：{value}（可选：{choices}）",
+        "en": "invalid choice: {value} (choose from {choices})",
+    },
+    "arg_value": {"zh": "无效的 {type} 值：{value}", "en": "invalid {type} value: {value}"},
+    "arg_expected_one": {"zh": "需要一个值", "en": "expected one argument"},
+    "arg_required": {
+        "zh": "缺少必需的参数：{args}",
+        "en": "the following arguments are required: {args}",
+    },
+    "arg_ambiguous": {
+        "zh": "选项 {option} 有歧义，可能是：{matches}",
+        "en": "ambiguous option: {option} could match {matches}",
+    },
+    "help_variables": {
+        "zh": "配置（环境变量，或当前目录下的 .env 文件；已设置的环境变量优先）：",
+        "en": "configuration (environment variables, or a .env file in the working directory; "
+        "variables already set in the environment win):",
+    },
+    "help_default": {"zh": "（默认 {default}）", "en": "(default {default})"},
+    "help_exit_status": {"zh": "退出状态：", "en": "exit status:"},
+    "help_examples": {"zh": "示例：", "en": "examples:"},
+    "help_description": {
+        "zh": "向百炼（通义千问）地理助手提问：天气、地点、路线、地图。回答随模型的生成实时输出。",
+        "en": "Ask the Bailian (Qwen) geographic assistant: weather, places, routes, maps. "
+        "Answers stream live as the model writes them.",
+    },
+    "help_common": {"zh": "ask 和 chat 的选项", "en": "options for ask and chat"},
+    "help_json": {
+        "zh": "在标准输出上每个事件写一行 JSON（便于管道处理）；类型为 stream_start、"
+        "stream_chunk（chunk）、stream_end、error（error），以及 --events 选择的事件",
+        "en": "write every event as one JSON object per line on stdout (for piping); types "
+        "stream_start, stream_chunk (chunk), stream_end, error (error), plus those chosen with "
+        "--events",
+    },
+    "help_session": {
+        "zh": "用这个会话ID继续对话（UUID；chat 和每个 JSON 事件中都会显示）；默认开始新会话",
+        "en": "continue the conversation with this session id (a UUID; printed by chat and in "
+        "every JSON event); default: a new session",
+    },
+    "help_model": {
+        "zh": "使用的模型，例如 qwen-max（覆盖 DASHSCOPE_MODEL）",
+        "en": "model to use, e.g. qwen-max (overrides DASHSCOPE_MODEL)",
+    },
+    "help_provider": {
+        "zh": "openai：DashScope 的 OpenAI 兼容模式；tongyi：DashScope 原生 API"
+        "（覆盖 DASHSCOPE_PROVIDER）",
+        "en": "openai: DashScope's OpenAI-compatible mode; tongyi: the native DashScope API "
+        "(overrides DASHSCOPE_PROVIDER)",
+    },
+    "help_events": {
+        "zh": "同时输出这些可选事件：从 {events} 中选，逗号分隔，或 all"
+        "（在标准错误上显示为提示，或配合 --json 输出为 JSON 行）",
+        "en": "also stream these optional events: comma-separated from {events}, or all (shown "
+        "as notes on stderr, or as JSON lines with --json)",
+    },
+    "help_thinking": {
+        "zh": "让模型思考（未设置时 DASHSCOPE_ENABLE_THINKING=true），并在标准错误上以暗色实时显示"
+        "思考过程（隐含 --events reasoning_chunk）",
+        "en": "let the model think (DASHSCOPE_ENABLE_THINKING=true unless set) and show its "
+        "reasoning dimmed on stderr as it streams (implies --events reasoning_chunk)",
+    },
+    "help_usage": {
+        "zh": "在回答之后显示本次回复的 token 用量（所有模型调用合计；隐含 --events usage）",
+        "en": "print the reply's token usage (every model call summed) after the answer "
+        "(implies --events usage)",
+    },
+    "help_show_tools": {
+        "zh": "显示助手调用的每个工具、参数和结果预览（隐含 --events tool_start,tool_end）",
+        "en": "show each tool the assistant runs, with its arguments and a preview of its "
+        "result (implies --events tool_start,tool_end)",
+    },
+    "help_env_file": {
+        "zh": "从这个文件读取配置，而不是 ./.env",
+        "en": "read configuration from this file instead of ./.env",
+    },
+    "help_verbose": {
+        "zh": "在标准错误上记录助手的工作（bailian_geo_agent.* 日志，INFO 级别：每次回复、"
+        "每次工具调用一行）",
+        "en": "log what the assistant does on stderr (the bailian_geo_agent.* loggers at INFO: "
+        "a line per reply and per tool call)",
+    },
+    "help_debug": {
+        "zh": "以 DEBUG 级别记录一切，包括各个库（HTTP 请求、重试）；密钥会被遮盖",
+        "en": "log everything at DEBUG, the libraries too (HTTP requests, retries); keys masked",
+    },
+    "help_ask": {
+        "zh": "提一个问题，实时输出回答",
+        "en": "ask one question and print the answer as it streams",
+    },
+    "help_ask_description": {
+        "zh": "提一个问题，实时输出回答。没有 QUESTION（或为 -）时从标准输入读取问题。",
+        "en": "Ask one question and print the answer as it streams. With no QUESTION (or -), "
+        "the question is read from stdin.",
+    },
+    "help_question": {
+        "zh": "问题（多个词以空格连接）",
+        "en": "the question (several words are joined with spaces)",
+    },
+    "help_chat": {
+        "zh": "保持会话的交互式对话",
+        "en": "an interactive conversation that keeps its session",
+    },
+    "help_chat_description": {
+        "zh": "在一个会话中交互式对话。{commands}；在提示符处按 Ctrl-C 或 Ctrl-D 退出。",
+        "en": "An interactive conversation in one session. {commands}; Ctrl-C or Ctrl-D at "
+        "the prompt exits.",
+    },
+    "help_serve": {
+        "zh": "通过 HTTP 提供助手服务（SSE 和 Vercel AI SDK 流）",
+        "en": "serve the assistant over HTTP (SSE and the Vercel AI SDK stream)",
+    },
+    "help_serve_description": {
+        "zh": "通过 HTTP 提供助手服务：POST /v1/chat/stream（SSE）、POST /api/chat"
+        "（AI SDK UI 消息流）、会话、/healthz、/readyz；API 文档在 /docs。",
+        "en": "Serve the assistant over HTTP: POST /v1/chat/stream (SSE), POST /api/chat "
+        "(AI SDK UI message stream), sessions, /healthz, /readyz; API docs at /docs.",
+    },
+    "help_serve_host": {
+        "zh": "监听的地址（默认 127.0.0.1；其他地址需要访问令牌）",
+        "en": "address to bind (default 127.0.0.1; any other needs tokens)",
+    },
+    "help_port": {
+        "zh": "监听的端口（默认 {default}；0 表示自动选择空闲端口）",
+        "en": "port to bind (default {default}; 0 picks a free one)",
+    },
+    "help_log_level": {
+        "zh": "uvicorn 的日志级别（默认 info）",
+        "en": "uvicorn's log level (default info)",
+    },
+    "help_mcp": {
+        "zh": "通过 MCP 提供地理工具（stdio，或 --http 可流式 HTTP）",
+        "en": "serve the geo tools over MCP (stdio, or --http streamable HTTP)",
+    },
+    "help_mcp_description": {
+        "zh": "通过模型上下文协议（MCP）提供地理工具（天气、POI 搜索与详情、地理编码、"
+        "驾车/步行/骑行/公交路线、距离、IP 定位、地图命令）。默认 stdio（供桌面 MCP 客户端使用）；"
+        "--http 在 /mcp 提供可流式 HTTP。GEO_PROVIDER、AMAP_API_KEY 等地理设置与其他命令相同。"
+        "在回环地址之外监听时，没有 GEO_AGENT_API_TOKENS（逗号分隔的访问令牌）--http 拒绝启动；"
+        "设置后每个请求都需要 Authorization: Bearer <令牌>。",
+        "en": "Serve the geo tools (weather, POI search and details, geocoding, driving/walking/"
+        "cycling/transit routes, distances, IP location, map commands) over the Model Context "
+        "Protocol. stdio by default (for desktop MCP clients); --http serves streamable HTTP at "
+        "/mcp. GEO_PROVIDER, AMAP_API_KEY and the other geo settings work as everywhere else. "
+        "Bound beyond loopback, --http refuses to start without GEO_AGENT_API_TOKENS "
+        "(comma-separated bearer tokens); when set, every request needs Authorization: Bearer "
+        "<token>.",
+    },
+    "help_http": {
+        "zh": "提供可流式 HTTP，而不是 stdio",
+        "en": "serve streamable HTTP instead of stdio",
+    },
+    "help_mcp_host": {
+        "zh": "--http 监听的地址（默认 127.0.0.1）",
+        "en": "address to bind with --http (default 127.0.0.1)",
+    },
+    "help_no_map_tools": {
+        "zh": "不提供 map_* 工具（用于没有地图的客户端）",
+        "en": "leave out the map_* tools (for clients without a map)",
+    },
 }
 
 

@@ -14,24 +14,14 @@ hypothesis_settings.load_profile("geo-agent")
 
 pytest_plugins = ["tests.fakes.pytest_plugin", "tests.fakes.amap_plugin"]
 
-_ISOLATED_PREFIXES = (
-    "DASHSCOPE_",
-    "AMAP_",
-    "GEO_",
-    "SESSION_STORE_",
-    "OPEN_METEO",
-    "PHOTON_",
-    "NOMINATIM_",
-    "OVERPASS_",
-    "OSRM_",
-)
-
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No real key, setting or .env file of the developer's leaks into a test."""
+    from tests.helpers import ISOLATED_PREFIXES  # not at import: pytest_plugins come first
+
     for name in list(os.environ):
-        if name.startswith(_ISOLATED_PREFIXES):
+        if name.startswith(ISOLATED_PREFIXES):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default SQLite store
     monkeypatch.chdir(tmp_path)

@@ -1,8 +1,14 @@
-"""Helpers shared by the test modules: settings for the fakes, collecting and checking a stream."""
+"""Helpers shared by the test modules: settings and environments for the fakes, collecting and
+checking a stream, waiting on a condition, a free port."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from bailian_geo_agent.agent import Settings
@@ -11,6 +17,19 @@ from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 
 PROVIDERS = ["openai", "tongyi"]
+ISOLATED_PREFIXES = (
+    "DASHSCOPE_",
+    "AMAP_",
+    "GEO_",
+    "SESSION_",
+    "OPEN_METEO",
+    "PHOTON_",
+    "NOMINATIM_",
+    "OVERPASS_",
+    "OSRM_",
+)
+"""The developer's settings (every variable of ``config.variables()`` has one of these prefixes):
+never seen by a test (``tests/conftest.py``) nor by a process a test starts (``clean_env``)."""
 DOCUMENTED_KEYS = {
     "stream_start": {"type", "message_id", "session_id"},
     "stream_chunk": {"type", "message_id", "session_id", "chunk"},
@@ -32,6 +51,27 @@ def make_settings(fake: FakeDashScope, provider: str, **overrides: Any) -> Setti
     values.update(overrides)
     return Settings(**values)
 
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """An environment for a child process: this one's without the developer's settings, plus
+    ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ISOLATED_PREFIXES)}
+    env.update(extra)
+    return env
+
+
+def dashscope_env(fake: FakeDashScope) -> dict[str, str]:
+    """The variables pointing both providers at the loopback DashScope fake, with its key."""
+    return {"DASHSCOPE_API_KEY": FAKE_API_KEY, "DASHSCOPE_BASE_URL": fake.compatible_base_url,
+            "DASHSCOPE_HTTP_BASE_URL": fake.native_base_url}
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def collect(stream: Any) -> list[dict[str, Any]]:
@@ -67,3 +107,12 @@ async def stop_after_chunks(stream: Any, n: int) -> list[str]:
                 break
     await stream.aclose()
     return shown
+
+
+async def wait_until(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (checked every few milliseconds); fail after
+    ``timeout`` seconds naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)

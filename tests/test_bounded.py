@@ -15,7 +15,7 @@ from bailian_geo_agent.agent.providers._sse import EventSplitter, iter_sse_data
 from langchain_core.tools import tool
 
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
-from tests.helpers import stop_after_chunks
+from tests.helpers import free_port, stop_after_chunks
 from tests.test_service import assert_well_formed, collect, make_settings
 
 PROVIDERS = ["openai", "tongyi"]
@@ -183,14 +183,8 @@ async def test_a_stopped_reply_keeps_what_was_sent(fake_dashscope, provider):
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("where", ["dns", "refused"])
 async def test_connect_failures_name_the_cause_host_and_variable(fake_dashscope, provider, where):
-    import socket
-
-    if where == "dns":
-        url = "http://no-such-host.invalid:9/"
-    else:
-        with socket.socket() as probe:  # a port nothing listens on
-            probe.bind(("127.0.0.1", 0))
-            url = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    # an unresolvable host, or a port nothing listens on
+    url = "http://no-such-host.invalid:9/" if where == "dns" else f"http://127.0.0.1:{free_port()}/"
     settings = make_settings(fake_dashscope, provider, max_retries=0,
                              allow_insecure_http=True,
                              base_url=url + "compatible-mode/v1", native_base_url=url + "api/v1")

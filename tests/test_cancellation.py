@@ -13,7 +13,7 @@ from bailian_geo_agent.agent import StreamChatService
 from langchain_core.tools import tool
 
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
-from tests.helpers import assert_well_formed, collect, make_settings
+from tests.helpers import assert_well_formed, collect, make_settings, wait_until
 
 PROVIDERS = ["openai", "tongyi"]
 LONG = Reply(text="很长的回答" * 100, chunk_size=2, chunk_delay=0.02)  # ~5 s of streaming
@@ -50,6 +50,15 @@ def new_tasks(before: set[asyncio.Task]) -> list[asyncio.Task]:
             if t is not asyncio.current_task() and not t.done()]
 
 
+async def no_task_left(before: set[asyncio.Task], limit: float = LIMIT) -> None:
+    """Every task started since ``before`` ends within ``limit`` (each one's end awaited)."""
+    left = new_tasks(before)
+    if left:
+        _, running = await asyncio.wait(left, timeout=limit)
+        assert not running, f"still running after {limit} s: {running}"
+    assert new_tasks(before) == []
+
+
 @pytest.fixture(params=PROVIDERS)
 def provider(request) -> str:
     return request.param
@@ -77,8 +86,7 @@ async def test_closing_the_generator_closes_the_upstream_stream(fake_dashscope, 
         closed = time.perf_counter() - started
         gone = await wait_closed(fake_dashscope.port, streaming)
         assert closed + gone < LIMIT
-        await asyncio.sleep(0.05)
-        assert new_tasks(before_tasks) == []
+        await no_task_left(before_tasks)
 
         after = await asyncio.wait_for(collect(service.stream_chat("继续", session)), 10)
         history = await service.get_history(session)
@@ -91,15 +99,15 @@ async def test_cancelling_the_consumer_task_closes_the_upstream_stream(fake_dash
     session = str(uuid.uuid4())
     async with StreamChatService(make_settings(fake_dashscope, provider), tools=[]) as service:
         before_ports, before_tasks = client_ports(fake_dashscope.port), asyncio.all_tasks()
-        chunks: list[str] = []
+        chunk_seen = asyncio.Event()
 
         async def consume() -> None:  # e.g. a web handler whose client went away
             async for event in service.stream_chat("讲个长故事", session):
-                chunks.append(event["type"])
+                if event["type"] == "stream_chunk":
+                    chunk_seen.set()
 
         consumer = asyncio.create_task(consume())
-        while "stream_chunk" not in chunks:
-            await asyncio.sleep(0.005)
+        await asyncio.wait_for(chunk_seen.wait(), 10)
         streaming = client_ports(fake_dashscope.port) - before_ports
         started = time.perf_counter()
         consumer.cancel()
@@ -107,8 +115,7 @@ async def test_cancelling_the_consumer_task_closes_the_upstream_stream(fake_dash
             await consumer
         gone = await wait_closed(fake_dashscope.port, streaming)
         assert time.perf_counter() - started < LIMIT, gone
-        await asyncio.sleep(0.05)
-        assert new_tasks(before_tasks) == []
+        await no_task_left(before_tasks)
 
         after = await asyncio.wait_for(collect(service.stream_chat("继续", session)), 10)
     assert assert_well_formed(after) == "ECHO[2]: 继续"
@@ -145,8 +152,7 @@ async def test_a_running_tool_call_is_cancelled(fake_dashscope, provider):
         await stream.aclose()
         assert state["cancelled"], "the tool was not cancelled"
         assert state["cancelled"] - started < LIMIT and not state["finished"]
-        await asyncio.sleep(0.05)
-        assert new_tasks(before_tasks) == []
+        await no_task_left(before_tasks)
 
         fake_dashscope.responder = tool_then_answer([])  # plain answers from here on
         fake_dashscope.script(Reply(text="好的"))
@@ -174,16 +180,12 @@ async def test_an_amap_request_in_flight_is_cancelled(fake_dashscope, fake_amap_
         stream = service.stream_chat("北京天气", session)
         assert (await stream.__anext__())["type"] == "stream_start"
         pending = asyncio.ensure_future(stream.__anext__())
-        deadline = time.perf_counter() + 5
-        while not fake_amap_env.requests_to("/v3/weather/weatherInfo"):
-            assert time.perf_counter() < deadline, (
-                fake_amap_env.requests, [r.messages for r in fake_dashscope.requests],
-                pending.done() and pending.result())
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: fake_amap_env.requests_to("/v3/weather/weatherInfo"),
+                         "the weather request at the AMap fake")
         amap_port = int(fake_amap_env.base_url.rsplit(":", 1)[1])
+        await wait_until(lambda: client_ports(amap_port),
+                         "the AMap request's connection, open while the tool runs")
         in_flight = client_ports(amap_port)
-        assert in_flight, "the AMap request is open while the tool runs"
         pending.cancel()
         with pytest.raises(asyncio.CancelledError):
             await pending

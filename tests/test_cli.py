@@ -8,6 +8,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,10 +20,13 @@ from pathlib import Path
 import pytest
 from bailian_geo_agent.agent import cli
 from bailian_geo_agent.agent.config import variables
+from bailian_geo_agent.agent.exit_codes import ExitCode
+from bailian_geo_agent.prompts.catalogue import text, use_language
 
 from tests.fakes import amap_plugin
 from tests.fakes.dashscope import Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
+from tests.helpers import clean_env, dashscope_env
 
 # pytest refuses ``pytest_plugins`` outside the root conftest: re-export the AMap fixtures.
 fake_amap_server = amap_plugin.fake_amap_server
@@ -41,23 +45,11 @@ SCHEMA = {
     "usage": {"type", "message_id", "session_id", "input_tokens", "output_tokens",
               "reasoning_tokens", "total_tokens", "model_calls"},
 }
-_ISOLATED = (
-    "DASHSCOPE_",
-    "AMAP_",
-    "GEO_",
-    "SESSION_",
-    "OPEN_METEO",
-    "PHOTON_",
-    "NOMINATIM_",
-    "OVERPASS_",
-    "OSRM_",
-)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 
 
 def cli_env(tmp_path: Path, fake=None, amap=None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED)}
-    env.update(
+    env = clean_env(
         PYTHONIOENCODING="utf-8",
         PYTHONUNBUFFERED="1",
         NO_COLOR="1",
@@ -66,12 +58,7 @@ def cli_env(tmp_path: Path, fake=None, amap=None, **extra: str) -> dict[str, str
         XDG_DATA_HOME=str(tmp_path / "data"),
     )
     if fake is not None:
-        env.update(
-            DASHSCOPE_API_KEY=FAKE_API_KEY,
-            DASHSCOPE_BASE_URL=fake.compatible_base_url,
-            DASHSCOPE_HTTP_BASE_URL=fake.native_base_url,
-            DASHSCOPE_TIMEOUT="10",
-        )
+        env.update(dashscope_env(fake), DASHSCOPE_TIMEOUT="10")
     if amap is not None:
         env.update(
             GEO_PROVIDER="amap", AMAP_API_KEY=amap_plugin.FAKE_AMAP_KEY, AMAP_BASE_URL=amap.base_url
@@ -82,10 +69,12 @@ def cli_env(tmp_path: Path, fake=None, amap=None, **extra: str) -> dict[str, str
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None,
+            command: list[str] = CLI) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*CLI, *args],
+        [*command, *args],
         env=env,
+        cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,
@@ -104,26 +93,73 @@ def parse_lines(stdout: str) -> list[dict]:
 # -- help, usage, configuration (no model call, no LangChain import) -------------------------
 
 
-def test_console_script_is_declared():
-    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("geo-agent") == "bailian_geo_agent.agent.cli:main"
+HAN = re.compile(r"[\u4e00-\u9fff]")
+README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 
 
-def test_help_explains_every_option_and_variable(tmp_path):
-    env = cli_env(tmp_path)
-    options = {opt for action in cli.build_parser()._actions for opt in action.option_strings}
-    assert {"--json", "--session", "--model", "--provider", "--events", "--show-tools"} <= options
-    for args in (["--help"], ["ask", "--help"], ["chat", "--help"]):
-        result = run_cli(*args, env=env)
+def message(key: str, language: str, **params: str) -> str:
+    with use_language(language):
+        return text(key, **params)
+
+
+def test_the_console_script_runs_main(tmp_path):
+    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "geo-agent"]
+    assert script.load() is cli.main
+    installed = Path(sys.executable).with_name("geo-agent")  # what pip generated from it
+    result = run_cli("ask", "", env=cli_env(tmp_path), command=[str(installed)])
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.endswith(message("cli_question_empty", "zh") + "\n")
+
+
+HELP_COMMANDS = [[], ["ask"], ["chat"], ["serve"], ["mcp"]]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_help_lists_options_variables_and_exit_codes_in_the_language(tmp_path, language):
+    env = cli_env(tmp_path, GEO_AGENT_LANGUAGE=language)
+    common = {"--json", "--session", "--model", "--provider", "--events", "--show-tools",
+              "--thinking", "--usage", "--env-file", "--verbose", "--debug"}
+    for command in HELP_COMMANDS:
+        result = run_cli(*command, "--help", env=env)
         assert result.returncode == 0, result.stderr
-        text = result.stdout
-        expected = options if args == ["--help"] else options - {"--version"}
-        for option in expected:
-            assert option in text, (args, option)
-        for variable, _, _ in variables():
-            assert variable in text, (args, variable)
-        assert "130" in text and "exit status" in text
-    assert "ask" in text and "chat" in text
+        help_text = result.stdout
+        assert help_text.startswith(message("arg_usage", language)), command
+        for variable, default, _ in variables():  # the settings' own list, defaults included
+            assert variable in help_text, (command, variable)
+            if default:
+                assert message("help_default", language, default=default) in help_text
+        exit_lines = help_text.split(message("help_exit_status", language), 1)[1].splitlines()
+        codes = [int(line.split()[0]) for line in exit_lines[1:5]]
+        assert codes == [code.value for code in ExitCode], command
+        if command in ([], ["ask"], ["chat"]):
+            assert all(option in help_text for option in common), command
+        prose = [line for line in help_text.splitlines() if "geo-agent ask" not in line]
+        if language == "en":  # only the example questions are Chinese
+            assert not [line for line in prose if HAN.search(line)], command
+        else:
+            assert message("help_exit_status", "zh") in help_text
+
+
+def test_python_dash_m_mcp_is_the_same_command_in_the_same_language(tmp_path):
+    mcp = [sys.executable, "-m", "bailian_geo_agent.agent.mcp"]
+    for language in ("zh", "en"):
+        env = cli_env(tmp_path, GEO_AGENT_LANGUAGE=language)
+        own, sub = run_cli("--help", env=env, command=mcp), run_cli("mcp", "--help", env=env)
+        assert own.returncode == sub.returncode == 0
+        # after the usage lines (the program's name differs): the same description, options,
+        # variables and exit codes
+        assert own.stdout.split("\n\n", 1)[1] == sub.stdout.split("\n\n", 1)[1]
+        assert own.stdout.startswith(message("arg_usage", language))
+        bogus = run_cli("--bogus", env=env, command=mcp)
+        assert bogus.returncode == ExitCode.USAGE
+        assert bogus.stderr.splitlines()[-1].endswith(
+            message("arg_unrecognized", language, args="--bogus"))
+
+
+def test_the_readme_documents_the_exit_codes():
+    table = README.split("<!-- exit-codes -->", 1)[1].strip().split("\n\n", 1)[0]
+    codes = [int(row.split("|")[1]) for row in table.splitlines()[2:]]
+    assert codes == [code.value for code in ExitCode]
 
 
 @pytest.mark.parametrize(
@@ -136,12 +172,75 @@ def test_help_explains_every_option_and_variable(tmp_path):
         ["ask", "--bogus", "hi"],
         ["frobnicate"],
         ["ask", "--env-file", "missing.env", "hi"],
+        ["serve", "--port", "eighty"],
+        ["mcp", "--env-file", "missing.env"],
+        ["ask", ""],
+        ["ask", "  "],
     ],
 )
 def test_usage_errors_exit_2(tmp_path, args):
     result = run_cli(*args, env=cli_env(tmp_path))
-    assert result.returncode == 2, result
-    assert "usage:" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == ExitCode.USAGE, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(message("arg_usage", "zh")) or "mcp" in args
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_an_empty_question_is_the_same_usage_error_from_argv_or_stdin(tmp_path, fake_dashscope,
+                                                                      language):
+    env = cli_env(tmp_path, fake_dashscope, GEO_AGENT_LANGUAGE=language)
+    from_argv = run_cli("ask", "", env=env)
+    from_stdin = run_cli("ask", env=env, stdin="  \n")
+    expected = message("arg_error", language, prog="geo-agent",
+                       message=message("cli_question_empty", language))
+    for result in (from_argv, from_stdin):
+        assert result.returncode == ExitCode.USAGE
+        assert result.stderr.splitlines()[-1] == expected
+    assert fake_dashscope.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "key", "params"),
+    [
+        (["ask", "--bogus", "hi"], "arg_unrecognized", {"args": "--bogus"}),
+        (["ask", "--session", "x", "hi"], "arg_problem", None),
+        (["serve", "--port", "eighty"], "arg_value", {"type": "int", "value": "'eighty'"}),
+        (["frobnicate"], "arg_choice", None),
+    ],
+)
+def test_argparse_errors_speak_the_configured_language(tmp_path, args, key, params):
+    # The language set in .env (not the environment) counts, as for everything else.
+    (tmp_path / ".env").write_text("GEO_AGENT_LANGUAGE=en\n", encoding="utf-8")
+    (tmp_path / "plain").mkdir()
+    for language, cwd in (("zh", tmp_path / "plain"), ("en", tmp_path)):
+        result = run_cli(*args, env=cli_env(tmp_path), cwd=cwd)
+        assert result.returncode == ExitCode.USAGE
+        last = result.stderr.splitlines()[-1]
+        assert message("arg_error", language, prog="", message="") in last, (language, last)
+        if params is not None:
+            assert last.endswith(message(key, language, **params)), (language, last)
+        else:  # the wording before the first placeholder, in that language
+            assert message(key, language, value="\0", argument="\0", message="\0",
+                           choices="\0").split("\0")[0] in last
+        assert bool(HAN.search(last)) == (language == "zh"), last
+
+
+@pytest.mark.parametrize("command", [["serve"], ["mcp", "--http"]])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_port_in_use_is_one_line_in_the_language_and_exit_1(tmp_path, fake_dashscope, command,
+                                                              language):
+    if command[0] == "mcp":
+        pytest.importorskip("mcp")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = cli_env(tmp_path, fake_dashscope, GEO_AGENT_LANGUAGE=language)
+        result = run_cli(*command, "--host", "127.0.0.1", "--port", str(port), env=env)
+    assert result.returncode == ExitCode.ERROR, result.stderr
+    expected = message("cli_port_in_use", language, host="127.0.0.1", port=str(port))
+    assert result.stderr.splitlines()[-1] == f"geo-agent {command[0]}: {expected}"
+    assert "Errno" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_key_is_a_clear_error(tmp_path, fake_dashscope):
@@ -408,7 +507,7 @@ def test_unreachable_postgres_is_one_error_line_and_no_pool_noise(
     store = f"postgresql://agent:pw@127.0.0.1:{unused_tcp_port}/sessions"
     env = cli_env(tmp_path, fake_dashscope, SESSION_STORE_URL=store)
     result = run_cli("ask", "你好", env=env)
-    assert result.returncode == cli.EXIT_ERROR
+    assert result.returncode == ExitCode.ERROR
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "会话存储不可用" in lines[0], result.stderr
     assert "pw@" not in result.stderr
@@ -426,22 +525,32 @@ def test_chat_slash_commands_are_commands_not_questions(tmp_path, fake_dashscope
     assert "本会话还没有记录" in notes  # /history after /new
 
 
-def test_empty_question_on_stdin_is_a_usage_error(tmp_path, fake_dashscope):
-    result = run_cli("ask", env=cli_env(tmp_path, fake_dashscope), stdin="  \n")
-    assert result.returncode == cli.EXIT_USAGE
-    assert "empty" in result.stderr and fake_dashscope.requests == []
+# After ``main(argv)``, a line the package logs at INFO (as the service does per reply and per
+# tool call) reaches stderr only with -v; a DEBUG line only with --debug.
+_LOG_PROBE = """
+import logging, sys
+from bailian_geo_agent.agent.cli import main
+code = main(sys.argv[1:])
+logging.getLogger("bailian_geo_agent.agent.service").info("probe: info line")
+logging.getLogger("bailian_geo_agent.tools.http").debug("probe: debug line")
+sys.exit(code)
+"""
 
 
-def test_verbose_and_debug_log_without_the_key(tmp_path, fake_dashscope):
+def test_verbose_logs_the_package_at_info_and_debug_everything_without_the_key(
+        tmp_path, fake_dashscope):
     env = cli_env(tmp_path, fake_dashscope)
-    quiet = run_cli("ask", "你好", env=env)
-    assert quiet.returncode == 0 and "DEBUG" not in quiet.stderr
-    debug = run_cli("ask", "--debug", "你好", env=env)
-    assert debug.returncode == 0, debug.stderr
-    assert "DEBUG" in debug.stderr and "openai" in debug.stderr  # the libraries too
-    assert env["DASHSCOPE_API_KEY"] not in debug.stderr
-    verbose = run_cli("ask", "-v", "你好", env=env)
-    assert verbose.returncode == 0 and "DEBUG" not in verbose.stderr
+    shown = {}
+    for flag in ("", "-v", "--debug"):
+        args = ["ask", *([flag] if flag else []), "你好"]
+        result = subprocess.run([sys.executable, "-c", _LOG_PROBE, *args], env=env,
+                                capture_output=True, text=True, encoding="utf-8", timeout=90)
+        assert result.returncode == 0, result.stderr
+        assert env["DASHSCOPE_API_KEY"] not in result.stderr
+        shown[flag] = ("probe: info line" in result.stderr, "probe: debug line" in result.stderr,
+                       "openai" in result.stderr)  # the libraries' own DEBUG lines
+    assert shown == {"": (False, False, False), "-v": (True, False, False),
+                     "--debug": (True, True, True)}
 
 
 @pytest.mark.parametrize("provider", ["openai", "tongyi"])

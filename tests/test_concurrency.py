@@ -12,7 +12,7 @@ from bailian_geo_agent.agent import StreamChatService
 from bailian_geo_agent.agent.sessions.locks import SessionLocks
 
 from tests.fakes.dashscope import Reply, echo_responder
-from tests.helpers import assert_well_formed, collect, make_settings
+from tests.helpers import assert_well_formed, collect, make_settings, wait_until
 
 STORES = ["memory://", "sqlite"]
 
@@ -55,11 +55,11 @@ async def test_different_sessions_never_wait_on_each_other(fake_dashscope, store
     settings = make_settings(fake_dashscope, "openai", session_store_url=store_url)
     async with StreamChatService(settings, tools=[]) as service:
         slow = asyncio.create_task(collect(service.stream_chat("慢")))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: fake_dashscope.requests, "the slow reply's model request")
         started = time.monotonic()
         fast = await asyncio.gather(*(collect(service.stream_chat(f"快{i}")) for i in range(10)))
         fast_time = time.monotonic() - started
-        assert not slow.done()
+        assert not slow.done()  # it was under way all along: 1.5 s of streaming
         assert assert_well_formed(await slow) == "ECHO[1]: 慢"
     assert [assert_well_formed(r) for r in fast] == [f"ECHO[1]: 快{i}" for i in range(10)]
     assert fast_time < 1.0
@@ -71,8 +71,7 @@ async def test_busy_session_is_a_clear_error_without_a_model_call(fake_dashscope
     session = str(uuid.uuid4())
     async with StreamChatService(settings, tools=[]) as service:
         slow = asyncio.create_task(collect(service.stream_chat("慢", session)))
-        while not fake_dashscope.requests:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: fake_dashscope.requests, "the slow reply's model request")
         started = time.monotonic()
         busy = await collect(service.stream_chat("插队", session))
         waited = time.monotonic() - started
@@ -97,7 +96,10 @@ async def test_a_waiting_message_whose_consumer_leaves_frees_its_place(fake_dash
     async with StreamChatService(settings, tools=[]) as service:
         slow = asyncio.create_task(collect(service.stream_chat("慢", session)))
         waiting = asyncio.create_task(collect(service.stream_chat("等着", session)))
-        await asyncio.sleep(0.1)
+        locks = service._session_store()._local
+        # "等着" queued behind "慢", which holds the session and is at the model
+        await wait_until(lambda: fake_dashscope.requests and locks._users.get(session) == 2,
+                         "the second message queued behind the first")
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting

@@ -16,7 +16,7 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.tools import tool
 
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
-from tests.helpers import assert_well_formed, collect, make_settings
+from tests.helpers import assert_well_formed, collect, make_settings, wait_until
 
 
 def turn(i: int, tools: int = 0, size: int = 10) -> list:
@@ -146,8 +146,10 @@ async def test_history_delete_and_idle_expiry(fake_dashscope):
 
         fake_dashscope.script(Reply(text="慢" * 20, chunk_size=1, chunk_delay=0.03))
         busy = asyncio.create_task(collect(service.stream_chat("进行中", b)))
-        await asyncio.sleep(0.15)
+        await wait_until(lambda: fake_dashscope.requests[-1].messages[-1]["content"] == "进行中",
+                         "b's reply at the model")
         expired = await service.expire_idle_sessions(0)
+        assert not busy.done()  # b's reply was in progress during the sweep (0.6 s of chunks)
         assert expired == [c], "a session with a reply in progress is not expired"
         await busy
         assert await service.get_history(c) == []
@@ -161,8 +163,9 @@ async def test_idle_sessions_expire_in_the_background(fake_dashscope):
         await collect(service.stream_chat("旧会话", old))
         await asyncio.sleep(0.5)
         await collect(service.stream_chat("新会话"))  # a reply triggers the periodic sweep
-        for _ in range(50):
-            if not await service.get_history(old):
-                break
-            await asyncio.sleep(0.02)
-        assert await service.get_history(old) == []
+        await asyncio.wait_for(_history_gone(service, old), 5)
+
+
+async def _history_gone(service: StreamChatService, session_id: str) -> None:
+    while await service.get_history(session_id):
+        await asyncio.sleep(0.01)

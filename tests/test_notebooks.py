@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from tests.fakes import amap_plugin
 from tests.fakes.dashscope import RecordedRequest, Reply, ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
+from tests.helpers import clean_env, dashscope_env
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -28,11 +28,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 def kernel_env(tmp_path: Path, fake, amap) -> dict[str, str]:
     """The kernel's environment: the test's (already isolated) plus the fakes."""
-    env = dict(os.environ)
+    env = clean_env(**dashscope_env(fake))
     env.update(
-        DASHSCOPE_API_KEY=FAKE_API_KEY,
-        DASHSCOPE_BASE_URL=fake.compatible_base_url,
-        DASHSCOPE_HTTP_BASE_URL=fake.native_base_url,
         DASHSCOPE_TIMEOUT="10",
         GEO_PROVIDER="amap",
         AMAP_API_KEY=amap_plugin.FAKE_AMAP_KEY,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.dashscope import Reply, ToolCall
-from tests.fakes.pytest_plugin import FAKE_API_KEY
+from tests.helpers import clean_env, dashscope_env
 from tests.test_readme import BLOCKS
 
 ROOT = Path(__file__).parents[1]
@@ -50,11 +50,9 @@ def _run(code: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProce
 
 
 def _env(fake_dashscope) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DASHSCOPE_", "GEO_", "AMAP_")) and k != "PYTHONPATH"}
-    env.update(DASHSCOPE_API_KEY=FAKE_API_KEY,
-               DASHSCOPE_BASE_URL=fake_dashscope.compatible_base_url,
-               DASHSCOPE_MAX_RETRIES="0", GEO_PROVIDER="open", SESSION_STORE_URL="memory://")
+    env = clean_env(**dashscope_env(fake_dashscope), DASHSCOPE_MAX_RETRIES="0",
+                    GEO_PROVIDER="open", SESSION_STORE_URL="memory://")
+    env.pop("PYTHONPATH", None)  # the installed package, not the working tree
     return env
 
 

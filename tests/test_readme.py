@@ -4,7 +4,6 @@ its error event without raising afterwards."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.dashscope import FakeDashScope
+from tests.helpers import clean_env, dashscope_env
 
 ROOT = Path(__file__).parents[1]
 BLOCKS = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text("utf-8"), re.M | re.S)
@@ -28,21 +28,45 @@ def _run(code: str, tmp_path: Path, env: dict[str, str]) -> subprocess.Completed
 
 
 def _env(fake: FakeDashScope, provider: str, key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "GEO_", "AMAP_"))}
-    env.update(
-        DASHSCOPE_API_KEY=key,
-        DASHSCOPE_PROVIDER=provider,
-        DASHSCOPE_BASE_URL=fake.compatible_base_url,
-        DASHSCOPE_HTTP_BASE_URL=fake.native_base_url,
-        DASHSCOPE_MAX_RETRIES="0",
-        GEO_PROVIDER="open",
-        PYTHONPATH=str(ROOT),
-    )
+    env = clean_env(**dashscope_env(fake), DASHSCOPE_PROVIDER=provider,
+                    DASHSCOPE_MAX_RETRIES="0", GEO_PROVIDER="open", PYTHONPATH=str(ROOT))
+    env["DASHSCOPE_API_KEY"] = key  # the fake's, or a rejected one
     return env
 
 
-def test_the_readme_has_its_python_blocks():
-    assert len(BLOCKS) >= 3
+# The README's Python blocks: the section each stands in and what it shows. Losing or adding one
+# fails here, so the parametrized runs below cannot silently shrink.
+EXPECTED_BLOCKS = [
+    ("# bailian-geo-agent", "service.stream_chat("),
+    ("## Embedding", "handler.dicts()"),
+    ("## Sessions", "service.get_history(session_id)"),
+]
+
+
+def _blocks_by_section() -> list[tuple[str, str]]:
+    """``(heading, block)`` for every fenced Python block, read line by line (not with the
+    regular expression that builds ``BLOCKS``)."""
+    found, heading, block = [], "", None
+    for line in (ROOT / "README.md").read_text("utf-8").splitlines(keepends=True):
+        if block is not None:
+            if line.startswith("```"):
+                found.append((heading, "".join(block)))
+                block = None
+            else:
+                block.append(line)
+        elif line.startswith("```python"):
+            block = []
+        elif line.startswith("#"):
+            heading = line.strip()
+    return found
+
+
+def test_the_readme_has_exactly_its_python_blocks():
+    sections = _blocks_by_section()
+    assert [heading for heading, _ in sections] == [heading for heading, _ in EXPECTED_BLOCKS]
+    for (_, block), (_, shows) in zip(sections, EXPECTED_BLOCKS, strict=True):
+        assert shows in block
+    assert [block for _, block in sections] == BLOCKS
 
 
 @pytest.mark.parametrize("provider", ["openai", "tongyi"])
@@ -63,3 +87,31 @@ def test_readme_block_with_a_rejected_key_ends_on_its_error(fake_dashscope, tmp_
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "API Key无效" in result.stdout
+
+
+def _readme_test_command() -> str:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    return re.search(r"<!-- test-command -->\n```bash\n(.*?)\n```", readme, re.S).group(1)
+
+
+def test_the_test_command_is_ci_s_and_installs_the_browser_tests_extra():
+    command = _readme_test_command()
+    ci = re.search(r"^test_command='(.*)'$", (ROOT / ".ci/run").read_text("utf-8"), re.M)
+    assert ci is not None and ci.group(1) == command
+    extras = re.search(r'-e "\.\[([a-z,]+)\]"', command).group(1).split(",")
+    assert extras == ["test", "browser"]  # playwright for tests/web, as CI has it
+    assert "-c constraints.txt" in command
+
+
+def test_every_pip_install_in_the_notebooks_readme_uses_the_constraints():
+    lines = [line for line in (ROOT / "notebooks/README.md").read_text("utf-8").splitlines()
+             if "pip install" in line]
+    assert lines and all("pip install -c constraints.txt " in line for line in lines), lines
+
+
+def test_the_js_client_names_test_files_that_exist():
+    import json
+
+    description = json.loads((ROOT / "tests/js/package.json").read_text("utf-8"))["description"]
+    named = re.findall(r"tests/[\w/]+\.(?:py|mjs)", description)
+    assert named and [path for path in named if not (ROOT / path).is_file()] == []

@@ -1,5 +1,5 @@
-"""``python -m agent.cli``: the ``geo-agent`` command."""
+"""``python -m bailian_geo_agent.agent.cli``: the ``geo-agent`` command."""
 
-from bailian_geo_agent.agent.cli import main
+from bailian_geo_agent.agent.cli.main import main
 
 raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""``python -m agent.mcp [--http --host H --port P]``: same as ``geo-agent mcp``."""
+"""``python -m bailian_geo_agent.agent.mcp [--http ...]``: the same as ``geo-agent mcp``."""
 
 from __future__ import annotations
 

@@ -13,46 +13,36 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+from bailian_geo_agent.agent.arguments import Parser, cannot_listen, configured_language, epilog
+from bailian_geo_agent.agent.exit_codes import ExitCode
+from bailian_geo_agent.prompts.catalogue import text, use_language
 
-DESCRIPTION = """\
-Serve the geo tools (weather, POI search and details, geocoding, driving/walking/cycling/
-transit routes, distances, IP location, map commands) over the Model Context Protocol.
-stdio by default (for desktop MCP clients); --http serves streamable HTTP at /mcp.
-GEO_PROVIDER, AMAP_API_KEY and the other geo settings work as everywhere else.
-Bound beyond loopback, --http refuses to start without GEO_AGENT_API_TOKENS
-(comma-separated bearer tokens); when set, every request needs Authorization: Bearer <token>."""
+DEFAULT_PORT = 8765
+EXAMPLES = ("geo-agent mcp --no-map-tools",
+            "GEO_AGENT_API_TOKENS=secret geo-agent mcp --http --host 0.0.0.0 --port 8765")
 
 
 def add_mcp_command(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``mcp`` to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "mcp",
-        help="serve the geo tools over MCP (stdio, or --http streamable HTTP)",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        "mcp", help=text("help_mcp"), description=text("help_mcp_description"),
+        epilog=epilog(EXAMPLES))
     configure_parser(parser)
     return parser
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of the ``mcp`` command."""
-    parser.add_argument("--http", action="store_true",
-                        help="serve streamable HTTP instead of stdio")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind with --http (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765,
-                        help="port with --http (default 8765; 0 picks a free port)")
-    parser.add_argument("--no-map-tools", action="store_true",
-                        help="leave out the map_* tools (for clients without a map)")
+    parser.add_argument("--http", action="store_true", help=text("help_http"))
+    parser.add_argument("--host", default="127.0.0.1", help=text("help_mcp_host"))
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=text("help_port", default=DEFAULT_PORT))
+    parser.add_argument("--no-map-tools", action="store_true", help=text("help_no_map_tools"))
     parser.add_argument("--env-file", metavar="PATH", default=argparse.SUPPRESS,
-                        help="read configuration from this file instead of ./.env")
+                        help=text("help_env_file"))
 
 
-def run_mcp(args: argparse.Namespace) -> int:
+def run_mcp(args: argparse.Namespace) -> ExitCode:
     """Run the server until the client disconnects (stdio) or SIGINT/SIGTERM (HTTP)."""
     import anyio
     from bailian_geo_agent.agent.mcp.server import build_server, default_tools
@@ -68,19 +58,23 @@ def run_mcp(args: argparse.Namespace) -> int:
                         stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     env_file = getattr(args, "env_file", None)
     if env_file and not os.path.isfile(env_file):
-        print(f"geo-agent mcp: --env-file: no such file: {env_file}", file=sys.stderr)
-        return EXIT_USAGE
+        _say(text("cli_env_file_missing", path=env_file))
+        return ExitCode.USAGE
     tokens = api_tokens()
-    try:
-        if args.http:
+    if args.http:
+        try:
             check_bind(args.host, tokens)  # before anything else: a clear refusal
+        except StartupError as exc:
+            _say(str(exc))
+            return ExitCode.USAGE  # as serve's: listening beyond loopback without tokens
+    try:
         tools = default_tools(env_file, include_map_tools=not args.no_map_tools)
     except StartupError as exc:
-        print(f"geo-agent mcp: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        _say(str(exc))
+        return ExitCode.ERROR
     except ValueError as exc:  # the geo settings (GEO_PROVIDER, AMAP_*...); never a key value
-        print(f"geo-agent mcp: invalid geo configuration: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        _say(text("invalid_geo_settings", problem=exc))
+        return ExitCode.ERROR
     server = build_server(tools)
     try:
         if args.http:
@@ -88,16 +82,22 @@ def run_mcp(args: argparse.Namespace) -> int:
         else:
             anyio.run(serve_stdio, server)
     except KeyboardInterrupt:
-        return EXIT_OK
+        return ExitCode.OK
     except OSError as exc:  # e.g. the port is taken
-        print(f"geo-agent mcp: cannot serve: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_ERROR
-    return EXIT_OK
+        _say(cannot_listen(args.host, args.port, exc))
+        return ExitCode.ERROR
+    return ExitCode.OK
+
+
+def _say(message: str) -> None:
+    print(f"geo-agent mcp: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m agent.mcp``."""
-    parser = argparse.ArgumentParser(prog="python -m agent.mcp", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    configure_parser(parser)
-    return run_mcp(parser.parse_args(argv))
+    """``python -m bailian_geo_agent.agent.mcp``: the same as ``geo-agent mcp``."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    with use_language(configured_language(arguments)):
+        parser = Parser(prog="python -m bailian_geo_agent.agent.mcp",
+                        description=text("help_mcp_description"), epilog=epilog(EXAMPLES))
+        configure_parser(parser)
+        return int(run_mcp(parser.parse_args(arguments)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 import httpx
+from bailian_geo_agent.agent.exit_codes import ExitCode
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
@@ -65,7 +66,7 @@ async def test_tokens_are_required_when_set(fake_amap: FakeAmap):
 
 def test_a_public_bind_without_tokens_refuses_to_start(fake_amap: FakeAmap):
     server = start_http_server(server_env(fake_amap), "--host", "0.0.0.0")
-    assert server.ended.wait(10) and server.process.wait(10) == 1
+    assert server.ended.wait(10) and server.process.wait(10) == ExitCode.USAGE
     assert server.url == ""
     assert "refusing to serve MCP on 0.0.0.0" in server.log()
     assert "GEO_AGENT_API_TOKENS" in server.log()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -23,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.helpers import free_port
+
 SCRIPT = Path(__file__).resolve().parents[1] / "postgres.sh"
 URL_VARIABLE = "GEO_AGENT_TEST_POSTGRES_URL"
 
@@ -31,12 +32,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"PostgreSQL is required in CI: {reason}")
     pytest.skip(f"PostgreSQL not available: {reason}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Cluster:

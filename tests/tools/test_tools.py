@@ -125,7 +125,7 @@ def test_outside_china_is_explained(amap_tools):
         ("get_weather", {"lat": 100, "lng": 1}, "lat"),
         ("get_weather", {"place": "   "}, "place"),
         ("get_weather", {"place": "北" * 5000}, "place"),
-        ("get_weather", {}, "place"),
+        ("get_weather", {}, ("place", "lng", "lat")),
         ("search_poi", {"keywords": "咖啡", "radius": "far"}, "radius"),
         ("search_poi", {"keywords": "咖啡", "limit": 1000}, "limit"),
         ("reverse_geocode", {"lng": "east", "lat": 30}, "lng"),
@@ -134,7 +134,7 @@ def test_outside_china_is_explained(amap_tools):
         ("plan_route", {"origin": "a", "destination": "b", "mode": "flying"}, "mode"),
         ("map_set_view", {"place": "故宫", "zoom": 99}, "zoom"),
         ("map_add_markers", {"markers": []}, "markers"),
-        ("map_draw_route", {"origin": "故宫"}, "path"),
+        ("map_draw_route", {"origin": "故宫"}, ("origin", "destination", "path")),
         ("map_clear", {"target": "everything"}, "target"),
     ],
 )
@@ -144,8 +144,10 @@ def test_malformed_arguments_give_a_clear_result(
     message = call(amap_tools[name], args)
     assert message.status == "error"
     assert "参数无效" in message.content and len(message.content) < 800
-    # whole-object checks (place-or-coordinates, origin-or-path) name the alternatives
-    assert field in message.content or "give" in message.content
+    # the field at fault; whole-object checks (place-or-coordinates, origin-or-path) name
+    # every alternative
+    names = (field,) if isinstance(field, str) else field
+    assert [name for name in names if name not in message.content] == []
     assert not fake_amap.requests
 
 
@@ -222,9 +224,16 @@ def test_map_commands_in_wgs84_for_an_osm_front_end(amap):
     assert center["lat"] == pytest.approx(39.911954, abs=1e-6)
 
 
-def test_non_map_tools_have_no_map_action(amap_tools):
-    message = call(amap_tools["geocode"], {"address": "故宫"})
-    assert message.artifact is None or "map_action" not in message.artifact
+@pytest.mark.parametrize(("name", "args"), [
+    ("geocode", {"address": "故宫"}),
+    ("get_weather", {"place": "北京"}),
+    ("search_poi", {"keywords": "咖啡", "city": "北京"}),
+    ("reverse_geocode", {"lng": 116.482086, "lat": 39.990496}),
+])
+def test_non_map_tools_have_no_map_action(amap_tools, name, args):
+    message = call(amap_tools[name], args)
+    assert message.status == "success" and message.content  # an answer, not an error
+    assert message.artifact is None  # no map command travels with a lookup
 
 
 def test_toolkit_from_environment(fake_amap_env: FakeAmap):
@@ -242,8 +251,19 @@ def test_toolkit_can_leave_out_map_tools(amap):
     }
 
 
-def test_coordinate_dataclass_is_exported():
-    assert Coordinate(1, 2).crs == "gcj02"
+def test_coordinate_is_exported_and_converts_both_ways():
+    from bailian_geo_agent.tools import Coordinate as Exported
+
+    assert Exported is Coordinate
+    beijing = Coordinate(116.48, 39.99)  # AMap's system unless told otherwise
+    gps = beijing.to("wgs84")
+    assert gps.crs == "wgs84" and gps.as_dict() != beijing.as_dict()
+    assert abs(gps.lng - beijing.lng) > 1e-3  # GCJ-02 is offset by hundreds of metres
+    back = gps.to("gcj02")
+    assert back.crs == "gcj02"
+    assert (back.lng, back.lat) == pytest.approx((116.48, 39.99), abs=1e-5)
+    assert Coordinate(2.2945, 48.8584, "wgs84").to("gcj02").as_dict() == {
+        "lng": 2.2945, "lat": 48.8584, "crs": "gcj02"}  # outside China: no offset
 
 
 def test_one_list_of_tools_exported_and_documented():

@@ -45,7 +45,9 @@ def require(what: str, found: bool) -> None:
 def chromium_path() -> str:
     path = os.environ.get("GEO_AGENT_TEST_CHROMIUM") or shutil.which("chromium") or (
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    require("Debian's chromium (apt-get install chromium)", path is not None)
+    require("Chromium (Debian/Ubuntu: sudo apt-get install chromium fonts-wqy-microhei; or set "
+            "GEO_AGENT_TEST_CHROMIUM to a Chromium binary; never `playwright install`)",
+            path is not None)
     assert path is not None
     return path
 
@@ -100,7 +102,8 @@ async def chromium() -> AsyncIterator[object]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
-        require("playwright (pip install playwright)", False)
+        require('Playwright for Python (pip install -c constraints.txt -e ".[test,browser]")',
+                False)
         raise
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
