@@ -285,6 +285,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "could spend your DashScope key. Set GEO_AGENT_API_TOKENS (comma-separated tokens) or "
         "GEO_AGENT_API_TOKENS_FILE (a file with one token a line), or listen on --host 127.0.0.1.",
     },
+    "mcp_needs_tokens": {
+        "zh": "拒绝在 {host}（本机之外）上无访问令牌地提供 MCP 服务："
+        "请设置 GEO_AGENT_API_TOKENS（逗号分隔的访问令牌）或 GEO_AGENT_API_TOKENS_FILE"
+        "（每行一个令牌的文件），或只监听 127.0.0.1。",
+        "en": "refusing to serve MCP on {host} (beyond loopback) without access tokens: set "
+        "GEO_AGENT_API_TOKENS (comma-separated tokens) or GEO_AGENT_API_TOKENS_FILE (a file with "
+        "one token a line), or bind to 127.0.0.1.",
+    },
     "token_missing": {
         "zh": "缺少访问令牌：请在请求头中加上 Authorization: Bearer <令牌>。",
         "en": "Missing access token: send the header Authorization: Bearer <token>.",

@@ -17,6 +17,7 @@ from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
 from bailian_geo_agent.tools.errors import GeoProviderError, NotFoundError
 from bailian_geo_agent.tools.http import HttpClient, client_for
 from bailian_geo_agent.tools.providers.base import GeoProvider
+from bailian_geo_agent.tools.security import redact
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -97,9 +98,7 @@ class GeoTool(BaseTool):
 
     def _bounded(self, content: str) -> str:
         """``content`` without any secret and within ``result_max_chars``."""
-        for secret in self.secrets:
-            if secret and len(secret) >= 4 and secret in content:
-                content = content.replace(secret, "***")
+        content = redact(content, self.secrets)
         limit = self.result_max_chars
         if len(content) > limit:
             note = f"\n（结果过长，已截断为前 {limit} 个字符，共 {len(content)} 个字符）"

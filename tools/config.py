@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bailian_geo_agent.tools.coords import CRS
+from bailian_geo_agent.tools.security import http_url, refuse_plain_http
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,44 +43,6 @@ def drop_blank(values: Any) -> Any:
     if isinstance(values, dict):
         return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
     return values
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"not an http(s) URL: {value!r}")
-    return value.rstrip("/")
-
-
-def _private_host(host: str) -> bool:
-    """Loopback, private-network and link-local addresses, ``localhost``, ``*.local`` and
-    one-label names (a container's service name): hosts that plain HTTP may reach."""
-    import ipaddress
-
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith((".localhost", ".local")) or "." not in name:
-        return ":" not in name or _is_private_ip(name, ipaddress)
-    return _is_private_ip(name, ipaddress)
-
-
-def _is_private_ip(name: str, ipaddress: Any) -> bool:
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return bool(address.is_loopback or address.is_private or address.is_link_local)
-
-
-def refuse_plain_http(url: str, variable: str) -> None:
-    """Raise ``ValueError`` when ``url`` is plain ``http://`` to a host beyond loopback and
-    private networks (keys would travel unencrypted; the product guide asks for HTTPS)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme != "http" or _private_host(parts.hostname or ""):
-        return
-    from bailian_geo_agent.prompts.catalogue import text
-
-    raise ValueError(text("insecure_url", variable=variable, host=parts.hostname))
 
 
 class GeoConfig(BaseSettings):
@@ -165,7 +128,7 @@ class GeoConfig(BaseSettings):
     )
     @classmethod
     def _check_url(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @model_validator(mode="after")
     def _amap_needs_a_key(self) -> GeoConfig:
@@ -212,3 +175,13 @@ def describe_validation_error(exc: ValidationError, separator: str = "; ") -> st
         message = str(error["msg"]).removeprefix("Value error, ")
         problems.append(f"{variable}: {message}" if variable else message)
     return separator.join(problems)
+
+
+__all__ = [
+    "ENV_SETTINGS",
+    "GeoConfig",
+    "ProviderChoice",
+    "describe_validation_error",
+    "drop_blank",
+    "refuse_plain_http",
+]

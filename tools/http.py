@@ -16,12 +16,11 @@ import atexit
 import contextlib
 import json
 import logging
-import re
 import threading
 import time
+import weakref
 from collections.abc import Coroutine, Mapping
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,50 +31,27 @@ from bailian_geo_agent.tools.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from bailian_geo_agent.tools.infra import ResponseTooLarge, read_capped
+from bailian_geo_agent.tools.infra import user_agent as package_user_agent
+from bailian_geo_agent.tools.security import RedactSecrets, redact
+
+if TYPE_CHECKING:
+    from bailian_geo_agent.tools.config import GeoConfig
 
 logger = logging.getLogger(__name__)
 
-_SECRET_PARAM = re.compile(r"([?&](?:key|api_key|apikey|access_token|token)=)[^&\s\"']+", re.I)
+# The one redactor; the old names stay importable from here.
+RedactKeysFilter = RedactSecrets
+"""Logging filter removing API keys from URLs (httpx logs every request URL at INFO)."""
 
-
-def redact(text: str) -> str:
-    """``text`` with the values of key-like query parameters replaced by ``***``."""
-    return _SECRET_PARAM.sub(r"\1***", text)
-
-
-class RedactKeysFilter(logging.Filter):
-    """Logging filter removing API keys from URLs (httpx logs every request URL at INFO)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-_REDACTOR = RedactKeysFilter()
+_REDACTOR = RedactSecrets()
 for _name in ("httpx", "httpcore"):
-    if not any(isinstance(f, RedactKeysFilter) for f in logging.getLogger(_name).filters):
+    if not any(isinstance(f, RedactSecrets) for f in logging.getLogger(_name).filters):
         logging.getLogger(_name).addFilter(_REDACTOR)
 
 T = TypeVar("T")
 DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024
-
-
-def _version() -> str:
-    try:
-        return version("bailian-geo-agent")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "dev"
-
-
-DEFAULT_USER_AGENT = (
-    f"bailian-geo-agent/{_version()} (+https://github.com/bailian-geo-agent/bailian-geo-agent)"
-)
+DEFAULT_USER_AGENT = package_user_agent()
 
 
 class HttpClient:
@@ -114,6 +90,16 @@ class HttpClient:
         self._throttle_locks: dict[str, asyncio.Lock] = {}
         self.requests_sent = 0
 
+    @classmethod
+    def from_config(cls, config: GeoConfig, **kwargs: Any) -> HttpClient:
+        """A new client with ``config``'s timeout, User-Agent and response cap."""
+        return cls(
+            timeout=config.http_timeout,
+            user_agent=config.user_agent or DEFAULT_USER_AGENT,
+            max_response_bytes=config.max_response_bytes,
+            **kwargs,
+        )
+
     # ------------------------------------------------------------------ loop plumbing
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -132,6 +118,8 @@ class HttpClient:
                 ready.wait()
                 self._loop, self._thread, self._client = loop, thread, None
                 self._throttle_locks = {}
+                # A client dropped without close() must not leave its thread running.
+                weakref.finalize(self, _stop_loop, loop)
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -230,7 +218,7 @@ class HttpClient:
                     request = client.build_request("POST", url, data=dict(data or {}))
                 response = await client.send(request, stream=True)
                 try:
-                    body = await _read_capped(response, self.max_response_bytes)
+                    body = await _read_body(response, self.max_response_bytes)
                 finally:
                     await response.aclose()
             except ResponseTooLarge:
@@ -301,22 +289,16 @@ class HttpClient:
             loop.close()
 
 
-class ResponseTooLarge(Exception):
-    """A provider's body passed ``max_response_bytes``."""
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The body, or ``ResponseTooLarge`` as soon as it passes ``limit`` bytes."""
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ResponseTooLarge
-    parts, size = [], 0
-    async for piece in response.aiter_bytes():
-        size += len(piece)
-        if size > limit:
-            raise ResponseTooLarge
-        parts.append(piece)
-    return b"".join(parts)
+    length = int(declared) if declared.isdigit() else None
+    return await read_capped(response.aiter_bytes(), limit, length)
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_closed():
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.stop)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -350,8 +332,9 @@ def shared_http_client(
     user_agent: str | None = None,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> HttpClient:
-    """The process-wide client used when a toolkit is not given one (settings apply on the
-    first call, which creates it)."""
+    """A process-wide client for callers that want one (settings apply on the first call,
+    which creates it). Toolkits and providers never use it: each builds its own from its
+    settings (``HttpClient.from_config``)."""
     global _default
     with _default_lock:
         if _default is None:
@@ -367,3 +350,15 @@ def shared_http_client(
 def client_for(provider: object) -> HttpClient:
     """The ``HttpClient`` ``provider`` uses, else the process-wide shared one."""
     return getattr(provider, "http", None) or shared_http_client()
+
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_USER_AGENT",
+    "HttpClient",
+    "RedactKeysFilter",
+    "ResponseTooLarge",
+    "client_for",
+    "redact",
+    "shared_http_client",
+]

@@ -23,7 +23,8 @@ transit routes, distances, IP location, map commands) over the Model Context Pro
 stdio by default (for desktop MCP clients); --http serves streamable HTTP at /mcp.
 GEO_PROVIDER, AMAP_API_KEY and the other geo settings work as everywhere else.
 Bound beyond loopback, --http refuses to start without GEO_AGENT_API_TOKENS
-(comma-separated bearer tokens); when set, every request needs Authorization: Bearer <token>."""
+(comma-separated bearer tokens) or GEO_AGENT_API_TOKENS_FILE, read from the environment or
+.env as by serve; when set, every request needs Authorization: Bearer <token>."""
 
 
 def add_mcp_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -55,22 +56,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_mcp(args: argparse.Namespace) -> int:
     """Run the server until the client disconnects (stdio) or SIGINT/SIGTERM (HTTP)."""
     import anyio
+    from bailian_geo_agent.agent.errors import ConfigurationError
     from bailian_geo_agent.agent.mcp.server import build_server, default_tools
     from bailian_geo_agent.agent.mcp.transports import (
         StartupError,
-        api_tokens,
         check_bind,
         serve_http,
         serve_stdio,
     )
+    from bailian_geo_agent.agent.serving import ServerSettings
 
-    logging.basicConfig(level=os.environ.get("GEO_AGENT_LOG_LEVEL", "WARNING").upper(),
-                        stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     env_file = getattr(args, "env_file", None)
     if env_file and not os.path.isfile(env_file):
         print(f"geo-agent mcp: --env-file: no such file: {env_file}", file=sys.stderr)
         return EXIT_USAGE
-    tokens = api_tokens()
+    try:  # the one reader: environment, .env and the tokens file, as for serve
+        settings = ServerSettings.from_env(env_file)
+        tokens = settings.tokens()
+    except ConfigurationError as exc:
+        print(f"geo-agent mcp: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.http:
             check_bind(args.host, tokens)  # before anything else: a clear refusal

@@ -24,7 +24,6 @@ any answer. Not supported here: request encryption, form uploads, ``extra_url_pa
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any
 
@@ -52,6 +51,7 @@ from bailian_geo_agent.agent.providers._sse import (
 )
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
 from bailian_geo_agent.prompts.catalogue import text
+from bailian_geo_agent.tools.infra import ResponseTooLarge, read_capped
 
 __all__ = ["build_request", "close_http_session", "http_session", "stream_events"]
 
@@ -106,8 +106,11 @@ async def close_http_session() -> None:
     await _POOLS.close_all()
 
 
-def build_request(params: Mapping[str, Any]) -> tuple[str, dict[str, str], bytes]:
-    """URL, headers and body of the streamed request ``AioGeneration.call(**params)`` sends."""
+def build_request(
+    params: Mapping[str, Any], *, data_inspection: bool = False
+) -> tuple[str, dict[str, str], bytes]:
+    """URL, headers and body of the streamed request ``AioGeneration.call(**params)`` sends
+    (``data_inspection``: the SDK's header for ``DASHSCOPE_DISABLE_DATA_INSPECTION=false``)."""
     global _user_agent
     model, messages = params.get("model"), params.get("messages")
     if not messages:
@@ -152,7 +155,7 @@ def build_request(params: Mapping[str, Any]) -> tuple[str, dict[str, str], bytes
         "X-DashScope-SSE": "enable",
         **get_sdk_headers(module=_MODULE),
     }
-    if os.environ.get("DASHSCOPE_DISABLE_DATA_INSPECTION", "true").lower() == "false":
+    if data_inspection:
         headers["X-DashScope-DataInspection"] = "enable"
     plugins = params.get("plugins")
     if plugins is not None:
@@ -188,15 +191,11 @@ def _api_error(status: int, raw: bytes | str) -> DashScopeAPIError:
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole body, or ``StreamLimitError`` once it passes ``limit`` bytes."""
-    if (response.content_length or 0) > limit:
-        raise StreamLimitError(text("stream_line_too_long", limit=limit))
-    parts, size = [], 0
-    while piece := await response.content.read(65536):
-        size += len(piece)
-        if size > limit:
-            raise StreamLimitError(text("stream_line_too_long", limit=limit))
-        parts.append(piece)
-    return b"".join(parts)
+    try:
+        return await read_capped(response.content.iter_chunked(65536), limit,
+                                 response.content_length)
+    except ResponseTooLarge:
+        raise StreamLimitError(text("stream_line_too_long", limit=limit)) from None
 
 
 async def _error_response(

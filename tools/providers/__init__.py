@@ -19,14 +19,11 @@ if TYPE_CHECKING:
 
 
 def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProvider:
-    """The provider ``config`` asks for, using ``http`` (the shared client when None)."""
-    from bailian_geo_agent.tools.http import shared_http_client
+    """The provider ``config`` asks for, using ``http`` (when None, a new client with
+    ``config``'s timeout, User-Agent and response cap)."""
+    from bailian_geo_agent.tools.http import HttpClient
 
-    client = http or shared_http_client(
-        timeout=config.http_timeout,
-        user_agent=config.user_agent,
-        max_response_bytes=config.max_response_bytes,
-    )
+    client = http or HttpClient.from_config(config)
     cache = TTLCache(maxsize=1024, ttl=config.cache_ttl)
     choice = config.resolved_provider
     if choice == "amap":

@@ -545,7 +545,7 @@ class AmapProvider:
         return await amap_extra.poi_detail(self, poi_id)
 
     async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared."""
+        """Empty the cache (the HTTP client is the toolkit's to close)."""
         self.cache.clear()
 
 
