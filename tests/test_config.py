@@ -83,6 +83,71 @@ def test_readme_and_help_list_every_setting():
     assert len(variables()) >= 30  # the service's, the geo tools' and the server's
 
 
+CONVENTIONS = {"XDG_DATA_HOME", "NO_COLOR"}
+"""Variables of wider conventions (the XDG base directories, no-color.org), not settings."""
+
+
+def _variables_read_by_the_code() -> dict[str, list[str]]:
+    """Every environment variable named in an ``os.environ[...]``, ``os.environ.get(...)``,
+    ``os.getenv(...)`` or ``"NAME" in os.environ`` of agent/, tools/ and prompts/, and where."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    found: dict[str, list[str]] = {}
+
+    def is_environ(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+            isinstance(node, ast.Name) and node.id == "environ")
+
+    for folder in ("agent", "tools", "prompts"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                name = None
+                if isinstance(node, ast.Subscript) and is_environ(node.value):
+                    name = node.slice
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                        (node.func.attr in ("get", "pop", "setdefault")
+                         and is_environ(node.func.value)) or node.func.attr == "getenv"):
+                    name = node.args[0] if node.args else None
+                elif isinstance(node, ast.Compare) and any(
+                        is_environ(c) for c in node.comparators):
+                    name = node.left
+                if name is None:
+                    continue
+                assert isinstance(name, ast.Constant), f"{path}:{node.lineno}: a computed name"
+                found.setdefault(name.value, []).append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_every_variable_the_code_reads_is_a_setting_in_the_readme():
+    """No variable is read behind the settings' back: each one the code reads is a settings
+    field (so ``variables()``, ``--help`` and ``.env.example`` list it) and in the README."""
+    from pathlib import Path
+
+    from bailian_geo_agent.agent.config import variables
+
+    read = _variables_read_by_the_code()
+    assert "NO_COLOR" in read and "GEO_AGENT_LANGUAGE" in read  # the scan sees reads
+    fields = {name for name, _, _ in variables()}
+    assert {n: where for n, where in read.items() if n not in fields | CONVENTIONS} == {}
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert [n for n in sorted(fields | CONVENTIONS) if f"`{n}`" not in readme] == []
+    for name in ("GEO_AGENT_LOG_LEVEL", "DASHSCOPE_DISABLE_DATA_INSPECTION",
+                 "OSRM_CYCLING_BASE_URL", "GEO_AGENT_API_TOKENS_FILE"):
+        assert name in fields
+
+
+def test_variables_show_every_url_default():
+    from bailian_geo_agent.agent.config import variables
+
+    urls = {name: default for name, default, _ in variables() if name.endswith("_URL")}
+    assert urls["OSRM_CYCLING_BASE_URL"] == "https://routing.openstreetmap.de/routed-bike"
+    assert urls["DASHSCOPE_BASE_URL"] == "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    # Every URL with a default shows it (the session store and stream log have none: unset).
+    assert {n for n, d in urls.items() if not d} == {"SESSION_STORE_URL", "GEO_AGENT_STREAM_URL"}
+
+
 def test_provider_choices_come_from_the_registry(monkeypatch):
     from bailian_geo_agent.agent.cli import build_parser
     from bailian_geo_agent.agent.providers import PROVIDERS

@@ -43,7 +43,7 @@ def _variables_help() -> str:
     width = max(len(name) for name, _, _ in rows)
     lines = []
     for name, default, meaning in rows:
-        shown = f"{meaning} (default {default})" if default and len(default) < 24 else meaning
+        shown = f"{meaning} (default {default})" if default else meaning
         lines.append(f"  {name:<{width}}  {shown.replace('``', '')}")
     return "\n".join(lines)
 

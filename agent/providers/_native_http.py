@@ -15,7 +15,7 @@ event, and errors surface as exceptions:
 
 Kept from the SDK: the URL (``base_address`` or ``dashscope.base_http_api_url``, with its
 ``{workspace_id}`` placeholder resolved), the body (``model``, ``parameters``, ``input``), the
-headers (user agent, SDK identification, ``X-DashScope-DataInspection`` from the environment,
+headers (user agent, SDK identification, ``X-DashScope-DataInspection`` from the settings,
 ``workspace``, ``plugins`` and custom ``headers``), certifi TLS, proxies from the environment
 (``trust_env``), and one immediate resend when a pooled connection turns out to be dead before
 any answer. Not supported here: request encryption, form uploads, ``extra_url_parameters``.
