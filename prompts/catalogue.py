@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Literal
 
+from bailian_geo_agent.prompts.tool_texts import TOOL_TEXTS
+
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 DEFAULT_LANGUAGE: Language = "zh"
@@ -397,6 +399,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "{calls} model calls",
     },
 }
+
+CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module
 
 
 def language() -> Language:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import CRS
 from bailian_geo_agent.tools.security import http_url, refuse_plain_http
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -133,10 +134,7 @@ class GeoConfig(BaseSettings):
     @model_validator(mode="after")
     def _amap_needs_a_key(self) -> GeoConfig:
         if self.provider == "amap" and not self.amap_api_key:
-            raise ValueError(
-                "GEO_PROVIDER=amap needs AMAP_API_KEY (an AMap Web-service key); set it, or use "
-                "GEO_PROVIDER=auto or open for the keyless OpenStreetMap-based services"
-            )
+            raise ValueError(message_text("geo_amap_needs_key"))
         return self
 
     @property

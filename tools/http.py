@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
@@ -154,12 +155,13 @@ class HttpClient:
         url: str,
         params: Mapping[str, Any] | None = None,
         *,
-        service: str = "地图服务",
+        service: str = "",
         min_interval: float = 0.0,
         error_json: bool = False,
     ) -> Any:
         """GET ``url`` and decode JSON. ``min_interval`` spaces requests to the same host
-        (application-wide, e.g. 1.0 for Nominatim). ``service`` names the provider in errors.
+        (application-wide, e.g. 1.0 for Nominatim). ``service`` names the provider in errors
+        (default: "the map service" in the current language).
         ``error_json``: return the JSON body of a 400/404 answer instead of raising (for APIs
         such as OSRM that explain errors in the body)."""
         return await self.arun(
@@ -175,7 +177,7 @@ class HttpClient:
         )
 
     async def post_form_json(
-        self, url: str, data: Mapping[str, Any], *, service: str = "地图服务"
+        self, url: str, data: Mapping[str, Any], *, service: str = ""
     ) -> Any:
         """POST a form body and decode the JSON answer (Overpass)."""
         return await self.arun(
@@ -203,6 +205,7 @@ class HttpClient:
         error_json: bool = False,
     ) -> Any:
         client = self._get_client()
+        service = service or message_text("geo_map_service")
         parts = urlsplit(url)
         where = f"{parts.netloc}{parts.path}"
         clean = {k: v for k, v in (params or {}).items() if v is not None}
@@ -224,13 +227,12 @@ class HttpClient:
             except ResponseTooLarge:
                 logger.warning("%s %s answered more than %d bytes", method, where,
                                self.max_response_bytes)
-                raise ProviderUnavailableError(
-                    f"{service}返回的数据过大（超过 {self.max_response_bytes} 字节，"
-                    "GEO_MAX_RESPONSE_BYTES），已放弃读取。"
-                ) from None
+                raise ProviderUnavailableError(message_text(
+                    "geo_response_too_large", service=service, limit=self.max_response_bytes
+                )) from None
             except httpx.TimeoutException:
                 logger.warning("%s %s timed out", method, where)
-                raise ProviderTimeoutError(f"{service}响应超时，请稍后再试。") from None
+                raise ProviderTimeoutError(message_text("geo_timeout", service=service)) from None
             except httpx.TransportError as exc:
                 logger.warning("%s %s failed: %s", method, where, type(exc).__name__)
                 if attempt < self.retries:
@@ -238,7 +240,7 @@ class HttpClient:
                     await asyncio.sleep(self.retry_delay)
                     continue
                 raise ProviderUnavailableError(
-                    f"无法连接{service}（网络错误），请稍后再试。"
+                    message_text("geo_unreachable", service=service)
                 ) from None
             status = response.status_code
             logger.debug("%s %s -> %s", method, where, status)
@@ -254,7 +256,7 @@ class HttpClient:
                 return json.loads(body)
             except ValueError:
                 raise ProviderUnavailableError(
-                    f"{service}返回了无法解析的数据，请稍后再试。"
+                    message_text("geo_unparsable", service=service)
                 ) from None
 
     # ------------------------------------------------------------------ lifecycle
@@ -312,14 +314,16 @@ def _raise_for_status(status: int, service: str) -> None:
     if status < 400:
         return
     if status == 429:
-        raise RateLimitedError(f"{service}请求过于频繁（HTTP 429），请稍后再试。")
+        raise RateLimitedError(message_text("geo_http_429", service=service))
     if status in (401, 403):
-        raise InvalidKeyError(f"{service}拒绝了请求（HTTP {status}），请检查密钥或访问权限。")
+        raise InvalidKeyError(message_text("geo_http_denied", service=service, status=status))
     if status == 400:
-        raise InvalidParamsError(f"{service}认为请求参数无效（HTTP 400）。")
+        raise InvalidParamsError(message_text("geo_http_400", service=service))
     if status == 504:
-        raise ProviderTimeoutError(f"{service}响应超时（HTTP 504），请稍后再试。")
-    raise ProviderUnavailableError(f"{service}暂时不可用（HTTP {status}），请稍后再试。")
+        raise ProviderTimeoutError(message_text("geo_http_504", service=service))
+    raise ProviderUnavailableError(
+        message_text("geo_http_unavailable", service=service, status=status)
+    )
 
 
 _default: HttpClient | None = None

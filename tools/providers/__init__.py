@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache
 from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.errors import GeoProviderError
@@ -28,7 +29,7 @@ def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProv
     choice = config.resolved_provider
     if choice == "amap":
         if not config.amap_api_key:
-            raise ValueError("GEO_PROVIDER=amap needs AMAP_API_KEY (a Web-service key)")
+            raise ValueError(message_text("geo_amap_needs_key"))
         from bailian_geo_agent.tools.providers.amap import AmapProvider
 
         amap = AmapProvider(config.amap_api_key, client, base_url=config.amap_base_url, cache=cache)
