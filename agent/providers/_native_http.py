@@ -189,7 +189,7 @@ def _api_error(status: int, raw: bytes | str) -> DashScopeAPIError:
     return DashScopeAPIError(status, error.get("code"), message, error.get("request_id"))
 
 
-async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole body, or ``StreamLimitError`` once it passes ``limit`` bytes."""
     try:
         return await read_capped(response.content.iter_chunked(65536), limit,
@@ -201,7 +201,7 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
 async def _error_response(
     response: aiohttp.ClientResponse, limit: int = DEFAULT_MAX_EVENT_BYTES
 ) -> DashScopeAPIError:
-    raw = await _read_capped(response, limit)
+    raw = await _read_body(response, limit)
     if _SSE in response.content_type:  # an error told as a stream: its last data line
         blocks = split_events(b"", raw + b"\n\n")[0]
         data = [d for d in map(sse_data, blocks) if d is not None]
@@ -260,7 +260,7 @@ async def stream_events(
         if response.status != 200:
             raise await _error_response(response, max_event_bytes)
         if _SSE not in response.content_type:  # a whole (non-streamed) answer
-            yield _loads(await _read_capped(response, max_event_bytes))
+            yield _loads(await _read_body(response, max_event_bytes))
             return
         content = response.content
         splitter = EventSplitter(max_event_bytes)
