@@ -189,3 +189,21 @@ async def test_configuration_errors_are_one_readable_sentence(monkeypatch, env, 
     error = events[0]["error"]
     assert all(name in error for name in names), error
     assert "\n" not in error and "pydantic" not in error and "input_value" not in error
+
+
+def test_data_inspection_is_a_setting_read_from_dotenv(monkeypatch, tmp_path):
+    """DASHSCOPE_DISABLE_DATA_INSPECTION=false (in .env too) reaches the native request."""
+    from bailian_geo_agent.agent.providers._native_http import build_request
+    from bailian_geo_agent.agent.providers.dashscope_native import build_model
+
+    monkeypatch.delenv("DASHSCOPE_DISABLE_DATA_INSPECTION", raising=False)
+    monkeypatch.chdir(tmp_path)
+    params = {"model": "qwen-plus", "api_key": "k",
+              "messages": [{"role": "user", "content": "hi"}]}
+    assert Settings(api_key="k").disable_data_inspection is True
+    assert "X-DashScope-DataInspection" not in build_request(params)[1]
+    (tmp_path / ".env").write_text("DASHSCOPE_DISABLE_DATA_INSPECTION=false\n", encoding="utf-8")
+    model = build_model(Settings(api_key="k", provider="tongyi"))
+    assert model.disable_data_inspection is False
+    headers = build_request(params, data_inspection=not model.disable_data_inspection)[1]
+    assert headers["X-DashScope-DataInspection"] == "enable"
