@@ -1,9 +1,10 @@
-"""One shared async HTTP client for every provider, usable from sync and async code.
+"""The async HTTP client a toolkit's providers share, usable from sync and async code.
 
-All requests run on a private event loop in a daemon thread, which owns a single
+Each ``GeoToolkit`` owns one (``HttpClient.from_config``), with its own timeout, User-Agent and
+response cap. Its requests run on a private event loop in a daemon thread, which owns a single
 ``httpx.AsyncClient`` (connection reuse, timeouts). ``await client.get_json(...)`` works from any
 event loop, and sync code (``BaseTool.invoke``) calls ``client.run(coroutine)``. This keeps one
-connection pool no matter how many loops or threads call the tools.
+connection pool per toolkit no matter how many loops or threads call its tools.
 
 Errors become ``GeoProviderError`` subclasses with user-facing messages built here: the request
 URL (which may carry an API key) never appears in a message, a log line or an exception chain.
