@@ -16,6 +16,7 @@ from bailian_geo_agent.tools.config import (
     GeoConfig,
     describe_validation_error,
     drop_blank,
+    env_file_path,
 )
 from bailian_geo_agent.tools.security import http_url, refuse_plain_http
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -138,7 +139,7 @@ class Settings(BaseSettings):
 
         Raises ``ConfigurationError`` naming the variable when a value is invalid.
         """
-        path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
+        path = env_file_path(dotenv_path)
         if overrides.get("geo") is None:
             overrides["geo"] = _read_geo(path)
         try:
@@ -149,7 +150,7 @@ class Settings(BaseSettings):
 
     def geo_config(self) -> GeoConfig:
         """The geo tools' settings (read from the environment and ``./.env`` when unset)."""
-        return self.geo if self.geo is not None else _read_geo(Path.cwd() / ".env")
+        return self.geo if self.geo is not None else _read_geo(env_file_path())
 
     @property
     def base_url_variable(self) -> str:

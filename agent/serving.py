@@ -14,7 +14,12 @@ from typing import Annotated, Any, Literal
 
 from bailian_geo_agent.agent.errors import ConfigurationError
 from bailian_geo_agent.prompts.catalogue import text as message_text
-from bailian_geo_agent.tools.config import ENV_SETTINGS, describe_validation_error, drop_blank
+from bailian_geo_agent.tools.config import (
+    ENV_SETTINGS,
+    describe_validation_error,
+    drop_blank,
+    env_file_path,
+)
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode
 
@@ -108,7 +113,7 @@ class ServerSettings(BaseSettings):
 
         Raises ``ConfigurationError`` naming the variable of a bad value.
         """
-        path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
+        path = env_file_path(dotenv_path)
         try:
             return cls(_env_file=path, **overrides)
         except ValidationError as exc:

@@ -39,6 +39,12 @@ ENV_SETTINGS = SettingsConfigDict(
 variables set in the environment win over the ``.env`` file; empty values count as unset."""
 
 
+def env_file_path(env_file: str | os.PathLike[str] | None = None) -> Path:
+    """The env file every settings object reads: ``env_file``, else the working directory's
+    ``.env`` (the one rule for ``Settings``, ``GeoConfig`` and ``ServerSettings``)."""
+    return Path(env_file) if env_file is not None else Path.cwd() / ".env"
+
+
 def drop_blank(values: Any) -> Any:
     """Input values without blank strings (a variable set to spaces counts as unset)."""
     if isinstance(values, dict):
@@ -158,7 +164,7 @@ class GeoConfig(BaseSettings):
         """
         path: Path | None = None
         if load_dotenv:
-            path = Path(env_file) if env_file is not None else Path.cwd() / ".env"
+            path = env_file_path(env_file)
         try:
             return cls(_env_file=path)
         except ValidationError as exc:
@@ -181,5 +187,6 @@ __all__ = [
     "ProviderChoice",
     "describe_validation_error",
     "drop_blank",
+    "env_file_path",
     "refuse_plain_http",
 ]
