@@ -277,6 +277,9 @@ class DashScopeChatTongyi(
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         params = self._invocation_params(messages=messages, stop=stop, **kwargs)
+        if not self.disable_data_inspection:  # the setting, not only the SDK's own env read
+            params["headers"] = {**(params.get("headers") or {}),
+                                 "X-DashScope-DataInspection": "enable"}
         for chunk in retry_before_first_chunk(
             lambda: self._events_once(params, StreamState()),
             max_retries=self.max_retries,
