@@ -73,6 +73,17 @@ def test_redact_masks_secrets_and_key_parameters():
         "GET https://x/v3?key=***&city=1 with *** and tok")  # 3 characters: too short to mask
 
 
+def test_redact_masks_url_passwords():
+    from bailian_geo_agent.agent.sessions.store import display_url
+
+    url = "postgresql://geo:s3cr%2Ft@db.internal:5432/geo"
+    assert security.redact(f"cannot reach {url}") == (
+        "cannot reach postgresql://geo:***@db.internal:5432/geo")
+    assert display_url(url) == "postgresql://geo:***@db.internal:5432/geo"
+    assert display_url("postgresql://geo@db/geo") == "postgresql://geo@db/geo"
+    assert security.redact("mail me at someone@example.com") == "mail me at someone@example.com"
+
+
 def test_one_log_filter_masks_both(caplog: pytest.LogCaptureFixture):
     logger = logging.getLogger("bailian_geo_agent.test_one_surface")
     redactor = security.RedactSecrets(["sk-secret-1"])

@@ -19,16 +19,19 @@ MIN_SECRET_LENGTH = 4
 """Shorter values are not masked (they would mask ordinary text)."""
 
 _SECRET_PARAM = re.compile(r"([?&](?:key|api_key|apikey|access_token|token)=)[^&\s\"']+", re.I)
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.I)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with each of ``secrets`` and the values of key-like query parameters
-    (``?key=``, ``&token=``...) replaced by ``MASK``."""
+    """``text`` with each of ``secrets``, the values of key-like query parameters (``?key=``,
+    ``&token=``...) and URLs' passwords (``postgresql://user:***@host``) replaced by ``MASK``."""
     for secret in secrets:
         if secret and len(secret) >= MIN_SECRET_LENGTH and secret in text:
             text = text.replace(secret, MASK)
     if "=" in text:
         text = _SECRET_PARAM.sub(rf"\1{MASK}", text)
+    if "@" in text:
+        text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
     return text
 
 
