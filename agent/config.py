@@ -194,13 +194,14 @@ def _chinese() -> bool:
     return language() == "zh"
 
 
-def variables() -> list[tuple[str, str, str]]:
+def variables(*models: type[BaseSettings]) -> list[tuple[str, str, str]]:
     """``(variable, default, meaning)`` for every setting: the service's, the geo tools' and the
     front doors' (``serve``, ``mcp``); ``geo-agent --help`` and the README's tables list these.
-    No other variable is read anywhere (``tests/test_config.py`` checks)."""
+    No other variable is read anywhere (``tests/test_config.py`` checks). ``models``: only
+    these settings classes' (e.g. ``variables(ServerSettings)`` for ``serve --help``)."""
     rows = []
     seen: set[str] = set()
-    for model in (Settings, GeoConfig, ServerSettings):
+    for model in models or (Settings, GeoConfig, ServerSettings):
         for field in model.model_fields.values():
             alias = field.validation_alias
             if not isinstance(alias, str) or alias in seen:

@@ -138,6 +138,18 @@ def test_every_variable_the_code_reads_is_a_setting_in_the_readme():
         assert name in fields
 
 
+def test_variables_of_some_settings_only():
+    from bailian_geo_agent.agent.config import variables
+    from bailian_geo_agent.agent.serving import ServerSettings
+    from bailian_geo_agent.tools.config import GeoConfig
+
+    served = [name for name, _, _ in variables(ServerSettings)]
+    assert served[:2] == ["GEO_AGENT_API_TOKENS", "GEO_AGENT_API_TOKENS_FILE"]
+    assert "GEO_AGENT_LOG_LEVEL" in served and "DASHSCOPE_API_KEY" not in served
+    geo = [name for name, _, _ in variables(GeoConfig)]
+    assert [name for name, _, _ in variables(GeoConfig, ServerSettings)] == geo + served
+
+
 def test_variables_show_every_url_default():
     from bailian_geo_agent.agent.config import variables
 
