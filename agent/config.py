@@ -9,14 +9,16 @@ from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.errors import ConfigurationError
 from bailian_geo_agent.agent.providers.registry import DEFAULT_PROVIDER, PROVIDERS, provider_spec
+from bailian_geo_agent.agent.serving import ServerSettings
 from bailian_geo_agent.prompts.catalogue import Language, parse_language, text
 from bailian_geo_agent.tools.config import (
     ENV_SETTINGS,
     GeoConfig,
     describe_validation_error,
     drop_blank,
-    refuse_plain_http,
+    env_file_path,
 )
+from bailian_geo_agent.tools.security import http_url, refuse_plain_http
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
@@ -91,6 +93,10 @@ class Settings(BaseSettings):
     """Most rounds of tool calls in one reply before it stops with an explanation."""
     allow_insecure_http: bool = Field(False, validation_alias="GEO_AGENT_ALLOW_INSECURE_HTTP")
     """Allow plain ``http://`` model and AMap URLs beyond loopback and private networks."""
+    disable_data_inspection: bool = Field(
+        True, validation_alias="DASHSCOPE_DISABLE_DATA_INSPECTION"
+    )
+    """``false``: DashScope's native API (``tongyi``) inspects the data (DataInspection header)."""
     geo: GeoConfig | None = Field(None, exclude=True)
     """The geo tools' settings (``GEO_*``, ``AMAP_*``, the open services' URLs); ``from_env``
     reads them from the same env file, ``geo_config()`` from the environment when unset."""
@@ -113,10 +119,7 @@ class Settings(BaseSettings):
     @field_validator("base_url", "native_base_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"not an http(s) URL: {value!r}")
-        return value.rstrip("/")
+        return http_url(value)
 
     @model_validator(mode="after")
     def _check_plain_http(self) -> Settings:
@@ -136,7 +139,7 @@ class Settings(BaseSettings):
 
         Raises ``ConfigurationError`` naming the variable when a value is invalid.
         """
-        path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
+        path = env_file_path(dotenv_path)
         if overrides.get("geo") is None:
             overrides["geo"] = _read_geo(path)
         try:
@@ -147,7 +150,7 @@ class Settings(BaseSettings):
 
     def geo_config(self) -> GeoConfig:
         """The geo tools' settings (read from the environment and ``./.env`` when unset)."""
-        return self.geo if self.geo is not None else _read_geo(Path.cwd() / ".env")
+        return self.geo if self.geo is not None else _read_geo(env_file_path())
 
     @property
     def base_url_variable(self) -> str:
@@ -191,14 +194,14 @@ def _chinese() -> bool:
     return language() == "zh"
 
 
-def variables() -> list[tuple[str, str, str]]:
+def variables(*models: type[BaseSettings]) -> list[tuple[str, str, str]]:
     """``(variable, default, meaning)`` for every setting: the service's, the geo tools' and the
-    HTTP server's (``geo-agent --help`` and the README's tables list these)."""
-    from bailian_geo_agent.agent.server.settings import ServerSettings
-
+    front doors' (``serve``, ``mcp``); ``geo-agent --help`` and the README's tables list these.
+    No other variable is read anywhere (``tests/test_config.py`` checks). ``models``: only
+    these settings classes' (e.g. ``variables(ServerSettings)`` for ``serve --help``)."""
     rows = []
     seen: set[str] = set()
-    for model in (Settings, GeoConfig, ServerSettings):
+    for model in models or (Settings, GeoConfig, ServerSettings):
         for field in model.model_fields.values():
             alias = field.validation_alias
             if not isinstance(alias, str) or alias in seen:

@@ -9,10 +9,10 @@ neither the openai nor the dashscope package has to be imported to classify an e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from bailian_geo_agent.prompts.catalogue import text
+from bailian_geo_agent.tools.security import redact as redact  # the one redactor
 
 
 class GeoAgentError(Exception):
@@ -271,11 +271,3 @@ def to_agent_error(
     return GeoAgentError(
         text("unexpected_error", error=f"{type(exc).__name__}: {_provider_text(exc)}")
     )
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret in ``text`` with a fixed mask."""
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "***")
-    return text

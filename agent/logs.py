@@ -9,28 +9,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bailian_geo_agent.tools.security import RedactSecrets as RedactSecrets  # the one redactor
+
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 PACKAGE_LOGGERS = ("bailian_geo_agent",)
-
-
-class RedactSecrets(logging.Filter):
-    """Masks each of ``secrets`` in every record it passes (message and arguments)."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = [secret for secret in secrets if secret and len(secret) >= 4]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message with every secret masked; always let it through."""
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, "***")
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
 
 
 def configure_logging(level: int | str, secrets: Sequence[str], *, libraries: bool) -> None:

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Literal
 
+from bailian_geo_agent.prompts.tool_texts import TOOL_TEXTS
+
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 DEFAULT_LANGUAGE: Language = "zh"
@@ -284,6 +286,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "refusing to listen on {host} without access tokens: anyone who can reach it "
         "could spend your DashScope key. Set GEO_AGENT_API_TOKENS (comma-separated tokens) or "
         "GEO_AGENT_API_TOKENS_FILE (a file with one token a line), or listen on --host 127.0.0.1.",
+    },
+    "mcp_needs_tokens": {
+        "zh": "拒绝在 {host}（本机之外）上无访问令牌地提供 MCP 服务："
+        "请设置 GEO_AGENT_API_TOKENS（逗号分隔的访问令牌）或 GEO_AGENT_API_TOKENS_FILE"
+        "（每行一个令牌的文件），或只监听 127.0.0.1。",
+        "en": "refusing to serve MCP on {host} (beyond loopback) without access tokens: set "
+        "GEO_AGENT_API_TOKENS (comma-separated tokens) or GEO_AGENT_API_TOKENS_FILE (a file with "
+        "one token a line), or bind to 127.0.0.1.",
     },
     "token_missing": {
         "zh": "缺少访问令牌：请在请求头中加上 Authorization: Bearer <令牌>。",
@@ -624,6 +634,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "leave out the map_* tools (for clients without a map)",
     },
 }
+
+CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module
 
 
 def language() -> Language:

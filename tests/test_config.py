@@ -83,6 +83,83 @@ def test_readme_and_help_list_every_setting():
     assert len(variables()) >= 30  # the service's, the geo tools' and the server's
 
 
+CONVENTIONS = {"XDG_DATA_HOME", "NO_COLOR"}
+"""Variables of wider conventions (the XDG base directories, no-color.org), not settings."""
+
+
+def _variables_read_by_the_code() -> dict[str, list[str]]:
+    """Every environment variable named in an ``os.environ[...]``, ``os.environ.get(...)``,
+    ``os.getenv(...)`` or ``"NAME" in os.environ`` of agent/, tools/ and prompts/, and where."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    found: dict[str, list[str]] = {}
+
+    def is_environ(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+            isinstance(node, ast.Name) and node.id == "environ")
+
+    for folder in ("agent", "tools", "prompts"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                name = None
+                if isinstance(node, ast.Subscript) and is_environ(node.value):
+                    name = node.slice
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                        (node.func.attr in ("get", "pop", "setdefault")
+                         and is_environ(node.func.value)) or node.func.attr == "getenv"):
+                    name = node.args[0] if node.args else None
+                elif isinstance(node, ast.Compare) and any(
+                        is_environ(c) for c in node.comparators):
+                    name = node.left
+                if name is None:
+                    continue
+                assert isinstance(name, ast.Constant), f"{path}:{node.lineno}: a computed name"
+                found.setdefault(name.value, []).append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_every_variable_the_code_reads_is_a_setting_in_the_readme():
+    """No variable is read behind the settings' back: each one the code reads is a settings
+    field (so ``variables()``, ``--help`` and ``.env.example`` list it) and in the README."""
+    from pathlib import Path
+
+    from bailian_geo_agent.agent.config import variables
+
+    read = _variables_read_by_the_code()
+    assert "NO_COLOR" in read and "GEO_AGENT_LANGUAGE" in read  # the scan sees reads
+    fields = {name for name, _, _ in variables()}
+    assert {n: where for n, where in read.items() if n not in fields | CONVENTIONS} == {}
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert [n for n in sorted(fields | CONVENTIONS) if f"`{n}`" not in readme] == []
+    for name in ("GEO_AGENT_LOG_LEVEL", "DASHSCOPE_DISABLE_DATA_INSPECTION",
+                 "OSRM_CYCLING_BASE_URL", "GEO_AGENT_API_TOKENS_FILE"):
+        assert name in fields
+
+
+def test_variables_of_some_settings_only():
+    from bailian_geo_agent.agent.config import variables
+    from bailian_geo_agent.agent.serving import ServerSettings
+    from bailian_geo_agent.tools.config import GeoConfig
+
+    served = [name for name, _, _ in variables(ServerSettings)]
+    assert served[:2] == ["GEO_AGENT_API_TOKENS", "GEO_AGENT_API_TOKENS_FILE"]
+    assert "GEO_AGENT_LOG_LEVEL" in served and "DASHSCOPE_API_KEY" not in served
+    geo = [name for name, _, _ in variables(GeoConfig)]
+    assert [name for name, _, _ in variables(GeoConfig, ServerSettings)] == geo + served
+
+
+def test_variables_show_every_url_default():
+    from bailian_geo_agent.agent.config import variables
+
+    urls = {name: default for name, default, _ in variables() if name.endswith("_URL")}
+    assert urls["OSRM_CYCLING_BASE_URL"] == "https://routing.openstreetmap.de/routed-bike"
+    assert urls["DASHSCOPE_BASE_URL"] == "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    # Every URL with a default shows it (the session store and stream log have none: unset).
+    assert {n for n, d in urls.items() if not d} == {"SESSION_STORE_URL", "GEO_AGENT_STREAM_URL"}
+
+
 def test_provider_choices_come_from_the_registry(monkeypatch):
     from bailian_geo_agent.agent.cli import build_parser
     from bailian_geo_agent.agent.providers import PROVIDERS
@@ -124,3 +201,21 @@ async def test_configuration_errors_are_one_readable_sentence(monkeypatch, env, 
     error = events[0]["error"]
     assert all(name in error for name in names), error
     assert "\n" not in error and "pydantic" not in error and "input_value" not in error
+
+
+def test_data_inspection_is_a_setting_read_from_dotenv(monkeypatch, tmp_path):
+    """DASHSCOPE_DISABLE_DATA_INSPECTION=false (in .env too) reaches the native request."""
+    from bailian_geo_agent.agent.providers._native_http import build_request
+    from bailian_geo_agent.agent.providers.dashscope_native import build_model
+
+    monkeypatch.delenv("DASHSCOPE_DISABLE_DATA_INSPECTION", raising=False)
+    monkeypatch.chdir(tmp_path)
+    params = {"model": "qwen-plus", "api_key": "k",
+              "messages": [{"role": "user", "content": "hi"}]}
+    assert Settings(api_key="k").disable_data_inspection is True
+    assert "X-DashScope-DataInspection" not in build_request(params)[1]
+    (tmp_path / ".env").write_text("DASHSCOPE_DISABLE_DATA_INSPECTION=false\n", encoding="utf-8")
+    model = build_model(Settings(api_key="k", provider="tongyi"))
+    assert model.disable_data_inspection is False
+    headers = build_request(params, data_inspection=not model.disable_data_inspection)[1]
+    assert headers["X-DashScope-DataInspection"] == "enable"

@@ -707,3 +707,17 @@ class TestDashScopeChatTongyiStandard(ChatModelUnitTests):
         # ChatTongyi.with_structured_output only does function calling (no ``method=``); the
         # product does not use structured output on this path.
         return False
+
+
+@pytest.mark.parametrize("disable", [True, False])
+async def test_data_inspection_setting_reaches_both_paths(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch, disable: bool
+) -> None:
+    """``DASHSCOPE_DISABLE_DATA_INSPECTION`` is a setting: the async path and the SDK's sync one
+    send the header from it, whatever the process environment says."""
+    monkeypatch.delenv("DASHSCOPE_DISABLE_DATA_INSPECTION", raising=False)
+    model = make(fake_dashscope, disable_data_inspection=disable)
+    await model.ainvoke("你好")
+    await asyncio.to_thread(model.invoke, "你好")
+    sent = [r.headers.get("x-dashscope-datainspection") for r in fake_dashscope.requests]
+    assert sent == ([None, None] if disable else ["enable", "enable"])

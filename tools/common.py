@@ -13,10 +13,12 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
 from bailian_geo_agent.tools.errors import GeoProviderError, NotFoundError
 from bailian_geo_agent.tools.http import HttpClient, client_for
 from bailian_geo_agent.tools.providers.base import GeoProvider
+from bailian_geo_agent.tools.security import redact
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -50,13 +52,16 @@ def format_validation_error(error: Any) -> str:
     try:
         items = error.errors()
     except Exception:
-        return "工具参数无效（invalid arguments）。"
+        return message_text("geo_invalid_arguments")
     parts = []
     for item in items[:4]:
         loc = ".".join(str(p) for p in item.get("loc", ())) or "arguments"
         msg = str(item.get("msg", "invalid"))[:160]
         parts.append(f"{loc}: {msg}")
-    return "工具参数无效（invalid arguments）：" + "；".join(parts)
+    return message_text(
+        "geo_invalid_arguments_detail",
+        problems=message_text("geo_list_separator").join(parts),
+    )
 
 
 class GeoTool(BaseTool):
@@ -97,12 +102,10 @@ class GeoTool(BaseTool):
 
     def _bounded(self, content: str) -> str:
         """``content`` without any secret and within ``result_max_chars``."""
-        for secret in self.secrets:
-            if secret and len(secret) >= 4 and secret in content:
-                content = content.replace(secret, "***")
+        content = redact(content, self.secrets)
         limit = self.result_max_chars
         if len(content) > limit:
-            note = f"\n（结果过长，已截断为前 {limit} 个字符，共 {len(content)} 个字符）"
+            note = message_text("geo_result_truncated", limit=limit, length=len(content))
             content = content[:limit] + note
         return content
 
@@ -126,9 +129,8 @@ class GeoTool(BaseTool):
             raise
         except Exception as exc:  # a bug or an answer we could not read: explain, don't crash
             logger.error("%s failed: %s", self.name, type(exc).__name__, exc_info=True)
-            raise ToolException(
-                f"{getattr(self.provider, 'name', '地图服务')}返回了无法处理的结果，请稍后再试。"
-            ) from None
+            service = getattr(self.provider, "name", "") or message_text("geo_map_service")
+            raise ToolException(message_text("geo_unreadable_result", service=service)) from None
 
     def _run(
         self, *args: Any, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
@@ -163,14 +165,14 @@ async def resolve_point(
         point = Coordinate(lng, lat, crs)
         return point.to(target), point.lnglat()
     if not place:
-        raise NotFoundError("需要提供地名或坐标（lng/lat）。")
+        raise NotFoundError(message_text("geo_need_place_or_lnglat"))
     parsed = parse_lnglat(place, crs)
     if parsed is not None:
         return parsed.to(target), place
     found = await provider.geocode(place, city)
     top = found[0]
     if top.location is None:
-        raise NotFoundError(f"找不到“{place}”的坐标。")
+        raise NotFoundError(message_text("geo_place_not_located", place=place))
     return top.location.to(target), top.name or place
 
 
@@ -182,32 +184,34 @@ def source_name(items: list[Any], provider: object) -> str:
 
 
 def mode_name(mode: str | None) -> str:
-    """``驾车`` for driving, ``步行`` for walking."""
-    return "驾车" if mode == "driving" else "步行"
+    """The name of ``driving`` or walking in the current language."""
+    return message_text("geo_mode_driving" if mode == "driving" else "geo_mode_walking")
 
 
 def format_distance(meters: float | None) -> str:
-    """``850米`` / ``2.3公里``; empty for None."""
+    """``850 m`` / ``2.3 km`` in the current language; empty for None."""
     if meters is None:
         return ""
     if meters < 1000:
-        return f"{round(meters)}米"
-    return f"{meters / 1000:.1f}公里"
+        return message_text("geo_meters", value=round(meters))
+    return message_text("geo_kilometers", value=f"{meters / 1000:.1f}")
 
 
 def format_duration(seconds: float | None) -> str:
-    """``25分钟`` / ``1小时20分钟``; empty for None."""
+    """``25 min`` / ``1 h 20 min`` in the current language; empty for None."""
     if seconds is None:
         return ""
     minutes = max(1, round(seconds / 60))
     hours, minutes = divmod(minutes, 60)
     if hours:
-        return f"{hours}小时{minutes}分钟" if minutes else f"{hours}小时"
-    return f"{minutes}分钟"
+        if minutes:
+            return message_text("geo_hours_minutes", hours=hours, minutes=minutes)
+        return message_text("geo_hours", hours=hours)
+    return message_text("geo_minutes", minutes=minutes)
 
 
 def join_region(*parts: str) -> str:
-    """Province/city/district joined: ``北京市朝阳区`` for Chinese, ``Paris, Île-de-France``
+    """Province/city/district joined: without spaces for Chinese names, ``Paris, Île-de-France``
     (smallest first) otherwise; duplicates dropped."""
     unique = list(dict.fromkeys(p for p in parts if p))
     if all(re.search(r"[\u3400-\u9fff]", p) for p in unique):

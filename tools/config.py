@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import CRS
+from bailian_geo_agent.tools.security import http_url, refuse_plain_http
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,49 +39,17 @@ ENV_SETTINGS = SettingsConfigDict(
 variables set in the environment win over the ``.env`` file; empty values count as unset."""
 
 
+def env_file_path(env_file: str | os.PathLike[str] | None = None) -> Path:
+    """The env file every settings object reads: ``env_file``, else the working directory's
+    ``.env`` (the one rule for ``Settings``, ``GeoConfig`` and ``ServerSettings``)."""
+    return Path(env_file) if env_file is not None else Path.cwd() / ".env"
+
+
 def drop_blank(values: Any) -> Any:
     """Input values without blank strings (a variable set to spaces counts as unset)."""
     if isinstance(values, dict):
         return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
     return values
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"not an http(s) URL: {value!r}")
-    return value.rstrip("/")
-
-
-def _private_host(host: str) -> bool:
-    """Loopback, private-network and link-local addresses, ``localhost``, ``*.local`` and
-    one-label names (a container's service name): hosts that plain HTTP may reach."""
-    import ipaddress
-
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith((".localhost", ".local")) or "." not in name:
-        return ":" not in name or _is_private_ip(name, ipaddress)
-    return _is_private_ip(name, ipaddress)
-
-
-def _is_private_ip(name: str, ipaddress: Any) -> bool:
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return bool(address.is_loopback or address.is_private or address.is_link_local)
-
-
-def refuse_plain_http(url: str, variable: str) -> None:
-    """Raise ``ValueError`` when ``url`` is plain ``http://`` to a host beyond loopback and
-    private networks (keys would travel unencrypted; the product guide asks for HTTPS)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme != "http" or _private_host(parts.hostname or ""):
-        return
-    from bailian_geo_agent.prompts.catalogue import text
-
-    raise ValueError(text("insecure_url", variable=variable, host=parts.hostname))
 
 
 class GeoConfig(BaseSettings):
@@ -165,15 +135,12 @@ class GeoConfig(BaseSettings):
     )
     @classmethod
     def _check_url(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @model_validator(mode="after")
     def _amap_needs_a_key(self) -> GeoConfig:
         if self.provider == "amap" and not self.amap_api_key:
-            raise ValueError(
-                "GEO_PROVIDER=amap needs AMAP_API_KEY (an AMap Web-service key); set it, or use "
-                "GEO_PROVIDER=auto or open for the keyless OpenStreetMap-based services"
-            )
+            raise ValueError(message_text("geo_amap_needs_key"))
         return self
 
     @property
@@ -197,7 +164,7 @@ class GeoConfig(BaseSettings):
         """
         path: Path | None = None
         if load_dotenv:
-            path = Path(env_file) if env_file is not None else Path.cwd() / ".env"
+            path = env_file_path(env_file)
         try:
             return cls(_env_file=path)
         except ValidationError as exc:
@@ -212,3 +179,14 @@ def describe_validation_error(exc: ValidationError, separator: str = "; ") -> st
         message = str(error["msg"]).removeprefix("Value error, ")
         problems.append(f"{variable}: {message}" if variable else message)
     return separator.join(problems)
+
+
+__all__ = [
+    "ENV_SETTINGS",
+    "GeoConfig",
+    "ProviderChoice",
+    "describe_validation_error",
+    "drop_blank",
+    "env_file_path",
+    "refuse_plain_http",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import (
     GeoTool,
@@ -70,7 +71,7 @@ class DistanceTool(GeoTool):
     args_schema: type[BaseModel] = DistanceInput
 
     async def _execute(self, args: DistanceInput) -> Any:
-        measure = capability(self.geo, "distance", "距离测量")
+        measure = capability(self.geo, "distance", "geo_capability_distance")
         dest, dest_label = await resolve_point(
             self.geo, place=args.destination, lng=None, lat=None, crs=args.crs, city=args.city
         )
@@ -89,7 +90,9 @@ class DistanceTool(GeoTool):
             points.append(point)
             labels.append(label)
         if not points:
-            raise NotFoundError("无法定位任何起点：" + "；".join(missing.values()))
+            separator = message_text("geo_list_separator")
+            raise NotFoundError(message_text("geo_no_origin_located",
+                                             problems=separator.join(missing.values())))
         matrix = await measure(points, dest, args.mode)
         # Map the provider's indexes (over located origins) back to the caller's order.
         located = [i for i in range(len(labels)) if i not in missing]

@@ -1,9 +1,10 @@
-"""One shared async HTTP client for every provider, usable from sync and async code.
+"""The async HTTP client a toolkit's providers share, usable from sync and async code.
 
-All requests run on a private event loop in a daemon thread, which owns a single
+Each ``GeoToolkit`` owns one (``HttpClient.from_config``), with its own timeout, User-Agent and
+response cap. Its requests run on a private event loop in a daemon thread, which owns a single
 ``httpx.AsyncClient`` (connection reuse, timeouts). ``await client.get_json(...)`` works from any
 event loop, and sync code (``BaseTool.invoke``) calls ``client.run(coroutine)``. This keeps one
-connection pool no matter how many loops or threads call the tools.
+connection pool per toolkit no matter how many loops or threads call its tools.
 
 Errors become ``GeoProviderError`` subclasses with user-facing messages built here: the request
 URL (which may carry an API key) never appears in a message, a log line or an exception chain.
@@ -16,15 +17,15 @@ import atexit
 import contextlib
 import json
 import logging
-import re
 import threading
 import time
+import weakref
 from collections.abc import Coroutine, Mapping
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.errors import (
     InvalidKeyError,
     InvalidParamsError,
@@ -32,50 +33,27 @@ from bailian_geo_agent.tools.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from bailian_geo_agent.tools.infra import ResponseTooLarge, read_capped
+from bailian_geo_agent.tools.infra import user_agent as package_user_agent
+from bailian_geo_agent.tools.security import RedactSecrets, redact
+
+if TYPE_CHECKING:
+    from bailian_geo_agent.tools.config import GeoConfig
 
 logger = logging.getLogger(__name__)
 
-_SECRET_PARAM = re.compile(r"([?&](?:key|api_key|apikey|access_token|token)=)[^&\s\"']+", re.I)
+# The one redactor; the old names stay importable from here.
+RedactKeysFilter = RedactSecrets
+"""Logging filter removing API keys from URLs (httpx logs every request URL at INFO)."""
 
-
-def redact(text: str) -> str:
-    """``text`` with the values of key-like query parameters replaced by ``***``."""
-    return _SECRET_PARAM.sub(r"\1***", text)
-
-
-class RedactKeysFilter(logging.Filter):
-    """Logging filter removing API keys from URLs (httpx logs every request URL at INFO)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-_REDACTOR = RedactKeysFilter()
+_REDACTOR = RedactSecrets()
 for _name in ("httpx", "httpcore"):
-    if not any(isinstance(f, RedactKeysFilter) for f in logging.getLogger(_name).filters):
+    if not any(isinstance(f, RedactSecrets) for f in logging.getLogger(_name).filters):
         logging.getLogger(_name).addFilter(_REDACTOR)
 
 T = TypeVar("T")
 DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024
-
-
-def _version() -> str:
-    try:
-        return version("bailian-geo-agent")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "dev"
-
-
-DEFAULT_USER_AGENT = (
-    f"bailian-geo-agent/{_version()} (+https://github.com/bailian-geo-agent/bailian-geo-agent)"
-)
+DEFAULT_USER_AGENT = package_user_agent()
 
 
 class HttpClient:
@@ -114,6 +92,16 @@ class HttpClient:
         self._throttle_locks: dict[str, asyncio.Lock] = {}
         self.requests_sent = 0
 
+    @classmethod
+    def from_config(cls, config: GeoConfig, **kwargs: Any) -> HttpClient:
+        """A new client with ``config``'s timeout, User-Agent and response cap."""
+        return cls(
+            timeout=config.http_timeout,
+            user_agent=config.user_agent or DEFAULT_USER_AGENT,
+            max_response_bytes=config.max_response_bytes,
+            **kwargs,
+        )
+
     # ------------------------------------------------------------------ loop plumbing
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -132,6 +120,8 @@ class HttpClient:
                 ready.wait()
                 self._loop, self._thread, self._client = loop, thread, None
                 self._throttle_locks = {}
+                # A client dropped without close() must not leave its thread running.
+                weakref.finalize(self, _stop_loop, loop)
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -166,12 +156,13 @@ class HttpClient:
         url: str,
         params: Mapping[str, Any] | None = None,
         *,
-        service: str = "地图服务",
+        service: str = "",
         min_interval: float = 0.0,
         error_json: bool = False,
     ) -> Any:
         """GET ``url`` and decode JSON. ``min_interval`` spaces requests to the same host
-        (application-wide, e.g. 1.0 for Nominatim). ``service`` names the provider in errors.
+        (application-wide, e.g. 1.0 for Nominatim). ``service`` names the provider in errors
+        (default: "the map service" in the current language).
         ``error_json``: return the JSON body of a 400/404 answer instead of raising (for APIs
         such as OSRM that explain errors in the body)."""
         return await self.arun(
@@ -187,7 +178,7 @@ class HttpClient:
         )
 
     async def post_form_json(
-        self, url: str, data: Mapping[str, Any], *, service: str = "地图服务"
+        self, url: str, data: Mapping[str, Any], *, service: str = ""
     ) -> Any:
         """POST a form body and decode the JSON answer (Overpass)."""
         return await self.arun(
@@ -215,6 +206,7 @@ class HttpClient:
         error_json: bool = False,
     ) -> Any:
         client = self._get_client()
+        service = service or message_text("geo_map_service")
         parts = urlsplit(url)
         where = f"{parts.netloc}{parts.path}"
         clean = {k: v for k, v in (params or {}).items() if v is not None}
@@ -230,19 +222,18 @@ class HttpClient:
                     request = client.build_request("POST", url, data=dict(data or {}))
                 response = await client.send(request, stream=True)
                 try:
-                    body = await _read_capped(response, self.max_response_bytes)
+                    body = await _read_body(response, self.max_response_bytes)
                 finally:
                     await response.aclose()
             except ResponseTooLarge:
                 logger.warning("%s %s answered more than %d bytes", method, where,
                                self.max_response_bytes)
-                raise ProviderUnavailableError(
-                    f"{service}返回的数据过大（超过 {self.max_response_bytes} 字节，"
-                    "GEO_MAX_RESPONSE_BYTES），已放弃读取。"
-                ) from None
+                raise ProviderUnavailableError(message_text(
+                    "geo_response_too_large", service=service, limit=self.max_response_bytes
+                )) from None
             except httpx.TimeoutException:
                 logger.warning("%s %s timed out", method, where)
-                raise ProviderTimeoutError(f"{service}响应超时，请稍后再试。") from None
+                raise ProviderTimeoutError(message_text("geo_timeout", service=service)) from None
             except httpx.TransportError as exc:
                 logger.warning("%s %s failed: %s", method, where, type(exc).__name__)
                 if attempt < self.retries:
@@ -250,7 +241,7 @@ class HttpClient:
                     await asyncio.sleep(self.retry_delay)
                     continue
                 raise ProviderUnavailableError(
-                    f"无法连接{service}（网络错误），请稍后再试。"
+                    message_text("geo_unreachable", service=service)
                 ) from None
             status = response.status_code
             logger.debug("%s %s -> %s", method, where, status)
@@ -266,7 +257,7 @@ class HttpClient:
                 return json.loads(body)
             except ValueError:
                 raise ProviderUnavailableError(
-                    f"{service}返回了无法解析的数据，请稍后再试。"
+                    message_text("geo_unparsable", service=service)
                 ) from None
 
     # ------------------------------------------------------------------ lifecycle
@@ -301,22 +292,16 @@ class HttpClient:
             loop.close()
 
 
-class ResponseTooLarge(Exception):
-    """A provider's body passed ``max_response_bytes``."""
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The body, or ``ResponseTooLarge`` as soon as it passes ``limit`` bytes."""
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ResponseTooLarge
-    parts, size = [], 0
-    async for piece in response.aiter_bytes():
-        size += len(piece)
-        if size > limit:
-            raise ResponseTooLarge
-        parts.append(piece)
-    return b"".join(parts)
+    length = int(declared) if declared.isdigit() else None
+    return await read_capped(response.aiter_bytes(), limit, length)
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_closed():
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.stop)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -330,14 +315,16 @@ def _raise_for_status(status: int, service: str) -> None:
     if status < 400:
         return
     if status == 429:
-        raise RateLimitedError(f"{service}请求过于频繁（HTTP 429），请稍后再试。")
+        raise RateLimitedError(message_text("geo_http_429", service=service))
     if status in (401, 403):
-        raise InvalidKeyError(f"{service}拒绝了请求（HTTP {status}），请检查密钥或访问权限。")
+        raise InvalidKeyError(message_text("geo_http_denied", service=service, status=status))
     if status == 400:
-        raise InvalidParamsError(f"{service}认为请求参数无效（HTTP 400）。")
+        raise InvalidParamsError(message_text("geo_http_400", service=service))
     if status == 504:
-        raise ProviderTimeoutError(f"{service}响应超时（HTTP 504），请稍后再试。")
-    raise ProviderUnavailableError(f"{service}暂时不可用（HTTP {status}），请稍后再试。")
+        raise ProviderTimeoutError(message_text("geo_http_504", service=service))
+    raise ProviderUnavailableError(
+        message_text("geo_http_unavailable", service=service, status=status)
+    )
 
 
 _default: HttpClient | None = None
@@ -350,8 +337,9 @@ def shared_http_client(
     user_agent: str | None = None,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> HttpClient:
-    """The process-wide client used when a toolkit is not given one (settings apply on the
-    first call, which creates it)."""
+    """A process-wide client for callers that want one (settings apply on the first call,
+    which creates it). Toolkits and providers never use it: each builds its own from its
+    settings (``HttpClient.from_config``)."""
     global _default
     with _default_lock:
         if _default is None:
@@ -367,3 +355,15 @@ def shared_http_client(
 def client_for(provider: object) -> HttpClient:
     """The ``HttpClient`` ``provider`` uses, else the process-wide shared one."""
     return getattr(provider, "http", None) or shared_http_client()
+
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_USER_AGENT",
+    "HttpClient",
+    "RedactKeysFilter",
+    "ResponseTooLarge",
+    "client_for",
+    "redact",
+    "shared_http_client",
+]

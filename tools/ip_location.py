@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import GeoTool, coordinate_label, join_region
 from bailian_geo_agent.tools.errors import InvalidParamsError
@@ -43,12 +44,10 @@ class IpLocationTool(GeoTool):
     async def _execute(self, args: IpLocationInput) -> Any:
         address = ipaddress.ip_address(args.ip)
         if address.version != 4:
-            raise InvalidParamsError(f"{args.ip}是IPv6地址，IP定位只支持IPv4地址。")
+            raise InvalidParamsError(message_text("geo_ipv6", ip=args.ip))
         if not address.is_global:
-            raise InvalidParamsError(
-                f"{args.ip}是局域网、本机或保留地址，无法定位；需要用户的公网IP。"
-            )
-        locate = capability(self.geo, "ip_location", "IP定位")
+            raise InvalidParamsError(message_text("geo_ip_not_public", ip=args.ip))
+        locate = capability(self.geo, "ip_location", "geo_capability_ip_location")
         found = await locate(args.ip)
         region = join_region(found.province, found.city) or "未知"
         bits = [f"IP {args.ip} 位于{region}（{found.source or self.geo.name}）"]

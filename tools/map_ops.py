@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
     GeoTool,
@@ -163,7 +164,8 @@ class MapAddMarkersTool(MapTool):
 
 def raise_not_found(missing: list[str]) -> None:
     """No marker could be placed."""
-    raise NotFoundError(f"无法定位这些地点：{'、'.join(missing[:5])}，地图未更改。")
+    places = message_text("geo_name_separator").join(missing[:5])
+    raise NotFoundError(message_text("geo_map_places_not_located", places=places))
 
 
 # --------------------------------------------------------------------------- draw_route

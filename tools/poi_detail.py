@@ -64,6 +64,6 @@ class PoiDetailTool(GeoTool):
     args_schema: type[BaseModel] = PoiDetailInput
 
     async def _execute(self, args: PoiDetailInput) -> Any:
-        detail = capability(self.geo, "poi_detail", "地点详情查询")
+        detail = capability(self.geo, "poi_detail", "geo_capability_poi_detail")
         poi = await detail(args.id)
         return format_detail(poi, poi.source or self.geo.name)

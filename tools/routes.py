@@ -131,7 +131,7 @@ class CyclingRouteTool(GeoTool):
     args_schema: type[BaseModel] = CyclingInput
 
     async def _execute(self, args: CyclingInput) -> Any:
-        plan = capability(self.geo, "cycling_route", "骑行路线规划")
+        plan = capability(self.geo, "cycling_route", "geo_capability_cycling_route")
         a, a_label, b, b_label = await resolve_ends(self, args)
         route = await plan(a, b)
         return format_cycling(route, a_label, b_label, route.source or self.geo.name)
@@ -204,7 +204,7 @@ class TransitRouteTool(GeoTool):
     args_schema: type[BaseModel] = TransitInput
 
     async def _execute(self, args: TransitInput) -> Any:
-        plan = capability(self.geo, "transit_route", "公共交通路线规划")
+        plan = capability(self.geo, "transit_route", "geo_capability_transit_route")
         a, a_label, b, b_label = await resolve_ends(self, args, args.cityd)
         routes = await plan(a, b, args.city, args.cityd)
         return format_transit(routes, a_label, b_label, routes.source or self.geo.name)

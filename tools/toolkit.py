@@ -1,4 +1,4 @@
-"""``GeoToolkit``: every geo tool sharing one provider and one HTTP client."""
+"""``GeoToolkit``: every geo tool sharing one provider and the toolkit's own HTTP client."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from bailian_geo_agent.tools.common import GeoTool
 from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.coords import CRS
 from bailian_geo_agent.tools.distance import DistanceTool
-from bailian_geo_agent.tools.http import client_for
+from bailian_geo_agent.tools.http import HttpClient
 from bailian_geo_agent.tools.ip_location import IpLocationTool
 from bailian_geo_agent.tools.map_ops import (
     MapAddMarkersTool,
@@ -24,7 +24,7 @@ from bailian_geo_agent.tools.poi_detail import PoiDetailTool
 from bailian_geo_agent.tools.routes import CyclingRouteTool, RoutePlanTool, TransitRouteTool
 from bailian_geo_agent.tools.weather import WeatherTool
 from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
 
 LOOKUP_TOOLS: tuple[type[GeoTool], ...] = (
     WeatherTool,
@@ -57,7 +57,8 @@ class GeoToolkit(BaseToolkit):
     Args:
         config: settings; read from the environment (and ``./.env``) when omitted.
         provider: a ``GeoProvider`` to use instead of the one ``config`` selects.
-        http: the ``HttpClient`` (default: the process-wide shared client).
+        http: the ``HttpClient`` (default: the provider's, else one of the toolkit's own,
+            built from ``config``; ``aclose`` closes it).
         map_crs: system of coordinates in map commands (default ``config.map_crs``).
         include_map_tools: set False for a caller without a map front end.
     """
@@ -71,17 +72,21 @@ class GeoToolkit(BaseToolkit):
     include_map_tools: bool = True
     secrets: tuple[str, ...] = Field(default=(), exclude=True, repr=False)
     """More values to keep out of results (the AMap key from ``config`` always is)."""
+    _owns_http: bool = PrivateAttr(default=False)
 
     def model_post_init(self, context: Any, /) -> None:
         """Read the environment and build the provider once, at construction."""
         if self.config is None:
             self.config = GeoConfig.from_env()
+        if self.http is None and self.provider is not None:
+            self.http = getattr(self.provider, "http", None)
+        if self.http is None:  # this toolkit's own, with its own settings
+            self.http = HttpClient.from_config(self.config)
+            self._owns_http = True
         if self.provider is None:
             from bailian_geo_agent.tools.providers import build_provider
 
             self.provider = build_provider(self.config, self.http)
-        if self.http is None:
-            self.http = client_for(self.provider)
         if self.map_crs is None:
             self.map_crs = self.config.map_crs
 
@@ -102,5 +107,8 @@ class GeoToolkit(BaseToolkit):
         return tools
 
     async def aclose(self) -> None:
-        """Release the provider's resources (the shared HTTP client stays open)."""
+        """Release the provider's resources and the toolkit's own HTTP client (one it was
+        given stays open)."""
         await self.provider.aclose()
+        if self._owns_http:
+            await self.http.aclose()

@@ -57,12 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from bailian_geo_agent.tools.infra import version
 
-    try:
-        return version("bailian-geo-agent")
-    except PackageNotFoundError:
-        return "unknown"
+    return version()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,14 +5,6 @@ Needs the ``mcp`` extra: ``pip install "bailian-geo-agent[mcp]"``.
 
 from __future__ import annotations
 
+from bailian_geo_agent.tools.infra import version
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("bailian-geo-agent")
-    except PackageNotFoundError:
-        return "dev"
-
-
-__version__ = _version()
+__version__ = version()

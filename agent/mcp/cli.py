@@ -45,22 +45,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_mcp(args: argparse.Namespace) -> ExitCode:
     """Run the server until the client disconnects (stdio) or SIGINT/SIGTERM (HTTP)."""
     import anyio
+    from bailian_geo_agent.agent.errors import ConfigurationError
     from bailian_geo_agent.agent.mcp.server import build_server, default_tools
     from bailian_geo_agent.agent.mcp.transports import (
         StartupError,
-        api_tokens,
         check_bind,
         serve_http,
         serve_stdio,
     )
+    from bailian_geo_agent.agent.serving import ServerSettings
 
-    logging.basicConfig(level=os.environ.get("GEO_AGENT_LOG_LEVEL", "WARNING").upper(),
-                        stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     env_file = getattr(args, "env_file", None)
     if env_file and not os.path.isfile(env_file):
         _say(text("cli_env_file_missing", path=env_file))
         return ExitCode.USAGE
-    tokens = api_tokens()
+    try:  # the one reader: environment, .env and the tokens file, as for serve
+        settings = ServerSettings.from_env(env_file)
+        tokens = settings.tokens()
+    except ConfigurationError as exc:
+        _say(str(exc))
+        return ExitCode.ERROR
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
     if args.http:
         try:
             check_bind(args.host, tokens)  # before anything else: a clear refusal

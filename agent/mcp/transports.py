@@ -1,15 +1,15 @@
 """Serving the MCP server: stdio, or streamable HTTP behind the bearer-token rule.
 
-HTTP rule (as the project's HTTP service): bound to a loopback address it may run open; bound
-beyond loopback it refuses to start unless ``GEO_AGENT_API_TOKENS`` (comma-separated) is set.
-When tokens are set, every request needs ``Authorization: Bearer <one of them>``.
+HTTP rule (the HTTP service's, with the same settings reader and the same check): bound to a
+loopback address it may run open; bound beyond loopback it refuses to start unless tokens are
+configured (``GEO_AGENT_API_TOKENS`` or ``GEO_AGENT_API_TOKENS_FILE``, in the environment or the
+``.env`` file). When tokens are set, every request needs ``Authorization: Bearer <one of them>``,
+else it gets the service's 401 answer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
 import logging
 import os
 import socket
@@ -17,6 +17,10 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from bailian_geo_agent.agent.access import BearerCheck, Unauthorized
+from bailian_geo_agent.agent.serving import ServerSettings
+from bailian_geo_agent.prompts.catalogue import text
+from bailian_geo_agent.tools.security import is_loopback as is_loopback
 from mcp.server.lowlevel import Server
 
 logger = logging.getLogger(__name__)
@@ -33,59 +37,50 @@ class StartupError(Exception):
     """The server must not start (e.g. no tokens on a public bind)."""
 
 
-def api_tokens(environ: MutableMapping[str, str] | None = None) -> list[str]:
-    """The accepted bearer tokens from ``GEO_AGENT_API_TOKENS`` (empty entries dropped)."""
-    raw = (environ if environ is not None else os.environ).get(TOKENS_VARIABLE, "")
-    return [token.strip() for token in raw.split(",") if token.strip()]
+def api_tokens(env_file: str | os.PathLike[str] | None = None) -> list[str]:
+    """The accepted bearer tokens, read as ``geo-agent serve`` reads them: the environment and
+    ``env_file`` (default ``./.env``), ``GEO_AGENT_API_TOKENS`` then the tokens file.
 
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    if host.strip("[]") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    Raises ``ConfigurationError`` for invalid settings or an unreadable tokens file.
+    """
+    return ServerSettings.from_env(env_file).tokens()
 
 
 def check_bind(host: str, tokens: list[str]) -> None:
     """Raise ``StartupError`` for a non-loopback bind without tokens."""
     if not is_loopback(host) and not tokens:
-        raise StartupError(
-            f"refusing to serve MCP on {host} (beyond loopback) without {TOKENS_VARIABLE}: "
-            f"set it to one or more comma-separated bearer tokens, or bind to 127.0.0.1"
-        )
+        raise StartupError(text("mcp_needs_tokens", host=host))
 
 
 class BearerAuth:
-    """ASGI middleware: 401 unless ``Authorization: Bearer <token>`` matches one token."""
+    """ASGI middleware: the service's 401 unless ``Authorization: Bearer <token>`` matches."""
 
     def __init__(self, app: ASGIApp, tokens: list[str]) -> None:
         self.app = app
-        self._tokens = [t.encode() for t in tokens]
+        self._check = BearerCheck(tokens)
 
-    def _allowed(self, scope: Scope) -> bool:
+    def _refusal(self, scope: Scope) -> Unauthorized | None:
+        header = None
         for name, value in scope.get("headers") or []:
             if name.lower() == b"authorization":
-                scheme, _, token = value.partition(b" ")
-                if scheme.lower() != b"bearer":
-                    return False
-                token = token.strip()
-                # Compare against every token so timing does not tell which one matched.
-                return any([hmac.compare_digest(token, t) for t in self._tokens])
-        return False
+                header = value.decode("latin-1")
+                break
+        try:
+            self._check.check(header)
+        except Unauthorized as refused:
+            return refused
+        return None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or self._allowed(scope):
+        refused = self._refusal(scope) if scope["type"] == "http" else None
+        if refused is None:
             await self.app(scope, receive, send)
             return
-        body = b'{"error":"unauthorized","message":"Authorization: Bearer <token> required"}'
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"),
-            (b"www-authenticate", b'Bearer realm="geo-agent-mcp"'),
-            (b"content-length", str(len(body)).encode()),
-        ]})
+        body = refused.body_bytes()
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in refused.headers.items()]
+        await send({"type": "http.response.start", "status": refused.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

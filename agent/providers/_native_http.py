@@ -15,7 +15,7 @@ event, and errors surface as exceptions:
 
 Kept from the SDK: the URL (``base_address`` or ``dashscope.base_http_api_url``, with its
 ``{workspace_id}`` placeholder resolved), the body (``model``, ``parameters``, ``input``), the
-headers (user agent, SDK identification, ``X-DashScope-DataInspection`` from the environment,
+headers (user agent, SDK identification, ``X-DashScope-DataInspection`` from the settings,
 ``workspace``, ``plugins`` and custom ``headers``), certifi TLS, proxies from the environment
 (``trust_env``), and one immediate resend when a pooled connection turns out to be dead before
 any answer. Not supported here: request encryption, form uploads, ``extra_url_parameters``.
@@ -24,7 +24,6 @@ any answer. Not supported here: request encryption, form uploads, ``extra_url_pa
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any
 
@@ -52,6 +51,7 @@ from bailian_geo_agent.agent.providers._sse import (
 )
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
 from bailian_geo_agent.prompts.catalogue import text
+from bailian_geo_agent.tools.infra import ResponseTooLarge, read_capped
 
 __all__ = ["build_request", "close_http_session", "http_session", "stream_events"]
 
@@ -106,8 +106,11 @@ async def close_http_session() -> None:
     await _POOLS.close_all()
 
 
-def build_request(params: Mapping[str, Any]) -> tuple[str, dict[str, str], bytes]:
-    """URL, headers and body of the streamed request ``AioGeneration.call(**params)`` sends."""
+def build_request(
+    params: Mapping[str, Any], *, data_inspection: bool = False
+) -> tuple[str, dict[str, str], bytes]:
+    """URL, headers and body of the streamed request ``AioGeneration.call(**params)`` sends
+    (``data_inspection``: the SDK's header for ``DASHSCOPE_DISABLE_DATA_INSPECTION=false``)."""
     global _user_agent
     model, messages = params.get("model"), params.get("messages")
     if not messages:
@@ -152,7 +155,7 @@ def build_request(params: Mapping[str, Any]) -> tuple[str, dict[str, str], bytes
         "X-DashScope-SSE": "enable",
         **get_sdk_headers(module=_MODULE),
     }
-    if os.environ.get("DASHSCOPE_DISABLE_DATA_INSPECTION", "true").lower() == "false":
+    if data_inspection:
         headers["X-DashScope-DataInspection"] = "enable"
     plugins = params.get("plugins")
     if plugins is not None:
@@ -186,23 +189,19 @@ def _api_error(status: int, raw: bytes | str) -> DashScopeAPIError:
     return DashScopeAPIError(status, error.get("code"), message, error.get("request_id"))
 
 
-async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole body, or ``StreamLimitError`` once it passes ``limit`` bytes."""
-    if (response.content_length or 0) > limit:
-        raise StreamLimitError(text("stream_line_too_long", limit=limit))
-    parts, size = [], 0
-    while piece := await response.content.read(65536):
-        size += len(piece)
-        if size > limit:
-            raise StreamLimitError(text("stream_line_too_long", limit=limit))
-        parts.append(piece)
-    return b"".join(parts)
+    try:
+        return await read_capped(response.content.iter_chunked(65536), limit,
+                                 response.content_length)
+    except ResponseTooLarge:
+        raise StreamLimitError(text("stream_line_too_long", limit=limit)) from None
 
 
 async def _error_response(
     response: aiohttp.ClientResponse, limit: int = DEFAULT_MAX_EVENT_BYTES
 ) -> DashScopeAPIError:
-    raw = await _read_capped(response, limit)
+    raw = await _read_body(response, limit)
     if _SSE in response.content_type:  # an error told as a stream: its last data line
         blocks = split_events(b"", raw + b"\n\n")[0]
         data = [d for d in map(sse_data, blocks) if d is not None]
@@ -261,7 +260,7 @@ async def stream_events(
         if response.status != 200:
             raise await _error_response(response, max_event_bytes)
         if _SSE not in response.content_type:  # a whole (non-streamed) answer
-            yield _loads(await _read_capped(response, max_event_bytes))
+            yield _loads(await _read_body(response, max_event_bytes))
             return
         content = response.content
         splitter = EventSplitter(max_event_bytes)

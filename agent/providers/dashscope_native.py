@@ -134,6 +134,8 @@ class DashScopeChatTongyi(
     """Qwen thinking mode: ``None`` leaves it to the model, else ``parameters.enable_thinking``."""
     thinking_budget: int | None = None
     """Most reasoning tokens (``parameters.thinking_budget``)."""
+    disable_data_inspection: bool = True
+    """False asks DashScope to inspect the data (``DASHSCOPE_DISABLE_DATA_INSPECTION=false``)."""
     preserve_thinking: bool = False
     """Send earlier turns' reasoning back (``reasoning_content`` on assistant messages and
     ``parameters.preserve_thinking``); off, reasoning is kept in history but never re-sent."""
@@ -226,7 +228,8 @@ class DashScopeChatTongyi(
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = build_request(self._request_params(messages=messages, stop=stop, **kwargs))
+        request = build_request(self._request_params(messages=messages, stop=stop, **kwargs),
+                                data_inspection=not self.disable_data_inspection)
         chunks = aretry_before_first_chunk(
             lambda: self._aevents_once(request, StreamState()),
             max_retries=self.max_retries,
@@ -289,6 +292,9 @@ class DashScopeChatTongyi(
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         params = self._request_params(messages=messages, stop=stop, **kwargs)
+        if not self.disable_data_inspection:  # the setting, not only the SDK's own env read
+            params["headers"] = {**(params.get("headers") or {}),
+                                 "X-DashScope-DataInspection": "enable"}
         for chunk in retry_before_first_chunk(
             lambda: self._events_once(params, StreamState()),
             max_retries=self.max_retries,
@@ -329,4 +335,5 @@ def build_model(settings: Settings) -> DashScopeChatTongyi:
         enable_thinking=settings.enable_thinking,
         thinking_budget=settings.thinking_budget,
         preserve_thinking=settings.preserve_thinking,
+        disable_data_inspection=settings.disable_data_inspection,
     )

@@ -42,6 +42,7 @@ from bailian_geo_agent.agent.validation import (
     validate_message,
 )
 from bailian_geo_agent.prompts.catalogue import text as message_text
+from bailian_geo_agent.tools.infra import version
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -130,7 +131,7 @@ def create_app(
     app = FastAPI(
         title="bailian-geo-agent",
         summary="A streaming geographic assistant on Alibaba Cloud Bailian (Qwen).",
-        version=_version(),
+        version=version(),
         lifespan=lifespan,
     )
     app.state.geo_agent = state
@@ -345,13 +346,3 @@ def _error_text(exc: Exception) -> str:
     if type(mapped) is GeoAgentError:
         return message_text("unexpected_error", error=type(exc).__name__)
     return str(mapped)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("bailian-geo-agent")
-    except PackageNotFoundError:
-        return "0"
-

@@ -1,4 +1,5 @@
-"""Bearer-token authentication, and who a request is: an owner for sessions, a key for limits.
+"""Who a request is: an owner for sessions, a key for limits (the token check itself is
+``agent.access.BearerCheck``, shared with ``geo-agent mcp``).
 
 Only SHA-256 hashes of the tokens are kept in memory and in the session-owner table; a token is
 never logged, stored or echoed back.
@@ -6,33 +7,17 @@ never logged, stored or echoed back.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 from dataclasses import dataclass
 
+from bailian_geo_agent.agent.access import BearerCheck, Unauthorized
+from bailian_geo_agent.agent.access import token_hash as token_hash
 from bailian_geo_agent.agent.server.errors import ApiError
-from bailian_geo_agent.prompts.catalogue import text as message_text
+from bailian_geo_agent.tools.security import is_loopback as is_loopback
 from starlette.requests import HTTPConnection
 
 ANONYMOUS = "anonymous"
 """The owner of every session on a server run without tokens (loopback only)."""
 
-
-
-def token_hash(token: str) -> str:
-    """The stored form of a token: its SHA-256, hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,26 +36,20 @@ class Authenticator:
     """
 
     def __init__(self, tokens: list[str]) -> None:
-        self._hashes = {token_hash(t) for t in tokens if t}
+        self._check = BearerCheck(tokens)
 
     @property
     def enabled(self) -> bool:
         """Whether requests must carry a token."""
-        return bool(self._hashes)
+        return self._check.enabled
 
     def identify(self, connection: HTTPConnection) -> Identity:
         """The caller of ``connection``, or ``ApiError`` 401."""
-        if not self._hashes:
+        if not self._check.enabled:
             client = connection.client.host if connection.client else "unknown"
             return Identity(ANONYMOUS, f"ip:{client}")
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise ApiError(401, message_text("token_missing"),
-                           {"WWW-Authenticate": "Bearer"})
-        digest = token_hash(token)
-        if not any(hmac.compare_digest(digest, known) for known in self._hashes):
-            raise ApiError(401, message_text("token_invalid"),
-                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        try:
+            digest = self._check.check(connection.headers.get("authorization"))
+        except Unauthorized as refused:
+            raise ApiError(refused.status, refused.text, refused.headers) from None
         return Identity(digest, f"token:{digest}")

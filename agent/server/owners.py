@@ -8,10 +8,11 @@ PostgreSQL agree on owners; ``memory://`` keeps it in the process.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
+
+from bailian_geo_agent.agent.sessions.store import default_store_url
 
 TABLE = "geo_agent_session_owners"
 _CLAIM = (
@@ -22,10 +23,7 @@ _CLAIM = (
 
 def store_url(configured: str | None) -> str:
     """The session store's URL (the service's default SQLite file when unset)."""
-    if configured:
-        return configured
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(data_home) / 'bailian-geo-agent' / 'sessions.sqlite'}"
+    return configured or default_store_url()
 
 
 class SessionOwners:

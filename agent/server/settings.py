@@ -1,127 +1,24 @@
-"""Server settings: Pydantic fields whose defaults come from ``GEO_AGENT_*`` environment variables.
-
-The chat service's own settings (key, model, session store) stay in ``agent.Settings``; these
-are only what the HTTP surface adds: who may call it, how much, and from which web origins.
-"""
+"""``ServerSettings``: the HTTP service's settings (defined in ``agent.serving``, which
+``geo-agent mcp`` reads too)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Annotated, Any
+from bailian_geo_agent.agent.serving import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENT_REPLIES,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_SSE_PING_SECONDS,
+    DEFAULT_STREAM_LEASE,
+    DEFAULT_STREAM_TTL,
+    ServerSettings,
+)
 
-from bailian_geo_agent.agent.errors import ConfigurationError
-from bailian_geo_agent.prompts.catalogue import text as message_text
-from bailian_geo_agent.tools.config import ENV_SETTINGS, describe_validation_error, drop_blank
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode
-
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_MAX_CONCURRENT_REPLIES = 8
-DEFAULT_REQUESTS_PER_MINUTE = 60
-DEFAULT_SSE_PING_SECONDS = 15.0
-DEFAULT_STREAM_TTL = 600.0
-DEFAULT_STREAM_LEASE = 15.0
-
-
-def _split(value: Any) -> Any:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
-
-
-class ServerSettings(BaseSettings):
-    """What ``geo-agent serve`` and ``create_app`` add to the chat service's settings.
-
-    Read like ``agent.Settings``: the environment, then ``./.env``; each field's variable is its
-    alias.
-    """
-
-    model_config = ENV_SETTINGS
-
-    api_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
-        (), validation_alias="GEO_AGENT_API_TOKENS"
-    )
-    """Bearer tokens accepted, comma-separated (none: no auth, loopback only)."""
-    api_tokens_file: Path | None = Field(None, validation_alias="GEO_AGENT_API_TOKENS_FILE")
-    """A file with more tokens, one a line (``#`` comments)."""
-    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), validation_alias="GEO_AGENT_CORS_ORIGINS"
-    )
-    """Web origins allowed by CORS, comma-separated (none: CORS off)."""
-    max_body_bytes: int = Field(
-        DEFAULT_MAX_BODY_BYTES, gt=0, validation_alias="GEO_AGENT_MAX_BODY_BYTES"
-    )
-    """Largest request body accepted (413 beyond)."""
-    max_concurrent_replies: int = Field(
-        DEFAULT_MAX_CONCURRENT_REPLIES, ge=0, validation_alias="GEO_AGENT_MAX_CONCURRENT_REPLIES"
-    )
-    """Replies streaming at once per token (0: no limit)."""
-    requests_per_minute: int = Field(
-        DEFAULT_REQUESTS_PER_MINUTE, ge=0, validation_alias="GEO_AGENT_REQUESTS_PER_MINUTE"
-    )
-    """Chat requests per token and minute (0: no limit)."""
-    sse_ping_seconds: float = Field(
-        DEFAULT_SSE_PING_SECONDS, gt=0, validation_alias="GEO_AGENT_SSE_PING"
-    )
-    """Seconds between keep-alive comments on a quiet stream."""
-    stream_url: SecretStr | None = Field(None, validation_alias="GEO_AGENT_STREAM_URL")
-    """Where replies' events are kept for resuming: ``redis://...`` (shared by every instance)
-    or none (in this process)."""
-    stream_ttl: float = Field(DEFAULT_STREAM_TTL, gt=0, validation_alias="GEO_AGENT_STREAM_TTL")
-    """Seconds a finished reply can still be re-read."""
-    stream_lease: float = Field(
-        DEFAULT_STREAM_LEASE, gt=0, le=30, validation_alias="GEO_AGENT_STREAM_LEASE"
-    )
-    """Seconds after which readers of a reply whose instance died get an ``error``
-    (interrupted); Redis only."""
-
-    _drop_blank = model_validator(mode="before")(drop_blank)
-    _split_lists = field_validator("api_tokens", "cors_origins", mode="before")(_split)
-
-    @field_validator("cors_origins")
-    @classmethod
-    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for origin in value:
-            if origin != "*" and not origin.startswith(("http://", "https://")):
-                raise ValueError(f"not an origin (http(s)://host[:port]): {origin!r}")
-        return tuple(origin.rstrip("/") for origin in value)
-
-    @classmethod
-    def from_env(
-        cls, dotenv_path: str | os.PathLike[str] | None = None, **overrides: Any
-    ) -> ServerSettings:
-        """Read the environment and ``dotenv_path`` (default ``./.env``; the environment wins).
-
-        Raises ``ConfigurationError`` naming the variable of a bad value.
-        """
-        path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
-        try:
-            return cls(_env_file=path, **overrides)
-        except ValidationError as exc:
-            problems = describe_validation_error(exc)
-            error = message_text("server_settings_invalid", problems=problems)
-            raise ConfigurationError(error) from None
-
-    def tokens(self) -> list[str]:
-        """Every accepted token: the variable's, then the file's.
-
-        Raises ``ConfigurationError`` when the tokens file cannot be read.
-        """
-        tokens = [t.get_secret_value() for t in self.api_tokens]
-        if self.api_tokens_file is not None:
-            try:
-                text = self.api_tokens_file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigurationError(
-                    message_text(
-                        "tokens_file_unreadable",
-                        path=self.api_tokens_file,
-                        error=type(exc).__name__,
-                    )
-                ) from None
-            for line in text.splitlines():
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    tokens.append(line)
-        return tokens
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CONCURRENT_REPLIES",
+    "DEFAULT_REQUESTS_PER_MINUTE",
+    "DEFAULT_SSE_PING_SECONDS",
+    "DEFAULT_STREAM_LEASE",
+    "DEFAULT_STREAM_TTL",
+    "ServerSettings",
+]

@@ -24,11 +24,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.errors import ConfigurationError, SessionBusyError, SessionStoreError
 from bailian_geo_agent.agent.sessions.locks import LockTimeout, SessionLocks
 from bailian_geo_agent.prompts.catalogue import text
+from bailian_geo_agent.tools.security import redact
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -58,12 +59,7 @@ def _quiet_logger(name: str) -> None:
 
 def display_url(url: str) -> str:
     """``url`` with any password removed, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}" if user else netloc))
+    return redact(url)  # the one redactor masks a URL's password
 
 
 class InlineSqliteSaver(SqliteSaver):

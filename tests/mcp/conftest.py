@@ -60,10 +60,11 @@ class HttpServer:
         return "".join(self.stderr)
 
 
-def start_http_server(env: dict[str, str], *args: str, wait: float = 30) -> HttpServer:
-    """Start the server and wait for its READY line (or its exit)."""
+def start_http_server(env: dict[str, str], *args: str, wait: float = 30,
+                      cwd: Path = ROOT) -> HttpServer:
+    """Start the server in ``cwd`` and wait for its READY line (or its exit)."""
     process = subprocess.Popen(
-        [GEO_AGENT, "mcp", "--http", "--port", "0", *args], env=env, cwd=ROOT,
+        [GEO_AGENT, "mcp", "--http", "--port", "0", *args], env=env, cwd=cwd,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     server = HttpServer(process)

@@ -4,9 +4,12 @@ SDK's streamable-HTTP client, and the bearer-token rule."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
+import pytest
 from bailian_geo_agent.agent.exit_codes import ExitCode
+from bailian_geo_agent.prompts.catalogue import text, use_language
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
@@ -64,9 +67,66 @@ async def test_tokens_are_required_when_set(fake_amap: FakeAmap):
         stop(server)
 
 
-def test_a_public_bind_without_tokens_refuses_to_start(fake_amap: FakeAmap):
-    server = start_http_server(server_env(fake_amap), "--host", "0.0.0.0")
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_public_bind_without_tokens_refuses_to_start(fake_amap: FakeAmap, language: str):
+    server = start_http_server(server_env(fake_amap, GEO_AGENT_LANGUAGE=language),
+                               "--host", "0.0.0.0")
     assert server.ended.wait(10) and server.process.wait(10) == ExitCode.USAGE
     assert server.url == ""
-    assert "refusing to serve MCP on 0.0.0.0" in server.log()
-    assert "GEO_AGENT_API_TOKENS" in server.log()
+    with use_language(language):  # the catalogue's text, in the configured language
+        assert server.log() == f"geo-agent mcp: {text('mcp_needs_tokens', host='0.0.0.0')}\n"
+
+
+async def _statuses(url: str) -> list[tuple[int, dict]]:
+    """Status and body of ``initialize`` without a token, with a wrong one and with ``tok-a``."""
+    answers = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for auth in (None, "Bearer wrong", "Bearer tok-a"):
+            headers = HEADERS | ({"Authorization": auth} if auth else {})
+            answer = await client.post(url, json=INITIALIZE, headers=headers)
+            body = answer.json() if answer.status_code == 401 else {}
+            answers.append((answer.status_code, body))
+    return answers
+
+
+REFUSALS = [
+    (401, {"type": "error",
+           "error": "缺少访问令牌：请在请求头中加上 Authorization: Bearer <令牌>。"}),
+    (401, {"type": "error", "error": "访问令牌无效。"}),
+    (200, {}),
+]
+"""The same 401 answers as ``geo-agent serve`` (``tests/server/test_auth.py``), then success."""
+
+
+async def test_tokens_in_dotenv_are_required(fake_amap: FakeAmap, tmp_path: Path):
+    """The token only in ``./.env``: ``mcp --http`` reads it as ``serve`` does (it ran open)."""
+    (tmp_path / ".env").write_text("GEO_AGENT_API_TOKENS=tok-a\n", encoding="utf-8")
+    server = start_http_server(server_env(fake_amap), cwd=tmp_path)
+    try:
+        assert server.url, server.log()
+        assert await _statuses(server.url) == REFUSALS
+    finally:
+        stop(server)
+    assert "tok-a" not in server.log()
+
+
+async def test_tokens_file_named_in_dotenv_is_read(fake_amap: FakeAmap, tmp_path: Path):
+    (tmp_path / "tokens.txt").write_text("# ours\ntok-a\n", encoding="utf-8")
+    (tmp_path / ".env").write_text(f"GEO_AGENT_API_TOKENS_FILE={tmp_path / 'tokens.txt'}\n",
+                                   encoding="utf-8")
+    server = start_http_server(server_env(fake_amap), cwd=tmp_path)
+    try:
+        assert server.url, server.log()
+        assert await _statuses(server.url) == REFUSALS
+    finally:
+        stop(server)
+
+
+def test_an_unreadable_tokens_file_refuses_to_start(fake_amap: FakeAmap, tmp_path: Path):
+    missing = tmp_path / "no-such-tokens.txt"
+    server = start_http_server(server_env(fake_amap, GEO_AGENT_API_TOKENS_FILE=str(missing),
+                                          GEO_AGENT_LANGUAGE="en"), cwd=tmp_path)
+    assert server.ended.wait(10) and server.process.wait(10) == 1
+    with use_language("en"):
+        expected = text("tokens_file_unreadable", path=missing, error="FileNotFoundError")
+    assert server.log() == f"geo-agent mcp: {expected}\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache
 from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.errors import GeoProviderError
@@ -19,19 +20,16 @@ if TYPE_CHECKING:
 
 
 def build_provider(config: GeoConfig, http: HttpClient | None = None) -> GeoProvider:
-    """The provider ``config`` asks for, using ``http`` (the shared client when None)."""
-    from bailian_geo_agent.tools.http import shared_http_client
+    """The provider ``config`` asks for, using ``http`` (when None, a new client with
+    ``config``'s timeout, User-Agent and response cap)."""
+    from bailian_geo_agent.tools.http import HttpClient
 
-    client = http or shared_http_client(
-        timeout=config.http_timeout,
-        user_agent=config.user_agent,
-        max_response_bytes=config.max_response_bytes,
-    )
+    client = http or HttpClient.from_config(config)
     cache = TTLCache(maxsize=1024, ttl=config.cache_ttl)
     choice = config.resolved_provider
     if choice == "amap":
         if not config.amap_api_key:
-            raise ValueError("GEO_PROVIDER=amap needs AMAP_API_KEY (a Web-service key)")
+            raise ValueError(message_text("geo_amap_needs_key"))
         from bailian_geo_agent.tools.providers.amap import AmapProvider
 
         amap = AmapProvider(config.amap_api_key, client, base_url=config.amap_base_url, cache=cache)

@@ -13,6 +13,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache, make_key
 from bailian_geo_agent.tools.coords import CRS, Coordinate, out_of_china
 from bailian_geo_agent.tools.errors import (
@@ -106,32 +107,29 @@ def error_for(infocode: str, info: str) -> GeoProviderError:
     """The ``GeoProviderError`` for an AMap error answer."""
     code = infocode or "?"
     if code == "10001":
-        return InvalidKeyError(
-            "高德地图API Key无效：请检查AMAP_API_KEY配置（需要“Web服务”类型的Key）。", code=code
-        )
+        return InvalidKeyError(message_text("amap_key_invalid"), code=code)
     if code in ("10002", "10009"):
-        return InvalidKeyError(
-            "高德地图API Key没有开通该服务的权限，或Key类型不是“Web服务”。", code=code
-        )
+        return InvalidKeyError(message_text("amap_key_not_allowed"), code=code)
     if code in ("10005", "10008"):
-        return InvalidKeyError("高德地图拒绝了本机访问（IP白名单或签名校验未通过）。", code=code)
+        return InvalidKeyError(message_text("amap_host_denied"), code=code)
     if code in ("10003", "10044"):
-        return QuotaExceededError(
-            "高德地图今日调用次数已用完（明天恢复），暂时无法查询。", code=code
-        )
+        return QuotaExceededError(message_text("amap_quota"), code=code)
     if code in ("10004", "10010", "10014", "10015", "10019", "10020", "10021", "10029"):
-        return RateLimitedError("高德地图请求过于频繁，请稍后再试。", code=code)
+        return RateLimitedError(message_text("amap_rate_limited"), code=code)
     if code in ("20000", "20001", "20002", "20003", "20011", "20012"):
-        return InvalidParamsError(f"高德地图认为请求参数无效（{info or code}）。", code=code)
+        return InvalidParamsError(message_text("amap_invalid_params", info=info or code),
+                                  code=code)
     if code == "20800":
-        return OutOfCoverageError("起点或终点不在高德地图路线规划的服务范围内。", code=code)
+        return OutOfCoverageError(message_text("amap_route_out_of_range"), code=code)
     if code == "20801":
-        return NotFoundError("起点或终点附近没有可通行的道路。", code=code)
+        return NotFoundError(message_text("amap_no_road_nearby"), code=code)
     if code == "20802":
-        return NotFoundError("高德地图未能规划出这条路线。", code=code)
+        return NotFoundError(message_text("amap_no_route"), code=code)
     if code == "20803":
-        return InvalidParamsError("起点和终点距离太远，超出了该出行方式的规划范围。", code=code)
-    return ProviderUnavailableError(f"高德地图返回错误（{info or 'UNKNOWN'}，{code}）。", code=code)
+        return InvalidParamsError(message_text("amap_too_far"), code=code)
+    return ProviderUnavailableError(
+        message_text("amap_error", info=info or "UNKNOWN", code=code), code=code
+    )
 
 
 class AmapProvider:
@@ -191,7 +189,7 @@ class AmapProvider:
                     self.base_url + path, {**query, "key": self._key}, service=NAME
                 )
                 if not isinstance(data, dict):
-                    raise ProviderUnavailableError("高德地图返回了无法解析的数据。")
+                    raise ProviderUnavailableError(message_text("amap_unparsable"))
                 if text(data.get("status")) != "1":
                     raise error_for(text(data.get("infocode")), _clean_info(data.get("info")))
             except RateLimitedError:
@@ -207,7 +205,7 @@ class AmapProvider:
     @staticmethod
     def _coverage(point: Coordinate) -> None:
         if out_of_china(point.lng, point.lat):
-            raise OutOfCoverageError("这个位置不在中国境内，高德地图不提供该地区的数据。")
+            raise OutOfCoverageError(message_text("amap_outside_china"))
 
     async def resolve_adcode(self, place: str) -> tuple[str, str]:
         """Place name (or adcode) -> (adcode, display name), via district then geocode APIs."""
@@ -237,9 +235,7 @@ class AmapProvider:
                 top = found[0]
                 result = (top.adcode, top.district or top.city or top.province or top.name)
         if result is None:
-            raise NotFoundError(
-                f"高德地图找不到“{place}”对应的行政区，请换用中文的城市或区县名称，或提供坐标。"
-            )
+            raise NotFoundError(message_text("amap_no_district", place=place))
         return result
 
     # ------------------------------------------------------------------ GeoProvider
@@ -252,12 +248,12 @@ class AmapProvider:
             self._coverage(location)
             where = await self.reverse_geocode(location)
             if not where.adcode:
-                raise NotFoundError("高德地图无法确定这个坐标所在的行政区。")
+                raise NotFoundError(message_text("amap_no_district_at_point"))
             adcode, label = where.adcode, where.district or where.city or where.province
         elif place:
             adcode, label = await self.resolve_adcode(place)
         else:
-            raise InvalidParamsError("需要地名或坐标才能查询天气。")
+            raise InvalidParamsError(message_text("geo_weather_needs_place"))
         live = await self.call(
             "/v3/weather/weatherInfo", {"city": adcode, "extensions": "base"}, ttl=600
         )
@@ -297,7 +293,7 @@ class AmapProvider:
                         )
                     )
         if report.current is None and not report.daily:
-            raise NotFoundError(f"高德地图没有“{label}”的天气数据。")
+            raise NotFoundError(message_text("amap_no_weather", place=label))
         return report
 
     def _poi(self, item: dict[str, Any]) -> Poi:
@@ -338,10 +334,11 @@ class AmapProvider:
             cities = _list(_dict(data, "suggestion"), "cities")
             names = [text(c.get("name")) for c in cities if isinstance(c, dict)][:5]
             if names:
-                hint = f"（在这些城市有结果：{'、'.join(n for n in names if n)}）"
-            where = f"{city}" if city else ""
+                listed = message_text("geo_name_separator").join(n for n in names if n)
+                hint = message_text("amap_other_cities", cities=listed)
+            where = message_text("amap_in_city", city=city) if city else ""
             what = keywords or category
-            raise NotFoundError(f"高德地图在{where}没有找到与“{what}”相关的地点{hint}。")
+            raise NotFoundError(message_text("amap_no_places", city=where, what=what, hint=hint))
         return pois
 
     async def nearby_poi(
@@ -365,8 +362,8 @@ class AmapProvider:
         }
         pois = self._pois(await self.call("/v3/place/around", params, ttl=3600), limit)
         if not pois:
-            what = keywords or category or "地点"
-            raise NotFoundError(f"附近{radius_m}米内没有找到“{what}”。")
+            what = keywords or category or message_text("geo_a_place")
+            raise NotFoundError(message_text("geo_no_places_nearby", radius=radius_m, what=what))
         return pois
 
     async def suggest(self, query: str, city: str | None, limit: int) -> list[Place]:
@@ -386,7 +383,7 @@ class AmapProvider:
             if isinstance(t, dict) and text(t.get("name"))
         ][:limit]
         if not places:
-            raise NotFoundError(f"高德地图没有与“{query}”匹配的地点建议。")
+            raise NotFoundError(message_text("amap_no_suggestions", query=query))
         return places
 
     async def geocode(self, address: str, city: str | None) -> list[Place]:
@@ -408,7 +405,7 @@ class AmapProvider:
             )
         places = [p for p in places if p.location is not None]
         if not places:
-            raise NotFoundError(f"高德地图找不到地址“{address}”。")
+            raise NotFoundError(message_text("amap_address_not_found", address=address))
         return places
 
     async def reverse_geocode(self, location_: Coordinate) -> Place:
@@ -422,7 +419,7 @@ class AmapProvider:
         comp = _dict(regeo, "addressComponent")
         formatted = text(regeo.get("formatted_address"))
         if not formatted:
-            raise NotFoundError("高德地图无法确定这个坐标的地址（可能不在陆地或不在中国境内）。")
+            raise NotFoundError(message_text("amap_no_address_at_point"))
         return Place(name=formatted, location=point, address=formatted, **_region(comp))
 
     async def route(self, origin: Coordinate, destination: Coordinate, mode: RouteMode) -> Route:
@@ -437,7 +434,7 @@ class AmapProvider:
         route = _dict(data, "route")
         paths = _list(route, "paths")
         if not paths or not isinstance(paths[0], dict):
-            raise NotFoundError("高德地图未能规划出这条路线。")
+            raise NotFoundError(message_text("amap_no_route"))
         best = paths[0]
         steps: list[RouteStep]
         polyline: list[Coordinate]
@@ -494,7 +491,7 @@ class AmapProvider:
         return await amap_extra.poi_detail(self, poi_id)
 
     async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared."""
+        """Empty the cache (the HTTP client is the toolkit's to close)."""
         self.cache.clear()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError
 from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, number, text
@@ -58,7 +59,7 @@ async def distance(
 ) -> DistanceMatrix:
     """``/v3/distance`` for up to 100 origins."""
     if not 1 <= len(origins) <= MAX_ORIGINS:
-        raise InvalidParamsError(f"起点数量需在1到{MAX_ORIGINS}个之间。")
+        raise InvalidParamsError(message_text("amap_origins_count", limit=MAX_ORIGINS))
     starts = [_gcj(p, provider) for p in origins]
     end = _gcj(destination, provider)
     params = {
@@ -80,7 +81,7 @@ async def distance(
         seconds = None if mode == "straight" else number(item.get("duration"))
         by_origin[index] = Distance(index, meters, seconds, note)
     if not by_origin:
-        raise NotFoundError("高德地图没有返回距离测量结果。")
+        raise NotFoundError(message_text("amap_no_distance"))
     results = [
         by_origin.get(i) or Distance(i, None, None, "无结果") for i in range(len(starts))
     ]
@@ -106,7 +107,7 @@ async def cycling_route(
     route = _dict(data, "route") or _dict(data, "data")  # v4 answers carry ``data``
     paths = _list(route, "paths")
     if not paths or not isinstance(paths[0], dict):
-        raise NotFoundError("高德地图未能规划出这条骑行路线。")
+        raise NotFoundError(message_text("amap_no_cycling_route"))
     best = paths[0]
     steps: list[RouteStep]
     path: list[Coordinate]
@@ -207,7 +208,7 @@ async def transit_route(
             night=text(item.get("nightflag")) == "1",
         ))
     if not plans:
-        raise NotFoundError("高德地图没有找到这两个地点之间的公共交通方案。")
+        raise NotFoundError(message_text("amap_no_transit"))
     return TransitRoutes(origin=a, destination=b, city=city, cityd=cityd or city, plans=plans,
                          distance_m=number(route.get("distance")),
                          taxi_cost_yuan=number(route.get("taxi_cost")), source=NAME)
@@ -222,9 +223,7 @@ async def ip_location(provider: AmapCalls, ip: str) -> IpLocation:
     if len(corners) == 2 and corners[0] is not None and corners[1] is not None:
         found.southwest, found.northeast = corners[0], corners[1]
     if not (found.province or found.city):
-        raise NotFoundError(
-            f"高德地图无法定位IP {ip}（只支持中国大陆的公网IPv4地址；境外或未知地址没有结果）。"
-        )
+        raise NotFoundError(message_text("amap_ip_not_located", ip=ip))
     return found
 
 
@@ -233,7 +232,7 @@ async def poi_detail(provider: AmapCalls, poi_id: str) -> PoiDetail:
     data = await provider.call("/v3/place/detail", {"id": poi_id}, ttl=3600)
     pois = [p for p in _list(data, "pois") if isinstance(p, dict) and text(p.get("name"))]
     if not pois:
-        raise NotFoundError(f"高德地图找不到ID为“{poi_id}”的地点（ID来自search_poi的结果）。")
+        raise NotFoundError(message_text("amap_poi_not_found", poi_id=poi_id))
     item = pois[0]
     base = provider._poi(item)
     biz = _dict(item, "biz_ext")

@@ -168,5 +168,5 @@ class GeoProvider(Protocol):
         ...
 
     async def aclose(self) -> None:
-        """Release resources the provider owns (not the shared HTTP client)."""
+        """Release resources the provider owns (not the HTTP client it was given)."""
         ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import Coordinate
 from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
 from bailian_geo_agent.tools.providers.base import (
@@ -35,7 +36,7 @@ def _extra(provider: GeoProvider, method: str) -> Callable[..., Awaitable[Any]]:
         return found
 
     async def missing(*args: Any) -> Any:
-        raise OutOfCoverageError(f"{provider.name}不提供该功能。")
+        raise OutOfCoverageError(message_text("geo_not_offered_any", provider=provider.name))
 
     return missing
 _FALL_BACK_ON = (OutOfCoverageError, NotFoundError)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache, make_key
 from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.coords import CRS, Coordinate
@@ -88,9 +89,7 @@ class OpenProvider:
             features = await self.photon.search(place, 1)
             found = [Photon.place(f) for f in features if Photon.place(f).location]
         if not found:
-            raise NotFoundError(
-                f"找不到“{place}”，请换一个更完整的地名（城市名或英文名）或提供坐标。"
-            )
+            raise NotFoundError(message_text("open_place_not_found", place=place))
         return found[0]
 
     async def weather(
@@ -106,7 +105,7 @@ class OpenProvider:
             label = " ".join(dict.fromkeys(p for p in (found.country, found.province, found.name)
                                            if p))
         else:
-            raise InvalidParamsError("需要地名或坐标才能查询天气。")
+            raise InvalidParamsError(message_text("geo_weather_needs_place"))
         current, daily, _tz = await self.open_meteo.forecast(point, max(days, 1))
         return WeatherReport(place=label, current=current, daily=daily[:days], location=point,
                              source="Open-Meteo")
@@ -125,8 +124,8 @@ class OpenProvider:
         pois = [Photon.poi(f, near) for f in features]
         pois = [p for p in pois if p.location is not None][:limit]
         if not pois:
-            where = f"在{city}" if city else ""
-            raise NotFoundError(f"OpenStreetMap{where}没有找到与“{keywords}”相关的地点。")
+            where = message_text("osm_in_city", city=city) if city else ""
+            raise NotFoundError(message_text("osm_no_places", city=where, what=keywords))
         return pois
 
     async def nearby_poi(
@@ -145,8 +144,8 @@ class OpenProvider:
             key, lambda: self.overpass.nearby(p, keywords, category, radius_m, limit), 3600
         )
         if not pois:
-            what = keywords or category or "地点"
-            raise NotFoundError(f"附近{radius_m}米内没有找到“{what}”（OpenStreetMap数据）。")
+            what = keywords or category or message_text("geo_a_place")
+            raise NotFoundError(message_text("osm_no_places_nearby", radius=radius_m, what=what))
         return pois
 
     async def suggest(self, query: str, city: str | None, limit: int) -> list[Place]:
@@ -157,7 +156,7 @@ class OpenProvider:
         places = [Photon.place(f) for f in features]
         places = [p for p in places if p.name][:limit]
         if not places:
-            raise NotFoundError(f"没有与“{query}”匹配的地点建议。")
+            raise NotFoundError(message_text("osm_no_suggestions", query=query))
         return places
 
     async def geocode(self, address: str, city: str | None) -> list[Place]:
@@ -171,7 +170,7 @@ class OpenProvider:
         if not places:
             places = await self.open_meteo.geocode(address, 3)
         if not places:
-            raise NotFoundError(f"找不到地址“{address}”。")
+            raise NotFoundError(message_text("osm_address_not_found", address=address))
         return places
 
     async def reverse_geocode(self, location: Coordinate) -> Place:
@@ -213,5 +212,5 @@ class OpenProvider:
         return await open_extra.poi_detail(self, poi_id)
 
     async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared."""
+        """Empty the cache (the HTTP client is the toolkit's to close)."""
         self.cache.clear()

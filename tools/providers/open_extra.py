@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn, Protocol
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache, make_key
 from bailian_geo_agent.tools.coords import Coordinate, haversine_m
 from bailian_geo_agent.tools.errors import (
@@ -51,15 +52,6 @@ class OpenParts(Protocol):
 MAX_ORIGINS = 10
 """OSRM's public demo servers are for light use: at most this many routes per question."""
 
-TRANSIT_UNSUPPORTED = (
-    "公交/地铁换乘规划需要高德地图（设置AMAP_API_KEY并使用GEO_PROVIDER=amap或auto）；"
-    "当前的免密钥开放数据服务（OpenStreetMap/OSRM）没有公共交通规划。"
-    "可以改用plan_route规划步行或驾车路线，或用cycling_route规划骑行路线。"
-)
-IP_UNSUPPORTED = (
-    "IP定位需要高德地图（设置AMAP_API_KEY并使用GEO_PROVIDER=amap或auto）；"
-    "当前的免密钥开放数据服务没有IP定位。请让用户说出所在城市或提供坐标。"
-)
 _OSM_ID = re.compile(r"^(?:(node|way|relation)/|([NWR]))(\d{1,15})$", re.I)
 
 
@@ -68,7 +60,7 @@ async def distance(
 ) -> DistanceMatrix:
     """Straight line (haversine) or OSRM route length and time per origin."""
     if not 1 <= len(origins) <= MAX_ORIGINS:
-        raise InvalidParamsError(f"开放数据服务一次最多测量{MAX_ORIGINS}个起点。")
+        raise InvalidParamsError(message_text("open_origins_limit", limit=MAX_ORIGINS))
     starts = [p.to("wgs84") for p in origins]
     end = destination.to("wgs84")
     results = []
@@ -92,7 +84,7 @@ async def cycling_route(
 ) -> Route:
     """OSRM bicycle route (needs the cycling server URL)."""
     if "cycling" not in provider.osrm.urls:
-        raise OutOfCoverageError("没有配置骑行路线服务（OSRM_CYCLING_BASE_URL）。")
+        raise OutOfCoverageError(message_text("open_no_cycling_service"))
     a, b = origin.to("wgs84"), destination.to("wgs84")
     key = make_key("osrm", a.lnglat(), b.lnglat(), "cycling")
     return await provider.cache.get_or_load(
@@ -102,22 +94,19 @@ async def cycling_route(
 
 async def transit_route(provider: OpenParts, *args: object) -> NoReturn:
     """No keyless transit planner: explain."""
-    raise OutOfCoverageError(TRANSIT_UNSUPPORTED)
+    raise OutOfCoverageError(message_text("open_no_transit"))
 
 
 async def ip_location(provider: OpenParts, ip: str) -> NoReturn:
     """No keyless IP geolocation: explain."""
-    raise OutOfCoverageError(IP_UNSUPPORTED)
+    raise OutOfCoverageError(message_text("open_no_ip_location"))
 
 
 def osm_id(poi_id: str) -> str:
     """``way/5013364`` or ``W5013364`` -> ``W5013364`` (Nominatim's ``osm_ids`` form)."""
     match = _OSM_ID.match(poi_id.strip())
     if match is None:
-        raise InvalidParamsError(
-            f"“{poi_id}”不是OpenStreetMap的地点ID（形如W5013364或node/123；"
-            "高德地图的ID需要高德地图服务）。"
-        )
+        raise InvalidParamsError(message_text("osm_not_an_id", poi_id=poi_id))
     kind = (match.group(1) or match.group(2))[0].upper()
     return f"{kind}{match.group(3)}"
 
@@ -138,13 +127,13 @@ async def poi_detail(provider: OpenParts, poi_id: str) -> PoiDetail:
     data = await provider.cache.get_or_load(make_key("nominatim-lookup", ident), load, 86400)
     items = [i for i in data if isinstance(i, dict)] if isinstance(data, list) else []
     if not items:
-        raise NotFoundError(f"OpenStreetMap找不到ID为“{poi_id}”的地点。")
+        raise NotFoundError(message_text("osm_poi_not_found", poi_id=poi_id))
     item = items[0]
     place = Nominatim._place(item)
     extra: Any = item.get("extratags") if isinstance(item.get("extratags"), dict) else {}
     tags = {str(k): str(v) for k, v in extra.items() if v}
     if place.location is None:
-        raise GeoProviderError(f"OpenStreetMap的地点“{poi_id}”没有坐标。")
+        raise GeoProviderError(message_text("osm_poi_no_location", poi_id=poi_id))
     return PoiDetail(
         name=place.name,
         location=place.location,

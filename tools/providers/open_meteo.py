@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache, make_key
 from bailian_geo_agent.tools.coords import Coordinate
 from bailian_geo_agent.tools.errors import ProviderUnavailableError
@@ -80,7 +81,7 @@ class OpenMeteo:
             data = await self.http.get_json(self.geocoding_url + "/v1/search", params,
                                             service=SERVICE)
             if not isinstance(data, dict):
-                raise ProviderUnavailableError("Open-Meteo返回了无法解析的数据。")
+                raise ProviderUnavailableError(message_text("open_meteo_unparsable"))
             return data
 
         data = await self.cache.get_or_load(make_key("open-meteo-geo", **params), load, 86400)
@@ -121,7 +122,7 @@ class OpenMeteo:
             data = await self.http.get_json(self.forecast_url + "/v1/forecast", params,
                                             service=SERVICE)
             if not isinstance(data, dict) or data.get("error"):
-                raise ProviderUnavailableError("Open-Meteo无法提供该位置的天气。")
+                raise ProviderUnavailableError(message_text("open_meteo_no_weather"))
             return data
 
         data = await self.cache.get_or_load(make_key("open-meteo-forecast", **params), load, 900)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import Coordinate, haversine_m
 from bailian_geo_agent.tools.errors import (
     InvalidParamsError,
@@ -189,7 +190,7 @@ class Nominatim:
                   "addressdetails": "1"}
         data = await self._get("/reverse", params)
         if not isinstance(data, dict) or data.get("error") or not data.get("display_name"):
-            raise NotFoundError("OpenStreetMap在这个坐标附近没有找到地址。")
+            raise NotFoundError(message_text("osm_no_address_at_point"))
         return self._place(data)
 
 
@@ -230,9 +231,9 @@ class Overpass:
             self.base_url + "/api/interpreter", {"data": ql}, service=self.service
         )
         if not isinstance(data, dict):
-            raise ProviderUnavailableError("Overpass返回了无法解析的数据。")
+            raise ProviderUnavailableError(message_text("overpass_unparsable"))
         if "runtime error" in str(data.get("remark") or ""):
-            raise ProviderUnavailableError("Overpass查询超时或负载过高，请稍后再试。")
+            raise ProviderUnavailableError(message_text("overpass_busy"))
         origin = center.to("wgs84")
         pois = []
         for element in data.get("elements") or []:
@@ -307,13 +308,13 @@ class Osrm:
                                         error_json=True)
         code = data.get("code") if isinstance(data, dict) else None
         if code in ("NoRoute", "NoSegment"):
-            raise NotFoundError("OSRM找不到连接这两个地点的道路路线。")
+            raise NotFoundError(message_text("osrm_no_road_route"))
         if code != "Ok":
             reason = re.sub(r"[^A-Za-z]", "", str(code))
-            raise InvalidParamsError(f"OSRM无法规划该路线（{reason}）。")
+            raise InvalidParamsError(message_text("osrm_cannot_route", reason=reason))
         routes = data.get("routes") or []
         if not routes:
-            raise NotFoundError("OSRM找不到连接这两个地点的路线。")
+            raise NotFoundError(message_text("osrm_no_route"))
         best = routes[0]
         steps = []
         for leg in best.get("legs") or []:
