@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from bailian_geo_agent.agent import Settings, StreamChatService
-from bailian_geo_agent.agent.sessions.store import SqliteStore, default_store_url, open_store
+from bailian_geo_agent.agent.sessions.stores import SqliteStore, default_store_url, open_store
 
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
