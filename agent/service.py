@@ -22,8 +22,9 @@ from bailian_geo_agent.agent.errors import (
 from bailian_geo_agent.agent.events import StreamError
 from bailian_geo_agent.agent.limits import recursion_limit
 from bailian_geo_agent.agent.sessions.history import keep_partial_answer
-from bailian_geo_agent.agent.sessions.store import (
+from bailian_geo_agent.agent.sessions.stores import (
     MemoryStore,
+    SessionOwners,
     SessionStore,
     display_url,
     open_store,
@@ -167,14 +168,14 @@ class StreamChatService:
 
         Returns the ids deleted. Sessions with a reply in progress are left alone.
         """
-        from bailian_geo_agent.agent.sessions.expiry import idle_sessions, still_idle
+        from bailian_geo_agent.agent.sessions.expiry import still_idle
 
         self._check_config()
         ttl = self.settings.session_idle_ttl if idle_seconds is None else idle_seconds
         store = self._session_store()
         checkpointer = await store.checkpointer()
         deleted = []
-        for sid in await idle_sessions(checkpointer, ttl):
+        for sid in await store.idle_sessions(ttl):
             if store.busy(sid):
                 continue
             async with store.hold(sid):  # a reply may have begun since the list was made
@@ -182,6 +183,11 @@ class StreamChatService:
                     await checkpointer.adelete_thread(sid)
                     deleted.append(sid)
         return deleted
+
+    def session_owners(self) -> SessionOwners:
+        """Which API token owns which session, kept in the session store beside the
+        sessions (for the HTTP server)."""
+        return SessionOwners(self._session_store)
 
     async def prepare(self) -> None:
         """Build the agent now (imports, model, tools, the session store's tables) rather

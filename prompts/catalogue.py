@@ -99,6 +99,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "earlier conversation is unaffected. Check that the database runs and SESSION_STORE_URL.",
     },
     "no_such_folder": {"zh": "文件夹不存在", "en": "no such folder"},
+    "not_a_folder": {"zh": "{path} 是文件，不是文件夹", "en": "{path} is a file, not a folder"},
+    "permission_denied": {"zh": "没有权限", "en": "permission denied"},
     # -- the reply -----------------------------------------------------------------------------
     "cancelled": {"zh": "回复已被取消。", "en": "The reply was cancelled."},
     "stream_interrupted": {

@@ -22,7 +22,7 @@ ONE_HOME = {
     "read_capped": "tools/infra.py",
     "token_hash": "agent/access.py",
     "BearerCheck": "agent/access.py",
-    "default_store_url": "agent/sessions/store.py",
+    "default_store_url": "agent/sessions/stores/urls.py",
 }
 """Each shared helper and the one module defining it."""
 FORMER_COPIES = {"_read_capped", "_http_url", "_private_host", "_is_private_ip",
@@ -74,7 +74,7 @@ def test_redact_masks_secrets_and_key_parameters():
 
 
 def test_redact_masks_url_passwords():
-    from bailian_geo_agent.agent.sessions.store import display_url
+    from bailian_geo_agent.agent.sessions.stores.urls import display_url
 
     url = "postgresql://geo:s3cr%2Ft@db.internal:5432/geo"
     assert security.redact(f"cannot reach {url}") == (
@@ -132,8 +132,7 @@ def test_one_version_everywhere():
 
 
 def test_one_default_store_url():
-    from bailian_geo_agent.agent.server.owners import store_url
-    from bailian_geo_agent.agent.sessions.store import default_store_url
+    from bailian_geo_agent.agent.sessions.stores.urls import default_store_url, store_url
 
     assert store_url(None) == default_store_url()
     assert store_url("memory://") == "memory://"

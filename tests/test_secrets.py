@@ -167,7 +167,7 @@ async def test_no_key_in_events_logs_or_errors(
                                "native_base_url": unreachable + "/api/v1"}), "你好")
         store = f"postgresql://agent:{DB_PASSWORD}@127.0.0.1:{unused_tcp_port}/sessions"
         monkeypatch.setattr(
-            "bailian_geo_agent.agent.sessions.store.PostgresStore.pool_timeout", 0.3)
+            "bailian_geo_agent.agent.sessions.stores.PostgresStore.pool_timeout", 0.3)
         await chat(Settings(**{**values, "session_store_url": store}), "你好")
         await chat(good, "x" * 100_000)
         await chat(good, "你好", f"{SECRET_KEY}")  # a key pasted as the session id

@@ -33,13 +33,16 @@ class Replies:
 
     def show_history(self, session_id: str) -> None:
         """Print the session's stored turns (questions and answers, not tool traffic)."""
+        from bailian_geo_agent.agent.sessions.history import is_interrupted
+
         messages = self.loop.run_until_complete(self.service.get_history(session_id))
         shown = [m for m in messages if m.type in ("human", "ai") and m.text]
         if not shown:
             self.display.note(text("cli_history_empty"))
         for message in shown:
             who = text("cli_prompt") if message.type == "human" else "geo> "
-            self.display.note(f"{who}{message.text}")
+            mark = text("cli_interrupted") if is_interrupted(message) else ""
+            self.display.note(f"{who}{message.text}{mark}")
 
     async def _reply(self, message: str, session_id: str) -> ExitCode:
         stream = self.service.stream_chat(message, session_id, events=self.events)

@@ -20,7 +20,6 @@ from bailian_geo_agent.agent.server import aisdk
 from bailian_geo_agent.agent.server.auth import Authenticator, Identity
 from bailian_geo_agent.agent.server.errors import ApiError, install_handlers
 from bailian_geo_agent.agent.server.limits import BodySizeLimit, ConcurrencyLimit, RateLimit
-from bailian_geo_agent.agent.server.owners import SessionOwners, open_owners
 from bailian_geo_agent.agent.server.page import install_page
 from bailian_geo_agent.agent.server.replies import Replies, Reply
 from bailian_geo_agent.agent.server.resume import add_resume_routes, log_error, stop_elsewhere
@@ -36,6 +35,7 @@ from bailian_geo_agent.agent.server.schemas import (
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.agent.server.sse import keep_alive, sse_events
 from bailian_geo_agent.agent.server.streams import LogUnavailable, open_log
+from bailian_geo_agent.agent.sessions.stores import SessionOwners
 from bailian_geo_agent.agent.validation import (
     normalize_session_id,
     validate_events,
@@ -64,7 +64,7 @@ class _State:
         self.service = service
         self.settings = settings
         self.auth = Authenticator(settings.tokens())
-        self.owners: SessionOwners = open_owners(service.settings.session_store_url)
+        self.owners: SessionOwners = service.session_owners()
         self.rate = RateLimit(settings.requests_per_minute)
         self.concurrency = ConcurrencyLimit(settings.max_concurrent_replies)
         self.replies = Replies()

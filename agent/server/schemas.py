@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bailian_geo_agent.agent.events import OPTIONAL_EVENTS
+from bailian_geo_agent.agent.sessions.history import is_interrupted
 from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_NAMES = sorted(OPTIONAL_EVENTS)
@@ -75,6 +76,8 @@ class HistoryMessage(BaseModel):
     content: str
     tool_calls: list[dict[str, Any]] | None = None
     name: str | None = None
+    interrupted: bool = Field(False, description="an answer that was stopped or cut off: "
+                              "its content is what had been sent, or a note")
 
 
 class History(BaseModel):
@@ -115,4 +118,5 @@ def history_message(message: Any) -> HistoryMessage:
     calls = [{"id": c.get("id"), "name": c.get("name"), "arguments": c.get("args")}
              for c in getattr(message, "tool_calls", None) or []] or None
     name = getattr(message, "name", None) if role == "tool" else None
-    return HistoryMessage(role=role, content=str(text), tool_calls=calls, name=name)
+    return HistoryMessage(role=role, content=str(text), tool_calls=calls, name=name,
+                          interrupted=is_interrupted(message))

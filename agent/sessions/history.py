@@ -16,7 +16,7 @@ from typing import Any
 
 from bailian_geo_agent.prompts.catalogue import text
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,13 @@ def interrupted_answer(partial: str) -> AIMessage:
         content=partial or text("answer_interrupted"),
         response_metadata={INTERRUPTED: True, "finish_reason": INTERRUPTED},
     )
+
+
+def is_interrupted(message: BaseMessage) -> bool:
+    """Whether ``message`` is an assistant answer stored for an interrupted reply (stopped, cut,
+    timed out or crashed): shown as such after a reload and in a session's history."""
+    metadata = message.response_metadata if isinstance(message, AIMessage) else None
+    return bool(metadata and metadata.get(INTERRUPTED) is True)
 
 
 def close_open_turns(messages: Sequence[AnyMessage]) -> list[AnyMessage]:

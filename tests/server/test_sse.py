@@ -162,8 +162,10 @@ async def test_sessions_over_http_history_and_delete(client, fake_dashscope, aut
     await read_sse(client, "/v1/chat/stream", {"message": "我在杭州", "session_id": sid}, auth_a)
     history = (await client.get(f"/v1/sessions/{sid}", headers=auth_a)).json()
     assert history == {"session_id": sid, "messages": [
-        {"role": "user", "content": "我在杭州", "tool_calls": None, "name": None},
-        {"role": "assistant", "content": "ECHO[1]: 我在杭州", "tool_calls": None, "name": None}]}
+        {"role": "user", "content": "我在杭州", "tool_calls": None, "name": None,
+         "interrupted": False},
+        {"role": "assistant", "content": "ECHO[1]: 我在杭州", "tool_calls": None, "name": None,
+         "interrupted": False}]}
     assert (await client.delete(f"/v1/sessions/{sid}", headers=auth_a)).status_code == 204
     gone = await client.get(f"/v1/sessions/{sid}", headers=auth_a)
     assert gone.status_code == 404 and gone.json()["type"] == "error"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import uuid
 from itertools import pairwise
@@ -16,8 +18,9 @@ from bailian_geo_agent.agent import StreamChatService
 from bailian_geo_agent.agent.sessions.history import INTERRUPTED
 
 from tests.fakes.dashscope import Reply, echo_responder
+from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.helpers import assert_well_formed, collect, make_settings, stop_after_chunks
-from tests.stores.helpers import chat_in_subprocess, start_chat_process
+from tests.stores.helpers import chat_in_subprocess, child_env, start_chat_process
 
 STORES = ["sqlite", "postgres"]
 
@@ -87,3 +90,28 @@ async def test_a_process_killed_mid_answer_leaves_a_consistent_history(fake_dash
     assert not any(a == b == "user" for a, b in pairwise(roles))
     assert sent[0][1] == "慢" and sent[2][1] == "继续" and sent[1][1]
     assert time.monotonic() - started < 40
+
+
+async def test_chat_history_shows_a_stopped_answer_marked(fake_dashscope, tmp_path):
+    """``geo-agent chat``'s ``/history``, in a new process after the stop, marks the stopped
+    answer (and only it) interrupted."""
+    fake_dashscope.responder = _drip
+    store = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
+    settings = make_settings(fake_dashscope, "openai", session_store_url=store)
+    session = str(uuid.uuid4())
+    async with StreamChatService(settings, tools=[]) as service:
+        await stop_after_chunks(service.stream_chat("慢", session), 5)
+        assert_well_formed(await collect(service.stream_chat("继续", session)))
+        stored = [m.text for m in await service.get_history(session)]
+    env = {k: v for k, v in child_env().items() if not k.startswith(("DASHSCOPE_", "SESSION_"))}
+    env.update(DASHSCOPE_API_KEY=FAKE_API_KEY, SESSION_STORE_URL=store, NO_COLOR="1",
+               DASHSCOPE_BASE_URL=fake_dashscope.compatible_base_url, GEO_AGENT_LANGUAGE="zh",
+               PYTHONIOENCODING="utf-8")
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bailian_geo_agent.agent.cli", "chat", "--json",
+                         "--session", session],
+        input="/history\n/quit\n", capture_output=True, text=True, timeout=90, env=env)
+    assert done.returncode == 0, done.stderr
+    turns = [line for line in done.stderr.splitlines() if line.startswith(("你> ", "geo> "))]
+    assert turns == [f"你> {stored[0]}", f"geo> {stored[1]}（已中断）",
+                     f"你> {stored[2]}", f"geo> {stored[3]}"]

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from bailian_geo_agent.agent import Settings, StreamChatService
-from bailian_geo_agent.agent.sessions.store import PostgresStore
+from bailian_geo_agent.agent.sessions.stores import PostgresStore
 
 from tests.fakes.dashscope import FakeDashScope, Reply, echo_responder
 from tests.fakes.pytest_plugin import FAKE_API_KEY

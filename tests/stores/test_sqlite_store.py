@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from bailian_geo_agent.agent import Settings, StreamChatService
-from bailian_geo_agent.agent.sessions.store import SqliteStore, default_store_url, open_store
+from bailian_geo_agent.agent.sessions.stores import SqliteStore, default_store_url, open_store
+from bailian_geo_agent.prompts.catalogue import text, use_language
 
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
-from tests.helpers import assert_well_formed
-from tests.stores.helpers import chat_in_subprocess
+from tests.helpers import assert_well_formed, collect, make_settings
+from tests.server.conftest import _ISOLATED
+from tests.stores.helpers import REPO, chat_in_subprocess
 
 FIRST_TURN = [("user", "我叫小明"), ("assistant", "ECHO[1]: 我叫小明")]
 
@@ -119,3 +125,53 @@ async def test_sqlite_urls_follow_sqlalchemy_and_never_create_folders_by_surpris
     assert "会话存储不可用" in events[-1]["error"] and "no/such.db" in events[-1]["error"]
     assert not (tmp_path / "no").exists()
     assert len(fake_dashscope.requests) == sent  # no model call without a store
+
+
+BENEATH_A_FILE = ["x.db", "sub/x.db"]
+
+
+@pytest.mark.parametrize("below", BENEATH_A_FILE)
+async def test_a_store_path_beneath_a_file_is_the_documented_message(fake_dashscope, tmp_path,
+                                                                     below):
+    """No errno text (it was ``FileExistsError: [Errno 17] ...`` or ``NotADirectoryError:
+    [Errno 20] ...``): the store-unavailable message, naming the path and the file in its way."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    path = blocker / below
+    settings = make_settings(fake_dashscope, "openai", session_store_url=f"sqlite:///{path}")
+    async with StreamChatService(settings, tools=[]) as service:
+        events = await collect(service.stream_chat("你好"))
+    assert [e["type"] for e in events] == ["error"]
+    assert events[0]["error"] == text(
+        "store_unavailable", store=str(path), error=text("not_a_folder", path=str(blocker)))
+    assert events[0]["error"].startswith("会话存储不可用") and "Errno" not in events[0]["error"]
+    assert fake_dashscope.requests == []  # no model call without a store
+
+
+@pytest.mark.parametrize("below", BENEATH_A_FILE)
+def test_geo_agent_ask_with_a_store_path_beneath_a_file(fake_dashscope, tmp_path, below):
+    """The same as a new user meets it: ``geo-agent ask``, a relative path and an absolute one,
+    in both languages."""
+    (tmp_path / "afile").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED)}
+    env.update(DASHSCOPE_API_KEY=FAKE_API_KEY,
+               DASHSCOPE_BASE_URL=fake_dashscope.compatible_base_url,
+               XDG_DATA_HOME=str(tmp_path / "data"), PYTHONIOENCODING="utf-8", NO_COLOR="1",
+               GEO_PROVIDER="open")
+    command = [sys.executable, "-m", "bailian_geo_agent.agent.cli", "ask", "你好"]
+    runs = {}
+    for url, language in ((f"sqlite:///afile/{below}", "zh"),
+                          (f"sqlite:///{tmp_path / 'afile' / below}", "en")):
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=90,
+                              env={**env, "SESSION_STORE_URL": url, "GEO_AGENT_LANGUAGE": language,
+                                   "PYTHONPATH": str(REPO)})
+        runs[language] = (done.returncode, done.stdout, done.stderr.strip())
+    with use_language("zh"):
+        zh = text("cli_error", error=text("store_unavailable", store=f"afile/{below}",
+                                          error=text("not_a_folder", path="afile")))
+    with use_language("en"):
+        en = text("cli_error", error=text(
+            "store_unavailable", store=str(tmp_path / "afile" / below),
+            error=text("not_a_folder", path=str(tmp_path / "afile"))))
+    assert runs == {"zh": (1, "", zh), "en": (1, "", en)}
+    assert fake_dashscope.requests == []

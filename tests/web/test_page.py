@@ -212,6 +212,14 @@ async def test_stop_stops_the_reply_and_the_session_goes_on(web_server, chromium
     await page.wait_for_function(
         "() => document.querySelector('.msg.assistant:last-child .text')?.textContent"
         " === 'ECHO[2]: 还在吗'")
+    await wait_idle(page)
+    await page.reload()  # the stopped answer is still marked (the history's interrupted flag)
+    await page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    (stopped, mark), after = await page.eval_on_selector_all(
+        ".msg.assistant", "ms => ms.map(m => [m.querySelector('.text').textContent, "
+        "m.querySelector('.interrupted')?.textContent ?? null])")
+    assert stopped.startswith(shown) and mark == "（回答被中断）"  # what the server had sent
+    assert after == ["ECHO[2]: 还在吗", None]
     assert browser.dialogs == []
 
 

@@ -82,6 +82,7 @@ export class Conversation {
         current = current || this.assistant();
         for (const call of m.tool_calls || []) current.toolStart(call.name);
         if (m.content) current.append(m.content);
+        if (m.interrupted) current.item.append(el("p", "interrupted", "（回答被中断）"));
       } else if (m.role === "tool" && current) {
         current.toolEnd(m.name, m.content);
       }

@@ -1,0 +1,175 @@
+"""``sqlite:///``: sessions in a local SQLite file (WAL mode), the default store.
+
+Every SQLite call runs on one worker thread per store, never on the event loop: a file locked
+by another process (a ``geo-agent ask`` writing the default file) makes the replies to this
+store wait, up to the busy timeout, while the server goes on answering everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bailian_geo_agent.agent._compat.langgraph import newest_checkpoints_sqlite
+from bailian_geo_agent.agent.errors import ConfigurationError, SessionStoreError
+from bailian_geo_agent.agent.sessions.expiry import idle_by_newest
+from bailian_geo_agent.agent.sessions.stores.base import (
+    OWNERS_SCHEMA,
+    SessionStore,
+    owner_statements,
+)
+from bailian_geo_agent.agent.sessions.stores.urls import sqlite_path
+from bailian_geo_agent.prompts.catalogue import text
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT = 10.0
+"""Seconds a write waits for another connection's lock before failing (on the worker thread)."""
+
+_CLAIM, _LOOKUP, _DELETE = owner_statements("?")
+
+
+class ThreadedSqliteSaver(SqliteSaver):
+    """LangGraph's ``SqliteSaver`` whose async methods run its sync ones through ``run``
+    (the store's worker thread)."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, run: Callable[..., Awaitable[Any]]
+    ) -> None:
+        super().__init__(conn)
+        self._run = run
+
+    async def aget_tuple(self, config: Any) -> Any:
+        return await self._run(self.get_tuple, config)
+
+    async def alist(self, config: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        # Read everything in one go: ``list`` holds the saver's lock while it iterates.
+        for item in await self._run(lambda: list(self.list(config, **kwargs))):
+            yield item
+
+    async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        return await self._run(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        await self._run(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._run(self.delete_thread, thread_id)
+
+
+class SqliteStore(SessionStore):
+    """Sessions and their owners in a local SQLite file (WAL mode).
+
+    URLs follow SQLAlchemy's convention: ``sqlite:///relative/path.sqlite`` (from the working
+    directory) and ``sqlite:////absolute/path.sqlite``. With ``create_folder``, the file's
+    folders are created; otherwise the folder must exist. Either way a path that cannot hold
+    the file gives the store-unavailable message naming it.
+    """
+
+    def __init__(
+        self, url: str, lock_timeout: float = 60.0, *, create_folder: bool = False
+    ) -> None:
+        super().__init__(url, lock_timeout)
+        path = sqlite_path(url)
+        if path is None:
+            raise ConfigurationError(text("store_url_invalid", url=repr(url)))
+        self.path = path
+        self._create_folder = create_folder
+        self._worker: ThreadPoolExecutor | None = None
+        self._saver: ThreadedSqliteSaver | None = None
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the worker thread (one at a time, in order)."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="geo-agent-sqlite")
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+
+    def _open(self) -> ThreadedSqliteSaver:
+        """The saver, its file opened and its tables made (on the worker thread)."""
+        if self._saver is None:
+            self._prepare_folder()
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # durable across crashes in WAL mode
+                saver = ThreadedSqliteSaver(conn, self._call)
+                saver.setup()
+                conn.execute(OWNERS_SCHEMA)
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+            self._saver = saver
+        return self._saver
+
+    def _prepare_folder(self) -> None:
+        folder = self.path.parent
+        try:
+            if self._create_folder:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                raise FileNotFoundError
+        except OSError as exc:
+            raise SessionStoreError(
+                text("store_unavailable", store=str(self.path), error=_folder_problem(folder, exc))
+            ) from None
+
+    async def checkpointer(self) -> BaseCheckpointSaver[Any]:
+        if self._saver is not None and self._worker is not None:
+            return self._saver
+        return await self._call(self._open)
+
+    async def idle_sessions(self, idle_seconds: float) -> list[str]:
+        saver = await self.checkpointer()
+        assert isinstance(saver, ThreadedSqliteSaver)
+        rows = await self._call(newest_checkpoints_sqlite, saver.conn)
+        return await idle_by_newest(saver, rows, idle_seconds)
+
+    def _owner_query(self, sql: str, *params: str) -> str | None:
+        conn = self._open().conn
+        try:
+            row = conn.execute(sql, params).fetchone()
+        finally:
+            conn.commit()
+        return str(row[0]) if row else None
+
+    async def claim_owner(self, session_id: str, owner: str) -> bool:
+        return await self._call(self._owner_query, _CLAIM, session_id, owner) == owner
+
+    async def is_owner(self, session_id: str, owner: str) -> bool:
+        return await self._call(self._owner_query, _LOOKUP, session_id) == owner
+
+    async def forget_owner(self, session_id: str) -> None:
+        await self._call(self._owner_query, _DELETE, session_id)
+
+    async def ping(self) -> None:
+        await self._call(self._owner_query, "SELECT 1")
+
+    async def aclose(self) -> None:
+        worker, self._worker = self._worker, None
+        saver, self._saver = self._saver, None
+        if worker is None:
+            return
+        if saver is not None:
+            await asyncio.get_running_loop().run_in_executor(worker, saver.conn.close)
+        worker.shutdown(wait=False)
+
+
+def _folder_problem(folder: Path, exc: OSError) -> str:
+    """What keeps ``folder`` from holding the file, in the user's words (no errno text)."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return text("not_a_folder", path=str(blocker))
+    if isinstance(exc, FileNotFoundError):
+        return text("no_such_folder")
+    if isinstance(exc, PermissionError):
+        return text("permission_denied")
+    return type(exc).__name__
