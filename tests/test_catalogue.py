@@ -77,6 +77,7 @@ def _chinese_literals(path) -> tuple[list[int], list[int]]:
 RESULT_TEXT_MODULES = {
     "distance.py", "ip_location.py", "map_ops.py", "places.py", "poi.py", "poi_detail.py",
     "routes.py", "weather.py", "providers/amap.py", "providers/amap_extra.py",
+    "providers/amap_fields.py",
     "providers/open_extra.py", "providers/open_meteo.py", "providers/osm.py",
 }
 """Modules still writing the tools' result texts for the model in Chinese (and the providers'
