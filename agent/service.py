@@ -7,6 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, Collection, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -19,7 +20,7 @@ from bailian_geo_agent.agent.errors import (
     redact,
     to_agent_error,
 )
-from bailian_geo_agent.agent.events import StreamError
+from bailian_geo_agent.agent.events import StreamError, StreamEvent
 from bailian_geo_agent.agent.limits import recursion_limit
 from bailian_geo_agent.agent.sessions.history import keep_partial_answer
 from bailian_geo_agent.agent.sessions.store import (
@@ -106,6 +107,15 @@ class StreamChatService:
         event. Invalid input, a missing key or bad settings give a single ``error`` event and
         no model call. The generator never raises.
         """
+        async with aclosing(self.stream_events(message, session_id, events=events)) as stream:
+            async for event in stream:
+                yield event.to_dict()
+
+    async def stream_events(
+        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """``stream_chat``'s events as typed objects (``agent.events``), in the same order;
+        ``event.to_dict()`` is the documented dict. Never raises."""
         message_id = str(uuid4())
         error: StreamError | None = None
         with use_language(self.settings.language):  # not across a yield: the caller's context
@@ -122,7 +132,7 @@ class StreamChatService:
                 except Exception as exc:  # bad input or setup: one error event, no model call
                     error = StreamError(message_id, sid, self._describe(exc))
         if error is not None:
-            yield error.to_dict()
+            yield error
             return
 
         deadline = asyncio.timeout(self.settings.reply_timeout or None)
@@ -138,7 +148,7 @@ class StreamChatService:
         task.add_done_callback(self._replies.discard)
         try:
             async for event in handler:
-                yield event.to_dict()
+                yield event
         finally:
             # Stop a reply its consumer left; one that has ended is only finishing its tail
             # (returning from the graph, the idle-session sweep): let it.
@@ -222,6 +232,8 @@ class StreamChatService:
             "configurable": {"thread_id": session_id},
             "recursion_limit": recursion_limit(settings.max_tool_rounds),
         }
+        started = time.perf_counter()
+        outcome = "ok"
         with use_language(settings.language):  # this task's own context
             try:
                 store = self._session_store()
@@ -237,14 +249,20 @@ class StreamChatService:
                             raise self._reply_timeout() from None
                         raise
             except asyncio.CancelledError:
+                outcome = "cancelled"
                 handler.finish(text("cancelled"))  # whoever cancelled it, the consumer hears of it
                 raise
             except Exception as exc:
-                logger.info("reply %s failed: %s", handler.message_id, type(exc).__name__)
+                outcome = f"error {type(exc).__name__}"
                 handler.finish(exc)
             else:
                 handler.finish()
                 self._maybe_expire()
+            finally:  # -v: one line per reply
+                if outcome == "ok" and handler.failed:
+                    outcome = "error"
+                logger.info("reply %s in session %s: %s in %.2f s", handler.message_id,
+                            session_id, outcome, time.perf_counter() - started)
 
     def _reply_timeout(self) -> ReplyTimeoutError:
         seconds = f"{self.settings.reply_timeout:g}"

@@ -53,7 +53,7 @@ def install_page(app: FastAPI) -> None:
     """Serve the page at ``/`` and its assets under ``/static``."""
     index = WEB_ROOT / "index.html"
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         """The single-page app."""
         return FileResponse(index, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

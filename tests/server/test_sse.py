@@ -214,8 +214,9 @@ def test_encode_writes_sse_starlettes_bytes(event):
 
 
 async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
+    from bailian_geo_agent.agent.events import event_from_dict
     from bailian_geo_agent.agent.server.replies import Reply
-    from bailian_geo_agent.agent.server.sse import encode, sse_events
+    from bailian_geo_agent.agent.server.sse import SSEAdapter, encode
 
     events = [{"type": "stream_start", "message_id": "m", "session_id": "s"},
               *({"type": "stream_chunk", "message_id": "m", "session_id": "s", "chunk": c}
@@ -224,14 +225,14 @@ async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
     go = asyncio.Event()
 
     async def stream():
-        yield events[0]
+        yield event_from_dict(events[0])
         await go.wait()  # the rest arrive while the reader is away: one batch
         for event in events[1:]:
-            yield event
+            yield event_from_dict(event)
 
     reply = Reply(stream(), "owner")
     first = await reply.first()
-    writes = sse_events(first, reply.rest_batches())
+    writes = SSEAdapter().stream(first, reply.rest_batches())
     assert await anext(writes) == encode(events[0], 1)
     pumped = asyncio.Event()
     reply.when_done(pumped.set)  # every event is queued once the reply's task has ended
