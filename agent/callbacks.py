@@ -330,7 +330,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     async def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         if not self.events and not self._log_tools:
             return
-        name, call_id = self._tool_ended(run_id, "ok", getattr(output, "tool_call_id", None))
+        outcome = "error" if getattr(output, "status", None) == "error" else "ok"  # handled
+        name, call_id = self._tool_ended(run_id, outcome, getattr(output, "tool_call_id", None))
         artifact = getattr(output, "artifact", None)
         if "map_action" in self.events and isinstance(artifact, dict):
             action = artifact.get("map_action")

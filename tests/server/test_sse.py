@@ -192,6 +192,16 @@ async def test_health_readiness_and_the_openapi_document(client):
     assert (await client.get("/docs")).status_code == 200
 
 
+async def test_head_of_the_page_answers_200_with_the_get_headers(client):
+    head = await client.head("/")
+    get = await client.get("/")
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.content == b"" and get.content.startswith(b"<!")
+    assert head.headers["content-type"] == get.headers["content-type"] == (
+        "text/html; charset=utf-8")
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
 async def test_many_replies_at_once_each_get_their_own_text(client, fake_dashscope, auth_a):
     messages = [f"并发消息{i}" for i in range(30)]
     results = await asyncio.gather(*(
