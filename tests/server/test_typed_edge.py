@@ -39,7 +39,8 @@ def _string_dispatch(tree: ast.AST) -> list[int]:
                 if any(isinstance(v, ast.Constant) and v.value in EVENT_TYPES for v in values):
                     lines.append(node.lineno)
                     break
-        elif (isinstance(node, ast.Subscript) and _is_type_read(node.slice)) or (isinstance(node, ast.Match) and _is_type_read(node.subject)):
+        elif ((isinstance(node, ast.Subscript) and _is_type_read(node.slice))
+              or (isinstance(node, ast.Match) and _is_type_read(node.subject))):
             lines.append(node.lineno)
     return sorted(lines)
 
