@@ -6,8 +6,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, Collection, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -107,8 +107,9 @@ class StreamChatService:
         event. Invalid input, a missing key or bad settings give a single ``error`` event and
         no model call. The generator never raises.
         """
-        async with aclosing(self.stream_events(message, session_id, events=events)) as stream:
-            async for event in stream:
+        # stream_events' own source, not a generator over it: no extra step per chunk.
+        async with self._reply(message, session_id, events) as source:
+            async for event in source:
                 yield event.to_dict()
 
     async def stream_events(
@@ -116,6 +117,16 @@ class StreamChatService:
     ) -> AsyncGenerator[StreamEvent, None]:
         """``stream_chat``'s events as typed objects (``agent.events``), in the same order;
         ``event.to_dict()`` is the documented dict. Never raises."""
+        async with self._reply(message, session_id, events) as source:
+            async for event in source:
+                yield event
+
+    @asynccontextmanager
+    async def _reply(
+        self, message: str, session_id: str | None, events: Collection[str] | None
+    ) -> AsyncIterator[AsyncIterable[StreamEvent]]:
+        """One reply's events: its handler, running in a task until the block ends (a reply
+        its reader left is stopped), or the single ``error`` of one that cannot begin."""
         message_id = str(uuid4())
         error: StreamError | None = None
         with use_language(self.settings.language):  # not across a yield: the caller's context
@@ -132,7 +143,7 @@ class StreamChatService:
                 except Exception as exc:  # bad input or setup: one error event, no model call
                     error = StreamError(message_id, sid, self._describe(exc))
         if error is not None:
-            yield error
+            yield _only(error)
             return
 
         deadline = asyncio.timeout(self.settings.reply_timeout or None)
@@ -147,8 +158,7 @@ class StreamChatService:
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
         try:
-            async for event in handler:
-                yield event
+            yield handler
         finally:
             # Stop a reply its consumer left; one that has ended is only finishing its tail
             # (returning from the graph, the idle-session sweep): let it.
@@ -359,6 +369,10 @@ class StreamChatService:
             await self.expire_idle_sessions()
         except Exception as exc:  # a failed sweep must never disturb replies
             logger.warning("expiring idle sessions failed: %s", type(exc).__name__)
+
+
+async def _only(event: StreamEvent) -> AsyncIterator[StreamEvent]:
+    yield event
 
 
 def _default_tools(settings: Settings) -> list[BaseTool]:
