@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from bailian_geo_agent.agent.events import (
     MapAction,
@@ -32,6 +32,8 @@ from bailian_geo_agent.agent.server.sse import dumps
 
 HEADERS = {"x-vercel-ai-ui-message-stream": "v1", "Cache-Control": "no-cache"}
 """Headers of the response (sse-starlette adds ``X-Accel-Buffering: no`` and keep-alive)."""
+Part: TypeAlias = dict[str, Any] | str
+"""One part of the stream: a part object, or a raw ``data:`` value (``[DONE]``)."""
 _CHAT_NAMESPACE = uuid.UUID("6f0d3c1e-7a43-4c55-9b3e-2a1f5b8e9d10")
 
 
@@ -52,7 +54,7 @@ def last_user_text(request: UIChatRequest) -> str:
     return ""
 
 
-class AISDKAdapter(EventStreamAdapter["dict[str, Any] | str"]):
+class AISDKAdapter(EventStreamAdapter[Part]):
     """The UI message stream protocol: our events as its parts, ``[DONE]`` after the last.
 
     ``stopped()`` tells whether the reply was stopped (its ``error`` is then an ``abort``).
@@ -71,30 +73,30 @@ class AISDKAdapter(EventStreamAdapter["dict[str, Any] | str"]):
         self._calls_by_id: dict[str, str] = {}
         self._calls_by_name: defaultdict[str, deque[str]] = defaultdict(deque)
 
-    def encode(self, frame: dict[str, Any] | str) -> bytes:
+    def encode(self, frame: Part) -> bytes:
         """``data: <part as JSON>`` (a string goes as is), sse-starlette's default framing."""
         data = frame if isinstance(frame, str) else dumps(frame)
         return f"data: {data}\r\n\r\n".encode()
 
-    def _end_text(self, parts: list[dict[str, Any] | str]) -> None:
+    def _end_text(self, parts: list[Part]) -> None:
         if self._text_id is not None:
             parts.append({"type": "text-end", "id": self._text_id})
             self._text_id = None
 
-    def _end_reasoning(self, parts: list[dict[str, Any] | str]) -> None:
+    def _end_reasoning(self, parts: list[Part]) -> None:
         if self._reasoning_id is not None:
             parts.append({"type": "reasoning-end", "id": self._reasoning_id})
             self._reasoning_id = None
 
-    def _new_step(self, parts: list[dict[str, Any] | str]) -> None:
+    def _new_step(self, parts: list[Part]) -> None:
         if self._after_tool:  # the model writes again after its tools: a new step
             parts += [{"type": "finish-step"}, {"type": "start-step"}]
             self._after_tool = False
 
-    def on_reasoning(self, event: ReasoningChunk) -> Sequence[dict[str, Any] | str]:
+    def on_reasoning(self, event: ReasoningChunk) -> Sequence[Part]:
         if self._reasoning_id is not None:
             return [{"type": "reasoning-delta", "id": self._reasoning_id, "delta": event.chunk}]
-        parts: list[dict[str, Any] | str] = []
+        parts: list[Part] = []
         self._end_text(parts)
         self._new_step(parts)
         self._reasonings += 1
@@ -103,10 +105,10 @@ class AISDKAdapter(EventStreamAdapter["dict[str, Any] | str"]):
         parts.append({"type": "reasoning-delta", "id": self._reasoning_id, "delta": event.chunk})
         return parts
 
-    def on_chunk(self, event: StreamChunk) -> Sequence[dict[str, Any] | str]:
+    def on_chunk(self, event: StreamChunk) -> Sequence[Part]:
         if self._text_id is not None:
             return [{"type": "text-delta", "id": self._text_id, "delta": event.chunk}]
-        parts: list[dict[str, Any] | str] = []
+        parts: list[Part] = []
         self._end_reasoning(parts)
         self._new_step(parts)
         self._texts += 1
@@ -115,16 +117,16 @@ class AISDKAdapter(EventStreamAdapter["dict[str, Any] | str"]):
         parts.append({"type": "text-delta", "id": self._text_id, "delta": event.chunk})
         return parts
 
-    def on_start(self, event: StreamStart) -> Sequence[dict[str, Any] | str]:
-        parts: list[dict[str, Any] | str] = []
+    def on_start(self, event: StreamStart) -> Sequence[Part]:
+        parts: list[Part] = []
         self._end_reasoning(parts)
         parts.append({"type": "start", "messageId": event.message_id,
                       "messageMetadata": {"sessionId": event.session_id}})
         parts.append({"type": "start-step"})
         return parts
 
-    def on_tool_start(self, event: ToolStart) -> Sequence[dict[str, Any] | str]:
-        parts: list[dict[str, Any] | str] = []
+    def on_tool_start(self, event: ToolStart) -> Sequence[Part]:
+        parts: list[Part] = []
         self._end_reasoning(parts)
         self._end_text(parts)
         self._calls += 1
@@ -137,8 +139,8 @@ class AISDKAdapter(EventStreamAdapter["dict[str, Any] | str"]):
                       "toolName": event.tool, "input": event.arguments})
         return parts
 
-    def on_tool_end(self, event: ToolEnd) -> Sequence[dict[str, Any] | str]:
-        parts: list[dict[str, Any] | str] = []
+    def on_tool_end(self, event: ToolEnd) -> Sequence[Part]:
+        parts: list[Part] = []
         self._end_reasoning(parts)
         if event.tool_call_id is not None:
             call_id = self._calls_by_id.pop(event.tool_call_id, None)
@@ -151,26 +153,26 @@ class AISDKAdapter(EventStreamAdapter["dict[str, Any] | str"]):
         self._after_tool = True
         return parts
 
-    def on_map_action(self, event: MapAction) -> Sequence[dict[str, Any] | str]:
-        parts: list[dict[str, Any] | str] = []
+    def on_map_action(self, event: MapAction) -> Sequence[Part]:
+        parts: list[Part] = []
         self._end_reasoning(parts)
         parts.append({"type": "data-map-action", "data": event.action})
         return parts
 
-    def on_usage(self, event: Usage) -> Sequence[dict[str, Any] | str]:
-        parts: list[dict[str, Any] | str] = []
+    def on_usage(self, event: Usage) -> Sequence[Part]:
+        parts: list[Part] = []
         self._end_reasoning(parts)
         return parts
 
-    def on_end(self, event: StreamEnd) -> Sequence[dict[str, Any] | str]:
-        parts: list[dict[str, Any] | str] = []
+    def on_end(self, event: StreamEnd) -> Sequence[Part]:
+        parts: list[Part] = []
         self._end_reasoning(parts)
         self._end_text(parts)
         parts += [{"type": "finish-step"}, {"type": "finish", "finishReason": "stop"}]
         return parts
 
-    def on_error(self, event: StreamError) -> Sequence[dict[str, Any] | str]:
-        parts: list[dict[str, Any] | str] = []
+    def on_error(self, event: StreamError) -> Sequence[Part]:
+        parts: list[Part] = []
         self._end_reasoning(parts)
         self._end_text(parts)
         if self._stopped():
@@ -180,5 +182,5 @@ class AISDKAdapter(EventStreamAdapter["dict[str, Any] | str"]):
                       {"type": "finish", "finishReason": "error"}]
         return parts
 
-    def on_close(self) -> Sequence[dict[str, Any] | str]:
+    def on_close(self) -> Sequence[Part]:
         return ("[DONE]",)
