@@ -84,3 +84,24 @@ def test_ai_sdk_tool_parts_pair_by_call_id_when_calls_end_out_of_order():
     assert inputs == {"call-1": "北京", "call-2": "上海"}
     assert outputs == {"call-1": "北京：晴", "call-2": "上海：晴"}
     assert adapter.to_bytes([StreamEnd(*ids)]).startswith(b'data: {"type":"finish-step"}\r\n\r\n')
+
+
+def test_the_adapters_write_sse_starlettes_bytes():
+    """The bytes sent before the adapters: the AI SDK's parts and resumed SSE events were
+    sse-starlette ``ServerSentEvent``s with its default ``\\r\\n`` line ends."""
+    from bailian_geo_agent.agent.events import StreamChunk
+    from bailian_geo_agent.agent.server.sse import dumps
+    from sse_starlette import ServerSentEvent
+
+    ids = ("m", "s")
+    chunk = StreamChunk(*ids, "北京\n晴\r\n\"引号\"")
+    ai = AISDKAdapter(lambda: False)
+    parts = [*ai.frames(StreamStart(*ids)), *ai.frames(chunk), *ai.on_close()]
+    assert parts[-1] == "[DONE]"
+    assert ai.to_bytes([]) == b""
+    for part in parts:
+        data = part if isinstance(part, str) else dumps(part)
+        assert ai.encode(part) == ServerSentEvent(data).encode()
+    resumed = SSEAdapter(sep="\r\n").resumed(42, chunk)
+    assert resumed == ServerSentEvent(dumps(chunk.to_dict()), event="stream_chunk",
+                                      id="42").encode()
