@@ -212,3 +212,42 @@ async def test_more_readers_than_connections_wait_their_turn(redis_url):
         await log._redis.delete(f"geo-agent:reply:{MID}:log", f"geo-agent:reply:{MID}:meta")
         await log.aclose()
     assert texts == [full_text_after(30, 0)] * 20
+
+
+async def test_redis_sends_every_replys_entries_in_one_pipeline_and_a_retry_is_harmless(
+        redis_url):
+    """Appends of several replies wait for one background send; re-sending entries a failed
+    attempt had written (the retry in place) is not an error and duplicates nothing."""
+    from bailian_geo_agent.agent.server.event_log.redis import RedisLog
+
+    log = RedisLog(redis_url, ttl=600, lease=1)
+    mids = [f"m-pipe-{i}" for i in range(3)]
+    sent: list[int] = []
+    send = log._send
+
+    async def counted(pending, ending):
+        sent.append(sum(len(v) for v in pending.values()) + len(ending))
+        await send(pending, ending)
+
+    log._send = counted
+    try:
+        for mid in mids:
+            await log.open(mid, OWNER, SID)
+        for mid in mids:
+            feed = LogFeed(log, mid, SID)
+            feed.add(1, StreamStart(mid, SID))
+            feed.add(2, StreamChunk(mid, SID, "x"))
+            feed.add(3, StreamEnd(mid, SID))
+        assert sent == []  # nothing waited for Redis yet
+        await log.flushed()
+        assert sent == [12]  # 3 replies x (3 entries + their end), one pipeline
+        again = [Entry(2, StreamChunk(mids[0], SID, "x")), Entry(3, StreamEnd(mids[0], SID))]
+        await send({mids[0]: again}, [])
+        for mid in mids:
+            assert await log._redis.xlen(f"geo-agent:reply:{mid}:log") == 3
+            assert (await log.info(mid)).done
+            assert [e.seq async for e in log.read(mid, 0)] == [1, 2, 3]
+    finally:
+        for mid in mids:
+            await log._redis.delete(f"geo-agent:reply:{mid}:log", f"geo-agent:reply:{mid}:meta")
+        await log.aclose()
