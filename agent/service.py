@@ -48,7 +48,8 @@ _EXPIRY_CHECK_INTERVAL = 3600.0
 
 
 class StreamChatService:
-    """Streams a geographic assistant's replies as the documented event dicts.
+    """Streams a geographic assistant's replies as the documented event dicts (``stream_chat``)
+    or as the typed events they come from (``stream_events``).
 
     ``StreamChatService()`` reads its settings from the environment and ``./.env``. Pass
     ``settings``, your own LangChain ``model``, ``tools`` or LangGraph ``checkpointer`` to reuse
