@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -33,6 +35,8 @@ from bailian_geo_agent.agent.events import (
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.callbacks import AsyncCallbackHandler
+
+logger = logging.getLogger(__name__)
 
 _DONE = object()
 _TOOL_RESULT_PREVIEW = 200
@@ -134,7 +138,11 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._root: UUID | None = None
         self._finished = False
-        self._tool_names: dict[UUID, str] = {}
+        self.failed = False
+        """Whether the reply ended with ``error``."""
+        # Running tools by run id: (name, the model's tool call id, start time).
+        self._tools: dict[UUID, tuple[str, str | None, float]] = {}
+        self._log_tools = logger.isEnabledFor(logging.INFO)
         self._reasoning = "reasoning_chunk" in self.events
         # [input, output, reasoning, total, model calls], when usage was asked for.
         self._usage: list[int] | None = [0, 0, 0, 0, 0] if "usage" in self.events else None
@@ -207,6 +215,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
                                              tokens_out, reasoning, total, calls))
             self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
         else:
+            self.failed = True
             try:
                 text = error if isinstance(error, str) else self._describe_error(error)
             except Exception:  # never leave the consumer waiting for a last event
@@ -306,18 +315,23 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         inputs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not self.events:
+        if not self.events and not self._log_tools:
             return
         name = (serialized or {}).get("name") or kwargs.get("name") or "tool"
-        self._tool_names[run_id] = name
+        call_id = kwargs.get("tool_call_id")
+        call_id = call_id if isinstance(call_id, str) else None
+        self._tools[run_id] = (name, call_id, time.perf_counter())
         if "tool_start" in self.events:
             arguments: dict[str, Any] | str = inputs if inputs is not None else input_str
-            self._queue.put_nowait(ToolStart(self.message_id, self.session_id, name, arguments))
+            self._queue.put_nowait(
+                ToolStart(self.message_id, self.session_id, name, arguments, call_id)
+            )
 
     async def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        if not self.events:
+        if not self.events and not self._log_tools:
             return
-        name = self._tool_names.pop(run_id, "tool")
+        outcome = "error" if getattr(output, "status", None) == "error" else "ok"  # handled
+        name, call_id = self._tool_ended(run_id, outcome, getattr(output, "tool_call_id", None))
         artifact = getattr(output, "artifact", None)
         if "map_action" in self.events and isinstance(artifact, dict):
             action = artifact.get("map_action")
@@ -331,10 +345,24 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             if not isinstance(content, str):
                 content = json.dumps(content, ensure_ascii=False, default=str)
             preview = content[:_TOOL_RESULT_PREVIEW]
-            self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, preview))
+            self._queue.put_nowait(
+                ToolEnd(self.message_id, self.session_id, name, preview, call_id)
+            )
 
     async def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        name = self._tool_names.pop(run_id, "tool")
+        outcome = "cancelled" if isinstance(error, asyncio.CancelledError) else (
+            f"error {type(error).__name__}")
+        name, call_id = self._tool_ended(run_id, outcome, kwargs.get("tool_call_id"))
         if "tool_end" in self.events:
             text = message_text("tool_failed", error=type(error).__name__)
-            self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text))
+            self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text, call_id))
+
+    def _tool_ended(self, run_id: UUID, outcome: str, call_id: Any) -> tuple[str, str | None]:
+        """The ended tool's name and call id; logs it (``-v``: tool, time, outcome)."""
+        name, started_id, started = self._tools.pop(run_id, ("tool", None, 0.0))
+        if started_id is None and isinstance(call_id, str):
+            started_id = call_id
+        if self._log_tools and started:
+            logger.info("reply %s: tool %s (%s) %s in %.3f s", self.message_id, name,
+                        started_id or "-", outcome, time.perf_counter() - started)
+        return name, started_id

@@ -99,6 +99,9 @@ class ToolStart(_Event):
     session_id: str
     tool: str
     arguments: dict[str, Any] | str
+    tool_call_id: str | None = None
+    """The model's id for this call (pairs it with its ``tool_end``); ``None`` when the tool
+    ran without one."""
     type: Literal["tool_start"] = "tool_start"
 
 
@@ -110,6 +113,8 @@ class ToolEnd(_Event):
     session_id: str
     tool: str
     result: str
+    tool_call_id: str | None = None
+    """The id of the call this ends (the same as its ``tool_start``'s)."""
     type: Literal["tool_end"] = "tool_end"
 
 
@@ -154,3 +159,22 @@ StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python
     StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
     ReasoningChunk, Usage,
 ]
+"""Any event of a reply (``StreamChatService.stream_events`` yields these)."""
+
+TERMINAL_EVENTS: tuple[type[StreamEnd], type[StreamError]] = (StreamEnd, StreamError)
+"""The classes of a reply's last event (for ``isinstance``)."""
+
+_BY_TYPE: dict[str, type[_Event]] = {
+    cast(str, cls.__dataclass_fields__["type"].default): cls
+    for cls in (StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
+                ReasoningChunk, Usage)
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> StreamEvent:
+    """The typed event of a documented dict (the inverse of ``to_dict``); ``ValueError`` for an
+    unknown ``type``."""
+    cls = _BY_TYPE.get(data.get("type", ""))
+    if cls is None:
+        raise ValueError(f"unknown event type {data.get('type')!r}")
+    return cast("StreamEvent", cls(**{key: data[key] for key in cls._keys if key in data}))

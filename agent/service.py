@@ -6,7 +6,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, Collection, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -19,7 +20,7 @@ from bailian_geo_agent.agent.errors import (
     redact,
     to_agent_error,
 )
-from bailian_geo_agent.agent.events import StreamError
+from bailian_geo_agent.agent.events import StreamError, StreamEvent
 from bailian_geo_agent.agent.limits import recursion_limit
 from bailian_geo_agent.agent.sessions.history import keep_partial_answer
 from bailian_geo_agent.agent.sessions.stores import (
@@ -48,7 +49,8 @@ _EXPIRY_CHECK_INTERVAL = 3600.0
 
 
 class StreamChatService:
-    """Streams a geographic assistant's replies as the documented event dicts.
+    """Streams a geographic assistant's replies as the documented event dicts (``stream_chat``)
+    or as the typed events they come from (``stream_events``).
 
     ``StreamChatService()`` reads its settings from the environment and ``./.env``. Pass
     ``settings``, your own LangChain ``model``, ``tools`` or LangGraph ``checkpointer`` to reuse
@@ -107,6 +109,26 @@ class StreamChatService:
         event. Invalid input, a missing key or bad settings give a single ``error`` event and
         no model call. The generator never raises.
         """
+        # stream_events' own source, not a generator over it: no extra step per chunk.
+        async with self._reply(message, session_id, events) as source:
+            async for event in source:
+                yield event.to_dict()
+
+    async def stream_events(
+        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """``stream_chat``'s events as typed objects (``agent.events``), in the same order;
+        ``event.to_dict()`` is the documented dict. Never raises."""
+        async with self._reply(message, session_id, events) as source:
+            async for event in source:
+                yield event
+
+    @asynccontextmanager
+    async def _reply(
+        self, message: str, session_id: str | None, events: Collection[str] | None
+    ) -> AsyncIterator[AsyncIterable[StreamEvent]]:
+        """One reply's events: its handler, running in a task until the block ends (a reply
+        its reader left is stopped), or the single ``error`` of one that cannot begin."""
         message_id = str(uuid4())
         error: StreamError | None = None
         with use_language(self.settings.language):  # not across a yield: the caller's context
@@ -123,7 +145,7 @@ class StreamChatService:
                 except Exception as exc:  # bad input or setup: one error event, no model call
                     error = StreamError(message_id, sid, self._describe(exc))
         if error is not None:
-            yield error.to_dict()
+            yield _only(error)
             return
 
         deadline = asyncio.timeout(self.settings.reply_timeout or None)
@@ -138,8 +160,7 @@ class StreamChatService:
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
         try:
-            async for event in handler:
-                yield event.to_dict()
+            yield handler
         finally:
             # Stop a reply its consumer left; one that has ended is only finishing its tail
             # (returning from the graph, the idle-session sweep): let it.
@@ -228,6 +249,8 @@ class StreamChatService:
             "configurable": {"thread_id": session_id},
             "recursion_limit": recursion_limit(settings.max_tool_rounds),
         }
+        started = time.perf_counter()
+        outcome = "ok"
         with use_language(settings.language):  # this task's own context
             try:
                 store = self._session_store()
@@ -243,14 +266,20 @@ class StreamChatService:
                             raise self._reply_timeout() from None
                         raise
             except asyncio.CancelledError:
+                outcome = "cancelled"
                 handler.finish(text("cancelled"))  # whoever cancelled it, the consumer hears of it
                 raise
             except Exception as exc:
-                logger.info("reply %s failed: %s", handler.message_id, type(exc).__name__)
+                outcome = f"error {type(exc).__name__}"
                 handler.finish(exc)
             else:
                 handler.finish()
                 self._maybe_expire()
+            finally:  # -v: one line per reply
+                if outcome == "ok" and handler.failed:
+                    outcome = "error"
+                logger.info("reply %s in session %s: %s in %.2f s", handler.message_id,
+                            session_id, outcome, time.perf_counter() - started)
 
     def _reply_timeout(self) -> ReplyTimeoutError:
         seconds = f"{self.settings.reply_timeout:g}"
@@ -347,6 +376,10 @@ class StreamChatService:
             await self.expire_idle_sessions()
         except Exception as exc:  # a failed sweep must never disturb replies
             logger.warning("expiring idle sessions failed: %s", type(exc).__name__)
+
+
+async def _only(event: StreamEvent) -> AsyncIterator[StreamEvent]:
+    yield event
 
 
 def _default_tools(settings: Settings) -> list[BaseTool]:

@@ -239,12 +239,16 @@ def test_every_event_type_has_its_documented_dict_form():
         **ids,
         "tool": "t",
         "arguments": {"a": 1},
+        "tool_call_id": None,
     }
+    assert ToolStart(tool="t", arguments="x", tool_call_id="call_1", **ids).to_dict() == {
+        "type": "tool_start", **ids, "tool": "t", "arguments": "x", "tool_call_id": "call_1"}
     assert ToolEnd(tool="t", result="ok", **ids).to_dict() == {
         "type": "tool_end",
         **ids,
         "tool": "t",
         "result": "ok",
+        "tool_call_id": None,
     }
     assert next(iter(StreamError(error="x", **ids).to_dict())) == "type"
 

@@ -12,15 +12,28 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
+from bailian_geo_agent.agent.events import (
+    MapAction,
+    ReasoningChunk,
+    StreamChunk,
+    StreamEnd,
+    StreamError,
+    StreamStart,
+    ToolEnd,
+    ToolStart,
+    Usage,
+)
+from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from bailian_geo_agent.agent.server.schemas import UIChatRequest
 from bailian_geo_agent.agent.server.sse import dumps
-from sse_starlette import ServerSentEvent
 
 HEADERS = {"x-vercel-ai-ui-message-stream": "v1", "Cache-Control": "no-cache"}
 """Headers of the response (sse-starlette adds ``X-Accel-Buffering: no`` and keep-alive)."""
+Part: TypeAlias = dict[str, Any] | str
+"""One part of the stream: a part object, or a raw ``data:`` value (``[DONE]``)."""
 _CHAT_NAMESPACE = uuid.UUID("6f0d3c1e-7a43-4c55-9b3e-2a1f5b8e9d10")
 
 
@@ -41,104 +54,133 @@ def last_user_text(request: UIChatRequest) -> str:
     return ""
 
 
-class _Translator:
-    """Turns one reply's events into UI message stream parts."""
+class AISDKAdapter(EventStreamAdapter[Part]):
+    """The UI message stream protocol: our events as its parts, ``[DONE]`` after the last.
 
-    def __init__(self, stopped: Any) -> None:
-        self._stopped = stopped  # () -> bool: whether the reply was stopped (abort, not error)
+    ``stopped()`` tells whether the reply was stopped (its ``error`` is then an ``abort``).
+    Tool parts are paired by the events' ``tool_call_id`` (by name, in order, without one).
+    """
+
+    def __init__(self, stopped: Callable[[], bool]) -> None:
+        super().__init__()
+        self._stopped = stopped
         self._text_id: str | None = None
         self._texts = 0
         self._reasoning_id: str | None = None
         self._reasonings = 0
         self._calls = 0
         self._after_tool = False
-        self._open_calls: defaultdict[str, deque[str]] = defaultdict(deque)
+        self._calls_by_id: dict[str, str] = {}
+        self._calls_by_name: defaultdict[str, deque[str]] = defaultdict(deque)
 
-    def _end_text(self, parts: list[dict[str, Any]]) -> None:
+    def encode(self, frame: Part) -> bytes:
+        """``data: <part as JSON>`` (a string goes as is), sse-starlette's default framing."""
+        data = frame if isinstance(frame, str) else dumps(frame)
+        return f"data: {data}\r\n\r\n".encode()
+
+    def _end_text(self, parts: list[Part]) -> None:
         if self._text_id is not None:
             parts.append({"type": "text-end", "id": self._text_id})
             self._text_id = None
 
-    def _end_reasoning(self, parts: list[dict[str, Any]]) -> None:
+    def _end_reasoning(self, parts: list[Part]) -> None:
         if self._reasoning_id is not None:
             parts.append({"type": "reasoning-end", "id": self._reasoning_id})
             self._reasoning_id = None
 
-    def _new_step(self, parts: list[dict[str, Any]]) -> None:
+    def _new_step(self, parts: list[Part]) -> None:
         if self._after_tool:  # the model writes again after its tools: a new step
             parts += [{"type": "finish-step"}, {"type": "start-step"}]
             self._after_tool = False
 
-    def parts(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        kind = event["type"]
-        if kind == "reasoning_chunk":
-            if self._reasoning_id is not None:
-                return [{"type": "reasoning-delta", "id": self._reasoning_id,
-                         "delta": event["chunk"]}]
-            parts: list[dict[str, Any]] = []
-            self._end_text(parts)
-            self._new_step(parts)
-            self._reasonings += 1
-            self._reasoning_id = f"reasoning-{self._reasonings}"
-            parts.append({"type": "reasoning-start", "id": self._reasoning_id})
-            parts.append({"type": "reasoning-delta", "id": self._reasoning_id,
-                          "delta": event["chunk"]})
-            return parts
-        if kind == "stream_chunk":
-            if self._text_id is not None:
-                return [{"type": "text-delta", "id": self._text_id, "delta": event["chunk"]}]
-            parts = []
-            self._end_reasoning(parts)
-            if self._after_tool:  # the model writes again after its tools: a new step
-                parts += [{"type": "finish-step"}, {"type": "start-step"}]
-                self._after_tool = False
-            self._texts += 1
-            self._text_id = f"text-{self._texts}"
-            parts.append({"type": "text-start", "id": self._text_id})
-            parts.append({"type": "text-delta", "id": self._text_id, "delta": event["chunk"]})
-            return parts
-        parts = []
-        self._end_reasoning(parts)
-        if kind == "stream_start":
-            parts.append({"type": "start", "messageId": event["message_id"],
-                          "messageMetadata": {"sessionId": event["session_id"]}})
-            parts.append({"type": "start-step"})
-        elif kind == "tool_start":
-            self._end_text(parts)
-            self._calls += 1
-            call_id = f"call-{self._calls}"
-            self._open_calls[event["tool"]].append(call_id)
-            parts.append({"type": "tool-input-available", "toolCallId": call_id,
-                          "toolName": event["tool"], "input": event["arguments"]})
-        elif kind == "tool_end":
-            waiting = self._open_calls.get(event["tool"])
-            if waiting:  # tools of one name finish in the order they started
-                parts.append({"type": "tool-output-available", "toolCallId": waiting.popleft(),
-                              "output": event["result"]})
-            self._after_tool = True
-        elif kind == "map_action":
-            parts.append({"type": "data-map-action", "data": event["action"]})
-        elif kind == "stream_end":
-            self._end_text(parts)
-            parts += [{"type": "finish-step"}, {"type": "finish", "finishReason": "stop"}]
-        elif kind == "error":
-            self._end_text(parts)
-            if self._stopped():
-                parts.append({"type": "abort", "reason": event["error"]})
-            else:
-                parts += [{"type": "error", "errorText": event["error"]},
-                          {"type": "finish", "finishReason": "error"}]
+    def on_reasoning(self, event: ReasoningChunk) -> Sequence[Part]:
+        if self._reasoning_id is not None:
+            return [{"type": "reasoning-delta", "id": self._reasoning_id, "delta": event.chunk}]
+        parts: list[Part] = []
+        self._end_text(parts)
+        self._new_step(parts)
+        self._reasonings += 1
+        self._reasoning_id = f"reasoning-{self._reasonings}"
+        parts.append({"type": "reasoning-start", "id": self._reasoning_id})
+        parts.append({"type": "reasoning-delta", "id": self._reasoning_id, "delta": event.chunk})
         return parts
 
+    def on_chunk(self, event: StreamChunk) -> Sequence[Part]:
+        if self._text_id is not None:
+            return [{"type": "text-delta", "id": self._text_id, "delta": event.chunk}]
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        self._new_step(parts)
+        self._texts += 1
+        self._text_id = f"text-{self._texts}"
+        parts.append({"type": "text-start", "id": self._text_id})
+        parts.append({"type": "text-delta", "id": self._text_id, "delta": event.chunk})
+        return parts
 
-async def ui_message_stream(
-    first: dict[str, Any], rest: AsyncIterator[dict[str, Any]], stopped: Any
-) -> AsyncIterator[ServerSentEvent]:
-    """The reply as UI message stream parts, each one ``data:`` SSE event, then ``[DONE]``."""
-    translate = _Translator(stopped).parts
-    for part in translate(first):
-        yield ServerSentEvent(dumps(part))
-    async for event in rest:
-        for part in translate(event):
-            yield ServerSentEvent(dumps(part))
-    yield ServerSentEvent("[DONE]")
+    def on_start(self, event: StreamStart) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        parts.append({"type": "start", "messageId": event.message_id,
+                      "messageMetadata": {"sessionId": event.session_id}})
+        parts.append({"type": "start-step"})
+        return parts
+
+    def on_tool_start(self, event: ToolStart) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        self._end_text(parts)
+        self._calls += 1
+        call_id = f"call-{self._calls}"
+        if event.tool_call_id is not None:
+            self._calls_by_id[event.tool_call_id] = call_id
+        else:
+            self._calls_by_name[event.tool].append(call_id)
+        parts.append({"type": "tool-input-available", "toolCallId": call_id,
+                      "toolName": event.tool, "input": event.arguments})
+        return parts
+
+    def on_tool_end(self, event: ToolEnd) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        if event.tool_call_id is not None:
+            call_id = self._calls_by_id.pop(event.tool_call_id, None)
+        else:  # tools of one name finish in the order they started
+            waiting = self._calls_by_name.get(event.tool)
+            call_id = waiting.popleft() if waiting else None
+        if call_id is not None:
+            parts.append({"type": "tool-output-available", "toolCallId": call_id,
+                          "output": event.result})
+        self._after_tool = True
+        return parts
+
+    def on_map_action(self, event: MapAction) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        parts.append({"type": "data-map-action", "data": event.action})
+        return parts
+
+    def on_usage(self, event: Usage) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        return parts
+
+    def on_end(self, event: StreamEnd) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        self._end_text(parts)
+        parts += [{"type": "finish-step"}, {"type": "finish", "finishReason": "stop"}]
+        return parts
+
+    def on_error(self, event: StreamError) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        self._end_text(parts)
+        if self._stopped():
+            parts.append({"type": "abort", "reason": event.error})
+        else:
+            parts += [{"type": "error", "errorText": event.error},
+                      {"type": "finish", "finishReason": "error"}]
+        return parts
+
+    def on_close(self) -> Sequence[Part]:
+        return ("[DONE]",)

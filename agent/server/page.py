@@ -105,7 +105,7 @@ def install_page(app: FastAPI, lang: Language | None = None) -> None:
     """Serve the page at ``/`` and its assets under ``/static``. ``lang``: the language of its
     tool names (default: the service's, looked up when the page is asked for)."""
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> HTMLResponse:
         """The single-page app."""
         html = render_index(lang or _language_of(app))

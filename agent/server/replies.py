@@ -1,11 +1,12 @@
-"""Replies in progress: each runs in its own task, detached from the request that started it.
+"""Replies in progress: each is one task, detached from the request that started it.
 
-``Reply`` reads ``StreamChatService.stream_chat`` in a task, numbers its events (their SSE
-ids), appends each to the reply's event log (``agent.server.streams``) and hands it to the
-response that started it while that client is connected. A client that goes away only
-detaches (``detach``); the reply runs on to its end, resumable from the log. Stopping (the stop
-endpoint, from any instance, or a disconnect with ``"resume": false``) cancels the task, which
-closes the upstream model request; the reply then ends with the ``error`` event (cancelled).
+A ``Reply``'s task reads the service's typed event stream (``StreamChatService.stream_events``),
+numbers the events (their SSE ids) and hands each, in the same step, to the reply's event log
+(``agent.server.event_log``) and to the client that started it while that client is connected.
+A client that goes away only detaches (``detach``); the reply runs on to its end, resumable
+from the log. Stopping (the stop endpoint, from any instance, or a disconnect with
+``"resume": false``) cancels the task, which closes the upstream model request; the reply then
+ends with the ``error`` event (cancelled).
 """
 
 from __future__ import annotations
@@ -15,40 +16,39 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
-from bailian_geo_agent.agent.server.streams import EventLog, LogWriter
-from bailian_geo_agent.agent.server.streams.base import TERMINAL
+from bailian_geo_agent.agent.events import TERMINAL_EVENTS, StreamError, StreamEvent
+from bailian_geo_agent.agent.server.event_log import EventLog, LogFeed, LogUnavailable
 from bailian_geo_agent.prompts.catalogue import text
 
-_END = object()
+_END: Any = object()
 
 
 class Reply:
     """One reply's events, read by the client that started it; ``stop()`` may come from
     anywhere."""
 
-    def __init__(self, stream: AsyncGenerator[dict[str, Any], None], owner: str,
+    def __init__(self, stream: AsyncGenerator[StreamEvent, None], owner: str,
                  log: EventLog | None = None) -> None:
         self.owner = owner
         self.message_id = ""
         self.session_id = ""
         self.stopped = False
-        self.writer: LogWriter | None = None
         self._stream = stream
         self._log = log
+        self._feed: LogFeed | None = None
         self._queue: asyncio.Queue[Any] | None = asyncio.Queue()
-        self._first: asyncio.Queue[Any] = self._queue
+        loop = asyncio.get_running_loop()
+        self._first: asyncio.Future[StreamEvent] = loop.create_future()
         self._seq = 0
         self._ended = False
-        self._task = asyncio.get_running_loop().create_task(self._pump())
+        self._task = loop.create_task(self._run())
 
-    async def first(self) -> dict[str, Any]:
-        """The first event (``stream_start``, or the ``error`` of a reply that never began)."""
-        event: dict[str, Any] = await self._first.get()
-        if event is _END:  # pragma: no cover - stream_chat always yields an event
-            raise RuntimeError("the reply ended without an event")
-        return event
+    async def first(self) -> StreamEvent:
+        """The first event (``stream_start``, or the ``error`` of a reply that never began),
+        once the log has registered the reply; ``LogUnavailable`` if it could not."""
+        return await asyncio.shield(self._first)
 
-    async def rest(self) -> AsyncIterator[dict[str, Any]]:
+    async def rest(self) -> AsyncIterator[StreamEvent]:
         """The events after the first, up to and including the last one (while attached)."""
         queue = self._queue
         if queue is None:
@@ -56,7 +56,7 @@ class Reply:
         while (event := await queue.get()) is not _END:
             yield event
 
-    async def rest_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+    async def rest_batches(self) -> AsyncIterator[list[StreamEvent]]:
         """``rest()`` a batch at a time: each batch is every event already waiting (at least
         one), so a busy server hands a slow reader several events at once, never later."""
         queue = self._queue
@@ -96,35 +96,51 @@ class Reply:
         """Whether the reply has sent its last event (or was stopped)."""
         return self._task.done()
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _emit(self, event: StreamEvent) -> None:
+        """Event number ``seq`` to the log and to the client."""
         self._seq += 1
-        if self._seq == 1:
-            self.message_id = event["message_id"]
-            self.session_id = event["session_id"]
-            if self._log is not None and event["type"] != "error":
-                self.writer = LogWriter(self._log, self.message_id, self.owner,
-                                        self.session_id)
-        terminal = event["type"] in TERMINAL
+        terminal = isinstance(event, TERMINAL_EVENTS)
         if terminal:
             self._ended = True
-        if self.writer is not None:
-            self.writer.put(self._seq, event, self.stopped and terminal)
+        if self._feed is not None:
+            self._feed.add(self._seq, event, self.stopped and terminal)
         if self._queue is not None:
             self._queue.put_nowait(event)
 
-    async def _pump(self) -> None:
+    async def _begin(self, first: StreamEvent) -> None:
+        """Register the reply in its log (a reply that never began is not logged)."""
+        self.message_id, self.session_id = first.message_id, first.session_id
+        if self._log is not None and not isinstance(first, StreamError):
+            try:
+                await self._log.open(self.message_id, self.owner, self.session_id)
+            except Exception as exc:
+                raise LogUnavailable(type(exc).__name__) from None
+            self._feed = LogFeed(self._log, self.message_id, self.session_id)
+        self._seq = 1
+        self._ended = isinstance(first, TERMINAL_EVENTS)
+        if self._feed is not None:
+            self._feed.add(1, first)
+
+    async def _run(self) -> None:
+        stream = self._stream
         try:
-            async for event in self._stream:
+            first = await anext(stream)
+            await self._begin(first)
+            self._first.set_result(first)
+            async for event in stream:
                 self._emit(event)
         except asyncio.CancelledError:
-            if not self._ended and self.message_id:
-                self._emit({"type": "error", "message_id": self.message_id,
-                            "session_id": self.session_id, "error": text("cancelled")})
+            if not self._ended and self._first.done():
+                self._emit(StreamError(self.message_id, self.session_id, text("cancelled")))
+        except Exception as exc:  # the log could not register the reply: first() raises it
+            if not self._first.done():
+                self._first.set_exception(exc)
         finally:
             with contextlib.suppress(Exception):
-                await self._stream.aclose()
-            self._first.put_nowait(_END)
-            if self._queue is not None and self._queue is not self._first:
+                await stream.aclose()
+            if not self._first.done():
+                self._first.cancel()
+            if self._queue is not None:
                 self._queue.put_nowait(_END)
 
 
@@ -133,15 +149,10 @@ class Replies:
 
     def __init__(self) -> None:
         self._by_id: dict[str, Reply] = {}
-        self._writers: set[LogWriter] = set()
 
     def add(self, reply: Reply) -> None:
         """Register ``reply`` (after its first event) until it is done."""
         self._by_id[reply.message_id] = reply
-        writer = reply.writer
-        if writer is not None:
-            self._writers.add(writer)
-            writer._task.add_done_callback(lambda _t: self._writers.discard(writer))
         reply.when_done(lambda: self.discard(reply))
 
     def discard(self, reply: Reply) -> None:
@@ -164,12 +175,9 @@ class Replies:
         return len(self._by_id)
 
     async def stop_all(self) -> None:
-        """Stop every reply (the server is shutting down) and let their logs take the end."""
+        """Stop every reply (the server is shutting down); their logs take the end."""
         replies = list(self._by_id.values())
         for reply in replies:
             reply.cancel()
         for reply in replies:
             await reply.stop()
-        writers = [w._task for w in self._writers]
-        if writers:
-            await asyncio.wait(writers, timeout=5)

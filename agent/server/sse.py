@@ -6,9 +6,11 @@ the documented dict as JSON. Framing is sse-starlette's (``encode`` writes the s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from typing import Any
 
+from bailian_geo_agent.agent.events import StreamEvent
+from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from sse_starlette import ServerSentEvent
 
 try:
@@ -43,24 +45,39 @@ def keep_alive() -> ServerSentEvent:
     return _KeepAlive()
 
 
-def encode(event: dict[str, Any], n: int) -> bytes:
+def encode(event: dict[str, Any], n: int, sep: str = "\n") -> bytes:
     """Event ``n`` of a reply as one SSE event block: the bytes sse-starlette's
-    ``ServerSentEvent(dumps(event), event=event["type"], id=str(n)).encode()`` gives (``sep``
-    ``"\\n"``), without its line splitting: compact JSON has no line breaks, the id is digits
-    and an event's type is one word."""
-    return f"id: {n}\nevent: {event['type']}\ndata: {dumps(event)}\n\n".encode()
+    ``ServerSentEvent(dumps(event), event=event["type"], id=str(n), sep=sep).encode()`` gives,
+    without its line splitting: compact JSON has no line breaks, the id is digits and an
+    event's type is one word."""
+    return f"id: {n}{sep}event: {event['type']}{sep}data: {dumps(event)}{sep}{sep}".encode()
 
 
-async def sse_events(
-    first: dict[str, Any], rest: AsyncIterator[list[dict[str, Any]]]
-) -> AsyncIterator[bytes]:
-    """The reply's events as SSE event blocks; the events of one batch of ``rest`` (what was
-    waiting when the response asked, ``Reply.rest_batches``) go out as one write."""
-    yield encode(first, 1)
-    n = 1
-    async for batch in rest:
-        blocks = []
-        for event in batch:
-            n += 1
-            blocks.append(encode(event, n))
-        yield b"".join(blocks)
+class SSEAdapter(EventStreamAdapter[bytes]):
+    """The seed SSE protocol: every event, as its documented dict, one SSE event each.
+
+    Ids count from 1; a resumed reply's entries carry their own (``resumed``). ``sep`` is the
+    line end: ``"\\n"`` on the live stream, sse-starlette's default ``"\\r\\n"`` on resumes
+    (as they have always been sent)."""
+
+    def __init__(self, sep: str = "\n") -> None:
+        super().__init__()
+        self.seq = 0
+        """The id of the last event sent."""
+        self._sep = sep
+
+    def _event(self, event: StreamEvent) -> Sequence[bytes]:
+        self.seq += 1
+        return (encode(event.to_dict(), self.seq, self._sep),)
+
+    on_start = on_chunk = on_reasoning = on_tool_start = on_tool_end = _event
+    on_map_action = on_usage = on_end = on_error = _event
+
+    def encode(self, frame: bytes) -> bytes:
+        """Frames are bytes already."""
+        return frame
+
+    def resumed(self, seq: int, event: StreamEvent) -> bytes:
+        """A logged event with id ``seq``."""
+        self.seq = seq - 1
+        return self.to_bytes((event,))

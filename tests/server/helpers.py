@@ -39,8 +39,9 @@ def check_reply(events: list[tuple[str, str, dict]]) -> str:
             "stream_end": ["type", "message_id", "session_id"],
             "error": ["type", "message_id", "session_id", "error"],
             "map_action": ["type", "message_id", "session_id", "action"],
-            "tool_start": ["type", "message_id", "session_id", "tool", "arguments"],
-            "tool_end": ["type", "message_id", "session_id", "tool", "result"]}
+            "tool_start": ["type", "message_id", "session_id", "tool", "arguments",
+                           "tool_call_id"],
+            "tool_end": ["type", "message_id", "session_id", "tool", "result", "tool_call_id"]}
     for d in datas:
         assert list(d) == keys[d["type"]], d
     return "".join(d["chunk"] for d in datas if d["type"] == "stream_chunk")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bailian_geo_agent.agent.server.aisdk import _Translator
+from bailian_geo_agent.agent.events import event_from_dict
+from bailian_geo_agent.agent.server.aisdk import AISDKAdapter
 from bailian_geo_agent.agent.server.schemas import UIChatRequest
 
 
@@ -18,8 +19,8 @@ def test_reasoning_becomes_reasoning_parts_before_each_step_text() -> None:
         {"type": "stream_chunk", "chunk": "北京晴", **ids},
         {"type": "stream_end", **ids},
     ]
-    translate = _Translator(lambda: False).parts
-    parts = [part for event in events for part in translate(event)]
+    adapter = AISDKAdapter(lambda: False)
+    parts = [part for event in events for part in adapter.frames(event_from_dict(event))]
     assert parts == [
         {"type": "start", "messageId": "m", "messageMetadata": {"sessionId": "s"}},
         {"type": "start-step"},

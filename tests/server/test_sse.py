@@ -194,6 +194,16 @@ async def test_health_readiness_and_the_openapi_document(client):
     assert (await client.get("/docs")).status_code == 200
 
 
+async def test_head_of_the_page_answers_200_with_the_get_headers(client):
+    head = await client.head("/")
+    get = await client.get("/")
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.content == b"" and get.content.startswith(b"<!")
+    assert head.headers["content-type"] == get.headers["content-type"] == (
+        "text/html; charset=utf-8")
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
 async def test_many_replies_at_once_each_get_their_own_text(client, fake_dashscope, auth_a):
     messages = [f"并发消息{i}" for i in range(30)]
     results = await asyncio.gather(*(
@@ -216,8 +226,9 @@ def test_encode_writes_sse_starlettes_bytes(event):
 
 
 async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
+    from bailian_geo_agent.agent.events import event_from_dict
     from bailian_geo_agent.agent.server.replies import Reply
-    from bailian_geo_agent.agent.server.sse import encode, sse_events
+    from bailian_geo_agent.agent.server.sse import SSEAdapter, encode
 
     events = [{"type": "stream_start", "message_id": "m", "session_id": "s"},
               *({"type": "stream_chunk", "message_id": "m", "session_id": "s", "chunk": c}
@@ -226,14 +237,14 @@ async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
     go = asyncio.Event()
 
     async def stream():
-        yield events[0]
+        yield event_from_dict(events[0])
         await go.wait()  # the rest arrive while the reader is away: one batch
         for event in events[1:]:
-            yield event
+            yield event_from_dict(event)
 
     reply = Reply(stream(), "owner")
     first = await reply.first()
-    writes = sse_events(first, reply.rest_batches())
+    writes = SSEAdapter().stream(first, reply.rest_batches())
     assert await anext(writes) == encode(events[0], 1)
     pumped = asyncio.Event()
     reply.when_done(pumped.set)  # every event is queued once the reply's task has ended

@@ -6,7 +6,7 @@ import asyncio
 import bisect
 from collections.abc import AsyncIterator
 
-from bailian_geo_agent.agent.server.streams.base import Entry, EventLog, ReplyInfo
+from bailian_geo_agent.agent.server.event_log.base import Entry, EventLog, ReplyInfo
 
 
 class _Log:
@@ -18,8 +18,15 @@ class _Log:
         self.info = info
         self.entries: list[Entry] = []
         self.seqs: list[int] = []
-        self.changed = asyncio.Event()
+        self.changed: asyncio.Event | None = None  # made by the first reader that waits
         self.done = False
+
+    def wake(self) -> None:
+        """Tell the readers waiting that there is more (nothing to do when none waits)."""
+        changed = self.changed
+        if changed is not None:
+            self.changed = None
+            changed.set()
 
 
 class MemoryLog(EventLog):
@@ -34,20 +41,20 @@ class MemoryLog(EventLog):
         self._logs[message_id] = _Log(ReplyInfo(owner, session_id))
         self._active[session_id] = message_id
 
-    async def write(self, message_id: str, entries: list[Entry]) -> None:
+    def append(self, message_id: str, entries: list[Entry]) -> None:
         log = self._logs.get(message_id)
         if log is None:
             return
-        log.entries.extend(entries)
-        log.seqs.extend(e.seq for e in entries)
-        log.changed.set()
-        log.changed = asyncio.Event()
+        for entry in entries:
+            log.entries.append(entry)
+            log.seqs.append(entry.seq)
+        log.wake()
 
-    async def close(self, message_id: str, session_id: str) -> None:
+    def finish(self, message_id: str, session_id: str) -> None:
         log = self._logs.get(message_id)
         if log is not None:
             log.done = log.info.done = True
-            log.changed.set()
+            log.wake()
             asyncio.get_running_loop().call_later(self.ttl, self._expire, message_id, log)
         if self._active.get(session_id) == message_id:
             del self._active[session_id]
@@ -69,7 +76,6 @@ class MemoryLog(EventLog):
             return
         seen = after
         while True:
-            changed = log.changed
             start = bisect.bisect_right(log.seqs, seen)
             for entry in log.entries[start:]:
                 part = entry.after(seen)
@@ -81,7 +87,11 @@ class MemoryLog(EventLog):
                     return
             if log.done:
                 return
-            await changed.wait()
+            if bisect.bisect_right(log.seqs, seen) < len(log.seqs):
+                continue  # more came while the last entry was being read
+            if log.changed is None:
+                log.changed = asyncio.Event()
+            await log.changed.wait()
 
     def __len__(self) -> int:
         return len(self._logs)

@@ -8,8 +8,9 @@ import random
 import time
 
 import pytest
-from bailian_geo_agent.agent.server.streams import LogWriter, MemoryLog
-from bailian_geo_agent.agent.server.streams.base import COALESCE_AFTER, Entry
+from bailian_geo_agent.agent.events import StreamChunk, StreamEnd, StreamStart
+from bailian_geo_agent.agent.server.event_log import LogFeed, MemoryLog
+from bailian_geo_agent.agent.server.event_log.base import COALESCE_AFTER, Entry
 
 MID, SID, OWNER = "m-1", "s-1", "owner"
 measured: dict[str, float] = {}
@@ -20,7 +21,7 @@ async def log(request):
     if request.param == "memory":
         yield MemoryLog(ttl=600)
         return
-    from bailian_geo_agent.agent.server.streams.redis import RedisLog
+    from bailian_geo_agent.agent.server.event_log.redis import RedisLog
 
     url = request.getfixturevalue("redis_url")
     made = RedisLog(url, ttl=600, lease=1)
@@ -31,20 +32,20 @@ async def log(request):
         await made.aclose()
 
 
-def chunk(i: int) -> dict:
-    return {"type": "stream_chunk", "message_id": MID, "session_id": SID, "chunk": f"<{i}>"}
+def chunk(i: int) -> StreamChunk:
+    return StreamChunk(MID, SID, f"<{i}>")
 
 
 async def write_reply(log, chunks: int, delay_every: int = 0) -> str:
-    writer = LogWriter(log, MID, OWNER, SID)
-    await writer.opened
-    writer.put(1, {"type": "stream_start", "message_id": MID, "session_id": SID})
+    await log.open(MID, OWNER, SID)
+    feed = LogFeed(log, MID, SID)
+    feed.add(1, StreamStart(MID, SID))
     for i in range(chunks):
-        writer.put(i + 2, chunk(i))
+        feed.add(i + 2, chunk(i))
         if delay_every and i % delay_every == 0:
             await asyncio.sleep(0.001)
-    writer.put(chunks + 2, {"type": "stream_end", "message_id": MID, "session_id": SID})
-    await writer.wait()
+    feed.add(chunks + 2, StreamEnd(MID, SID))
+    await log.flushed()
     return "".join(f"<{i}>" for i in range(chunks))
 
 
@@ -52,8 +53,8 @@ async def read_text(log, after: int) -> tuple[str, list[int]]:
     text, ids = [], []
     async for entry in log.read(MID, after):
         ids.append(entry.seq)
-        if entry.event["type"] == "stream_chunk":
-            text.append(entry.event["chunk"])
+        if isinstance(entry.event, StreamChunk):
+            text.append(entry.event.chunk)
     return "".join(text), ids
 
 
@@ -84,8 +85,8 @@ async def test_random_disconnects_assemble_the_whole_reply_while_it_streams(log)
         got = 0
         ended = False
         async for entry in log.read(MID, seen):
-            if entry.event["type"] == "stream_chunk":
-                assembled.append(entry.event["chunk"])
+            if isinstance(entry.event, StreamChunk):
+                assembled.append(entry.event.chunk)
             seen = entry.seq
             got += 1
             if entry.terminal:
@@ -130,10 +131,10 @@ async def test_a_finished_log_expires(log):
 
 
 def test_an_entry_resumed_inside_a_coalesced_chunk_keeps_only_the_rest():
-    entry = Entry(7, {"type": "stream_chunk", "chunk": "aabbbc"}, 5, [2, 3, 1])
+    entry = Entry(7, StreamChunk(MID, SID, "aabbbc"), 5, [2, 3, 1])
     assert entry.after(4) is entry
-    assert entry.after(5).event["chunk"] == "bbbc" and entry.after(5).first == 6
-    assert entry.after(6).event["chunk"] == "c"
+    assert entry.after(5).event.chunk == "bbbc" and entry.after(5).first == 6
+    assert entry.after(6).event.chunk == "c"
     assert entry.after(7) is None
     assert Entry.from_dict(entry.to_dict()) == entry
 
@@ -163,8 +164,8 @@ async def test_memory_per_idle_resumable_reply(log):
 async def test_a_busy_pool_is_not_redis_down(redis_url, unused_tcp_port):
     """A health ping that waits behind other commands which Redis answers is not a failure;
     a ping to no Redis at all is."""
-    from bailian_geo_agent.agent.server.streams import LogUnavailable
-    from bailian_geo_agent.agent.server.streams.redis import RedisLog
+    from bailian_geo_agent.agent.server.event_log import LogUnavailable
+    from bailian_geo_agent.agent.server.event_log.redis import RedisLog
 
     log = RedisLog(redis_url, connections=1)
     log.ping_seconds = 0.3
@@ -194,22 +195,61 @@ async def test_a_busy_pool_is_not_redis_down(redis_url, unused_tcp_port):
 async def test_more_readers_than_connections_wait_their_turn(redis_url):
     """Each live reader holds a Redis connection for a blocking read; past the pool's size
     (here 5; redis-py's own default is 100, which raised) the rest wait instead of failing."""
-    from bailian_geo_agent.agent.server.streams.redis import RedisLog
+    from bailian_geo_agent.agent.server.event_log.redis import RedisLog
 
     log = RedisLog(redis_url, ttl=600, lease=1, readers=5)
     await log.start()
     try:
-        writer = LogWriter(log, MID, OWNER, SID)
-        await writer.opened
+        await log.open(MID, OWNER, SID)
+        feed = LogFeed(log, MID, SID)
         readers = [asyncio.ensure_future(read_text(log, 0)) for _ in range(20)]
         await asyncio.sleep(0)
-        writer.put(1, {"type": "stream_start", "message_id": MID, "session_id": SID})
+        feed.add(1, StreamStart(MID, SID))
         for i in range(30):
-            writer.put(i + 2, chunk(i))
-        writer.put(32, {"type": "stream_end", "message_id": MID, "session_id": SID})
-        await writer.wait()
+            feed.add(i + 2, chunk(i))
+        feed.add(32, StreamEnd(MID, SID))
+        await log.flushed()
         texts = [text for text, _ in await asyncio.wait_for(asyncio.gather(*readers), 30)]
     finally:
         await log._redis.delete(f"geo-agent:reply:{MID}:log", f"geo-agent:reply:{MID}:meta")
         await log.aclose()
     assert texts == [full_text_after(30, 0)] * 20
+
+
+async def test_redis_sends_every_replys_entries_in_one_pipeline_and_a_retry_is_harmless(
+        redis_url):
+    """Appends of several replies wait for one background send; re-sending entries a failed
+    attempt had written (the retry in place) is not an error and duplicates nothing."""
+    from bailian_geo_agent.agent.server.event_log.redis import RedisLog
+
+    log = RedisLog(redis_url, ttl=600, lease=1)
+    mids = [f"m-pipe-{i}" for i in range(3)]
+    sent: list[int] = []
+    send = log._send
+
+    async def counted(pending, ending):
+        sent.append(sum(len(v) for v in pending.values()) + len(ending))
+        await send(pending, ending)
+
+    log._send = counted
+    try:
+        for mid in mids:
+            await log.open(mid, OWNER, SID)
+        for mid in mids:
+            feed = LogFeed(log, mid, SID)
+            feed.add(1, StreamStart(mid, SID))
+            feed.add(2, StreamChunk(mid, SID, "x"))
+            feed.add(3, StreamEnd(mid, SID))
+        assert sent == []  # nothing waited for Redis yet
+        await log.flushed()
+        assert sent == [12]  # 3 replies x (3 entries + their end), one pipeline
+        again = [Entry(2, StreamChunk(mids[0], SID, "x")), Entry(3, StreamEnd(mids[0], SID))]
+        await send({mids[0]: again}, [])
+        for mid in mids:
+            assert await log._redis.xlen(f"geo-agent:reply:{mid}:log") == 3
+            assert (await log.info(mid)).done
+            assert [e.seq async for e in log.read(mid, 0)] == [1, 2, 3]
+    finally:
+        for mid in mids:
+            await log._redis.delete(f"geo-agent:reply:{mid}:log", f"geo-agent:reply:{mid}:meta")
+        await log.aclose()

@@ -6,6 +6,10 @@ seen); ``reply:{id}:meta``, a hash (owner, session, instance, done); ``session:{
 the reply running in a session; ``instance:{id}``, each instance's lease, renewed every third
 of ``GEO_AGENT_STREAM_LEASE``. Stops travel on the ``geo-agent:stop`` pub/sub channel. Every
 key of a reply expires ``GEO_AGENT_STREAM_TTL`` seconds after its last renewal or its end.
+
+Appended entries wait in this process until one background task (started on demand) sends
+every reply's waiting entries in one pipeline; a failed pipeline is retried in place, so a
+reply's log never has a gap a resuming reader could not fill.
 """
 
 from __future__ import annotations
@@ -17,9 +21,15 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bailian_geo_agent.agent.events import StreamError
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
+from bailian_geo_agent.agent.server.event_log.base import (
+    Entry,
+    EventLog,
+    LogUnavailable,
+    ReplyInfo,
+)
 from bailian_geo_agent.agent.server.sse import dumps
-from bailian_geo_agent.agent.server.streams.base import Entry, EventLog, LogUnavailable, ReplyInfo
 from bailian_geo_agent.prompts.catalogue import text
 
 logger = logging.getLogger(__name__)
@@ -78,12 +88,18 @@ class RedisLog(EventLog):
         self._running: dict[str, str] = {}  # message id -> session id, replies run here
         self._tasks: list[asyncio.Task[None]] = []
         self._poll_ms = max(50, int(min(1.0, lease / 2) * 1000))
+        self._pending: dict[str, list[Entry]] = {}  # appended, not yet sent: by reply
+        self._closing: list[tuple[str, str]] = []  # finished replies, after their entries
+        self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._heartbeat()), loop.create_task(self._listen())]
 
     async def aclose(self) -> None:
+        if self._flusher is not None:  # what the replies sent last, then close
+            await asyncio.wait({self._flusher}, timeout=5)
+            self._flusher.cancel()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -133,25 +149,71 @@ class RedisLog(EventLog):
         self._answered()
         self._running[message_id] = session_id
 
-    async def write(self, message_id: str, entries: list[Entry]) -> None:
-        key = _log_key(message_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for entry in entries:
-                pipe.xadd(key, {"d": dumps(entry.to_dict())}, id=f"0-{entry.seq}")
-            if entries[0].seq == 1:
-                pipe.expire(key, int(self.ttl) + 1)
-            await pipe.execute()
-        self._answered()
+    def append(self, message_id: str, entries: list[Entry]) -> None:
+        waiting = self._pending.get(message_id)
+        if waiting is None:
+            self._pending[message_id] = entries
+        else:
+            waiting += entries
+        self._flush_soon()
 
-    async def close(self, message_id: str, session_id: str) -> None:
+    def finish(self, message_id: str, session_id: str) -> None:
         self._running.pop(message_id, None)
+        self._closing.append((message_id, session_id))
+        self._flush_soon()
+
+    async def flushed(self) -> None:
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait({self._flusher})
+
+    def _flush_soon(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Send what is waiting, until nothing is (new entries come while one is sent)."""
+        failing = False
+        while self._pending or self._closing:
+            pending, self._pending = self._pending, {}
+            ending, self._closing = self._closing, []
+            # Every batch is retried in place: a dropped one would leave a gap that a resuming
+            # reader could never fill (the order of the log is the order of the reply).
+            for attempt in range(4):
+                try:
+                    await self._send(pending, ending)
+                    break
+                except Exception as exc:
+                    if not failing:
+                        logger.warning("event log write failed for %d replies: %s",
+                                       len(pending) + len(ending), type(exc).__name__)
+                        failing = True
+                    if attempt < 3:
+                        await asyncio.sleep(0.25 * (attempt + 1))
+
+    async def _send(self, pending: dict[str, list[Entry]], ending: list[tuple[str, str]]) -> None:
         ttl = int(self.ttl) + 1
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(_meta_key(message_id), "done", "1")
-            pipe.expire(_meta_key(message_id), ttl)
-            pipe.expire(_log_key(message_id), ttl)
-            pipe.eval(_DROP_IF_MINE, 1, _active_key(session_id), message_id)
-            await pipe.execute()
+            for message_id, entries in pending.items():
+                key = _log_key(message_id)
+                for entry in entries:
+                    pipe.xadd(key, {"d": dumps(entry.to_dict())}, id=f"0-{entry.seq}")
+                if entries[0].seq == 1:
+                    pipe.expire(key, ttl)
+            for message_id, session_id in ending:
+                pipe.hset(_meta_key(message_id), "done", "1")
+                pipe.expire(_meta_key(message_id), ttl)
+                pipe.expire(_log_key(message_id), ttl)
+                pipe.eval(_DROP_IF_MINE, 1, _active_key(session_id), message_id)
+            results = await pipe.execute(raise_on_error=False)
+        for result in results:
+            # An entry a failed attempt had already written is not an error.
+            if isinstance(result, Exception) and "equal or smaller" not in str(result):
+                raise result
+        self._answered()
+
+    async def write(self, message_id: str, entries: list[Entry]) -> None:
+        """Append ``entries`` now, waiting for Redis (``append`` does it in the background)."""
+        await self._send({message_id: entries}, [])
 
     async def info(self, message_id: str) -> ReplyInfo | None:
         meta = await self._redis.hgetall(_meta_key(message_id))
@@ -216,8 +278,7 @@ class RedisLog(EventLog):
                       info: ReplyInfo | None = None) -> Entry:
         """The ``error`` event a reader gets when the reply cannot go on."""
         session_id = info.session_id if info else ""
-        return Entry(seen + 1, {"type": "error", "message_id": message_id,
-                                "session_id": session_id, "error": text(key)})
+        return Entry(seen + 1, StreamError(message_id, session_id, text(key)))
 
     async def request_stop(self, message_id: str) -> bool:
         return bool(await self._redis.publish(STOP_CHANNEL, message_id))

@@ -4,18 +4,25 @@
 from __future__ import annotations
 
 from bailian_geo_agent.agent.errors import ConfigurationError
-from bailian_geo_agent.agent.server.streams.base import (
+from bailian_geo_agent.agent.server.event_log.base import (
     Entry,
     EventLog,
+    LogFeed,
     LogUnavailable,
-    LogWriter,
     ReplyInfo,
 )
-from bailian_geo_agent.agent.server.streams.memory import MemoryLog
+from bailian_geo_agent.agent.server.event_log.memory import MemoryLog
 from bailian_geo_agent.prompts.catalogue import text
 
-__all__ = ["Entry", "EventLog", "LogUnavailable", "LogWriter", "MemoryLog", "ReplyInfo",
-           "open_log"]
+__all__ = [
+    "Entry",
+    "EventLog",
+    "LogFeed",
+    "LogUnavailable",
+    "MemoryLog",
+    "ReplyInfo",
+    "open_log",
+]
 
 
 def open_log(url: str | None, ttl: float, lease: float) -> EventLog:
@@ -24,7 +31,7 @@ def open_log(url: str | None, ttl: float, lease: float) -> EventLog:
         return MemoryLog(ttl)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
-            from bailian_geo_agent.agent.server.streams.redis import RedisLog
+            from bailian_geo_agent.agent.server.event_log.redis import RedisLog
         except ImportError:
             raise ConfigurationError(text("stream_url_needs_redis")) from None
         return RedisLog(url, ttl, lease)

@@ -1,0 +1,11 @@
+"""The HTTP routes, one ``APIRouter`` per concern; ``ROUTERS`` in the order ``create_app``
+includes them. Each reads the shared ``ServerState`` through the ``State`` dependency."""
+
+from __future__ import annotations
+
+from bailian_geo_agent.agent.server.routes import chat, health, sessions, stop, ui
+from fastapi import APIRouter
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router, chat.router, ui.router, stop.router, sessions.router,
+)

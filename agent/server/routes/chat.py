@@ -1,0 +1,52 @@
+"""The seed SSE stream: ``POST /v1/chat/stream`` and its resume,
+``GET /v1/chat/{message_id}/events``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import uuid4
+
+from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.server.resume import last_seen, reply_info, sse_entries
+from bailian_geo_agent.agent.server.schemas import ChatStreamRequest
+from bailian_geo_agent.agent.server.sse import SSEAdapter
+from bailian_geo_agent.agent.server.state import ERRORS, Caller, State, check_input
+from bailian_geo_agent.prompts.catalogue import text
+from fastapi import APIRouter, Query, Request
+from sse_starlette import EventSourceResponse
+
+router = APIRouter(tags=["chat"])
+
+
+@router.post("/v1/chat/stream", responses={
+    200: {"content": {"text/event-stream": {}},
+          "description": "SSE: `event:` type, `id:` 1, 2, ..., `data:` the event dict"},
+    **ERRORS})
+async def chat_stream(body: ChatStreamRequest, identity: Caller,
+                      state: State) -> EventSourceResponse:
+    """Stream the reply to ``message`` as server-sent events.
+
+    Events: ``stream_start``, ``stream_chunk``s, then ``stream_end``, or ``error`` last;
+    ``map_action``, ``tool_start``, ``tool_end`` when asked for in ``events``.
+    """
+    message, sid, wanted = check_input(body.message, body.session_id, body.events,
+                                       state.service.settings.max_message_chars)
+    reply, first = await state.start_reply(identity, message, sid or str(uuid4()), wanted)
+    frames = SSEAdapter().stream(first, reply.rest_batches())
+    return state.response(reply, frames, resume=body.resume)
+
+
+@router.get("/v1/chat/{message_id}/events", responses={
+    200: {"content": {"text/event-stream": {}},
+          "description": "the reply's events after `Last-Event-ID`, then the live rest"},
+    **{k: v for k, v in ERRORS.items() if k != 413}})
+async def events(message_id: str, request: Request, identity: Caller, state: State,
+                 last_event_id: Annotated[str | None, Query()] = None) -> Any:
+    """Resume a reply: every event after ``Last-Event-ID`` (header or query parameter;
+    none: from the start), then the live rest; the stream closes after its last event.
+    Works on any instance sharing ``GEO_AGENT_STREAM_URL``, until the log expires."""
+    seen = last_seen(request.headers.get("last-event-id"), last_event_id)
+    info = await reply_info(state.log, message_id)
+    if info is None or info.owner != identity.owner:
+        raise ApiError(404, text("reply_log_not_found"))
+    return state.stream(sse_entries(state.log.read(message_id, seen)))

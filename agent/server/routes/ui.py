@@ -1,0 +1,85 @@
+"""The Vercel AI SDK UI message stream: ``POST /api/chat`` (``useChat``'s default transport)
+and ``GET /api/chat/{chat_id}/stream`` (its ``resume: true`` reconnect)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bailian_geo_agent.agent.events import FRONT_END_EVENTS, StreamEvent
+from bailian_geo_agent.agent.server import aisdk
+from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.server.resume import reply_info
+from bailian_geo_agent.agent.server.schemas import UIChatRequest
+from bailian_geo_agent.agent.server.state import (
+    ERRORS,
+    Caller,
+    State,
+    check_input,
+    log_error,
+)
+from bailian_geo_agent.prompts.catalogue import text
+from fastapi import APIRouter, Response
+from sse_starlette import EventSourceResponse
+
+router = APIRouter(tags=["chat"])
+_EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
+
+
+async def _one_at_a_time(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
+    async for event in events:
+        yield [event]
+
+
+@router.post("/api/chat", responses={
+    200: {"content": {"text/event-stream": {}},
+          "description": "the AI SDK UI message stream protocol (v1)"},
+    **ERRORS})
+async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventSourceResponse:
+    """The reply as the Vercel AI SDK UI message stream (``useChat``'s default transport).
+
+    The chat ``id`` names the session; the last user message's text is the new message.
+    """
+    sid = aisdk.session_for_chat(body.id, identity.owner)
+    message, _, _ = check_input(aisdk.last_user_text(body), None, None,
+                                state.service.settings.max_message_chars)
+    wanted = _EVENTS | {"reasoning_chunk"} if body.sendReasoning else _EVENTS
+    reply, first = await state.start_reply(identity, message, sid, wanted)
+    frames = aisdk.AISDKAdapter(lambda: reply.stopped).stream(first, reply.rest_batches())
+    return state.response(reply, frames, aisdk.HEADERS,
+                          resume=(body.model_extra or {}).get("resume") is not False)
+
+
+@router.get("/api/chat/{chat_id}/stream", responses={
+    200: {"content": {"text/event-stream": {}},
+          "description": "the running reply as the AI SDK UI message stream"},
+    204: {"description": "no reply is running in this chat"},
+    **{k: v for k, v in ERRORS.items() if k != 413}})
+async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
+    """The AI SDK's resume hook (``useChat({ resume: true })``): the chat's running reply
+    from its start as the UI message stream, or 204 when none runs."""
+    log = state.log
+    sid = aisdk.session_for_chat(chat_id, identity.owner)
+    try:
+        message_id = await log.active(sid)
+    except Exception as exc:
+        raise log_error(exc) from None
+    info = await reply_info(log, message_id) if message_id else None
+    if message_id is None or info is None or info.done:
+        return Response(status_code=204)
+    if info.owner != identity.owner:
+        raise ApiError(404, text("reply_log_not_found"))
+    stopped = [False]
+
+    async def replay() -> AsyncIterator[StreamEvent]:
+        async for entry in log.read(message_id, 0):
+            stopped[0] = entry.stopped
+            yield entry.event
+
+    source = replay()
+    try:
+        first = await anext(source)
+    except StopAsyncIteration:
+        return Response(status_code=204)
+    frames = aisdk.AISDKAdapter(lambda: stopped[0]).stream(first, _one_at_a_time(source))
+    return state.stream(frames, aisdk.HEADERS)
