@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bailian_geo_agent.agent.server.errors import install_handlers
+from bailian_geo_agent.agent.server.errors import ServiceLanguage, install_handlers
 from bailian_geo_agent.agent.server.limits import BodySizeLimit
 from bailian_geo_agent.agent.server.page import install_page
 from bailian_geo_agent.agent.server.routes import ROUTERS
@@ -78,6 +78,9 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream"], max_age=600)
+    lang = getattr(getattr(service, "settings", None), "language", None)
+    if lang is not None:  # outermost: the 413s of BodySizeLimit speak it too
+        app.add_middleware(ServiceLanguage, lang=lang)
     for router in ROUTERS:
         app.include_router(router)
     install_page(app)

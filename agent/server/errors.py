@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bailian_geo_agent.prompts.catalogue import Language, use_language
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,19 @@ def describe_validation(errors: list[Any]) -> str:
             problems.append(message_text("field_invalid", field=where, problem=problem))
     joined = "; ".join(problems) or message_text("body_off_schema")
     return message_text("request_invalid", problems=joined)
+
+
+class ServiceLanguage:
+    """Every answer in the service's language (``GEO_AGENT_LANGUAGE``, also when it is set only
+    in ``.env``), not the process environment's: error bodies, 401s, the page."""
+
+    def __init__(self, app: ASGIApp, lang: Language) -> None:
+        self.app = app
+        self.lang = lang
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with use_language(self.lang):
+            await self.app(scope, receive, send)
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -157,3 +157,31 @@ def test_server_settings_name_the_variable_of_a_bad_value(monkeypatch):
     monkeypatch.setenv("GEO_AGENT_CORS_ORIGINS", "app.example.com")
     with pytest.raises(ConfigurationError, match="GEO_AGENT_CORS_ORIGINS"):
         ServerSettings.from_env()
+
+
+async def test_answers_speak_the_service_language_even_when_only_dotenv_says_so(
+        fake_dashscope, tmp_path, monkeypatch):
+    """GEO_AGENT_LANGUAGE=en in ./.env only (not in the process environment, where the
+    catalogue would fall back to zh): the 401, the 404 and a 413 are English."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GEO_AGENT_LANGUAGE", raising=False)  # the catalogue's fallback: zh
+    (tmp_path / ".env").write_text("GEO_AGENT_LANGUAGE=en\n", encoding="utf-8")
+    service = StreamChatService(Settings(api_key=FAKE_API_KEY,
+                                         base_url=fake_dashscope.compatible_base_url,
+                                         session_store_url="memory://"), tools=[])
+    assert service.settings.language == "en"
+    app = create_app(service, ServerSettings(api_tokens=TOKEN_A, max_body_bytes=2000),
+                     close_service=True)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        unauthorized = await client.get(f"/v1/sessions/{uuid.uuid4()}")
+        missing = await client.get(f"/v1/sessions/{uuid.uuid4()}",
+                                   headers={"Authorization": f"Bearer {TOKEN_A}"})
+        too_big = await client.post("/v1/chat/stream", content=b"{" + b" " * 5000 + b"}",
+                                    headers={"Authorization": f"Bearer {TOKEN_A}",
+                                             "Content-Type": "application/json"})
+    assert (unauthorized.status_code, missing.status_code, too_big.status_code) == (401, 404, 413)
+    for response in (unauthorized, missing, too_big):
+        text = response.json()["error"]
+        assert text.isascii() and text, (response.status_code, text)
+    assert missing.json()["error"] == "No such session."
