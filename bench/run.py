@@ -479,7 +479,7 @@ def main() -> None:
             out()
             out("| measure | seconds |")
             out("|---|---:|")
-            out(f"| `import agent` | {cold['import']:.3f} |")
+            out(f"| `import bailian_geo_agent.agent` | {cold['import']:.3f} |")
             out(f"| process spawn to first chunk (`StreamChatService`) | "
                 f"{cold['first_chunk']:.3f} |")
             out(f"| `geo-agent ask` spawn to first byte of the answer | {cold['ask']:.3f} |")
