@@ -215,7 +215,8 @@ def variables(*models: type[BaseSettings]) -> list[tuple[str, str, str]]:
 def env_example() -> str:
     """The text of ``.env.example``: every variable, commented, with its default.
 
-    Regenerate the file with ``python -m bailian_geo_agent.agent.config > .env.example`` after adding a setting.
+    Regenerate the file with ``python -m bailian_geo_agent.agent.config > .env.example``
+    after adding a setting.
     """
     lines = [
         "# bailian-geo-agent configuration: copy to .env and set what you need.",
