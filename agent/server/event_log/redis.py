@@ -91,8 +91,10 @@ class RedisLog(EventLog):
         self._pending: dict[str, list[Entry]] = {}  # appended, not yet sent: by reply
         self._closing: list[tuple[str, str]] = []  # finished replies, after their entries
         self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def start(self) -> None:
+        self._closed = False
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._heartbeat()), loop.create_task(self._listen())]
 
@@ -100,10 +102,13 @@ class RedisLog(EventLog):
         if self._flusher is not None:  # what the replies sent last, then close
             await asyncio.wait({self._flusher}, timeout=5)
             self._flusher.cancel()
+        # redis-py can swallow a cancellation that lands inside a pipeline: the loops also
+        # stop on this flag, and the wait is bounded.
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         if self._tasks:
-            await asyncio.wait(self._tasks)
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
         with contextlib.suppress(Exception):
             await self._redis.delete(_instance_key(self.instance))
@@ -286,7 +291,7 @@ class RedisLog(EventLog):
     async def _heartbeat(self) -> None:
         """Renew this instance's lease and its running replies' keys."""
         every = self.lease / 3
-        while True:
+        while not self._closed:
             try:
                 ttl = int(self.ttl) + 1
                 async with self._redis.pipeline(transaction=False) as pipe:
@@ -304,7 +309,7 @@ class RedisLog(EventLog):
 
     async def _listen(self) -> None:
         """Hear stop requests from every instance (resubscribing after a Redis outage)."""
-        while True:
+        while not self._closed:
             pubsub = self._reads.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(STOP_CHANNEL)
