@@ -34,8 +34,8 @@ main()
 
 
 def test_serve_builds_the_agent_before_it_listens_and_tunes_its_collector(
-        fake_dashscope_server, tmp_path):
-    env = server_env(fake_dashscope_server.compatible_base_url, tmp_path)
+        fake_dashscope, tmp_path):
+    env = server_env(fake_dashscope.compatible_base_url, tmp_path)
     store = tmp_path / "sessions.sqlite"  # created by the agent's build (the checkpointer)
     out = subprocess.run([sys.executable, "-c", _PROBE, str(store)], cwd=tmp_path,
                          env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
@@ -47,7 +47,7 @@ def test_serve_builds_the_agent_before_it_listens_and_tunes_its_collector(
                     "threshold": list(SERVING_GC_THRESHOLD), "frozen": seen["frozen"],
                     "store": True}
     assert seen["frozen"] > 100_000  # the whole stack, imported before it listened
-    assert fake_dashscope_server.requests == []  # building calls no model
+    assert fake_dashscope.requests == []  # building calls no model (the log is this test's)
 
 
 async def test_serve_starts_and_says_not_ready_when_the_agent_cannot_be_built(

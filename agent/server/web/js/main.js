@@ -120,13 +120,14 @@ function show(run, reply, event, id) {
       run.saveSoon();
       break;
     case "tool_start":
-      reply.toolStart(event.tool);
-      run.tools.push({ name: event.tool, done: false });
+      reply.toolStart(event.tool, event.tool_call_id);
+      run.tools.push({ name: event.tool, id: event.tool_call_id, done: false });
       run.save();
       break;
     case "tool_end": {
-      reply.toolEnd(event.tool, event.result);
-      const tool = run.tools.find((t) => t.name === event.tool && !t.done);
+      reply.toolEnd(event.tool, event.result, event.tool_call_id);
+      const tool = run.tools.find((t) => !t.done && (event.tool_call_id
+        ? t.id === event.tool_call_id : t.name === event.tool));
       if (tool) Object.assign(tool, { done: true, result: String(event.result || "").slice(0, 300) });
       run.save();
       break;
@@ -283,8 +284,8 @@ async function load() {
     conversation.user(run.question);
     const reply = conversation.assistant();
     for (const tool of run.tools) {
-      reply.toolStart(tool.name);
-      if (tool.done) reply.toolEnd(tool.name, tool.result);
+      reply.toolStart(tool.name, tool.id);
+      if (tool.done) reply.toolEnd(tool.name, tool.result, tool.id);
     }
     reply.append(run.text);
     follow(run, reply, stream); // runs on after the page has loaded

@@ -48,15 +48,18 @@ export class Conversation {
       busy(on) { item.classList.toggle("streaming", on); item.setAttribute("aria-busy", on ? "true" : "false"); },
       append: (chunk) => { body.appendData(chunk); this.scroll(); },
       set: (full) => { body.data = full; },
-      toolStart: (name) => {
+      // A call's chip is found by its tool_call_id (parallel calls of one tool pair up),
+      // by the tool's name where no id is known (an older server).
+      toolStart: (name, id) => {
         const shown = Object.hasOwn(TOOL_NAMES, name) ? TOOL_NAMES[name] : name;
         const chip = el("li", "tool running", shown);
         chip.title = name;
         tools.append(chip);
-        (chips.get(name) || chips.set(name, []).get(name)).push(chip);
+        const key = id || name;
+        (chips.get(key) || chips.set(key, []).get(key)).push(chip);
       },
-      toolEnd: (name, result) => {
-        const chip = (chips.get(name) || []).shift();
+      toolEnd: (name, result, id) => {
+        const chip = (chips.get(id || name) || []).shift();
         if (!chip) return;
         chip.classList.replace("running", "done");
         if (result) chip.title = `${name}: ${String(result).slice(0, 300)}`;
