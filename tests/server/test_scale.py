@@ -35,9 +35,12 @@ async def test_a_thousand_concurrent_sse_clients_each_get_their_own_text(
         messages = [f"会话{i:04d}请回答这一条只属于我的消息-{s[:8]}"
                     for i, s in enumerate(sessions)]
         limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS)
+        # The warm-up on a connection of its own: none of the 1,000 may reuse an idle keep-alive
+        # connection the server is closing (uvicorn closes idle ones after 5 s).
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as warm:
+            await read_sse(warm, "/v1/chat/stream", {"message": "预热"}, A)
+        rss_before = peak_rss_mb(server.process.pid)
         async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
-            await read_sse(client, "/v1/chat/stream", {"message": "预热"}, A)
-            rss_before = peak_rss_mb(server.process.pid)
 
             async def one(message: str, sid: str) -> str:
                 events = await read_sse(client, "/v1/chat/stream",
@@ -47,8 +50,12 @@ async def test_a_thousand_concurrent_sse_clients_each_get_their_own_text(
                 return check_reply(events)
 
             started = time.perf_counter()
-            texts = await asyncio.wait_for(asyncio.gather(
-                *(one(m, s) for m, s in zip(messages, sessions, strict=True))), 120)
+            try:
+                texts = await asyncio.wait_for(asyncio.gather(
+                    *(one(m, s) for m, s in zip(messages, sessions, strict=True))), 120)
+            except httpx.TransportError as exc:  # say what the server saw
+                raise AssertionError(f"{exc!r}; the server's log ends:\n"
+                                     f"{server.logs()[-3000:]}") from exc
             wall = time.perf_counter() - started
             history = (await client.get(f"/v1/sessions/{sessions[-1]}", headers=A)).json()
         peak = peak_rss_mb(server.process.pid)
