@@ -131,3 +131,43 @@ async def test_a_locked_session_file_never_stalls_a_memory_store_reply(fake_dash
     assert ended_at - locked_at > HELD / 2, "the reply never waited for the locked file"
     assert max(timings) < LIMIT, f"{[round(t, 3) for t in timings]}"
     assert len(timings) >= 5  # replied throughout the lock
+
+
+async def test_uncontended_calls_stay_on_the_loop_and_locked_ones_queue_in_order(
+        fake_dashscope, tmp_path, monkeypatch):
+    """A reply on a free file hands nothing to the worker thread (no hand-off before its first
+    chunk); a write refused by a lock goes to the worker, the calls after it queue behind it,
+    and once the queue drains the next reply runs on the loop again, history in order."""
+    from bailian_geo_agent.agent.sessions.stores.sqlite import SqliteStore
+
+    hops: list[str] = []
+    original = SqliteStore._call
+
+    async def counting(self, fn, *args):  # the checkpointer's calls (not opening, expiry)
+        if getattr(fn, "__name__", "") in ("get_tuple", "list_all", "put", "put_writes"):
+            hops.append(fn.__name__)
+        return await original(self, fn, *args)
+
+    monkeypatch.setattr(SqliteStore, "_call", counting)
+    path = tmp_path / "sessions.sqlite"
+    service = StreamChatService(
+        make_settings(fake_dashscope, "openai", session_store_url=f"sqlite:///{path}"), tools=[])
+    session = str(uuid.uuid4())
+    async with service:
+        await collect(service.stream_chat("你好", session))  # opens the file, on the worker
+        hops.clear()
+        assert assert_well_formed(await collect(service.stream_chat("再来", session))) == (
+            "ECHO[2]: 再来")
+        assert hops == []
+        locker, released, _ = await lock_file(path)
+        waiting = asyncio.create_task(collect(service.stream_chat("锁着", session)))
+        assert await released == b"released\n"
+        await locker.wait()
+        assert assert_well_formed(await asyncio.wait_for(waiting, 30)) == "ECHO[3]: 锁着"
+        assert "put" in hops  # the refused write, then what followed it, on the worker
+        hops.clear()
+        assert assert_well_formed(await collect(service.stream_chat("放开", session))) == (
+            "ECHO[4]: 放开")
+        assert hops == []
+        history = await service.get_history(session)
+    assert [m.text for m in history if m.type == "human"] == ["你好", "再来", "锁着", "放开"]
