@@ -5,8 +5,8 @@ chat route takes (authenticate, start a reply, answer with its stream)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Annotated, Any, TypeVar
 
 from bailian_geo_agent.agent.errors import GeoAgentError, InvalidInputError, to_agent_error
 from bailian_geo_agent.agent.events import StreamError, StreamEvent
@@ -30,6 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette import EventSourceResponse
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 404, 413, 422, 429, 503)
@@ -58,16 +59,23 @@ class ServerState:
         logger.warning("session owner table failed: %s", type(exc).__name__)
         return ApiError(503, str(to_agent_error(exc)))
 
+    async def owners_call(self, call: Awaitable[T]) -> T:
+        """``call`` on the owners table; its failure answers 503."""
+        try:
+            return await call
+        except Exception as exc:
+            raise self.store_error(exc) from None
+
+    async def require_owner(self, call: Awaitable[bool]) -> None:
+        """An owners-table check (claim or lookup) that must say yes, else 404."""
+        if not await self.owners_call(call):
+            raise ApiError(404, message_text("session_not_found"))
+
     async def start_reply(self, identity: Identity, text: str, sid: str,
                           wanted: frozenset[str]) -> tuple[Reply, StreamEvent]:
         """Start ``identity``'s reply to ``text`` in session ``sid``: the reply and its first
         event (``stream_start``); an ``ApiError`` when it cannot begin."""
-        try:
-            mine = await self.owners.claim(sid, identity.owner)
-        except Exception as exc:
-            raise self.store_error(exc) from None
-        if not mine:
-            raise ApiError(404, message_text("session_not_found"))
+        await self.require_owner(self.owners.claim(sid, identity.owner))
         try:
             await self.log.ping()
         except LogUnavailable as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bailian_geo_agent.agent.server.auth import Identity
-from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.schemas import History, history_message
 from bailian_geo_agent.agent.server.state import (
     ERRORS,
@@ -13,7 +12,6 @@ from bailian_geo_agent.agent.server.state import (
     check_session,
     service_call,
 )
-from bailian_geo_agent.prompts.catalogue import text as message_text
 from fastapi import APIRouter, Response
 
 router = APIRouter(tags=["sessions"])
@@ -22,12 +20,7 @@ router = APIRouter(tags=["sessions"])
 async def _owned(state: ServerState, session_id: str, identity: Identity) -> str:
     """The session id, if ``identity`` owns that session (else 404)."""
     sid = check_session(session_id)
-    try:
-        mine = await state.owners.owns(sid, identity.owner)
-    except Exception as exc:
-        raise state.store_error(exc) from None
-    if not mine:
-        raise ApiError(404, message_text("session_not_found"))
+    await state.require_owner(state.owners.owns(sid, identity.owner))
     return sid
 
 
@@ -44,8 +37,5 @@ async def delete(session_id: str, identity: Caller, state: State) -> Response:
     """Forget the session."""
     sid = await _owned(state, session_id, identity)
     await service_call(state.service.delete_session(sid))
-    try:
-        await state.owners.forget(sid)
-    except Exception as exc:
-        raise state.store_error(exc) from None
+    await state.owners_call(state.owners.forget(sid))
     return Response(status_code=204)

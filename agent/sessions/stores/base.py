@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from bailian_geo_agent.agent.errors import SessionBusyError
 from bailian_geo_agent.agent.sessions.expiry import idle_sessions
@@ -91,6 +91,30 @@ class SessionStore:
 
     async def aclose(self) -> None:
         """Release connections (reopened on demand)."""
+
+
+class SqlSessionStore(SessionStore):
+    """A store whose owners table lives in its SQL database: the owner calls, each one
+    statement (``owner_sql``, from ``owner_statements``) run by the backend's ``_owner_query``."""
+
+    owner_sql: ClassVar[tuple[str, str, str]]
+    """The claim, lookup and delete statements in the driver's placeholder style."""
+
+    async def _owner_query(self, sql: str, *params: str) -> str | None:
+        """Run one owners-table statement: the first column of its row, if any."""
+        raise NotImplementedError
+
+    async def claim_owner(self, session_id: str, owner: str) -> bool:
+        return await self._owner_query(self.owner_sql[0], session_id, owner) == owner
+
+    async def is_owner(self, session_id: str, owner: str) -> bool:
+        return await self._owner_query(self.owner_sql[1], session_id) == owner
+
+    async def forget_owner(self, session_id: str) -> None:
+        await self._owner_query(self.owner_sql[2], session_id)
+
+    async def ping(self) -> None:
+        await self._owner_query("SELECT 1")
 
 
 class SessionOwners:

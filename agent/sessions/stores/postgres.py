@@ -19,7 +19,7 @@ from bailian_geo_agent.agent.sessions.expiry import idle_by_newest
 from bailian_geo_agent.agent.sessions.locks import LockTimeout
 from bailian_geo_agent.agent.sessions.stores.base import (
     OWNERS_SCHEMA,
-    SessionStore,
+    SqlSessionStore,
     busy_message,
     owner_statements,
 )
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from psycopg.rows import DictRow
     from psycopg_pool import AsyncConnectionPool
 
-_CLAIM, _LOOKUP, _DELETE = owner_statements("%s")
 
 
 def _quiet_logger(name: str) -> None:
@@ -52,7 +51,7 @@ class _PgState:
         self.saver, self.pool, self.locks = saver, pool, locks
 
 
-class PostgresStore(SessionStore):
+class PostgresStore(SqlSessionStore):
     """Sessions in PostgreSQL, shared by every instance pointing at the same database.
 
     Per event loop: a pool for the checkpointer and the owners table, and one dedicated
@@ -60,6 +59,8 @@ class PostgresStore(SessionStore):
     thousand concurrent replies do not need a thousand connections, and no session waits for
     another's).
     """
+
+    owner_sql = owner_statements("%s")
 
     pool_timeout = 10.0
     """Seconds to wait for a pooled connection (or the first one) before giving up."""
@@ -180,18 +181,6 @@ class PostgresStore(SessionStore):
             cursor = await conn.execute(sql, params)
             row = await cursor.fetchone() if cursor.description else None
         return str(next(iter(row.values()))) if row else None
-
-    async def claim_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(_CLAIM, session_id, owner) == owner
-
-    async def is_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(_LOOKUP, session_id) == owner
-
-    async def forget_owner(self, session_id: str) -> None:
-        await self._owner_query(_DELETE, session_id)
-
-    async def ping(self) -> None:
-        await self._owner_query("SELECT 1")
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()

@@ -22,7 +22,7 @@ from bailian_geo_agent.agent.errors import ConfigurationError, SessionStoreError
 from bailian_geo_agent.agent.sessions.expiry import idle_by_newest
 from bailian_geo_agent.agent.sessions.stores.base import (
     OWNERS_SCHEMA,
-    SessionStore,
+    SqlSessionStore,
     owner_statements,
 )
 from bailian_geo_agent.agent.sessions.stores.urls import sqlite_path
@@ -35,7 +35,6 @@ T = TypeVar("T")
 BUSY_TIMEOUT = 10.0
 """Seconds a write waits for another connection's lock before failing (on the worker thread)."""
 
-_CLAIM, _LOOKUP, _DELETE = owner_statements("?")
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes, e.g. BUSY_SNAPSHOT)
 
 
@@ -89,7 +88,7 @@ class ThreadedSqliteSaver(SqliteSaver):
         await self._run("delete_thread", thread_id)
 
 
-class SqliteStore(SessionStore):
+class SqliteStore(SqlSessionStore):
     """Sessions and their owners in a local SQLite file (WAL mode).
 
     URLs follow SQLAlchemy's convention: ``sqlite:///relative/path.sqlite`` (from the working
@@ -97,6 +96,8 @@ class SqliteStore(SessionStore):
     folders are created; otherwise the folder must exist. Either way a path that cannot hold
     the file gives the store-unavailable message naming it.
     """
+
+    owner_sql = owner_statements("?")
 
     def __init__(
         self, url: str, lock_timeout: float = 60.0, *, create_folder: bool = False
@@ -199,18 +200,6 @@ class SqliteStore(SessionStore):
                 if not _busy(exc):
                     raise
         return await self._queue(_query, saver.conn, sql, params)  # type: ignore[attr-defined]
-
-    async def claim_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(_CLAIM, session_id, owner) == owner
-
-    async def is_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(_LOOKUP, session_id) == owner
-
-    async def forget_owner(self, session_id: str) -> None:
-        await self._owner_query(_DELETE, session_id)
-
-    async def ping(self) -> None:
-        await self._owner_query("SELECT 1")
 
     async def aclose(self) -> None:
         worker, self._worker = self._worker, None
