@@ -93,22 +93,14 @@ def render_index(lang: Language) -> str:
     return template.replace(empty, CONFIG_ELEMENT + data + "</script>")
 
 
-def _language_of(app: FastAPI) -> Language:
-    """The service's language (``GEO_AGENT_LANGUAGE``, also from ``.env``), else the process's."""
-    state = getattr(app.state, "geo_agent", None)
-    settings = getattr(getattr(state, "service", None), "settings", None)
-    lang = getattr(settings, "language", None)
-    return lang if lang in LANGUAGES else language()
-
-
 def install_page(app: FastAPI, lang: Language | None = None) -> None:
     """Serve the page at ``/`` and its assets under ``/static``. ``lang``: the language of its
-    tool names (default: the service's, looked up when the page is asked for)."""
+    tool names (default: the request's, which ``create_app`` sets to the service's)."""
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> HTMLResponse:
         """The single-page app."""
-        html = render_index(lang or _language_of(app))
+        html = render_index(lang or language())
         return HTMLResponse(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     app.mount("/static", _StaticFiles(directory=WEB_ROOT), name="static")
