@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from bench import sides as sides_
 from bench.run import Server, machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ ROWS = [
 
 def run_side(root: Path, spec: dict) -> dict:
     """One ``bench.run`` chunks worker, importing the code of ``root``."""
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    env = sides_.env(root)
     proc = subprocess.run([PY, "-m", "bench.run", "--worker", json.dumps(spec)], cwd=root,
                           env=env, capture_output=True, text=True, timeout=900)
     for line in proc.stdout.splitlines():
@@ -59,9 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
-    before_root = work / "baseline"
-    subprocess.run(["git", "worktree", "add", "--detach", str(before_root), args.baseline],
-                   cwd=ROOT, check=True, capture_output=True)
+    before_root = sides_.add_baseline(args.baseline, work)
     sides = {"before": before_root, "after": ROOT}
     samples: dict[str, dict[str, dict[str, list[float]]]] = {s: {} for s in sides}
     try:
@@ -83,8 +81,7 @@ def main() -> None:
                         rows["fixed"].append((got["ttfc"] - raw["ttfc"]) * 1e3)
                 print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(before_root)], cwd=ROOT,
-                       capture_output=True)
+        sides_.remove_baseline(before_root)
 
     lines = [
         "# Before/after: this checkout against the baseline, in one run",
