@@ -105,7 +105,7 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     """``/healthz`` and ``/readyz``."""
 
-    status: Literal["ok", "ready", "not ready"]
+    status: Literal["ok", "ready", "not ready", "draining"]
     checks: dict[str, str] = Field(default_factory=dict)
 
 
