@@ -33,6 +33,10 @@ class ChatStreamRequest(BaseModel):
     resume: bool = Field(
         True, description="keep the reply running when the client disconnects (resumable "
         "with GET /v1/chat/{message_id}/events); false: a disconnect cancels it")
+    retry: bool = Field(
+        False, description="the same message sent again after its reply was interrupted by a "
+        "server restart (its `error` came with SSE `retry:`): that stored turn is replaced, "
+        "not repeated")
 
 
 class UIMessagePart(BaseModel):

@@ -74,9 +74,11 @@ class ServerState:
             raise ApiError(404, message_text("session_not_found"))
 
     async def start_reply(self, identity: Identity, text: str, sid: str,
-                          wanted: frozenset[str]) -> tuple[Reply, StreamEvent]:
+                          wanted: frozenset[str],
+                          retry: bool = False) -> tuple[Reply, StreamEvent]:
         """Start ``identity``'s reply to ``text`` in session ``sid``: the reply and its first
-        event (``stream_start``); an ``ApiError`` when it cannot begin (503 while draining)."""
+        event (``stream_start``); an ``ApiError`` when it cannot begin (503 while draining).
+        ``retry``: ``text`` again after an interrupted reply (``stream_events``)."""
         self.refuse_if_draining()
         await self.require_owner(self.owners.claim(sid, identity.owner))
         try:
@@ -84,8 +86,9 @@ class ServerState:
         except LogUnavailable as exc:
             raise log_error(exc) from None
         self.concurrency.acquire(identity.limit_key)
-        reply = Reply(self.service.stream_events(text, sid, events=wanted), identity.owner,
-                      self.log)
+        again = {"retry": True} if retry else {}  # a service of the caller's may not know it
+        reply = Reply(self.service.stream_events(text, sid, events=wanted, **again),
+                      identity.owner, self.log)
         try:
             first = await reply.first()
         except LogUnavailable as exc:

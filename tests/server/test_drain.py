@@ -164,6 +164,11 @@ async def test_with_redis_a_reader_elsewhere_is_told_of_the_restart(
             assert await _until_exit(a.process, 20) == 0
             session = live.events[0][1]["session_id"]
             stored = (await on_b.get(f"/v1/sessions/{session}", headers=AUTH)).json()
+            # The retry (same message, same session) replaces the interrupted turn.
+            fake_dashscope.responder = _count_users
+            retried = await _post(on_b, {"message": "long story", "session_id": session,
+                                         "retry": True})
+            after = (await on_b.get(f"/v1/sessions/{session}", headers=AUTH)).json()
     finally:
         a.stop()
         b.stop()
@@ -174,6 +179,26 @@ async def test_with_redis_a_reader_elsewhere_is_told_of_the_restart(
     assert reader.text == live.text  # the same reply, up to its cut
     assert stored["messages"][0]["role"] == "user"  # the question is kept
     assert stored["messages"][0]["content"] == "long story"
+    assert retried == "users=1"  # the model saw the question once
+    assert [(m["role"], m["content"]) for m in after["messages"]] == [
+        ("user", "long story"), ("assistant", "users=1")]
+
+
+def _count_users(request: RecordedRequest) -> Reply:
+    return Reply(text=f"users={sum(m.get('role') == 'user' for m in request.messages)}")
+
+
+async def _post(client: httpx.AsyncClient, body: dict) -> str:
+    text = ""
+    async with aconnect_sse(client, "POST", "/v1/chat/stream", json=body,
+                            headers=AUTH) as source:
+        assert source.response.status_code == 200, await source.response.aread()
+        async for sse in source.aiter_sse():
+            if sse.data and (data := json.loads(sse.data))["type"] == "error":
+                text += "ERROR " + data["error"]
+            if sse.data and data["type"] == "stream_chunk":
+                text += data["chunk"]
+    return text
 
 
 @pytest.fixture(autouse=True)

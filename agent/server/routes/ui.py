@@ -44,7 +44,9 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     message, _, _ = check_input(aisdk.last_user_text(body), None, None,
                                 state.service.settings.max_message_chars)
     wanted = _EVENTS | {"reasoning_chunk"} if body.sendReasoning else _EVENTS
-    reply, first = await state.start_reply(identity, message, sid, wanted)
+    # useChat's regenerate(): after a reply interrupted by a restart, its turn is replaced.
+    retry = (body.model_extra or {}).get("trigger") == "regenerate-message"
+    reply, first = await state.start_reply(identity, message, sid, wanted, retry)
     frames = aisdk.AISDKAdapter(lambda: reply.stopped).stream(first, reply.rest_batches())
     return state.response(reply, frames, aisdk.HEADERS,
                           resume=(body.model_extra or {}).get("resume") is not False)
