@@ -14,6 +14,7 @@ import asyncio
 import json
 import signal
 import time
+import uuid
 
 import httpx
 import pytest
@@ -204,3 +205,42 @@ async def _post(client: httpx.AsyncClient, body: dict) -> str:
 @pytest.fixture(autouse=True)
 def _quiet_fake(fake_dashscope):
     yield
+
+
+async def test_the_ai_sdk_stream_says_interrupted_and_regenerate_replaces_the_turn(
+        fake_dashscope, tmp_path):
+    from tests.helpers import free_port
+    from tests.server.test_aisdk import NODE, read_chat
+
+    if NODE is None:
+        pytest.skip("needs node and `npm ci` in tests/js")
+    fake_dashscope.responder = _slow
+    port = free_port()
+    env = server_env(fake_dashscope.compatible_base_url, tmp_path, GEO_AGENT_DRAIN_SECONDS="1")
+    server = start_server(tmp_path, env, "--port", str(port))
+    loop = asyncio.get_running_loop()
+    chat = str(uuid.uuid4())
+    try:
+        reading = loop.run_in_executor(None, read_chat, server.url, chat, "long story")
+        while not fake_dashscope.requests:  # the model streams: the reply is running
+            await asyncio.sleep(0.05)
+        server.process.send_signal(signal.SIGTERM)
+        cut = await reading
+        assert await _until_exit(server.process, 20) == 0
+        fake_dashscope.responder = _count_users
+        server = start_server(tmp_path, env, "--port", str(port))
+        again = await loop.run_in_executor(None, read_chat, server.url, chat, "long story",
+                                           "regenerate")
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            stored = (await client.get(f"/v1/sessions/{chat}", headers=AUTH)).json()
+    finally:
+        server.stop()
+    kinds = [c["type"] for c in cut["chunks"]]
+    assert kinds[-3:] == ["data-interrupted", "error", "finish"], kinds
+    assert cut["chunks"][-3] == {"type": "data-interrupted", "transient": True,
+                                 "data": {"reason": "restart", "retry": True}}
+    assert cut["chunks"][-2]["errorText"] in RESTARTING
+    assert again["errors"] == []
+    assert "".join(c["delta"] for c in again["chunks"] if c["type"] == "text-delta") == "users=1"
+    assert [(m["role"], m["content"]) for m in stored["messages"]] == [
+        ("user", "long story"), ("assistant", "users=1")]
