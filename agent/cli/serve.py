@@ -87,7 +87,11 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]  # we drain
     server = _server_class(uvicorn.Server)(config)
     server.geo_agent = app.state.geo_agent
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:  # process-wide flags: as they were, for whatever runs next in this process
+        AppStatus.should_exit = False
+        AppStatus.enable_automatic_graceful_drain_mode()  # type: ignore[no-untyped-call]
     return ExitCode.OK
 
 

@@ -77,7 +77,8 @@ def render(prefix: Path, port: int, upstreams: list[int]) -> Path:
 class Outcome:
     text: str = ""
     retries: int = 0  # replies sent again after a restart interrupted them
-    resumes: int = 0  # reads resumed with Last-Event-ID
+    resumes: int = 0  # reads resumed with Last-Event-ID after leaving on purpose
+    reconnects: int = 0  # reads resumed with Last-Event-ID after a cut connection
     refused: int = 0  # 503s (draining) waited out
     errors: list[str] = field(default_factory=list)  # any other error: must stay empty
 
@@ -89,7 +90,7 @@ async def client(http: httpx.AsyncClient, n: int, start_at: float) -> Outcome:
     body: dict = {"message": f"client {n}"}
     leave_after = 3 if n % 5 == 0 else None  # a fifth leave on purpose and resume
     while True:
-        text, last_id, message_id, ended = "", 0, None, None
+        text, last_id, message_id, ended, left = "", 0, None, None, False
         request = ("POST", "/v1/chat/stream", {"json": body})
         while ended is None:
             method, path, kwargs = request
@@ -124,14 +125,18 @@ async def client(http: httpx.AsyncClient, n: int, start_at: float) -> Outcome:
                             ended = (kind, event, sse.retry)
                             break
                         if leave_after and chunks >= leave_after:
-                            leave_after = None
+                            leave_after, left = None, True
                             break  # the reply runs on (resume: true); read it elsewhere
             except (httpx.TransportError, httpx_sse_error()):
                 pass  # cut: resume below
             if ended is None:
                 if message_id is None:
                     continue  # never started: ask again
-                out.resumes += 1
+                if left:
+                    out.resumes += 1
+                else:
+                    out.reconnects += 1
+                left = False
                 request = ("GET", f"/v1/chat/{message_id}/events", {})
         kind, event, retry = ended
         if kind == "stream_end":
@@ -255,7 +260,8 @@ async def test_a_rolling_restart_behind_nginx_loses_no_reply(
         print(f"\nrestart {i + 1}: drained and exited in {exited:.2f} s, ready again after "
               f"{ready:.2f} s")
     print(f"{CLIENTS} clients in {total:.1f} s: {sum(o.retries for o in outcomes)} retried "
-          f"after a restart, {sum(o.resumes for o in outcomes)} resumed by Last-Event-ID, "
+          f"after a restart, {sum(o.resumes for o in outcomes)} resumed by Last-Event-ID "
+          f"after leaving, {sum(o.reconnects for o in outcomes)} after a cut connection, "
           f"{sum(o.refused for o in outcomes)} 503s waited out")
     assert [o.errors for o in outcomes if o.errors] == []
     for n, outcome in enumerate(outcomes):
