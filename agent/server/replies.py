@@ -165,11 +165,14 @@ class Replies:
         self.draining = False
         """Shutting down: no new reply may start (``drain``)."""
         self._drain_cut: asyncio.Event | None = None
+        self._drained = False  # past the drain's wait: a reply that begins now is cut at once
 
     def add(self, reply: Reply) -> None:
         """Register ``reply`` (after its first event) until it is done."""
         self._by_id[reply.message_id] = reply
         reply.when_done(lambda: self.discard(reply))
+        if self._drained:  # it was starting when the drain ended
+            reply.interrupt()
 
     def discard(self, reply: Reply) -> None:
         """Forget ``reply``."""
@@ -198,15 +201,15 @@ class Replies:
         cut = self._drain_cut = self._drain_cut or asyncio.Event()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        waiting = [r._task for r in self._by_id.values()]
         cutting = asyncio.ensure_future(cut.wait())
-        try:
-            while waiting and not cut.is_set() and (left := deadline - loop.time()) > 0:
+        try:  # the replies running (also one that was starting as the drain began)
+            while ((waiting := [r._task for r in self._by_id.values() if not r.done])
+                   and not cut.is_set() and (left := deadline - loop.time()) > 0):
                 await asyncio.wait([*waiting, cutting], timeout=left,
                                    return_when=asyncio.FIRST_COMPLETED)
-                waiting = [t for t in waiting if not t.done()]
         finally:
             cutting.cancel()
+        self._drained = True
         replies = list(self._by_id.values())
         for reply in replies:
             reply.interrupt()
@@ -219,11 +222,3 @@ class Replies:
         if self._drain_cut is None:
             self._drain_cut = asyncio.Event()
         self._drain_cut.set()
-
-    async def stop_all(self) -> None:
-        """Stop every reply (the server is shutting down); their logs take the end."""
-        replies = list(self._by_id.values())
-        for reply in replies:
-            reply.cancel()
-        for reply in replies:
-            await reply.stop()
