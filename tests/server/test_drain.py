@@ -244,3 +244,38 @@ async def test_the_ai_sdk_stream_says_interrupted_and_regenerate_replaces_the_tu
     assert "".join(c["delta"] for c in again["chunks"] if c["type"] == "text-delta") == "users=1"
     assert [(m["role"], m["content"]) for m in stored["messages"]] == [
         ("user", "long story"), ("assistant", "users=1")]
+
+
+async def test_create_app_drains_in_its_lifespan(fake_dashscope):
+    # Under a caller's own uvicorn the drain runs at lifespan shutdown: the short reply ends
+    # whole, the long one with the restarting error, not as cancelled.
+    from bailian_geo_agent.agent import Settings, StreamChatService
+    from bailian_geo_agent.agent.server import ServerSettings, create_app
+    from bailian_geo_agent.agent.server.auth import Identity
+
+    from tests.fakes.pytest_plugin import FAKE_API_KEY
+
+    fake_dashscope.responder = _slow
+    service = StreamChatService(Settings(api_key=FAKE_API_KEY, max_retries=0,
+                                         base_url=fake_dashscope.compatible_base_url,
+                                         session_store_url="memory://"), tools=[])
+    app = create_app(service, ServerSettings(drain_seconds=2), close_service=True)
+    state = app.state.geo_agent
+    who = Identity("owner", "owner")
+    ends: dict[str, object] = {}
+
+    async def read(name: str, reply) -> None:
+        async for event in reply.rest():
+            ends[name] = event
+
+    started = time.monotonic()
+    async with app.router.lifespan_context(app):
+        readers = []
+        for name in ("short", "long"):
+            reply, _ = await state.start_reply(who, name, str(uuid.uuid4()), frozenset())
+            readers.append(asyncio.create_task(read(name, reply)))
+        drained = time.monotonic()
+    await asyncio.gather(*readers)
+    assert ends["short"].type == "stream_end"
+    assert ends["long"].type == "error" and ends["long"].error in RESTARTING
+    assert 1.5 < time.monotonic() - drained < 5, time.monotonic() - started
