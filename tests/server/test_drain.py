@@ -279,3 +279,33 @@ async def test_create_app_drains_in_its_lifespan(fake_dashscope):
     assert ends["short"].type == "stream_end"
     assert ends["long"].type == "error" and ends["long"].error in RESTARTING
     assert 1.5 < time.monotonic() - drained < 5, time.monotonic() - started
+
+
+async def test_with_redis_a_killed_instance_s_reply_is_marked_to_retry(
+        fake_dashscope, tmp_path, redis_url):
+    # No drain at all (SIGKILL): readers elsewhere learn it from the lease, with the same
+    # retry mark, so a client sends the message again as after a drained restart.
+    fake_dashscope.responder = _slow
+    env = server_env(fake_dashscope.compatible_base_url, tmp_path,
+                     GEO_AGENT_STREAM_URL=redis_url, GEO_AGENT_STREAM_LEASE="1")
+    a = start_server(tmp_path / "a", env)
+    b = start_server(tmp_path / "b", env)
+    try:
+        async with httpx.AsyncClient(base_url=a.url, timeout=30) as on_a, \
+                httpx.AsyncClient(base_url=b.url, timeout=30) as on_b:
+            live = Stream(on_a, "long story")
+            await asyncio.wait_for(live.started.wait(), 20)
+            message_id = live.events[0][1]["message_id"]
+            reader = Stream(on_b, "", f"/v1/chat/{message_id}/events", "GET",
+                            {"Last-Event-ID": "0"})
+            await asyncio.wait_for(reader.started.wait(), 20)
+            a.process.kill()
+            with pytest.raises(httpx.TransportError):
+                await live.task
+            await asyncio.wait_for(reader.task, 20)
+    finally:
+        a.stop()
+        b.stop()
+    _, last, retry = reader.events[-1]
+    assert last["error"] in set(CATALOGUE["reply_interrupted"].values()), last
+    assert retry == 1000
