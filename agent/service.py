@@ -22,7 +22,7 @@ from bailian_geo_agent.agent.errors import (
 )
 from bailian_geo_agent.agent.events import StreamError, StreamEvent
 from bailian_geo_agent.agent.limits import recursion_limit
-from bailian_geo_agent.agent.sessions.history import keep_partial_answer
+from bailian_geo_agent.agent.sessions.history import drop_interrupted_turn, keep_partial_answer
 from bailian_geo_agent.agent.sessions.stores import (
     MemoryStore,
     SessionOwners,
@@ -115,17 +115,20 @@ class StreamChatService:
                 yield event.to_dict()
 
     async def stream_events(
-        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None
+        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None,
+        retry: bool = False,
     ) -> AsyncGenerator[StreamEvent, None]:
         """``stream_chat``'s events as typed objects (``agent.events``), in the same order;
-        ``event.to_dict()`` is the documented dict. Never raises."""
-        async with self._reply(message, session_id, events) as source:
+        ``event.to_dict()`` is the documented dict. ``retry``: ``message`` is sent again after
+        its reply was interrupted; that stored turn is replaced, not repeated. Never raises."""
+        async with self._reply(message, session_id, events, retry) as source:
             async for event in source:
                 yield event
 
     @asynccontextmanager
     async def _reply(
-        self, message: str, session_id: str | None, events: Collection[str] | None
+        self, message: str, session_id: str | None, events: Collection[str] | None,
+        retry: bool = False,
     ) -> AsyncIterator[AsyncIterable[StreamEvent]]:
         """One reply's events: its handler, running in a task until the block ends (a reply
         its reader left is stopped), or the single ``error`` of one that cannot begin."""
@@ -156,7 +159,7 @@ class StreamChatService:
             describe_error=functools.partial(self._describe, deadline=deadline),
             max_answer_chars=self.settings.max_answer_chars,
         )
-        task = asyncio.create_task(self._run(question, sid, handler, deadline))
+        task = asyncio.create_task(self._run(question, sid, handler, deadline, retry))
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
         try:
@@ -242,6 +245,7 @@ class StreamChatService:
         session_id: str,
         handler: ChunkStreamHandler,
         deadline: asyncio.Timeout,
+        retry: bool = False,
     ) -> None:
         settings = self.settings
         config = {
@@ -257,6 +261,8 @@ class StreamChatService:
                 async with store.hold(session_id):  # released however the reply ends
                     graph = await self._graph()
                     turn = {"messages": [{"role": "user", "content": question}]}
+                    if retry:
+                        await drop_interrupted_turn(graph, config, question)
                     try:
                         async with deadline:
                             await graph.ainvoke(turn, config)

@@ -29,6 +29,7 @@ DEFAULT_REQUESTS_PER_MINUTE = 60
 DEFAULT_SSE_PING_SECONDS = 15.0
 DEFAULT_STREAM_TTL = 600.0
 DEFAULT_STREAM_LEASE = 15.0
+DEFAULT_DRAIN_SECONDS = 30.0
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 DEFAULT_LOG_LEVEL: LogLevel = "WARNING"
 
@@ -86,6 +87,11 @@ class ServerSettings(BaseSettings):
     )
     """Seconds after which readers of a reply whose instance died get an ``error``
     (interrupted); Redis only."""
+    drain_seconds: float = Field(
+        DEFAULT_DRAIN_SECONDS, ge=0, validation_alias="GEO_AGENT_DRAIN_SECONDS"
+    )
+    """Seconds running replies may go on after SIGTERM (new ones get 503) before the rest end
+    with an ``error`` (the server is restarting; resume or retry)."""
     log_level: LogLevel = Field(DEFAULT_LOG_LEVEL, validation_alias="GEO_AGENT_LOG_LEVEL")
     """Least severe log records ``geo-agent mcp`` writes to stderr (``DEBUG`` ... ``CRITICAL``)."""
 

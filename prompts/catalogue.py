@@ -114,6 +114,22 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The reply was interrupted: the server instance running it stopped before it "
         "finished. The session is still usable; send the message again.",
     },
+    "server_restarting": {
+        "zh": "回复中断：服务正在重启，这条回复没有在停机前完成。已显示的内容不完整；"
+        "页面会自动在其他实例上重试，也可以重新发送这条消息。",
+        "en": "The reply was interrupted: the server is restarting and the reply did not finish "
+        "before it stopped. What was shown is incomplete; the page retries it on another "
+        "instance, or send the message again.",
+    },
+    "server_draining": {
+        "zh": "服务正在重启，暂不接受新的回复。请在 {seconds} 秒后重试（其他实例可以立即处理）。",
+        "en": "The server is restarting and takes no new replies. Retry in {seconds} s (another "
+        "instance can answer at once).",
+    },
+    "server_draining_check": {
+        "zh": "正在停机（排空中）",
+        "en": "shutting down (draining)",
+    },
     "stream_log_unavailable": {
         "zh": "回复的事件日志（Redis）不可用，暂时无法开始或续读回复。请检查Redis是否在运行、"
         "GEO_AGENT_STREAM_URL是否正确，稍后重试。",

@@ -2,11 +2,17 @@
 
 Binding anything but loopback requires tokens (``GEO_AGENT_API_TOKENS``). The port is bound
 before the app is built, so "already in use" is one line in the configured language.
+
+SIGTERM or SIGINT drains (``ServerState.drain``): ``/readyz`` and new replies answer 503 at
+once while the socket still listens (a proxy sees it and sends the next request elsewhere),
+running replies finish for ``GEO_AGENT_DRAIN_SECONDS``, the rest end with the "restarting"
+``error``; then uvicorn shuts down and the process exits 0. A second signal cuts the wait.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import socket
 import sys
@@ -76,7 +82,16 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
                             lifespan="on", timeout_graceful_shutdown=5, backlog=4096)
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
     _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
-    _server_class(uvicorn.Server)(config).run(sockets=[sock])
+    from sse_starlette.sse import AppStatus
+
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]  # we drain
+    server = _server_class(uvicorn.Server)(config)
+    server.geo_agent = app.state.geo_agent
+    try:
+        server.run(sockets=[sock])
+    finally:  # process-wide flags: as they were, for whatever runs next in this process
+        AppStatus.should_exit = False
+        AppStatus.enable_automatic_graceful_drain_mode()  # type: ignore[no-untyped-call]
     return ExitCode.OK
 
 
@@ -112,9 +127,16 @@ def _redact_logs(secrets: list[str], level: str) -> None:
 
 def _server_class(base: Any) -> Any:
     class Server(base):  # type: ignore[misc]
-        """uvicorn's server, announcing the bound address on stdout (``--port 0`` too)."""
+        """uvicorn's server, announcing the bound address on stdout (``--port 0`` too), and
+        draining the app (``geo_agent``, its ``ServerState``) on the first exit signal."""
+
+        geo_agent: Any = None
+        _loop: asyncio.AbstractEventLoop | None = None
+        _draining: asyncio.Task[None] | None = None
+        _signals = 0
 
         async def startup(self, sockets: Any = None) -> None:
+            self._loop = asyncio.get_running_loop()
             await super().startup(sockets)  # the app's start-up (the agent built) included
             _startup.settled(serving=True)  # only if begin() paused the collector
             for server in getattr(self, "servers", []):
@@ -122,5 +144,31 @@ def _server_class(base: Any) -> Any:
                     host, port = sock.getsockname()[:2]
                     shown = f"[{host}]" if ":" in host else host
                     print(f"geo-agent serve: listening on http://{shown}:{port}", flush=True)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            state, loop = self.geo_agent, self._loop
+            if state is None or loop is None or self.should_exit:  # not started, or ending
+                super().handle_exit(sig, frame)
+                return
+            self._signals += 1
+            state.replies.draining = True  # /readyz and new replies: 503 from now on
+            if self._signals == 1:
+                loop.call_soon_threadsafe(self._begin_drain)
+            else:  # a second signal: end the wait, interrupt what still runs
+                loop.call_soon_threadsafe(state.replies.cut_drain)
+
+        def _begin_drain(self) -> None:
+            logging.getLogger("uvicorn.error").info(
+                "Draining: %d replies running", len(self.geo_agent.replies))
+            self._draining = asyncio.get_running_loop().create_task(self._drain())
+
+        async def _drain(self) -> None:
+            from sse_starlette.sse import AppStatus
+
+            try:
+                await self.geo_agent.drain()
+            finally:
+                AppStatus.should_exit = True  # streams still open (resume readers) end
+                self.should_exit = True
 
     return Server

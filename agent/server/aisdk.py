@@ -6,6 +6,10 @@ reasoning, when the request sets ``sendReasoning``), ``text-start`` / ``text-del
 ``text-end``, ``tool-input-available`` /
 ``tool-output-available``, ``data-map-action``, ``error`` or ``abort``, ``finish-step``,
 ``finish``; then ``[DONE]``. Parts carry only fields of the protocol's schema.
+
+A reply cut by a server restart sends ``data-interrupted`` (transient, ``{"reason":
+"restart", "retry": true}``) before its ``error``: a ``useChat`` app's ``onData`` calls
+``regenerate()``, which the server takes as a retry (the stored turn is replaced).
 """
 
 from __future__ import annotations
@@ -57,13 +61,17 @@ def last_user_text(request: UIChatRequest) -> str:
 class AISDKAdapter(EventStreamAdapter[Part]):
     """The UI message stream protocol: our events as its parts, ``[DONE]`` after the last.
 
-    ``stopped()`` tells whether the reply was stopped (its ``error`` is then an ``abort``).
+    ``stopped()`` tells whether the reply was stopped (its ``error`` is then an ``abort``);
+    ``interrupted()`` whether a server restart cut it (``data-interrupted`` before its
+    ``error``: send it again).
     Tool parts are paired by the events' ``tool_call_id`` (by name, in order, without one).
     """
 
-    def __init__(self, stopped: Callable[[], bool]) -> None:
+    def __init__(self, stopped: Callable[[], bool],
+                 interrupted: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self._stopped = stopped
+        self._interrupted = interrupted or (lambda: False)
         self._text_id: str | None = None
         self._texts = 0
         self._reasoning_id: str | None = None
@@ -178,6 +186,9 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         if self._stopped():
             parts.append({"type": "abort", "reason": event.error})
         else:
+            if self._interrupted():
+                parts.append({"type": "data-interrupted", "transient": True,
+                              "data": {"reason": "restart", "retry": True}})
             parts += [{"type": "error", "errorText": event.error},
                       {"type": "finish", "finishReason": "error"}]
         return parts

@@ -57,7 +57,9 @@ def create_app(
         try:
             yield
         finally:
-            await state.replies.stop_all()
+            # A drain: replies still running may finish (GEO_AGENT_DRAIN_SECONDS), the rest
+            # end as "restarting" (already done when ``geo-agent serve`` drained on its signal).
+            await state.drain()
             await state.log.aclose()
             await state.owners.aclose()
             if owns_service:

@@ -6,7 +6,10 @@ numbers the events (their SSE ids) and hands each, in the same step, to the repl
 A client that goes away only detaches (``detach``); the reply runs on to its end, resumable
 from the log. Stopping (the stop endpoint, from any instance, or a disconnect with
 ``"resume": false``) cancels the task, which closes the upstream model request; the reply then
-ends with the ``error`` event (cancelled).
+ends with the ``error`` event (cancelled). A server that is shutting down drains
+(``Replies.drain``): no new replies, running ones may finish for a while, then the rest are
+interrupted: their ``error`` says the server is restarting and the reply can be resumed or
+retried (logged as such, not as cancelled).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Reply:
         self.message_id = ""
         self.session_id = ""
         self.stopped = False
+        self.interrupted = False
+        """Cut by a server restart (``interrupt``): its ``error`` says so, and to retry."""
         self._stream = stream
         self._log = log
         self._feed: LogFeed | None = None
@@ -82,6 +87,12 @@ class Reply:
             self.stopped = True
             self._task.cancel()
 
+    def interrupt(self) -> None:
+        """End the reply because the server is restarting (not a stop: resumable, retried)."""
+        if not self._task.done():
+            self.interrupted = True
+            self._task.cancel()
+
     async def stop(self) -> None:
         """Stop the reply and wait until its model request is closed."""
         self.cancel()
@@ -103,7 +114,8 @@ class Reply:
         if terminal:
             self._ended = True
         if self._feed is not None:
-            self._feed.add(self._seq, event, self.stopped and terminal)
+            self._feed.add(self._seq, event, self.stopped and terminal,
+                           self.interrupted and terminal)
         if self._queue is not None:
             self._queue.put_nowait(event)
 
@@ -131,7 +143,8 @@ class Reply:
                 self._emit(event)
         except asyncio.CancelledError:
             if not self._ended and self._first.done():
-                self._emit(StreamError(self.message_id, self.session_id, text("cancelled")))
+                why = text("server_restarting") if self.interrupted else text("cancelled")
+                self._emit(StreamError(self.message_id, self.session_id, why))
         except Exception as exc:  # the log could not register the reply: first() raises it
             if not self._first.done():
                 self._first.set_exception(exc)
@@ -149,11 +162,17 @@ class Replies:
 
     def __init__(self) -> None:
         self._by_id: dict[str, Reply] = {}
+        self.draining = False
+        """Shutting down: no new reply may start (``drain``)."""
+        self._drain_cut: asyncio.Event | None = None
+        self._drained = False  # past the drain's wait: a reply that begins now is cut at once
 
     def add(self, reply: Reply) -> None:
         """Register ``reply`` (after its first event) until it is done."""
         self._by_id[reply.message_id] = reply
         reply.when_done(lambda: self.discard(reply))
+        if self._drained:  # it was starting when the drain ended
+            reply.interrupt()
 
     def discard(self, reply: Reply) -> None:
         """Forget ``reply``."""
@@ -174,10 +193,32 @@ class Replies:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    async def stop_all(self) -> None:
-        """Stop every reply (the server is shutting down); their logs take the end."""
+    async def drain(self, seconds: float) -> None:
+        """Shut down gently: refuse new replies from now on, let the running ones finish
+        for up to ``seconds`` (or until ``cut_drain``), then interrupt the rest (their
+        ``error`` says the server is restarting) and wait until they have ended."""
+        self.draining = True
+        cut = self._drain_cut = self._drain_cut or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        cutting = asyncio.ensure_future(cut.wait())
+        try:  # the replies running (also one that was starting as the drain began)
+            while ((waiting := [r._task for r in self._by_id.values() if not r.done])
+                   and not cut.is_set() and (left := deadline - loop.time()) > 0):
+                await asyncio.wait([*waiting, cutting], timeout=left,
+                                   return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cutting.cancel()
+        self._drained = True
         replies = list(self._by_id.values())
         for reply in replies:
-            reply.cancel()
-        for reply in replies:
-            await reply.stop()
+            reply.interrupt()
+        if replies:
+            await asyncio.wait({reply._task for reply in replies})
+
+    def cut_drain(self) -> None:
+        """End a drain's waiting now (a second signal): the running replies are interrupted."""
+        self.draining = True
+        if self._drain_cut is None:
+            self._drain_cut = asyncio.Event()
+        self._drain_cut.set()

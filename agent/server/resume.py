@@ -52,4 +52,4 @@ async def sse_entries(entries: AsyncIterator[Entry]) -> AsyncIterator[bytes]:
     """Logged entries as SSE events, each with the id of the last event it holds."""
     adapter = SSEAdapter(sep="\r\n")
     async for entry in entries:
-        yield adapter.resumed(entry.seq, entry.event)
+        yield adapter.resumed(entry.seq, entry.event, entry.restart)

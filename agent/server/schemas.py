@@ -33,6 +33,10 @@ class ChatStreamRequest(BaseModel):
     resume: bool = Field(
         True, description="keep the reply running when the client disconnects (resumable "
         "with GET /v1/chat/{message_id}/events); false: a disconnect cancels it")
+    retry: bool = Field(
+        False, description="the same message sent again after its reply was interrupted by a "
+        "server restart (its `error` came with SSE `retry:`): that stored turn is replaced, "
+        "not repeated")
 
 
 class UIMessagePart(BaseModel):
@@ -105,7 +109,7 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     """``/healthz`` and ``/readyz``."""
 
-    status: Literal["ok", "ready", "not ready"]
+    status: Literal["ok", "ready", "not ready", "draining"]
     checks: dict[str, str] = Field(default_factory=dict)
 
 

@@ -6,7 +6,7 @@ the documented dict as JSON. Framing is sse-starlette's (``encode`` writes the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bailian_geo_agent.agent.events import StreamEvent
@@ -53,31 +53,48 @@ def encode(event: dict[str, Any], n: int, sep: str = "\n") -> bytes:
     return f"id: {n}{sep}event: {event['type']}{sep}data: {dumps(event)}{sep}{sep}".encode()
 
 
+RETRY_MS = 1000
+"""The SSE ``retry:`` (ms) on the ``error`` of a reply cut by a server restart: the mark that
+tells a client to resume or retry it (the event's documented dict is unchanged)."""
+
+
 class SSEAdapter(EventStreamAdapter[bytes]):
     """The seed SSE protocol: every event, as its documented dict, one SSE event each.
 
     Ids count from 1; a resumed reply's entries carry their own (``resumed``). ``sep`` is the
     line end: ``"\\n"`` on the live stream, sse-starlette's default ``"\\r\\n"`` on resumes
-    (as they have always been sent)."""
+    (as they have always been sent). ``interrupted()``: whether the reply was cut by a
+    server restart (its ``error`` then carries ``retry:``)."""
 
-    def __init__(self, sep: str = "\n") -> None:
+    def __init__(self, sep: str = "\n",
+                 interrupted: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self.seq = 0
         """The id of the last event sent."""
         self._sep = sep
+        self.interrupted = interrupted or (lambda: False)
 
     def _event(self, event: StreamEvent) -> Sequence[bytes]:
         self.seq += 1
         return (encode(event.to_dict(), self.seq, self._sep),)
 
     on_start = on_chunk = on_reasoning = on_tool_start = on_tool_end = _event
-    on_map_action = on_usage = on_end = on_error = _event
+    on_map_action = on_usage = on_end = _event
+
+    def on_error(self, event: StreamEvent) -> Sequence[bytes]:
+        frames = self._event(event)
+        if self.interrupted():
+            return (f"retry: {RETRY_MS}{self._sep}".encode() + frames[0],)
+        return frames
 
     def encode(self, frame: bytes) -> bytes:
         """Frames are bytes already."""
         return frame
 
-    def resumed(self, seq: int, event: StreamEvent) -> bytes:
-        """A logged event with id ``seq``."""
+    def resumed(self, seq: int, event: StreamEvent, restart: bool = False) -> bytes:
+        """A logged event with id ``seq`` (``restart``: the error of a reply cut by a
+        restart)."""
         self.seq = seq - 1
+        if restart:
+            self.interrupted = lambda: True
         return self.to_bytes((event,))

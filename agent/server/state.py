@@ -32,6 +32,8 @@ from sse_starlette import EventSourceResponse
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+DRAIN_RETRY_AFTER = 1
+"""``Retry-After`` seconds of the 503 a draining server answers new replies with."""
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 404, 413, 422, 429, 503)
 }
@@ -72,17 +74,21 @@ class ServerState:
             raise ApiError(404, message_text("session_not_found"))
 
     async def start_reply(self, identity: Identity, text: str, sid: str,
-                          wanted: frozenset[str]) -> tuple[Reply, StreamEvent]:
+                          wanted: frozenset[str],
+                          retry: bool = False) -> tuple[Reply, StreamEvent]:
         """Start ``identity``'s reply to ``text`` in session ``sid``: the reply and its first
-        event (``stream_start``); an ``ApiError`` when it cannot begin."""
+        event (``stream_start``); an ``ApiError`` when it cannot begin (503 while draining).
+        ``retry``: ``text`` again after an interrupted reply (``stream_events``)."""
+        self.refuse_if_draining()
         await self.require_owner(self.owners.claim(sid, identity.owner))
         try:
             await self.log.ping()
         except LogUnavailable as exc:
             raise log_error(exc) from None
         self.concurrency.acquire(identity.limit_key)
-        reply = Reply(self.service.stream_events(text, sid, events=wanted), identity.owner,
-                      self.log)
+        again = {"retry": True} if retry else {}  # a service of the caller's may not know it
+        reply = Reply(self.service.stream_events(text, sid, events=wanted, **again),
+                      identity.owner, self.log)
         try:
             first = await reply.first()
         except LogUnavailable as exc:
@@ -100,6 +106,23 @@ class ServerState:
         reply.when_done(lambda: self.concurrency.release(identity.limit_key))
         self.replies.add(reply)
         return reply, first
+
+    @property
+    def draining(self) -> bool:
+        """The server is shutting down: no new replies, ``/readyz`` says 503."""
+        return self.replies.draining
+
+    def refuse_if_draining(self) -> None:
+        """503 with ``Retry-After`` while the server drains (another instance can answer)."""
+        if self.replies.draining:
+            raise ApiError(503, message_text("server_draining", seconds=DRAIN_RETRY_AFTER),
+                           {"Retry-After": str(DRAIN_RETRY_AFTER)})
+
+    async def drain(self, seconds: float | None = None) -> None:
+        """Shut down gently (``Replies.drain``; ``GEO_AGENT_DRAIN_SECONDS`` by default), then
+        wait until the log has what the replies sent last."""
+        await self.replies.drain(self.settings.drain_seconds if seconds is None else seconds)
+        await self.log.flushed()
 
     def response(self, reply: Reply, body: AsyncIterator[bytes],
                  headers: dict[str, str] | None = None,

@@ -16,7 +16,14 @@ from typing import Any
 
 from bailian_geo_agent.prompts.catalogue import text
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    ToolMessage,
+)
 from langchain_core.messages.utils import count_tokens_approximately
 
 logger = logging.getLogger(__name__)
@@ -95,6 +102,26 @@ async def keep_partial_answer(graph: Any, config: dict[str, Any], partial: str) 
         await graph.aupdate_state(config, {"messages": [interrupted_answer(partial)]}, "model")
     except Exception as exc:  # the store failed too: the error already reported says so
         logger.warning("keeping a partial answer failed: %s", type(exc).__name__)
+
+
+async def drop_interrupted_turn(graph: Any, config: dict[str, Any], question: str) -> None:
+    """Before ``question`` is sent again (a retry of a reply interrupted by a restart): remove
+    the stored turn it repeats, when that turn is ``question`` with no answer or an
+    interrupted one, so the session keeps the question once (never raises)."""
+    config = {"configurable": config["configurable"]}  # not the reply's callbacks: not its run
+    try:
+        state = await graph.aget_state(config)
+        messages = state.values.get("messages", []) if state and state.values else []
+        starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+        if not starts:
+            return
+        turn = messages[starts[-1]:]
+        if turn[0].content != question or (len(turn) > 1 and not is_interrupted(turn[-1])):
+            return
+        await graph.aupdate_state(
+            config, {"messages": [RemoveMessage(id=m.id) for m in turn if m.id]}, "model")
+    except Exception as exc:  # the store failed: the reply reports it when it stores its turn
+        logger.warning("dropping an interrupted turn failed: %s", type(exc).__name__)
 
 
 def _is_consistent(messages: Sequence[AnyMessage]) -> bool:

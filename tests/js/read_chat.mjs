@@ -3,7 +3,8 @@
 // usage: node read_chat.mjs URL TOKEN CHAT_ID TEXT [MODE]
 // MODE: abort (abort after the first delta, sending `resume: false` so the abort cancels the
 // reply), abort-detached (abort without it: the reply runs on), resume (no new message: the
-// transport's reconnectToStream, as useChat({ resume: true }) does; {"none": true} on a 204).
+// transport's reconnectToStream, as useChat({ resume: true }) does; {"none": true} on a 204),
+// regenerate (the message sent again with useChat's regenerate() trigger).
 // Prints one JSON line {chunks, message, errors}: a part the schema rejects shows in errors
 // (as does an `error` part's text); exits 1 if the request itself failed.
 import { DefaultChatTransport, readUIMessageStream } from 'ai';
@@ -24,7 +25,8 @@ try {
   const stream = mode === 'resume'
     ? await transport.reconnectToStream({ chatId })
     : await transport.sendMessages({
-      chatId, messages, trigger: 'submit-message', messageId: undefined,
+      chatId, messages, trigger: mode === 'regenerate' ? 'regenerate-message' : 'submit-message',
+      messageId: undefined,
       abortSignal: controller.signal,
     });
   if (stream === null) {

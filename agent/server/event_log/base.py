@@ -48,6 +48,8 @@ class Entry:
     first: int = 0
     lens: list[int] | None = None
     stopped: bool = False
+    restart: bool = False
+    """The reply's last event, ended by a server restart (resume or retry elsewhere)."""
 
     def __post_init__(self) -> None:
         if not self.first:
@@ -67,7 +69,8 @@ class Entry:
             return self
         skip = sum(self.lens[: seen - self.first + 1])
         rest = StreamChunk(event.message_id, event.session_id, event.chunk[skip:])
-        return Entry(self.seq, rest, seen + 1, self.lens[seen - self.first + 1:], self.stopped)
+        return Entry(self.seq, rest, seen + 1, self.lens[seen - self.first + 1:], self.stopped,
+                     self.restart)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as stored (JSON-able)."""
@@ -78,13 +81,15 @@ class Entry:
             out["l"] = self.lens
         if self.stopped:
             out["s"] = 1
+        if self.restart:
+            out["r"] = 1
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
         """The inverse of ``to_dict``."""
         return cls(data["q"], event_from_dict(data["e"]), data.get("f", 0), data.get("l"),
-                   bool(data.get("s")))
+                   bool(data.get("s")), bool(data.get("r")))
 
 
 @dataclass
@@ -187,8 +192,10 @@ class LogFeed:
         self._chars = 0
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, seq: int, event: StreamEvent, stopped: bool = False) -> None:
-        """Event ``seq`` of the reply (``stopped``: the reply was stopped, for its last)."""
+    def add(self, seq: int, event: StreamEvent, stopped: bool = False,
+            restart: bool = False) -> None:
+        """Event ``seq`` of the reply (for its last: ``stopped``, the reply was stopped;
+        ``restart``, it was cut by a server restart)."""
         if self._written >= COALESCE_AFTER and type(event) is StreamChunk:
             chunks = self._chunks
             if not chunks:
@@ -199,7 +206,7 @@ class LogFeed:
             if self._chars >= COALESCE_CHARS:
                 self._write_chunks()
             return
-        entry = Entry(seq, event, stopped=stopped)
+        entry = Entry(seq, event, stopped=stopped, restart=restart)
         batch = [self._joined(), entry] if self._chunks else [entry]
         self._written += len(batch)
         self._log.append(self.message_id, batch)

@@ -281,9 +281,11 @@ class RedisLog(EventLog):
 
     async def _ending(self, message_id: str, seen: int, key: str,
                       info: ReplyInfo | None = None) -> Entry:
-        """The ``error`` event a reader gets when the reply cannot go on."""
+        """The ``error`` event a reader gets when the reply cannot go on; one whose instance
+        stopped is marked as a restart's (the client sends the message again)."""
         session_id = info.session_id if info else ""
-        return Entry(seen + 1, StreamError(message_id, session_id, text(key)))
+        return Entry(seen + 1, StreamError(message_id, session_id, text(key)),
+                     restart=key == "reply_interrupted")
 
     async def request_stop(self, message_id: str) -> bool:
         return bool(await self._redis.publish(STOP_CHANNEL, message_id))

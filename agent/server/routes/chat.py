@@ -31,8 +31,10 @@ async def chat_stream(body: ChatStreamRequest, identity: Caller,
     """
     message, sid, wanted = check_input(body.message, body.session_id, body.events,
                                        state.service.settings.max_message_chars)
-    reply, first = await state.start_reply(identity, message, sid or str(uuid4()), wanted)
-    frames = SSEAdapter().stream(first, reply.rest_batches())
+    reply, first = await state.start_reply(identity, message, sid or str(uuid4()), wanted,
+                                           body.retry)
+    frames = SSEAdapter(interrupted=lambda: reply.interrupted).stream(first,
+                                                                       reply.rest_batches())
     return state.response(reply, frames, resume=body.resume)
 
 

@@ -23,7 +23,12 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(state: State) -> Any:
-    """The session store answers and the model key is configured."""
+    """The session store answers and the model key is configured; 503 at once while the
+    server drains (shutting down), so a proxy sends it nothing new."""
+    if state.draining:
+        body = Health(status="draining",
+                      checks={"draining": message_text("server_draining_check")})
+        return JSONResponse(body.model_dump(), status_code=503)
     service = state.service
     checks = {"session_store": "ok", "api_key": "ok", "event_log": "ok"}
     try:

@@ -44,8 +44,11 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     message, _, _ = check_input(aisdk.last_user_text(body), None, None,
                                 state.service.settings.max_message_chars)
     wanted = _EVENTS | {"reasoning_chunk"} if body.sendReasoning else _EVENTS
-    reply, first = await state.start_reply(identity, message, sid, wanted)
-    frames = aisdk.AISDKAdapter(lambda: reply.stopped).stream(first, reply.rest_batches())
+    # useChat's regenerate(): after a reply interrupted by a restart, its turn is replaced.
+    retry = body.trigger == "regenerate-message"
+    reply, first = await state.start_reply(identity, message, sid, wanted, retry)
+    frames = aisdk.AISDKAdapter(lambda: reply.stopped, lambda: reply.interrupted).stream(
+        first, reply.rest_batches())
     return state.response(reply, frames, aisdk.HEADERS,
                           resume=(body.model_extra or {}).get("resume") is not False)
 
@@ -69,11 +72,11 @@ async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
         return Response(status_code=204)
     if info.owner != identity.owner:
         raise ApiError(404, text("reply_log_not_found"))
-    stopped = [False]
+    stopped = [False, False]  # the last entry's: stopped, cut by a restart
 
     async def replay() -> AsyncIterator[StreamEvent]:
         async for entry in log.read(message_id, 0):
-            stopped[0] = entry.stopped
+            stopped[:] = [entry.stopped, entry.restart]
             yield entry.event
 
     source = replay()
@@ -81,5 +84,6 @@ async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
         first = await anext(source)
     except StopAsyncIteration:
         return Response(status_code=204)
-    frames = aisdk.AISDKAdapter(lambda: stopped[0]).stream(first, _one_at_a_time(source))
+    frames = aisdk.AISDKAdapter(lambda: stopped[0], lambda: stopped[1]).stream(
+        first, _one_at_a_time(source))
     return state.stream(frames, aisdk.HEADERS)

@@ -7,9 +7,10 @@ const TOKEN_KEY = "geo-agent.token";
 
 /** An answer other than 2xx: `status` and the server's own wording (`{"type":"error","error"}`). */
 export class ApiError extends Error {
-  constructor(status, text) {
+  constructor(status, text, retryAfter = null) {
     super(text);
     this.status = status;
+    this.retryAfter = retryAfter; // seconds (a 429, or a 503 from a server that is restarting)
   }
 }
 
@@ -34,24 +35,28 @@ async function failure(response) {
     const body = await response.json();
     if (body && typeof body.error === "string") text = body.error;
   } catch { /* not JSON */ }
-  return new ApiError(response.status, text);
+  const after = Number(response.headers.get("Retry-After"));
+  return new ApiError(response.status, text, Number.isFinite(after) && after > 0 ? after : null);
 }
 
-/** A reply's SSE body as {event, id}: the event dict and the SSE id it was sent with. */
+/** A reply's SSE body as {event, id, retry}: the event dict, the SSE id it was sent with and
+ * the block's `retry:` (set on the `error` of a reply cut by a server restart: send again). */
 async function* replyEvents(response) {
   for await (const sse of readSSE(response)) {
     let event;
     try {
       event = JSON.parse(sse.data);
     } catch { continue; } // not ours
-    yield { event, id: sse.id };
+    yield { event, id: sse.id, retry: sse.retry };
   }
 }
 
-/** POST /v1/chat/stream: yields the reply's {event, id}s as they arrive. */
-export async function* streamChat(message, sessionId, signal) {
+/** POST /v1/chat/stream: yields the reply's {event, id, retry}s as they arrive. `retry`: the
+ * same message again after a restart cut its reply (the stored turn is replaced). */
+export async function* streamChat(message, sessionId, signal, retry = false) {
   const body = { message, events: EVENTS };
   if (sessionId) body.session_id = sessionId;
+  if (retry) body.retry = true;
   const response = await fetch("v1/chat/stream", {
     method: "POST", headers: { ...headers(true), Accept: "text/event-stream" },
     body: JSON.stringify(body), signal,

@@ -2,6 +2,10 @@
 // commands. The session id is kept in localStorage (the conversation is redrawn from the
 // server on load), the map commands of the session beside it, the token in sessionStorage.
 // A reply in progress is kept there too, so that a reload resumes it (GET /v1/chat/{id}/events).
+// A connection that breaks mid-reply is resumed the same way (after its last SSE id, from any
+// instance behind the proxy); a reply a server restart cut (its `error` carries `retry:`) is
+// sent again once, same message and session, its cut text replaced; a 503 from a restarting
+// server is retried after its Retry-After.
 import { ApiError, history, resumeChat, stopReply, store, streamChat } from "./api.js";
 import { GeoMap } from "./map.js";
 import { Conversation } from "./view.js";
@@ -13,6 +17,10 @@ const REPLY_KEY = "geo-agent.reply.";
 const SAVE_EVERY_MS = 250;
 const MAX_KEPT_ACTIONS = 200;
 const STOP_GRACE_MS = 2000;
+const RESTART_RETRIES = 1; // a reply cut by a restart is sent again this many times
+const RESUMES = 5; // a broken connection is resumed this many times in a row
+const BUSY_RETRIES = 3; // a 503 with Retry-After (the server restarting) is retried this often
+const UNREACHABLE_TRIES = 12; // a retry after a restart waits this many times for a server
 
 const status = $("map-status");
 const geoMap = new GeoMap($("map"), localStorage.getItem(TILES_KEY) || "amap", (t) => { status.textContent = t; });
@@ -71,6 +79,7 @@ class Run {
     this.text = saved.text || "";
     this.tools = saved.tools || []; // [{name, done, result}]
     this.over = false; // its last event arrived, or it was stopped
+    this.retries = 0; // times sent again after a restart cut it
     this.timer = null;
     this.done = new Promise((resolve) => { this.finish = resolve; });
   }
@@ -88,6 +97,15 @@ class Run {
 
   saveSoon() { // text arrives in many small chunks: at most one write per SAVE_EVERY_MS
     if (!this.timer) this.timer = setTimeout(() => this.save(), SAVE_EVERY_MS);
+  }
+
+  /** Start over: the same question sent again (its cut reply is replaced). */
+  restart() {
+    this.messageId = null;
+    this.lastId = "0";
+    this.text = "";
+    this.tools = [];
+    this.retries += 1;
   }
 
   forget() {
@@ -143,13 +161,84 @@ function show(run, reply, event, id) {
   }
 }
 
-/** Show the reply's events (`stream`) in `reply` until its end. */
-async function follow(run, reply, stream) {
+const pause = (ms, signal) => new Promise((resolve) => {
+  const timer = setTimeout(resolve, ms);
+  signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+});
+
+/** Read `stream` into `reply`: "end" (its last event came), "restart" (a restart cut it: send it
+ * again) or "broken" (the connection ended before its last event: resume it). */
+async function read(run, reply, stream) {
+  try {
+    for await (const { event, id, retry } of stream) {
+      if (event.type === "error" && retry != null && run.retries < RESTART_RETRIES) return "restart";
+      show(run, reply, event, id);
+      if (event.type === "stream_end" || event.type === "error") return "end";
+    }
+  } catch (err) {
+    if (err instanceof ApiError || err.name === "AbortError" || run.controller.signal.aborted) throw err;
+    // fetch's TypeError: the connection broke mid-body
+  }
+  return run.over ? "end" : "broken";
+}
+
+/** `stream` once its answer has come (a refusal such as a 503 throws here): the same events. */
+async function started(stream) {
+  const first = await stream.next();
+  return (async function* () {
+    if (!first.done) yield first.value;
+    yield* stream;
+  })();
+}
+
+/** `open()` the reply's stream, again after a 503 with Retry-After (a restarting server) and,
+ * with `unreachable`, after a failed connection (a lone server starting again). */
+async function again(run, open, unreachable = false) {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await open();
+    } catch (err) {
+      const busy = err instanceof ApiError && err.status === 503 && err.retryAfter;
+      const down = unreachable && err instanceof TypeError;
+      const limit = down ? UNREACHABLE_TRIES : BUSY_RETRIES;
+      if (!(busy || down) || tries > limit || run.controller.signal.aborted) throw err;
+      await pause((busy ? err.retryAfter : Math.min(tries, 3)) * 1000, run.controller.signal);
+    }
+  }
+}
+
+/** Show the reply's events (`stream`, or `open()`'s) in `reply` until its end. */
+async function follow(run, reply, stream, open = null) {
   running = run;
   setRunning(true);
   reply.busy(true);
   try {
-    for await (const { event, id } of stream) show(run, reply, event, id);
+    if (open) stream = await again(run, open);
+    for (let resumes = 0; ;) {
+      const how = await read(run, reply, stream);
+      if (how === "end" || run.controller.signal.aborted) break;
+      if (how === "restart") { // the same question again, same session: shown in place of the cut one
+        run.restart();
+        reply.clear();
+        stream = await again(run, () => started(streamChat(run.question,
+          run.sid || store.session, run.controller.signal, true)), true);
+        continue;
+      }
+      if (!run.messageId || resumes >= RESUMES) break; // kept: a reload resumes it
+      resumes += 1;
+      await pause(250 * resumes, run.controller.signal);
+      try {
+        stream = await resumeChat(run.messageId, run.lastId, run.controller.signal);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) { // its log is gone (one server)
+          reply.error(err.message);
+          run.forget();
+          break;
+        }
+        if (err instanceof ApiError) throw err;
+        stream = (async function* () {})(); // not reached: the next round tries again
+      }
+    }
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       reply.item.remove();
@@ -177,7 +266,8 @@ async function follow(run, reply, stream) {
 function ask(text) {
   const turn = conversation.list.querySelectorAll(".msg.user").length - 1;
   const run = new Run({ question: text, turn });
-  return follow(run, conversation.assistant(), streamChat(text, store.session, run.controller.signal));
+  const open = () => started(streamChat(text, store.session, run.controller.signal));
+  return follow(run, conversation.assistant(), null, open);
 }
 
 function submit() {

@@ -1,13 +1,15 @@
 // A small reader of text/event-stream bodies (the EventSource parsing rules) for fetch responses:
 // EventSource itself can only GET and cannot send an Authorization header.
 
-/** Yields {event, data, id} for each event of `response`'s body; `:` comments are skipped. */
+/** Yields {event, data, id, retry} for each event of `response`'s body (`retry`: the event
+ * block's own `retry:` field in ms, else null); `:` comments are skipped. */
 export async function* readSSE(response) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let event = "";
   let data = [];
   let id = "";
+  let retry = null;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -19,9 +21,10 @@ export async function* readSSE(response) {
         const line = buffer.slice(0, match.index);
         buffer = buffer.slice(match.index + match[0].length);
         if (line === "") {
-          if (data.length) yield { event: event || "message", data: data.join("\n"), id };
+          if (data.length) yield { event: event || "message", data: data.join("\n"), id, retry };
           event = "";
           data = [];
+          retry = null;
           continue;
         }
         if (line.startsWith(":")) continue;
@@ -32,6 +35,7 @@ export async function* readSSE(response) {
         if (field === "event") event = val;
         else if (field === "data") data.push(val);
         else if (field === "id") id = val;
+        else if (field === "retry" && /^\d+$/.test(val)) retry = Number(val);
       }
     }
   } finally {

@@ -48,6 +48,13 @@ export class Conversation {
       busy(on) { item.classList.toggle("streaming", on); item.setAttribute("aria-busy", on ? "true" : "false"); },
       append: (chunk) => { body.appendData(chunk); this.scroll(); },
       set: (full) => { body.data = full; },
+      // Start over (a reply sent again after a restart cut it): no text, tools or errors.
+      clear: () => {
+        body.data = "";
+        tools.replaceChildren();
+        chips.clear();
+        for (const p of item.querySelectorAll("p.error")) p.remove();
+      },
       // A call's chip is found by its tool_call_id (parallel calls of one tool pair up),
       // by the tool's name where no id is known (an older server).
       toolStart: (name, id) => {
