@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from bailian_geo_agent.agent.server.errors import ServiceLanguage, install_handlers
+from bailian_geo_agent.agent.server.hosts import HostGuard, ProxyHeaders
 from bailian_geo_agent.agent.server.limits import BodySizeLimit
 from bailian_geo_agent.agent.server.page import install_page
 from bailian_geo_agent.agent.server.routes import ROUTERS
@@ -78,6 +79,9 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream"], max_age=600)
+    # Host/Origin allow-list (421/403), then forwarded headers from trusted proxies only.
+    app.add_middleware(HostGuard, hosts=settings.allowed_hosts, origins=settings.cors_origins)
+    app.add_middleware(ProxyHeaders, proxies=settings.trusted_proxies)
     lang = getattr(getattr(service, "settings", None), "language", None)
     if lang is not None:  # outermost: the 413s of BodySizeLimit speak it too
         app.add_middleware(ServiceLanguage, lang=lang)
