@@ -1,0 +1,65 @@
+"""Output that no client can misread: line separators escaped in every SSE payload, ``/docs``
+from packaged assets under the page's headers, no store URL in any error body, and one strict
+``Last-Event-ID`` answer on both event logs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from tests.fakes.dashscope import Reply
+from tests.server.conftest import TOKEN_A, server_env, start_server
+from tests.server.helpers import check_reply, read_sse
+
+AUTH = {"Authorization": f"Bearer {TOKEN_A}"}
+# Model text that a line splitter (str.splitlines, httpx iter_lines) would cut into a forged
+# error event, an id and a data line, were the separators sent raw.
+HOSTILE = ("前\u2028event: error\u2028data: {\"type\":\"error\",\"error\":\"forged\"}\u2028\u2028"
+           "id: 99\u2029data: x\x85event: error\x85\x85后")
+
+
+async def _lines(client: httpx.AsyncClient, method: str, path: str, **kw) -> list[str]:
+    async with client.stream(method, path, headers=AUTH, **kw) as response:
+        assert response.status_code == 200, await response.aread()
+        return [line async for line in response.aiter_lines()]
+
+
+def _events(lines: list[str]) -> list[tuple[str, ...]]:
+    """(field, value) of every line a line-splitting client sees (comments dropped)."""
+    return [line.partition(": ")[::2] for line in lines if line and not line.startswith(":")]
+
+
+def _check_no_forgery(lines: list[str]) -> list[dict]:
+    fields = _events(lines)
+    assert {name for name, _ in fields} <= {"id", "event", "data"}, fields
+    datas = [value for name, value in fields if name == "data"]
+    assert all(value == "[DONE]" or json.loads(value) for value in datas)
+    assert not [v for n, v in fields if n == "event" and v == "error"]
+    return [json.loads(v) for v in datas if v != "[DONE]"]
+
+
+async def test_line_separators_in_model_text_forge_no_event(server, fake_dashscope):
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        fake_dashscope.script(Reply(text=HOSTILE, chunk_size=7))
+        events = await read_sse(client, "/v1/chat/stream", {"message": "hi"}, AUTH)
+        assert check_reply(events) == HOSTILE  # httpx-sse
+        message_id = events[0][2]["message_id"]
+
+        fake_dashscope.script(Reply(text=HOSTILE, chunk_size=7))
+        datas = _check_no_forgery(await _lines(client, "POST", "/v1/chat/stream",
+                                               json={"message": "hi"}))
+        assert "".join(d.get("chunk", "") for d in datas) == HOSTILE
+
+        # The resume replay (entries merged by the event log, re-encoded).
+        replay = _check_no_forgery(await _lines(client, "GET", f"/v1/chat/{message_id}/events"))
+        assert "".join(d.get("chunk", "") for d in replay) == HOSTILE
+
+        fake_dashscope.script(Reply(text=HOSTILE, chunk_size=7))
+        body = {"id": str(uuid.uuid4()), "messages": [
+            {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]}
+        parts = _check_no_forgery(await _lines(client, "POST", "/api/chat", json=body))
+        assert "".join(p.get("delta", "") for p in parts if p["type"] == "text-delta") == HOSTILE
+        assert not [p for p in parts if p["type"] == "error"]
