@@ -63,3 +63,40 @@ async def test_line_separators_in_model_text_forge_no_event(server, fake_dashsco
         parts = _check_no_forgery(await _lines(client, "POST", "/api/chat", json=body))
         assert "".join(p.get("delta", "") for p in parts if p["type"] == "text-delta") == HOSTILE
         assert not [p for p in parts if p["type"] == "error"]
+
+
+BAD_IDS = ["1_0", "+1", "-1", "0x1", "1.0", "１", "٣", "1 2", str(2**63), str(2**64 + 1),
+           "9" * 40]
+
+
+@pytest.mark.parametrize("log", ["memory", "redis"])
+async def test_last_event_id_is_parsed_strictly_and_alike_on_both_logs(
+        log, request, fake_dashscope_server, fake_dashscope, tmp_path):
+    extra = {"GEO_AGENT_STREAM_URL": request.getfixturevalue("redis_url")} if log == "redis" else {}
+    server = start_server(tmp_path, server_env(fake_dashscope_server.compatible_base_url,
+                                               tmp_path, **extra))
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            fake_dashscope.script(Reply(text="一二三四五六", chunk_size=2))
+            events = await read_sse(client, "/v1/chat/stream", {"message": "hi"}, AUTH)
+            path = f"/v1/chat/{events[0][2]['message_id']}/events"
+            for bad in BAD_IDS:
+                for how in ({"headers": {**AUTH, "Last-Event-ID": bad.encode()}},
+                            {"headers": AUTH, "params": {"last_event_id": bad}}):
+                    answer = await client.get(path, **how)
+                    assert answer.status_code == 422, (bad, answer.text)
+                    assert answer.json()["error"].startswith("Last-Event-ID 无效"), bad
+            # The largest id accepted: nothing after it; never "event log unavailable".
+            async with client.stream("GET", path, headers={
+                    **AUTH, "Last-Event-ID": str(2**63 - 1)}) as answer:
+                assert answer.status_code == 200
+                lines = [line async for line in answer.aiter_lines()]
+                assert not [line for line in lines if "stream_chunk" in line]
+                assert "Redis" not in "".join(lines)
+            async with client.stream("GET", path, params={"last_event_id": " 2 "},
+                                     headers=AUTH) as answer:
+                datas = [json.loads(line[6:]) async for line in answer.aiter_lines()
+                         if line.startswith("data: ")]
+            assert [d["type"] for d in datas][-1] == "stream_end"
+    finally:
+        server.stop()
