@@ -98,6 +98,9 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The session store is unavailable ({store}): {error}. This message was not saved; "
         "earlier conversation is unaffected. Check that the database runs and SESSION_STORE_URL.",
     },
+    "store_timed_out": {"zh": "连接超时", "en": "it did not answer in time"},
+    "store_connection_failed": {"zh": "无法连接或连接中断", "en": "the connection failed or broke"},
+    "store_query_failed": {"zh": "查询失败", "en": "a query failed"},
     "no_such_folder": {"zh": "文件夹不存在", "en": "no such folder"},
     "not_a_folder": {"zh": "{path} 是文件，不是文件夹", "en": "{path} is a file, not a folder"},
     "permission_denied": {"zh": "没有权限", "en": "permission denied"},

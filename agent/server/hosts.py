@@ -91,8 +91,12 @@ class HostAllowList:
             return self.any_host or name in self.names or name.endswith(self.suffixes)
         if name in LOOPBACK_NAMES:
             return True
-        return local is not None and _address(name) is not None and _address(name) == _address(
-            host_name(local))
+        if local is None:
+            return False
+        # A server's local address is an IP (a rebinding page sends its own name); in-process
+        # transports name the URL's host there.
+        local = host_name(local)
+        return name == local or (_address(name) or name) == (_address(local) or local)
 
     def allows_origin(self, origin: str, local: str | None) -> bool:
         """Whether a request from web origin ``origin`` may change anything here."""

@@ -100,3 +100,45 @@ async def test_last_event_id_is_parsed_strictly_and_alike_on_both_logs(
             assert [d["type"] for d in datas][-1] == "stream_end"
     finally:
         server.stop()
+
+
+async def test_no_error_body_names_the_store_url_its_host_or_a_class(fake_dashscope,
+                                                                      monkeypatch):
+    from bailian_geo_agent.agent import Settings, StreamChatService
+    from bailian_geo_agent.agent.server import ServerSettings, create_app
+    from bailian_geo_agent.agent.sessions.stores.postgres import PostgresStore
+
+    from tests.fakes.pytest_plugin import FAKE_API_KEY
+    from tests.helpers import free_port
+
+    monkeypatch.setattr(PostgresStore, "pool_timeout", 0.3)
+    port = str(free_port())  # nothing listens there
+    url = f"postgresql://alice_user:pw-12345@127.0.0.1:{port}/secret_db_name"
+    service = StreamChatService(Settings(
+        api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url,
+        session_store_url=url, max_retries=0), tools=[])
+    app = create_app(service, ServerSettings(api_tokens=(TOKEN_A,)), close_service=True)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    sid = str(uuid.uuid4())
+    chat = {"id": sid, "messages": [
+        {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]}
+    bodies = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
+                                 headers=AUTH) as client:
+        for method, path, body in (("GET", "/readyz", None),
+                                   ("POST", "/v1/chat/stream", {"message": "hi"}),
+                                   ("POST", "/api/chat", chat),
+                                   ("GET", f"/v1/sessions/{sid}", None),
+                                   ("DELETE", f"/v1/sessions/{sid}", None)):
+            answer = await client.request(method, path, json=body)
+            assert answer.status_code == 503, (path, answer.text)
+            bodies.append(answer.text)
+    # The service's own error event (what a reply's stream carries).
+    events = [e.to_dict() async for e in service.stream_events("hi", sid)]
+    bodies.append(json.dumps(events, ensure_ascii=False))
+    await service.aclose()
+    for body in bodies:
+        assert "SESSION_STORE_URL" in body
+        for word in ("alice_user", "127.0.0.1", port, "secret_db_name", "pw-12345",
+                     "postgresql", "Timeout", "OperationalError", "Error:"):
+            assert word not in body, (word, body)
