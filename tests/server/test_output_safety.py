@@ -142,3 +142,41 @@ async def test_no_error_body_names_the_store_url_its_host_or_a_class(fake_dashsc
         for word in ("alice_user", "127.0.0.1", port, "secret_db_name", "pw-12345",
                      "postgresql", "Timeout", "OperationalError", "Error:"):
             assert word not in body, (word, body)
+
+
+async def test_docs_are_packaged_and_sent_with_the_pages_headers(server):
+    import re
+
+    from bailian_geo_agent.agent.server.page import PAGE_HEADERS
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        docs = await client.get("/docs")
+        assert docs.status_code == 200
+        for name, value in PAGE_HEADERS.items():
+            assert docs.headers[name] == value
+        assert "script-src 'self'" in docs.headers["content-security-policy"]
+        refs = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        assert len(refs) == 3 and not [r for r in refs if re.match(r"(https?:)?//", r)], refs
+        assert "<script>" not in docs.text  # no inline script (the CSP would refuse it)
+        for ref in refs:
+            asset = await client.get(f"/{ref}")
+            assert asset.status_code == 200 and asset.headers["x-content-type-options"] == "nosniff"
+        script = (await client.get("/static/js/docs.js")).text
+        assert '"openapi.json"' in script and "http" not in script
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == "bailian-geo-agent"
+        assert (await client.get("/redoc")).status_code == 404
+
+
+async def test_docs_can_be_turned_off(fake_dashscope):
+    from bailian_geo_agent.agent.server import ServerSettings, create_app
+
+    from tests.server.test_auth import make_service
+
+    service = make_service(fake_dashscope)
+    app = create_app(service, ServerSettings(docs=False), close_service=True)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        for path in ("/docs", "/openapi.json", "/redoc"):
+            assert (await client.get(path)).status_code == 404, path
+        assert (await client.get("/healthz")).status_code == 200
+    await service.aclose()
