@@ -33,6 +33,7 @@ UNCHECKED_PATHS = frozenset({"/healthz", "/readyz"})
 """Paths a proxy's or an orchestrator's health check reaches by any Host (they show nothing
 about sessions and change nothing)."""
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_LOGGED_MAX = 100
 
 
 def host_name(value: str) -> str:
@@ -121,6 +122,7 @@ class HostGuard:
         self.allow = HostAllowList(hosts, origins)
         self.all_origins = all_origins
         self.skip_paths = frozenset(skip_paths)
+        self._logged: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -152,13 +154,21 @@ class HostGuard:
         local = str(server[0]) if server else None
         if scope.get("path") not in self.skip_paths and not self.allow.allows_host(
                 host_name(host or ""), local):
-            logger.warning("refused a request for host %r", (host or "")[:100])
+            self._log_once("refused requests for host %r", (host or "")[:100])
             return 421, text("host_not_allowed")
         checked = self.all_origins or scope.get("method", "GET") in STATE_CHANGING
         if origin is not None and checked and not self.allow.allows_origin(origin, local):
-            logger.warning("refused a request from origin %r", origin[:100])
+            self._log_once("refused state-changing requests from origin %r", origin[:100])
             return 403, text("origin_not_allowed")
         return None
+
+    def _log_once(self, message: str, value: str) -> None:
+        """Warn about ``value`` the first time only (a flood of refusals is not a flood of
+        lines); at most ``_LOGGED_MAX`` values are remembered."""
+        if value in self._logged or len(self._logged) >= _LOGGED_MAX:
+            return
+        self._logged.add(value)
+        logger.warning(message, value)
 
 
 def _address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
