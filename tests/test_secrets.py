@@ -178,7 +178,9 @@ async def test_no_key_in_events_logs_or_errors(
     assert {"stream_start", "stream_chunk", "stream_end", "error", "tool_end"} <= kinds
     errors = [e["error"] for e in events if e["type"] == "error"]
     assert any("API Key无效" in e for e in errors) and any("会话存储不可用" in e for e in errors)
-    assert any("***" in e for e in errors), "the store URL is shown without its password"
+    stored = [e for e in errors if "会话存储不可用" in e]
+    assert all("SESSION_STORE_URL" in e and "postgresql://" not in e and "agent:" not in e
+               for e in stored), "the store is named by its setting, never by its URL"
     secrets = CONFIGURED | {SECRET_KEY, WRONG_KEY, AMAP_SECRET, DB_PASSWORD}
     assert leaks([str(e) for e in events], secrets) == []
     assert caplog.records, "logs were captured"
