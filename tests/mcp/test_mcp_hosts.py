@@ -55,3 +55,23 @@ async def test_a_public_bind_checks_host_and_origin_too():
         assert await status({"Origin": "http://mcp.example.com:8765"}) == 401
         body = (await client.post("/mcp", headers={"Host": EVIL})).json()
         assert body["type"] == "error" and "GEO_AGENT_ALLOWED_HOSTS" in body["error"]
+
+
+async def test_the_command_reads_the_allowed_hosts_and_cors_origins(fake_amap: FakeAmap):
+    server = start_http_server(server_env(
+        fake_amap, GEO_AGENT_ALLOWED_HOSTS="mcp.example.com",
+        GEO_AGENT_CORS_ORIGINS="https://app.example.com"))
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            async def status(headers: dict[str, str]) -> int:
+                answer = await client.post(server.url, json=INITIALIZE, headers=HEADERS | headers)
+                return answer.status_code
+
+            assert await status({"Host": "mcp.example.com"}) == 200
+            assert await status({}) == 421  # 127.0.0.1 is not listed
+            assert await status({"Host": "mcp.example.com",
+                                 "Origin": "https://app.example.com"}) == 200
+            assert await status({"Host": "mcp.example.com",
+                                 "Origin": "https://evil.example"}) == 403
+    finally:
+        stop(server)
