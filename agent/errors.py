@@ -207,6 +207,16 @@ def _is_store_error(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in _STORE_MODULES
 
 
+def _store_problem(exc: BaseException) -> str:
+    """What went wrong with the store, in words (no class name, no server's text)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, TimeoutError) or any("Timeout" in name for name in names):
+        return text("store_timed_out")
+    if isinstance(exc, ConnectionError) or names & {"OperationalError", "InterfaceError"}:
+        return text("store_connection_failed")
+    return text("store_query_failed")
+
+
 def to_agent_error(
     exc: BaseException,
     *,
@@ -224,9 +234,10 @@ def to_agent_error(
     if isinstance(exc, GeoAgentError):
         return exc
     if _is_store_error(exc):
-        return SessionStoreError(
-            text("store_unavailable", store=store or "SESSION_STORE_URL", error=type(exc).__name__)
-        )
+        # The setting's name, never the URL (user, host, database) nor a class name: this text
+        # reaches HTTP bodies; the store's own log lines keep the details.
+        shown = "SESSION_STORE_URL" if not store or "://" in store else store
+        return SessionStoreError(text("store_unavailable", store=shown, error=_store_problem(exc)))
     code = _error_code(exc)
     status = getattr(exc, "status_code", None)
     detail = _provider_text(exc).lower()

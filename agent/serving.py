@@ -8,6 +8,7 @@ and how much is logged. Defined beside the core settings (not in ``agent.server`
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -61,6 +62,18 @@ class ServerSettings(BaseSettings):
         (), validation_alias="GEO_AGENT_CORS_ORIGINS"
     )
     """Web origins allowed by CORS, comma-separated (none: CORS off)."""
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="GEO_AGENT_ALLOWED_HOSTS"
+    )
+    """Host names the servers answer for, comma-separated (``*.example.com``: its subdomains;
+    ``*``: any); others get 421. None: loopback names and the address a request arrived on."""
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="GEO_AGENT_TRUSTED_PROXIES"
+    )
+    """Proxies whose ``X-Forwarded-For``/``-Proto`` are believed: IP addresses or networks,
+    comma-separated (none: no one; ``*``: any peer)."""
+    docs: bool = Field(True, validation_alias="GEO_AGENT_DOCS")
+    """Serve the API's documentation at ``/docs`` and ``/openapi.json``."""
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, gt=0, validation_alias="GEO_AGENT_MAX_BODY_BYTES"
     )
@@ -96,7 +109,9 @@ class ServerSettings(BaseSettings):
     """Least severe log records ``geo-agent mcp`` writes to stderr (``DEBUG`` ... ``CRITICAL``)."""
 
     _drop_blank = model_validator(mode="before")(drop_blank)
-    _split_lists = field_validator("api_tokens", "cors_origins", mode="before")(_split)
+    _split_lists = field_validator(
+        "api_tokens", "cors_origins", "allowed_hosts", "trusted_proxies", mode="before"
+    )(_split)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -110,6 +125,17 @@ class ServerSettings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"not an origin (http(s)://host[:port]): {origin!r}")
         return tuple(origin.rstrip("/") for origin in value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in value:
+            if proxy != "*":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or network: {proxy!r}") from None
+        return value
 
     @classmethod
     def from_env(

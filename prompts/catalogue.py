@@ -98,6 +98,9 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The session store is unavailable ({store}): {error}. This message was not saved; "
         "earlier conversation is unaffected. Check that the database runs and SESSION_STORE_URL.",
     },
+    "store_timed_out": {"zh": "连接超时", "en": "it did not answer in time"},
+    "store_connection_failed": {"zh": "无法连接或连接中断", "en": "the connection failed or broke"},
+    "store_query_failed": {"zh": "查询失败", "en": "a query failed"},
     "no_such_folder": {"zh": "文件夹不存在", "en": "no such folder"},
     "not_a_folder": {"zh": "{path} 是文件，不是文件夹", "en": "{path} is a file, not a folder"},
     "permission_denied": {"zh": "没有权限", "en": "permission denied"},
@@ -332,9 +335,21 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "No such reply, or its events have expired.",
     },
     "bad_last_event_id": {
-        "zh": "Last-Event-ID 无效：应为本回复中收到的事件 id（非负整数）。",
+        "zh": "Last-Event-ID 无效：应为本回复中收到的事件 id（只含数字的非负整数，小于 2^63）。",
         "en": "Invalid Last-Event-ID: it must be the id of an event of this reply "
-        "(a non-negative integer).",
+        "(a non-negative integer, digits only, below 2^63).",
+    },
+    "host_not_allowed": {
+        "zh": "本服务不响应这个主机名（Host）。如果这是本服务的正确地址，"
+        "请把它加入 GEO_AGENT_ALLOWED_HOSTS（逗号分隔）。",
+        "en": "This server does not answer for that host name (Host). If it is this "
+        "server's address, add it to GEO_AGENT_ALLOWED_HOSTS (comma-separated).",
+    },
+    "origin_not_allowed": {
+        "zh": "不接受来自这个网页来源（Origin）的请求。如果应当允许，"
+        "请把它加入 GEO_AGENT_CORS_ORIGINS，或把它的主机名加入 GEO_AGENT_ALLOWED_HOSTS。",
+        "en": "Requests from this web origin (Origin) are not accepted. If they should be, "
+        "add it to GEO_AGENT_CORS_ORIGINS or its host name to GEO_AGENT_ALLOWED_HOSTS.",
     },
     "reply_not_found": {
         "zh": "回复不存在或已结束。",

@@ -178,7 +178,9 @@ async def test_no_key_in_events_logs_or_errors(
     assert {"stream_start", "stream_chunk", "stream_end", "error", "tool_end"} <= kinds
     errors = [e["error"] for e in events if e["type"] == "error"]
     assert any("API Key无效" in e for e in errors) and any("会话存储不可用" in e for e in errors)
-    assert any("***" in e for e in errors), "the store URL is shown without its password"
+    stored = [e for e in errors if "会话存储不可用" in e]
+    assert all("SESSION_STORE_URL" in e and "postgresql://" not in e and "agent:" not in e
+               for e in stored), "the store is named by its setting, never by its URL"
     secrets = CONFIGURED | {SECRET_KEY, WRONG_KEY, AMAP_SECRET, DB_PASSWORD}
     assert leaks([str(e) for e in events], secrets) == []
     assert caplog.records, "logs were captured"
@@ -201,3 +203,39 @@ async def test_no_key_in_any_log_record_of_the_suite_so_far(fake_dashscope, capl
     assert len(SUITE_LOGS.texts) > before, "the root handler records this test's logs too"
     assert leaks(SUITE_LOGS.texts, CONFIGURED | {SECRET_KEY, WRONG_KEY, AMAP_SECRET,
                                                  DB_PASSWORD}) == []
+
+
+def test_the_access_log_survives_a_secret_in_a_request_url():
+    """uvicorn's real access formatter reads ``record.args`` as its five fields: the redacted
+    record keeps that shape, so the line is written, masked."""
+    import io
+
+    from bailian_geo_agent.tools.security import RedactSecrets
+    from uvicorn.logging import AccessFormatter
+
+    secret = "tok-in-the-url-0123456789"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s',
+                                         use_colors=False))
+    handler.addFilter(RedactSecrets([secret]))
+    logger = logging.getLogger("tests.access_log")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = False
+    errors: list[BaseException] = []
+    handler.handleError = lambda record: errors.append(record)  # type: ignore[method-assign]
+    try:
+        for path in (f"/v1/sessions/{secret}", "/v1/chat/stream?key=sk-abcdef123456&x=1"):
+            logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 404)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.warning("plain %s and %d", f"auth {secret}", 7)
+        logger.warning("%(who)s said %(n)d", {"who": secret, "n": 3})
+        logger.warning("split tok-in-%s", "the-url-0123456789")  # across message and argument
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert not errors
+    assert lines == ['127.0.0.1:5000 - "GET /v1/sessions/*** HTTP/1.1" 404 Not Found',
+                     '127.0.0.1:5000 - "GET /v1/chat/stream?key=***&x=1 HTTP/1.1" 404 Not Found',
+                     "plain auth *** and 7", "*** said 3", "split ***"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 MASK = "***"
@@ -43,15 +43,36 @@ class RedactSecrets(logging.Filter):
         self.secrets = [s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message with every secret masked; always let it through."""
+        """Mask every secret in the record's message and arguments, keeping the arguments'
+        shape (formatters such as uvicorn's access log read them); always let it through."""
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: logging reports it itself
             return True
         masked = redact(message, self.secrets)
-        if masked != message:
+        if masked == message:
+            return True
+        msg, args = record.msg, record.args
+        record.msg = redact(msg, self.secrets) if isinstance(msg, str) else msg
+        if isinstance(args, tuple):
+            record.args = tuple(self._arg(a) for a in args)
+        elif isinstance(args, Mapping):
+            record.args = {k: self._arg(v) for k, v in args.items()}
+        try:
+            unmasked = redact(record.getMessage(), self.secrets) != record.getMessage()
+        except Exception:
+            unmasked = True
+        if unmasked:  # a secret split across message and arguments: the whole line, masked
             record.msg, record.args = masked, ()
         return True
+
+    def _arg(self, value: object) -> object:
+        """``value``, or its text masked when that holds a secret."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value  # %d and %f need numbers; no secret is a number here
+        text = value if isinstance(value, str) else str(value)
+        masked = redact(text, self.secrets)
+        return value if masked == text else masked
 
 
 def is_loopback(host: str) -> bool:

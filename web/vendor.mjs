@@ -16,3 +16,16 @@ cpSync(join(source, "dist", "images"), join(target, "images"), { recursive: true
 cpSync(join(source, "LICENSE"), join(target, "LICENSE"));
 writeFileSync(join(target, "VERSION"), `leaflet ${version} (npm), copied by web/vendor.mjs\n`);
 console.log(`vendored leaflet ${version} into ${target}`);
+
+// Swagger UI for /docs (agent/server/docs.py): its bundle, its styles and its licence.
+const swaggerTarget = join(here, "..", "agent", "server", "web", "vendor", "swagger-ui");
+const swaggerSource = join(here, "node_modules", "swagger-ui-dist");
+const swagger = JSON.parse(readFileSync(join(swaggerSource, "package.json"), "utf8")).version;
+rmSync(swaggerTarget, { recursive: true, force: true });
+mkdirSync(swaggerTarget, { recursive: true });
+for (const file of ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"]) {
+  cpSync(join(swaggerSource, file), join(swaggerTarget, file));
+}
+writeFileSync(join(swaggerTarget, "VERSION"),
+  `swagger-ui-dist ${swagger} (npm), copied by web/vendor.mjs\n`);
+console.log(`vendored swagger-ui-dist ${swagger} into ${swaggerTarget}`);

@@ -79,7 +79,8 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     app = create_app(StreamChatService(settings), server_settings, close_service=True,
                      prepare=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            lifespan="on", timeout_graceful_shutdown=5, backlog=4096)
+                            lifespan="on", timeout_graceful_shutdown=5, backlog=4096,
+                            proxy_headers=False)  # the app's own, from trusted proxies only
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
     _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
     from sse_starlette.sse import AppStatus

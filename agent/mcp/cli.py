@@ -84,7 +84,8 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
     server = build_server(tools)
     try:
         if args.http:
-            anyio.run(serve_http, server, args.host, args.port, tokens)
+            anyio.run(serve_http, server, args.host, args.port, tokens,
+                      settings.allowed_hosts, settings.cors_origins)
         else:
             anyio.run(serve_stdio, server)
     except KeyboardInterrupt:

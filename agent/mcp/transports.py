@@ -4,7 +4,9 @@ HTTP rule (the HTTP service's, with the same settings reader and the same check)
 loopback address it may run open; bound beyond loopback it refuses to start unless tokens are
 configured (``GEO_AGENT_API_TOKENS`` or ``GEO_AGENT_API_TOKENS_FILE``, in the environment or the
 ``.env`` file). When tokens are set, every request needs ``Authorization: Bearer <one of them>``,
-else it gets the service's 401 answer.
+else it gets the service's 401 answer. Whatever the bind, a ``Host`` outside
+``GEO_AGENT_ALLOWED_HOSTS`` gets 421 and an ``Origin`` outside it and ``GEO_AGENT_CORS_ORIGINS``
+gets 403 (``agent.server.hosts``, the check ``serve`` uses).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from bailian_geo_agent.agent.access import BearerCheck, Unauthorized
@@ -84,22 +86,21 @@ class BearerAuth:
         await send({"type": "http.response.body", "body": body})
 
 
-def http_app(server: Server, *, host: str, tokens: list[str]) -> Any:
-    """The Starlette app serving streamable HTTP at ``/mcp`` (tokens enforced when given)."""
+def http_app(server: Server, *, host: str, tokens: list[str], allowed_hosts: Sequence[str] = (),
+             origins: Sequence[str] = ()) -> Any:
+    """The Starlette app serving streamable HTTP at ``/mcp`` (tokens enforced when given).
+
+    Every request's ``Host`` and ``Origin`` are checked as ``geo-agent serve`` checks them
+    (``agent.server.hosts``; the MCP spec says servers MUST validate ``Origin``):
+    ``allowed_hosts`` (default: the loopback names and the address a request arrived on) and
+    ``origins`` (the CORS origins); ``host`` is the address bound."""
+    from bailian_geo_agent.agent.server.hosts import HostGuard
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-    from mcp.server.transport_security import TransportSecuritySettings
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    security = None
-    if is_loopback(host):  # DNS-rebinding protection: only local Host/Origin headers
-        hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=hosts,
-            allowed_origins=[f"http://{h}" for h in hosts],
-        )
-    manager = StreamableHTTPSessionManager(app=server, security_settings=security)
+    # The SDK's own DNS-rebinding check stays off: HostGuard (outermost) is the one check.
+    manager = StreamableHTTPSessionManager(app=server, security_settings=None)
     handle = _Endpoint(manager)
 
     @contextlib.asynccontextmanager
@@ -109,8 +110,11 @@ def http_app(server: Server, *, host: str, tokens: list[str]) -> Any:
 
     inner: ASGIApp = BearerAuth(handle, tokens) if tokens else handle
     # A Route, not a Mount: ``/mcp`` itself answers (a Mount redirects it to ``/mcp/``).
-    return Starlette(routes=[Route(MCP_PATH, endpoint=inner, methods=["GET", "POST", "DELETE"])],
-                     lifespan=lifespan)
+    app = Starlette(routes=[Route(MCP_PATH, endpoint=inner, methods=["GET", "POST", "DELETE"])],
+                    lifespan=lifespan)
+    app.add_middleware(HostGuard, hosts=allowed_hosts, origins=origins, all_origins=True,
+                       skip_paths=())
+    return app
 
 
 class _Endpoint:
@@ -141,16 +145,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_http(server: Server, host: str, port: int, tokens: list[str]) -> None:
-    """Serve streamable HTTP; prints ``READY <url>`` on stderr once the port is bound."""
+async def serve_http(server: Server, host: str, port: int, tokens: list[str],
+                     allowed_hosts: Sequence[str] = (), origins: Sequence[str] = ()) -> None:
+    """Serve streamable HTTP; prints ``READY <url>`` on stderr once the port is bound
+    (``allowed_hosts``, ``origins``: as ``http_app``'s)."""
     import uvicorn
 
     check_bind(host, tokens)
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
-    config = uvicorn.Config(http_app(server, host=host, tokens=tokens), log_level="warning",
-                            access_log=False, lifespan="on")
+    app = http_app(server, host=host, tokens=tokens, allowed_hosts=allowed_hosts,
+                   origins=origins)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            proxy_headers=False)
     print(f"READY http://{shown}:{bound}{MCP_PATH}", file=sys.stderr, flush=True)
     try:
         await uvicorn.Server(config).serve(sockets=[sock])

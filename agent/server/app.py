@@ -3,7 +3,8 @@
 Endpoints: ``POST /v1/chat/stream``, ``POST /api/chat``, ``POST /v1/chat/{message_id}/stop``,
 ``GET /v1/chat/{message_id}/events`` and ``GET /api/chat/{chat_id}/stream`` (resume),
 ``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /healthz``, ``GET /readyz``; OpenAPI at
-``/docs``; the web page at ``/`` (``agent.server.page``). The routes live in ``routes/``, one
+``/docs`` (packaged Swagger UI, ``agent.server.docs``; off with ``GEO_AGENT_DOCS=false``); the
+web page at ``/`` (``agent.server.page``). The routes live in ``routes/``, one
 router per concern, sharing one ``ServerState`` (``app.state.geo_agent``). Mount the app in
 your own FastAPI app, or run it with ``geo-agent serve``.
 """
@@ -15,7 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bailian_geo_agent.agent.server.docs import OPENAPI_PATH, install_docs
 from bailian_geo_agent.agent.server.errors import ServiceLanguage, install_handlers
+from bailian_geo_agent.agent.server.hosts import HostGuard, ProxyHeaders
 from bailian_geo_agent.agent.server.limits import BodySizeLimit
 from bailian_geo_agent.agent.server.page import install_page
 from bailian_geo_agent.agent.server.routes import ROUTERS
@@ -70,6 +73,8 @@ def create_app(
         summary="A streaming geographic assistant on Alibaba Cloud Bailian (Qwen).",
         version=version(),
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load scripts from a CDN: ours is packaged (docs.py).
+        docs_url=None, redoc_url=None, openapi_url=OPENAPI_PATH if settings.docs else None,
     )
     app.state.geo_agent = state
     install_handlers(app)
@@ -80,10 +85,15 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream"], max_age=600)
+    # Host/Origin allow-list (421/403), then forwarded headers from trusted proxies only.
+    app.add_middleware(HostGuard, hosts=settings.allowed_hosts, origins=settings.cors_origins)
+    app.add_middleware(ProxyHeaders, proxies=settings.trusted_proxies)
     lang = getattr(getattr(service, "settings", None), "language", None)
     if lang is not None:  # outermost: the 413s of BodySizeLimit speak it too
         app.add_middleware(ServiceLanguage, lang=lang)
     for router in ROUTERS:
         app.include_router(router)
     install_page(app)
+    if settings.docs:
+        install_docs(app)
     return app

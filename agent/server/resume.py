@@ -3,6 +3,7 @@ and stopping a reply that runs on another instance (the routes are in ``routes/`
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 from bailian_geo_agent.agent.server.errors import ApiError
@@ -13,6 +14,9 @@ from bailian_geo_agent.agent.server.state import log_error
 from bailian_geo_agent.prompts.catalogue import text
 
 STOP_WAIT_SECONDS = 10.0
+MAX_EVENT_ID = 2**63 - 1
+"""The largest ``Last-Event-ID`` accepted (a Redis stream id's sequence holds 64 bits)."""
+_DIGITS = re.compile(r"[0-9]{1,19}")  # int() takes "1_0", "+1" and other digits
 
 
 async def reply_info(log: EventLog, message_id: str) -> ReplyInfo | None:
@@ -37,15 +41,12 @@ async def stop_elsewhere(log: EventLog, message_id: str, owner: str) -> Stopped:
 
 
 def last_seen(header: str | None, query: str | None) -> int:
-    """The id a client last saw (``Last-Event-ID`` header, else the query parameter; 0)."""
+    """The id a client last saw (``Last-Event-ID`` header, else the query parameter; 0): ASCII
+    digits only, below ``MAX_EVENT_ID`` (422 otherwise, whichever event log is in use)."""
     raw = (header or query or "0").strip()
-    try:
-        seen = int(raw)
-    except ValueError:
-        seen = -1
-    if seen < 0:
+    if not _DIGITS.fullmatch(raw) or int(raw) > MAX_EVENT_ID:
         raise ApiError(422, text("bad_last_event_id"))
-    return seen
+    return int(raw)
 
 
 async def sse_entries(entries: AsyncIterator[Entry]) -> AsyncIterator[bytes]:

@@ -13,18 +13,29 @@ from bailian_geo_agent.agent.events import StreamEvent
 from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from sse_starlette import ServerSentEvent
 
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+"""Characters JSON leaves raw but line splitters (``str.splitlines``, httpx ``iter_lines``)
+end a line at: escaped, a model's text cannot start a forged ``event:`` or ``data:`` line."""
+
 try:
     from orjson import dumps as _dumps
 
-    def dumps(value: Any) -> str:
-        """Compact JSON, non-ASCII kept as is."""
+    def _compact(value: Any) -> str:
         return _dumps(value).decode()
 except ImportError:  # pragma: no cover - installs without orjson
     import json
 
-    def dumps(value: Any) -> str:
-        """Compact JSON, non-ASCII kept as is."""
+    def _compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII kept as is but for U+2028, U+2029 and U+0085 (escaped): the one
+    encoder of every SSE ``data:`` payload (both protocols, the resume replay)."""
+    data = _compact(value)
+    if "\u2028" in data or "\u2029" in data or "\x85" in data:
+        data = data.translate(_LINE_BREAKS)
+    return data
 
 
 class _KeepAlive(ServerSentEvent):

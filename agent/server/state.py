@@ -213,9 +213,10 @@ async def service_call(call: Any) -> Any:
 
 
 def error_text(exc: Exception) -> str:
-    """The service's wording for a known failure; only the type for anything else (its text
-    could carry a connection string)."""
+    """The service's wording for a known failure (naming settings, never a URL, host or class);
+    the internal-error text for anything else (the log keeps its type)."""
     mapped = to_agent_error(exc)
     if type(mapped) is GeoAgentError:
-        return message_text("unexpected_error", error=type(exc).__name__)
+        logger.warning("unexpected failure: %s", type(exc).__name__)
+        return message_text("server_internal_error")
     return str(mapped)
