@@ -183,6 +183,7 @@ class StreamChatService:
         store = self._session_store()
         async with store.hold(sid):
             await (await store.checkpointer()).adelete_thread(sid)
+            await store.forget_owner(sid)
 
     async def expire_idle_sessions(self, idle_seconds: float | None = None) -> list[str]:
         """Delete sessions idle for longer than ``idle_seconds`` (default: ``SESSION_IDLE_TTL``).
@@ -202,6 +203,7 @@ class StreamChatService:
             async with store.hold(sid):  # a reply may have begun since the list was made
                 if await still_idle(checkpointer, sid, ttl):
                     await checkpointer.adelete_thread(sid)
+                    await store.forget_owner(sid)  # the owner row goes with its session
                     deleted.append(sid)
         return deleted
 

@@ -3,9 +3,10 @@ the owners table, and finding idle sessions. One subclass per backend."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from bailian_geo_agent.agent.errors import SessionBusyError
 from bailian_geo_agent.agent.sessions.expiry import idle_sessions
@@ -20,20 +21,55 @@ OWNERS_SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {OWNERS_TABLE} "
     "(session_id TEXT PRIMARY KEY, owner TEXT NOT NULL)"
 )
-_CLAIM = (
-    f"INSERT INTO {OWNERS_TABLE} (session_id, owner) VALUES ({{p}}, {{p}}) "
-    "ON CONFLICT (session_id) DO UPDATE SET session_id = excluded.session_id RETURNING owner"
+OWNERS_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS {OWNERS_TABLE}_owner ON {OWNERS_TABLE} (owner)"
 )
+"""Counting an owner's sessions (the per-token cap) without reading the whole table."""
 
 
-def owner_statements(placeholder: str) -> tuple[str, str, str]:
-    """The claim (returns the owner now), lookup and delete statements for a driver whose
-    parameter placeholder is ``placeholder`` (``?`` or ``%s``)."""
-    p = placeholder
-    return (
-        _CLAIM.format(p=p),
-        f"SELECT owner FROM {OWNERS_TABLE} WHERE session_id = {p}",
-        f"DELETE FROM {OWNERS_TABLE} WHERE session_id = {p}",
+class Claim(enum.Enum):
+    """What claiming a session for an owner found."""
+
+    NEW = "new"
+    """The session had no owner; now it is the caller's."""
+    OWNED = "owned"
+    """The caller owned it already."""
+    REFUSED = "refused"
+    """Another owner's session."""
+    FULL = "full"
+    """A new session, but the caller holds as many sessions as allowed: nothing claimed."""
+
+
+class OwnerSql(NamedTuple):
+    """The owners table's statements in one driver's placeholder style."""
+
+    claim: str
+    """Make the owner the owner unless there is one; returns the owner now."""
+    lookup: str
+    delete: str
+    insert: str
+    """Insert a new session's owner; returns it, or no row when the session has one."""
+    insert_capped: str
+    """``insert`` only while the owner holds fewer sessions than the third parameter."""
+    release: str
+    """Delete a session's owner row if it is this owner's."""
+
+
+def owner_statements(placeholder: str) -> OwnerSql:
+    """The owners-table statements for a driver whose parameter placeholder is
+    ``placeholder`` (``?`` or ``%s``)."""
+    p, t = placeholder, OWNERS_TABLE
+    return OwnerSql(
+        claim=f"INSERT INTO {t} (session_id, owner) VALUES ({p}, {p}) ON CONFLICT (session_id) "
+        "DO UPDATE SET session_id = excluded.session_id RETURNING owner",
+        lookup=f"SELECT owner FROM {t} WHERE session_id = {p}",
+        delete=f"DELETE FROM {t} WHERE session_id = {p}",
+        insert=f"INSERT INTO {t} (session_id, owner) VALUES ({p}, {p}) "
+        "ON CONFLICT (session_id) DO NOTHING RETURNING owner",
+        insert_capped=f"INSERT INTO {t} (session_id, owner) SELECT {p}, {p} "
+        f"WHERE (SELECT count(*) FROM {t} WHERE owner = {p}) < {p} "
+        "ON CONFLICT (session_id) DO NOTHING RETURNING owner",
+        release=f"DELETE FROM {t} WHERE session_id = {p} AND owner = {p}",
     )
 
 
@@ -77,6 +113,16 @@ class SessionStore:
         owns it now."""
         raise NotImplementedError
 
+    async def claim_session(self, session_id: str, owner: str, max_sessions: int = 0) -> Claim:
+        """Claim ``session_id`` for ``owner`` unless another owner has it; a new session only
+        while ``owner`` holds fewer than ``max_sessions`` (0: no cap)."""
+        raise NotImplementedError
+
+    async def release_owner(self, session_id: str, owner: str) -> None:
+        """Drop ``session_id``'s owner row if ``owner`` holds it (a claim whose reply never
+        began)."""
+        raise NotImplementedError
+
     async def is_owner(self, session_id: str, owner: str) -> bool:
         """Whether ``owner`` owns ``session_id`` (``False`` for an unknown session)."""
         raise NotImplementedError
@@ -97,21 +143,41 @@ class SqlSessionStore(SessionStore):
     """A store whose owners table lives in its SQL database: the owner calls, each one
     statement (``owner_sql``, from ``owner_statements``) run by the backend's ``_owner_query``."""
 
-    owner_sql: ClassVar[tuple[str, str, str]]
-    """The claim, lookup and delete statements in the driver's placeholder style."""
+    owner_sql: ClassVar[OwnerSql]
+    """The owners-table statements in the driver's placeholder style."""
 
-    async def _owner_query(self, sql: str, *params: str) -> str | None:
+    async def _owner_query(self, sql: str, *params: str | int) -> str | None:
         """Run one owners-table statement: the first column of its row, if any."""
         raise NotImplementedError
 
     async def claim_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(self.owner_sql[0], session_id, owner) == owner
+        return await self._owner_query(self.owner_sql.claim, session_id, owner) == owner
+
+    async def claim_session(self, session_id: str, owner: str, max_sessions: int = 0) -> Claim:
+        sql = self.owner_sql
+        for attempt in range(2):
+            found = await self._owner_query(sql.lookup, session_id)
+            if found is not None:
+                return Claim.OWNED if found == owner else Claim.REFUSED
+            if attempt:  # not inserted, and still no owner: the cap refused it
+                return Claim.FULL
+            if max_sessions:
+                added = await self._owner_query(sql.insert_capped, session_id, owner, owner,
+                                                max_sessions)
+            else:
+                added = await self._owner_query(sql.insert, session_id, owner)
+            if added is not None:
+                return Claim.NEW
+        raise AssertionError("unreachable")
+
+    async def release_owner(self, session_id: str, owner: str) -> None:
+        await self._owner_query(self.owner_sql.release, session_id, owner)
 
     async def is_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(self.owner_sql[1], session_id) == owner
+        return await self._owner_query(self.owner_sql.lookup, session_id) == owner
 
     async def forget_owner(self, session_id: str) -> None:
-        await self._owner_query(self.owner_sql[2], session_id)
+        await self._owner_query(self.owner_sql.delete, session_id)
 
     async def ping(self) -> None:
         await self._owner_query("SELECT 1")
@@ -128,6 +194,15 @@ class SessionOwners:
     async def claim(self, session_id: str, owner: str) -> bool:
         """Make ``owner`` the owner of a new ``session_id``; whether ``owner`` owns it now."""
         return await self._store().claim_owner(session_id, owner)
+
+    async def claim_session(self, session_id: str, owner: str, max_sessions: int = 0) -> Claim:
+        """Claim ``session_id`` for ``owner``; a new session only while ``owner`` holds fewer
+        than ``max_sessions`` (0: no cap)."""
+        return await self._store().claim_session(session_id, owner, max_sessions)
+
+    async def release(self, session_id: str, owner: str) -> None:
+        """Undo ``owner``'s claim of a new ``session_id`` whose reply never began."""
+        await self._store().release_owner(session_id, owner)
 
     async def owns(self, session_id: str, owner: str) -> bool:
         """Whether ``owner`` owns ``session_id`` (``False`` for an unknown session)."""
