@@ -19,7 +19,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -130,11 +131,47 @@ def configure_from_environment() -> Callable[[], None] | None:
 
     def shutdown() -> None:
         global _provider
-        provider.shutdown()  # flushes the batches
-        if _provider is provider:
+        if _provider is provider:  # once
             _provider = None
+            provider.shutdown()  # flushes the batches
 
     return shutdown
+
+
+# -- a tool called from outside (MCP) ----------------------------------------------------------
+
+
+@contextmanager
+def remote_tool_span(tool: str, carrier: Mapping[str, Any],
+                     attributes: Mapping[str, Any]) -> Iterator[Span]:
+    """An ``execute_tool {tool}`` server span for a tool called by a client, child of the trace
+    context in ``carrier`` (W3C ``traceparent``/``tracestate``, as MCP's ``_meta`` carries them);
+    ``error.type`` when the block raises. Only while ``enabled()``."""
+    from opentelemetry import propagate
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    headers = {k.lower(): v for k, v in carrier.items() if isinstance(v, str)}
+    parent = propagate.extract(headers)
+    span = tracer().start_span(
+        f"execute_tool {tool}", context=parent, kind=SpanKind.SERVER,
+        attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool,
+                    "gen_ai.tool.type": "function", **attributes})
+    try:
+        yield span
+    except BaseException as exc:
+        span.set_attribute("error.type", type(exc).__qualname__)
+        span.set_status(StatusCode.ERROR)
+        raise
+    finally:
+        span.end()
+
+
+def mark_failed(span: Span, error_type: str) -> None:
+    """Record on ``span`` that its operation failed (``error.type``)."""
+    from opentelemetry.trace import StatusCode
+
+    span.set_attribute("error.type", error_type)
+    span.set_status(StatusCode.ERROR)
 
 
 # -- a reply's spans --------------------------------------------------------------------------

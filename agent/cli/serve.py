@@ -70,13 +70,22 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     except OSError as exc:
         _say(cannot_listen(args.host, args.port, exc))
         return ExitCode.ERROR
+    from bailian_geo_agent.agent.telemetry import configure_from_environment
+
+    end_tracing = configure_from_environment()  # when the OTEL_* variables ask for traces
     app = create_app(StreamChatService(settings), server_settings, close_service=True,
                      prepare=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             lifespan="on", timeout_graceful_shutdown=5, backlog=4096)
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
     _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
-    _server_class(uvicorn.Server)(config).run(sockets=[sock])
+    server = _server_class(uvicorn.Server)(config)
+    server.on_exit = end_tracing
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if end_tracing is not None:
+            end_tracing()  # the last spans out (if the shutdown did not already)
     return ExitCode.OK
 
 
@@ -113,6 +122,16 @@ def _redact_logs(secrets: list[str], level: str) -> None:
 def _server_class(base: Any) -> Any:
     class Server(base):  # type: ignore[misc]
         """uvicorn's server, announcing the bound address on stdout (``--port 0`` too)."""
+
+        on_exit: Any = None
+        """Called once the server has shut down (uvicorn may then re-raise SIGTERM)."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            try:
+                await super().shutdown(sockets)
+            finally:
+                if self.on_exit is not None:
+                    self.on_exit()
 
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)  # the app's start-up (the agent built) included
