@@ -206,6 +206,7 @@ class StreamChatService:
                     await checkpointer.adelete_thread(sid)
                     await store.forget_owner(sid)  # the owner row goes with its session
                     deleted.append(sid)
+        await store.forget_orphan_owners()
         return deleted
 
     def session_owners(self) -> SessionOwners:

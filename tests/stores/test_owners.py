@@ -93,3 +93,38 @@ async def test_owner_rows_expire_with_their_sessions(store_url, fake_dashscope):
         from bailian_geo_agent.agent.sessions.stores import Claim
 
         assert await owners.claim_session(str(uuid.uuid4()), "alice", 1) is Claim.NEW
+
+
+async def test_owner_rows_without_history_go_two_sweeps_later(store_url, fake_dashscope,
+                                                               monkeypatch):
+    """A claim whose reply never wrote anything (the process died), or a row left by a session
+    deleted before owner rows went with it: dropped by a sweep that finds it without history
+    ``orphan_grace`` after one that did; a session with history, or one that gets it in
+    between, keeps its row."""
+    from bailian_geo_agent.agent import StreamChatService
+    from bailian_geo_agent.agent.sessions.stores import SessionStore
+
+    monkeypatch.setattr(SessionStore, "orphan_grace", 0.0)
+
+    from tests.helpers import collect
+    from tests.stores.test_postgres_store import settings_for
+
+    lost, late, kept = (str(uuid.uuid4()) for _ in range(3))
+    settings = settings_for(fake_dashscope, store_url, session_idle_ttl=0)  # no sweep by itself
+    async with StreamChatService(settings, tools=[]) as service:
+        owners, store = service.session_owners(), service._session_store()
+        for sid in (lost, late, kept):
+            assert await owners.claim(sid, "alice")
+        await collect(service.stream_chat("你好", kept))
+        assert await service.expire_idle_sessions(3600) == []  # first sweep: only noted
+        assert await owners.owns(lost, "alice") and await owners.owns(late, "alice")
+        await collect(service.stream_chat("你好", late))  # its history began in between
+        assert await store.forget_orphan_owners() == [lost]
+        monkeypatch.setattr(SessionStore, "orphan_grace", 3600.0)
+        again = str(uuid.uuid4())
+        assert await owners.claim(again, "alice")
+        assert await store.forget_orphan_owners() == []
+        assert await store.forget_orphan_owners() == []  # not an hour yet: kept
+        assert await owners.owns(again, "alice")
+        assert [await owners.owns(sid, "alice") for sid in (lost, late, kept)] == [
+            False, True, True]

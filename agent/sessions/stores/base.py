@@ -4,10 +4,12 @@ the owners table, and finding idle sessions. One subclass per backend."""
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, NamedTuple
 
+from bailian_geo_agent.agent._compat.langgraph import CHECKPOINTS_TABLE
 from bailian_geo_agent.agent.errors import SessionBusyError
 from bailian_geo_agent.agent.sessions.expiry import idle_sessions
 from bailian_geo_agent.agent.sessions.locks import LockTimeout, SessionLocks
@@ -53,6 +55,10 @@ class OwnerSql(NamedTuple):
     """``insert`` only while the owner holds fewer sessions than the third parameter."""
     release: str
     """Delete a session's owner row if it is this owner's."""
+    orphans: str
+    """The sessions that have an owner row but no checkpoint."""
+    forget_orphan: str
+    """Delete a session's owner row if the session still has no checkpoint."""
 
 
 def owner_statements(placeholder: str) -> OwnerSql:
@@ -70,6 +76,10 @@ def owner_statements(placeholder: str) -> OwnerSql:
         f"WHERE (SELECT count(*) FROM {t} WHERE owner = {p}) < {p} "
         "ON CONFLICT (session_id) DO NOTHING RETURNING owner",
         release=f"DELETE FROM {t} WHERE session_id = {p} AND owner = {p}",
+        orphans=f"SELECT o.session_id FROM {t} o WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {CHECKPOINTS_TABLE} c WHERE c.thread_id = o.session_id)",
+        forget_orphan=f"DELETE FROM {t} WHERE session_id = {p} AND NOT EXISTS "
+        f"(SELECT 1 FROM {CHECKPOINTS_TABLE} c WHERE c.thread_id = {p})",
     )
 
 
@@ -82,10 +92,14 @@ class SessionStore:
     """A checkpointer plus per-session serialization and the sessions' owners; subclasses
     choose the backend."""
 
+    orphan_grace = 600.0
+    """Seconds an owner row must have been seen without history before it is dropped."""
+
     def __init__(self, url: str, lock_timeout: float = 60.0) -> None:
         self.url = url
         self.lock_timeout = lock_timeout
         self._local = SessionLocks()
+        self._orphans: dict[str, float] = {}  # owner rows without history: when first seen
 
     async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         """The checkpointer to use from the running event loop."""
@@ -131,6 +145,28 @@ class SessionStore:
         """Drop ``session_id``'s owner (the session was deleted)."""
         raise NotImplementedError
 
+    async def forget_orphan_owners(self) -> list[str]:
+        """Drop the owner rows of sessions that have no history now and had none at a
+        previous call at least ``orphan_grace`` seconds ago (a claim whose reply never wrote:
+        the process died; rows of sessions deleted before owner rows went with them); a
+        session being created now keeps its row. The ids dropped."""
+        now = time.monotonic()
+        seen = self._orphans
+        self._orphans = {sid: seen.get(sid, now) for sid in await self._orphan_owners()}
+        stale = sorted(sid for sid, first in self._orphans.items()
+                       if now - first >= self.orphan_grace and sid in seen)
+        for sid in stale:
+            await self._forget_orphan(sid)
+            del self._orphans[sid]
+        return stale
+
+    async def _orphan_owners(self) -> list[str]:
+        """The sessions with an owner but no checkpoint (none for a store that cannot tell)."""
+        return []
+
+    async def _forget_orphan(self, session_id: str) -> None:
+        """Drop ``session_id``'s owner row if it still has no checkpoint."""
+
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""
         await self.checkpointer()
@@ -172,6 +208,17 @@ class SqlSessionStore(SessionStore):
 
     async def release_owner(self, session_id: str, owner: str) -> None:
         await self._owner_query(self.owner_sql.release, session_id, owner)
+
+    async def _owner_rows(self, sql: str) -> list[str]:
+        """Run one owners-table query: the first column of every row."""
+        raise NotImplementedError
+
+    async def _orphan_owners(self) -> list[str]:
+        await self.checkpointer()  # the checkpoints table exists
+        return await self._owner_rows(self.owner_sql.orphans)
+
+    async def _forget_orphan(self, session_id: str) -> None:
+        await self._owner_query(self.owner_sql.forget_orphan, session_id, session_id)
 
     async def is_owner(self, session_id: str, owner: str) -> bool:
         return await self._owner_query(self.owner_sql.lookup, session_id) == owner

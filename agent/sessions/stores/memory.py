@@ -48,6 +48,15 @@ class MemoryStore(SessionStore):
     async def is_owner(self, session_id: str, owner: str) -> bool:
         return self._owners.get(session_id) == owner
 
+    async def _orphan_owners(self) -> list[str]:
+        if not isinstance(self._saver, InMemorySaver):  # a caller's checkpointer: cannot tell
+            return []
+        return [sid for sid in self._owners if not self._saver.storage.get(sid)]
+
+    async def _forget_orphan(self, session_id: str) -> None:
+        if session_id in await self._orphan_owners():
+            await self.forget_owner(session_id)
+
     async def forget_owner(self, session_id: str) -> None:
         owner = self._owners.pop(session_id, None)
         if owner is not None:

@@ -183,6 +183,12 @@ class PostgresStore(SqlSessionStore):
             row = await cursor.fetchone() if cursor.description else None
         return str(next(iter(row.values()))) if row else None
 
+    async def _owner_rows(self, sql: str) -> list[str]:
+        async with (await self._state()).pool.connection() as conn:
+            cursor = await conn.execute(sql)
+            rows = await cursor.fetchall()
+        return [str(next(iter(row.values()))) for row in rows]
+
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
         state = self._per_loop.pop(loop, None)

@@ -203,6 +203,11 @@ class SqliteStore(SqlSessionStore):
                     raise
         return await self._queue(_query, saver.conn, sql, params)  # type: ignore[attr-defined]
 
+    async def _owner_rows(self, sql: str) -> list[str]:
+        saver = await self.checkpointer()
+        conn = saver.conn  # type: ignore[attr-defined]
+        return await self._queue(lambda: [str(row[0]) for row in conn.execute(sql).fetchall()])
+
     async def aclose(self) -> None:
         worker, self._worker = self._worker, None
         saver, self._saver = self._saver, None
