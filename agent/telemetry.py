@@ -206,6 +206,7 @@ class ReplyTrace:
         self.context: Context = trace.set_span_in_context(self.span)
         self.handler = TraceHandler(self)
         self._answer = ""
+        self.tokens = [0, 0]  # input, output: every model call of the reply
 
     def end(self, error_type: str | None = None) -> None:
         """End the span; ``error_type``: the reply failed (``error.type``). Never raises."""
@@ -218,6 +219,9 @@ class ReplyTrace:
         from opentelemetry.trace import StatusCode
 
         span = self.span
+        if any(self.tokens):
+            span.set_attribute("gen_ai.usage.input_tokens", self.tokens[0])
+            span.set_attribute("gen_ai.usage.output_tokens", self.tokens[1])
         if self.content and self._answer:
             span.set_attribute("gen_ai.output.messages",
                                _messages_json([("assistant", self._answer)]))
@@ -296,9 +300,11 @@ class TraceHandler(BaseCallbackHandler):
                 span.set_attribute("gen_ai.response.finish_reasons", [str(meta["finish_reason"])])
             usage = getattr(message, "usage_metadata", None) or {}
             if usage:
-                span.set_attribute("gen_ai.usage.input_tokens", int(usage.get("input_tokens", 0)))
-                span.set_attribute("gen_ai.usage.output_tokens",
-                                   int(usage.get("output_tokens", 0)))
+                tokens = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+                span.set_attribute("gen_ai.usage.input_tokens", tokens[0])
+                span.set_attribute("gen_ai.usage.output_tokens", tokens[1])
+                self.reply.tokens[0] += tokens[0]
+                self.reply.tokens[1] += tokens[1]
             text = _text(message)
             if text:
                 self.reply._answer = text

@@ -81,11 +81,16 @@ async def test_a_reply_with_a_tool_call_gives_the_span_tree(fake_dashscope, span
     by_name = {s.name: s for s in finished}
     agent = by_name["invoke_agent bailian-geo-agent"]
     assert agent.parent is None  # no span was current: a trace of its own
+    chats = sorted((s for s in finished if s.name.startswith("chat")), key=lambda s: s.start_time)
     assert dict(agent.attributes) == {
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "bailian-geo-agent",
         "gen_ai.conversation.id": session, "gen_ai.request.model": "qwen-plus",
-        "gen_ai.provider.name": "dashscope"}
-    chats = sorted((s for s in finished if s.name.startswith("chat")), key=lambda s: s.start_time)
+        "gen_ai.provider.name": "dashscope",
+        # the reply's usage: both model calls
+        "gen_ai.usage.input_tokens": sum(c.attributes["gen_ai.usage.input_tokens"]
+                                         for c in chats),
+        "gen_ai.usage.output_tokens": sum(c.attributes["gen_ai.usage.output_tokens"]
+                                          for c in chats)}
     for chat in chats:
         attrs = dict(chat.attributes)
         assert attrs["gen_ai.operation.name"] == "chat"
@@ -209,3 +214,29 @@ async def test_an_mcp_tool_call_joins_the_callers_trace(spans):
         "jsonrpc.request.id": "1"}
     assert second.parent is None and second.context.trace_id != first.context.trace_id
     assert second.attributes["error.type"] == "tool_error"
+
+
+async def test_a_stopped_reply_ends_its_open_spans(fake_dashscope, spans):
+    """The reader leaves while a tool runs: the tool's span and the reply's end, both with
+    ``error.type`` ``cancelled``; no span is left open."""
+    import asyncio
+
+    @tool
+    async def slow_lookup(city: str) -> str:
+        """Looks a city up, slowly."""
+        await asyncio.sleep(30)
+        return city
+
+    fake_dashscope.responder = tool_then_answer([ToolCall("slow_lookup", {"city": "杭州"})])
+    async with StreamChatService(make_settings(fake_dashscope, "openai"),
+                                 tools=[slow_lookup]) as service:
+        stream = service.stream_chat("查一下", events=("tool_start",))
+        async for event in stream:
+            if event["type"] == "tool_start":
+                break
+        await stream.aclose()
+    by_name = {s.name: s for s in spans.get_finished_spans()}
+    assert sorted(by_name) == ["chat qwen-plus", "execute_tool slow_lookup",
+                               "invoke_agent bailian-geo-agent"]
+    assert by_name["execute_tool slow_lookup"].attributes["error.type"] == "CancelledError"
+    assert by_name["invoke_agent bailian-geo-agent"].attributes["error.type"] == "cancelled"
