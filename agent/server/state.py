@@ -101,24 +101,28 @@ class ServerState:
         # The limits first: a refused request claims nothing.
         self.concurrency.acquire(identity.limit_key)
         claim: Claim | None = None
+        maybe_begun = False  # from when the reply runs until its first event says it did not
         try:
             claim = await self.claim(sid, identity.owner)
+            maybe_begun = True
             reply = Reply(self.service.stream_events(text, sid, events=wanted), identity.owner,
                           self.log)
             try:
                 first = await reply.first()
             except LogUnavailable as exc:
+                maybe_begun = False
                 await reply.stop()
                 raise log_error(exc) from None
-            except BaseException:
+            except BaseException:  # the client left: the reply may have written already
                 reply.cancel()
                 raise
             if isinstance(first, StreamError):  # not begun: bad settings, store down, session busy
+                maybe_begun = False
                 await reply.stop()
                 raise ApiError(503, first.error)
         except BaseException:
             self.concurrency.release(identity.limit_key)
-            if claim is Claim.NEW:  # a session whose reply never began stays unclaimed
+            if claim is Claim.NEW and not maybe_begun:  # a new session whose reply never began
                 await self.unclaim(sid, identity.owner)
             raise
         reply.when_done(lambda: self.concurrency.release(identity.limit_key))
