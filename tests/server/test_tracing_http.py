@@ -110,8 +110,7 @@ async def test_serve_exports_through_the_otel_variables(fake_dashscope_server, f
     collector = Collector().start()
     try:
         env = server_env(fake_dashscope_server.compatible_base_url, tmp_path,
-                         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.port}",
-                         NO_PROXY="127.0.0.1,localhost")
+                         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.port}")
         fake_dashscope.responder = tool_then_answer([ToolCall("map_clear", {}, id="call_m")],
                                                     answer=lambda results: "地图已清空")
         server = start_server(tmp_path, env)
