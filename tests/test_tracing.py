@@ -240,3 +240,42 @@ async def test_a_stopped_reply_ends_its_open_spans(fake_dashscope, spans):
                                "invoke_agent bailian-geo-agent"]
     assert by_name["execute_tool slow_lookup"].attributes["error.type"] == "CancelledError"
     assert by_name["invoke_agent bailian-geo-agent"].attributes["error.type"] == "cancelled"
+
+
+def test_an_apps_own_global_tracer_provider_gets_the_spans(fake_dashscope):
+    """An application that sets the global provider (``set_tracer_provider``) gets the spans
+    with nothing else to do (a fresh interpreter: the global provider can be set once)."""
+    script = f"""
+import asyncio
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from bailian_geo_agent.agent import Settings, StreamChatService
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+
+async def main():
+    settings = Settings(api_key="sk-fake", base_url={fake_dashscope.compatible_base_url!r},
+                        session_store_url="memory://", max_retries=0)
+    async with StreamChatService(settings, tools=[]) as service:
+        with trace.get_tracer("app").start_as_current_span("the app's request"):
+            events = [e async for e in service.stream_chat("你好")]
+    assert events[-1]["type"] == "stream_end", events[-1]
+
+asyncio.run(main())
+spans = {{s.name: s for s in exporter.get_finished_spans()}}
+app = spans["the app's request"]
+assert spans["invoke_agent bailian-geo-agent"].parent.span_id == app.context.span_id
+print("SPANS", sorted(spans))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("SPANS ['chat qwen-plus', 'invoke_agent bailian-geo-agent', \"the app's request\"]"
+            in done.stdout), done.stdout

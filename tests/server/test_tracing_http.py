@@ -137,3 +137,32 @@ async def test_serve_exports_through_the_otel_variables(fake_dashscope_server, f
                        "chat qwen-plus": "invoke_agent bailian-geo-agent",
                        "execute_tool map_clear": "invoke_agent bailian-geo-agent"}
     assert collector.resources[0]["service.name"] == "bailian-geo-agent"
+
+
+async def test_mcp_exports_its_tool_spans_through_the_otel_variables(fake_amap, tmp_path):
+    """``geo-agent mcp`` (stdio) with only ``OTEL_EXPORTER_OTLP_ENDPOINT`` set: a tool call
+    whose ``_meta`` carries a ``traceparent`` reaches the collector in that trace, flushed
+    when the client closes the session."""
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    from tests.mcp.conftest import GEO_AGENT, ROOT
+    from tests.mcp.conftest import server_env as mcp_env
+
+    collector = Collector().start()
+    try:
+        env = mcp_env(fake_amap, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.port}")
+        params = StdioServerParameters(command=GEO_AGENT, args=["mcp"], env=env, cwd=ROOT)
+        with (tmp_path / "mcp.log").open("w") as errlog:
+            async with (stdio_client(params, errlog=errlog) as (read, write),
+                        ClientSession(read, write) as session):
+                await session.initialize()
+                result = await session.call_tool("map_clear", {},
+                                                 meta={"traceparent": TRACEPARENT})
+                assert not result.isError
+        assert collector.received.wait(15), (tmp_path / "mcp.log").read_text()[-3000:]
+    finally:
+        collector.stop()
+    [span] = collector.spans
+    assert span.name == "execute_tool map_clear"
+    assert span.trace_id.hex() == TRACE_ID and span.parent_span_id.hex() == PARENT_ID
