@@ -97,6 +97,8 @@ class Settings(BaseSettings):
         True, validation_alias="DASHSCOPE_DISABLE_DATA_INSPECTION"
     )
     """``false``: DashScope's native API (``tongyi``) inspects the data (DataInspection header)."""
+    trace_content: bool = Field(False, validation_alias="GEO_AGENT_TRACE_CONTENT")
+    """Trace spans carry message text and tool arguments and results (may be personal data)."""
     geo: GeoConfig | None = Field(None, exclude=True)
     """The geo tools' settings (``GEO_*``, ``AMAP_*``, the open services' URLs); ``from_env``
     reads them from the same env file, ``geo_config()`` from the environment when unset."""

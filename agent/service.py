@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+from bailian_geo_agent.agent import telemetry
 from bailian_geo_agent.agent.callbacks import ChunkStreamHandler
 from bailian_geo_agent.agent.config import Settings
 from bailian_geo_agent.agent.errors import (
@@ -186,6 +187,7 @@ class StreamChatService:
         store = self._session_store()
         async with store.hold(sid):
             await (await store.checkpointer()).adelete_thread(sid)
+            await store.forget_owner(sid)
 
     async def expire_idle_sessions(self, idle_seconds: float | None = None) -> list[str]:
         """Delete sessions idle for longer than ``idle_seconds`` (default: ``SESSION_IDLE_TTL``).
@@ -205,7 +207,9 @@ class StreamChatService:
             async with store.hold(sid):  # a reply may have begun since the list was made
                 if await still_idle(checkpointer, sid, ttl):
                     await checkpointer.adelete_thread(sid)
+                    await store.forget_owner(sid)  # the owner row goes with its session
                     deleted.append(sid)
+        await store.forget_orphan_owners()
         return deleted
 
     def session_owners(self) -> SessionOwners:
@@ -248,13 +252,17 @@ class StreamChatService:
         retry: bool = False,
     ) -> None:
         settings = self.settings
+        callbacks: list[Any] = [handler]
         config = {
-            "callbacks": [handler],
+            "callbacks": callbacks,
             "configurable": {"thread_id": session_id},
             "recursion_limit": recursion_limit(settings.max_tool_rounds),
         }
         started = time.perf_counter()
         outcome = "ok"
+        trace = self._trace(session_id, question) if telemetry.enabled() else None
+        if trace is not None:
+            callbacks.append(trace.handler)
         with use_language(settings.language):  # this task's own context
             try:
                 store = self._session_store()
@@ -284,8 +292,22 @@ class StreamChatService:
             finally:  # -v: one line per reply
                 if outcome == "ok" and handler.failed:
                     outcome = "error"
+                if trace is not None:
+                    trace.end(None if outcome == "ok" else outcome.removeprefix("error "))
                 logger.info("reply %s in session %s: %s in %.2f s", handler.message_id,
                             session_id, outcome, time.perf_counter() - started)
+
+    def _trace(self, session_id: str, question: str) -> telemetry.ReplyTrace | None:
+        """The reply's ``invoke_agent`` span (tracing is on); ``None`` if it cannot start (a
+        broken tracer never fails a reply)."""
+        settings = self.settings
+        try:
+            return telemetry.ReplyTrace(
+                session_id, question, model=settings.model, content=settings.trace_content,
+                provider=telemetry.PROVIDER if self._model is None or self._owns_model else None)
+        except Exception as exc:
+            logger.warning("tracing the reply failed: %s", type(exc).__name__)
+            return None
 
     def _reply_timeout(self) -> ReplyTimeoutError:
         seconds = f"{self.settings.reply_timeout:g}"

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_CONCURRENT_REPLIES = 8
+DEFAULT_MAX_SESSIONS_PER_TOKEN = 1000
 DEFAULT_REQUESTS_PER_MINUTE = 60
 DEFAULT_SSE_PING_SECONDS = 15.0
 DEFAULT_STREAM_TTL = 600.0
@@ -82,6 +83,10 @@ class ServerSettings(BaseSettings):
         DEFAULT_MAX_CONCURRENT_REPLIES, ge=0, validation_alias="GEO_AGENT_MAX_CONCURRENT_REPLIES"
     )
     """Replies streaming at once per token (0: no limit)."""
+    max_sessions_per_token: int = Field(
+        DEFAULT_MAX_SESSIONS_PER_TOKEN, ge=0, validation_alias="GEO_AGENT_MAX_SESSIONS_PER_TOKEN"
+    )
+    """Sessions stored per token; a new one beyond is refused (0: no cap)."""
     requests_per_minute: int = Field(
         DEFAULT_REQUESTS_PER_MINUTE, ge=0, validation_alias="GEO_AGENT_REQUESTS_PER_MINUTE"
     )

@@ -388,6 +388,24 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Too many replies at once: at most {limit} per token "
         "(GEO_AGENT_MAX_CONCURRENT_REPLIES). Wait for the current ones to end.",
     },
+    "too_many_sessions": {
+        "zh": "会话过多：每个令牌最多保存 {limit} 个会话（GEO_AGENT_MAX_SESSIONS_PER_TOKEN）。"
+        "请先用 DELETE /v1/sessions/{{id}} 删除不再需要的会话，或继续使用已有的会话。",
+        "en": "Too many sessions: at most {limit} stored per token "
+        "(GEO_AGENT_MAX_SESSIONS_PER_TOKEN). Delete sessions you no longer need with "
+        "DELETE /v1/sessions/{{id}}, or continue an existing one.",
+    },
+    "tracing_needs_sdk": {
+        "zh": 'OTEL_* 变量要求导出追踪，但缺少 {name}：pip install "bailian-geo-agent[otel]"。'
+        "本次运行不记录追踪。",
+        "en": 'The OTEL_* variables ask for traces, but {name} is missing: pip install '
+        '"bailian-geo-agent[otel]". This run records no traces.',
+    },
+    "tracing_unknown_exporter": {
+        "zh": "OTEL_TRACES_EXPORTER 中的 {name} 不受支持（可用：otlp、console、none），已忽略。",
+        "en": "OTEL_TRACES_EXPORTER names {name}, which is not supported (otlp, console, none); "
+        "ignored.",
+    },
     "body_too_large": {
         "zh": "请求体过大：超过 {limit} 字节（GEO_AGENT_MAX_BODY_BYTES）。",
         "en": "The request body is too large: over {limit} bytes (GEO_AGENT_MAX_BODY_BYTES).",

@@ -83,8 +83,10 @@ def test_readme_and_help_list_every_setting():
     assert len(variables()) >= 30  # the service's, the geo tools' and the server's
 
 
-CONVENTIONS = {"XDG_DATA_HOME", "NO_COLOR"}
-"""Variables of wider conventions (the XDG base directories, no-color.org), not settings."""
+CONVENTIONS = {"XDG_DATA_HOME", "NO_COLOR", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER",
+               "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
+"""Variables of wider conventions (the XDG base directories, no-color.org, the OpenTelemetry
+SDK's), not settings."""
 
 
 def _variables_read_by_the_code() -> dict[str, list[str]]:

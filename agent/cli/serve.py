@@ -76,6 +76,9 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     except OSError as exc:
         _say(cannot_listen(args.host, args.port, exc))
         return ExitCode.ERROR
+    from bailian_geo_agent.agent.telemetry import configure_from_environment
+
+    end_tracing = configure_from_environment()  # when the OTEL_* variables ask for traces
     app = create_app(StreamChatService(settings), server_settings, close_service=True,
                      prepare=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
@@ -88,11 +91,14 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]  # we drain
     server = _server_class(uvicorn.Server)(config)
     server.geo_agent = app.state.geo_agent
+    server.on_exit = end_tracing
     try:
         server.run(sockets=[sock])
     finally:  # process-wide flags: as they were, for whatever runs next in this process
         AppStatus.should_exit = False
         AppStatus.enable_automatic_graceful_drain_mode()  # type: ignore[no-untyped-call]
+        if end_tracing is not None:
+            end_tracing()  # the last spans out (if the shutdown did not already)
     return ExitCode.OK
 
 
@@ -135,6 +141,16 @@ def _server_class(base: Any) -> Any:
         _loop: asyncio.AbstractEventLoop | None = None
         _draining: asyncio.Task[None] | None = None
         _signals = 0
+
+        on_exit: Any = None
+        """Called once the server has shut down (uvicorn may then re-raise SIGTERM)."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            try:
+                await super().shutdown(sockets)
+            finally:
+                if self.on_exit is not None:
+                    self.on_exit()
 
         async def startup(self, sockets: Any = None) -> None:
             self._loop = asyncio.get_running_loop()

@@ -82,6 +82,9 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
         _say(text("invalid_geo_settings", problem=exc))
         return ExitCode.ERROR
     server = build_server(tools)
+    from bailian_geo_agent.agent.telemetry import configure_from_environment
+
+    end_tracing = configure_from_environment()  # when the OTEL_* variables ask for traces
     try:
         if args.http:
             anyio.run(serve_http, server, args.host, args.port, tokens,
@@ -93,6 +96,9 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
     except OSError as exc:  # e.g. the port is taken
         _say(cannot_listen(args.host, args.port, exc))
         return ExitCode.ERROR
+    finally:
+        if end_tracing is not None:
+            end_tracing()  # the last spans out
     return ExitCode.OK
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
+from bailian_geo_agent.agent import telemetry
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.map_commands import map_tool_output_schema
 from langchain_core.messages import ToolMessage
@@ -148,9 +149,33 @@ def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME) -> Serve
                 ],
                 isError=True,
             )
-        return await call(tool, arguments if isinstance(arguments, dict) else {})
+        arguments = arguments if isinstance(arguments, dict) else {}
+        if not telemetry.enabled():
+            return await call(tool, arguments)
+        return await _traced_call(server, tool, arguments)
 
     return server
+
+
+async def _traced_call(server: Server, tool: BaseTool,
+                       arguments: dict[str, Any]) -> types.CallToolResult:
+    """``call`` in an ``execute_tool`` span, under the caller's trace when the request's
+    ``_meta`` carries a W3C ``traceparent``."""
+    try:
+        context = server.request_context
+    except LookupError:  # called outside a request (tests): no caller's trace
+        meta, request_id = None, None
+    else:
+        meta, request_id = context.meta, context.request_id
+    carrier = dict(meta.model_extra or {}) if meta is not None else {}
+    attributes = {"mcp.method.name": "tools/call"}
+    if request_id is not None:
+        attributes["jsonrpc.request.id"] = str(request_id)
+    with telemetry.remote_tool_span(tool.name, carrier, attributes) as span:
+        result = await call(tool, arguments)
+        if result.isError:
+            telemetry.mark_failed(span, "tool_error")
+        return result
 
 
 def default_tools(env_file: str | None = None, include_map_tools: bool = True) -> list[BaseTool]:

@@ -24,6 +24,7 @@ from bailian_geo_agent.agent.server.page import install_page
 from bailian_geo_agent.agent.server.routes import ROUTERS
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.agent.server.state import ServerState, error_text
+from bailian_geo_agent.agent.server.tracing import RequestSpans
 from bailian_geo_agent.tools.infra import version
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -75,6 +76,7 @@ def create_app(
         lifespan=lifespan,
         # FastAPI's /docs and /redoc load scripts from a CDN: ours is packaged (docs.py).
         docs_url=None, redoc_url=None, openapi_url=OPENAPI_PATH if settings.docs else None,
+        **_no_native_tracing(),
     )
     app.state.geo_agent = state
     install_handlers(app)
@@ -91,9 +93,20 @@ def create_app(
     lang = getattr(getattr(service, "settings", None), "language", None)
     if lang is not None:  # outermost: the 413s of BodySizeLimit speak it too
         app.add_middleware(ServiceLanguage, lang=lang)
+    app.add_middleware(RequestSpans)  # outermost: the request's span covers everything
     for router in ROUTERS:
         app.include_router(router)
     install_page(app)
     if settings.docs:
         install_docs(app)
     return app
+
+
+def _no_native_tracing() -> dict[str, Any]:
+    """FastAPI's own request spans off where it has them (``RequestSpans`` makes the one server
+    span, parent of the replies; two would nest)."""
+    import inspect
+
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False}}
+    return {}

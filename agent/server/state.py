@@ -4,6 +4,7 @@ chat route takes (authenticate, start a reply, answer with its stream)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, Any, TypeVar
@@ -18,7 +19,7 @@ from bailian_geo_agent.agent.server.replies import Replies, Reply
 from bailian_geo_agent.agent.server.schemas import ErrorBody
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.agent.server.sse import keep_alive
-from bailian_geo_agent.agent.sessions.stores import SessionOwners
+from bailian_geo_agent.agent.sessions.stores import Claim, SessionOwners
 from bailian_geo_agent.agent.validation import (
     normalize_session_id,
     validate_events,
@@ -35,7 +36,7 @@ T = TypeVar("T")
 DRAIN_RETRY_AFTER = 1
 """``Retry-After`` seconds of the 503 a draining server answers new replies with."""
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 404, 413, 422, 429, 503)
+    code: {"model": ErrorBody} for code in (401, 404, 409, 413, 422, 429, 503)
 }
 """The error answers the routes document."""
 _bearer = HTTPBearer(auto_error=False, description="a token from GEO_AGENT_API_TOKENS")
@@ -73,6 +74,24 @@ class ServerState:
         if not await self.owners_call(call):
             raise ApiError(404, message_text("session_not_found"))
 
+    async def claim(self, sid: str, owner: str) -> Claim:
+        """Claim ``sid`` for ``owner``: 404 when it is another's, 409 when it is new and
+        ``owner`` holds ``max_sessions_per_token`` sessions already."""
+        cap = self.settings.max_sessions_per_token
+        claim = await self.owners_call(self.owners.claim_session(sid, owner, cap))
+        if claim is Claim.REFUSED:
+            raise ApiError(404, message_text("session_not_found"))
+        if claim is Claim.FULL:
+            raise ApiError(409, message_text("too_many_sessions", limit=cap))
+        return claim
+
+    async def unclaim(self, sid: str, owner: str) -> None:
+        """Undo a new session's claim (its reply never began); a failure is only logged."""
+        try:
+            await asyncio.shield(self.owners.release(sid, owner))
+        except Exception as exc:
+            logger.warning("releasing a session claim failed: %s", type(exc).__name__)
+
     async def start_reply(self, identity: Identity, text: str, sid: str,
                           wanted: frozenset[str],
                           retry: bool = False) -> tuple[Reply, StreamEvent]:
@@ -80,29 +99,38 @@ class ServerState:
         event (``stream_start``); an ``ApiError`` when it cannot begin (503 while draining).
         ``retry``: ``text`` again after an interrupted reply (``stream_events``)."""
         self.refuse_if_draining()
-        await self.require_owner(self.owners.claim(sid, identity.owner))
         try:
             await self.log.ping()
         except LogUnavailable as exc:
             raise log_error(exc) from None
+        # The limits first: a refused request claims nothing.
         self.concurrency.acquire(identity.limit_key)
-        again = {"retry": True} if retry else {}  # a service of the caller's may not know it
-        reply = Reply(self.service.stream_events(text, sid, events=wanted, **again),
-                      identity.owner, self.log)
+        claim: Claim | None = None
+        maybe_begun = False  # from when the reply runs until its first event says it did not
         try:
-            first = await reply.first()
-        except LogUnavailable as exc:
-            self.concurrency.release(identity.limit_key)
-            await reply.stop()
-            raise log_error(exc) from None
+            claim = await self.claim(sid, identity.owner)
+            maybe_begun = True
+            again = {"retry": True} if retry else {}  # a service of the caller's may not know it
+            reply = Reply(self.service.stream_events(text, sid, events=wanted, **again),
+                          identity.owner, self.log)
+            try:
+                first = await reply.first()
+            except LogUnavailable as exc:
+                maybe_begun = False
+                await reply.stop()
+                raise log_error(exc) from None
+            except BaseException:  # the client left: the reply may have written already
+                reply.cancel()
+                raise
+            if isinstance(first, StreamError):  # not begun: bad settings, store down, session busy
+                maybe_begun = False
+                await reply.stop()
+                raise ApiError(503, first.error)
         except BaseException:
             self.concurrency.release(identity.limit_key)
-            reply.cancel()
+            if claim is Claim.NEW and not maybe_begun:  # a new session whose reply never began
+                await self.unclaim(sid, identity.owner)
             raise
-        if isinstance(first, StreamError):  # not begun: bad settings, store down, session busy
-            self.concurrency.release(identity.limit_key)
-            await reply.stop()
-            raise ApiError(503, first.error)
         reply.when_done(lambda: self.concurrency.release(identity.limit_key))
         self.replies.add(reply)
         return reply, first

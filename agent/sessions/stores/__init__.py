@@ -14,7 +14,7 @@ the sessions' owners (which API token created each) beside them (``base``).
 from __future__ import annotations
 
 from bailian_geo_agent.agent.errors import ConfigurationError
-from bailian_geo_agent.agent.sessions.stores.base import SessionOwners, SessionStore
+from bailian_geo_agent.agent.sessions.stores.base import Claim, SessionOwners, SessionStore
 from bailian_geo_agent.agent.sessions.stores.memory import MemoryStore
 from bailian_geo_agent.agent.sessions.stores.postgres import PostgresStore
 from bailian_geo_agent.agent.sessions.stores.sqlite import SqliteStore
@@ -28,6 +28,7 @@ from bailian_geo_agent.agent.sessions.stores.urls import (
 from bailian_geo_agent.prompts.catalogue import text
 
 __all__ = [
+    "Claim",
     "MemoryStore",
     "PostgresStore",
     "SessionOwners",

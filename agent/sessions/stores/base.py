@@ -3,10 +3,13 @@ the owners table, and finding idle sessions. One subclass per backend."""
 
 from __future__ import annotations
 
+import enum
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
+from bailian_geo_agent.agent._compat.langgraph import CHECKPOINTS_TABLE
 from bailian_geo_agent.agent.errors import SessionBusyError
 from bailian_geo_agent.agent.sessions.expiry import idle_sessions
 from bailian_geo_agent.agent.sessions.locks import LockTimeout, SessionLocks
@@ -20,20 +23,63 @@ OWNERS_SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {OWNERS_TABLE} "
     "(session_id TEXT PRIMARY KEY, owner TEXT NOT NULL)"
 )
-_CLAIM = (
-    f"INSERT INTO {OWNERS_TABLE} (session_id, owner) VALUES ({{p}}, {{p}}) "
-    "ON CONFLICT (session_id) DO UPDATE SET session_id = excluded.session_id RETURNING owner"
+OWNERS_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS {OWNERS_TABLE}_owner ON {OWNERS_TABLE} (owner)"
 )
+"""Counting an owner's sessions (the per-token cap) without reading the whole table."""
 
 
-def owner_statements(placeholder: str) -> tuple[str, str, str]:
-    """The claim (returns the owner now), lookup and delete statements for a driver whose
-    parameter placeholder is ``placeholder`` (``?`` or ``%s``)."""
-    p = placeholder
-    return (
-        _CLAIM.format(p=p),
-        f"SELECT owner FROM {OWNERS_TABLE} WHERE session_id = {p}",
-        f"DELETE FROM {OWNERS_TABLE} WHERE session_id = {p}",
+class Claim(enum.Enum):
+    """What claiming a session for an owner found."""
+
+    NEW = "new"
+    """The session had no owner; now it is the caller's."""
+    OWNED = "owned"
+    """The caller owned it already."""
+    REFUSED = "refused"
+    """Another owner's session."""
+    FULL = "full"
+    """A new session, but the caller holds as many sessions as allowed: nothing claimed."""
+
+
+class OwnerSql(NamedTuple):
+    """The owners table's statements in one driver's placeholder style."""
+
+    claim: str
+    """Make the owner the owner unless there is one; returns the owner now."""
+    lookup: str
+    delete: str
+    insert: str
+    """Insert a new session's owner; returns it, or no row when the session has one."""
+    insert_capped: str
+    """``insert`` only while the owner holds fewer sessions than the third parameter."""
+    release: str
+    """Delete a session's owner row if it is this owner's."""
+    orphans: str
+    """The sessions that have an owner row but no checkpoint."""
+    forget_orphan: str
+    """Delete a session's owner row if the session still has no checkpoint."""
+
+
+def owner_statements(placeholder: str) -> OwnerSql:
+    """The owners-table statements for a driver whose parameter placeholder is
+    ``placeholder`` (``?`` or ``%s``)."""
+    p, t = placeholder, OWNERS_TABLE
+    return OwnerSql(
+        claim=f"INSERT INTO {t} (session_id, owner) VALUES ({p}, {p}) ON CONFLICT (session_id) "
+        "DO UPDATE SET session_id = excluded.session_id RETURNING owner",
+        lookup=f"SELECT owner FROM {t} WHERE session_id = {p}",
+        delete=f"DELETE FROM {t} WHERE session_id = {p}",
+        insert=f"INSERT INTO {t} (session_id, owner) VALUES ({p}, {p}) "
+        "ON CONFLICT (session_id) DO NOTHING RETURNING owner",
+        insert_capped=f"INSERT INTO {t} (session_id, owner) SELECT {p}, {p} "
+        f"WHERE (SELECT count(*) FROM {t} WHERE owner = {p}) < {p} "
+        "ON CONFLICT (session_id) DO NOTHING RETURNING owner",
+        release=f"DELETE FROM {t} WHERE session_id = {p} AND owner = {p}",
+        orphans=f"SELECT o.session_id FROM {t} o WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {CHECKPOINTS_TABLE} c WHERE c.thread_id = o.session_id)",
+        forget_orphan=f"DELETE FROM {t} WHERE session_id = {p} AND NOT EXISTS "
+        f"(SELECT 1 FROM {CHECKPOINTS_TABLE} c WHERE c.thread_id = {p})",
     )
 
 
@@ -46,10 +92,14 @@ class SessionStore:
     """A checkpointer plus per-session serialization and the sessions' owners; subclasses
     choose the backend."""
 
+    orphan_grace = 600.0
+    """Seconds an owner row must have been seen without history before it is dropped."""
+
     def __init__(self, url: str, lock_timeout: float = 60.0) -> None:
         self.url = url
         self.lock_timeout = lock_timeout
         self._local = SessionLocks()
+        self._orphans: dict[str, float] = {}  # owner rows without history: when first seen
 
     async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         """The checkpointer to use from the running event loop."""
@@ -77,6 +127,16 @@ class SessionStore:
         owns it now."""
         raise NotImplementedError
 
+    async def claim_session(self, session_id: str, owner: str, max_sessions: int = 0) -> Claim:
+        """Claim ``session_id`` for ``owner`` unless another owner has it; a new session only
+        while ``owner`` holds fewer than ``max_sessions`` (0: no cap)."""
+        raise NotImplementedError
+
+    async def release_owner(self, session_id: str, owner: str) -> None:
+        """Drop ``session_id``'s owner row if ``owner`` holds it (a claim whose reply never
+        began)."""
+        raise NotImplementedError
+
     async def is_owner(self, session_id: str, owner: str) -> bool:
         """Whether ``owner`` owns ``session_id`` (``False`` for an unknown session)."""
         raise NotImplementedError
@@ -84,6 +144,28 @@ class SessionStore:
     async def forget_owner(self, session_id: str) -> None:
         """Drop ``session_id``'s owner (the session was deleted)."""
         raise NotImplementedError
+
+    async def forget_orphan_owners(self) -> list[str]:
+        """Drop the owner rows of sessions that have no history now and had none at a
+        previous call at least ``orphan_grace`` seconds ago (a claim whose reply never wrote:
+        the process died; rows of sessions deleted before owner rows went with them); a
+        session being created now keeps its row. The ids dropped."""
+        now = time.monotonic()
+        seen = self._orphans
+        self._orphans = {sid: seen.get(sid, now) for sid in await self._orphan_owners()}
+        stale = sorted(sid for sid, first in self._orphans.items()
+                       if now - first >= self.orphan_grace and sid in seen)
+        for sid in stale:
+            await self._forget_orphan(sid)
+            del self._orphans[sid]
+        return stale
+
+    async def _orphan_owners(self) -> list[str]:
+        """The sessions with an owner but no checkpoint (none for a store that cannot tell)."""
+        return []
+
+    async def _forget_orphan(self, session_id: str) -> None:
+        """Drop ``session_id``'s owner row if it still has no checkpoint."""
 
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""
@@ -97,21 +179,52 @@ class SqlSessionStore(SessionStore):
     """A store whose owners table lives in its SQL database: the owner calls, each one
     statement (``owner_sql``, from ``owner_statements``) run by the backend's ``_owner_query``."""
 
-    owner_sql: ClassVar[tuple[str, str, str]]
-    """The claim, lookup and delete statements in the driver's placeholder style."""
+    owner_sql: ClassVar[OwnerSql]
+    """The owners-table statements in the driver's placeholder style."""
 
-    async def _owner_query(self, sql: str, *params: str) -> str | None:
+    async def _owner_query(self, sql: str, *params: str | int) -> str | None:
         """Run one owners-table statement: the first column of its row, if any."""
         raise NotImplementedError
 
     async def claim_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(self.owner_sql[0], session_id, owner) == owner
+        return await self._owner_query(self.owner_sql.claim, session_id, owner) == owner
+
+    async def claim_session(self, session_id: str, owner: str, max_sessions: int = 0) -> Claim:
+        sql = self.owner_sql
+        for attempt in range(2):
+            found = await self._owner_query(sql.lookup, session_id)
+            if found is not None:
+                return Claim.OWNED if found == owner else Claim.REFUSED
+            if attempt:  # not inserted, and still no owner: the cap refused it
+                return Claim.FULL
+            if max_sessions:
+                added = await self._owner_query(sql.insert_capped, session_id, owner, owner,
+                                                max_sessions)
+            else:
+                added = await self._owner_query(sql.insert, session_id, owner)
+            if added is not None:
+                return Claim.NEW
+        raise AssertionError("unreachable")
+
+    async def release_owner(self, session_id: str, owner: str) -> None:
+        await self._owner_query(self.owner_sql.release, session_id, owner)
+
+    async def _owner_rows(self, sql: str) -> list[str]:
+        """Run one owners-table query: the first column of every row."""
+        raise NotImplementedError
+
+    async def _orphan_owners(self) -> list[str]:
+        await self.checkpointer()  # the checkpoints table exists
+        return await self._owner_rows(self.owner_sql.orphans)
+
+    async def _forget_orphan(self, session_id: str) -> None:
+        await self._owner_query(self.owner_sql.forget_orphan, session_id, session_id)
 
     async def is_owner(self, session_id: str, owner: str) -> bool:
-        return await self._owner_query(self.owner_sql[1], session_id) == owner
+        return await self._owner_query(self.owner_sql.lookup, session_id) == owner
 
     async def forget_owner(self, session_id: str) -> None:
-        await self._owner_query(self.owner_sql[2], session_id)
+        await self._owner_query(self.owner_sql.delete, session_id)
 
     async def ping(self) -> None:
         await self._owner_query("SELECT 1")
@@ -128,6 +241,15 @@ class SessionOwners:
     async def claim(self, session_id: str, owner: str) -> bool:
         """Make ``owner`` the owner of a new ``session_id``; whether ``owner`` owns it now."""
         return await self._store().claim_owner(session_id, owner)
+
+    async def claim_session(self, session_id: str, owner: str, max_sessions: int = 0) -> Claim:
+        """Claim ``session_id`` for ``owner``; a new session only while ``owner`` holds fewer
+        than ``max_sessions`` (0: no cap)."""
+        return await self._store().claim_session(session_id, owner, max_sessions)
+
+    async def release(self, session_id: str, owner: str) -> None:
+        """Undo ``owner``'s claim of a new ``session_id`` whose reply never began."""
+        await self._store().release_owner(session_id, owner)
 
     async def owns(self, session_id: str, owner: str) -> bool:
         """Whether ``owner`` owns ``session_id`` (``False`` for an unknown session)."""

@@ -111,7 +111,15 @@ class AdvisoryLocks:
         """A place in ``session_id``'s queue, marked live by an advisory lock on this
         connection (taken in the same statement, so nobody sees the row without its lock)."""
         conn = await self._connection()
-        cursor = await conn.execute(_TAKE_TICKET, (session_id,))
+        try:
+            cursor = await conn.execute(_TAKE_TICKET, (session_id,))
+        except Exception:
+            if not (conn.closed or conn.broken):
+                raise
+            # The server restarted since this connection's last use (the first statement of a
+            # reply sees it): reconnect once rather than fail the reply.
+            conn = await self._connection()
+            cursor = await conn.execute(_TAKE_TICKET, (session_id,))
         row = await cursor.fetchone()
         if row is None or not row[1]:  # the ticket's lock key is in use: practically never
             raise SessionStoreError(text("store_unavailable", store="PostgreSQL",

@@ -18,6 +18,7 @@ from bailian_geo_agent.agent.errors import SessionBusyError
 from bailian_geo_agent.agent.sessions.expiry import idle_by_newest
 from bailian_geo_agent.agent.sessions.locks import LockTimeout
 from bailian_geo_agent.agent.sessions.stores.base import (
+    OWNERS_INDEX,
     OWNERS_SCHEMA,
     SqlSessionStore,
     busy_message,
@@ -115,7 +116,7 @@ class PostgresStore(SqlSessionStore):
                     await asyncio.sleep(0.05)
                 try:
                     await saver.setup()
-                    for statement in (*QUEUE_SCHEMA, OWNERS_SCHEMA):
+                    for statement in (*QUEUE_SCHEMA, OWNERS_SCHEMA, OWNERS_INDEX):
                         await conn.execute(statement)
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
@@ -176,11 +177,17 @@ class PostgresStore(SqlSessionStore):
             rows = await newest_checkpoints_postgres(conn)
         return await idle_by_newest(state.saver, rows, idle_seconds)
 
-    async def _owner_query(self, sql: str, *params: str) -> str | None:
+    async def _owner_query(self, sql: str, *params: str | int) -> str | None:
         async with (await self._state()).pool.connection() as conn:
             cursor = await conn.execute(sql, params)
             row = await cursor.fetchone() if cursor.description else None
         return str(next(iter(row.values()))) if row else None
+
+    async def _owner_rows(self, sql: str) -> list[str]:
+        async with (await self._state()).pool.connection() as conn:
+            cursor = await conn.execute(sql)
+            rows = await cursor.fetchall()
+        return [str(next(iter(row.values()))) for row in rows]
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ from bailian_geo_agent.agent._compat.langgraph import newest_checkpoints_sqlite
 from bailian_geo_agent.agent.errors import ConfigurationError, SessionStoreError
 from bailian_geo_agent.agent.sessions.expiry import idle_by_newest
 from bailian_geo_agent.agent.sessions.stores.base import (
+    OWNERS_INDEX,
     OWNERS_SCHEMA,
     SqlSessionStore,
     owner_statements,
@@ -44,7 +45,7 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return isinstance(code, int) and code & 0xFF in _BUSY_CODES
 
 
-def _query(conn: sqlite3.Connection, sql: str, params: Sequence[str]) -> str | None:
+def _query(conn: sqlite3.Connection, sql: str, params: Sequence[str | int]) -> str | None:
     """One owners-table statement in its own transaction: the first column of its row."""
     try:
         row = conn.execute(sql, tuple(params)).fetchone()
@@ -151,6 +152,7 @@ class SqliteStore(SqlSessionStore):
                 saver = ThreadedSqliteSaver(conn, self._run)
                 saver.setup()
                 conn.execute(OWNERS_SCHEMA)
+                conn.execute(OWNERS_INDEX)
                 conn.commit()
                 # The loop's own connection, which never waits (busy_timeout 0). Only in WAL
                 # mode: there a locked file fails a write at its first statement, never at
@@ -190,7 +192,7 @@ class SqliteStore(SqlSessionStore):
         rows = await self._call(newest_checkpoints_sqlite, saver.conn)
         return await idle_by_newest(saver, rows, idle_seconds)
 
-    async def _owner_query(self, sql: str, *params: str) -> str | None:
+    async def _owner_query(self, sql: str, *params: str | int) -> str | None:
         """One owners-table statement: on the loop when SQLite answers at once, else queued."""
         saver = await self.checkpointer()
         if self._inline is not None and not self._queued:
@@ -200,6 +202,11 @@ class SqliteStore(SqlSessionStore):
                 if not _busy(exc):
                     raise
         return await self._queue(_query, saver.conn, sql, params)  # type: ignore[attr-defined]
+
+    async def _owner_rows(self, sql: str) -> list[str]:
+        saver = await self.checkpointer()
+        conn = saver.conn  # type: ignore[attr-defined]
+        return await self._queue(lambda: [str(row[0]) for row in conn.execute(sql).fetchall()])
 
     async def aclose(self) -> None:
         worker, self._worker = self._worker, None
