@@ -2,7 +2,8 @@
 
 Endpoints: ``POST /v1/chat/stream``, ``POST /api/chat``, ``POST /v1/chat/{message_id}/stop``,
 ``GET /v1/chat/{message_id}/events`` and ``GET /api/chat/{chat_id}/stream`` (resume),
-``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /healthz``, ``GET /readyz``; OpenAPI at
+``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /v1/usage``, ``GET /metrics``,
+``GET /healthz``, ``GET /readyz``; OpenAPI at
 ``/docs``; the web page at ``/`` (``agent.server.page``). The routes live in ``routes/``, one
 router per concern, sharing one ``ServerState`` (``app.state.geo_agent``). Mount the app in
 your own FastAPI app, or run it with ``geo-agent serve``.
@@ -18,6 +19,7 @@ from typing import Any
 from bailian_geo_agent.agent.server.errors import ServiceLanguage, install_handlers
 from bailian_geo_agent.agent.server.limits import BodySizeLimit
 from bailian_geo_agent.agent.server.page import install_page
+from bailian_geo_agent.agent.server.request_log import RequestLog
 from bailian_geo_agent.agent.server.routes import ROUTERS
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.agent.server.state import ServerState, error_text
@@ -59,6 +61,7 @@ def create_app(
         finally:
             await state.replies.stop_all()
             await state.log.aclose()
+            await state.usage.aclose()
             await state.owners.aclose()
             if owns_service:
                 await service.aclose()
@@ -77,10 +80,12 @@ def create_app(
             CORSMiddleware, allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream"], max_age=600)
+            expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream", "X-Request-ID"],
+            max_age=600)
     lang = getattr(getattr(service, "settings", None), "language", None)
     if lang is not None:  # outermost: the 413s of BodySizeLimit speak it too
         app.add_middleware(ServiceLanguage, lang=lang)
+    app.add_middleware(RequestLog, metrics=state.metrics)  # outermost: every answer has its id
     for router in ROUTERS:
         app.include_router(router)
     install_page(app)

@@ -103,6 +103,9 @@ class Reply:
     list_content: bool = False
     # An error body sent verbatim with ``status`` (real captures, e.g. bare throttles).
     error_body: dict | None = None
+    # Prompt tokens read from the context cache: ``usage.prompt_tokens_details.cached_tokens``
+    # (compatible mode's usage chunk; protocols.md section 9).
+    cached_tokens: int | None = None
 
 
 @dataclass
@@ -285,7 +288,7 @@ class FakeDashScope(LoopbackServer):
                 rec.model or "", reply.text, reply.chunk_size, calls, prompt,
                 include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
                 done=not reply.omit_done, empty_function=reply.empty_function_fragment,
-                reasoning=reply.reasoning, thinking=thinking)
+                reasoning=reply.reasoning, thinking=thinking, cached=reply.cached_tokens)
         return await self._stream(request, reply, role, frames, finals, error, rid)
 
     @staticmethod

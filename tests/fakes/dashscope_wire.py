@@ -188,13 +188,17 @@ def openai_tool_fragments(index: int, call_id: str, name: str, arguments: str, s
     return out
 
 
-def openai_usage(prompt: int, completion: int, reasoning: int | None = None) -> dict:
-    """Compatible-mode usage; thinking replies add ``completion_tokens_details``."""
+def openai_usage(prompt: int, completion: int, reasoning: int | None = None,
+                 cached: int | None = None) -> dict:
+    """Compatible-mode usage; thinking replies add ``completion_tokens_details``, a cache hit
+    ``prompt_tokens_details.cached_tokens``."""
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     return usage
 
 
@@ -257,7 +261,8 @@ Calls = list[tuple[str, str, str]]  # (id, name, arguments JSON)
 
 def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: int, *,
                   include_usage: bool, done: bool = True, empty_function: bool = False,
-                  reasoning: str = "", thinking: bool = False) -> Frames:
+                  reasoning: str = "", thinking: bool = False,
+                  cached: int | None = None) -> Frames:
     """(role chunk, content chunks, closing chunks, moderation error event) of one stream.
 
     ``thinking`` gives protocols.md section 6's shapes: ``reasoning_content`` beside every
@@ -291,7 +296,8 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
         last = {} if calls else {"content": ""}
     finals = [sse(openai_chunk(ids, last, "tool_calls" if calls else "stop", order=1))]
     if include_usage:
-        usage = openai_usage(prompt, max(1, len(deltas)), len(thoughts) if thinking else None)
+        usage = openai_usage(prompt, max(1, len(deltas)), len(thoughts) if thinking else None,
+                             cached)
         finals.append(sse(openai_chunk(ids, None, usage=usage, order=0)))
     if done:
         finals.append(DONE)
