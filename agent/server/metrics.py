@@ -40,6 +40,10 @@ outcome}`` (histogram; ``_count``: tool calls)           duration; ``outcome`` `
                                                          ``message_chars``)
 =======================================================  ===================================
 
+A reply is ``interrupted`` when its last event is an ``error`` of kind ``interrupted`` or its
+task is cancelled with the message ``"interrupted"`` (a restart); otherwise a stopped reply is
+``cancelled``.
+
 ``api_token`` is ``agent.server.usage.token_id`` (a short hash of the token's digest, never the
 token; ``anonymous`` without tokens). Each process has its own registry; several instances
 are scraped one by one and added up in PromQL (``sum by (...)``).
@@ -51,6 +55,7 @@ chunk it adds one local count and one flag test; everything else is recorded onc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -168,6 +173,10 @@ class Metrics:
                 if isinstance(event, drop):
                     continue
                 yield event
+        except asyncio.CancelledError as exc:  # stopped; ``task.cancel("interrupted")``: a restart
+            if exc.args and exc.args[0] == "interrupted":
+                record.outcome = record.error_type = "interrupted"
+            raise
         finally:
             record.chunks = chunks
             if record.begun:

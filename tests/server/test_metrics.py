@@ -13,6 +13,7 @@ import pytest
 from bailian_geo_agent.agent import Settings, StreamChatService
 from bailian_geo_agent.agent.access import token_hash
 from bailian_geo_agent.agent.server import ServerSettings, create_app
+from bailian_geo_agent.agent.server.auth import Identity
 from bailian_geo_agent.agent.server.request_log import JsonFormatter, RequestIdFilter
 from bailian_geo_agent.agent.server.usage import token_id
 from langchain_core.tools import ToolException, tool
@@ -264,3 +265,44 @@ async def test_instances_on_one_redis_share_usage_and_budget(fake_dashscope, red
     for app in (one, two):
         await app.state.geo_agent.usage.aclose()
     await asyncio.sleep(0)
+
+
+async def test_a_stopped_reply_is_cancelled_and_a_restart_interrupted(fake_dashscope):
+    fake_dashscope.script(Reply(text="慢慢说" * 20, chunk_size=1, chunk_delay=0.05))
+    app = make_app(fake_dashscope)
+    state = app.state.geo_agent
+    identity = Identity(token_hash(TOKEN_A), "key")
+    async with client_of(app) as client:
+        reply, _ = await state.start_reply(identity, "hi", str(uuid.uuid4()), frozenset())
+        async for _batch in reply.rest_batches():  # a chunk has come
+            break
+        await reply.stop()
+        m = await scrape(client)
+    assert value(m, "geo_agent_replies_finished_total", outcome="cancelled") == 1
+    assert value(m, "geo_agent_replies_in_flight") == 0
+
+    from bailian_geo_agent.agent.events import StreamChunk, StreamStart
+    from bailian_geo_agent.agent.server.metrics import Metrics
+
+    metrics = Metrics("m")
+    gate = asyncio.Event()
+
+    async def endless():
+        yield StreamStart("m", "s")
+        yield StreamChunk("m", "s", "x")
+        await gate.wait()
+
+    async def read() -> None:
+        async for _ in metrics.observe(endless(), frozenset(), "t", 0.0):
+            pass
+
+    task = asyncio.get_running_loop().create_task(read())
+    while metrics.chunks._value.get() == 0 and not task.done():
+        await asyncio.sleep(0)
+        if metrics.in_flight._value.get() == 1:
+            break
+    task.cancel("interrupted")
+    await asyncio.wait({task})
+    text = samples(__import__("prometheus_client").generate_latest(metrics.registry).decode())
+    assert value(text, "geo_agent_replies_finished_total", outcome="interrupted") == 1
+    assert value(text, "geo_agent_chunks_sent_total") == 1
