@@ -17,6 +17,7 @@ from bailian_geo_agent.agent.server.auth import Identity
 from bailian_geo_agent.agent.server.request_log import JsonFormatter, RequestIdFilter
 from bailian_geo_agent.agent.server.usage import token_id
 from langchain_core.tools import ToolException, tool
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
@@ -297,12 +298,10 @@ async def test_a_stopped_reply_is_cancelled_and_a_restart_interrupted(fake_dashs
             pass
 
     task = asyncio.get_running_loop().create_task(read())
-    while metrics.chunks._value.get() == 0 and not task.done():
+    while metrics.in_flight._value.get() == 0:  # begun; it then waits at once
         await asyncio.sleep(0)
-        if metrics.in_flight._value.get() == 1:
-            break
     task.cancel("interrupted")
     await asyncio.wait({task})
-    text = samples(__import__("prometheus_client").generate_latest(metrics.registry).decode())
+    text = samples(generate_latest(metrics.registry).decode())
     assert value(text, "geo_agent_replies_finished_total", outcome="interrupted") == 1
     assert value(text, "geo_agent_chunks_sent_total") == 1
