@@ -163,17 +163,24 @@ async def test_two_apps_in_one_process_keep_their_own_counts(fake_dashscope):
 
 
 async def test_refusals_are_counted_by_limit(fake_dashscope):
-    app = make_app(fake_dashscope, requests_per_minute=1, max_body_bytes=3000)
+    app = make_app(fake_dashscope, requests_per_minute=2, max_body_bytes=30000)
     async with client_of(app) as client:
-        await read_sse(client, "/v1/chat/stream", {"message": "hi"}, A)
+        events = await read_sse(client, "/v1/chat/stream", {"message": "hi"}, A)
+        message_id = events[0][2]["message_id"]
+        resumed = await client.get(f"/v1/chat/{message_id}/events", headers=A)
+        assert resumed.status_code == 200 and "stream_end" in resumed.text
         refused = await client.post("/v1/chat/stream", json={"message": "hi"}, headers=A)
         assert refused.status_code == 429
-        big = await client.post("/v1/chat/stream", content=b"{" + b" " * 5000 + b"}",
+        big = await client.post("/v1/chat/stream", content=b"{" + b" " * 40000 + b"}",
                                 headers={**B, "Content-Type": "application/json"})
         assert big.status_code == 413
+        long = await client.post("/v1/chat/stream", json={"message": "长" * 9000}, headers=B)
+        assert long.status_code == 413
         m = await scrape(client)
     assert value(m, "geo_agent_limit_refusals_total", limit="requests_per_minute") == 1
     assert value(m, "geo_agent_limit_refusals_total", limit="body_bytes") == 1
+    assert value(m, "geo_agent_limit_refusals_total", limit="message_chars") == 1
+    assert value(m, "geo_agent_resume_reads_total", protocol="sse") == 1
 
 
 class _Records(logging.Handler):
