@@ -123,7 +123,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     inside it sends ``stream_chunk``, and its end or error sends ``stream_end`` or ``error`` and
     closes the iterator. ``events`` opts into ``map_action``, ``tool_start``, ``tool_end``,
     ``reasoning_chunk`` (a thinking model's reasoning, as it streams) and ``usage`` (the
-    reply's tokens, every model call summed, just before ``stream_end``).
+    reply's tokens, every model call summed, just before ``stream_end``, or ``error`` once a
+    model call has finished).
     """
 
     run_inline = True  # keep token order and skip a task per event
@@ -220,11 +221,13 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         if self._finished:
             return
         self._finished = True
+        usage = self._usage
+        # The tokens spent: before the end, or before an error once a model call has finished.
+        if usage is not None and (error is None or usage[4]):
+            tokens_in, tokens_out, reasoning, total, calls, cached = usage
+            self._queue.put_nowait(Usage(self.message_id, self.session_id, tokens_in,
+                                         tokens_out, reasoning, total, calls, cached))
         if error is None:
-            if self._usage is not None:
-                tokens_in, tokens_out, reasoning, total, calls, cached = self._usage
-                self._queue.put_nowait(Usage(self.message_id, self.session_id, tokens_in,
-                                             tokens_out, reasoning, total, calls, cached))
             self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
         else:
             self.failed = True

@@ -146,8 +146,8 @@ class ReasoningChunk(_Event):
 
 @dataclass(slots=True)
 class Usage(_Event):
-    """Tokens of the whole reply, every model call summed; sent just before ``stream_end``
-    (opt-in)."""
+    """Tokens of the whole reply, every model call summed; sent just before ``stream_end`` (or
+    ``error``, once a model call has finished) (opt-in)."""
 
     message_id: str
     session_id: str

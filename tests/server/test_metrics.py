@@ -312,3 +312,19 @@ async def test_a_stopped_reply_is_cancelled_and_a_restart_interrupted(fake_dashs
     text = samples(generate_latest(metrics.registry).decode())
     assert value(text, "geo_agent_replies_finished_total", outcome="interrupted") == 1
     assert value(text, "geo_agent_chunks_sent_total") == 1
+
+
+async def test_a_reply_that_fails_after_a_model_call_still_counts_its_tokens(fake_dashscope):
+    fake_dashscope.script(Reply(tool_calls=[ToolCall("lookup", {"city": "北京"})]),
+                          Reply(status=500, error_code="internal_error"))
+    app = make_app(fake_dashscope, [lookup])
+    async with client_of(app) as client:
+        events = await read_sse(client, "/v1/chat/stream", {"message": "hi"}, A)
+        assert [e[0] for e in events] == ["stream_start", "error"]  # usage not asked for
+        report = (await client.get("/v1/usage", headers=A)).json()
+        m = await scrape(client)
+    assert report["today"]["replies"] == 1 and report["today"]["input_tokens"] > 0
+    assert value(m, "gen_ai_client_token_usage_total", gen_ai_token_type="input",
+                 gen_ai_request_model="qwen-plus",
+                 api_token=report["api_token"]) == report["today"]["input_tokens"]
+    assert value(m, "geo_agent_upstream_errors_total", error_type="ServerError") == 1
