@@ -36,6 +36,8 @@ RESUME_ROUTES = {
     "/api/chat/{chat_id}/stream": "aisdk",
 }
 """The resume routes (route template: protocol), counted as resume reads when they answer 200."""
+QUIET_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})
+"""Routes polled by machines: their successful requests are logged at ``DEBUG``, not ``INFO``."""
 # Attributes a record may carry as ``extra``, written out by ``JsonFormatter``.
 FIELDS = ("request_id", "method", "route", "status", "duration_s", "message_id", "session_id",
           "outcome", "error_type", "chunks", "input_tokens", "output_tokens", "reasoning_tokens",
@@ -111,12 +113,13 @@ class RequestLog:
         finally:
             route = getattr(scope.get("route"), "path", None) or "-"
             self._count(status, info, route)
-            if logger.isEnabledFor(logging.INFO):
+            level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
+            if logger.isEnabledFor(level):
                 elapsed = time.perf_counter() - started
-                logger.info("request %s %s %s: %d in %.3f s", info.request_id, scope["method"],
-                            scope.get("path", ""), status, elapsed,
-                            extra={"method": scope["method"], "route": route, "status": status,
-                                   "duration_s": round(elapsed, 6)})
+                logger.log(level, "request %s %s %s: %d in %.3f s", info.request_id,
+                           scope["method"], scope.get("path", ""), status, elapsed,
+                           extra={"method": scope["method"], "route": route, "status": status,
+                                  "duration_s": round(elapsed, 6)})
             _current.reset(token)
 
     def _count(self, status: int, info: RequestInfo, route: str) -> None:
