@@ -104,7 +104,7 @@ class Reply:
     # An error body sent verbatim with ``status`` (real captures, e.g. bare throttles).
     error_body: dict | None = None
     # Prompt tokens read from the context cache: ``usage.prompt_tokens_details.cached_tokens``
-    # (compatible mode's usage chunk; protocols.md section 9).
+    # (compatible mode's usage chunk, every native event's running usage; protocols.md §9).
     cached_tokens: int | None = None
 
 
@@ -282,7 +282,8 @@ class FakeDashScope(LoopbackServer):
                 reply.text, reply.chunk_size, calls, prompt, rid,
                 incremental=params.get("incremental_output") is True,
                 result_format=params.get("result_format", "message"),
-                reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content)
+                reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content,
+                cached=reply.cached_tokens)
         else:
             role, frames, finals, error = w.openai_stream(
                 rec.model or "", reply.text, reply.chunk_size, calls, prompt,

@@ -224,13 +224,17 @@ def native_event(event_id: int, payload: dict, *, error: bool = False, status: i
             ).encode()
 
 
-def native_usage(prompt: int, completion: int, reasoning: int | None = None) -> dict:
-    """Native running usage; thinking replies add the token details DashScope sends."""
+def native_usage(prompt: int, completion: int, reasoning: int | None = None,
+                 cached: int | None = None) -> dict:
+    """Native running usage; thinking replies add the token details DashScope sends, a cache
+    hit ``prompt_tokens_details.cached_tokens``."""
     usage: dict[str, Any] = {"total_tokens": prompt + completion, "output_tokens": completion,
                              "input_tokens": prompt}
     if reasoning is not None:
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
         usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     return usage
 
 
@@ -308,7 +312,8 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
 
 def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request_id: str, *,
                   incremental: bool, result_format: str = "message", reasoning: str = "",
-                  thinking: bool = False, list_content: bool = False) -> Frames:
+                  thinking: bool = False, list_content: bool = False,
+                  cached: int | None = None) -> Frames:
     """Native stream: deltas when ``incremental``, else cumulative content and tool calls.
 
     ``thinking``: ``reasoning_content`` pieces first (``content ""``), then text with
@@ -345,7 +350,8 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
                              "tool_calls": [frag] if incremental else copy.deepcopy(state)})
     reasoning_count = thoughts if thinking else None
     frames = [native_event(n + 1, native_result(
-        m, "null", native_usage(prompt, n + 1, min(n + 1, thoughts) if thinking else None),
+        m, "null", native_usage(prompt, n + 1, min(n + 1, thoughts) if thinking else None,
+                                cached),
         request_id, result_format)) for n, m in enumerate(messages)]
     last: dict[str, Any] = {"content": content_of("" if incremental else so_far),
                             "role": "assistant"}
@@ -354,7 +360,7 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
     if state and not incremental:
         last["tool_calls"] = state
     final = native_result(last, "tool_calls" if calls else "stop",
-                          native_usage(prompt, max(1, len(messages)), reasoning_count),
+                          native_usage(prompt, max(1, len(messages)), reasoning_count, cached),
                           request_id, result_format)
     error = native_event(0, {"code": "DataInspectionFailed", "message": MODERATION_MESSAGE,
                              "request_id": request_id}, error=True, status=400)

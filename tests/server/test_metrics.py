@@ -328,3 +328,15 @@ async def test_a_reply_that_fails_after_a_model_call_still_counts_its_tokens(fak
                  gen_ai_request_model="qwen-plus",
                  api_token=report["api_token"]) == report["today"]["input_tokens"]
     assert value(m, "geo_agent_upstream_errors_total", error_type="ServerError") == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "tongyi"])
+async def test_cached_prompt_tokens_are_read_on_both_wire_protocols(fake_dashscope, provider):
+    from tests.helpers import make_settings
+
+    fake_dashscope.script(Reply(text="好的", cached_tokens=11))
+    settings = make_settings(fake_dashscope, provider, session_store_url="memory://")
+    async with StreamChatService(settings, tools=[]) as service:
+        events = [e async for e in service.stream_events("hi", events=["usage"])]
+    usage = next(e for e in events if e.type == "usage")
+    assert usage.cached_tokens == 11 and usage.input_tokens >= 11
