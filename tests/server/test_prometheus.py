@@ -24,11 +24,13 @@ from tests.server.helpers import read_sse
 PROMETHEUS = Path("/usr/bin/prometheus")
 A = {"Authorization": f"Bearer {TOKEN_A}"}
 B = {"Authorization": f"Bearer {TOKEN_B}"}
+PLAIN, TOOLS = 24, 5  # replies at once, and how many of them call a tool (one more fails)
 CALL = ToolCall("map_set_view", {"lng": 116.397, "lat": 39.909, "zoom": 15})
 
 
 def responder(request: RecordedRequest) -> Reply:
-    """``tool``: a map_set_view call, then an answer; ``fail``: a 429 upstream; else echo."""
+    """``tool``: a map_set_view call, then an answer; ``fail``: a 429 upstream; else a slow echo
+    (about 2 s, so that scrapes see replies in flight)."""
     last = request.messages[-1]
     if last.get("role") == "tool":
         return Reply(text="地图已更新。")
@@ -37,7 +39,9 @@ def responder(request: RecordedRequest) -> Reply:
         return Reply(status=429, error_code="limit_requests")
     if "tool" in text:
         return Reply(tool_calls=[CALL])
-    return echo_responder(request)
+    reply = echo_responder(request)
+    reply.chunk_delay = 0.2
+    return reply
 
 
 @pytest.fixture
@@ -133,8 +137,8 @@ async def test_prometheus_scrapes_the_exact_counts(served):
 
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as api:
             wanted = ["usage", "tool_end"]
-            jobs = [(A, "hello 1"), (A, "hello 2"), (B, "hello 3"), (B, "hello 4"),
-                    (A, "tool 1"), (B, "tool 2"), (A, "fail 1")]
+            jobs = [*((A if i % 2 else B, f"hello {i}") for i in range(PLAIN)),
+                    *((A if i % 2 else B, f"tool {i}") for i in range(TOOLS)), (A, "fail 1")]
             replies = await asyncio.gather(*(
                 read_sse(api, "/v1/chat/stream", {"message": m, "events": wanted}, auth)
                 for auth, m in jobs))
@@ -143,7 +147,7 @@ async def test_prometheus_scrapes_the_exact_counts(served):
             usage = {name: (await api.get("/v1/usage", headers=auth)).json()
                      for name, auth in (("A", A), ("B", B))}
         events = [e[2] for reply in replies for e in reply]
-        assert sum(e["type"] == "tool_end" for e in events) == 2
+        assert sum(e["type"] == "tool_end" for e in events) == TOOLS
         sent = {}
         for (auth, _), reply in zip(jobs, replies, strict=True):
             for e in reply:
@@ -156,28 +160,31 @@ async def test_prometheus_scrapes_the_exact_counts(served):
         assert len(ids) == 2 and TOKEN_A not in str(ids)
 
         await until_equal(prom, {
-            "sum(geo_agent_replies_started_total)": {"": 7},
+            "sum(geo_agent_replies_started_total)": {"": PLAIN + TOOLS + 1},
             "sum by (outcome) (geo_agent_replies_finished_total)": {
-                "outcome=completed": 6, "outcome=error": 1},
+                "outcome=completed": PLAIN + TOOLS, "outcome=error": 1},
             "sum(geo_agent_replies_in_flight)": {"": 0},
             "sum(geo_agent_chunks_sent_total)": {"": chunks},
             'sum by (gen_ai_tool_name, outcome) (gen_ai_execute_tool_duration_seconds_count)': {
-                "gen_ai_tool_name=map_set_view,outcome=ok": 2},
+                "gen_ai_tool_name=map_set_view,outcome=ok": TOOLS},
             "sum by (error_type) (geo_agent_upstream_errors_total)": {
                 "error_type=RateLimitError": 1},
             'sum by (api_token) (gen_ai_client_token_usage_total{gen_ai_token_type="input"})': {
                 f"api_token={usage[k]['api_token']}": usage[k]["today"]["input_tokens"]
                 for k in ("A", "B")},
-            "sum(gen_ai_server_time_to_first_token_seconds_count)": {"": 6},
+            "sum(gen_ai_server_time_to_first_token_seconds_count)": {"": PLAIN + TOOLS},
         }, deadline)
+        seen = await query(prom, "max_over_time(sum(geo_agent_replies_in_flight)[5m:1s])")
+        assert 1 <= seen[""] <= PLAIN + TOOLS + 1, seen
 
     records = [json.loads(line) for line in server.logs().splitlines()
                if line.startswith("{")]
     replies_logged = [r for r in records if r["logger"].endswith("server.metrics")]
-    assert sorted(r["outcome"] for r in replies_logged) == ["completed"] * 6 + ["error"]
+    assert sorted(r["outcome"] for r in replies_logged) == ["completed"] * (PLAIN + TOOLS) + [
+        "error"]
     requests = {r["request_id"]: r for r in records
                 if r["logger"].endswith("request_log") and r.get("route") == "/v1/chat/stream"}
-    assert len(requests) == 7
+    assert len(requests) == PLAIN + TOOLS + 1
     for reply in replies_logged:  # each reply's line carries its request's id
         assert reply["request_id"] in requests and reply["message_id"]
     assert TOKEN_A not in server.logs() and TOKEN_B not in server.logs()
