@@ -81,6 +81,8 @@ OBSERVED_EVENTS = frozenset({"tool_start", "tool_end", "usage"})
 _SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _FIRST = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 _TOOL = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+FAILED = "error"
+"""The outcome of a reply ended by an error (not stopped, not interrupted)."""
 _OUTCOMES = {"cancelled": "cancelled", "interrupted": "interrupted"}
 
 
@@ -168,8 +170,8 @@ class Metrics:
                 elif isinstance(event, StreamEnd):
                     record.outcome = "completed"
                 elif isinstance(event, StreamError):
-                    record.outcome = _OUTCOMES.get(event.kind, "error")
-                    record.error_type = event.kind or "error"
+                    record.outcome = _OUTCOMES.get(event.kind, FAILED)
+                    record.error_type = event.kind or FAILED
                 if isinstance(event, drop):
                     continue
                 yield event
@@ -183,7 +185,7 @@ class Metrics:
                 self._end(record)
                 if on_end is not None:
                     on_end(record)
-            elif record.outcome == "error":  # it never began (bad settings, store down, busy)
+            elif record.outcome == FAILED:  # it never began (bad settings, store down, busy)
                 self.upstream_errors.labels(record.error_type).inc()
 
     def _end(self, record: ReplyRecord) -> None:
@@ -196,7 +198,7 @@ class Metrics:
         self.chunks.inc(record.chunks)
         error_type = "" if outcome == "completed" else record.error_type
         self.duration.labels("invoke_agent", self.model, error_type).observe(elapsed)
-        if outcome == "error":
+        if outcome == FAILED:
             self.upstream_errors.labels(error_type).inc()
         usage = record.usage
         if usage is not None:
