@@ -89,6 +89,16 @@ def _describe_error(error: BaseException) -> str:
     return str(to_agent_error(error))
 
 
+def _error_kind(error: BaseException) -> str:
+    """``StreamError.kind`` of ``error``: its class in the agent's error hierarchy."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    try:
+        return type(to_agent_error(error)).__name__
+    except Exception:
+        return type(error).__name__
+
+
 def _add_usage(totals: list[int], response: Any) -> None:
     """Add one model call's ``usage_metadata`` to ``totals`` (see ``ChunkStreamHandler``)."""
     totals[4] += 1
@@ -101,6 +111,7 @@ def _add_usage(totals: list[int], response: Any) -> None:
             totals[1] += usage.get("output_tokens") or 0
             totals[2] += (usage.get("output_token_details") or {}).get("reasoning") or 0
             totals[3] += usage.get("total_tokens") or 0
+            totals[5] += (usage.get("input_token_details") or {}).get("cache_read") or 0
 
 
 
@@ -112,7 +123,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     inside it sends ``stream_chunk``, and its end or error sends ``stream_end`` or ``error`` and
     closes the iterator. ``events`` opts into ``map_action``, ``tool_start``, ``tool_end``,
     ``reasoning_chunk`` (a thinking model's reasoning, as it streams) and ``usage`` (the
-    reply's tokens, every model call summed, just before ``stream_end``).
+    reply's tokens, every model call summed, just before ``stream_end``, or ``error`` once a
+    model call has finished).
     """
 
     run_inline = True  # keep token order and skip a task per event
@@ -144,8 +156,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         self._tools: dict[UUID, tuple[str, str | None, float]] = {}
         self._log_tools = logger.isEnabledFor(logging.INFO)
         self._reasoning = "reasoning_chunk" in self.events
-        # [input, output, reasoning, total, model calls], when usage was asked for.
-        self._usage: list[int] | None = [0, 0, 0, 0, 0] if "usage" in self.events else None
+        # [input, output, reasoning, total, model calls, cached], when usage was asked for.
+        self._usage: list[int] | None = [0] * 6 if "usage" in self.events else None
         self.text_sent = False
         """Whether any answer text has gone out (retrying after that would duplicate it)."""
         self.max_answer_chars = max_answer_chars
@@ -203,16 +215,19 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         """Emit ``stream_start`` (once)."""
         self._queue.put_nowait(StreamStart(self.message_id, self.session_id))
 
-    def finish(self, error: BaseException | str | None = None) -> None:
-        """Emit ``stream_end`` or ``error`` and close the iterator; later calls do nothing."""
+    def finish(self, error: BaseException | str | None = None, *, kind: str = "") -> None:
+        """Emit ``stream_end`` or ``error`` and close the iterator; later calls do nothing.
+        ``kind``: what failed (``StreamError.kind``; by default the error's class)."""
         if self._finished:
             return
         self._finished = True
+        usage = self._usage
+        # The tokens spent: before the end, or before an error once a model call has finished.
+        if usage is not None and (error is None or usage[4]):
+            tokens_in, tokens_out, reasoning, total, calls, cached = usage
+            self._queue.put_nowait(Usage(self.message_id, self.session_id, tokens_in,
+                                         tokens_out, reasoning, total, calls, cached))
         if error is None:
-            if self._usage is not None:
-                tokens_in, tokens_out, reasoning, total, calls = self._usage
-                self._queue.put_nowait(Usage(self.message_id, self.session_id, tokens_in,
-                                             tokens_out, reasoning, total, calls))
             self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
         else:
             self.failed = True
@@ -220,7 +235,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
                 text = error if isinstance(error, str) else self._describe_error(error)
             except Exception:  # never leave the consumer waiting for a last event
                 text = message_text("internal_error")
-            self._queue.put_nowait(StreamError(self.message_id, self.session_id, text))
+            if not kind and not isinstance(error, str):
+                kind = _error_kind(error)
+            self._queue.put_nowait(StreamError(self.message_id, self.session_id, text, kind))
         self._queue.put_nowait(_DONE)
 
     def _begin(self, run_id: UUID, parent_run_id: UUID | None) -> None:
@@ -346,7 +363,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
                 content = json.dumps(content, ensure_ascii=False, default=str)
             preview = content[:_TOOL_RESULT_PREVIEW]
             self._queue.put_nowait(
-                ToolEnd(self.message_id, self.session_id, name, preview, call_id)
+                ToolEnd(self.message_id, self.session_id, name, preview, call_id,
+                        "ok" if outcome == "ok" else "error")
             )
 
     async def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
@@ -355,7 +373,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         name, call_id = self._tool_ended(run_id, outcome, kwargs.get("tool_call_id"))
         if "tool_end" in self.events:
             text = message_text("tool_failed", error=type(error).__name__)
-            self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text, call_id))
+            self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text, call_id,
+                                           "cancelled" if outcome == "cancelled" else "error"))
 
     def _tool_ended(self, run_id: UUID, outcome: str, call_id: Any) -> tuple[str, str | None]:
         """The ended tool's name and call id; logs it (``-v``: tool, time, outcome)."""

@@ -24,6 +24,9 @@ OPTIONAL_EVENTS: frozenset[str] = frozenset((*FRONT_END_EVENTS, "reasoning_chunk
 """Every opt-in event type (the one list: the CLI, validation and the server derive theirs)."""
 
 
+_LOCAL = {"local": True}  # a field kept out of the dict form (and the event log)
+
+
 class _Event:
     """Base of the stream events: their documented dict form."""
 
@@ -78,6 +81,9 @@ class StreamError(_Event):
     message_id: str
     session_id: str
     error: str
+    kind: str = field(default="", compare=False, metadata=_LOCAL)
+    """What failed, for metrics and logs: the error's class (``RateLimitError``,
+    ``NetworkError``, ...) or ``cancelled``; not part of the dict form."""
     type: Literal["error"] = "error"
 
 
@@ -115,6 +121,8 @@ class ToolEnd(_Event):
     result: str
     tool_call_id: str | None = None
     """The id of the call this ends (the same as its ``tool_start``'s)."""
+    outcome: str = field(default="ok", compare=False, metadata=_LOCAL)
+    """``ok``, ``error`` or ``cancelled``, for metrics; not part of the dict form."""
     type: Literal["tool_end"] = "tool_end"
 
 
@@ -138,8 +146,8 @@ class ReasoningChunk(_Event):
 
 @dataclass(slots=True)
 class Usage(_Event):
-    """Tokens of the whole reply, every model call summed; sent just before ``stream_end``
-    (opt-in)."""
+    """Tokens of the whole reply, every model call summed; sent just before ``stream_end`` (or
+    ``error``, once a model call has finished) (opt-in)."""
 
     message_id: str
     session_id: str
@@ -148,12 +156,14 @@ class Usage(_Event):
     reasoning_tokens: int
     total_tokens: int
     model_calls: int
+    cached_tokens: int = 0
+    """Input tokens the provider read from its prompt cache (part of ``input_tokens``)."""
     type: Literal["usage"] = "usage"
 
 
 for _cls in _Event.__subclasses__():  # each a dataclass
     _fields = fields(cast("type[DataclassInstance]", _cls))
-    _cls._keys = tuple(f.name for f in _fields if f.name != "type")
+    _cls._keys = tuple(f.name for f in _fields if f.name != "type" and not f.metadata.get("local"))
 
 StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
     StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,

@@ -140,14 +140,16 @@ class StreamChatService:
                 sid = normalize_session_id(session_id) or str(uuid4())
             except GeoAgentError as exc:
                 sid = str(uuid4())
-                error = StreamError(message_id, sid, self._describe(exc))
+                error = StreamError(message_id, sid, self._describe(exc),
+                                    type(to_agent_error(exc)).__name__)
             else:
                 try:
                     self._check_ready()
                     question = validate_message(message, self.settings.max_message_chars)
                     wanted = self._events if events is None else validate_events(events)
                 except Exception as exc:  # bad input or setup: one error event, no model call
-                    error = StreamError(message_id, sid, self._describe(exc))
+                    error = StreamError(message_id, sid, self._describe(exc),
+                                        type(to_agent_error(exc)).__name__)
         if error is not None:
             yield _only(error)
             return
@@ -281,7 +283,8 @@ class StreamChatService:
                         raise
             except asyncio.CancelledError:
                 outcome = "cancelled"
-                handler.finish(text("cancelled"))  # whoever cancelled it, the consumer hears of it
+                # whoever cancelled it, the consumer hears of it
+                handler.finish(text("cancelled"), kind="cancelled")
                 raise
             except Exception as exc:
                 outcome = f"error {type(exc).__name__}"

@@ -112,6 +112,16 @@ class ServerSettings(BaseSettings):
     with an ``error`` (the server is restarting; resume or retry)."""
     log_level: LogLevel = Field(DEFAULT_LOG_LEVEL, validation_alias="GEO_AGENT_LOG_LEVEL")
     """Least severe log records ``geo-agent mcp`` writes to stderr (``DEBUG`` ... ``CRITICAL``)."""
+    metrics: Literal["auth", "public", "off"] = Field(
+        "auth", validation_alias="GEO_AGENT_METRICS"
+    )
+    """``GET /metrics`` (Prometheus): behind the API's tokens (``auth``), open to anyone who can
+    reach the server (``public``) or not served (``off``)."""
+    log_format: Literal["text", "json"] = Field("text", validation_alias="GEO_AGENT_LOG_FORMAT")
+    """How ``geo-agent serve`` writes its log records: ``text`` lines or ``json`` lines."""
+    daily_token_budget: int = Field(0, ge=0, validation_alias="GEO_AGENT_DAILY_TOKEN_BUDGET")
+    """Model tokens (input + output) each API token may spend per UTC day; beyond it new
+    replies get 429 until midnight UTC (0: no budget)."""
 
     _drop_blank = model_validator(mode="before")(drop_blank)
     _split_lists = field_validator(
@@ -122,6 +132,11 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("metrics", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("cors_origins")
     @classmethod

@@ -322,6 +322,12 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "token_invalid": {"zh": "访问令牌无效。", "en": "Invalid access token."},
     "session_not_found": {"zh": "会话不存在。", "en": "No such session."},
+    "metrics_off": {
+        "zh": "此服务未开放指标（GEO_AGENT_METRICS=off）。"
+        "设为 auth 或 public 即可开启 GET /metrics。",
+        "en": "Metrics are off on this server (GEO_AGENT_METRICS=off). Set it to auth or public to "
+        "serve GET /metrics.",
+    },
     "stream_url_needs_redis": {
         "zh": 'GEO_AGENT_STREAM_URL 需要 redis 包：pip install -e ".[redis]"',
         "en": 'GEO_AGENT_STREAM_URL needs the redis package: pip install -e ".[redis]"',
@@ -381,6 +387,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "请 {wait} 秒后重试。",
         "en": "Too many requests: at most {limit} a minute (GEO_AGENT_REQUESTS_PER_MINUTE). "
         "Try again in {wait} s.",
+    },
+    "token_budget_spent": {
+        "zh": "今天的令牌额度已用完：每个 API 令牌每天（UTC）最多 {budget} 个模型令牌"
+        "（GEO_AGENT_DAILY_TOKEN_BUDGET），已用 {spent} 个。请在 {wait} 秒后（UTC 零点）重试，"
+        "或请管理员提高额度。",
+        "en": "Today's token budget is spent: each API token may use {budget} model tokens per "
+        "UTC day (GEO_AGENT_DAILY_TOKEN_BUDGET) and {spent} are used. Retry in {wait} s "
+        "(midnight UTC) or ask the operator to raise the budget.",
     },
     "too_many_replies": {
         "zh": "同时进行的回复过多：每个令牌最多 {limit} 个（GEO_AGENT_MAX_CONCURRENT_REPLIES）。"

@@ -85,7 +85,8 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
                             lifespan="on", timeout_graceful_shutdown=5, backlog=4096,
                             proxy_headers=False)  # the app's own, from trusted proxies only
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
-    _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
+    # after uvicorn set up its loggers
+    _redact_logs(secrets, args.log_level.upper(), server_settings.log_format)
     from sse_starlette.sse import AppStatus
 
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]  # we drain
@@ -121,15 +122,18 @@ def _say(message: str) -> None:
     print(f"geo-agent serve: {message}", file=sys.stderr)
 
 
-def _redact_logs(secrets: list[str], level: str) -> None:
-    """Log at ``level`` on stderr (the app's and the libraries' loggers too), never a secret."""
+def _redact_logs(secrets: list[str], level: str, fmt: str = "text") -> None:
+    """Log at ``level`` on stderr (the app's and the libraries' loggers too), never a secret;
+    each record with its request id, as text or JSON lines (``fmt``)."""
     from bailian_geo_agent.agent.logs import RedactSecrets
+    from bailian_geo_agent.agent.server.request_log import TEXT_FORMAT, configure
 
-    logging.basicConfig(level=level, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.basicConfig(level=level, format=TEXT_FORMAT)
     redact = RedactSecrets(secrets)
     for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
         for handler in logging.getLogger(name).handlers:
             handler.addFilter(redact)
+    configure(("", "uvicorn", "uvicorn.error", "uvicorn.access"), fmt)
 
 
 def _server_class(base: Any) -> Any:

@@ -2,9 +2,10 @@
 
 Endpoints: ``POST /v1/chat/stream``, ``POST /api/chat``, ``POST /v1/chat/{message_id}/stop``,
 ``GET /v1/chat/{message_id}/events`` and ``GET /api/chat/{chat_id}/stream`` (resume),
-``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /healthz``, ``GET /readyz``; OpenAPI at
-``/docs`` (packaged Swagger UI, ``agent.server.docs``; off with ``GEO_AGENT_DOCS=false``); the
-web page at ``/`` (``agent.server.page``). The routes live in ``routes/``, one
+``GET``/``DELETE /v1/sessions/{session_id}``, ``GET /v1/usage``, ``GET /metrics``,
+``GET /healthz``, ``GET /readyz``; OpenAPI at ``/docs`` (packaged Swagger UI,
+``agent.server.docs``; off with ``GEO_AGENT_DOCS=false``); the web page at ``/``
+(``agent.server.page``). The routes live in ``routes/``, one
 router per concern, sharing one ``ServerState`` (``app.state.geo_agent``). Mount the app in
 your own FastAPI app, or run it with ``geo-agent serve``.
 """
@@ -21,6 +22,7 @@ from bailian_geo_agent.agent.server.errors import ServiceLanguage, install_handl
 from bailian_geo_agent.agent.server.hosts import HostGuard, ProxyHeaders
 from bailian_geo_agent.agent.server.limits import BodySizeLimit
 from bailian_geo_agent.agent.server.page import install_page
+from bailian_geo_agent.agent.server.request_log import RequestLog
 from bailian_geo_agent.agent.server.routes import ROUTERS
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.agent.server.state import ServerState, error_text
@@ -65,6 +67,7 @@ def create_app(
             # end as "restarting" (already done when ``geo-agent serve`` drained on its signal).
             await state.drain()
             await state.log.aclose()
+            await state.usage.aclose()
             await state.owners.aclose()
             if owns_service:
                 await service.aclose()
@@ -86,14 +89,18 @@ def create_app(
             CORSMiddleware, allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream"], max_age=600)
-    # Host/Origin allow-list (421/403), then forwarded headers from trusted proxies only.
+            expose_headers=["Retry-After", "x-vercel-ai-ui-message-stream", "X-Request-ID"],
+            max_age=600)
+    # Host/Origin allow-list (421/403).
     app.add_middleware(HostGuard, hosts=settings.allowed_hosts, origins=settings.cors_origins)
-    app.add_middleware(ProxyHeaders, proxies=settings.trusted_proxies)
     lang = getattr(getattr(service, "settings", None), "language", None)
-    if lang is not None:  # outermost: the 413s of BodySizeLimit speak it too
+    if lang is not None:  # the 413s of BodySizeLimit and the 421/403s speak it too
         app.add_middleware(ServiceLanguage, lang=lang)
-    app.add_middleware(RequestSpans)  # outermost: the request's span covers everything
+    app.add_middleware(RequestSpans)  # the request's span covers what follows
+    app.add_middleware(RequestLog, metrics=state.metrics)  # every answer has its id
+    # Outermost: forwarded headers from trusted proxies only, so logs, spans and limits see
+    # the real client.
+    app.add_middleware(ProxyHeaders, proxies=settings.trusted_proxies)
     for router in ROUTERS:
         app.include_router(router)
     install_page(app)

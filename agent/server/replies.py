@@ -91,7 +91,7 @@ class Reply:
         """End the reply because the server is restarting (not a stop: resumable, retried)."""
         if not self._task.done():
             self.interrupted = True
-            self._task.cancel()
+            self._task.cancel("interrupted")  # the metrics count it as such, not as a stop
 
     async def stop(self) -> None:
         """Stop the reply and wait until its model request is closed."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, Any, TypeVar
 
@@ -15,10 +16,13 @@ from bailian_geo_agent.agent.server.auth import Authenticator, Identity
 from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.event_log import EventLog, LogUnavailable, open_log
 from bailian_geo_agent.agent.server.limits import ConcurrencyLimit, RateLimit
+from bailian_geo_agent.agent.server.metrics import OBSERVED_EVENTS, Metrics, ReplyRecord
 from bailian_geo_agent.agent.server.replies import Replies, Reply
+from bailian_geo_agent.agent.server.request_log import refused
 from bailian_geo_agent.agent.server.schemas import ErrorBody
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.agent.server.sse import keep_alive
+from bailian_geo_agent.agent.server.usage import open_usage, seconds_to_midnight, token_id
 from bailian_geo_agent.agent.sessions.stores import Claim, SessionOwners
 from bailian_geo_agent.agent.validation import (
     normalize_session_id,
@@ -56,6 +60,8 @@ class ServerState:
         url = settings.stream_url.get_secret_value() if settings.stream_url else None
         self.log: EventLog = open_log(url, settings.stream_ttl, settings.stream_lease)
         self.log.on_stop(self.replies.cancel)
+        self.metrics = Metrics(getattr(getattr(service, "settings", None), "model", "") or "")
+        self.usage = open_usage(url)
 
     def store_error(self, exc: Exception) -> ApiError:
         """A 503 in the service's wording for the store failing."""
@@ -99,19 +105,28 @@ class ServerState:
         event (``stream_start``); an ``ApiError`` when it cannot begin (503 while draining).
         ``retry``: ``text`` again after an interrupted reply (``stream_events``)."""
         self.refuse_if_draining()
+        started = time.perf_counter()
+        tid = token_id(identity.owner)
+        await self.check_budget(tid)
         try:
             await self.log.ping()
         except LogUnavailable as exc:
             raise log_error(exc) from None
         # The limits first: a refused request claims nothing.
-        self.concurrency.acquire(identity.limit_key)
+        try:
+            self.concurrency.acquire(identity.limit_key)
+        except ApiError:
+            refused("concurrent_replies")
+            raise
         claim: Claim | None = None
         maybe_begun = False  # from when the reply runs until its first event says it did not
         try:
             claim = await self.claim(sid, identity.owner)
             maybe_begun = True
             again = {"retry": True} if retry else {}  # a service of the caller's may not know it
-            reply = Reply(self.service.stream_events(text, sid, events=wanted, **again),
+            source = self.service.stream_events(text, sid, events=wanted | OBSERVED_EVENTS,
+                                                **again)
+            reply = Reply(self.metrics.observe(source, wanted, tid, started, self._reply_ended),
                           identity.owner, self.log)
             try:
                 first = await reply.first()
@@ -151,6 +166,27 @@ class ServerState:
         wait until the log has what the replies sent last."""
         await self.replies.drain(self.settings.drain_seconds if seconds is None else seconds)
         await self.log.flushed()
+
+    async def check_budget(self, tid: str) -> None:
+        """429 once API token ``tid`` has spent today's budget (``daily_token_budget``)."""
+        budget = self.settings.daily_token_budget
+        if not budget:
+            return
+        try:
+            spent = await self.usage.spent_today(tid)
+        except Exception as exc:  # the budget cannot be read: serve, and say so
+            logger.warning("token usage unreadable, budget not checked: %s", type(exc).__name__)
+            return
+        if spent >= budget:
+            refused("daily_token_budget")
+            wait = seconds_to_midnight()
+            raise ApiError(429, message_text("token_budget_spent", budget=budget, spent=spent,
+                                             wait=wait), {"Retry-After": str(wait)})
+
+    def _reply_ended(self, record: ReplyRecord) -> None:
+        """Count a reply's tokens for its API token and log it."""
+        self.usage.record(record.api_token, record.totals())
+        record.log()
 
     def response(self, reply: Reply, body: AsyncIterator[bytes],
                  headers: dict[str, str] | None = None,
@@ -200,7 +236,11 @@ async def caller(
     """The authenticated caller, counted against its requests-per-minute limit."""
     state = get_state(request)
     identity = state.auth.identify(request)
-    state.rate.hit(identity.limit_key)
+    try:
+        state.rate.hit(identity.limit_key)
+    except ApiError:
+        refused("requests_per_minute")
+        raise
     return identity
 
 
@@ -216,6 +256,8 @@ def check_input(message: Any, session_id: Any, events: Any,
         wanted = validate_events(events)
     except InvalidInputError as exc:
         too_long = isinstance(message, str) and len(message) > max_chars
+        if too_long:
+            refused("message_chars")
         raise ApiError(413 if too_long else 422, str(exc)) from None
     return text, sid, wanted
 

@@ -103,6 +103,9 @@ class Reply:
     list_content: bool = False
     # An error body sent verbatim with ``status`` (real captures, e.g. bare throttles).
     error_body: dict | None = None
+    # Prompt tokens read from the context cache: ``usage.prompt_tokens_details.cached_tokens``
+    # (compatible mode's usage chunk, every native event's running usage; protocols.md §9).
+    cached_tokens: int | None = None
 
 
 @dataclass
@@ -279,13 +282,14 @@ class FakeDashScope(LoopbackServer):
                 reply.text, reply.chunk_size, calls, prompt, rid,
                 incremental=params.get("incremental_output") is True,
                 result_format=params.get("result_format", "message"),
-                reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content)
+                reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content,
+                cached=reply.cached_tokens)
         else:
             role, frames, finals, error = w.openai_stream(
                 rec.model or "", reply.text, reply.chunk_size, calls, prompt,
                 include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
                 done=not reply.omit_done, empty_function=reply.empty_function_fragment,
-                reasoning=reply.reasoning, thinking=thinking)
+                reasoning=reply.reasoning, thinking=thinking, cached=reply.cached_tokens)
         return await self._stream(request, reply, role, frames, finals, error, rid)
 
     @staticmethod

@@ -188,13 +188,17 @@ def openai_tool_fragments(index: int, call_id: str, name: str, arguments: str, s
     return out
 
 
-def openai_usage(prompt: int, completion: int, reasoning: int | None = None) -> dict:
-    """Compatible-mode usage; thinking replies add ``completion_tokens_details``."""
+def openai_usage(prompt: int, completion: int, reasoning: int | None = None,
+                 cached: int | None = None) -> dict:
+    """Compatible-mode usage; thinking replies add ``completion_tokens_details``, a cache hit
+    ``prompt_tokens_details.cached_tokens``."""
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     return usage
 
 
@@ -220,13 +224,17 @@ def native_event(event_id: int, payload: dict, *, error: bool = False, status: i
             ).encode()
 
 
-def native_usage(prompt: int, completion: int, reasoning: int | None = None) -> dict:
-    """Native running usage; thinking replies add the token details DashScope sends."""
+def native_usage(prompt: int, completion: int, reasoning: int | None = None,
+                 cached: int | None = None) -> dict:
+    """Native running usage; thinking replies add the token details DashScope sends, a cache
+    hit ``prompt_tokens_details.cached_tokens``."""
     usage: dict[str, Any] = {"total_tokens": prompt + completion, "output_tokens": completion,
                              "input_tokens": prompt}
     if reasoning is not None:
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
         usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     return usage
 
 
@@ -257,7 +265,8 @@ Calls = list[tuple[str, str, str]]  # (id, name, arguments JSON)
 
 def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: int, *,
                   include_usage: bool, done: bool = True, empty_function: bool = False,
-                  reasoning: str = "", thinking: bool = False) -> Frames:
+                  reasoning: str = "", thinking: bool = False,
+                  cached: int | None = None) -> Frames:
     """(role chunk, content chunks, closing chunks, moderation error event) of one stream.
 
     ``thinking`` gives protocols.md section 6's shapes: ``reasoning_content`` beside every
@@ -291,7 +300,8 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
         last = {} if calls else {"content": ""}
     finals = [sse(openai_chunk(ids, last, "tool_calls" if calls else "stop", order=1))]
     if include_usage:
-        usage = openai_usage(prompt, max(1, len(deltas)), len(thoughts) if thinking else None)
+        usage = openai_usage(prompt, max(1, len(deltas)), len(thoughts) if thinking else None,
+                             cached)
         finals.append(sse(openai_chunk(ids, None, usage=usage, order=0)))
     if done:
         finals.append(DONE)
@@ -302,7 +312,8 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
 
 def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request_id: str, *,
                   incremental: bool, result_format: str = "message", reasoning: str = "",
-                  thinking: bool = False, list_content: bool = False) -> Frames:
+                  thinking: bool = False, list_content: bool = False,
+                  cached: int | None = None) -> Frames:
     """Native stream: deltas when ``incremental``, else cumulative content and tool calls.
 
     ``thinking``: ``reasoning_content`` pieces first (``content ""``), then text with
@@ -339,7 +350,8 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
                              "tool_calls": [frag] if incremental else copy.deepcopy(state)})
     reasoning_count = thoughts if thinking else None
     frames = [native_event(n + 1, native_result(
-        m, "null", native_usage(prompt, n + 1, min(n + 1, thoughts) if thinking else None),
+        m, "null", native_usage(prompt, n + 1, min(n + 1, thoughts) if thinking else None,
+                                cached),
         request_id, result_format)) for n, m in enumerate(messages)]
     last: dict[str, Any] = {"content": content_of("" if incremental else so_far),
                             "role": "assistant"}
@@ -348,7 +360,7 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
     if state and not incremental:
         last["tool_calls"] = state
     final = native_result(last, "tool_calls" if calls else "stop",
-                          native_usage(prompt, max(1, len(messages)), reasoning_count),
+                          native_usage(prompt, max(1, len(messages)), reasoning_count, cached),
                           request_id, result_format)
     error = native_event(0, {"code": "DataInspectionFailed", "message": MODERATION_MESSAGE,
                              "request_id": request_id}, error=True, status=400)

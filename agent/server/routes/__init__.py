@@ -3,9 +3,18 @@ includes them. Each reads the shared ``ServerState`` through the ``State`` depen
 
 from __future__ import annotations
 
-from bailian_geo_agent.agent.server.routes import chat, health, sessions, stop, ui
+from bailian_geo_agent.agent.server.routes import (
+    chat,
+    health,
+    metrics,
+    sessions,
+    stop,
+    ui,
+    usage,
+)
 from fastapi import APIRouter
 
 ROUTERS: tuple[APIRouter, ...] = (
-    health.router, chat.router, ui.router, stop.router, sessions.router,
+    health.router, chat.router, ui.router, stop.router, sessions.router, metrics.router,
+    usage.router,
 )
