@@ -22,6 +22,7 @@ from tests.server.conftest import TOKEN_A, TOKEN_B, server_env, start_server
 from tests.server.helpers import read_sse
 
 PROMETHEUS = Path("/usr/bin/prometheus")
+ALERTS = Path(__file__).resolve().parents[2] / "examples" / "deploy" / "alerts.yml"
 A = {"Authorization": f"Bearer {TOKEN_A}"}
 B = {"Authorization": f"Bearer {TOKEN_B}"}
 PLAIN, TOOLS = 24, 5  # replies at once, and how many of them call a tool (one more fails)
@@ -62,6 +63,8 @@ def start_prometheus(binary: Path, workdir: Path, target: str) -> tuple[subproce
 global:
   scrape_interval: 1s
   scrape_timeout: 900ms
+  evaluation_interval: 1s
+rule_files: ["{ALERTS}"]
 scrape_configs:
   - job_name: geo-agent
     metrics_path: /metrics
@@ -117,6 +120,34 @@ async def until_equal(client: httpx.AsyncClient, expected: dict[str, dict[str, f
             return
         await asyncio.sleep(0.5)  # polling Prometheus' answer, not waiting for a reply
     raise AssertionError(f"Prometheus answered {answers}, expected {expected}")
+
+
+async def alerts_evaluate(prom: httpx.AsyncClient, server: object, deadline: float) -> None:
+    """The shipped alerting rules (examples/deploy/alerts.yml) all evaluate without error and
+    name only metrics this server exports (a renamed metric would leave an alert silent)."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as api:  # type: ignore[attr-defined]
+        exposed = (await api.get("/metrics", headers=A)).text
+    families = {line.split()[2] for line in exposed.splitlines() if line.startswith("# TYPE")}
+    names = {f"{f}{suffix}" for f in families
+             for suffix in ("", "_total", "_bucket", "_count", "_sum")} | {"up"}
+    rules: list[dict] = []
+    while time.monotonic() < deadline:
+        groups = (await prom.get("/api/v1/rules")).json()["data"]["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        if rules and all(r.get("lastEvaluation", "").startswith("20") and r["health"] == "ok"
+                         for r in rules):
+            break
+        await asyncio.sleep(0.2)
+    assert len(rules) == ALERTS.read_text(encoding="utf-8").count("- alert:")
+    assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError"))
+                                                     for r in rules]
+    import re
+
+    for rule in rules:
+        # Metric names only: drop `by (...)` label lists and `label="..."` matchers.
+        expr = re.sub(r"by\s*\([^)]*\)|\w+\s*[!=]~?\s*\"[^\"]*\"", "", rule["query"])
+        used = set(re.findall(r"\b((?:geo_agent|gen_ai)_[a-z_]+|up)\b", expr))
+        assert used and used <= names, (rule["name"], used - names)
 
 
 async def test_prometheus_scrapes_the_exact_counts(served):
@@ -176,6 +207,7 @@ async def test_prometheus_scrapes_the_exact_counts(served):
         }, deadline)
         seen = await query(prom, "max_over_time(sum(geo_agent_replies_in_flight)[5m:1s])")
         assert 1 <= seen[""] <= PLAIN + TOOLS + 1, seen
+        await alerts_evaluate(prom, server, deadline)
 
     records = [json.loads(line) for line in server.logs().splitlines()
                if line.startswith("{")]
