@@ -203,7 +203,8 @@ async def test_a_rolling_restart_behind_nginx_loses_no_reply(
     fake_dashscope.responder = _responder
     env = server_env(fake_dashscope.compatible_base_url, tmp_path,
                      GEO_AGENT_STREAM_URL=redis_url, SESSION_STORE_URL=pg_url,
-                     GEO_AGENT_DRAIN_SECONDS=str(DRAIN), GEO_AGENT_SSE_PING="1")
+                     GEO_AGENT_DRAIN_SECONDS=str(DRAIN), GEO_AGENT_SSE_PING="1",
+                     GEO_AGENT_TRUSTED_PROXIES="127.0.0.1")  # as the example says
     ports = [free_port() for _ in range(INSTANCES)]
     loop = asyncio.get_running_loop()
 
