@@ -1,7 +1,9 @@
 """``geo-agent serve``: the HTTP service (``agent.server``) on uvicorn.
 
 Binding anything but loopback requires tokens (``GEO_AGENT_API_TOKENS``). The port is bound
-before the app is built, so "already in use" is one line in the configured language.
+before the app is built, so "already in use" is one line in the configured language. Connections
+are held to the header, idle and send timeouts and the connection cap
+(``agent.server.connections``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     from bailian_geo_agent.agent import Settings, StreamChatService
     from bailian_geo_agent.agent.errors import ConfigurationError
     from bailian_geo_agent.agent.server.auth import is_loopback
+    from bailian_geo_agent.agent.server.connections import AcceptErrors, Guard
     from bailian_geo_agent.agent.server.settings import ServerSettings
 
     try:
@@ -72,10 +75,15 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
         return ExitCode.ERROR
     app = create_app(StreamChatService(settings), server_settings, close_service=True,
                      prepare=True)
+    guard = Guard.from_settings(server_settings, settings.language)
+    # uvicorn's keep-alive timer is a call_later: seconds as a float work (annotated int).
+    idle: Any = server_settings.idle_timeout
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            lifespan="on", timeout_graceful_shutdown=5, backlog=4096)
+                            lifespan="on", timeout_graceful_shutdown=5, backlog=4096,
+                            http=guard.protocol(), timeout_keep_alive=idle)
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
     _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
+    logging.getLogger("asyncio").addFilter(AcceptErrors())
     _server_class(uvicorn.Server)(config).run(sockets=[sock])
     return ExitCode.OK
 

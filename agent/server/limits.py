@@ -1,5 +1,6 @@
-"""Limits per caller: requests per minute (the ``limits`` package's moving window), replies
-streaming at once, and the request body's size (an ASGI middleware, before any parsing)."""
+"""Limits per caller: requests per minute (the ``limits`` package's moving window), streams at
+once (replies and resume readers), and the request body's size (an ASGI middleware, before any
+parsing)."""
 
 from __future__ import annotations
 
