@@ -7,6 +7,10 @@ A client that goes away only detaches (``detach``); the reply runs on to its end
 from the log. Stopping (the stop endpoint, from any instance, or a disconnect with
 ``"resume": false``) cancels the task, which closes the upstream model request; the reply then
 ends with the ``error`` event (cancelled).
+
+A client that reads slower than the reply comes holds at most ``QUEUE_LIMIT`` events here:
+beyond, they are dropped and it reads on from the log (where chunks are merged), each event
+with its own id as before.
 """
 
 from __future__ import annotations
@@ -16,11 +20,21 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
-from bailian_geo_agent.agent.events import TERMINAL_EVENTS, StreamError, StreamEvent
-from bailian_geo_agent.agent.server.event_log import EventLog, LogFeed, LogUnavailable
+from bailian_geo_agent.agent.events import (
+    TERMINAL_EVENTS,
+    StreamChunk,
+    StreamError,
+    StreamEvent,
+)
+from bailian_geo_agent.agent.server.event_log import Entry, EventLog, LogFeed, LogUnavailable
 from bailian_geo_agent.prompts.catalogue import text
 
+QUEUE_LIMIT = 256
+"""Events waiting for a reply's client, at most; one more and it reads on from the log."""
+LOG_BATCH = 64
+"""Events per write for a client reading on from the log (a merged entry is split again)."""
 _END: Any = object()
+_BEHIND: Any = object()  # the client fell behind: read on from the log
 
 
 class Reply:
@@ -50,27 +64,40 @@ class Reply:
 
     async def rest(self) -> AsyncIterator[StreamEvent]:
         """The events after the first, up to and including the last one (while attached)."""
-        queue = self._queue
-        if queue is None:
-            return
-        while (event := await queue.get()) is not _END:
-            yield event
+        async for batch in self.rest_batches():
+            for event in batch:
+                yield event
 
     async def rest_batches(self) -> AsyncIterator[list[StreamEvent]]:
         """``rest()`` a batch at a time: each batch is every event already waiting (at least
-        one), so a busy server hands a slow reader several events at once, never later."""
+        one), so a busy server hands a slow reader several events at once, never later. A
+        reader too far behind (``QUEUE_LIMIT``) reads on from the log, from where it was."""
         queue = self._queue
         if queue is None:
             return
+        seen = 1  # the id of the last event handed on (the first is the caller's)
         while True:
             batch = [await queue.get()]
             while not queue.empty():
                 batch.append(queue.get_nowait())
-            if batch[-1] is _END:  # the last thing put, so always at the end
+            last = batch[-1]  # _END or _BEHIND is the last thing put, so always at the end
+            if last is _END or last is _BEHIND:
                 if len(batch) > 1:
                     yield batch[:-1]
+                if last is _BEHIND:
+                    async for events in self._from_log(seen + len(batch) - 1):
+                        yield events
                 return
+            seen += len(batch)
             yield batch
+
+    async def _from_log(self, seen: int) -> AsyncIterator[list[StreamEvent]]:
+        """The events after id ``seen``, read from the reply's log."""
+        assert self._log is not None
+        async for entry in self._log.read(self.message_id, seen):
+            events = _split(entry)
+            for start in range(0, len(events), LOG_BATCH):
+                yield events[start:start + LOG_BATCH]
 
     def detach(self) -> None:
         """The client went away: the reply goes on, into its log only."""
@@ -105,7 +132,21 @@ class Reply:
         if self._feed is not None:
             self._feed.add(self._seq, event, self.stopped and terminal)
         if self._queue is not None:
-            self._queue.put_nowait(event)
+            self._offer(event)
+
+    def _offer(self, item: Any) -> None:
+        """``item`` to the attached client; with ``QUEUE_LIMIT`` waiting already, the client
+        reads on from the log instead (what waits is dropped: the log has it)."""
+        queue = self._queue
+        if queue is None:
+            return
+        if queue.qsize() < QUEUE_LIMIT or self._feed is None:  # no log: nowhere to fall back
+            queue.put_nowait(item)
+            return
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(_BEHIND)
+        self._queue = None  # nothing more for it here
 
     async def _begin(self, first: StreamEvent) -> None:
         """Register the reply in its log (a reply that never began is not logged)."""
@@ -140,8 +181,7 @@ class Reply:
                 await stream.aclose()
             if not self._first.done():
                 self._first.cancel()
-            if self._queue is not None:
-                self._queue.put_nowait(_END)
+            self._offer(_END)
 
 
 class Replies:
@@ -181,3 +221,17 @@ class Replies:
             reply.cancel()
         for reply in replies:
             await reply.stop()
+
+
+def _split(entry: Entry) -> list[StreamEvent]:
+    """The events of a log entry: a merged run of chunks as the chunks it joined (their ids
+    follow one another), anything else as it is."""
+    event, lens = entry.event, entry.lens
+    if not lens or len(lens) < 2 or not isinstance(event, StreamChunk):
+        return [event]
+    events: list[StreamEvent] = []
+    text, at = event.chunk, 0
+    for length in lens:
+        events.append(StreamChunk(event.message_id, event.session_id, text[at:at + length]))
+        at += length
+    return events
