@@ -161,7 +161,8 @@ def measure(clients: int, chunks: int, workdir: Path, reading: bool = False) -> 
     from tests.server.conftest import TOKEN_A, server_env, start_server
 
     with long_reply_fake(chunks) as (base, _native):
-        env = server_env(base, workdir, GEO_AGENT_SEND_TIMEOUT="600", GEO_AGENT_SSE_PING="15")
+        env = server_env(base, workdir, GEO_AGENT_SEND_TIMEOUT="600", GEO_AGENT_SSE_PING="15",
+                         GEO_AGENT_MAX_ANSWER_CHARS="0")
         server = start_server(workdir, env, "--log-level", "warning")
         pid = server.process.pid
         host, port = server.url.removeprefix("http://").rsplit(":", 1)
@@ -205,18 +206,20 @@ def main() -> None:
     args = parser.parse_args()
     with TemporaryDirectory() as tmp:
         result = measure(args.clients, args.chunks, Path(tmp), args.reading)
-    print(f"{result.clients} non-reading clients of a {result.chunks:,}-chunk reply "
+    kind = "reading" if args.reading else "non-reading"
+    print(f"{result.clients} {kind} clients of a {result.chunks:,}-chunk reply "
           f"({result.seconds:.1f} s until every reply ended)")
     print(f"  server RSS, 0 clients (baseline): {result.baseline_mib:7.1f} MiB")
-    print(f"  server RSS, {result.clients} clients stuck:       {result.after_mib:7.1f} MiB "
+    print(f"  server RSS, after the {result.clients} replies:  {result.after_mib:7.1f} MiB "
           f"(+{result.growth_mib:.1f} MiB)")
     print(f"  server peak RSS:                  {result.peak_mib:7.1f} MiB "
           f"(+{result.peak_growth_mib:.1f} MiB above the baseline)")
-    print(f"  one stuck client then read its {result.checked_events:,} events: ids and text "
-          "exact")
-    print(f"  target: +50 MiB at most for 100 clients of 20,000 chunks: "
-          f"{'met' if result.peak_growth_mib <= 50 else 'NOT met'} (peak growth)")
-
+    if result.checked_events:
+        print(f"  one stuck client then read its {result.checked_events:,} events: ids and "
+              "text exact")
+    if not args.reading:
+        met = "met" if result.peak_growth_mib <= 50 else "NOT met"
+        print(f"  issue 21's target, +50 MiB at most for 100 clients of 20,000 chunks: {met}")
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ as ``uvicorn.Config(http=...)``):
   client, or one that sends nothing). Idle keep-alive connections are uvicorn's: closed
   ``idle_timeout`` seconds after a response (``timeout_keep_alive``).
 * **send timeout**: a connection whose client stops reading (the transport's writes paused, its
-  buffer over the high-water mark) for ``send_timeout`` seconds is aborted; the reply runs on
+  buffer over ``WRITE_BUFFER_HIGH``) for ``send_timeout`` seconds is aborted; the reply runs on
   into its log, and the client can resume it.
 * **connection cap**: beyond ``max_connections`` open connections a new one is answered at once
   with 503, ``Retry-After`` and the service's JSON error body, then closed.
@@ -38,6 +38,9 @@ REFUSED_LINGER = 2.0
 """Seconds a refused connection waits for its client to close before it is aborted."""
 WARN_EVERY = 60.0
 """Seconds between two warnings that the connection cap is reached."""
+WRITE_BUFFER_HIGH = 16 * 1024
+"""Bytes buffered for a connection before its writes pause (asyncio's default: 64 KiB); the
+kernel's socket buffers keep a fast client's stream moving meanwhile."""
 
 
 class Guard:
@@ -109,6 +112,8 @@ class GuardedProtocol(H11Protocol):
             return
         guard.open += 1
         super().connection_made(transport)
+        # A client that stops reading leaves at most this much (and one write) in our memory.
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         self._watch_head()
 
     def data_received(self, data: bytes) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any
 
 from bailian_geo_agent.agent.events import (
@@ -95,9 +95,8 @@ class Reply:
         """The events after id ``seen``, read from the reply's log."""
         assert self._log is not None
         async for entry in self._log.read(self.message_id, seen):
-            events = _split(entry)
-            for start in range(0, len(events), LOG_BATCH):
-                yield events[start:start + LOG_BATCH]
+            for events in _split(entry):
+                yield events
 
     def detach(self) -> None:
         """The client went away: the reply goes on, into its log only."""
@@ -223,15 +222,17 @@ class Replies:
             await reply.stop()
 
 
-def _split(entry: Entry) -> list[StreamEvent]:
-    """The events of a log entry: a merged run of chunks as the chunks it joined (their ids
-    follow one another), anything else as it is."""
+def _split(entry: Entry) -> Iterator[list[StreamEvent]]:
+    """The events of a log entry, ``LOG_BATCH`` at a time: a merged run of chunks as the
+    chunks it joined (their ids follow one another), anything else as it is."""
     event, lens = entry.event, entry.lens
     if not lens or len(lens) < 2 or not isinstance(event, StreamChunk):
-        return [event]
-    events: list[StreamEvent] = []
+        yield [event]
+        return
     text, at = event.chunk, 0
-    for length in lens:
-        events.append(StreamChunk(event.message_id, event.session_id, text[at:at + length]))
-        at += length
-    return events
+    for start in range(0, len(lens), LOG_BATCH):
+        events: list[StreamEvent] = []
+        for length in lens[start:start + LOG_BATCH]:
+            events.append(StreamChunk(event.message_id, event.session_id, text[at:at + length]))
+            at += length
+        yield events
