@@ -51,6 +51,7 @@ class Reply:
         self._log = log
         self._feed: LogFeed | None = None
         self._queue: asyncio.Queue[Any] | None = asyncio.Queue()
+        self._behind = False  # its client fell behind: reads from the log
         loop = asyncio.get_running_loop()
         self._first: asyncio.Future[StreamEvent] = loop.create_future()
         self._seq = 0
@@ -68,12 +69,18 @@ class Reply:
             for event in batch:
                 yield event
 
-    async def rest_batches(self) -> AsyncIterator[list[StreamEvent]]:
+    def rest_batches(self) -> AsyncIterator[list[StreamEvent]]:
         """``rest()`` a batch at a time: each batch is every event already waiting (at least
         one), so a busy server hands a slow reader several events at once, never later. A
         reader too far behind (``QUEUE_LIMIT``) reads on from the log, from where it was."""
-        queue = self._queue
-        if queue is None:
+        return self._batches(self._queue)  # the queue of now, even if read from later
+
+    async def _batches(self, queue: asyncio.Queue[Any] | None
+                       ) -> AsyncIterator[list[StreamEvent]]:
+        if queue is None:  # detached, or behind before it began reading
+            if self._behind:
+                async for events in self._from_log(1):
+                    yield events
             return
         seen = 1  # the id of the last event handed on (the first is the caller's)
         while True:
@@ -146,6 +153,7 @@ class Reply:
             queue.get_nowait()
         queue.put_nowait(_BEHIND)
         self._queue = None  # nothing more for it here
+        self._behind = True
 
     async def _begin(self, first: StreamEvent) -> None:
         """Register the reply in its log (a reply that never began is not logged)."""
