@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +26,7 @@ from tests.server.conftest import REPO, server_env, start_server
 HEADER_TIMEOUT = 2.0
 IDLE_TIMEOUT = 1.0
 CAP = 50
+SEND_TIMEOUT = 2.0
 SLACK = 3.0  # a loaded 2-core machine
 
 
@@ -32,7 +36,8 @@ def guarded(fake_dashscope_server, tmp_path_factory):
     env = server_env(fake_dashscope_server.compatible_base_url, workdir,
                      GEO_AGENT_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
                      GEO_AGENT_IDLE_TIMEOUT=str(IDLE_TIMEOUT),
-                     GEO_AGENT_MAX_CONNECTIONS=str(CAP))
+                     GEO_AGENT_MAX_CONNECTIONS=str(CAP),
+                     GEO_AGENT_SEND_TIMEOUT=str(SEND_TIMEOUT), GEO_AGENT_MAX_ANSWER_CHARS="0")
     server = start_server(workdir, env)
     try:
         yield server
@@ -130,6 +135,47 @@ async def test_connections_beyond_the_cap_get_a_clear_503(guarded):
             writer.close()
     logs = guarded.logs()
     assert logs.count("connections open (GEO_AGENT_MAX_CONNECTIONS)") == 1, logs
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_its_reply_runs_on(
+        guarded, fake_dashscope):
+    from tests.fakes.dashscope import Reply
+    from tests.server.conftest import TOKEN_A
+
+    text = "x" * 3_000_000  # far more than the kernel's socket buffers hold
+    fake_dashscope.script(Reply(text=text, chunk_size=100))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(_address(guarded))
+    body = b'{"message": "long"}'
+    sock.sendall(b"POST /v1/chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Authorization: Bearer " + TOKEN_A.encode() + b"\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    head = b""
+    while (message_id := re.search(rb'"message_id":"([0-9a-f-]{36})"', head)) is None:
+        data = sock.recv(4096)
+        assert data, head
+        head += data
+    try:  # it reads nothing more: dropped SEND_TIMEOUT s after the server's writes paused
+        deadline = time.monotonic() + SEND_TIMEOUT + 30
+        while "read nothing for 2.0 s" not in guarded.logs():
+            assert time.monotonic() < deadline, guarded.logs()[-2000:]
+            await asyncio.sleep(0.1)
+        tail = b""  # what the kernel still held for it, then the end: the stream was cut
+        with contextlib.suppress(ConnectionResetError):
+            while data := sock.recv(1 << 20):
+                tail = (tail + data)[-200:]
+        assert b"stream_end" not in tail and not tail.endswith(b"0\r\n\r\n"), tail
+    finally:
+        sock.close()
+    async with httpx.AsyncClient(base_url=guarded.url, timeout=60) as client:  # resumable
+        resumed = await client.get(f"/v1/chat/{message_id.group(1).decode()}/events",
+                                   headers={"Authorization": f"Bearer {TOKEN_A}",
+                                            "Last-Event-ID": "1"})
+    chunks = [json.loads(line[6:])["chunk"] for line in resumed.text.splitlines()
+              if line.startswith("data: ") and '"stream_chunk"' in line]
+    assert "".join(chunks) == text
+    assert '"type":"stream_end"' in resumed.text
 
 
 def _limit_open_files() -> None:  # in the server's process, before it starts
