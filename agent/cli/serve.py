@@ -55,7 +55,11 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     from bailian_geo_agent.agent import Settings, StreamChatService
     from bailian_geo_agent.agent.errors import ConfigurationError
     from bailian_geo_agent.agent.server.auth import is_loopback
-    from bailian_geo_agent.agent.server.connections import AcceptErrors, Guard
+    from bailian_geo_agent.agent.server.connections import (
+        AcceptErrors,
+        Guard,
+        check_open_files,
+    )
     from bailian_geo_agent.agent.server.settings import ServerSettings
 
     try:
@@ -84,6 +88,8 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
     _redact_logs(secrets, args.log_level.upper())  # after uvicorn set up its loggers
     logging.getLogger("asyncio").addFilter(AcceptErrors())
+    if (files := check_open_files(server_settings.max_connections)) is not None:
+        logging.getLogger("bailian_geo_agent.agent.server.connections").warning(files)
     _server_class(uvicorn.Server)(config).run(sockets=[sock])
     return ExitCode.OK
 

@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import math
+import resource
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -38,6 +39,8 @@ REFUSED_LINGER = 2.0
 """Seconds a refused connection waits for its client to close before it is aborted."""
 WARN_EVERY = 60.0
 """Seconds between two warnings that the connection cap is reached."""
+FILES_SPARE = 64
+"""Open files kept for what is not a client connection (logs, stores, the fake's peers...)."""
 WRITE_BUFFER_HIGH = 16 * 1024
 """Bytes buffered for a connection before its writes pause (asyncio's default: 64 KiB); the
 kernel's socket buffers keep a fast client's stream moving meanwhile."""
@@ -87,6 +90,19 @@ class Guard:
             self._warned = now
             logger.warning("%d connections open (GEO_AGENT_MAX_CONNECTIONS): new ones are "
                            "answered 503 (said once a minute)", self.open)
+
+
+def check_open_files(max_connections: int) -> str | None:
+    """A warning when the connection cap leaves too few of the process's open files (``ulimit
+    -n``) for the rest, so "too many open files" would come before the cap's 503s."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    if max_connections and max_connections <= soft - FILES_SPARE:
+        return None
+    cap = max_connections or "no cap"
+    return (f"GEO_AGENT_MAX_CONNECTIONS ({cap}) leaves fewer than {FILES_SPARE} of the "
+            f"{soft} open files (ulimit -n) for the rest: lower it or raise the limit")
 
 
 class GuardedProtocol(H11Protocol):

@@ -250,3 +250,13 @@ def test_the_accept_error_filter_lets_one_through_per_burst():
     assert accept.filter(first_of_second)
     assert "1 more were left out" in first_of_second.getMessage()
     assert accept.filter(record("something else"))
+
+
+def test_a_cap_above_the_open_files_limit_is_warned_about(monkeypatch):
+    from bailian_geo_agent.agent.server import connections
+
+    monkeypatch.setattr(connections.resource, "getrlimit", lambda _which: (1024, 4096))
+    assert connections.check_open_files(900) is None
+    for cap in (1000, 0):
+        warning = connections.check_open_files(cap)
+        assert warning and "1024 open files (ulimit -n)" in warning
