@@ -28,6 +28,11 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_CONCURRENT_REPLIES = 8
 DEFAULT_MAX_SESSIONS_PER_TOKEN = 10_000
 DEFAULT_REQUESTS_PER_MINUTE = 60
+DEFAULT_AUTH_FAILURES_PER_MINUTE = 10
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_IDLE_TIMEOUT = 5.0
+DEFAULT_MAX_CONNECTIONS = 900
+DEFAULT_SEND_TIMEOUT = 30.0
 DEFAULT_SSE_PING_SECONDS = 15.0
 DEFAULT_STREAM_TTL = 600.0
 DEFAULT_STREAM_LEASE = 15.0
@@ -91,6 +96,29 @@ class ServerSettings(BaseSettings):
         DEFAULT_REQUESTS_PER_MINUTE, ge=0, validation_alias="GEO_AGENT_REQUESTS_PER_MINUTE"
     )
     """Chat requests per token and minute (0: no limit)."""
+    auth_failures_per_minute: int = Field(
+        DEFAULT_AUTH_FAILURES_PER_MINUTE, ge=0,
+        validation_alias="GEO_AGENT_AUTH_FAILURES_PER_MINUTE",
+    )
+    """Failed authentications per client address and minute before every request from that
+    address is answered 429 until the minute has passed (0: no throttle)."""
+    header_timeout: float = Field(
+        DEFAULT_HEADER_TIMEOUT, gt=0, validation_alias="GEO_AGENT_HEADER_TIMEOUT"
+    )
+    """Seconds a connection has to send a whole request head (``geo-agent serve``)."""
+    idle_timeout: float = Field(
+        DEFAULT_IDLE_TIMEOUT, gt=0, validation_alias="GEO_AGENT_IDLE_TIMEOUT"
+    )
+    """Seconds an idle keep-alive connection is kept open (``geo-agent serve``)."""
+    max_connections: int = Field(
+        DEFAULT_MAX_CONNECTIONS, ge=0, validation_alias="GEO_AGENT_MAX_CONNECTIONS"
+    )
+    """Open connections served at once; beyond, 503 with ``Retry-After`` (``geo-agent serve``;
+    0: no cap). Keep it below the process's open-files limit (``ulimit -n``)."""
+    send_timeout: float = Field(
+        DEFAULT_SEND_TIMEOUT, gt=0, validation_alias="GEO_AGENT_SEND_TIMEOUT"
+    )
+    """Seconds a client may leave a stream unread before its connection is dropped."""
     sse_ping_seconds: float = Field(
         DEFAULT_SSE_PING_SECONDS, gt=0, validation_alias="GEO_AGENT_SSE_PING"
     )

@@ -220,7 +220,8 @@ def main() -> None:
     serve_env = {**env, "DASHSCOPE_API_KEY": "sk-bench", "DASHSCOPE_BASE_URL": base,
                  "DASHSCOPE_MAX_RETRIES": "0", "SESSION_STORE_URL": "memory://",
                  "SESSION_IDLE_TTL": "0", "GEO_PROVIDER": "open", "GEO_AGENT_API_TOKENS": "",
-                 "GEO_AGENT_REQUESTS_PER_MINUTE": "0", "GEO_AGENT_MAX_CONCURRENT_REPLIES": "0"}
+                 "GEO_AGENT_REQUESTS_PER_MINUTE": "0", "GEO_AGENT_MAX_CONCURRENT_REPLIES": "0",
+                 "GEO_AGENT_MAX_CONNECTIONS": "0"}  # the scale row opens 1,000 at once
     os.environ.setdefault("GEO_PROVIDER", "open")
     processes = [fake]
     workdir = Path(tempfile.mkdtemp(prefix="bench-langgraph-"))

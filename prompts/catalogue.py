@@ -420,6 +420,17 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "OTEL_TRACES_EXPORTER names {name}, which is not supported (otlp, console, none); "
         "ignored.",
     },
+    "auth_throttled": {
+        "zh": "来自此地址的认证失败次数过多：每分钟最多 {limit} 次"
+        "（GEO_AGENT_AUTH_FAILURES_PER_MINUTE）。请检查令牌，{wait} 秒后重试。",
+        "en": "Too many failed authentications from this address: at most {limit} a minute "
+        "(GEO_AGENT_AUTH_FAILURES_PER_MINUTE). Check the token and try again in {wait} s.",
+    },
+    "too_many_connections": {
+        "zh": "服务器当前连接数已满（GEO_AGENT_MAX_CONNECTIONS）。请 {wait} 秒后重试。",
+        "en": "The server has as many connections open as it serves "
+        "(GEO_AGENT_MAX_CONNECTIONS). Try again in {wait} s.",
+    },
     "body_too_large": {
         "zh": "请求体过大：超过 {limit} 字节（GEO_AGENT_MAX_BODY_BYTES）。",
         "en": "The request body is too large: over {limit} bytes (GEO_AGENT_MAX_BODY_BYTES).",

@@ -11,8 +11,10 @@ on purpose and check that the fence reports exactly that name.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
+import textwrap
 from collections.abc import AsyncIterator, Iterator
 from importlib import import_module
 from typing import Any
@@ -23,6 +25,7 @@ from bailian_geo_agent.agent._compat import httpx as compat_httpx
 from bailian_geo_agent.agent._compat import langchain_core as compat_core
 from bailian_geo_agent.agent._compat import langchain_openai as compat_openai
 from bailian_geo_agent.agent._compat import pydantic as compat_pydantic
+from bailian_geo_agent.agent._compat import uvicorn as compat_uvicorn
 from bailian_geo_agent.agent._compat.langchain_core import OwnAsyncGenerate
 from bailian_geo_agent.agent._compat.pydantic import construct
 from bailian_geo_agent.agent.providers._chunks import text_chunk
@@ -84,14 +87,14 @@ def _compat_tables() -> dict[str, str]:
 
     table: dict[str, str] = {}
     for module in (compat_aiohttp, compat_dashscope, compat_httpx, compat_core, compat_openai,
-                   compat_pydantic):
+                   compat_pydantic, compat_uvicorn):
         table.update(module.UPSTREAM)
     return table
 
 
 FENCE = {**_compat_tables(), **SURFACE}
 _MISSING = object()
-_GONE = {"slot": "not a slot", "field": "not a field"}
+_GONE = {"slot": "not a slot", "field": "not a field", "attribute": "not an attribute"}
 _GONE = {shape: _GONE.get(shape, "missing") for shape in set(FENCE.values())}
 
 
@@ -104,6 +107,21 @@ def _owner_and_name(path: str) -> tuple[Any, str]:
     return owner, name
 
 
+def _assigned_in_init(owner: Any, name: str) -> bool:
+    """Whether ``owner.__init__`` sets ``self.<name>`` (an instance attribute upstream)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(owner.__init__))
+    except (OSError, TypeError):
+        return False
+    for node in ast.walk(ast.parse(source)):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if any(isinstance(t, ast.Attribute) and t.attr == name and isinstance(t.value, ast.Name)
+               and t.value.id == "self" for t in targets):
+            return True
+    return False
+
+
 def shape_of(path: str, expected: str) -> str:
     """The shape of the upstream name ``path`` (``module:Owner.name``), in ``expected``'s terms."""
     owner, name = _owner_and_name(path)
@@ -111,6 +129,8 @@ def shape_of(path: str, expected: str) -> str:
         return "slot" if name in getattr(owner, "__slots__", ()) else "not a slot"
     if expected == "field":
         return "field" if name in owner.model_fields else "not a field"
+    if expected == "attribute":
+        return "attribute" if _assigned_in_init(owner, name) else "not an attribute"
     found = inspect.getattr_static(owner, name, _MISSING)
     if found is _MISSING:
         return "missing"
@@ -174,7 +194,7 @@ def _changed(expected: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    "path", sorted(p for p, shape in FENCE.items() if shape not in {"slot", "field"})
+    "path", sorted(p for p, shape in FENCE.items() if shape not in {"slot", "field", "attribute"})
 )
 def test_fence_names_a_changed_signature(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     owner, name = _owner_and_name(path)
@@ -189,6 +209,12 @@ def test_fence_names_a_removed_name(path: str, monkeypatch: pytest.MonkeyPatch) 
     if FENCE[path] == "slot":
         slots = tuple(slot for slot in owner.__slots__ if slot != name)
         monkeypatch.setattr(owner, "__slots__", slots)
+    elif FENCE[path] == "attribute":  # an __init__ that no longer sets it
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            self.other = None
+
+        monkeypatch.setattr(owner, "__init__", __init__)
     elif inspect.ismodule(owner):
         monkeypatch.delattr(owner, name)
     else:  # gone from the class and every base that defines it

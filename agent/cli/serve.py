@@ -1,7 +1,9 @@
 """``geo-agent serve``: the HTTP service (``agent.server``) on uvicorn.
 
 Binding anything but loopback requires tokens (``GEO_AGENT_API_TOKENS``). The port is bound
-before the app is built, so "already in use" is one line in the configured language.
+before the app is built, so "already in use" is one line in the configured language. Connections
+are held to the header, idle and send timeouts and the connection cap
+(``agent.server.connections``).
 
 SIGTERM or SIGINT drains (``ServerState.drain``): ``/readyz`` and new replies answer 503 at
 once while the socket still listens (a proxy sees it and sends the next request elsewhere),
@@ -59,6 +61,11 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     from bailian_geo_agent.agent import Settings, StreamChatService
     from bailian_geo_agent.agent.errors import ConfigurationError
     from bailian_geo_agent.agent.server.auth import is_loopback
+    from bailian_geo_agent.agent.server.connections import (
+        AcceptErrors,
+        Guard,
+        check_open_files,
+    )
     from bailian_geo_agent.agent.server.settings import ServerSettings
 
     try:
@@ -81,12 +88,19 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     end_tracing = configure_from_environment()  # when the OTEL_* variables ask for traces
     app = create_app(StreamChatService(settings), server_settings, close_service=True,
                      prepare=True)
+    guard = Guard.from_settings(server_settings, settings.language)
+    # uvicorn's keep-alive timer is a call_later: seconds as a float work (annotated int).
+    idle: Any = server_settings.idle_timeout
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             lifespan="on", timeout_graceful_shutdown=5, backlog=4096,
+                            http=guard.protocol(), timeout_keep_alive=idle,
                             proxy_headers=False)  # the app's own, from trusted proxies only
     secrets = [*tokens, settings.api_key.get_secret_value() if settings.api_key else ""]
     # after uvicorn set up its loggers
     _redact_logs(secrets, args.log_level.upper(), server_settings.log_format)
+    logging.getLogger("asyncio").addFilter(AcceptErrors())
+    if (files := check_open_files(server_settings.max_connections)) is not None:
+        logging.getLogger("bailian_geo_agent.agent.server.connections").warning(files)
     from sse_starlette.sse import AppStatus
 
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]  # we drain

@@ -19,7 +19,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from bailian_geo_agent.agent.access import BearerCheck, Unauthorized
+from bailian_geo_agent.agent.access import BearerCheck, Refused
 from bailian_geo_agent.agent.serving import ServerSettings
 from bailian_geo_agent.prompts.catalogue import text
 from bailian_geo_agent.tools.security import is_loopback as is_loopback
@@ -61,15 +61,16 @@ class BearerAuth:
         self.app = app
         self._check = BearerCheck(tokens)
 
-    def _refusal(self, scope: Scope) -> Unauthorized | None:
+    def _refusal(self, scope: Scope) -> Refused | None:
         header = None
         for name, value in scope.get("headers") or []:
             if name.lower() == b"authorization":
                 header = value.decode("latin-1")
                 break
+        client = scope.get("client")
         try:
-            self._check.check(header)
-        except Unauthorized as refused:
+            self._check.check(header, client[0] if client else "unknown")
+        except Refused as refused:
             return refused
         return None
 

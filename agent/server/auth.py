@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bailian_geo_agent.agent.access import BearerCheck, Unauthorized
+from bailian_geo_agent.agent.access import BearerCheck, Refused
 from bailian_geo_agent.agent.access import token_hash as token_hash
 from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.serving import DEFAULT_AUTH_FAILURES_PER_MINUTE
 from bailian_geo_agent.tools.security import is_loopback as is_loopback
 from starlette.requests import HTTPConnection
 
@@ -35,8 +36,9 @@ class Authenticator:
     limits apply per client address.
     """
 
-    def __init__(self, tokens: list[str]) -> None:
-        self._check = BearerCheck(tokens)
+    def __init__(self, tokens: list[str],
+                 failures_per_minute: int = DEFAULT_AUTH_FAILURES_PER_MINUTE) -> None:
+        self._check = BearerCheck(tokens, failures_per_minute)
 
     @property
     def enabled(self) -> bool:
@@ -44,12 +46,13 @@ class Authenticator:
         return self._check.enabled
 
     def identify(self, connection: HTTPConnection) -> Identity:
-        """The caller of ``connection``, or ``ApiError`` 401."""
+        """The caller of ``connection``, or ``ApiError`` 401 (429 for a client address with
+        too many wrong tokens in the last minute)."""
+        client = connection.client.host if connection.client else "unknown"
         if not self._check.enabled:
-            client = connection.client.host if connection.client else "unknown"
             return Identity(ANONYMOUS, f"ip:{client}")
         try:
-            digest = self._check.check(connection.headers.get("authorization"))
-        except Unauthorized as refused:
+            digest = self._check.check(connection.headers.get("authorization"), client)
+        except Refused as refused:
             raise ApiError(refused.status, refused.text, refused.headers) from None
         return Identity(digest, f"token:{digest}")

@@ -1,10 +1,12 @@
-"""Limits per caller: requests per minute (the ``limits`` package's moving window), replies
-streaming at once, and the request body's size (an ASGI middleware, before any parsing)."""
+"""Limits per caller: requests per minute (the ``limits`` package's moving window), streams at
+once (replies and resume readers), and the request body's size (an ASGI middleware, before any
+parsing)."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from bailian_geo_agent.agent.server.errors import ApiError, error_body
 from bailian_geo_agent.prompts.catalogue import text as message_text
@@ -40,7 +42,8 @@ class RateLimit:
 
 
 class ConcurrencyLimit:
-    """At most ``limit`` replies streaming at once per key (0: no limit)."""
+    """At most ``limit`` streams at once per key (0: no limit): replies, and readers resuming
+    one, alike."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -56,6 +59,19 @@ class ConcurrencyLimit:
                 {"Retry-After": "1"},
             )
         self._running[key] = count + 1
+
+    def hold(self, key: str) -> Callable[[], None]:
+        """Take one of ``key``'s slots, or ``ApiError`` 429; calling the answer gives it back
+        (the first call only)."""
+        self.acquire(key)
+        held = [True]
+
+        def release() -> None:
+            if held[0]:
+                held[0] = False
+                self.release(key)
+
+        return release
 
     def release(self, key: str) -> None:
         """Give back a slot taken with ``acquire``."""

@@ -10,20 +10,34 @@ ends with the ``error`` event (cancelled). A server that is shutting down drains
 (``Replies.drain``): no new replies, running ones may finish for a while, then the rest are
 interrupted: their ``error`` says the server is restarting and the reply can be resumed or
 retried (logged as such, not as cancelled).
+
+A client that reads slower than the reply comes holds at most ``QUEUE_LIMIT`` events here:
+beyond, they are dropped and it reads on from the log (where chunks are merged), each event
+with its own id as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any
 
-from bailian_geo_agent.agent.events import TERMINAL_EVENTS, StreamError, StreamEvent
-from bailian_geo_agent.agent.server.event_log import EventLog, LogFeed, LogUnavailable
+from bailian_geo_agent.agent.events import (
+    TERMINAL_EVENTS,
+    StreamChunk,
+    StreamError,
+    StreamEvent,
+)
+from bailian_geo_agent.agent.server.event_log import Entry, EventLog, LogFeed, LogUnavailable
 from bailian_geo_agent.prompts.catalogue import text
 
+QUEUE_LIMIT = 256
+"""Events waiting for a reply's client, at most; one more and it reads on from the log."""
+LOG_BATCH = 64
+"""Events per write for a client reading on from the log (a merged entry is split again)."""
 _END: Any = object()
+_BEHIND: Any = object()  # the client fell behind: read on from the log
 
 
 class Reply:
@@ -42,6 +56,7 @@ class Reply:
         self._log = log
         self._feed: LogFeed | None = None
         self._queue: asyncio.Queue[Any] | None = asyncio.Queue()
+        self._behind = False  # its client fell behind: reads from the log
         loop = asyncio.get_running_loop()
         self._first: asyncio.Future[StreamEvent] = loop.create_future()
         self._seq = 0
@@ -55,27 +70,45 @@ class Reply:
 
     async def rest(self) -> AsyncIterator[StreamEvent]:
         """The events after the first, up to and including the last one (while attached)."""
-        queue = self._queue
-        if queue is None:
-            return
-        while (event := await queue.get()) is not _END:
-            yield event
+        async for batch in self.rest_batches():
+            for event in batch:
+                yield event
 
-    async def rest_batches(self) -> AsyncIterator[list[StreamEvent]]:
+    def rest_batches(self) -> AsyncIterator[list[StreamEvent]]:
         """``rest()`` a batch at a time: each batch is every event already waiting (at least
-        one), so a busy server hands a slow reader several events at once, never later."""
-        queue = self._queue
-        if queue is None:
+        one), so a busy server hands a slow reader several events at once, never later. A
+        reader too far behind (``QUEUE_LIMIT``) reads on from the log, from where it was."""
+        return self._batches(self._queue)  # the queue of now, even if read from later
+
+    async def _batches(self, queue: asyncio.Queue[Any] | None
+                       ) -> AsyncIterator[list[StreamEvent]]:
+        if queue is None:  # detached, or behind before it began reading
+            if self._behind:
+                async for events in self._from_log(1):
+                    yield events
             return
+        seen = 1  # the id of the last event handed on (the first is the caller's)
         while True:
             batch = [await queue.get()]
             while not queue.empty():
                 batch.append(queue.get_nowait())
-            if batch[-1] is _END:  # the last thing put, so always at the end
+            last = batch[-1]  # _END or _BEHIND is the last thing put, so always at the end
+            if last is _END or last is _BEHIND:
                 if len(batch) > 1:
                     yield batch[:-1]
+                if last is _BEHIND:
+                    async for events in self._from_log(seen + len(batch) - 1):
+                        yield events
                 return
+            seen += len(batch)
             yield batch
+
+    async def _from_log(self, seen: int) -> AsyncIterator[list[StreamEvent]]:
+        """The events after id ``seen``, read from the reply's log."""
+        assert self._log is not None
+        async for entry in self._log.read(self.message_id, seen):
+            for events in _split(entry):
+                yield events
 
     def detach(self) -> None:
         """The client went away: the reply goes on, into its log only."""
@@ -117,7 +150,22 @@ class Reply:
             self._feed.add(self._seq, event, self.stopped and terminal,
                            self.interrupted and terminal)
         if self._queue is not None:
-            self._queue.put_nowait(event)
+            self._offer(event)
+
+    def _offer(self, item: Any) -> None:
+        """``item`` to the attached client; with ``QUEUE_LIMIT`` waiting already, the client
+        reads on from the log instead (what waits is dropped: the log has it)."""
+        queue = self._queue
+        if queue is None:
+            return
+        if queue.qsize() < QUEUE_LIMIT or self._feed is None:  # no log: nowhere to fall back
+            queue.put_nowait(item)
+            return
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(_BEHIND)
+        self._queue = None  # nothing more for it here
+        self._behind = True
 
     async def _begin(self, first: StreamEvent) -> None:
         """Register the reply in its log (a reply that never began is not logged)."""
@@ -153,8 +201,7 @@ class Reply:
                 await stream.aclose()
             if not self._first.done():
                 self._first.cancel()
-            if self._queue is not None:
-                self._queue.put_nowait(_END)
+            self._offer(_END)
 
 
 class Replies:
@@ -222,3 +269,19 @@ class Replies:
         if self._drain_cut is None:
             self._drain_cut = asyncio.Event()
         self._drain_cut.set()
+
+
+def _split(entry: Entry) -> Iterator[list[StreamEvent]]:
+    """The events of a log entry, ``LOG_BATCH`` at a time: a merged run of chunks as the
+    chunks it joined (their ids follow one another), anything else as it is."""
+    event, lens = entry.event, entry.lens
+    if not lens or len(lens) < 2 or not isinstance(event, StreamChunk):
+        yield [event]
+        return
+    text, at = event.chunk, 0
+    for start in range(0, len(lens), LOG_BATCH):
+        events: list[StreamEvent] = []
+        for length in lens[start:start + LOG_BATCH]:
+            events.append(StreamChunk(event.message_id, event.session_id, text[at:at + length]))
+            at += length
+        yield events

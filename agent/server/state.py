@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from bailian_geo_agent.agent.errors import GeoAgentError, InvalidInputError, to_agent_error
@@ -33,6 +33,8 @@ from bailian_geo_agent.prompts.catalogue import text as message_text
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,7 +54,7 @@ class ServerState:
     def __init__(self, service: Any, settings: ServerSettings) -> None:
         self.service = service
         self.settings = settings
-        self.auth = Authenticator(settings.tokens())
+        self.auth = Authenticator(settings.tokens(), settings.auth_failures_per_minute)
         self.owners: SessionOwners = service.session_owners()
         self.rate = RateLimit(settings.requests_per_minute)
         self.concurrency = ConcurrencyLimit(settings.max_concurrent_replies)
@@ -205,12 +207,38 @@ class ServerState:
 
         return self.stream(guarded(), headers)
 
-    def stream(self, body: AsyncIterator[bytes],
-               headers: dict[str, str] | None = None) -> EventSourceResponse:
-        """An SSE answer with keep-alives."""
-        return EventSourceResponse(body, headers=headers, sep="\n",
-                                   ping=self.settings.sse_ping_seconds,
-                                   ping_message_factory=keep_alive)
+    def stream(self, body: AsyncIterator[bytes], headers: dict[str, str] | None = None,
+               on_close: Callable[[], None] | None = None) -> EventSourceResponse:
+        """An SSE answer with keep-alives; ``on_close()`` once it has ended, however."""
+        return _Stream(body, headers=headers, sep="\n", ping=self.settings.sse_ping_seconds,
+                       ping_message_factory=keep_alive, send_timeout=self.settings.send_timeout,
+                       on_close=on_close)
+
+    def reader_slot(self, identity: Identity) -> Callable[[], None]:
+        """A concurrency slot for a reader resuming a reply (it streams, as a reply does), or
+        ``ApiError`` 429; call the answer to give it back."""
+        return self.concurrency.hold(identity.limit_key)
+
+
+class _Stream(EventSourceResponse):
+    """sse-starlette's response, calling ``on_close`` at its end; a client that left a send
+    unread for ``send_timeout`` ends it with a log line, not a traceback (``geo-agent serve``
+    drops such a connection itself first: ``agent.server.connections``)."""
+
+    def __init__(self, *args: Any, on_close: Callable[[], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            logger.info("a client read nothing for %s s: its stream is dropped",
+                        self.send_timeout)
+        finally:
+            if self._on_close is not None:
+                self._on_close()
 
 
 def log_error(exc: Exception) -> ApiError:

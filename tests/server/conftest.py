@@ -66,6 +66,7 @@ def server_env(base_url: str, workdir: Path, **extra: str) -> dict[str, str]:
         "GEO_AGENT_API_TOKENS": f"{TOKEN_A},{TOKEN_B}",
         "GEO_AGENT_REQUESTS_PER_MINUTE": "0",
         "GEO_AGENT_MAX_CONCURRENT_REPLIES": "0",
+        "GEO_AGENT_AUTH_FAILURES_PER_MINUTE": "0",
         "GEO_AGENT_SSE_PING": "0.2",
         "NO_PROXY": "127.0.0.1,localhost",
     })

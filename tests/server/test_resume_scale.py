@@ -19,7 +19,8 @@ from tests.test_load import fake_in_another_process  # noqa: F401 - the fixture
 async def test_a_thousand_concurrent_resumable_replies_on_redis(
         fake_in_another_process, redis_url, tmp_path):  # noqa: F811
     env = server_env(fake_in_another_process, tmp_path, GEO_AGENT_SSE_PING="15",
-                     GEO_AGENT_STREAM_URL=redis_url)
+                     GEO_AGENT_STREAM_URL=redis_url,
+                     GEO_AGENT_MAX_CONNECTIONS=str(CLIENTS + 100))  # above the default 900
     server = start_server(tmp_path, env, "--log-level", "warning")
     try:
         messages = [f"可续读{i:04d}-{uuid.uuid4().hex[:8]}" for i in range(CLIENTS)]

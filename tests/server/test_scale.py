@@ -28,7 +28,8 @@ def peak_rss_mb(pid: int) -> float:
 
 async def test_a_thousand_concurrent_sse_clients_each_get_their_own_text(
         fake_in_another_process, tmp_path):  # noqa: F811
-    env = server_env(fake_in_another_process, tmp_path, GEO_AGENT_SSE_PING="15")
+    env = server_env(fake_in_another_process, tmp_path, GEO_AGENT_SSE_PING="15",
+                     GEO_AGENT_MAX_CONNECTIONS=str(CLIENTS + 100))  # above the default 900
     server = start_server(tmp_path, env, "--log-level", "warning")
     try:
         sessions = [str(uuid.uuid4()) for _ in range(CLIENTS)]

@@ -20,7 +20,8 @@ the background, every reply's entries in one pipeline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from array import array
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,7 @@ class Entry:
     seq: int
     event: StreamEvent
     first: int = 0
-    lens: list[int] | None = None
+    lens: Sequence[int] | None = None
     stopped: bool = False
     restart: bool = False
     """The reply's last event, ended by a server restart (resume or retry elsewhere)."""
@@ -78,7 +79,7 @@ class Entry:
         if self.first != self.seq:
             out["f"] = self.first
         if self.lens:
-            out["l"] = self.lens
+            out["l"] = list(self.lens)
         if self.stopped:
             out["s"] = 1
         if self.restart:
@@ -229,5 +230,6 @@ class LogFeed:
             return Entry(seq, event)
         first = chunks[0][1]
         text = "".join(event.chunk for _, event in chunks)
+        lens = array("I", [len(event.chunk) for _, event in chunks])  # 4 bytes a chunk
         return Entry(chunks[-1][0], StreamChunk(first.message_id, first.session_id, text),
-                     chunks[0][0], [len(event.chunk) for _, event in chunks])
+                     chunks[0][0], lens)

@@ -85,10 +85,10 @@ class MemoryLog(EventLog):
                 yield part
                 if part.terminal:
                     return
+            if bisect.bisect_right(log.seqs, seen) < len(log.seqs):
+                continue  # more came while the last entries were being read (the end too)
             if log.done:
                 return
-            if bisect.bisect_right(log.seqs, seen) < len(log.seqs):
-                continue  # more came while the last entry was being read
             if log.changed is None:
                 log.changed = asyncio.Event()
             await log.changed.wait()

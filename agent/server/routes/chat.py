@@ -46,9 +46,11 @@ async def events(message_id: str, request: Request, identity: Caller, state: Sta
                  last_event_id: Annotated[str | None, Query()] = None) -> Any:
     """Resume a reply: every event after ``Last-Event-ID`` (header or query parameter;
     none: from the start), then the live rest; the stream closes after its last event.
-    Works on any instance sharing ``GEO_AGENT_STREAM_URL``, until the log expires."""
+    Works on any instance sharing ``GEO_AGENT_STREAM_URL``, until the log expires. A reader
+    holds one of the token's ``GEO_AGENT_MAX_CONCURRENT_REPLIES`` slots while it reads."""
     seen = last_seen(request.headers.get("last-event-id"), last_event_id)
     info = await reply_info(state.log, message_id)
     if info is None or info.owner != identity.owner:
         raise ApiError(404, text("reply_log_not_found"))
-    return state.stream(sse_entries(state.log.read(message_id, seen)))
+    release = state.reader_slot(identity)  # a reader streams as a reply does: same limit
+    return state.stream(sse_entries(state.log.read(message_id, seen)), on_close=release)

@@ -60,7 +60,8 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     **{k: v for k, v in ERRORS.items() if k != 413}})
 async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
     """The AI SDK's resume hook (``useChat({ resume: true })``): the chat's running reply
-    from its start as the UI message stream, or 204 when none runs."""
+    from its start as the UI message stream, or 204 when none runs. A reader holds one of
+    the token's ``GEO_AGENT_MAX_CONCURRENT_REPLIES`` slots while it reads."""
     log = state.log
     sid = aisdk.session_for_chat(chat_id, identity.owner)
     try:
@@ -72,6 +73,7 @@ async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
         return Response(status_code=204)
     if info.owner != identity.owner:
         raise ApiError(404, text("reply_log_not_found"))
+    release = state.reader_slot(identity)  # a reader streams as a reply does: same limit
     stopped = [False, False]  # the last entry's: stopped, cut by a restart
 
     async def replay() -> AsyncIterator[StreamEvent]:
@@ -83,7 +85,11 @@ async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
     try:
         first = await anext(source)
     except StopAsyncIteration:
+        release()
         return Response(status_code=204)
+    except BaseException:
+        release()
+        raise
     frames = aisdk.AISDKAdapter(lambda: stopped[0], lambda: stopped[1]).stream(
         first, _one_at_a_time(source))
-    return state.stream(frames, aisdk.HEADERS)
+    return state.stream(frames, aisdk.HEADERS, on_close=release)
