@@ -106,8 +106,11 @@ async def keep_partial_answer(graph: Any, config: dict[str, Any], partial: str) 
 
 async def drop_interrupted_turn(graph: Any, config: dict[str, Any], question: str) -> None:
     """Before ``question`` is sent again (a retry of a reply interrupted by a restart): remove
-    the stored turn it repeats, when that turn is ``question`` with no answer or an
-    interrupted one, so the session keeps the question once (never raises)."""
+    the stored turn it repeats (the latest, when it is ``question``), so the session keeps the
+    question once (never raises). Whatever answer that turn holds goes too: a restart may cut
+    a reply just after its complete answer was stored, before the client saw it end, and the
+    client was told to retry; the caller holds the session, so the cut reply's writes are
+    all in."""
     config = {"configurable": config["configurable"]}  # not the reply's callbacks: not its run
     try:
         state = await graph.aget_state(config)
@@ -116,7 +119,7 @@ async def drop_interrupted_turn(graph: Any, config: dict[str, Any], question: st
         if not starts:
             return
         turn = messages[starts[-1]:]
-        if turn[0].content != question or (len(turn) > 1 and not is_interrupted(turn[-1])):
+        if turn[0].content != question:
             return
         await graph.aupdate_state(
             config, {"messages": [RemoveMessage(id=m.id) for m in turn if m.id]}, "model")
