@@ -148,7 +148,8 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_reply_runs_on(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(_address(guarded))
     body = b'{"message": "long"}'
-    sock.sendall(b"POST /v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    sock.sendall(b"POST /v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\n"
                  b"Authorization: Bearer " + TOKEN_A.encode() + b"\r\n"
                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
     head = b""
