@@ -57,6 +57,7 @@ class Reply:
         self._feed: LogFeed | None = None
         self._queue: asyncio.Queue[Any] | None = asyncio.Queue()
         self._behind = False  # its client fell behind: reads from the log
+        self._waiting = False  # its client waits for the next event (keeps up)
         loop = asyncio.get_running_loop()
         self._first: asyncio.Future[StreamEvent] = loop.create_future()
         self._seq = 0
@@ -89,7 +90,11 @@ class Reply:
             return
         seen = 1  # the id of the last event handed on (the first is the caller's)
         while True:
-            batch = [await queue.get()]
+            self._waiting = True
+            try:
+                batch = [await queue.get()]
+            finally:
+                self._waiting = False
             while not queue.empty():
                 batch.append(queue.get_nowait())
             last = batch[-1]  # _END or _BEHIND is the last thing put, so always at the end
@@ -153,12 +158,14 @@ class Reply:
             self._offer(event)
 
     def _offer(self, item: Any) -> None:
-        """``item`` to the attached client; with ``QUEUE_LIMIT`` waiting already, the client
-        reads on from the log instead (what waits is dropped: the log has it)."""
+        """``item`` to the attached client; with ``QUEUE_LIMIT`` waiting already and the client
+        not waiting for them (it is stuck in a write), it reads on from the log instead (what
+        waits is dropped: the log has it). A client that waits only has not run yet: a model
+        stream already buffered comes in a burst, and it takes the burst in one write."""
         queue = self._queue
         if queue is None:
             return
-        if queue.qsize() < QUEUE_LIMIT or self._feed is None:  # no log: nowhere to fall back
+        if queue.qsize() < QUEUE_LIMIT or self._feed is None or self._waiting:
             queue.put_nowait(item)
             return
         while not queue.empty():

@@ -81,3 +81,31 @@ async def test_a_client_too_far_behind_reads_on_from_the_log_exactly(kind, reque
     assert most <= QUEUE_LIMIT
     assert ids == list(range(2, chunks + 3))
     assert text == "".join("地图"[n % 2] * (1 + n % 3) for n in range(chunks))
+
+
+async def test_a_client_waiting_for_a_burst_takes_it_in_one_write_not_from_the_log():
+    """A model stream already buffered comes without a yield point: the client was waiting for
+    it (not stuck in a write), so it gets the whole burst as one batch from its queue, live,
+    instead of falling back to the log (whose merged chunks come every 50 ms)."""
+    mid, sid = str(uuid.uuid4()), str(uuid.uuid4())
+    burst = 5 * QUEUE_LIMIT
+
+    async def stream():
+        yield StreamStart(mid, sid)
+        for _ in range(20):  # loop turns: the client waits for the next event by then
+            await asyncio.sleep(0)
+        for n in range(burst):
+            yield StreamChunk(mid, sid, str(n % 10))
+        yield StreamEnd(mid, sid)
+
+    log = MemoryLog()
+    try:
+        reply = Reply(stream(), "owner", log)
+        await reply.first()
+        batches = [batch async for batch in reply.rest_batches()]
+    finally:
+        await log.aclose()
+    assert not reply._behind
+    assert [len(b) for b in batches] == [burst + 1]  # the burst and stream_end, one write
+    assert "".join(e.chunk for e in batches[0] if isinstance(e, StreamChunk)) == "".join(
+        str(n % 10) for n in range(burst))
