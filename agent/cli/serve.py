@@ -106,6 +106,8 @@ def run_serve(args: argparse.Namespace, own_process: bool = False) -> ExitCode:
     AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]  # we drain
     server = _server_class(uvicorn.Server)(config)
     server.geo_agent = app.state.geo_agent
+    # The connections time out unread writes (guard): no timer per write in every stream too.
+    app.state.geo_agent.stream_send_timeout = None
     server.on_exit = end_tracing
     try:
         server.run(sockets=[sock])

@@ -54,6 +54,9 @@ class ServerState:
     def __init__(self, service: Any, settings: ServerSettings) -> None:
         self.service = service
         self.settings = settings
+        self.stream_send_timeout: float | None = settings.send_timeout
+        """sse-starlette's own send timeout on every stream (a timer per write); ``None`` where
+        the connection itself enforces it (``geo-agent serve``: ``agent.server.connections``)."""
         self.auth = Authenticator(settings.tokens(), settings.auth_failures_per_minute)
         self.owners: SessionOwners = service.session_owners()
         self.rate = RateLimit(settings.requests_per_minute)
@@ -211,7 +214,7 @@ class ServerState:
                on_close: Callable[[], None] | None = None) -> EventSourceResponse:
         """An SSE answer with keep-alives; ``on_close()`` once it has ended, however."""
         return _Stream(body, headers=headers, sep="\n", ping=self.settings.sse_ping_seconds,
-                       ping_message_factory=keep_alive, send_timeout=self.settings.send_timeout,
+                       ping_message_factory=keep_alive, send_timeout=self.stream_send_timeout,
                        on_close=on_close)
 
     def reader_slot(self, identity: Identity) -> Callable[[], None]:
