@@ -95,7 +95,9 @@ class Reply:
                 batch = [await queue.get()]
             finally:
                 self._waiting = False
-            while not queue.empty():
+            # At most QUEUE_LIMIT a write: a burst taken at once must not sit in the connection's
+            # buffer of a client that stops reading.
+            while not queue.empty() and len(batch) < QUEUE_LIMIT:
                 batch.append(queue.get_nowait())
             last = batch[-1]  # _END or _BEHIND is the last thing put, so always at the end
             if last is _END or last is _BEHIND:
@@ -161,7 +163,8 @@ class Reply:
         """``item`` to the attached client; with ``QUEUE_LIMIT`` waiting already and the client
         not waiting for them (it is stuck in a write), it reads on from the log instead (what
         waits is dropped: the log has it). A client that waits only has not run yet: a model
-        stream already buffered comes in a burst, and it takes the burst in one write."""
+        stream already buffered comes in a burst, and it takes the burst, ``QUEUE_LIMIT``
+        events a write."""
         queue = self._queue
         if queue is None:
             return

@@ -83,10 +83,10 @@ async def test_a_client_too_far_behind_reads_on_from_the_log_exactly(kind, reque
     assert text == "".join("地图"[n % 2] * (1 + n % 3) for n in range(chunks))
 
 
-async def test_a_client_waiting_for_a_burst_takes_it_in_one_write_not_from_the_log():
+async def test_a_client_waiting_for_a_burst_takes_it_from_its_queue_not_from_the_log():
     """A model stream already buffered comes without a yield point: the client was waiting for
-    it (not stuck in a write), so it gets the whole burst as one batch from its queue, live,
-    instead of falling back to the log (whose merged chunks come every 50 ms)."""
+    it (not stuck in a write), so it gets the whole burst from its queue, live, in writes of
+    ``QUEUE_LIMIT`` events, instead of falling back to the log (merged chunks every 50 ms)."""
     mid, sid = str(uuid.uuid4()), str(uuid.uuid4())
     burst = 5 * QUEUE_LIMIT
 
@@ -106,6 +106,7 @@ async def test_a_client_waiting_for_a_burst_takes_it_in_one_write_not_from_the_l
     finally:
         await log.aclose()
     assert not reply._behind
-    assert [len(b) for b in batches] == [burst + 1]  # the burst and stream_end, one write
-    assert "".join(e.chunk for e in batches[0] if isinstance(e, StreamChunk)) == "".join(
+    assert [len(b) for b in batches] == [QUEUE_LIMIT] * 5 + [1]  # the burst, then stream_end
+    events = [e for b in batches for e in b]
+    assert "".join(e.chunk for e in events if isinstance(e, StreamChunk)) == "".join(
         str(n % 10) for n in range(burst))
