@@ -56,8 +56,9 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "SERVE_RESULTS.md"
 
 
-def _start(args: list[str], env: dict[str, str], marker: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+def _start(args: list[str], env: dict[str, str], marker: str,
+           cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     for line in process.stdout:
         if marker in line:

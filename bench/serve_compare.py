@@ -30,20 +30,11 @@ from typing import Any
 
 from bench import sides
 from bench.run import machine
+from bench.serve import _start
 from bench.timing import timed
 
 ROOT = sides.ROOT
 RESULTS = ROOT / "bench" / "SERVE_COMPARE_RESULTS.md"
-
-
-def _start(args: list[str], env: dict[str, str], cwd: Path,
-           marker: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if marker in line:
-            return process, line
-    raise RuntimeError(f"{args} did not start (exit {process.wait()})")
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -126,7 +117,7 @@ def main() -> None:
     processes: list[subprocess.Popen[str]] = []
     try:
         fake, ready = _start([sys.executable, "-m", "bench.server"], sides.env(ROOT, base_env),
-                             ROOT, "READY ")
+                             "READY ")
         processes.append(fake)
         base = ready.split()[1]
         urls: dict[str, str] = {}
@@ -139,8 +130,8 @@ def main() -> None:
             if side == "after":
                 env.update(extra)
             serve, line = _start([sys.executable, "-m", "bailian_geo_agent.agent.cli", "serve",
-                                  "--port", "0", "--log-level", "warning"], env, root,
-                                 "listening on ")
+                                  "--port", "0", "--log-level", "warning"], env,
+                                 "listening on ", root)
             processes.append(serve)
             urls[side] = line.rsplit("listening on ", 1)[1].strip()
         samples = asyncio.run(measure(urls, args.chunks, args.rounds))
