@@ -18,20 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from bench import sides
 from bench.run import machine
-from bench.serve import _start
-from bench.timing import timed
+from bench.serve import _over_sse, _start
 
 ROOT = sides.ROOT
 RESULTS = ROOT / "bench" / "SERVE_COMPARE_RESULTS.md"
@@ -44,23 +40,6 @@ def _stop(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-async def _over_sse(client: Any, n: int) -> tuple[float, float]:
-    from httpx_sse import aconnect_sse
-
-    from bench.server import instruction
-
-    async def texts() -> AsyncIterator[str]:
-        async with aconnect_sse(client, "POST", "/v1/chat/stream",
-                                json={"message": instruction(n)}) as source:
-            async for sse in source.aiter_sse():
-                if sse.event == "stream_chunk":
-                    yield json.loads(sse.data)["chunk"]
-                elif sse.event == "error":
-                    raise RuntimeError(sse.data)
-
-    return await timed(texts(), n, "SSE")
 
 
 async def measure(urls: dict[str, str], n: int, rounds: int) -> dict[str, dict[str, list[float]]]:

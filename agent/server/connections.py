@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from bailian_geo_agent.agent._compat.uvicorn import H11Protocol, awaiting_head
+from bailian_geo_agent.agent.server.errors import error_body
 from bailian_geo_agent.agent.serving import ServerSettings
 from bailian_geo_agent.prompts.catalogue import Language, text, use_language
 
@@ -58,7 +59,7 @@ class Guard:
         """Connections served now."""
         self.refusing = 0
         """Connections being answered 503 now."""
-        body = json.dumps({"type": "error", "error": refusal}, ensure_ascii=False).encode()
+        body = json.dumps(error_body(refusal), ensure_ascii=False).encode()
         self.refusal = (
             b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\nretry-after: %d\r\nconnection: close\r\n\r\n"
