@@ -89,7 +89,7 @@ def _describe_error(error: BaseException) -> str:
     return str(to_agent_error(error))
 
 
-def _error_kind(error: BaseException) -> str:
+def error_kind(error: BaseException) -> str:
     """``StreamError.kind`` of ``error``: its class in the agent's error hierarchy."""
     if isinstance(error, asyncio.CancelledError):
         return "cancelled"
@@ -236,7 +236,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             except Exception:  # never leave the consumer waiting for a last event
                 text = message_text("internal_error")
             if not kind and not isinstance(error, str):
-                kind = _error_kind(error)
+                kind = error_kind(error)
             self._queue.put_nowait(StreamError(self.message_id, self.session_id, text, kind))
         self._queue.put_nowait(_DONE)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from bailian_geo_agent.agent import telemetry
-from bailian_geo_agent.agent.callbacks import ChunkStreamHandler
+from bailian_geo_agent.agent.callbacks import ChunkStreamHandler, error_kind
 from bailian_geo_agent.agent.config import Settings
 from bailian_geo_agent.agent.errors import (
     ConfigurationError,
@@ -140,16 +140,14 @@ class StreamChatService:
                 sid = normalize_session_id(session_id) or str(uuid4())
             except GeoAgentError as exc:
                 sid = str(uuid4())
-                error = StreamError(message_id, sid, self._describe(exc),
-                                    type(to_agent_error(exc)).__name__)
+                error = StreamError(message_id, sid, self._describe(exc), error_kind(exc))
             else:
                 try:
                     self._check_ready()
                     question = validate_message(message, self.settings.max_message_chars)
                     wanted = self._events if events is None else validate_events(events)
                 except Exception as exc:  # bad input or setup: one error event, no model call
-                    error = StreamError(message_id, sid, self._describe(exc),
-                                        type(to_agent_error(exc)).__name__)
+                    error = StreamError(message_id, sid, self._describe(exc), error_kind(exc))
         if error is not None:
             yield _only(error)
             return
