@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 from bailian_geo_agent.agent.errors import AnswerTooLongError, ProviderError, to_agent_error
 from bailian_geo_agent.agent.events import (
     OPTIONAL_EVENTS,
+    Links,
     MapAction,
     ReasoningChunk,
     StreamChunk,
@@ -34,6 +35,7 @@ from bailian_geo_agent.agent.events import (
 )
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from bailian_geo_agent.prompts.catalogue import text as message_text
+from bailian_geo_agent.tools.map_commands import artifact_commands
 from langchain_core.callbacks import AsyncCallbackHandler
 
 logger = logging.getLogger(__name__)
@@ -350,13 +352,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         outcome = "error" if getattr(output, "status", None) == "error" else "ok"  # handled
         name, call_id = self._tool_ended(run_id, outcome, getattr(output, "tool_call_id", None))
         artifact = getattr(output, "artifact", None)
-        if "map_action" in self.events and isinstance(artifact, dict):
-            action = artifact.get("map_action")
-            structured = artifact.get("structured_content")  # the tool, loaded over MCP
-            if action is None and isinstance(structured, dict):
-                action = structured.get("map_action")
-            if isinstance(action, dict):
-                self._queue.put_nowait(MapAction(self.message_id, self.session_id, action))
+        if isinstance(artifact, dict):
+            self._artifact_events(artifact, name, call_id)
         if "tool_end" in self.events:
             content = getattr(output, "content", output)
             if not isinstance(content, str):
@@ -375,6 +372,20 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             text = message_text("tool_failed", error=type(error).__name__)
             self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text, call_id,
                                            "cancelled" if outcome == "cancelled" else "error"))
+
+    def _artifact_events(self, artifact: dict[str, Any], tool: str, call_id: str | None) -> None:
+        """The opt-in events a tool's artifact carries: its map commands and links."""
+        structured = artifact.get("structured_content")  # the tool, loaded over MCP
+        if isinstance(structured, dict):
+            artifact = structured
+        if "map_action" in self.events:
+            for action in artifact_commands(artifact):
+                self._queue.put_nowait(MapAction(self.message_id, self.session_id, action))
+        links = artifact.get("links")
+        if "links" in self.events and isinstance(links, list) and links:
+            self._queue.put_nowait(Links(self.message_id, self.session_id, tool,
+                                         [link for link in links if isinstance(link, dict)],
+                                         call_id))
 
     def _tool_ended(self, run_id: UUID, outcome: str, call_id: Any) -> tuple[str, str | None]:
         """The ended tool's name and call id; logs it (``-v``: tool, time, outcome)."""

@@ -1,8 +1,8 @@
 """Typed stream events, and their documented dict form at the edge.
 
 The four documented types (``stream_start``, ``stream_chunk``, ``stream_end``, ``error``) are
-always sent. ``map_action``, ``tool_start``, ``tool_end``, ``reasoning_chunk`` and ``usage`` are
-opt-in (see ``OPTIONAL_EVENTS``; a front end's usual choice is ``FRONT_END_EVENTS``).
+always sent. ``map_action``, ``tool_start``, ``tool_end``, ``links``, ``reasoning_chunk`` and
+``usage`` are opt-in (see ``OPTIONAL_EVENTS``; a front end's usual choice is ``FRONT_END_EVENTS``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
 EventType = Literal[
     "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end",
-    "reasoning_chunk", "usage",
+    "reasoning_chunk", "usage", "links",
 ]
-FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end")
+FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end", "links")
 """The optional events a chat front end shows: the web page asks for them (it reads this list
 from the server) and the AI SDK stream sends them."""
 OPTIONAL_EVENTS: frozenset[str] = frozenset((*FRONT_END_EVENTS, "reasoning_chunk", "usage"))
@@ -98,6 +98,22 @@ class MapAction(_Event):
 
 
 @dataclass(slots=True)
+class Links(_Event):
+    """Hand-off links of a tool's result: what a phone opens (a map app's marker, navigation
+    or search, a ``geo:`` URI, an openstreetmap.org page) (opt-in).
+
+    Each link is ``{"kind", "label", "url"}`` (``tools.links.Link``)."""
+
+    message_id: str
+    session_id: str
+    tool: str
+    links: list[dict[str, Any]] = field(default_factory=list)
+    tool_call_id: str | None = None
+    """The id of the call whose result carries them."""
+    type: Literal["links"] = "links"
+
+
+@dataclass(slots=True)
 class ToolStart(_Event):
     """A tool began running (opt-in)."""
 
@@ -167,7 +183,7 @@ for _cls in _Event.__subclasses__():  # each a dataclass
 
 StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
     StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
-    ReasoningChunk, Usage,
+    ReasoningChunk, Usage, Links,
 ]
 """Any event of a reply (``StreamChatService.stream_events`` yields these)."""
 
@@ -177,7 +193,7 @@ TERMINAL_EVENTS: tuple[type[StreamEnd], type[StreamError]] = (StreamEnd, StreamE
 _BY_TYPE: dict[str, type[_Event]] = {
     cast(str, cls.__dataclass_fields__["type"].default): cls
     for cls in (StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
-                ReasoningChunk, Usage)
+                ReasoningChunk, Usage, Links)
 }
 
 

@@ -10,7 +10,7 @@ tools (``{"map_action": command}``). Every point carries its system ``crs``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from pydantic import (
@@ -28,9 +28,17 @@ DIGITS = 6
 """Decimals of every command coordinate (about 0.1 m)."""
 MAX_PATH_POINTS = 500
 """Most vertices of a drawn route (longer polylines are thinned by the tool)."""
+MAX_AREA_POINTS = 2000
+"""Most vertices of a drawn area, all rings together (longer outlines are simplified)."""
+MAX_STOPS = 25
+"""Most numbered stops of one command (a trip's places)."""
 
 Lng = Annotated[float, Field(ge=-180, le=180)]
 Lat = Annotated[float, Field(ge=-90, le=90)]
+Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+"""A CSS colour ``#rrggbb``."""
+LayerName = Annotated[str, Field(min_length=1, max_length=40)]
+"""A named group of drawn things (``"day 1"``) the map shows, hides or clears together."""
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -69,26 +77,42 @@ class LabelledPoint(MapPoint):
     label: str
 
 
-class Marker(LabelledPoint):
+class _OptionalKeys(BaseModel):
+    """A model whose ``_OPTIONAL`` keys are absent rather than null on the wire (and in the
+    schema): a key the sender has no value for is left out."""
+
+    _OPTIONAL: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_empty_optionals(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        for key in self._OPTIONAL:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:  # as the schema says: leave the key out instead
+        raise ValueError("leave the key out instead of null")
+    return value
+
+
+class Marker(LabelledPoint, _OptionalKeys):
     """A marker: its label, and an optional popup text."""
 
+    _OPTIONAL: ClassVar[tuple[str, ...]] = ("description",)
     description: Annotated[str, Field(max_length=300)] | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=_no_default
     )
 
-    @field_validator("description", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:  # as the schema says: leave the key out instead
-            raise ValueError("description is a string when present")
-        return value
+    _check_description = field_validator("description", mode="before")(_not_null)
 
-    @model_serializer(mode="wrap")
-    def _without_empty_description(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if data.get("description") is None:  # optional: absent rather than null on the wire
-            data.pop("description", None)
-        return data
+
+class Stop(Marker):
+    """A numbered stop of a trip (1 is visited first)."""
+
+    number: int = Field(ge=1, le=99)
 
 
 class Bounds(_Part):
@@ -98,14 +122,30 @@ class Bounds(_Part):
     northeast: MapPoint
 
 
-class MapCommand(BaseModel):
+class MapCommand(_OptionalKeys):
     """Base of the map commands; ``op`` names the command."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_require_op)
 
     def to_dict(self) -> dict[str, Any]:
         """The command's wire form (``op`` first)."""
-        return self.model_dump(mode="json")
+        data: dict[str, Any] = self.model_dump(mode="json")
+        if next(iter(data)) != "op":  # a drawing command's inherited layer/color come first
+            data = {"op": data.pop("op"), **data}
+        return data
+
+
+class _Layered(MapCommand):
+    """A command that draws: optionally into a named ``layer``, in a ``color``."""
+
+    _OPTIONAL: ClassVar[tuple[str, ...]] = ("layer", "color")
+    layer: LayerName | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    """The named layer it belongs to (shown, hidden and cleared by ``layer`` commands); absent:
+    the map's default layer."""
+    color: Color | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    """Its colour; absent: the map's own."""
+
+    _check_layered = field_validator("layer", "color", mode="before")(_not_null)
 
 
 class SetView(MapCommand):
@@ -117,21 +157,21 @@ class SetView(MapCommand):
     label: str
 
 
-class AddMarkers(MapCommand):
+class AddMarkers(_Layered):
     """Add labelled markers."""
 
     op: Literal["add_markers"] = "add_markers"
     markers: list[Marker] = Field(min_length=1)
 
 
-class DrawRoute(MapCommand):
+class DrawRoute(_Layered):
     """Draw a route: its polyline in ``crs``, its ends, and its length and time when planned
     (``null`` for an explicit path)."""
 
     op: Literal["draw_route"] = "draw_route"
     crs: CRS
     path: list[tuple[Lng, Lat]] = Field(max_length=MAX_PATH_POINTS)
-    mode: Literal["driving", "walking"] | None
+    mode: Literal["driving", "walking", "cycling"] | None
     origin: LabelledPoint
     destination: LabelledPoint
     distance_m: float | None
@@ -147,14 +187,58 @@ class FitBounds(MapCommand):
 
 
 class Clear(MapCommand):
-    """Remove markers, routes, or both."""
+    """Remove markers, routes, stops, areas, or all of them (every layer)."""
 
     op: Literal["clear"] = "clear"
-    target: Literal["all", "markers", "routes"] = "all"
+    target: Literal["all", "markers", "routes", "stops", "areas"] = "all"
+
+
+class AddStops(_Layered):
+    """Add a trip's numbered stops (drawn as numbered markers, in ``number`` order)."""
+
+    op: Literal["add_stops"] = "add_stops"
+    stops: list[Stop] = Field(min_length=1, max_length=MAX_STOPS)
+
+
+Ring = Annotated[list[tuple[Lng, Lat]], Field(min_length=4)]
+"""A closed ring of ``[lng, lat]`` vertices (the last equal to the first)."""
+
+
+class DrawArea(_Layered):
+    """Draw an area: a district or AOI boundary, a reachable area (isochrone) or any region.
+
+    ``polygons`` is a GeoJSON MultiPolygon's coordinates in ``crs``: each polygon is a list of
+    rings, the outer ring first, holes after."""
+
+    op: Literal["draw_area"] = "draw_area"
+    crs: CRS
+    label: str
+    kind: Literal["district", "aoi", "isochrone", "region"]
+    polygons: list[Annotated[list[Ring], Field(min_length=1)]] = Field(min_length=1)
+
+    @field_validator("polygons")
+    @classmethod
+    def _bounded(cls, polygons: list[list[list[tuple[float, float]]]]) -> Any:
+        total = sum(len(ring) for polygon in polygons for ring in polygon)
+        if total > MAX_AREA_POINTS:
+            raise ValueError(f"at most {MAX_AREA_POINTS} vertices in all, got {total}")
+        for polygon in polygons:
+            for ring in polygon:
+                if ring[0] != ring[-1]:
+                    raise ValueError("each ring is closed: its last vertex equals its first")
+        return polygons
+
+
+class LayerCommand(MapCommand):
+    """Show, hide or clear (remove) everything drawn into the named layer."""
+
+    op: Literal["layer"] = "layer"
+    name: LayerName
+    action: Literal["show", "hide", "clear"]
 
 
 MapAction = Annotated[
-    SetView | AddMarkers | DrawRoute | FitBounds | Clear,
+    SetView | AddMarkers | DrawRoute | FitBounds | Clear | AddStops | DrawArea | LayerCommand,
     Field(discriminator="op"),
 ]
 """Any map command, told apart by ``op``."""
@@ -168,6 +252,20 @@ class MapToolOutput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     map_action: MapAction
+
+
+def artifact_commands(artifact: Any) -> list[dict[str, Any]]:
+    """The wire-form commands of a tool's artifact: ``{"map_action": command}`` (one) or
+    ``{"map_actions": [command, ...]}`` (several, in order); none for anything else."""
+    if not isinstance(artifact, dict):
+        return []
+    one = artifact.get("map_action")
+    if isinstance(one, dict):
+        return [one]
+    many = artifact.get("map_actions")
+    if isinstance(many, list):
+        return [command for command in many if isinstance(command, dict)]
+    return []
 
 
 def parse_map_action(data: Any) -> MapCommand:

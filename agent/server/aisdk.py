@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from bailian_geo_agent.agent.events import (
+    Links,
     MapAction,
     ReasoningChunk,
     StreamChunk,
@@ -165,6 +166,12 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         parts: list[Part] = []
         self._end_reasoning(parts)
         parts.append({"type": "data-map-action", "data": event.action})
+        return parts
+
+    def on_links(self, event: Links) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        parts.append({"type": "data-links", "data": {"tool": event.tool, "links": event.links}})
         return parts
 
     def on_usage(self, event: Usage) -> Sequence[Part]:

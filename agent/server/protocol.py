@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from bailian_geo_agent.agent.events import (
+    Links,
     MapAction,
     ReasoningChunk,
     StreamChunk,
@@ -42,6 +43,7 @@ class EventStreamAdapter(Generic[FrameT]):
             ToolStart: self.on_tool_start,
             ToolEnd: self.on_tool_end,
             MapAction: self.on_map_action,
+            Links: self.on_links,
             Usage: self.on_usage,
             StreamEnd: self.on_end,
             StreamError: self.on_error,
@@ -71,6 +73,10 @@ class EventStreamAdapter(Generic[FrameT]):
 
     def on_map_action(self, event: MapAction) -> Sequence[FrameT]:
         """A command for the map (opt-in)."""
+        return _NONE
+
+    def on_links(self, event: Links) -> Sequence[FrameT]:
+        """Hand-off links of a tool's result (opt-in)."""
         return _NONE
 
     def on_usage(self, event: Usage) -> Sequence[FrameT]:
