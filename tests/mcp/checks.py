@@ -21,11 +21,14 @@ MAP_TOOLS = {"map_set_view", "map_add_markers", "map_draw_route", "map_fit_bound
 # Each command's keys, as tools/README.md documents the map_action contract.
 COMMAND_KEYS = {
     "set_view": {"op", "center", "zoom", "label"},
-    "add_markers": {"op", "markers"},
+    "add_markers": {"op", "markers", "layer", "color"},
     "draw_route": {"op", "crs", "path", "mode", "origin", "destination", "distance_m",
-                   "duration_s"},
+                   "duration_s", "layer", "color"},
     "fit_bounds": {"op", "bounds", "padding"},
     "clear": {"op", "target"},
+    "add_stops": {"op", "stops", "layer", "color"},
+    "draw_area": {"op", "crs", "label", "kind", "polygons", "layer", "color"},
+    "layer": {"op", "name", "action"},
 }
 
 
