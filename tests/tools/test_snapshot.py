@@ -162,7 +162,7 @@ async def test_layers_and_clear_decide_what_is_drawn(tiles: FakeTiles) -> None:
                 RED)
     fetched = len(tiles.requests)
     cleared = [*shown, {"op": "clear", "target": "markers"}]
-    with pytest.raises(NothingToDraw, match="no markers|没有标记"):
+    with pytest.raises(NothingToDraw, match=r"no markers|没有标记"):
         await render_png(cleared, size=SIZE, config=config)
     assert len(tiles.requests) == fetched
 
