@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
+from bailian_geo_agent.tools.cache import TTLCache
 from bailian_geo_agent.tools.coords import CRS, Coordinate, out_of_china
 from bailian_geo_agent.tools.errors import GeoProviderError
 from bailian_geo_agent.tools.map_commands import (
@@ -70,6 +71,8 @@ TILE_CONCURRENCY = 2
 MAX_TILE_PIXELS = 1024 * 1024
 """Largest decoded tile (a guard against decompression bombs)."""
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TILE_CACHE = TTLCache(maxsize=512)
+"""Tile bodies by URL, kept ``GEO_CACHE_TTL`` seconds (tile servers ask clients to cache)."""
 
 COLORS = {"marker": "#e8453c", "stop": "#7b2fbe", "route": "#1a73e8", "area": "#0f9d58"}
 """Colours of things drawn without one of their own."""
@@ -470,7 +473,8 @@ async def _base_map(view: View, config: GeoConfig, http: HttpClient,
 
     async def fetch(tx: int, ty: int) -> tuple[int, int, Any]:
         async with gate:
-            tile = await _tile(config.tile_url, view.zoom, tx % count, ty, http, image_module)
+            tile = await _tile(config.tile_url, view.zoom, tx % count, ty, http, image_module,
+                               config.cache_ttl)
         return tx, ty, tile
 
     jobs = [fetch(tx, ty) for tx in range(first_x, last_x + 1)
@@ -486,13 +490,16 @@ def tile_url(template: str, zoom: int, x: int, y: int) -> str:
 
 
 async def _tile(template: str, zoom: int, x: int, y: int, http: HttpClient,
-                image_module: Any) -> Any:
+                image_module: Any, ttl: float) -> Any:
     host = urlsplit(template).netloc
-    try:
-        body, _ = await http.get_bytes(tile_url(template, zoom, x, y), service=host)
-    except GeoProviderError as exc:
-        raise SnapshotError(message_text("snapshot_tiles_failed", host=host,
-                                         problem=str(exc))) from None
+    url = tile_url(template, zoom, x, y)
+    body = TILE_CACHE.get(url)
+    if body is None:
+        try:
+            body, _ = await http.get_bytes(url, service=host)
+        except GeoProviderError as exc:
+            raise SnapshotError(message_text("snapshot_tiles_failed", host=host,
+                                             problem=str(exc))) from None
     try:
         tile = image_module.open(io.BytesIO(body))
         if tile.width * tile.height > MAX_TILE_PIXELS:
@@ -502,6 +509,7 @@ async def _tile(template: str, zoom: int, x: int, y: int, http: HttpClient,
         raise SnapshotError(message_text("snapshot_tile_not_image", host=host)) from None
     if tile.size != (TILE, TILE):  # e.g. 512-pixel "retina" tiles
         tile = tile.resize((TILE, TILE))
+    TILE_CACHE.set(url, body, ttl)
     return tile
 
 

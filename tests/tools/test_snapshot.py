@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.coords import gcj02_to_wgs84
-from bailian_geo_agent.tools.snapshot import NothingToDraw, SnapshotError, render_png
+from bailian_geo_agent.tools.snapshot import TILE_CACHE, NothingToDraw, SnapshotError, render_png
 from PIL import Image
 
 from tests.fakes.amap import FakeAmap
@@ -36,8 +36,10 @@ def tiles_server() -> Iterator[FakeTiles]:
 @pytest.fixture
 def tiles(tiles_server: FakeTiles) -> Iterator[FakeTiles]:
     tiles_server.reset()
+    TILE_CACHE.clear()
     yield tiles_server
     tiles_server.reset()
+    TILE_CACHE.clear()
 
 
 def open_config(tiles: FakeTiles) -> GeoConfig:
@@ -91,6 +93,15 @@ async def test_one_marker_is_drawn_at_the_centre_over_real_tiles(tiles: FakeTile
               for ty in range(int((y - 150) // 256), int((y + 149) // 256) + 1)}
     assert {(r.z, r.x, r.y) for r in tiles.requests} == wanted  # each tile under it, once
     assert len(tiles.requests) == len(wanted)
+    again = await render_png([{"op": "add_markers", "markers": [marker(13.4050, 52.5200)]}],
+                             size=SIZE, config=open_config(tiles))
+    assert again == png and len(tiles.requests) == len(wanted)  # the tiles were cached
+    no_cache = open_config(tiles).with_overrides(cache_ttl=0.0)
+    TILE_CACHE.clear()
+    for _ in range(2):
+        await render_png([{"op": "add_markers", "markers": [marker(13.4050, 52.5200)]}],
+                         size=SIZE, config=no_cache)
+    assert len(tiles.requests) == 3 * len(wanted)  # GEO_CACHE_TTL=0: fetched each time
 
 
 async def test_route_area_and_stops_land_on_their_coordinates(tiles: FakeTiles) -> None:
