@@ -755,6 +755,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "after the reply, save what it drew on the map (markers, routes, areas) as a PNG "
         "picture",
     },
+    "help_map_size": {
+        "zh": "--map 图片的宽x高（像素，默认 640x400，每边 64 到 1024）",
+        "en": "width x height of the --map picture (pixels, default 640x400, 64 to 1024 each)",
+    },
     "help_map_images": {
         "zh": "返回地图命令的工具同时附上一张地图图片（PNG，MCP 图片内容），供没有地图的客户端使用",
         "en": "tools that return map commands also return a picture of them (PNG, MCP image "

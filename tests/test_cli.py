@@ -174,6 +174,7 @@ def test_the_readme_documents_the_exit_codes():
         ["ask", "--env-file", "missing.env", "hi"],
         ["serve", "--port", "eighty"],
         ["mcp", "--env-file", "missing.env"],
+        ["ask", "--map", "out.png", "--map-size", "5000x10", "hi"],
         ["ask", ""],
         ["ask", "  "],
     ],
@@ -630,7 +631,7 @@ def test_ask_map_writes_a_picture_of_what_the_reply_drew(tmp_path, fake_dashscop
     fake_dashscope.script(Reply(tool_calls=[ToolCall("map_add_markers", MAP_MARKERS)]),
                           Reply(text="已在地图上标出。"))
     out = tmp_path / "map.png"
-    result = run_cli("ask", "--map", str(out), "三里屯和国贸在哪？",
+    result = run_cli("ask", "--map", str(out), "--map-size", "800x500", "三里屯和国贸在哪？",
                      env=cli_env(tmp_path, fake_dashscope, fake_amap))
     assert result.returncode == ExitCode.OK, result.stderr
     assert result.stdout.strip() == "已在地图上标出。"
@@ -638,8 +639,9 @@ def test_ask_map_writes_a_picture_of_what_the_reply_drew(tmp_path, fake_dashscop
         assert text("snapshot_written", path=str(out)) in result.stderr
         assert text("cli_map", action="").strip() not in result.stderr  # drawn, not listed
     with Image.open(out) as picture:
-        assert (picture.format, picture.size) == ("PNG", (640, 400))
+        assert (picture.format, picture.size) == ("PNG", (800, 500))
     (request,) = fake_amap.requests_to(STATIC_MAP_PATH)
+    assert request.params["size"] == "800*500"
     assert request.params["markers"].count("|") == 1  # both markers, in GCJ-02 as given
     assert "116.455000,39.937000" in request.params["markers"]
     assert amap_plugin.FAKE_AMAP_KEY not in result.stderr + result.stdout

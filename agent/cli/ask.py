@@ -36,16 +36,30 @@ def run_ask(replies: Replies, display: Display, question: str, session_id: str) 
 def add_ask_options(parser: argparse.ArgumentParser) -> None:
     """``ask``'s own options (beside the common ones)."""
     parser.add_argument("--map", metavar="PNG", default=None, help=text("help_map_out"))
+    parser.add_argument("--map-size", metavar="WxH", type=_size_arg, default=None,
+                        help=text("help_map_size"))
 
 
-def write_map(replies: Replies, display: Display, path: str) -> ExitCode:
+def _size_arg(value: str) -> tuple[int, int]:
+    from bailian_geo_agent.tools.snapshot import MAX_SIDE, MIN_SIDE
+
+    width, _, height = value.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()
+            and MIN_SIDE <= int(width) <= MAX_SIDE and MIN_SIDE <= int(height) <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(text("snapshot_bad_size", low=MIN_SIDE, high=MAX_SIDE))
+    return int(width), int(height)
+
+
+def write_map(replies: Replies, display: Display, path: str,
+              size: tuple[int, int] | None = None) -> ExitCode:
     """Save a picture of the last reply's map commands as ``path`` (PNG): ``OK`` once written,
     ``ERROR`` (no file) when the reply drew nothing or the picture could not be made."""
-    from bailian_geo_agent.tools.snapshot import SnapshotError, render_png
+    from bailian_geo_agent.tools.snapshot import DEFAULT_SIZE, SnapshotError, render_png
 
     try:
         config = replies.service.settings.geo_config()
-        png = replies.loop.run_until_complete(render_png(replies.map_actions, config=config))
+        png = replies.loop.run_until_complete(
+            render_png(replies.map_actions, size=size or DEFAULT_SIZE, config=config))
     except (SnapshotError, ValueError) as exc:  # ValueError: the geo settings, or no command
         display.note(text("snapshot_failed", problem=exc))
         return ExitCode.ERROR

@@ -110,7 +110,7 @@ def _run(arguments: list[str], own_process: bool) -> ExitCode:
                     return run_chat(replies, display, session_id)
                 status = run_ask(replies, display, question, session_id)
                 if map_path and status == ExitCode.OK:
-                    return write_map(replies, display, map_path)
+                    return write_map(replies, display, map_path, args.map_size)
                 return status
         finally:
             replies.close()
