@@ -435,12 +435,14 @@ async def _render_tiles(scene: Scene, size: tuple[int, int], config: GeoConfig,
     font = font_module.load_default(size=12)
     for point in wgs.points:
         x, y = view.pixel(point.at)
-        radius = 7 if point.number is None else 10
+        radius = 7 if point.number is None else 10 if point.number < 10 else 12
         draw.ellipse((x - radius, y - radius, x + radius, y + radius),
                      fill=(*_rgb(point.color), 255), outline=(255, 255, 255, 255), width=2)
         if point.number is not None:
-            draw.text((x, y), str(point.number), fill=(255, 255, 255, 255), font=font,
-                      anchor="mm")
+            number = str(point.number)
+            left, top, right, bottom = draw.textbbox((0, 0), number, font=font)
+            draw.text((x - (left + right) / 2, y - (top + bottom) / 2), number,
+                      fill=(255, 255, 255, 255), font=font)  # centred (any font kind)
     host = urlsplit(config.tile_url).hostname or ""
     if host.endswith("openstreetmap.org"):  # the tiles' licence asks for it
         note = "© OpenStreetMap contributors"
