@@ -709,6 +709,61 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "不提供 map_* 工具（用于没有地图的客户端）",
         "en": "leave out the map_* tools (for clients without a map)",
     },
+    # -- snapshot
+    "snapshot_nothing": {
+        "zh": "这次回答没有在地图上画任何东西（没有标记、路线或区域），所以没有地图图片。",
+        "en": "The reply drew nothing on the map (no markers, routes or areas), so there is no "
+        "map picture.",
+    },
+    "snapshot_bad_size": {
+        "zh": "地图图片的宽和高都须在 {low} 到 {high} 像素之间。",
+        "en": "A map picture's width and height must each be {low} to {high} pixels.",
+    },
+    "snapshot_needs_pillow": {
+        "zh": "画地图图片需要 Pillow：请运行 pip install \"bailian-geo-agent[snapshot]\"。",
+        "en": "Map pictures need Pillow: run pip install \"bailian-geo-agent[snapshot]\".",
+    },
+    "snapshot_tiles_failed": {
+        "zh": "无法从 {host} 取得地图瓦片：{problem} 请检查 GEO_TILE_URL，或稍后再试。",
+        "en": "Could not load the map tiles from {host}: {problem} Check GEO_TILE_URL or try "
+        "again later.",
+    },
+    "snapshot_tile_not_image": {
+        "zh": "{host} 返回的地图瓦片不是图片：请检查 GEO_TILE_URL 是否指向 PNG/JPEG 瓦片服务。",
+        "en": "The map tiles from {host} are not images: check that GEO_TILE_URL points to a "
+        "PNG/JPEG tile server.",
+    },
+    "snapshot_not_png": {
+        "zh": "{service}的静态地图没有返回图片，请稍后再试。",
+        "en": "{service}'s static map answered with something other than a picture; try again "
+        "later.",
+    },
+    "snapshot_failed": {
+        "zh": "地图图片没有生成：{problem}",
+        "en": "The map picture was not made: {problem}",
+    },
+    "snapshot_written": {
+        "zh": "地图图片已保存：{path}",
+        "en": "Map picture saved: {path}",
+    },
+    "snapshot_write_failed": {
+        "zh": "无法写入地图图片 {path}：{problem}",
+        "en": "Could not write the map picture {path}: {problem}",
+    },
+    "help_map_out": {
+        "zh": "回答之后，把回答画在地图上的内容（标记、路线、区域）存为 PNG 图片",
+        "en": "after the reply, save what it drew on the map (markers, routes, areas) as a PNG "
+        "picture",
+    },
+    "help_map_size": {
+        "zh": "--map 图片的宽x高（像素，默认 640x400，每边 64 到 1024）",
+        "en": "width x height of the --map picture (pixels, default 640x400, 64 to 1024 each)",
+    },
+    "help_map_images": {
+        "zh": "返回地图命令的工具同时附上一张地图图片（PNG，MCP 图片内容），供没有地图的客户端使用",
+        "en": "tools that return map commands also return a picture of them (PNG, MCP image "
+        "content), for clients without a map",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -174,6 +174,7 @@ def test_the_readme_documents_the_exit_codes():
         ["ask", "--env-file", "missing.env", "hi"],
         ["serve", "--port", "eighty"],
         ["mcp", "--env-file", "missing.env"],
+        ["ask", "--map", "out.png", "--map-size", "5000x10", "hi"],
         ["ask", ""],
         ["ask", "  "],
     ],
@@ -612,3 +613,63 @@ def test_start_up_pauses_collection_until_the_first_reply_only_in_its_own_proces
     assert own["frozen"] > 50_000
     assert caller["code"] == 0 and caller["before_first_event"] > 50
     assert caller["frozen"] == 0 and not caller["httpx_cli_skipped"]
+
+
+# -- ask --map: a picture of what the reply drew ----------------------------------------------
+
+
+MAP_MARKERS = {"markers": [{"label": "三里屯", "lng": 116.455, "lat": 39.937},
+                           {"label": "国贸", "lng": 116.461, "lat": 39.909}]}
+
+
+def test_ask_map_writes_a_picture_of_what_the_reply_drew(tmp_path, fake_dashscope, fake_amap):
+    from PIL import Image
+
+    from tests.fakes.amap_static import STATIC_MAP_PATH, static_map_answer
+
+    fake_amap.set_response(STATIC_MAP_PATH, static_map_answer)
+    fake_dashscope.script(Reply(tool_calls=[ToolCall("map_add_markers", MAP_MARKERS)]),
+                          Reply(text="已在地图上标出。"))
+    out = tmp_path / "map.png"
+    result = run_cli("ask", "--map", str(out), "--map-size", "800x500", "三里屯和国贸在哪？",
+                     env=cli_env(tmp_path, fake_dashscope, fake_amap))
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert result.stdout.strip() == "已在地图上标出。"
+    with use_language("zh"):
+        assert text("snapshot_written", path=str(out)) in result.stderr
+        assert text("cli_map", action="").strip() not in result.stderr  # drawn, not listed
+    with Image.open(out) as picture:
+        assert (picture.format, picture.size) == ("PNG", (800, 500))
+    (request,) = fake_amap.requests_to(STATIC_MAP_PATH)
+    assert request.params["size"] == "800*500"
+    assert request.params["markers"].count("|") == 1  # both markers, in GCJ-02 as given
+    assert "116.455000,39.937000" in request.params["markers"]
+    assert amap_plugin.FAKE_AMAP_KEY not in result.stderr + result.stdout
+    assert list(tmp_path.glob(".map.png.*")) == []  # no partial file left
+
+
+def test_ask_map_says_so_when_nothing_was_drawn_or_the_picture_fails(tmp_path, fake_dashscope,
+                                                                   fake_amap):
+    from tests.fakes.tiles import FakeTiles
+
+    fake_dashscope.script(Reply(text="北京今天晴。"))
+    out = tmp_path / "map.png"
+    env = cli_env(tmp_path, fake_dashscope, fake_amap, GEO_AGENT_LANGUAGE="en")
+    result = run_cli("ask", "--map", str(out), "北京天气？", env=env)
+    assert result.returncode == ExitCode.ERROR
+    assert result.stdout.strip() == "北京今天晴。"  # the answer itself is kept
+    with use_language("en"):
+        assert text("snapshot_nothing") in result.stderr
+    assert not out.exists()
+
+    with FakeTiles() as tiles:
+        tiles.fail_with(503)
+        fake_dashscope.script(Reply(tool_calls=[ToolCall("map_add_markers", MAP_MARKERS)]),
+                              Reply(text="Marked."))
+        env.update(GEO_PROVIDER="open", GEO_MAP_CRS="wgs84", GEO_TILE_URL=tiles.url_template)
+        result = run_cli("ask", "--json", "--map", str(out), "Where?", env=env)
+    assert result.returncode == ExitCode.ERROR
+    types = [e["type"] for e in parse_lines(result.stdout)]
+    assert types[-1] == "stream_end" and "map_action" not in types  # not asked for: not shown
+    assert f"127.0.0.1:{tiles.port}" in result.stderr and "GEO_TILE_URL" in result.stderr
+    assert not out.exists()

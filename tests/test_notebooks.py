@@ -254,3 +254,37 @@ def test_map_notebook_draws_places_and_route(tmp_path, fake_dashscope, fake_amap
     assert "['add_markers', 'fit_bounds', 'draw_route']" in ops
     second = [m.get("content") for m in fake_dashscope.requests[-1].messages]
     assert "在地图上标出故宫和天安门" in second  # same session
+
+
+# -- quickstart: a picture of the map (tools.snapshot) ------------------------------------------
+
+
+def picture_responder(request: RecordedRequest) -> Reply:
+    """thinking_geo_responder, plus markers for the picture cell's question."""
+    if "标出" in last_user_text(request):
+        if request.messages[-1].get("role") == "tool":
+            return Reply(text="已在地图上标出三里屯和国贸。", chunk_size=4)
+        return Reply(tool_calls=[ToolCall("map_add_markers", {"markers": [
+            {"label": "三里屯", "lng": 116.455, "lat": 39.937},
+            {"label": "国贸", "lng": 116.461, "lat": 39.909}]})])
+    return thinking_geo_responder(request)
+
+
+def test_quickstart_shows_the_map_as_an_inline_picture(tmp_path, fake_dashscope, fake_amap):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from tests.fakes.amap_static import STATIC_MAP_PATH, static_map_answer
+
+    fake_amap.set_response(STATIC_MAP_PATH, static_map_answer)
+    fake_dashscope.responder = picture_responder
+    book = execute("quickstart.ipynb", tmp_path, kernel_env(tmp_path, fake_dashscope, fake_amap))
+    assert "已在地图上标出三里屯和国贸。" in output_of(book, "map-picture")
+    [shown] = displays_of(book, "map-picture")
+    with Image.open(io.BytesIO(base64.b64decode(shown.data["image/png"]))) as picture:
+        assert (picture.format, picture.size) == ("PNG", (640, 400))
+    (request,) = fake_amap.requests_to(STATIC_MAP_PATH)
+    assert request.params["markers"].count("|") == 1
+    assert amap_plugin.FAKE_AMAP_KEY not in json.dumps(book)

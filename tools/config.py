@@ -23,6 +23,7 @@ DEFAULT_OVERPASS_BASE_URL = "https://overpass-api.de"
 DEFAULT_OSRM_BASE_URL = "https://router.project-osrm.org"
 DEFAULT_OSRM_WALKING_BASE_URL = "https://routing.openstreetmap.de/routed-foot"
 DEFAULT_OSRM_CYCLING_BASE_URL = "https://routing.openstreetmap.de/routed-bike"
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 ENV_SETTINGS = SettingsConfigDict(
     env_file=".env",
@@ -89,6 +90,9 @@ class GeoConfig(BaseSettings):
         DEFAULT_OSRM_CYCLING_BASE_URL, validation_alias="OSRM_CYCLING_BASE_URL"
     )
     """OSRM cycling routes base URL."""
+    # -- snapshot
+    tile_url: str = Field(DEFAULT_TILE_URL, validation_alias="GEO_TILE_URL")
+    """Raster tile URL template ({z}/{x}/{y}, WGS-84 web mercator) under open-data map pictures."""
     http_timeout: float = Field(10.0, gt=0, validation_alias="GEO_HTTP_TIMEOUT")
     """Seconds a geo provider request may take."""
     user_agent: str | None = Field(None, validation_alias="GEO_USER_AGENT")
@@ -135,6 +139,13 @@ class GeoConfig(BaseSettings):
     )
     @classmethod
     def _check_url(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("tile_url")
+    @classmethod
+    def _check_tile_url(cls, value: str) -> str:
+        if not all(part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("a tile URL template with {z}, {x} and {y}")
         return http_url(value)
 
     @model_validator(mode="after")

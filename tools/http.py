@@ -177,6 +177,17 @@ class HttpClient:
             )
         )
 
+    async def get_bytes(
+        self, url: str, params: Mapping[str, Any] | None = None, *, service: str = ""
+    ) -> tuple[bytes, str]:
+        """GET ``url``: its body and ``Content-Type`` (images: map tiles, static maps), with the
+        same timeouts, response cap and errors as ``get_json``."""
+        result: tuple[bytes, str] = await self.arun(
+            self._request("GET", url, params=params, data=None, service=service, gap=0.0,
+                          raw=True)
+        )
+        return result
+
     async def post_form_json(
         self, url: str, data: Mapping[str, Any], *, service: str = ""
     ) -> Any:
@@ -204,6 +215,7 @@ class HttpClient:
         service: str,
         gap: float,
         error_json: bool = False,
+        raw: bool = False,
     ) -> Any:
         client = self._get_client()
         service = service or message_text("geo_map_service")
@@ -217,7 +229,8 @@ class HttpClient:
             self.requests_sent += 1
             try:
                 if method == "GET":
-                    request = client.build_request("GET", url, params=clean)
+                    accept = {"Accept": "image/png,image/*;q=0.9,*/*;q=0.5"} if raw else None
+                    request = client.build_request("GET", url, params=clean, headers=accept)
                 else:
                     request = client.build_request("POST", url, data=dict(data or {}))
                 response = await client.send(request, stream=True)
@@ -253,6 +266,8 @@ class HttpClient:
                 with contextlib.suppress(ValueError):
                     return json.loads(body)
             _raise_for_status(status, service)
+            if raw:
+                return body, response.headers.get("content-type", "")
             try:
                 return json.loads(body)
             except ValueError:

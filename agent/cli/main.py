@@ -15,7 +15,7 @@ from uuid import uuid4
 
 from bailian_geo_agent.agent.arguments import Parser, configured_language, epilog
 from bailian_geo_agent.agent.cli import _startup
-from bailian_geo_agent.agent.cli.ask import read_question, run_ask
+from bailian_geo_agent.agent.cli.ask import add_ask_options, read_question, run_ask, write_map
 from bailian_geo_agent.agent.cli.chat import run_chat
 from bailian_geo_agent.agent.cli.display import Display
 from bailian_geo_agent.agent.cli.options import add_common, chosen_events
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help=text("help_ask"),
                               description=text("help_ask_description"), epilog=epilog(EXAMPLES))
     ask.add_argument("question", nargs="*", metavar="QUESTION", help=text("help_question"))
+    add_ask_options(ask)
     add_common(ask, top=False)
     chat = commands.add_parser(
         "chat", help=text("help_chat"),
@@ -101,12 +102,16 @@ def _run(arguments: list[str], own_process: bool) -> ExitCode:
         service = load_service(args, display, session_id)
         if service is None:
             return ExitCode.ERROR
-        replies = Replies(service, display, events)
+        map_path = getattr(args, "map", None)
+        replies = Replies(service, display, events, collect_map=bool(map_path))
         try:
             with use_language(service.settings.language):
                 if args.command == "chat":
                     return run_chat(replies, display, session_id)
-                return run_ask(replies, display, question, session_id)
+                status = run_ask(replies, display, question, session_id)
+                if map_path and status == ExitCode.OK:
+                    return write_map(replies, display, map_path, args.map_size)
+                return status
         finally:
             replies.close()
     except KeyboardInterrupt:  # while starting up

@@ -21,10 +21,15 @@ from bailian_geo_agent.prompts.catalogue import text
 class Replies:
     """Runs replies on one event loop; SIGINT during a reply cancels just that reply."""
 
-    def __init__(self, service: Any, display: Display, events: frozenset[str]) -> None:
+    def __init__(self, service: Any, display: Display, events: frozenset[str], *,
+                 collect_map: bool = False) -> None:
         self.service = service
         self.display = display
-        self.events = events
+        # --map: the map commands are asked for to be drawn, shown only when asked for too
+        self._show_map = "map_action" in events
+        self.events = events | {"map_action"} if collect_map else events
+        self.map_actions: list[dict[str, Any]] = []
+        """The last reply's map commands (with ``collect_map``)."""
         self.loop = asyncio.new_event_loop()
 
     def ask(self, message: str, session_id: str) -> ExitCode:
@@ -47,10 +52,15 @@ class Replies:
     async def _reply(self, message: str, session_id: str) -> ExitCode:
         stream = self.service.stream_chat(message, session_id, events=self.events)
         status = ExitCode.ERROR
+        self.map_actions = []
         try:
             async for event in stream:
                 if event["type"] != "stream_start":  # the stack is imported by now
                     _startup.settled()
+                if event["type"] == "map_action":
+                    self.map_actions.append(event.get("action") or {})
+                    if not self._show_map:
+                        continue
                 self.display.show(event)
                 if event["type"] == "stream_end":
                     status = ExitCode.OK

@@ -38,6 +38,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=text("help_port", default=DEFAULT_PORT))
     parser.add_argument("--no-map-tools", action="store_true", help=text("help_no_map_tools"))
+    parser.add_argument("--map-images", action="store_true", help=text("help_map_images"))
     parser.add_argument("--env-file", metavar="PATH", default=argparse.SUPPRESS,
                         help=text("help_env_file"))
 
@@ -81,7 +82,8 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
     except ValueError as exc:  # the geo settings (GEO_PROVIDER, AMAP_*...); never a key value
         _say(text("invalid_geo_settings", problem=exc))
         return ExitCode.ERROR
-    server = build_server(tools)
+    images = _map_images(env_file) if getattr(args, "map_images", False) else None
+    server = build_server(tools, map_images=images)
     from bailian_geo_agent.agent.telemetry import configure_from_environment
 
     end_tracing = configure_from_environment()  # when the OTEL_* variables ask for traces
@@ -99,7 +101,17 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
     finally:
         if end_tracing is not None:
             end_tracing()  # the last spans out
+        if images is not None:
+            images.close()
     return ExitCode.OK
+
+
+def _map_images(env_file: str | None) -> Any:
+    """The ``--map-images`` helper (the geo settings were checked by ``default_tools``)."""
+    from bailian_geo_agent.agent.mcp.images import MapImages
+    from bailian_geo_agent.tools.config import GeoConfig
+
+    return MapImages(GeoConfig.from_env(env_file))
 
 
 def _say(message: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from bailian_geo_agent.agent import telemetry
@@ -23,6 +23,9 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from mcp import types
 from mcp.server.lowlevel import Server
+
+if TYPE_CHECKING:
+    from bailian_geo_agent.agent.mcp.images import MapImages
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +116,10 @@ async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResul
     return types.CallToolResult(content=content)
 
 
-def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME) -> Server:
-    """A low-level MCP ``Server`` offering ``tools``."""
+def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME,
+                 map_images: MapImages | None = None) -> Server:
+    """A low-level MCP ``Server`` offering ``tools``; with ``map_images``, results that draw
+    on the map also carry a picture of it (``--map-images``)."""
     from bailian_geo_agent.agent.mcp import __version__
 
     server: Server = Server(
@@ -151,8 +156,10 @@ def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME) -> Serve
             )
         arguments = arguments if isinstance(arguments, dict) else {}
         if not telemetry.enabled():
-            return await call(tool, arguments)
-        return await _traced_call(server, tool, arguments)
+            result = await call(tool, arguments)
+        else:
+            result = await _traced_call(server, tool, arguments)
+        return result if map_images is None else await map_images.add(result)
 
     return server
 

@@ -33,7 +33,7 @@ from aiohttp import web
 from tests.fakes.amap_extra import EXTRA_DEFAULTS, EXTRA_REQUIRED
 from tests.fakes.loopback import LoopbackServer
 
-Body = dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]]
+Body = dict[str, Any] | bytes | Callable[[dict[str, str]], dict[str, Any] | bytes]
 
 ERROR_INFO = {
     "10001": "INVALID_USER_KEY",
@@ -430,6 +430,8 @@ class FakeAmap(LoopbackServer):
         if rule.delay:
             await asyncio.sleep(rule.delay)
         body = rule.body(params) if callable(rule.body) else copy.deepcopy(rule.body)
+        if isinstance(body, bytes):  # a picture (static map), as AMap sends it
+            return web.Response(body=body, status=rule.status, content_type="image/png")
         return _json(body, rule.status)
 
 
