@@ -37,6 +37,24 @@ def estimate_tokens(value: Any) -> int:
     return len(data.encode("utf-8")) // 4
 
 
+_TOOL_TOKENS: dict[tuple[str, ...], int] = {}
+
+
+def _tool_tokens(tools: Any) -> int:
+    """``estimate_tokens(tools)``, remembered by the tools' names: the schemas are the same on
+    every call, and serialising 16 of them costs about 0.4 ms."""
+    if not isinstance(tools, list):
+        return estimate_tokens(tools)
+    key = tuple(str((t.get("function") or t).get("name")) if isinstance(t, dict) else repr(t)
+                for t in tools)
+    count = _TOOL_TOKENS.get(key)
+    if count is None:
+        if len(_TOOL_TOKENS) >= 64:
+            _TOOL_TOKENS.clear()
+        count = _TOOL_TOKENS[key] = estimate_tokens(tools)
+    return count
+
+
 def _marked(message: Mapping[str, Any]) -> dict[str, Any] | None:
     """A copy of ``message`` whose last text block carries the marker, or ``None`` when it has
     no text to mark."""
@@ -78,7 +96,7 @@ def mark_explicit(
     if boundary is not None:
         targets.append(boundary)
     marked = list(messages)
-    prefix = estimate_tokens(tools) if tools else 0
+    prefix = _tool_tokens(tools) if tools else 0
     done = 0
     for index in range(max(targets, default=-1) + 1):
         prefix += estimate_tokens(messages[index].get("content"))

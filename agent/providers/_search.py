@@ -1,11 +1,12 @@
 """Web search on DashScope (``DASHSCOPE_ENABLE_SEARCH``), for both providers.
 
 The request asks for it with ``enable_search: true`` and ``search_options.enable_source``
-(compatible mode: top-level fields; native API: ``parameters``); the stream then carries
-``search_info.search_results`` (``[{index, title, url, site_name}]``, at the top of a
-compatible-mode chunk or in a native event's ``output``). The providers pass those on as an
-empty chunk whose ``response_metadata["search_results"]`` lists ``{"url", "title"}``: the
-stream handler turns each into a ``source`` event.
+(compatible mode: top-level fields; native API: ``parameters``). The native API's stream then
+carries ``output.search_info.search_results`` (``[{index, title, url, site_name}]``); Model
+Studio's "Web search" page says compatible mode returns no sources, so there a top-level
+``search_info`` is only read if it ever comes. The providers pass the sources on as an empty
+chunk whose ``response_metadata["search_results"]`` lists ``{"url", "title"}``: the stream
+handler turns each into a ``source`` event.
 """
 
 from __future__ import annotations

@@ -110,8 +110,9 @@ class Reply:
     # both protocols; field names *unverified*, protocols.md §9).
     cache_creation_tokens: int | None = None
     # Web sources ``[{"title", "url"}]`` sent as ``search_info.search_results`` when the
-    # request enables search (``enable_search``): compatible mode's first chunk, native
-    # ``output`` of the first event.
+    # request enables search (``enable_search``): native ``output`` of the first event (the
+    # documented place); compatible mode's first chunk (*invented*: the docs say compatible
+    # mode returns no sources; it tests that a future top-level ``search_info`` is read).
     search_results: list[dict] | None = None
 
 
