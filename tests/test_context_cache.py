@@ -98,6 +98,11 @@ async def test_calls_of_one_reply_and_replies_of_one_session_send_the_same_prefi
     for before, after in itertools.pairwise(requests):
         assert wire(after)[0][: len(wire(before)[0])] == wire(before)[0]
     assert not any(markers(request) for request in requests)  # implicit: no markers
+    # Another service (another instance behind the load balancer) sends the same prefix too.
+    fake_dashscope.script(Reply(text="好"))
+    async with service(fake_dashscope, provider) as other:
+        await collect(other.stream_chat("你好"))
+    assert prefix(fake_dashscope.requests[-1]) in prefixes
 
 
 # -- explicit: markers on the system message and the history boundary -----------------------------
