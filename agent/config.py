@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from bailian_geo_agent.agent.errors import ConfigurationError
 from bailian_geo_agent.agent.providers.endpoints import (
     DEFAULT_REGION,
+    WORKSPACE_ONLY,
     Region,
     check_workspace_id,
     endpoints,
@@ -119,9 +120,11 @@ class Settings(BaseSettings):
     enable_search: bool = Field(False, validation_alias="DASHSCOPE_ENABLE_SEARCH")
     """Let the model search the web (``enable_search``, billed per search); sources as events."""
     region: Region = Field(DEFAULT_REGION, validation_alias="DASHSCOPE_REGION")
-    """Model Studio region: ``cn-beijing``, ``ap-southeast-1`` (Singapore) or ``us-east-1``.
+    """Model Studio region: ``cn-beijing``, ``ap-southeast-1``, ``us-east-1``, ``eu-central-1``
+    or ``cn-hongkong``.
 
-    Sets both providers' base URLs unless ``DASHSCOPE_BASE_URL`` / ``_HTTP_BASE_URL`` is set."""
+    Sets both providers' base URLs unless ``DASHSCOPE_BASE_URL`` / ``_HTTP_BASE_URL`` is set;
+    Frankfurt (``eu-central-1``) and Hong Kong (``cn-hongkong``) need a workspace id."""
     workspace_id: str | None = Field(None, validation_alias="DASHSCOPE_WORKSPACE_ID")
     """Model Studio workspace id: its own endpoint ``{id}.{region}.maas.aliyuncs.com``."""
 
@@ -169,6 +172,17 @@ class Settings(BaseSettings):
             if _given(data, name) is None:
                 data[name] = url
         return data
+
+    @model_validator(mode="after")
+    def _check_workspace_region(self) -> Settings:
+        if self.region in WORKSPACE_ONLY and not self.workspace_id and not (
+            {"base_url", "native_base_url"} <= self.model_fields_set
+        ):
+            raise ValueError(
+                f"DASHSCOPE_REGION={self.region} is reached through a workspace: "
+                "set DASHSCOPE_WORKSPACE_ID (or both base URLs)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_plain_http(self) -> Settings:

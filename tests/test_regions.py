@@ -12,7 +12,7 @@ from bailian_geo_agent.agent.config import (
 )
 from bailian_geo_agent.agent.errors import ConfigurationError
 from bailian_geo_agent.agent.providers import build_chat_model
-from bailian_geo_agent.agent.providers.endpoints import REGIONS, endpoints
+from bailian_geo_agent.agent.providers.endpoints import REGIONS, WORKSPACE_ONLY, endpoints
 
 PUBLIC = {
     "cn-beijing": "https://dashscope.aliyuncs.com",
@@ -48,6 +48,10 @@ def test_each_region_and_workspace_sets_both_providers_urls(
     monkeypatch.setenv("DASHSCOPE_REGION", region)
     if workspace:
         monkeypatch.setenv("DASHSCOPE_WORKSPACE_ID", workspace)
+    if region in WORKSPACE_ONLY and not workspace:  # Frankfurt, Hong Kong: workspaces only
+        with pytest.raises(ConfigurationError, match="DASHSCOPE_WORKSPACE_ID"):
+            Settings.from_env()
+        return
     host = f"https://{workspace}.{region}.maas.aliyuncs.com" if workspace else PUBLIC[region]
     settings = Settings.from_env()
     assert settings.base_url == f"{host}/compatible-mode/v1"
@@ -80,6 +84,16 @@ def test_an_explicit_base_url_still_wins(
     assert settings.native_base_url == ("https://gateway.example/api/v1"
                                         if explicit != "DASHSCOPE_BASE_URL"
                                         else region_urls.native)
+
+
+def test_a_workspace_only_region_takes_explicit_base_urls(monkeypatch) -> None:
+    assert {"eu-central-1", "cn-hongkong"} == WORKSPACE_ONLY
+    monkeypatch.setenv("DASHSCOPE_REGION", "eu-central-1")
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", "https://gateway.example/v1")
+    with pytest.raises(ConfigurationError, match="DASHSCOPE_WORKSPACE_ID"):
+        Settings.from_env()  # the native URL would have no endpoint
+    monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "https://gateway.example/api/v1")
+    assert Settings.from_env().base_url == "https://gateway.example/v1"
 
 
 def test_code_and_dotenv_take_the_same_settings(tmp_path) -> None:
