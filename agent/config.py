@@ -244,12 +244,12 @@ class Settings(BaseSettings):
 
 
 def _given(data: dict[str, Any], name: str) -> Any:
-    """The value ``data`` (a ``Settings`` input) has for field ``name``, by name or alias."""
-    if data.get(name) is not None:
-        return data[name]
+    """The value ``data`` (a ``Settings`` input) has for field ``name``, by name or alias
+    (``None`` when absent or blank)."""
     alias = Settings.model_fields[name].validation_alias
+    names = {name, alias.lower() if isinstance(alias, str) else name}
     for key, value in data.items():
-        if isinstance(alias, str) and key.lower() == alias.lower() and value is not None:
+        if key.lower() in names and value is not None and str(value).strip():
             return value
     return None
 
