@@ -24,6 +24,7 @@ from bailian_geo_agent.agent.events import (
     Links,
     MapAction,
     ReasoningChunk,
+    Source,
     StreamChunk,
     StreamEnd,
     StreamError,
@@ -33,6 +34,7 @@ from bailian_geo_agent.agent.events import (
     ToolStart,
     Usage,
 )
+from bailian_geo_agent.agent.providers._search import SEARCH_RESULTS
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.map_commands import artifact_commands
@@ -113,7 +115,9 @@ def _add_usage(totals: list[int], response: Any) -> None:
             totals[1] += usage.get("output_tokens") or 0
             totals[2] += (usage.get("output_token_details") or {}).get("reasoning") or 0
             totals[3] += usage.get("total_tokens") or 0
-            totals[5] += (usage.get("input_token_details") or {}).get("cache_read") or 0
+            details = usage.get("input_token_details") or {}
+            totals[5] += details.get("cache_read") or 0
+            totals[6] += details.get("cache_creation") or 0
 
 
 
@@ -124,9 +128,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     to) is the reply: its start sends ``stream_start``, every non-empty token of any chat model
     inside it sends ``stream_chunk``, and its end or error sends ``stream_end`` or ``error`` and
     closes the iterator. ``events`` opts into ``map_action``, ``tool_start``, ``tool_end``,
-    ``reasoning_chunk`` (a thinking model's reasoning, as it streams) and ``usage`` (the
+    ``reasoning_chunk`` (a thinking model's reasoning, as it streams), ``usage`` (the
     reply's tokens, every model call summed, just before ``stream_end``, or ``error`` once a
-    model call has finished).
+    model call has finished) and ``source`` (each web page a web search used).
     """
 
     run_inline = True  # keep token order and skip a task per event
@@ -158,8 +162,10 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         self._tools: dict[UUID, tuple[str, str | None, float]] = {}
         self._log_tools = logger.isEnabledFor(logging.INFO)
         self._reasoning = "reasoning_chunk" in self.events
-        # [input, output, reasoning, total, model calls, cached], when usage was asked for.
-        self._usage: list[int] | None = [0] * 6 if "usage" in self.events else None
+        # [input, output, reasoning, total, model calls, cached, cache creation], when usage
+        # was asked for.
+        self._usage: list[int] | None = [0] * 7 if "usage" in self.events else None
+        self._sources: set[str] | None = set() if "source" in self.events else None
         self.text_sent = False
         """Whether any answer text has gone out (retrying after that would duplicate it)."""
         self.max_answer_chars = max_answer_chars
@@ -226,9 +232,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         usage = self._usage
         # The tokens spent: before the end, or before an error once a model call has finished.
         if usage is not None and (error is None or usage[4]):
-            tokens_in, tokens_out, reasoning, total, calls, cached = usage
+            tokens_in, tokens_out, reasoning, total, calls, cached, created = usage
             self._queue.put_nowait(Usage(self.message_id, self.session_id, tokens_in,
-                                         tokens_out, reasoning, total, calls, cached))
+                                         tokens_out, reasoning, total, calls, cached, created))
         if error is None:
             self._queue.put_nowait(StreamEnd(self.message_id, self.session_id))
         else:
@@ -301,11 +307,31 @@ class ChunkStreamHandler(AsyncCallbackHandler):
                 raise AnswerTooLongError(
                     message_text("answer_too_long", limit=self.max_answer_chars)
                 )
-        elif self._reasoning and not self._finished and not (tags and _NO_STREAM_TAG in tags):
+        elif (self._reasoning or self._sources is not None) and not self._finished and not (
+            tags and _NO_STREAM_TAG in tags
+        ):
             message = getattr(kwargs.get("chunk"), "message", None)
-            reasoning = message.additional_kwargs.get(REASONING_KEY) if message else None
+            if message is None:
+                return
+            reasoning = message.additional_kwargs.get(REASONING_KEY) if self._reasoning else None
             if reasoning and isinstance(reasoning, str):
                 self._queue.put_nowait(ReasoningChunk(self.message_id, self.session_id, reasoning))
+            elif self._sources is not None:
+                self._source_events(message)
+
+    def _source_events(self, message: Any) -> None:
+        """A ``source`` event for each new web source a chunk carries (``_search``)."""
+        sources = message.response_metadata.get(SEARCH_RESULTS)
+        seen = self._sources
+        if not isinstance(sources, list) or seen is None:
+            return
+        for source in sources:
+            url = source.get("url") if isinstance(source, dict) else None
+            if isinstance(url, str) and url not in seen:
+                seen.add(url)
+                title = source.get("title")
+                self._queue.put_nowait(Source(self.message_id, self.session_id, url,
+                                              title if isinstance(title, str) else url))
 
     async def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         if self._usage is not None:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.errors import ConfigurationError
+from bailian_geo_agent.agent.providers.endpoints import (
+    DEFAULT_REGION,
+    WORKSPACE_ONLY,
+    Region,
+    check_workspace_id,
+    endpoints,
+)
 from bailian_geo_agent.agent.providers.registry import DEFAULT_PROVIDER, PROVIDERS, provider_spec
 from bailian_geo_agent.agent.serving import ServerSettings
 from bailian_geo_agent.prompts.catalogue import Language, parse_language, text
@@ -102,6 +109,24 @@ class Settings(BaseSettings):
     geo: GeoConfig | None = Field(None, exclude=True)
     """The geo tools' settings (``GEO_*``, ``AMAP_*``, the open services' URLs); ``from_env``
     reads them from the same env file, ``geo_config()`` from the environment when unset."""
+    # -- cost
+    context_cache: Literal["implicit", "explicit", "off"] = Field(
+        "implicit", validation_alias="DASHSCOPE_CONTEXT_CACHE"
+    )
+    """Context cache: ``implicit`` (stable request prefix), ``explicit`` (cache markers), ``off``.
+
+    ``explicit`` marks the system prompt and the history boundary with ``cache_control``
+    (creation billed at 125%, hits at 10%, 5-minute TTL, prompts from 1,024 tokens)."""
+    enable_search: bool = Field(False, validation_alias="DASHSCOPE_ENABLE_SEARCH")
+    """Let the model search the web (``enable_search``, billed per search); sources as events."""
+    region: Region = Field(DEFAULT_REGION, validation_alias="DASHSCOPE_REGION")
+    """Model Studio region: ``cn-beijing``, ``ap-southeast-1``, ``us-east-1``, ``eu-central-1``
+    or ``cn-hongkong``.
+
+    Sets both providers' base URLs unless ``DASHSCOPE_BASE_URL`` / ``_HTTP_BASE_URL`` is set;
+    Frankfurt (``eu-central-1``) and Hong Kong (``cn-hongkong``) need a workspace id."""
+    workspace_id: str | None = Field(None, validation_alias="DASHSCOPE_WORKSPACE_ID")
+    """Model Studio workspace id: its own endpoint ``{id}.{region}.maas.aliyuncs.com``."""
 
     _drop_blank = model_validator(mode="before")(drop_blank)
 
@@ -122,6 +147,42 @@ class Settings(BaseSettings):
     @classmethod
     def _check_url(cls, value: str) -> str:
         return http_url(value)
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _check_workspace(cls, value: str | None) -> str | None:
+        return None if value is None else check_workspace_id(value.strip())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_endpoints(cls, data: Any) -> Any:
+        # The region's (and workspace's) URLs, unless a base URL was given explicitly.
+        if not isinstance(data, dict):
+            return data
+        region = _given(data, "region") or DEFAULT_REGION
+        workspace = _given(data, "workspace_id")
+        if region == DEFAULT_REGION and not workspace:
+            return data
+        try:
+            urls = endpoints(str(region).strip(), str(workspace).strip() if workspace else None)
+        except ValueError:
+            return data  # the field's own check names the variable
+        data = dict(data)
+        for name, url in (("base_url", urls.compatible), ("native_base_url", urls.native)):
+            if _given(data, name) is None:
+                data[name] = url
+        return data
+
+    @model_validator(mode="after")
+    def _check_workspace_region(self) -> Settings:
+        if self.region in WORKSPACE_ONLY and not self.workspace_id and not (
+            {"base_url", "native_base_url"} <= self.model_fields_set
+        ):
+            raise ValueError(
+                f"DASHSCOPE_REGION={self.region} is reached through a workspace: "
+                "set DASHSCOPE_WORKSPACE_ID (or both base URLs)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_plain_http(self) -> Settings:
@@ -180,6 +241,17 @@ class Settings(BaseSettings):
         amap_key = self.geo.amap_api_key if self.geo is not None else None
         values = [self.api_key.get_secret_value() if self.api_key else None, amap_key]
         return [value for value in values if value]
+
+
+def _given(data: dict[str, Any], name: str) -> Any:
+    """The value ``data`` (a ``Settings`` input) has for field ``name``, by name or alias
+    (``None`` when absent or blank)."""
+    alias = Settings.model_fields[name].validation_alias
+    names = {name, alias.lower() if isinstance(alias, str) else name}
+    for key, value in data.items():
+        if key.lower() in names and value is not None and str(value).strip():
+            return value
+    return None
 
 
 def _read_geo(path: Path) -> GeoConfig:

@@ -1,8 +1,9 @@
 """Typed stream events, and their documented dict form at the edge.
 
 The four documented types (``stream_start``, ``stream_chunk``, ``stream_end``, ``error``) are
-always sent. ``map_action``, ``tool_start``, ``tool_end``, ``links``, ``reasoning_chunk`` and
-``usage`` are opt-in (see ``OPTIONAL_EVENTS``; a front end's usual choice is ``FRONT_END_EVENTS``).
+always sent. ``map_action``, ``tool_start``, ``tool_end``, ``links``, ``reasoning_chunk``,
+``usage`` and ``source`` are opt-in (see ``OPTIONAL_EVENTS``; a front end's usual choice is
+``FRONT_END_EVENTS``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ if TYPE_CHECKING:
 
 EventType = Literal[
     "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end",
-    "reasoning_chunk", "usage", "links",
+    "reasoning_chunk", "usage", "links", "source",
 ]
 FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end", "links")
 """The optional events a chat front end shows: the web page asks for them (it reads this list
 from the server) and the AI SDK stream sends them."""
-OPTIONAL_EVENTS: frozenset[str] = frozenset((*FRONT_END_EVENTS, "reasoning_chunk", "usage"))
+OPTIONAL_EVENTS: frozenset[str] = frozenset(
+    (*FRONT_END_EVENTS, "reasoning_chunk", "usage", "source")
+)
 """Every opt-in event type (the one list: the CLI, validation and the server derive theirs)."""
 
 
@@ -174,7 +177,21 @@ class Usage(_Event):
     model_calls: int
     cached_tokens: int = 0
     """Input tokens the provider read from its prompt cache (part of ``input_tokens``)."""
+    cache_creation_tokens: int = 0
+    """Input tokens written to an explicit context cache (part of ``input_tokens``)."""
     type: Literal["usage"] = "usage"
+
+
+@dataclass(slots=True)
+class Source(_Event):
+    """A web page the model's web search used for the answer (``DASHSCOPE_ENABLE_SEARCH``;
+    opt-in); each URL once per reply."""
+
+    message_id: str
+    session_id: str
+    url: str
+    title: str
+    type: Literal["source"] = "source"
 
 
 for _cls in _Event.__subclasses__():  # each a dataclass
@@ -183,7 +200,7 @@ for _cls in _Event.__subclasses__():  # each a dataclass
 
 StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
     StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
-    ReasoningChunk, Usage, Links,
+    ReasoningChunk, Usage, Links, Source,
 ]
 """Any event of a reply (``StreamChatService.stream_events`` yields these)."""
 
@@ -193,7 +210,7 @@ TERMINAL_EVENTS: tuple[type[StreamEnd], type[StreamError]] = (StreamEnd, StreamE
 _BY_TYPE: dict[str, type[_Event]] = {
     cast(str, cls.__dataclass_fields__["type"].default): cls
     for cls in (StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
-                ReasoningChunk, Usage, Links)
+                ReasoningChunk, Usage, Links, Source)
 }
 
 

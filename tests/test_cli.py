@@ -43,7 +43,8 @@ SCHEMA = {
     "tool_end": {"type", "message_id", "session_id", "tool", "result", "tool_call_id"},
     "reasoning_chunk": {"type", "message_id", "session_id", "chunk"},
     "usage": {"type", "message_id", "session_id", "input_tokens", "output_tokens",
-              "reasoning_tokens", "total_tokens", "model_calls", "cached_tokens"},
+              "reasoning_tokens", "total_tokens", "model_calls", "cached_tokens",
+              "cache_creation_tokens"},
 }
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
 

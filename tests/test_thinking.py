@@ -75,7 +75,8 @@ async def test_reasoning_streams_as_its_own_event_on_both_providers(
     ]  # fmt: skip
     usage = events[-2]
     assert set(usage) == {"type", "message_id", "session_id", "input_tokens", "output_tokens",
-                          "reasoning_tokens", "total_tokens", "model_calls", "cached_tokens"}
+                          "reasoning_tokens", "total_tokens", "model_calls", "cached_tokens",
+                          "cache_creation_tokens"}
     assert (usage["model_calls"], usage["reasoning_tokens"]) == (2, 4)
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
     assert [options(fake_dashscope, i)["enable_thinking"] for i in (0, 1)] == [True, True]

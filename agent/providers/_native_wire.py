@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bailian_geo_agent.agent.providers._cache import add_cache_details
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk as fast_reasoning_chunk
 from bailian_geo_agent.agent.providers._chunks import text_chunk as fast_text_chunk
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
@@ -183,9 +184,7 @@ def _usage(usage: Mapping[str, Any] | None) -> UsageMetadata | None:
     metadata = UsageMetadata(
         input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total
     )
-    prompt_details = usage.get("prompt_tokens_details")
-    if isinstance(prompt_details, Mapping) and prompt_details.get("cached_tokens") is not None:
-        metadata["input_token_details"] = {"cache_read": int(prompt_details["cached_tokens"])}
+    add_cache_details(metadata, usage)  # cache_read, and cache_creation when explicit
     output_details = usage.get("output_tokens_details")
     if isinstance(output_details, Mapping) and output_details.get("reasoning_tokens") is not None:
         metadata["output_token_details"] = {"reasoning": int(output_details["reasoning_tokens"])}

@@ -34,6 +34,7 @@ import aiohttp
 import dashscope
 import requests  # the SDK's sync transport
 from bailian_geo_agent.agent.errors import DashScopeAPIError, StreamInterruptedError
+from bailian_geo_agent.agent.providers._cache import CacheMode, mark_explicit
 from bailian_geo_agent.agent.providers._merge import MergesAsItStreams, merge_stream, result_of
 from bailian_geo_agent.agent.providers._native_http import (
     build_request,
@@ -51,6 +52,7 @@ from bailian_geo_agent.agent.providers._retry import (
     aretry_before_first_chunk,
     retry_before_first_chunk,
 )
+from bailian_geo_agent.agent.providers._search import search_fields, search_results, sources_chunk
 from bailian_geo_agent.agent.providers._sse import DEFAULT_MAX_EVENT_BYTES
 from bailian_geo_agent.agent.providers._thinking import ThinkingModeRules
 from bailian_geo_agent.agent.providers._tool_calls import ParallelToolCallsByDefault
@@ -100,6 +102,15 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (DashScopeConnectionError, StreamInterruptedError))
 
 
+def _sources(output: Any) -> list[dict[str, str]]:
+    """The web sources of a native event's ``output`` (``search_info``), if any."""
+    try:
+        info = output.get("search_info") if output else None
+    except AttributeError:
+        return []
+    return search_results(info) if info else []
+
+
 def _check(resp: Any) -> None:
     """Raise DashScopeAPIError for a non-200 answer (before or inside the stream)."""
     status = int(resp.status_code)
@@ -139,6 +150,11 @@ class DashScopeChatTongyi(
     preserve_thinking: bool = False
     """Send earlier turns' reasoning back (``reasoning_content`` on assistant messages and
     ``parameters.preserve_thinking``); off, reasoning is kept in history but never re-sent."""
+    context_cache: CacheMode = "implicit"
+    """``explicit``: ``cache_control`` markers on the system message and the history boundary
+    (``agent.providers._cache``); ``implicit`` / ``off``: none."""
+    enable_search: bool = False
+    """Ask for web search (``parameters.enable_search``) and its sources (``search_options``)."""
 
     @property
     def _llm_type(self) -> str:
@@ -176,6 +192,10 @@ class DashScopeChatTongyi(
             params,
             thinking_fields(self.enable_thinking, self.thinking_budget, self.preserve_thinking),
         )
+        if self.enable_search:
+            params.update(search_fields())
+        if self.context_cache == "explicit":
+            params["messages"] = mark_explicit(params["messages"], params.get("tools"))
         if self.base_url:
             # Per request, so instances with different URLs never touch global SDK state.
             params["base_address"] = self.base_url
@@ -199,9 +219,14 @@ class DashScopeChatTongyi(
         events = stream_events(
             http_session(self), *request, timeout, max_event_bytes=self.max_sse_line_bytes
         )
+        search = self.enable_search
         try:
             async with aclosing(events):
                 async for event in events:
+                    if search:
+                        sources = _sources(event.get("output"))
+                        if sources:
+                            yield sources_chunk(sources)
                     chunk = chunk_from_event(
                         event.get("output"),
                         event.get("usage"),
@@ -265,6 +290,10 @@ class DashScopeChatTongyi(
         try:
             for resp in responses:
                 _check(resp)
+                if self.enable_search:
+                    sources = _sources(resp.output)
+                    if sources:
+                        yield sources_chunk(sources)
                 chunk = chunk_from_event(
                     resp.output, resp.usage, resp.request_id, state, self.model_name
                 )
@@ -336,4 +365,6 @@ def build_model(settings: Settings) -> DashScopeChatTongyi:
         thinking_budget=settings.thinking_budget,
         preserve_thinking=settings.preserve_thinking,
         disable_data_inspection=settings.disable_data_inspection,
+        context_cache=settings.context_cache,
+        enable_search=settings.enable_search,
     )

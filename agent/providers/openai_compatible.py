@@ -25,10 +25,12 @@ import httpx2 as _http  # the openai SDK's own HTTP library (openai>=3)
 import openai
 from bailian_geo_agent.agent._compat import langchain_openai as compat
 from bailian_geo_agent.agent.errors import StreamInterruptedError
+from bailian_geo_agent.agent.providers._cache import CacheMode, add_cache_details, mark_explicit
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
 from bailian_geo_agent.agent.providers._merge import MergesAsItStreams, merge_stream, result_of
 from bailian_geo_agent.agent.providers._pools import LoopPools
 from bailian_geo_agent.agent.providers._retry import aretry_before_first_chunk
+from bailian_geo_agent.agent.providers._search import search_fields, search_results, sources_chunk
 from bailian_geo_agent.agent.providers._sse import DEFAULT_MAX_EVENT_BYTES, iter_sse_data
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
 from bailian_geo_agent.agent.providers._thinking import (
@@ -179,6 +181,8 @@ def build_model(settings: Settings) -> DashScopeChatOpenAI:
         enable_thinking=settings.enable_thinking,
         thinking_budget=settings.thinking_budget,
         preserve_thinking=settings.preserve_thinking,
+        context_cache=settings.context_cache,
+        enable_search=settings.enable_search,
     )
 
 
@@ -199,6 +203,11 @@ class DashScopeChatOpenAI(
     preserve_thinking: bool = False
     """Send earlier turns' reasoning back (``reasoning_content`` on assistant messages and
     ``preserve_thinking``); off, reasoning is kept in history but never re-sent."""
+    context_cache: CacheMode = "implicit"
+    """``explicit``: ``cache_control`` markers on the system message and the history boundary
+    (``agent.providers._cache``); ``implicit`` / ``off``: none."""
+    enable_search: bool = False
+    """Ask for web search (``enable_search``) and its sources (``search_options``)."""
 
     def with_structured_output(
         self,
@@ -233,6 +242,10 @@ class DashScopeChatOpenAI(
             reasoning = _reasoning_of(chunk)
             if reasoning is not None:
                 generation.message.additional_kwargs[REASONING_KEY] = reasoning
+            usage = chunk.get("usage")
+            metadata = getattr(generation.message, "usage_metadata", None)
+            if usage and metadata:  # the explicit cache's creation, read tolerantly
+                add_cache_details(metadata, usage)
         return generation
 
     def _get_request_payload(
@@ -246,6 +259,10 @@ class DashScopeChatOpenAI(
         )
         if self.preserve_thinking:
             _add_reasoning(payload.get("messages"), _messages_of(input_))
+        if self.enable_search:
+            payload["extra_body"] = {**search_fields(), **(payload.get("extra_body") or {})}
+        if self.context_cache == "explicit" and isinstance(payload.get("messages"), list):
+            payload["messages"] = mark_explicit(payload["messages"], payload.get("tools"))
         return payload
 
     @classmethod
@@ -370,6 +387,7 @@ class DashScopeChatOpenAI(
         chunk_class: type = AIMessageChunk
         finished = False
         generation: ChatGenerationChunk | None
+        search = self.enable_search
         async with self._open_stream(payload) as http_response:
             progress["response_started"] = True
             try:
@@ -379,6 +397,13 @@ class DashScopeChatOpenAI(
                     if data.startswith(_DONE):
                         break
                     event = _loads(data)
+                    if search and "search_info" in event:
+                        sources = search_results(event["search_info"])
+                        if sources:
+                            generation = sources_chunk(sources)
+                            if run_manager:
+                                await run_manager.on_llm_new_token("", chunk=generation)
+                            yield generation
                     if fast and chunk_class is AIMessageChunk:
                         piece = _fast_delta(event)
                         if piece is not None:

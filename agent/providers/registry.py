@@ -43,7 +43,7 @@ class ProviderSpec:
 
 _COMMON = (
     "api_key", "model", "timeout", "max_retries", "retry_base_delay",
-    "enable_thinking", "thinking_budget", "preserve_thinking",
+    "enable_thinking", "thinking_budget", "preserve_thinking", "context_cache", "enable_search",
 )  # fmt: skip
 
 PROVIDERS: dict[str, ProviderSpec] = {

@@ -4,7 +4,8 @@ Our events become the protocol's parts: ``start`` (with ``messageMetadata.sessio
 ``start-step``, ``reasoning-start`` / ``reasoning-delta`` / ``reasoning-end`` (a thinking model's
 reasoning, when the request sets ``sendReasoning``), ``text-start`` / ``text-delta`` /
 ``text-end``, ``tool-input-available`` /
-``tool-output-available``, ``data-map-action``, ``error`` or ``abort``, ``finish-step``,
+``tool-output-available``, ``data-map-action``, ``source-url`` (web search sources),
+``error`` or ``abort``, ``finish-step``,
 ``finish``; then ``[DONE]``. Parts carry only fields of the protocol's schema.
 
 A reply cut by a server restart sends ``data-interrupted`` (transient, ``{"reason":
@@ -23,6 +24,7 @@ from bailian_geo_agent.agent.events import (
     Links,
     MapAction,
     ReasoningChunk,
+    Source,
     StreamChunk,
     StreamEnd,
     StreamError,
@@ -81,6 +83,7 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         self._after_tool = False
         self._calls_by_id: dict[str, str] = {}
         self._calls_by_name: defaultdict[str, deque[str]] = defaultdict(deque)
+        self._sources = 0
 
     def encode(self, frame: Part) -> bytes:
         """``data: <part as JSON>`` (a string goes as is), sse-starlette's default framing."""
@@ -172,6 +175,14 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         parts: list[Part] = []
         self._end_reasoning(parts)
         parts.append({"type": "data-links", "data": {"tool": event.tool, "links": event.links}})
+        return parts
+
+    def on_source(self, event: Source) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        self._sources += 1
+        parts.append({"type": "source-url", "sourceId": f"source-{self._sources}",
+                      "url": event.url, "title": event.title})
         return parts
 
     def on_usage(self, event: Usage) -> Sequence[Part]:

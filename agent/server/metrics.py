@@ -9,8 +9,9 @@ Prometheus                                               OpenTelemetry / meaning
 =======================================================  ===================================
 ``gen_ai_client_token_usage_total{gen_ai_token_type,     ``gen_ai.client.token.usage``
 gen_ai_request_model, api_token}`` (counter)             (``gen_ai.token.type``: ``input``,
-                                                         ``output``; here also ``reasoning``
-                                                         and ``cached``, parts of those two).
+                                                         ``output``; here also ``reasoning``,
+                                                         ``cached`` and ``cache_creation``,
+                                                         parts of those two).
                                                          A running sum per reply, not the
                                                          per-call histogram.
 ``gen_ai_client_operation_duration_seconds{              ``gen_ai.client.operation.duration``
@@ -204,7 +205,8 @@ class Metrics:
         if usage is not None:
             for kind, count in (("input", usage.input_tokens), ("output", usage.output_tokens),
                                 ("reasoning", usage.reasoning_tokens),
-                                ("cached", usage.cached_tokens)):
+                                ("cached", usage.cached_tokens),
+                                ("cache_creation", usage.cache_creation_tokens)):
                 if count:
                     self.tokens.labels(kind, self.model, record.api_token).inc(count)
 

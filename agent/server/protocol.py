@@ -16,6 +16,7 @@ from bailian_geo_agent.agent.events import (
     Links,
     MapAction,
     ReasoningChunk,
+    Source,
     StreamChunk,
     StreamEnd,
     StreamError,
@@ -45,6 +46,7 @@ class EventStreamAdapter(Generic[FrameT]):
             MapAction: self.on_map_action,
             Links: self.on_links,
             Usage: self.on_usage,
+            Source: self.on_source,
             StreamEnd: self.on_end,
             StreamError: self.on_error,
         }
@@ -81,6 +83,10 @@ class EventStreamAdapter(Generic[FrameT]):
 
     def on_usage(self, event: Usage) -> Sequence[FrameT]:
         """The reply's token counts (opt-in)."""
+        return _NONE
+
+    def on_source(self, event: Source) -> Sequence[FrameT]:
+        """A web page the model's search used (opt-in)."""
         return _NONE
 
     def on_end(self, event: StreamEnd) -> Sequence[FrameT]:

@@ -106,6 +106,14 @@ class Reply:
     # Prompt tokens read from the context cache: ``usage.prompt_tokens_details.cached_tokens``
     # (compatible mode's usage chunk, every native event's running usage; protocols.md §9).
     cached_tokens: int | None = None
+    # Prompt tokens written to an explicit cache (``prompt_tokens_details.cache_creation...``,
+    # both protocols; field names *unverified*, protocols.md §9).
+    cache_creation_tokens: int | None = None
+    # Web sources ``[{"title", "url"}]`` sent as ``search_info.search_results`` when the
+    # request enables search (``enable_search``): native ``output`` of the first event (the
+    # documented place); compatible mode's first chunk (*invented*: the docs say compatible
+    # mode returns no sources; it tests that a future top-level ``search_info`` is read).
+    search_results: list[dict] | None = None
 
 
 @dataclass
@@ -283,13 +291,16 @@ class FakeDashScope(LoopbackServer):
                 incremental=params.get("incremental_output") is True,
                 result_format=params.get("result_format", "message"),
                 reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content,
-                cached=reply.cached_tokens)
+                cached=reply.cached_tokens, created=reply.cache_creation_tokens,
+                sources=reply.search_results if params.get("enable_search") else None)
         else:
             role, frames, finals, error = w.openai_stream(
                 rec.model or "", reply.text, reply.chunk_size, calls, prompt,
                 include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
                 done=not reply.omit_done, empty_function=reply.empty_function_fragment,
-                reasoning=reply.reasoning, thinking=thinking, cached=reply.cached_tokens)
+                reasoning=reply.reasoning, thinking=thinking, cached=reply.cached_tokens,
+                created=reply.cache_creation_tokens,
+                sources=reply.search_results if body.get("enable_search") else None)
         return await self._stream(request, reply, role, frames, finals, error, rid)
 
     @staticmethod

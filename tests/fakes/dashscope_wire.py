@@ -188,17 +188,37 @@ def openai_tool_fragments(index: int, call_id: str, name: str, arguments: str, s
     return out
 
 
+def cache_details(cached: int | None, created: int | None) -> dict:
+    """``prompt_tokens_details`` of a cache hit (``cached_tokens``) and, for an explicit cache
+    (``created`` not None), its creation as the Model Studio "Context cache" examples show it
+    (``cache_creation.ephemeral_5m_input_tokens``, ``cache_creation_input_tokens``,
+    ``cache_type``; the creation field names are *unverified*, protocols.md §9)."""
+    details: dict[str, Any] = {"cached_tokens": cached or 0}
+    if created is not None:
+        details["cache_creation"] = {"ephemeral_5m_input_tokens": created}
+        details["cache_creation_input_tokens"] = created
+        details["cache_type"] = "ephemeral"
+    return details
+
+
+def search_info(results: list[dict]) -> dict:
+    """``search_info`` of a web-searching reply (``enable_search`` with
+    ``search_options.enable_source``): ``search_results[]{index, title, url, site_name}``."""
+    return {"search_results": [{"index": i + 1, "site_name": "", **r}
+                               for i, r in enumerate(results)]}
+
+
 def openai_usage(prompt: int, completion: int, reasoning: int | None = None,
-                 cached: int | None = None) -> dict:
+                 cached: int | None = None, created: int | None = None) -> dict:
     """Compatible-mode usage; thinking replies add ``completion_tokens_details``, a cache hit
-    ``prompt_tokens_details.cached_tokens``."""
+    ``prompt_tokens_details.cached_tokens`` (and an explicit cache's creation)."""
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
-    if cached is not None:
-        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    if cached is not None or created is not None:
+        usage["prompt_tokens_details"] = cache_details(cached, created)
     return usage
 
 
@@ -225,16 +245,16 @@ def native_event(event_id: int, payload: dict, *, error: bool = False, status: i
 
 
 def native_usage(prompt: int, completion: int, reasoning: int | None = None,
-                 cached: int | None = None) -> dict:
+                 cached: int | None = None, created: int | None = None) -> dict:
     """Native running usage; thinking replies add the token details DashScope sends, a cache
-    hit ``prompt_tokens_details.cached_tokens``."""
+    hit ``prompt_tokens_details.cached_tokens`` (and an explicit cache's creation)."""
     usage: dict[str, Any] = {"total_tokens": prompt + completion, "output_tokens": completion,
                              "input_tokens": prompt}
     if reasoning is not None:
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
         usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
-    if cached is not None:
-        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    if cached is not None or created is not None:
+        usage["prompt_tokens_details"] = cache_details(cached, created)
     return usage
 
 
@@ -266,8 +286,11 @@ Calls = list[tuple[str, str, str]]  # (id, name, arguments JSON)
 def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: int, *,
                   include_usage: bool, done: bool = True, empty_function: bool = False,
                   reasoning: str = "", thinking: bool = False,
-                  cached: int | None = None) -> Frames:
+                  cached: int | None = None, created: int | None = None,
+                  sources: list[dict] | None = None) -> Frames:
     """(role chunk, content chunks, closing chunks, moderation error event) of one stream.
+
+    ``sources``: ``search_info`` at the top of the role chunk (where it comes is *unverified*).
 
     ``thinking`` gives protocols.md section 6's shapes: ``reasoning_content`` beside every
     ``content`` (``null`` where absent), the reasoning pieces first, an extra
@@ -279,7 +302,10 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
         role_delta: dict = {"content": None, "role": "assistant", "reasoning_content": ""}
     else:
         role_delta = {"content": "", "role": "assistant"}
-    role = sse(openai_chunk(ids, role_delta, order=1))
+    first = openai_chunk(ids, role_delta, order=1)
+    if sources:
+        first["search_info"] = search_info(sources)
+    role = sse(first)
     thoughts = split(reasoning, chunk_size) if thinking else []
     deltas: list[dict] = [{"content": None, "reasoning_content": p} for p in thoughts]
     if thinking:
@@ -301,7 +327,7 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
     finals = [sse(openai_chunk(ids, last, "tool_calls" if calls else "stop", order=1))]
     if include_usage:
         usage = openai_usage(prompt, max(1, len(deltas)), len(thoughts) if thinking else None,
-                             cached)
+                             cached, created)
         finals.append(sse(openai_chunk(ids, None, usage=usage, order=0)))
     if done:
         finals.append(DONE)
@@ -313,13 +339,15 @@ def openai_stream(model: str, text: str, chunk_size: int, calls: Calls, prompt: 
 def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request_id: str, *,
                   incremental: bool, result_format: str = "message", reasoning: str = "",
                   thinking: bool = False, list_content: bool = False,
-                  cached: int | None = None) -> Frames:
+                  cached: int | None = None, created: int | None = None,
+                  sources: list[dict] | None = None) -> Frames:
     """Native stream: deltas when ``incremental``, else cumulative content and tool calls.
 
     ``thinking``: ``reasoning_content`` pieces first (``content ""``), then text with
     ``reasoning_content ""``, usage with ``output_tokens_details.reasoning_tokens``.
     ``list_content``: VL models' ``content: [{"text": ...}]``.
     The error event is numbered ``id:0``; the server renumbers it where it is sent.
+    ``sources``: ``output.search_info`` on the first event.
     """
     def content_of(value: str) -> str | list[dict]:
         return [{"text": value}] if list_content else value
@@ -349,10 +377,13 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
             messages.append({"content": "" if incremental else so_far, "role": "assistant",
                              "tool_calls": [frag] if incremental else copy.deepcopy(state)})
     reasoning_count = thoughts if thinking else None
-    frames = [native_event(n + 1, native_result(
+    results = [native_result(
         m, "null", native_usage(prompt, n + 1, min(n + 1, thoughts) if thinking else None,
-                                cached),
-        request_id, result_format)) for n, m in enumerate(messages)]
+                                cached, created),
+        request_id, result_format) for n, m in enumerate(messages)]
+    if sources and results:
+        results[0]["output"]["search_info"] = search_info(sources)
+    frames = [native_event(n + 1, result) for n, result in enumerate(results)]
     last: dict[str, Any] = {"content": content_of("" if incremental else so_far),
                             "role": "assistant"}
     if thinking:
@@ -360,7 +391,8 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
     if state and not incremental:
         last["tool_calls"] = state
     final = native_result(last, "tool_calls" if calls else "stop",
-                          native_usage(prompt, max(1, len(messages)), reasoning_count, cached),
+                          native_usage(prompt, max(1, len(messages)), reasoning_count, cached,
+                                       created),
                           request_id, result_format)
     error = native_event(0, {"code": "DataInspectionFailed", "message": MODERATION_MESSAGE,
                              "request_id": request_id}, error=True, status=400)

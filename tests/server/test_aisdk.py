@@ -37,6 +37,7 @@ PART_FIELDS = {
     "tool-output-available": {"type", "toolCallId", "output", "providerExecuted",
                               "providerMetadata", "dynamic", "preliminary"},
     "data-map-action": {"type", "id", "data", "transient"},
+    "source-url": {"type", "sourceId", "url", "title", "providerMetadata"},
     "data-interrupted": {"type", "id", "data", "transient"},
     "error": {"type", "errorText"},
     "abort": {"type", "reason"},

@@ -24,6 +24,7 @@ from sse_starlette import EventSourceResponse
 
 router = APIRouter(tags=["chat"])
 _EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
+_AISDK_EVENTS = _EVENTS | {"source"}  # web sources as ``source-url`` parts (search on only)
 
 
 async def _one_at_a_time(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
@@ -43,7 +44,7 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     sid = aisdk.session_for_chat(body.id, identity.owner)
     message, _, _ = check_input(aisdk.last_user_text(body), None, None,
                                 state.service.settings.max_message_chars)
-    wanted = _EVENTS | {"reasoning_chunk"} if body.sendReasoning else _EVENTS
+    wanted = _AISDK_EVENTS | {"reasoning_chunk"} if body.sendReasoning else _AISDK_EVENTS
     # useChat's regenerate(): after a reply interrupted by a restart, its turn is replaced.
     retry = body.trigger == "regenerate-message"
     reply, first = await state.start_reply(identity, message, sid, wanted, retry)

@@ -1,0 +1,113 @@
+"""Web search (``DASHSCOPE_ENABLE_SEARCH``) on both providers, against the fake: the request asks
+for it only when set, and the answer's sources become opt-in ``source`` events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.events import FRONT_END_EVENTS, OPTIONAL_EVENTS, Source
+from bailian_geo_agent.agent.providers._search import search_results
+from bailian_geo_agent.agent.server.aisdk import AISDKAdapter
+from bailian_geo_agent.agent.server.sse import SSEAdapter
+
+from tests.fakes.dashscope import FakeDashScope, RecordedRequest, Reply, ToolCall
+from tests.helpers import PROVIDERS, collect, make_settings
+
+SOURCES = [
+    {"title": "北京天气预报", "url": "https://weather.example.cn/beijing"},
+    {"title": "中国天气网", "url": "https://www.weather.example.com.cn/"},
+]
+
+
+def options(request: RecordedRequest) -> dict[str, Any]:
+    """The compatible-mode body or the native ``parameters``."""
+    return request.body if request.protocol == "openai" else request.body["parameters"]
+
+
+def service(fake: FakeDashScope, provider: str, **settings: Any) -> StreamChatService:
+    return StreamChatService(
+        make_settings(fake, provider, session_store_url="memory://", **settings), tools=[])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_sources_become_source_events_before_the_answer(
+    fake_dashscope: FakeDashScope, provider: str
+) -> None:
+    fake_dashscope.script(Reply(text="北京今天晴。", search_results=SOURCES))
+    async with service(fake_dashscope, provider, enable_search=True) as chat:
+        events = await collect(chat.stream_chat("北京今天天气", events={"source"}))
+    assert [e["type"] for e in events[:3]] == ["stream_start", "source", "source"]
+    assert [(e["url"], e["title"]) for e in events if e["type"] == "source"] == [
+        (s["url"], s["title"]) for s in SOURCES]
+    assert set(events[1]) == {"type", "message_id", "session_id", "url", "title"}
+    assert "".join(e.get("chunk", "") for e in events) == "北京今天晴。"
+    assert events[-1]["type"] == "stream_end"
+    sent = options(fake_dashscope.requests[0])
+    assert sent["enable_search"] is True
+    assert sent["search_options"] == {"enable_source": True}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_each_source_once_per_reply_across_model_calls(
+    fake_dashscope: FakeDashScope, provider: str
+) -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    def note(city: str) -> str:
+        """A note about a city."""
+        return "ok"
+
+    fake_dashscope.script(
+        Reply(tool_calls=[ToolCall("note", {"city": "北京"})], search_results=SOURCES[:1]),
+        Reply(text="好", search_results=SOURCES),
+    )
+    settings = make_settings(fake_dashscope, provider, session_store_url="memory://",
+                             enable_search=True)
+    async with StreamChatService(settings, tools=[note]) as chat:
+        events = await collect(chat.stream_chat("北京", events={"source"}))
+    assert [e["url"] for e in events if e["type"] == "source"] == [s["url"] for s in SOURCES]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_off_by_default_and_no_events_without_the_opt_in(
+    fake_dashscope: FakeDashScope, provider: str
+) -> None:
+    fake_dashscope.script(Reply(text="好", search_results=SOURCES),
+                          Reply(text="好", search_results=SOURCES))
+    async with service(fake_dashscope, provider) as chat:
+        off = await collect(chat.stream_chat("北京", events={"source"}))
+    assert "enable_search" not in options(fake_dashscope.requests[0])
+    assert [e["type"] for e in off] == ["stream_start", "stream_chunk", "stream_end"]
+    async with service(fake_dashscope, provider, enable_search=True) as chat:
+        not_asked = await collect(chat.stream_chat("北京"))
+    assert [e["type"] for e in not_asked] == ["stream_start", "stream_chunk", "stream_end"]
+
+
+def test_only_web_links_are_sources() -> None:
+    info = {"search_results": [
+        {"index": 1, "title": "ok", "url": "https://a.example/x"},
+        {"index": 2, "title": "bad", "url": "javascript:alert(1)"},
+        {"index": 3, "url": "http://b.example/"},
+        {"index": 4, "title": "no url"},
+        "junk",
+    ]}
+    assert search_results(info) == [{"url": "https://a.example/x", "title": "ok"},
+                                    {"url": "http://b.example/", "title": "http://b.example/"}]
+    assert search_results(None) == search_results({"search_results": "x"}) == []
+
+
+def test_source_is_opt_in_and_not_a_front_end_event_yet() -> None:
+    assert "source" in OPTIONAL_EVENTS and "source" not in FRONT_END_EVENTS
+
+
+def test_source_on_the_wire_protocols() -> None:
+    event = Source("m", "s", "https://a.example/x", "标题")
+    frame = SSEAdapter().to_bytes([event]).decode()
+    assert frame.startswith("id: 1\nevent: source\ndata: ")
+    assert '"url":"https://a.example/x","title":"标题"' in frame
+    parts = AISDKAdapter(lambda: False).frames(event)
+    assert parts == [{"type": "source-url", "sourceId": "source-1",
+                      "url": "https://a.example/x", "title": "标题"}]
