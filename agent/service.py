@@ -273,7 +273,7 @@ class StreamChatService:
                         await drop_interrupted_turn(graph, config, question)
                     try:
                         async with deadline:
-                            await graph.ainvoke(turn, config)
+                            await graph.ainvoke(turn, config, context=_reply_context(handler))
                     except BaseException as exc:
                         await asyncio.shield(keep_partial_answer(graph, config, handler.call_text))
                         if isinstance(exc, TimeoutError) and deadline.expired():
@@ -364,6 +364,7 @@ class StreamChatService:
         from bailian_geo_agent.agent.limits import ReplyLimitsMiddleware
         from bailian_geo_agent.agent.providers import build_chat_model
         from bailian_geo_agent.agent.sessions.history import ConsistentHistoryMiddleware
+        from bailian_geo_agent.agent.tool_selection import ReplyContext, ToolSelectionMiddleware
         from bailian_geo_agent.prompts import geo_assistant_prompt
         from langchain.agents import create_agent
 
@@ -384,7 +385,8 @@ class StreamChatService:
             self._model,
             self._tools,
             system_prompt=self._system_prompt or geo_assistant_prompt(),
-            middleware=[limits, history],
+            middleware=[limits, history, ToolSelectionMiddleware()],
+            context_schema=ReplyContext,
             checkpointer=checkpointer,
         )
 
@@ -405,6 +407,13 @@ class StreamChatService:
             await self.expire_idle_sessions()
         except Exception as exc:  # a failed sweep must never disturb replies
             logger.warning("expiring idle sessions failed: %s", type(exc).__name__)
+
+
+def _reply_context(handler: ChunkStreamHandler) -> Any:
+    """The agent's runtime context for the reply ``handler`` streams (``agent.tool_selection``)."""
+    from bailian_geo_agent.agent.tool_selection import ReplyContext
+
+    return ReplyContext.for_events(handler.events)
 
 
 async def _only(event: StreamEvent) -> AsyncIterator[StreamEvent]:
