@@ -56,7 +56,8 @@ class StreamChatService:
     ``StreamChatService()`` reads its settings from the environment and ``./.env``. Pass
     ``settings``, your own LangChain ``model``, ``tools`` or LangGraph ``checkpointer`` to reuse
     what your app has. ``events`` opts into extra event types (``map_action``, ``tool_start``,
-    ``tool_end``) for every reply; ``stream_chat(..., events=...)`` does it for one reply.
+    ``tool_end``) for every reply; ``stream_chat(..., events=...)`` does it for one reply. The
+    map tools (``map_*``) are offered to the model only in a reply asking for ``map_action``.
     Use ``async with StreamChatService() as service`` (or ``await service.aclose()``) to release
     the session store's connections.
     """
