@@ -12,7 +12,7 @@ import json
 
 import pytest
 from bailian_geo_agent.agent import Settings, StreamChatService
-from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
+from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX, ReplyContext, offered_tools
 from bailian_geo_agent.tools import GeoToolkit
 from bailian_geo_agent.tools.config import GeoConfig
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -111,3 +111,10 @@ def test_the_system_prompt_names_the_trip_tools_and_stays_short():
     for name in ("plan_trip", "search_along_route", "area_boundary", "reachable_area"):
         assert name in prompt
     assert "Markdown" in prompt and "table" in prompt
+
+
+def test_without_a_reply_context_every_tool_is_offered():
+    tools = [{"type": "function", "function": {"name": n}} for n in ("geocode", "map_clear")]
+    assert offered_tools(tools, None) is tools  # a graph invoked directly: no context
+    assert offered_tools(tools, ReplyContext.for_events({"map_action"})) is tools
+    assert offered_tools(tools, ReplyContext.for_events({"tool_end"})) == tools[:1]
