@@ -56,7 +56,8 @@ class StreamChatService:
     ``StreamChatService()`` reads its settings from the environment and ``./.env``. Pass
     ``settings``, your own LangChain ``model``, ``tools`` or LangGraph ``checkpointer`` to reuse
     what your app has. ``events`` opts into extra event types (``map_action``, ``tool_start``,
-    ``tool_end``) for every reply; ``stream_chat(..., events=...)`` does it for one reply.
+    ``tool_end``) for every reply; ``stream_chat(..., events=...)`` does it for one reply. The
+    map tools (``map_*``) are offered to the model only in a reply asking for ``map_action``.
     Use ``async with StreamChatService() as service`` (or ``await service.aclose()``) to release
     the session store's connections.
     """
@@ -273,7 +274,7 @@ class StreamChatService:
                         await drop_interrupted_turn(graph, config, question)
                     try:
                         async with deadline:
-                            await graph.ainvoke(turn, config)
+                            await graph.ainvoke(turn, config, context=_reply_context(handler))
                     except BaseException as exc:
                         await asyncio.shield(keep_partial_answer(graph, config, handler.call_text))
                         if isinstance(exc, TimeoutError) and deadline.expired():
@@ -364,6 +365,7 @@ class StreamChatService:
         from bailian_geo_agent.agent.limits import ReplyLimitsMiddleware
         from bailian_geo_agent.agent.providers import build_chat_model
         from bailian_geo_agent.agent.sessions.history import ConsistentHistoryMiddleware
+        from bailian_geo_agent.agent.tool_selection import ReplyContext, ToolSelectionMiddleware
         from bailian_geo_agent.prompts import geo_assistant_prompt
         from langchain.agents import create_agent
 
@@ -384,7 +386,8 @@ class StreamChatService:
             self._model,
             self._tools,
             system_prompt=self._system_prompt or geo_assistant_prompt(),
-            middleware=[limits, history],
+            middleware=[limits, history, ToolSelectionMiddleware()],
+            context_schema=ReplyContext,
             checkpointer=checkpointer,
         )
 
@@ -405,6 +408,13 @@ class StreamChatService:
             await self.expire_idle_sessions()
         except Exception as exc:  # a failed sweep must never disturb replies
             logger.warning("expiring idle sessions failed: %s", type(exc).__name__)
+
+
+def _reply_context(handler: ChunkStreamHandler) -> Any:
+    """The agent's runtime context for the reply ``handler`` streams (``agent.tool_selection``)."""
+    from bailian_geo_agent.agent.tool_selection import ReplyContext
+
+    return ReplyContext.for_events(handler.events)
 
 
 async def _only(event: StreamEvent) -> AsyncIterator[StreamEvent]:

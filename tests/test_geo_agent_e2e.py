@@ -42,9 +42,9 @@ async def test_weather_question_uses_amap_weather_and_quotes_it(service, fake_da
     events = await collect(service.stream_chat("北京今天天气怎么样？"))
 
     text = assert_well_formed(events)
-    assert {"get_weather", "search_poi", "plan_route", "map_add_markers"} <= tool_names(
-        fake_dashscope.requests[0]
-    )
+    offered = tool_names(fake_dashscope.requests[0])
+    assert {"get_weather", "search_poi", "plan_route"} <= offered
+    assert "map_add_markers" not in offered  # no map_action asked for: no map tools
     weather_calls = fake_amap.requests_to("/v3/weather/weatherInfo")
     assert weather_calls and all(r.params["city"] == "110000" for r in weather_calls)
     assert "晴" in text and "26" in text  # the fake AMap's live conditions for Beijing

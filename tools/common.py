@@ -22,16 +22,37 @@ from bailian_geo_agent.tools.security import redact
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.json_schema import SkipJsonSchema, WithJsonSchema
 
 logger = logging.getLogger(__name__)
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    WithJsonSchema({"type": "string"}),  # the model needs no telling; the check stays
+]
 """A non-empty string of at most 100 characters (place names, keywords)."""
-Longitude = Annotated[float, Field(ge=-180, le=180, description="Longitude in degrees.")]
-Latitude = Annotated[float, Field(ge=-90, le=90, description="Latitude in degrees.")]
-CRS_DESCRIPTION = (
-    "System of the given lng/lat: 'gcj02' (AMap/Gaode, default) or 'wgs84' (GPS, OpenStreetMap)."
-)
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+CRS_DESCRIPTION = "Of the given coordinates; wgs84 for GPS/OSM."
+
+# Tool schemas go to the model on every call (issue 22 caps their size): an optional argument
+# is shown as its type alone, without ``null`` or ``default: null``; None is still accepted.
+OptionalText = ShortText | SkipJsonSchema[None]
+"""An optional ``ShortText`` argument (use with ``optional()``)."""
+OptionalLng = Longitude | SkipJsonSchema[None]
+"""An optional longitude argument (use with ``optional()``)."""
+OptionalLat = Latitude | SkipJsonSchema[None]
+"""An optional latitude argument (use with ``optional()``)."""
+
+
+def _none() -> None:
+    return None
+
+
+def optional(description: str | None = None, **constraints: Any) -> Any:
+    """``Field`` of an optional argument: None when left out, no default in its schema."""
+    return Field(default_factory=_none, description=description, **constraints)
 
 
 def check_lnglat(lng: float | None, lat: float | None) -> None:

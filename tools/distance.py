@@ -7,11 +7,14 @@ from typing import Any, Literal
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import (
+    CRS_DESCRIPTION,
     GeoTool,
+    OptionalText,
     ShortText,
     coordinate_label,
     format_distance,
     format_duration,
+    optional,
     resolve_point,
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
@@ -23,19 +26,13 @@ MODE_NAMES = {"driving": "驾车", "walking": "步行", "straight": "直线"}
 
 
 class DistanceInput(BaseModel):
-    """Arguments of ``measure_distance``."""
+    """Arguments of ``measure_distance`` (places by name or ``"lng,lat"``)."""
 
-    origins: list[ShortText] = Field(
-        min_length=1, max_length=10,
-        description="1-10 starting points: place names or 'lng,lat', e.g. ['北京南站', '天安门'].",
-    )
-    destination: ShortText = Field(description="The common end: place name or 'lng,lat'.")
-    mode: Literal["driving", "walking", "straight"] = Field(
-        default="driving",
-        description="driving or walking (road distance and time), straight (straight line).",
-    )
-    city: ShortText | None = Field(default=None, description="City hint for place names.")
-    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origins/destination.")
+    origins: list[ShortText] = Field(min_length=1, max_length=10)
+    destination: ShortText
+    mode: Literal["driving", "walking", "straight"] = "driving"
+    city: OptionalText = optional("City hint.")
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
 
 
 def format_matrix(matrix: DistanceMatrix, labels: list[str], dest: str, source: str) -> str:
@@ -63,10 +60,9 @@ class DistanceTool(GeoTool):
 
     name: str = "measure_distance"
     description: str = (
-        "Measure the distance from one or more origins (up to 10) to one destination: driving "
-        "or walking distance and time by road, or the straight-line distance. Use it to compare "
-        "which place is nearest. Examples: origins=['北京南站', '北京西站'], destination='故宫', "
-        "mode='driving'; origins=['116.397,39.908'], destination='颐和园', mode='straight'."
+        "Road distance and time (or straight line) from up to 10 origins to one destination "
+        "(names or 'lng,lat'), e.g. to find the nearest. "
+        "例：origins=['北京南站','北京西站'], destination='故宫'"
     )
     args_schema: type[BaseModel] = DistanceInput
 

@@ -15,10 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 class IpLocationInput(BaseModel):
     """Arguments of ``ip_location``."""
 
-    ip: str = Field(
-        min_length=2, max_length=45,
-        description="Public IPv4 address of the user, e.g. '114.247.50.2'.",
-    )
+    ip: str = Field(min_length=2, max_length=45, description="The user's public IPv4.")
 
     @field_validator("ip")
     @classmethod
@@ -34,10 +31,8 @@ class IpLocationTool(GeoTool):
 
     name: str = "ip_location"
     description: str = (
-        "Find the city (province, city, adcode and the city's bounding box) of a public IPv4 "
-        "address, e.g. the user's IP in a server setting, to answer 'near me' questions. "
-        "Example: ip='114.247.50.2' (示例：用户问“我附近有什么好吃的”而没有说城市). City level "
-        "only; needs AMap (mainland China IPv4)."
+        "City (with adcode and bounding box) of an IP, for 'near me' without a city. "
+        "Needs AMap; mainland China IPv4. 例：我附近有什么好吃的"
     )
     args_schema: type[BaseModel] = IpLocationInput
 

@@ -10,7 +10,7 @@ carries its system (``crs``: ``gcj02`` or ``wgs84``, the tool's ``map_crs``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.common import (
@@ -18,11 +18,14 @@ from bailian_geo_agent.tools.common import (
     GeoTool,
     Latitude,
     Longitude,
-    ShortText,
+    OptionalLat,
+    OptionalLng,
+    OptionalText,
     check_place_or_lnglat,
     format_distance,
     format_duration,
     mode_name,
+    optional,
     resolve_point,
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
@@ -43,15 +46,22 @@ from bailian_geo_agent.tools.map_commands import (
 )
 from bailian_geo_agent.tools.providers.base import RouteMode
 from bailian_geo_agent.tools.routes import compute_route
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+
+def _no_description(schema: dict[str, Any]) -> None:
+    schema.pop("description", None)  # the docstring: the field that holds it says enough
 
 
 class PointSpec(BaseModel):
     """A point given by a place name or by lng+lat."""
 
-    place: ShortText | None = Field(default=None, description="Place name, e.g. '故宫'.")
-    lng: Longitude | None = None
-    lat: Latitude | None = None
+    model_config = ConfigDict(json_schema_extra=_no_description)
+
+    place: OptionalText = optional()
+    lng: OptionalLng = optional()
+    lat: OptionalLat = optional()
     crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
 
     @model_validator(mode="after")
@@ -93,8 +103,8 @@ def artifact(command: MapCommand) -> dict[str, Any]:
 class SetViewInput(PointSpec):
     """Arguments of ``map_set_view``."""
 
-    zoom: int = Field(default=14, ge=3, le=20, description="Zoom: 5 country, 11 city, 16 street.")
-    city: ShortText | None = Field(default=None, description="City hint for the place name.")
+    zoom: int = Field(default=14, ge=3, le=20, description="5 country, 11 city, 16 street.")
+    city: OptionalText = optional("City hint.")
 
 
 class MapSetViewTool(MapTool):
@@ -102,8 +112,7 @@ class MapSetViewTool(MapTool):
 
     name: str = "map_set_view"
     description: str = (
-        "Move the user's map: center it on a place name or lng/lat at a zoom level (3-20). "
-        "Examples: place='天安门', zoom=16; lng=121.4737, lat=31.2304, zoom=12 (上海)."
+        "Center the user's map on a place or lng/lat. 例：place='天安门', zoom=16"
     )
     args_schema: type[BaseModel] = SetViewInput
 
@@ -119,15 +128,15 @@ class MapSetViewTool(MapTool):
 class MarkerSpec(PointSpec):
     """One marker."""
 
-    label: ShortText | None = Field(default=None, description="Marker title (defaults to place).")
-    description: str | None = Field(default=None, max_length=300, description="Popup text.")
+    label: OptionalText = optional("Title (default: place).")
+    description: str | SkipJsonSchema[None] = optional("Popup text.", max_length=300)
 
 
 class AddMarkersInput(BaseModel):
     """Arguments of ``map_add_markers``."""
 
-    markers: list[MarkerSpec] = Field(min_length=1, max_length=50, description="1-50 markers.")
-    city: ShortText | None = Field(default=None, description="City hint for place names.")
+    markers: list[MarkerSpec] = Field(min_length=1, max_length=50)
+    city: OptionalText = optional("City hint.")
 
 
 class MapAddMarkersTool(MapTool):
@@ -135,9 +144,8 @@ class MapAddMarkersTool(MapTool):
 
     name: str = "map_add_markers"
     description: str = (
-        "Add labelled markers to the user's map, each from a place name or lng/lat. Example: "
-        "markers=[{'place': '故宫'}, {'label': '三里屯', 'lng': 116.455, 'lat': 39.937}]. "
-        "示例：把搜索到的餐厅标在地图上。"
+        "Add labelled markers (place or lng/lat) to the user's map. "
+        "例：markers=[{'place':'故宫'},{'label':'三里屯','lng':116.455,'lat':39.937}]"
     )
     args_schema: type[BaseModel] = AddMarkersInput
 
@@ -174,6 +182,8 @@ def raise_not_found(missing: list[str]) -> None:
 class PathPoint(BaseModel):
     """A vertex of an explicit path."""
 
+    model_config = ConfigDict(json_schema_extra=_no_description)
+
     lng: Longitude
     lat: Latitude
 
@@ -181,13 +191,13 @@ class PathPoint(BaseModel):
 class DrawRouteInput(BaseModel):
     """Arguments of ``map_draw_route``: origin+destination (planned), or an explicit path."""
 
-    origin: ShortText | None = Field(default=None, description="Start: place name or 'lng,lat'.")
-    destination: ShortText | None = Field(default=None, description="End: place or 'lng,lat'.")
-    mode: Literal["driving", "walking"] = Field(default="driving", description="Travel mode.")
-    city: ShortText | None = Field(default=None, description="City hint for place names.")
-    path: list[PathPoint] | None = Field(
-        default=None, min_length=2, max_length=2000, description="Explicit polyline instead."
-    )
+    origin: OptionalText = optional()
+    destination: OptionalText = optional()
+    mode: Literal["driving", "walking"] = "driving"
+    city: OptionalText = optional("City hint.")
+    path: (
+        Annotated[list[PathPoint], Field(min_length=2, max_length=2000)] | SkipJsonSchema[None]
+    ) = optional("Explicit polyline instead.")
     crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
 
     @model_validator(mode="after")
@@ -210,9 +220,8 @@ class MapDrawRouteTool(MapTool):
 
     name: str = "map_draw_route"
     description: str = (
-        "Draw a route on the user's map: plans a driving or walking route between origin and "
-        "destination (place names or 'lng,lat') and draws its polyline, or draws an explicit "
-        "path. Example: origin='北京南站', destination='故宫', mode='driving'."
+        "Draw a route on the user's map: planned between origin and destination (names or "
+        "'lng,lat'), or an explicit path. 例：origin='北京南站', destination='故宫'"
     )
     args_schema: type[BaseModel] = DrawRouteInput
 
@@ -262,11 +271,9 @@ class MapDrawRouteTool(MapTool):
 class FitBoundsInput(BaseModel):
     """Arguments of ``map_fit_bounds``."""
 
-    points: list[PointSpec] = Field(
-        min_length=1, max_length=100, description="Points (place names or lng/lat) to show."
-    )
-    padding: int = Field(default=40, ge=0, le=300, description="Padding in screen pixels.")
-    city: ShortText | None = Field(default=None, description="City hint for place names.")
+    points: list[PointSpec] = Field(min_length=1, max_length=100)
+    padding: int = Field(default=40, ge=0, le=300, description="Pixels.")
+    city: OptionalText = optional("City hint.")
 
 
 class MapFitBoundsTool(MapTool):
@@ -274,8 +281,8 @@ class MapFitBoundsTool(MapTool):
 
     name: str = "map_fit_bounds"
     description: str = (
-        "Zoom and pan the user's map so that all given points are visible. Example: "
-        "points=[{'place': '故宫'}, {'place': '颐和园'}, {'lng': 116.39, 'lat': 39.99}]."
+        "Zoom the user's map to show all the points (place or lng/lat). "
+        "例：points=[{'place':'故宫'},{'place':'颐和园'}]"
     )
     args_schema: type[BaseModel] = FitBoundsInput
 
@@ -298,9 +305,7 @@ class MapFitBoundsTool(MapTool):
 class ClearInput(BaseModel):
     """Arguments of ``map_clear``."""
 
-    target: Literal["all", "markers", "routes"] = Field(
-        default="all", description="What to remove: all, markers or routes."
-    )
+    target: Literal["all", "markers", "routes"] = "all"
 
 
 class MapClearTool(MapTool):
@@ -308,8 +313,7 @@ class MapClearTool(MapTool):
 
     name: str = "map_clear"
     description: str = (
-        "Remove markers and/or routes from the user's map. Example: target='all' "
-        "(示例：用户说“清空地图”)."
+        "Remove markers and/or routes from the user's map. 例：清空地图 -> target='all'"
     )
     args_schema: type[BaseModel] = ClearInput
 

@@ -9,9 +9,11 @@ from bailian_geo_agent.tools.common import (
     GeoTool,
     Latitude,
     Longitude,
+    OptionalText,
     ShortText,
     coordinate_label,
     join_region,
+    optional,
     source_name,
     truncate,
 )
@@ -44,9 +46,9 @@ def format_place(index: int, place: Place) -> str:
 class SuggestInput(BaseModel):
     """Arguments of ``suggest_places``."""
 
-    text: ShortText = Field(description="Partial input to complete, e.g. '北京西', 'tian an'.")
-    city: ShortText | None = Field(default=None, description="City to prefer, e.g. '北京'.")
-    limit: int = Field(default=5, ge=1, le=10, description="Maximum suggestions (1-10).")
+    text: ShortText = Field(description="Partial input.")
+    city: OptionalText = optional("City to prefer.")
+    limit: int = Field(default=5, ge=1, le=10)
 
 
 class SuggestPlacesTool(GeoTool):
@@ -54,9 +56,8 @@ class SuggestPlacesTool(GeoTool):
 
     name: str = "suggest_places"
     description: str = (
-        "Autocomplete a partial place name or address into candidate places with coordinates. "
-        "Use when the user's place is ambiguous or incomplete. Examples: text='北京西' -> "
-        "北京西站; text='西湖', city='杭州'."
+        "Candidate places with coordinates for a partial or ambiguous name. "
+        "例：text='北京西' -> 北京西站"
     )
     args_schema: type[BaseModel] = SuggestInput
 
@@ -69,11 +70,8 @@ class SuggestPlacesTool(GeoTool):
 class GeocodeInput(BaseModel):
     """Arguments of ``geocode``."""
 
-    address: ShortText = Field(
-        description="Address or place name, e.g. '北京市朝阳区阜通东大街6号', '故宫', "
-        "'Eiffel Tower'."
-    )
-    city: ShortText | None = Field(default=None, description="City hint, e.g. '北京'.")
+    address: ShortText = Field(description="Address or place name.")
+    city: OptionalText = optional("City hint.")
 
 
 class GeocodeTool(GeoTool):
@@ -81,8 +79,7 @@ class GeocodeTool(GeoTool):
 
     name: str = "geocode"
     description: str = (
-        "Convert an address or place name to coordinates (geocoding), with the coordinate "
-        "system stated. Examples: address='北京市朝阳区阜通东大街6号'; address='西湖', city='杭州'."
+        "Address or place name -> coordinates. 例：address='西湖', city='杭州'"
     )
     args_schema: type[BaseModel] = GeocodeInput
 
@@ -105,8 +102,7 @@ class ReverseGeocodeTool(GeoTool):
 
     name: str = "reverse_geocode"
     description: str = (
-        "Convert coordinates to an address (reverse geocoding). Example: lng=116.481488, "
-        "lat=39.990464 -> 北京市朝阳区望京街道…. Give crs='wgs84' for GPS coordinates."
+        "Coordinates -> address. 例：lng=116.48, lat=39.99 -> 北京市朝阳区…"
     )
     args_schema: type[BaseModel] = ReverseGeocodeInput
 

@@ -7,12 +7,13 @@ from typing import Any
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
     GeoTool,
-    Latitude,
-    Longitude,
-    ShortText,
+    OptionalLat,
+    OptionalLng,
+    OptionalText,
     check_lnglat,
     coordinate_label,
     format_distance,
+    optional,
     resolve_point,
     source_name,
     truncate,
@@ -25,27 +26,15 @@ from pydantic import BaseModel, Field, model_validator
 class PoiSearchInput(BaseModel):
     """Arguments of ``search_poi``. Nearby mode when ``near`` or lng/lat is given."""
 
-    keywords: ShortText | None = Field(
-        default=None, description="What to look for, e.g. '咖啡', '火锅', 'museum'."
-    )
-    city: ShortText | None = Field(
-        default=None, description="City to search in (keyword mode), e.g. '北京', '成都'."
-    )
-    near: ShortText | None = Field(
-        default=None,
-        description="Place name to search around (nearby mode), e.g. '天安门', '西湖断桥'.",
-    )
-    lng: Longitude | None = None
-    lat: Latitude | None = None
+    keywords: OptionalText = optional("What to find, e.g. '火锅'.")
+    city: OptionalText = optional("City (keyword mode).")
+    near: OptionalText = optional("Place to search around.")
+    lng: OptionalLng = optional()
+    lat: OptionalLat = optional()
     crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
-    radius: int = Field(
-        default=1000, ge=10, le=50000, description="Nearby radius in metres (10-50000)."
-    )
-    category: ShortText | None = Field(
-        default=None,
-        description="Optional category filter, e.g. '餐饮服务', '酒店', 'hospital', 'cafe'.",
-    )
-    limit: int = Field(default=10, ge=1, le=25, description="Maximum results (1-25).")
+    radius: int = Field(default=1000, ge=10, le=50000, description="Metres (nearby mode).")
+    category: OptionalText = optional("Category filter, e.g. '酒店'.")
+    limit: int = Field(default=10, ge=1, le=25)
 
     @model_validator(mode="after")
     def _check(self) -> PoiSearchInput:
@@ -86,11 +75,9 @@ class PoiSearchTool(GeoTool):
 
     name: str = "search_poi"
     description: str = (
-        "Search points of interest (restaurants, hotels, sights, shops...). Keyword mode: "
-        "keywords (+ city). Nearby mode: near=<place name> or lng/lat, with radius in metres. "
-        "Optional category filter and limit. Returns name, address, coordinates, category, "
-        "distance, phone and rating when available. Examples: keywords='火锅', city='成都'; "
-        "keywords='咖啡', near='北京国贸', radius=500; category='hospital', lng=121.47, lat=31.23."
+        "Find places (restaurants, hotels, sights, shops…) by keywords in a city, or near a "
+        "place or lng/lat within radius. Returns name, address, coordinates, distance, phone, "
+        "rating, id. 例：keywords='咖啡', near='国贸', radius=500"
     )
     args_schema: type[BaseModel] = PoiSearchInput
 

@@ -20,9 +20,7 @@ class PoiDetailInput(BaseModel):
     """Arguments of ``poi_detail``."""
 
     id: str = Field(
-        min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_/:-]+$",
-        description="POI id from search_poi results, e.g. 'B0FFG3MGDB' (AMap) or "
-        "'W5013364' / 'node/123' (OpenStreetMap).",
+        min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_/:-]+$", description="From search_poi."
     )
 
 
@@ -57,9 +55,8 @@ class PoiDetailTool(GeoTool):
 
     name: str = "poi_detail"
     description: str = (
-        "Get the details of one place (address, phone, rating, price, opening hours, website, "
-        "coordinates) by the POI id that search_poi returned. Example: id='B0FFG3MGDB' "
-        "(示例：用户问“第一家店几点关门”)."
+        "Details of one search_poi result by id: phone, rating, price, opening hours, "
+        "website, address. 例：第一家店几点关门"
     )
     args_schema: type[BaseModel] = PoiDetailInput
 

@@ -7,12 +7,15 @@ from typing import Any, Literal
 
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import (
+    CRS_DESCRIPTION,
     GeoTool,
+    OptionalText,
     ShortText,
     coordinate_label,
     format_distance,
     format_duration,
     mode_name,
+    optional,
     resolve_point,
     truncate,
 )
@@ -26,13 +29,13 @@ MAX_PLANS = 3
 
 
 class RouteInput(BaseModel):
-    """Arguments of ``plan_route``."""
+    """Arguments of ``plan_route`` (each end a place name or ``"lng,lat"``)."""
 
-    origin: ShortText = Field(description="Start: place name or 'lng,lat', e.g. '北京南站'.")
-    destination: ShortText = Field(description="End: place name or 'lng,lat', e.g. '故宫'.")
-    mode: Literal["driving", "walking"] = Field(default="driving", description="Travel mode.")
-    city: ShortText | None = Field(default=None, description="City hint for place names.")
-    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origin/destination.")
+    origin: ShortText
+    destination: ShortText
+    mode: Literal["driving", "walking"] = "driving"
+    city: OptionalText = optional("City hint.")
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
 
 
 def format_route(route: Route, origin: str, destination: str, source: str) -> str:
@@ -76,10 +79,8 @@ class RoutePlanTool(GeoTool):
 
     name: str = "plan_route"
     description: str = (
-        "Plan a driving or walking route between two places (names or 'lng,lat'); returns "
-        "distance, duration and the main steps. Examples: origin='北京南站', destination='故宫', "
-        "mode='driving'; origin='外滩', destination='东方明珠', city='上海', mode='walking'. "
-        "To show the route on the map, use map_draw_route."
+        "Driving or walking route between two places (names or 'lng,lat'): distance, time, "
+        "main steps. 3+ places: plan_trip. 例：origin='北京南站', destination='故宫'"
     )
     args_schema: type[BaseModel] = RouteInput
 
@@ -101,12 +102,12 @@ async def compute_route(
 
 
 class CyclingInput(BaseModel):
-    """Arguments of ``cycling_route``."""
+    """Arguments of ``cycling_route`` (each end a place name or ``"lng,lat"``)."""
 
-    origin: ShortText = Field(description="Start: place name or 'lng,lat', e.g. '北京南站'.")
-    destination: ShortText = Field(description="End: place name or 'lng,lat', e.g. '故宫'.")
-    city: ShortText | None = Field(default=None, description="City hint for place names.")
-    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origin/destination.")
+    origin: ShortText
+    destination: ShortText
+    city: OptionalText = optional("City hint.")
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
 
 
 def format_cycling(route: Route, origin: str, destination: str, source: str) -> str:
@@ -124,9 +125,8 @@ class CyclingRouteTool(GeoTool):
 
     name: str = "cycling_route"
     description: str = (
-        "Plan a bicycle route between two places (names or 'lng,lat'); returns distance, "
-        "duration and the main steps. Examples: origin='北京南站', destination='天坛公园'; "
-        "origin='西湖', destination='灵隐寺', city='杭州'."
+        "Bicycle route between two places (names or 'lng,lat'): distance, time, main steps. "
+        "例：origin='西湖', destination='灵隐寺', city='杭州'"
     )
     args_schema: type[BaseModel] = CyclingInput
 
@@ -138,17 +138,13 @@ class CyclingRouteTool(GeoTool):
 
 
 class TransitInput(BaseModel):
-    """Arguments of ``transit_route``."""
+    """Arguments of ``transit_route`` (each end a place name or ``"lng,lat"``)."""
 
-    origin: ShortText = Field(description="Start: place name or 'lng,lat', e.g. '北京南站'.")
-    destination: ShortText = Field(description="End: place name or 'lng,lat', e.g. '故宫'.")
-    city: ShortText = Field(description="City of the origin (name or citycode), e.g. '北京'.")
-    cityd: ShortText | None = Field(
-        default=None,
-        description="City of the destination for trips across cities, e.g. '上海' "
-        "(default: same as city).",
-    )
-    crs: CRS = Field(default="gcj02", description="System of 'lng,lat' origin/destination.")
+    origin: ShortText
+    destination: ShortText
+    city: ShortText = Field(description="Origin's city.")
+    cityd: OptionalText = optional("Destination's city, if another.")
+    crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
 
 
 def _segment(leg: TransitSegment) -> str:
@@ -195,11 +191,9 @@ class TransitRouteTool(GeoTool):
 
     name: str = "transit_route"
     description: str = (
-        "Plan public transport (bus, metro, and trains between cities) between two places "
-        "(names or 'lng,lat'); returns up to 3 options with time, fare, walking and the lines "
-        "to take. city is the origin's city; give cityd for a trip to another city. Examples: "
-        "origin='北京南站', destination='故宫', city='北京'; origin='北京南站', "
-        "destination='上海虹桥站', city='北京', cityd='上海'. Needs AMap."
+        "Public transport (bus, metro; trains between cities) between two places (names or "
+        "'lng,lat'): up to 3 options with time, fare, walking, lines. Needs AMap. "
+        "例：origin='北京南站', destination='上海虹桥站', city='北京', cityd='上海'"
     )
     args_schema: type[BaseModel] = TransitInput
 

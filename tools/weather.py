@@ -7,11 +7,12 @@ from typing import Any
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
     GeoTool,
-    Latitude,
-    Longitude,
-    ShortText,
+    OptionalLat,
+    OptionalLng,
+    OptionalText,
     check_place_or_lnglat,
     coordinate_label,
+    optional,
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.providers.base import WeatherReport
@@ -21,15 +22,11 @@ from pydantic import BaseModel, Field, model_validator
 class WeatherInput(BaseModel):
     """Arguments of ``get_weather``: a place name, or lng+lat."""
 
-    place: ShortText | None = Field(
-        default=None,
-        description="City or district name, Chinese or English, e.g. '北京', '杭州市西湖区', "
-        "'Shanghai'. Omit when giving lng/lat.",
-    )
-    lng: Longitude | None = None
-    lat: Latitude | None = None
+    place: OptionalText = optional("City or district, zh or en.")
+    lng: OptionalLng = optional()
+    lat: OptionalLat = optional()
     crs: CRS = Field(default="gcj02", description=CRS_DESCRIPTION)
-    days: int = Field(default=3, ge=0, le=7, description="Forecast days (0-7; AMap has 4).")
+    days: int = Field(default=3, ge=0, le=7, description="Forecast days (AMap has 4).")
 
     @model_validator(mode="after")
     def _place_or_point(self) -> WeatherInput:
@@ -71,10 +68,8 @@ class WeatherTool(GeoTool):
 
     name: str = "get_weather"
     description: str = (
-        "Get current weather conditions and a multi-day forecast for a place name (Chinese or "
-        "English; city or district) or for coordinates. Examples: place='北京', "
-        "place='杭州市西湖区', place='Paris', or lng=116.397, lat=39.909. "
-        "示例：查询“上海明天天气”用 place='上海', days=2。"
+        "Current weather and forecast for a city/district or lng/lat. "
+        "例：上海明天天气 -> place='上海', days=2"
     )
     args_schema: type[BaseModel] = WeatherInput
 
