@@ -23,6 +23,7 @@ DEFAULT_OVERPASS_BASE_URL = "https://overpass-api.de"
 DEFAULT_OSRM_BASE_URL = "https://router.project-osrm.org"
 DEFAULT_OSRM_WALKING_BASE_URL = "https://routing.openstreetmap.de/routed-foot"
 DEFAULT_OSRM_CYCLING_BASE_URL = "https://routing.openstreetmap.de/routed-bike"
+DEFAULT_VALHALLA_BASE_URL = "https://valhalla1.openstreetmap.de"
 
 ENV_SETTINGS = SettingsConfigDict(
     env_file=".env",
@@ -89,6 +90,11 @@ class GeoConfig(BaseSettings):
         DEFAULT_OSRM_CYCLING_BASE_URL, validation_alias="OSRM_CYCLING_BASE_URL"
     )
     """OSRM cycling routes base URL."""
+    # -- areas
+    valhalla_base_url: str = Field(
+        DEFAULT_VALHALLA_BASE_URL, validation_alias="VALHALLA_BASE_URL"
+    )
+    """Valhalla (reachable areas, ``/isochrone``) base URL; the public FOSSGIS server by default."""
     http_timeout: float = Field(10.0, gt=0, validation_alias="GEO_HTTP_TIMEOUT")
     """Seconds a geo provider request may take."""
     user_agent: str | None = Field(None, validation_alias="GEO_USER_AGENT")
@@ -132,6 +138,7 @@ class GeoConfig(BaseSettings):
         "osrm_base_url",
         "osrm_walking_base_url",
         "osrm_cycling_base_url",
+        "valhalla_base_url",
     )
     @classmethod
     def _check_url(cls, value: str) -> str:

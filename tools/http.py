@@ -185,6 +185,15 @@ class HttpClient:
             self._request("POST", url, params=None, data=data, service=service, gap=0.0)
         )
 
+    async def post_json(
+        self, url: str, body: Mapping[str, Any], *, service: str = "", error_json: bool = False
+    ) -> Any:
+        """POST a JSON body and decode the JSON answer (Valhalla); ``error_json`` as in
+        ``get_json``."""
+        return await self.arun(self._request("POST", url, params=None, data=None,
+                                             service=service, gap=0.0, error_json=error_json,
+                                             json_body=body))
+
     async def _wait_turn(self, host: str, gap: float) -> None:
         lock = self._throttle_locks.setdefault(host, asyncio.Lock())
         async with lock:
@@ -204,6 +213,7 @@ class HttpClient:
         service: str,
         gap: float,
         error_json: bool = False,
+        json_body: Mapping[str, Any] | None = None,
     ) -> Any:
         client = self._get_client()
         service = service or message_text("geo_map_service")
@@ -218,6 +228,8 @@ class HttpClient:
             try:
                 if method == "GET":
                     request = client.build_request("GET", url, params=clean)
+                elif json_body is not None:
+                    request = client.build_request("POST", url, json=dict(json_body))
                 else:
                     request = client.build_request("POST", url, data=dict(data or {}))
                 response = await client.send(request, stream=True)
