@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, Protocol
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
@@ -118,16 +119,20 @@ async def pois_along(
     category: str | None, radius_m: int, limit: int,
 ) -> list[Poi]:
     """Around-searches at points sampled along ``path`` every 1.5 radii (at most
-    ``MAX_SAMPLES``), merged by id."""
+    ``MAX_SAMPLES``, their radius grown to cover the corridor between them), merged by id."""
     line = geometry.RouteLine([(p.to("gcj02").lng, p.to("gcj02").lat) for p in path])
     samples = line.samples(radius_m * 1.5, MAX_SAMPLES)
+    # circles through the corridor's edge halfway between samples: nothing within radius_m of
+    # the line falls between them (the caller keeps only what is within radius_m)
+    spacing = line.length_m / max(1, len(samples) - 1)
+    reach = min(50000, math.ceil(math.hypot(spacing / 2, radius_m)))
     gate = asyncio.Semaphore(CONCURRENT_SEARCHES)
 
     async def around(lng: float, lat: float) -> list[Poi]:
         async with gate:
             try:
                 return await provider.nearby_poi(Coordinate(lng, lat, "gcj02"), keywords,
-                                                 category, radius_m, min(25, limit * 2))
+                                                 category, reach, 25)
             except NotFoundError:
                 return []
 
