@@ -66,7 +66,8 @@ async def test_search_along_a_route(service, fake_dashscope, fake_amap):
                  and e["action"]["op"] == "add_stops")
     assert [s["label"] for s in stops["stops"]] == [
         "中国石化(开阳路加油站)", "壳牌(西华门加油站)", "中国石油(右安门加油站)"]
-    assert text_of(events) == "结果：（绕行距离为往返估计：离路线直线距离的两倍，实际道路绕行会更长）"
+    assert text_of(events) == (
+        "结果：（绕行距离为往返估计：离路线直线距离的两倍，实际道路绕行会更长）")
     tool_message = next(m for m in fake_dashscope.requests[-1].messages if m["role"] == "tool")
     assert "1. 中国石化(开阳路加油站)：绕行约202米" in tool_message["content"]
 
