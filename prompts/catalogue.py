@@ -818,6 +818,9 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "road detour is longer)",
     },
     "along_stop_note": {"zh": "绕行约{detour}", "en": "detour about {detour}"},
+    "tool_name_search_along_route": {"zh": "沿途搜索", "en": "Along the route"},
+    "tool_name_area_boundary": {"zh": "区域边界", "en": "Area outline"},
+    "tool_name_reachable_area": {"zh": "可达范围", "en": "Reachable area"},
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module
