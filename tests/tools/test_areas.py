@@ -220,3 +220,22 @@ async def test_open_boundary_from_nominatim_polygons(open_provider, fake_open):
     content, artifact = await call(tool, area="135 Pilkington Avenue, Birmingham")
     draw = commands(artifact)[0]
     assert draw.kind == "aoi" and len(draw.polygons[0][0]) == 9  # the recorded outline
+
+
+# ------------------------------------------------------------------------------ auto
+
+
+async def test_auto_falls_back_to_the_open_services_outside_china(amap, open_provider, fake_amap,
+                                                                  fake_open):
+    from bailian_geo_agent.tools.providers.fallback import FallbackProvider
+
+    both = FallbackProvider(amap, open_provider)
+    content, artifact = await call(ReachableAreaTool(provider=both), place="2.2944813,48.8582602",
+                                   crs="wgs84", minutes=10, mode="walking")
+    assert fake_amap.requests_to("/v3/distance") == []  # AMap: outside China, not asked
+    area = commands(artifact)[0]
+    assert area.crs == "wgs84" and "Valhalla" in content
+    assert [link["kind"] for link in artifact["links"]] == ["geo", "osm_marker"]
+    content, artifact = await call(AreaBoundaryTool(provider=both), area="Paris 7e")
+    assert fake_amap.requests_to("/v3/config/district")  # AMap first: no such district
+    assert commands(artifact)[0].crs == "wgs84" and "Nominatim" in content
