@@ -764,6 +764,118 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "tools that return map commands also return a picture of them (PNG, MCP image "
         "content), for clients without a map",
     },
+    # -- areas
+    "areas_unknown_area": {
+        "zh": "没有找到名为“{area}”的行政区或区域边界，"
+        "请换一个名称（例如“朝阳区”“西湖区”）或补充城市。",
+        "en": "No district or area outline named '{area}' was found; try another name (for "
+        "example 'Chaoyang District') or add the city.",
+    },
+    "areas_outside_coverage": {
+        "zh": "该地点附近没有可通行的道路数据（在服务覆盖范围之外），请换一个地点。",
+        "en": "There is no road data near this place (outside the service's coverage); try "
+        "another place.",
+    },
+    "valhalla_error": {
+        "zh": "Valhalla无法计算可达范围（错误码 {code}），请换一个地点或出行方式。",
+        "en": "Valhalla could not compute the reachable area (error {code}); try another place "
+        "or mode.",
+    },
+    "areas_no_isochrone": {
+        "zh": "没有得到可达范围（服务返回为空），请换一个地点或时间。",
+        "en": "No reachable area came back (the service answered nothing); try another place or "
+        "time.",
+    },
+    "areas_grid_mode": {
+        "zh": "高德地图无法计算“{mode}”方式的可达范围（仅支持驾车和步行），请改用驾车或步行。",
+        "en": "AMap cannot compute a reachable area for '{mode}' (driving and walking only); use "
+        "driving or walking.",
+    },
+    "areas_minutes_range": {
+        "zh": "出行时间需在1到{limit}分钟之间（收到{minutes}），请换一个时间。",
+        "en": "The travel time must be between 1 and {limit} minutes (got {minutes}); choose "
+        "another.",
+    },
+    "areas_capability_boundary": {"zh": "行政区/区域边界", "en": "district and area outlines"},
+    "areas_capability_isochrone": {
+        "zh": "可达范围（等时圈）", "en": "reachable areas (isochrones)",
+    },
+    "areas_capability_along": {"zh": "沿途搜索", "en": "search along a route"},
+    "areas_kind_district": {"zh": "行政区", "en": "district"},
+    "areas_kind_aoi": {"zh": "区域", "en": "area"},
+    "areas_kind_region": {"zh": "区域", "en": "region"},
+    "areas_mode_cycling": {"zh": "骑行", "en": "cycling"},
+    "areas_boundary_head": {
+        "zh": "{name}（{kind}，{source}）：面积约{area}平方公里，共{parts}块，"
+        "已在地图上绘制边界。",
+        "en": "{name} ({kind}, {source}): about {area} km², {parts} part(s); its outline is "
+        "drawn on the map.",
+    },
+    "areas_simplified": {
+        "zh": "（地图上的边界已从{before}个点简化为{after}个点，判断仍用完整边界）",
+        "en": "(the drawn outline is simplified from {before} to {after} points; checks use the "
+        "full outline)",
+    },
+    "areas_check_inside": {
+        "zh": "{place}在{area}内（距边界{distance}）。",
+        "en": "{place} is inside {area} ({distance} from its boundary).",
+    },
+    "areas_check_outside": {
+        "zh": "{place}不在{area}内（距边界{distance}）。",
+        "en": "{place} is not inside {area} ({distance} from its boundary).",
+    },
+    "areas_check_boundary": {
+        "zh": "{place}位于{area}边界附近（距边界{distance}），"
+        "边界数据有误差，无法确定在内还是在外。",
+        "en": "{place} is on the boundary of {area} (within {distance}); outlines are "
+        "approximate, so which side it is on is uncertain.",
+    },
+    "areas_reach_label": {"zh": "{mode}{minutes}分钟可达", "en": "{minutes} min {mode}"},
+    "areas_reach_head": {
+        "zh": "从{place}{mode}{minutes}分钟内可到达的范围（{source}）："
+        "面积约{area}平方公里，已在地图上绘制。",
+        "en": "Reachable from {place} within {minutes} minutes {mode} ({source}): about {area} "
+        "km², drawn on the map.",
+    },
+    "areas_reach_grid": {
+        "zh": "估算方法：高德没有等时圈接口，按网格（分辨率{cell}）"
+        "查询{probed}个网格点到出发点的用时，{reachable}个点在时限内；"
+        "用时是从网格点到出发点（单向，驾车时可能与反方向不同）。",
+        "en": "Method: AMap has no isochrone API, so the times from {probed} grid points "
+        "(resolution {cell}) to the start were queried; {reachable} are within the time. Times "
+        "run from each point to the start (one way; driving may differ in the other direction).",
+    },
+    "areas_reach_router": {
+        "zh": "由路网计算的等时圈（从出发点出发）。",
+        "en": "An isochrone computed on the road network (from the start).",
+    },
+    "along_nothing": {
+        "zh": "在{origin}到{destination}的路线沿途{within}内没有找到“{what}”，"
+        "可以放宽距离或换个关键词。",
+        "en": "Nothing matching '{what}' within {within} of the route from {origin} to "
+        "{destination}; widen the distance or try another keyword.",
+    },
+    "along_head": {
+        "zh": "{origin} → {destination}（{mode}，全程{distance}，约{duration}）"
+        "沿途{within}内的“{what}”（{source}，{count}个，按绕行距离排序）：",
+        "en": "'{what}' within {within} of the route {origin} → {destination} ({mode}, "
+        "{distance}, about {duration}) ({source}, {count}, by detour):",
+    },
+    "along_item": {
+        "zh": "{index}. {name}：绕行约{detour}（离路线{off}，在路线第{at}处）；"
+        "{address}；ID：{id}",
+        "en": "{index}. {name}: detour about {detour} ({off} off the route, at {at} along it); "
+        "{address}; ID: {id}",
+    },
+    "along_detour_note": {
+        "zh": "（绕行距离为往返估计：离路线直线距离的两倍，实际道路绕行会更长）",
+        "en": "(detour = twice the straight-line distance off the route, out and back; the "
+        "road detour is longer)",
+    },
+    "along_stop_note": {"zh": "绕行约{detour}", "en": "detour about {detour}"},
+    "tool_name_search_along_route": {"zh": "沿途搜索", "en": "Along the route"},
+    "tool_name_area_boundary": {"zh": "区域边界", "en": "Area outline"},
+    "tool_name_reachable_area": {"zh": "可达范围", "en": "Reachable area"},
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -18,6 +18,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bailian_geo_agent.tools.along_route import AlongRouteTool
+    from bailian_geo_agent.tools.areas import AreaBoundaryTool, ReachableAreaTool
     from bailian_geo_agent.tools.coords import Coordinate, gcj02_to_wgs84, wgs84_to_gcj02
     from bailian_geo_agent.tools.distance import DistanceTool
     from bailian_geo_agent.tools.ip_location import IpLocationTool
@@ -58,11 +60,16 @@ _EXPORTS = {
     "MAP_TOOLS": "bailian_geo_agent.tools.toolkit",
     "GeoToolkit": "bailian_geo_agent.tools.toolkit",
     "WeatherTool": "bailian_geo_agent.tools.weather",
+    "AlongRouteTool": "bailian_geo_agent.tools.along_route",
+    "AreaBoundaryTool": "bailian_geo_agent.tools.areas",
+    "ReachableAreaTool": "bailian_geo_agent.tools.areas",
 }
 
 __all__ = [
     "LOOKUP_TOOLS",
     "MAP_TOOLS",
+    "AlongRouteTool",
+    "AreaBoundaryTool",
     "Coordinate",
     "CyclingRouteTool",
     "DistanceTool",
@@ -76,6 +83,7 @@ __all__ = [
     "MapSetViewTool",
     "PoiDetailTool",
     "PoiSearchTool",
+    "ReachableAreaTool",
     "ReverseGeocodeTool",
     "RoutePlanTool",
     "SuggestPlacesTool",

@@ -24,6 +24,7 @@ DEFAULT_OSRM_BASE_URL = "https://router.project-osrm.org"
 DEFAULT_OSRM_WALKING_BASE_URL = "https://routing.openstreetmap.de/routed-foot"
 DEFAULT_OSRM_CYCLING_BASE_URL = "https://routing.openstreetmap.de/routed-bike"
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_VALHALLA_BASE_URL = "https://valhalla1.openstreetmap.de"
 
 ENV_SETTINGS = SettingsConfigDict(
     env_file=".env",
@@ -93,6 +94,11 @@ class GeoConfig(BaseSettings):
     # -- snapshot
     tile_url: str = Field(DEFAULT_TILE_URL, validation_alias="GEO_TILE_URL")
     """Raster tile URL template ({z}/{x}/{y}, WGS-84 web mercator) under open-data map pictures."""
+    # -- areas
+    valhalla_base_url: str = Field(
+        DEFAULT_VALHALLA_BASE_URL, validation_alias="VALHALLA_BASE_URL"
+    )
+    """Valhalla (reachable areas, ``/isochrone``) base URL; the public FOSSGIS server by default."""
     http_timeout: float = Field(10.0, gt=0, validation_alias="GEO_HTTP_TIMEOUT")
     """Seconds a geo provider request may take."""
     user_agent: str | None = Field(None, validation_alias="GEO_USER_AGENT")
@@ -136,6 +142,7 @@ class GeoConfig(BaseSettings):
         "osrm_base_url",
         "osrm_walking_base_url",
         "osrm_cycling_base_url",
+        "valhalla_base_url",
     )
     @classmethod
     def _check_url(cls, value: str) -> str:

@@ -196,6 +196,15 @@ class HttpClient:
             self._request("POST", url, params=None, data=data, service=service, gap=0.0)
         )
 
+    async def post_json(
+        self, url: str, body: Mapping[str, Any], *, service: str = "", error_json: bool = False
+    ) -> Any:
+        """POST a JSON body and decode the JSON answer (Valhalla); ``error_json`` as in
+        ``get_json``."""
+        return await self.arun(self._request("POST", url, params=None, data=None,
+                                             service=service, gap=0.0, error_json=error_json,
+                                             json_body=body))
+
     async def _wait_turn(self, host: str, gap: float) -> None:
         lock = self._throttle_locks.setdefault(host, asyncio.Lock())
         async with lock:
@@ -216,6 +225,7 @@ class HttpClient:
         gap: float,
         error_json: bool = False,
         raw: bool = False,
+        json_body: Mapping[str, Any] | None = None,
     ) -> Any:
         client = self._get_client()
         service = service or message_text("geo_map_service")
@@ -231,6 +241,8 @@ class HttpClient:
                 if method == "GET":
                     accept = {"Accept": "image/png,image/*;q=0.9,*/*;q=0.5"} if raw else None
                     request = client.build_request("GET", url, params=clean, headers=accept)
+                elif json_body is not None:
+                    request = client.build_request("POST", url, json=dict(json_body))
                 else:
                     request = client.build_request("POST", url, data=dict(data or {}))
                 response = await client.send(request, stream=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bailian_geo_agent.tools.along_route import AlongRouteTool
+from bailian_geo_agent.tools.areas import AreaBoundaryTool, ReachableAreaTool
 from bailian_geo_agent.tools.common import GeoTool
 from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.coords import CRS
@@ -38,6 +40,9 @@ LOOKUP_TOOLS: tuple[type[GeoTool], ...] = (
     TransitRouteTool,
     IpLocationTool,
     PoiDetailTool,
+    AlongRouteTool,
+    AreaBoundaryTool,
+    ReachableAreaTool,
 )
 """The tools that read from a provider (read-only), in the order the model is offered them."""
 

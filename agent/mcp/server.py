@@ -36,8 +36,10 @@ MAP_ACTION_SCHEMA: dict[str, Any] = map_tool_output_schema()
 
 
 def is_map_tool(tool: BaseTool) -> bool:
-    """Map-operation tools answer with a ``map_action`` artifact."""
-    return getattr(tool, "response_format", "content") == "content_and_artifact"
+    """Map-operation tools (``map_*``) answer with a ``map_action`` artifact (lookups with
+    map commands in their artifact, such as ``area_boundary``, stay read-only text here)."""
+    return (tool.name.startswith("map_")
+            and getattr(tool, "response_format", "content") == "content_and_artifact")
 
 
 def input_schema(tool: BaseTool) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.amap_areas import DISTRICT_POLYLINES
 from tests.fakes.amap_extra import EXTRA_DEFAULTS, EXTRA_REQUIRED
 from tests.fakes.loopback import LoopbackServer
 
@@ -177,6 +178,8 @@ def district_answer(params: dict[str, str]) -> dict[str, Any]:
     name, (adcode, citycode, center, level, *_rest) = found
     item = {"citycode": citycode, "adcode": adcode, "name": name, "center": center,
             "level": level, "districts": []}
+    if params.get("extensions") == "all" and name in DISTRICT_POLYLINES:  # boundaries
+        item["polyline"] = DISTRICT_POLYLINES[name]
     return ok(count="1", suggestion={"keywords": [], "cities": []}, districts=[item])
 
 

@@ -16,6 +16,7 @@ from tests.fakes.amap_plugin import FAKE_AMAP_KEY
 READ_ONLY = {
     "get_weather", "search_poi", "suggest_places", "geocode", "reverse_geocode", "plan_route",
     "measure_distance", "cycling_route", "transit_route", "ip_location", "poi_detail",
+    "search_along_route", "area_boundary", "reachable_area",
 }
 MAP_TOOLS = {"map_set_view", "map_add_markers", "map_draw_route", "map_fit_bounds", "map_clear"}
 # Each command's keys, as tools/README.md documents the map_action contract.

@@ -74,6 +74,7 @@ def open_config(fake: FakeOpenProviders | None) -> GeoConfig:
         osrm_base_url=fake.url("osrm"),
         osrm_walking_base_url=fake.url("osrm-foot"),
         osrm_cycling_base_url=fake.url("osrm-bike"),
+        valhalla_base_url=fake.url("valhalla"),
     )
 
 

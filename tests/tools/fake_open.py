@@ -21,6 +21,7 @@ from aiohttp import web
 from bailian_geo_agent.tools import config
 
 from tests.fakes.loopback import LoopbackServer
+from tests.tools import fake_areas
 
 PREFIXES = {
     "open-meteo": config.DEFAULT_OPEN_METEO_BASE_URL,
@@ -31,6 +32,7 @@ PREFIXES = {
     "osrm": config.DEFAULT_OSRM_BASE_URL,
     "osrm-foot": config.DEFAULT_OSRM_WALKING_BASE_URL,
     "osrm-bike": config.DEFAULT_OSRM_CYCLING_BASE_URL,
+    "valhalla": config.DEFAULT_VALHALLA_BASE_URL,
 }
 
 GEONAMES = {
@@ -177,15 +179,21 @@ def nominatim(params: dict[str, str], tail: str) -> tuple[int, Any]:
                                                        "wikipedia": "fr:Tour Eiffel"}}
                      for v in found]
     q = params.get("q", "").lower()
+    if params.get("polygon_geojson") == "1":  # areas: the outlines (fake_areas.py)
+        return 200, fake_areas.nominatim_areas(q)
     return 200, [copy.deepcopy(v) for k, v in NOMINATIM.items() if k in q]
 
 
 def overpass(params: dict[str, str], tail: str) -> tuple[int, Any]:
+    elements = copy.deepcopy(OVERPASS_ELEMENTS)
+    line = fake_areas.around_line(params.get("data", ""))
+    if line is not None:  # around a line: only what is within its radius (fake_areas.py)
+        elements = [e for e in elements if fake_areas.near_line(e, *line)]
     return 200, {"version": 0.6, "generator": "Overpass API 0.7.62.1 084b4234",
                  "osm3s": {"timestamp_osm_base": "2025-05-20T12:00:00Z",
                            "copyright": "The data included in this document is from "
                            "www.openstreetmap.org. The data is made available under ODbL."},
-                 "elements": copy.deepcopy(OVERPASS_ELEMENTS)}
+                 "elements": elements}
 
 
 def osrm(params: dict[str, str], tail: str) -> tuple[int, Any]:
@@ -237,6 +245,7 @@ HANDLERS: dict[str, Handler] = {
     "osrm": osrm,
     "osrm-foot": osrm,
     "osrm-bike": osrm,
+    "valhalla": fake_areas.valhalla,
 }
 
 
@@ -271,7 +280,8 @@ class FakeOpenProviders(LoopbackServer):
                  "open-meteo-geocoding": "OPEN_METEO_GEOCODING_URL",
                  "photon": "PHOTON_BASE_URL", "nominatim": "NOMINATIM_BASE_URL",
                  "overpass": "OVERPASS_BASE_URL", "osrm": "OSRM_BASE_URL",
-                 "osrm-foot": "OSRM_WALKING_BASE_URL", "osrm-bike": "OSRM_CYCLING_BASE_URL"}
+                 "osrm-foot": "OSRM_WALKING_BASE_URL", "osrm-bike": "OSRM_CYCLING_BASE_URL",
+                 "valhalla": "VALHALLA_BASE_URL"}
         return {var: self.url(p) for p, var in names.items()}
 
     def override(self, provider: str, status: int, body: Any) -> None:
@@ -291,7 +301,9 @@ class FakeOpenProviders(LoopbackServer):
     async def _handle(self, request: web.Request) -> web.Response:
         provider, tail = request.match_info["provider"], request.match_info["tail"]
         params = dict(request.query)
-        if request.method == "POST":
+        if request.method == "POST" and request.content_type == "application/json":
+            params["json"] = await request.text()  # Valhalla's JSON body
+        elif request.method == "POST":
             params.update({k: str(v) for k, v in (await request.post()).items()})
         self.requests.append(OpenRequest(provider, tail, params, request.method,
                                          request.headers.get("User-Agent", "")))

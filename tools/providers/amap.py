@@ -27,7 +27,7 @@ from bailian_geo_agent.tools.errors import (
     RateLimitedError,
 )
 from bailian_geo_agent.tools.http import HttpClient
-from bailian_geo_agent.tools.providers import amap_extra
+from bailian_geo_agent.tools.providers import amap_areas, amap_extra
 from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, number, text
 from bailian_geo_agent.tools.providers.base import (
     CurrentWeather,
@@ -41,6 +41,7 @@ from bailian_geo_agent.tools.providers.base import (
 )
 
 if TYPE_CHECKING:
+    from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone
     from bailian_geo_agent.tools.providers.extras import (
         DistanceMatrix,
         IpLocation,
@@ -489,6 +490,21 @@ class AmapProvider:
     async def poi_detail(self, poi_id: str) -> PoiDetail:
         """``/v3/place/detail``."""
         return await amap_extra.poi_detail(self, poi_id)
+
+    # ------------------------------------------------------------------ areas (amap_areas.py)
+
+    async def area_boundary(self, name: str, city: str | None) -> AreaBoundary:
+        """``/v3/config/district`` with its ``polyline``."""
+        return await amap_areas.area_boundary(self, name, city)
+
+    async def isochrone(self, center: Coordinate, minutes: int, mode: Any) -> Isochrone:
+        """A grid of ``/v3/distance`` times (AMap has no isochrone API)."""
+        return await amap_areas.isochrone(self, center, minutes, mode)
+
+    async def pois_along(self, path: list[Coordinate], keywords: str | None,
+                         category: str | None, radius_m: int, limit: int) -> list[Poi]:
+        """``/v3/place/around`` at points sampled along ``path``."""
+        return await amap_areas.pois_along(self, path, keywords, category, radius_m, limit)
 
     async def aclose(self) -> None:
         """Empty the cache (the HTTP client is the toolkit's to close)."""

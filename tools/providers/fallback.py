@@ -19,6 +19,7 @@ from bailian_geo_agent.tools.providers.base import (
 )
 
 if TYPE_CHECKING:
+    from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone
     from bailian_geo_agent.tools.providers.extras import (
         DistanceMatrix,
         IpLocation,
@@ -127,6 +128,21 @@ class FallbackProvider:
     async def poi_detail(self, poi_id: str) -> PoiDetail:
         """Primary POI detail, else secondary."""
         return await self._try(lambda p: _extra(p, "poi_detail")(poi_id))
+
+    async def area_boundary(self, name: str, city: str | None) -> AreaBoundary:
+        """Primary boundary, else secondary."""
+        return await self._try(lambda p: _extra(p, "area_boundary")(name, city))
+
+    async def isochrone(self, center: Coordinate, minutes: int, mode: Any) -> Isochrone:
+        """Primary reachable area, else secondary."""
+        return await self._try(lambda p: _extra(p, "isochrone")(center, minutes, mode))
+
+    async def pois_along(self, path: list[Coordinate], keywords: str | None,
+                         category: str | None, radius_m: int, limit: int) -> list[Poi]:
+        """Primary POIs along a line, else secondary."""
+        return await self._try(
+            lambda p: _extra(p, "pois_along")(path, keywords, category, radius_m, limit)
+        )
 
     async def aclose(self) -> None:
         """Close both."""

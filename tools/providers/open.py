@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache, make_key
-from bailian_geo_agent.tools.config import GeoConfig
+from bailian_geo_agent.tools.config import DEFAULT_VALHALLA_BASE_URL, GeoConfig
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError
 from bailian_geo_agent.tools.http import HttpClient
-from bailian_geo_agent.tools.providers import open_extra
+from bailian_geo_agent.tools.providers import open_areas, open_extra
 from bailian_geo_agent.tools.providers.base import Place, Poi, Route, RouteMode, WeatherReport
 from bailian_geo_agent.tools.providers.open_meteo import OpenMeteo, has_cjk
 from bailian_geo_agent.tools.providers.osm import Nominatim, Osrm, Overpass, Photon
 
 if TYPE_CHECKING:
+    from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone
     from bailian_geo_agent.tools.providers.extras import (
         DistanceMatrix,
         IpLocation,
@@ -46,6 +47,7 @@ class OpenProvider:
         overpass: Overpass,
         osrm: Osrm,
         cache: TTLCache,
+        valhalla: open_areas.Valhalla | None = None,
     ) -> None:
         self.http = http
         self.open_meteo = open_meteo
@@ -54,6 +56,7 @@ class OpenProvider:
         self.overpass = overpass
         self.osrm = osrm
         self.cache = cache
+        self.valhalla = valhalla or open_areas.Valhalla(http, DEFAULT_VALHALLA_BASE_URL)
 
     @classmethod
     def from_config(
@@ -77,6 +80,7 @@ class OpenProvider:
             osrm=Osrm(http, config.osrm_base_url, config.osrm_walking_base_url,
                       config.osrm_cycling_base_url),
             cache=cache,
+            valhalla=open_areas.Valhalla(http, config.valhalla_base_url),
         )
 
     def __repr__(self) -> str:
@@ -210,6 +214,21 @@ class OpenProvider:
     async def poi_detail(self, poi_id: str) -> PoiDetail:
         """Nominatim ``/lookup`` of an OpenStreetMap id."""
         return await open_extra.poi_detail(self, poi_id)
+
+    # ------------------------------------------------------------------ areas (open_areas.py)
+
+    async def area_boundary(self, name: str, city: str | None) -> AreaBoundary:
+        """Nominatim ``polygon_geojson``."""
+        return await open_areas.area_boundary(self, name, city)
+
+    async def isochrone(self, center: Coordinate, minutes: int, mode: Any) -> Isochrone:
+        """Valhalla ``/isochrone``."""
+        return await open_areas.isochrone(self, center, minutes, mode)
+
+    async def pois_along(self, path: list[Coordinate], keywords: str | None,
+                         category: str | None, radius_m: int, limit: int) -> list[Poi]:
+        """Overpass ``around:`` the line."""
+        return await open_areas.pois_along(self, path, keywords, category, radius_m, limit)
 
     async def aclose(self) -> None:
         """Empty the cache (the HTTP client is the toolkit's to close)."""

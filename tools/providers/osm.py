@@ -208,6 +208,13 @@ class Overpass:
               limit: int) -> str:
         """The Overpass QL for a nearby search."""
         p = center.to("wgs84")
+        around = f"(around:{int(radius)},{p.lat:.6f},{p.lng:.6f})"
+        filters = Overpass.filters(keywords, category)
+        return f"[out:json][timeout:20];nwr{filters}{around};out center tags {int(limit) * 3};"
+
+    @staticmethod
+    def filters(keywords: str | None, category: str | None) -> str:
+        """The tag filters of a search by keywords and/or category."""
         tag = OSM_CATEGORIES.get((category or "").strip().lower())
         if tag is None and keywords and not category:
             tag = OSM_CATEGORIES.get(keywords.strip().lower())
@@ -218,15 +225,18 @@ class Overpass:
             safe = re.sub(r"[^\w\s-]", "", keywords).strip()
             if safe:
                 filters += f'["name"~"{safe}",i]'
-        if not filters:
-            filters = _GENERIC
-        around = f"(around:{int(radius)},{p.lat:.6f},{p.lng:.6f})"
-        return f"[out:json][timeout:20];nwr{filters}{around};out center tags {int(limit) * 3};"
+        return filters or _GENERIC
 
     async def nearby(self, center: Coordinate, keywords: str | None, category: str | None,
                      radius: int, limit: int) -> list[Poi]:
         """POIs within ``radius`` metres, nearest first."""
         ql = self.query(center, keywords, category, radius, limit)
+        pois = await self.run(ql, center)
+        pois.sort(key=lambda poi: poi.distance_m or 0)
+        return pois[:limit]
+
+    async def run(self, ql: str, origin: Coordinate) -> list[Poi]:
+        """The named POIs an Overpass QL query finds, with distances from ``origin``."""
         data = await self.http.post_form_json(
             self.base_url + "/api/interpreter", {"data": ql}, service=self.service
         )
@@ -234,7 +244,7 @@ class Overpass:
             raise ProviderUnavailableError(message_text("overpass_unparsable"))
         if "runtime error" in str(data.get("remark") or ""):
             raise ProviderUnavailableError(message_text("overpass_busy"))
-        origin = center.to("wgs84")
+        origin = origin.to("wgs84")
         pois = []
         for element in data.get("elements") or []:
             tags = element.get("tags") or {}
@@ -258,8 +268,7 @@ class Overpass:
                 id=f"{element.get('type', '')}/{element.get('id', '')}",
                 source="Overpass/OpenStreetMap",
             ))
-        pois.sort(key=lambda poi: poi.distance_m or 0)
-        return pois[:limit]
+        return pois
 
 
 _TURNS = {"left": "左转", "right": "右转", "slight left": "向左前方", "slight right": "向右前方",
