@@ -60,7 +60,7 @@ class TripInput(BaseModel):
     end: bool = Field(default=False, description="Finish at the last place.")
     round_trip: bool = Field(default=False, description="Return to the start.")
     day_hours: float | None = Field(default=None, ge=1, le=16,
-                                    description="Hours per day: split into days.")
+                                    description="Split into days of N hours.")
     stay_minutes: int = Field(default=0, ge=0, le=600, description="Time at each place.")
     city: ShortText | None = Field(default=None, description="City hint.")
     crs: CRS = Field(default="gcj02", description="System of 'lng,lat'.")

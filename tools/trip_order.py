@@ -6,8 +6,8 @@ every second place), each improved by 2-opt (segment reversal) and or-opt (movin
 until no move helps. The heuristic has NO proven bound (none is known for it, least of all on
 asymmetric matrices); on the 60 random 11-place trips of tests/tools/test_trip_order.py (open,
 round, both ends fixed) it was optimal in 57, at most 4.6% above the optimum, 0.08% on average.
-The tool's result says when the order is heuristic. Costs may be asymmetric; ``None`` marks a pair without a
-route.
+The tool's result says when the order is heuristic. Costs may be asymmetric; ``None`` marks
+a pair without a route.
 """
 
 from __future__ import annotations
