@@ -47,7 +47,8 @@ async def test_day_trip_of_five_places(fake_dashscope, fake_amap_env):
     assert start["tool"] == end["tool"] == "plan_trip"
     assert start["arguments"] == {"places": PLACES, "start": True}
     assert set(end) == {"type", "message_id", "session_id", "tool", "result", "tool_call_id"}
-    assert end["result"].startswith("驾车行程（高德地图，5个地点，顺序为最优（精确计算））：全程26.0公里")
+    assert end["result"].startswith(
+        "驾车行程（高德地图，5个地点，顺序为最优（精确计算））：全程26.0公里")
     assert start["tool_call_id"] == end["tool_call_id"] == events[5]["tool_call_id"]
 
     stops, route, fit = (e["action"] for e in events[2:5])
