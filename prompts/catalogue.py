@@ -784,6 +784,7 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Day {day}: {first} → {last}, about {travel} on the way, {total} with visits",
     },
     "trip_layer": {"zh": "第{day}天", "en": "day {day}"},
+    "tool_name_plan_trip": {"zh": "规划行程", "en": "Plan a trip"},
     "trip_tool_example": {  # in plan_trip's description, whatever the language
         "zh": "places=['故宫','景山公园','南锣鼓巷']",
         "en": "places=['故宫','景山公园','南锣鼓巷']",

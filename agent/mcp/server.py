@@ -33,8 +33,10 @@ MAP_ACTION_SCHEMA: dict[str, Any] = map_tool_output_schema()
 
 
 def is_map_tool(tool: BaseTool) -> bool:
-    """Map-operation tools answer with a ``map_action`` artifact."""
-    return getattr(tool, "response_format", "content") == "content_and_artifact"
+    """Map-operation tools answer with a ``map_action`` artifact (``plan_trip`` has an artifact
+    too, but is a lookup: its text is its MCP result)."""
+    return (getattr(tool, "response_format", "content") == "content_and_artifact"
+            and tool.name.startswith("map_"))
 
 
 def input_schema(tool: BaseTool) -> dict[str, Any]:
