@@ -275,3 +275,25 @@ def test_schema_sent_to_the_model_is_small(amap_trip):
     schema = json.dumps(convert_to_openai_tool(amap_trip), ensure_ascii=False)
     assert len(schema) <= 1400 and len(amap_trip.description) <= 300
     assert "instead of chaining plan_route" in amap_trip.description
+
+
+def test_cycling_trip_with_a_poi_id_on_amap(amap_trip, fake_amap: FakeAmap):
+    message = call(amap_trip, {"places": ["B0FFG3MGDB", "故宫", "景山公园"], "mode": "cycling",
+                               "start": True})
+    assert message.status == "success", message.content
+    assert [r.params["id"] for r in fake_amap.requests_to("/v3/place/detail")] == ["B0FFG3MGDB"]
+    # no cycling type in /v3/distance: walking distances order the places
+    assert all(r.params["type"] == "3" for r in fake_amap.requests_to("/v3/distance"))
+    assert len(fake_amap.requests_to("/v5/direction/bicycling")) == 2
+    stops = _commands(message)[0]["stops"]
+    assert stops[0]["label"] == "星巴克(国贸商城店)"  # the POI's own name
+    assert _commands(message)[1]["mode"] == "cycling"
+
+
+def test_open_unreachable_place_from_the_table(open_trip, fake_open):
+    places = ["2.2945,48.8583", "2.3376,48.8606", "0.0,-70.0"]
+    with use_language("zh"):
+        message = call(open_trip, {"places": places, "crs": "wgs84"})
+    assert message.status == "error"
+    assert "无法规划经过这些地点的路线：0.0,-70.0" in message.content
+    assert [r.path.split("/")[1] for r in fake_open.requests] == ["table"]
