@@ -297,3 +297,34 @@ def test_open_unreachable_place_from_the_table(open_trip, fake_open):
     assert message.status == "error"
     assert "无法规划经过这些地点的路线：0.0,-70.0" in message.content
     assert [r.path.split("/")[1] for r in fake_open.requests] == ["table"]
+
+
+@pytest.mark.parametrize(("n", "calls"), [(2, [(0, 1)]), (18, [(0, 17)]),
+                                          (19, [(0, 17), (17, 18)]),
+                                          (26, [(0, 17), (17, 25)])])
+def test_driving_calls_take_at_most_16_waypoints(n, calls):
+    from bailian_geo_agent.tools.providers.amap_trips import MAX_WAYPOINTS, _chunks
+
+    assert _chunks(n) == calls
+    assert all(last - first - 1 <= MAX_WAYPOINTS for first, last in calls)
+
+
+def test_split_path_cuts_at_the_stops():
+    from bailian_geo_agent.tools.providers.trips import split_path
+
+    line = [Coordinate(x, 0.0, "wgs84") for x in (0.0, 0.5, 1.0, 1.5, 2.0)]
+    stops = [Coordinate(0.0, 0.0, "wgs84"), Coordinate(1.01, 0.0, "wgs84"),
+             Coordinate(2.0, 0.0, "wgs84")]
+    assert [[p.lng for p in piece] for piece in split_path(line, stops)] == [
+        [0.0, 0.5, 1.0], [1.0, 1.5, 2.0]]
+
+
+async def test_on_mcp_plan_trip_is_a_lookup_answering_text(amap_trip):
+    from bailian_geo_agent.agent.mcp.server import call as mcp_call
+    from bailian_geo_agent.agent.mcp.server import describe
+
+    described = describe(amap_trip)
+    assert described.outputSchema is None and described.annotations.readOnlyHint is True
+    result = await mcp_call(amap_trip, {"places": ["故宫", "景山公园", "南锣鼓巷"]})
+    assert result.isError is False
+    assert result.content[0].text.startswith("驾车行程") or "trip" in result.content[0].text
