@@ -48,6 +48,8 @@ from pydantic import BaseModel, Field, model_validator
 MIN_PLACES, MAX_PLACES = 2, 25
 DAY_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6")
 """One colour per day (cycled), told apart on both base maps."""
+PARALLEL_LOOKUPS = 3
+"""Place look-ups in flight at once (AMap's per-second limits on personal keys are low)."""
 _POI_ID = re.compile(r"^B[0-9A-Z]{9}$")
 
 
@@ -117,7 +119,13 @@ class PlanTripTool(GeoTool):
     async def _resolve(self, args: TripInput) -> tuple[list[Coordinate], list[str]]:
         """Every place as a point in the provider's system, and its label; raises
         ``NotFoundError`` naming every place that cannot be found."""
-        results = await asyncio.gather(*(self._locate(p, args) for p in args.places),
+        gate = asyncio.Semaphore(PARALLEL_LOOKUPS)
+
+        async def locate(place: str) -> tuple[Coordinate, str]:
+            async with gate:
+                return await self._locate(place, args)
+
+        results = await asyncio.gather(*(locate(p) for p in args.places),
                                        return_exceptions=True)
         missing = [p for p, r in zip(args.places, results, strict=True)
                    if isinstance(r, NotFoundError)]
