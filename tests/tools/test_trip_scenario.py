@@ -80,3 +80,25 @@ async def test_day_trip_of_five_places(fake_dashscope, fake_amap_env):
     tool_messages = [m for m in fake_dashscope.requests[1].messages if m["role"] == "tool"]
     assert len(tool_messages) == 1 and "map_actions" not in json.dumps(tool_messages)
     assert "1. 故宫" in tool_messages[0]["content"]
+
+
+async def test_a_trip_error_is_a_tool_result_and_the_reply_goes_on(fake_dashscope,
+                                                                  fake_amap_env):
+    fake_dashscope.responder = tool_then_answer(
+        [ToolCall("plan_trip", {"places": ["故宫", "不存在的地方"]})],
+        answer=lambda results: "抱歉：" + results[0])
+    service = StreamChatService(Settings(
+        api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url,
+        native_base_url=fake_dashscope.native_base_url, provider="openai",
+        session_store_url="memory://", language="zh"))
+
+    events = await collect(service.stream_chat("去故宫和不存在的地方",
+                                               events=set(FRONT_END_EVENTS)))
+
+    types = [e["type"] for e in events]
+    chunks = types.count("stream_chunk")
+    assert types == ["stream_start", "tool_start", "tool_end"] + ["stream_chunk"] * chunks + [
+        "stream_end"]  # no map command, no links: nothing to show
+    text = "".join(e["chunk"] for e in events if e["type"] == "stream_chunk")
+    assert text == ("抱歉：找不到这些地点：不存在的地方。请给出更完整的名称（带城市）、高德POI ID或"
+                    "“经度,纬度”。")
