@@ -876,6 +876,86 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "tool_name_search_along_route": {"zh": "沿途搜索", "en": "Along the route"},
     "tool_name_area_boundary": {"zh": "区域边界", "en": "Area outline"},
     "tool_name_reachable_area": {"zh": "可达范围", "en": "Reachable area"},
+    # -- trip
+    "trip_too_few": {
+        "zh": "行程规划需要至少2个地点（收到{count}个）：请再给出要去的地点；"
+              "两地之间可用 plan_route。",
+        "en": "A trip needs at least 2 places (got {count}): add the places to visit; "
+              "for two places plan_route also works.",
+    },
+    "trip_too_many": {
+        "zh": "一次最多规划{limit}个地点（收到{count}个）：请分成几次规划，或先去掉次要的地点。",
+        "en": "At most {limit} places per trip (got {count}): plan it in parts, or leave out "
+              "the less important places.",
+    },
+    "trip_round_trip_end": {
+        "zh": "环线行程回到起点，不能同时指定终点：请只用 round_trip 或 end 其中之一。",
+        "en": "A round trip ends where it starts: use round_trip or end, not both.",
+    },
+    "trip_places_not_found": {
+        "zh": "找不到这些地点：{places}。请给出更完整的名称（带城市）、高德POI ID或“经度,纬度”。",
+        "en": "These places could not be found: {places}. Give a fuller name (with the city), "
+              "an AMap POI id or 'lng,lat'.",
+    },
+    "trip_unreachable": {
+        "zh": "无法规划经过这些地点的路线：{places}（与其他地点之间没有可用路线）。"
+              "请换一种出行方式、换个附近的地点，或把它们单独规划。",
+        "en": "No route reaches these places from the others: {places}. Try another travel "
+              "mode, a place nearby, or plan them separately.",
+    },
+    "trip_outside_coverage": {
+        "zh": "这些地点超出{provider}的服务范围：{places}。请去掉它们，或改用覆盖该地区的地图服务"
+              "（GEO_PROVIDER=open 或 auto）。",
+        "en": "These places are outside the area {provider} covers: {places}. Leave them out, "
+              "or use a map service covering them (GEO_PROVIDER=open or auto).",
+    },
+    "trip_not_offered": {
+        "zh": "{provider}不提供行程规划：请改用 plan_route 逐段规划，或换用高德地图或开放地图服务"
+              "（GEO_PROVIDER=amap/open）。",
+        "en": "{provider} does not plan trips: plan each leg with plan_route, or use AMap or "
+              "the open services (GEO_PROVIDER=amap/open).",
+    },
+    "trip_open_no_server": {
+        "zh": "未配置{mode}方式的 OSRM 服务：请设置对应的 OSRM_*_BASE_URL，或换一种出行方式。",
+        "en": "No OSRM server is set for {mode}: set its OSRM_*_BASE_URL, or choose another "
+              "travel mode.",
+    },
+    "trip_open_no_route": {
+        "zh": "OSRM 无法规划经过这些地点的路线（可能有地点离道路太远）："
+              "请检查坐标，或换个附近的地点。",
+        "en": "OSRM found no route through these places (one may be far from any road): check "
+              "the coordinates, or pick a place nearby.",
+    },
+    "trip_mode_cycling": {"zh": "骑行", "en": "cycling"},
+    "trip_method_exact": {"zh": "顺序为最优（精确计算）", "en": "optimal order (exact)"},
+    "trip_method_heuristic": {
+        "zh": "顺序由启发式算法得出，不保证最优",
+        "en": "order by a heuristic, not guaranteed optimal",
+    },
+    "trip_method_provider": {
+        "zh": "顺序由 OSRM 近似算法给出，不保证最优",
+        "en": "order by OSRM's approximation, not guaranteed optimal",
+    },
+    "trip_method_given": {"zh": "两地之间", "en": "two places"},
+    "trip_header": {
+        "zh": "{mode}行程（{source}，{count}个地点，{method}）：全程{distance}，路上约{duration}",
+        "en": "{mode} trip ({source}, {count} places, {method}): {distance} in all, about "
+              "{duration} on the way",
+    },
+    "trip_round": {"zh": "环线：最后回到{place}", "en": "Round trip: back to {place} at the end"},
+    "trip_stop": {"zh": "{number}. {place}", "en": "{number}. {place}"},
+    "trip_leg": {"zh": "   ↓ {distance}，约{duration}", "en": "   ↓ {distance}, about {duration}"},
+    "trip_back": {"zh": "回到{place}", "en": "back to {place}"},
+    "trip_day": {
+        "zh": "第{day}天：{first} → {last}，路上约{travel}，含游览约{total}",
+        "en": "Day {day}: {first} → {last}, about {travel} on the way, {total} with visits",
+    },
+    "trip_layer": {"zh": "第{day}天", "en": "day {day}"},
+    "tool_name_plan_trip": {"zh": "规划行程", "en": "Plan a trip"},
+    "trip_tool_example": {  # in plan_trip's description, whatever the language
+        "zh": "places=['故宫','景山公园','南锣鼓巷']",
+        "en": "places=['故宫','景山公园','南锣鼓巷']",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bailian_geo_agent.tools.poi_detail import PoiDetailTool
     from bailian_geo_agent.tools.routes import CyclingRouteTool, RoutePlanTool, TransitRouteTool
     from bailian_geo_agent.tools.toolkit import LOOKUP_TOOLS, MAP_TOOLS, GeoToolkit
+    from bailian_geo_agent.tools.trip import PlanTripTool
     from bailian_geo_agent.tools.weather import WeatherTool
 
 _EXPORTS = {
@@ -59,6 +60,7 @@ _EXPORTS = {
     "LOOKUP_TOOLS": "bailian_geo_agent.tools.toolkit",
     "MAP_TOOLS": "bailian_geo_agent.tools.toolkit",
     "GeoToolkit": "bailian_geo_agent.tools.toolkit",
+    "PlanTripTool": "bailian_geo_agent.tools.trip",
     "WeatherTool": "bailian_geo_agent.tools.weather",
     "AlongRouteTool": "bailian_geo_agent.tools.along_route",
     "AreaBoundaryTool": "bailian_geo_agent.tools.areas",
@@ -81,6 +83,7 @@ __all__ = [
     "MapDrawRouteTool",
     "MapFitBoundsTool",
     "MapSetViewTool",
+    "PlanTripTool",
     "PoiDetailTool",
     "PoiSearchTool",
     "ReachableAreaTool",

@@ -24,6 +24,7 @@ from bailian_geo_agent.tools.places import GeocodeTool, ReverseGeocodeTool, Sugg
 from bailian_geo_agent.tools.poi import PoiSearchTool
 from bailian_geo_agent.tools.poi_detail import PoiDetailTool
 from bailian_geo_agent.tools.routes import CyclingRouteTool, RoutePlanTool, TransitRouteTool
+from bailian_geo_agent.tools.trip import PlanTripTool
 from bailian_geo_agent.tools.weather import WeatherTool
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr
@@ -35,6 +36,7 @@ LOOKUP_TOOLS: tuple[type[GeoTool], ...] = (
     GeocodeTool,
     ReverseGeocodeTool,
     RoutePlanTool,
+    PlanTripTool,
     DistanceTool,
     CyclingRouteTool,
     TransitRouteTool,

@@ -32,6 +32,7 @@ from aiohttp import web
 
 from tests.fakes.amap_areas import DISTRICT_POLYLINES
 from tests.fakes.amap_extra import EXTRA_DEFAULTS, EXTRA_REQUIRED
+from tests.fakes.amap_trips import TRIP_LANDMARKS, with_waypoints
 from tests.fakes.loopback import LoopbackServer
 
 Body = dict[str, Any] | bytes | Callable[[dict[str, str]], dict[str, Any] | bytes]
@@ -85,6 +86,7 @@ LANDMARKS = {
         "北京市朝阳区阜通东大街6号", "116.482086,39.990496", "朝阳区", "门牌号"
     ),
     "西湖": ("浙江省杭州市西湖区西湖", "120.141373,30.245098", "西湖区", "兴趣点"),
+    **TRIP_LANDMARKS,
 }
 
 TOTAL_MATCHES = "37"  # /v3/place/* count: every match, more than one page holds
@@ -327,7 +329,7 @@ DEFAULTS: dict[str, Body] = {
     "/v3/place/text": poi_text_answer,
     "/v3/place/around": poi_around_answer,
     "/v3/assistant/inputtips": inputtips_answer,
-    "/v3/direction/driving": direction_answer("driving"),
+    "/v3/direction/driving": with_waypoints(direction_answer("driving")),
     "/v3/direction/walking": direction_answer("walking"),
     **EXTRA_DEFAULTS,
 }

@@ -15,6 +15,7 @@ from tests.fakes.amap_plugin import FAKE_AMAP_KEY
 
 READ_ONLY = {
     "get_weather", "search_poi", "suggest_places", "geocode", "reverse_geocode", "plan_route",
+    "plan_trip",
     "measure_distance", "cycling_route", "transit_route", "ip_location", "poi_detail",
     "search_along_route", "area_boundary", "reachable_area",
 }

@@ -44,7 +44,7 @@ async def test_adapter_tools_in_a_streaming_agent(fake_dashscope, fake_amap: Fak
     )
     async with client.session("geo") as session:
         tools = await load_mcp_tools(session)
-        assert len(tools) == 19 and {"get_weather", "poi_detail", "map_clear"} <= {
+        assert len(tools) == 20 and {"get_weather", "poi_detail", "map_clear"} <= {
             t.name for t in tools
         }
         agent = create_agent(model_for(fake_dashscope), tools)

@@ -21,7 +21,7 @@ from aiohttp import web
 from bailian_geo_agent.tools import config
 
 from tests.fakes.loopback import LoopbackServer
-from tests.tools import fake_areas
+from tests.tools import fake_areas, fake_osrm_trips
 
 PREFIXES = {
     "open-meteo": config.DEFAULT_OPEN_METEO_BASE_URL,
@@ -197,6 +197,9 @@ def overpass(params: dict[str, str], tail: str) -> tuple[int, Any]:
 
 
 def osrm(params: dict[str, str], tail: str) -> tuple[int, Any]:
+    trip = fake_osrm_trips.answer(params, tail)  # /table, /trip, /route through 3+ places
+    if trip is not None:
+        return trip
     try:
         coords = tail.rsplit("/", 1)[1].split(";")
         a, b = (tuple(float(v) for v in c.split(",")) for c in coords)

@@ -22,6 +22,7 @@ TOOL_NAMES = {
     "geocode",
     "reverse_geocode",
     "plan_route",
+    "plan_trip",
     "map_set_view",
     "map_add_markers",
     "map_draw_route",

@@ -57,7 +57,7 @@ def test_the_committed_schema_is_the_generated_one():
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_tool_has_a_name_in_every_language(lang):
     names = tool_names(lang)
-    assert list(names) == TOOLS and len(TOOLS) == 19
+    assert list(names) == TOOLS and len(TOOLS) == 20
     assert len(set(names.values())) == len(names)  # no two tools look alike
     for tool, name in names.items():
         assert name and name != tool

@@ -27,7 +27,7 @@ from bailian_geo_agent.tools.errors import (
     RateLimitedError,
 )
 from bailian_geo_agent.tools.http import HttpClient
-from bailian_geo_agent.tools.providers import amap_areas, amap_extra
+from bailian_geo_agent.tools.providers import amap_areas, amap_extra, amap_trips
 from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, number, text
 from bailian_geo_agent.tools.providers.base import (
     CurrentWeather,
@@ -47,6 +47,12 @@ if TYPE_CHECKING:
         IpLocation,
         PoiDetail,
         TransitRoutes,
+    )
+    from bailian_geo_agent.tools.providers.trips import (
+        OptimalTrip,
+        TravelMatrix,
+        TripMode,
+        TripRoute,
     )
 
 logger = logging.getLogger(__name__)
@@ -505,6 +511,21 @@ class AmapProvider:
                          category: str | None, radius_m: int, limit: int) -> list[Poi]:
         """``/v3/place/around`` at points sampled along ``path``."""
         return await amap_areas.pois_along(self, path, keywords, category, radius_m, limit)
+    # ------------------------------------------------------------------ trips (amap_trips.py)
+
+    async def travel_matrix(self, points: list[Coordinate], mode: TripMode) -> TravelMatrix:
+        """``/v3/distance``, one call per place."""
+        return await amap_trips.travel_matrix(self, points, mode)
+
+    async def route_through(self, points: list[Coordinate], mode: TripMode) -> TripRoute:
+        """``/v3/direction/driving`` with ``waypoints``; walking/cycling per leg."""
+        return await amap_trips.route_through(self, points, mode)
+
+    async def optimal_trip(self, points: list[Coordinate], mode: TripMode, *,
+                           fixed_start: bool, fixed_end: bool, roundtrip: bool) -> OptimalTrip:
+        """The matrix, the best order (exact for small trips), the route."""
+        return await amap_trips.optimal_trip(self, points, mode, fixed_start=fixed_start,
+                                             fixed_end=fixed_end, roundtrip=roundtrip)
 
     async def aclose(self) -> None:
         """Empty the cache (the HTTP client is the toolkit's to close)."""

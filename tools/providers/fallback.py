@@ -26,6 +26,12 @@ if TYPE_CHECKING:
         PoiDetail,
         TransitRoutes,
     )
+    from bailian_geo_agent.tools.providers.trips import (
+        OptimalTrip,
+        TravelMatrix,
+        TripMode,
+        TripRoute,
+    )
 
 T = TypeVar("T")
 
@@ -36,7 +42,7 @@ def _extra(provider: GeoProvider, method: str) -> Callable[..., Awaitable[Any]]:
     if found is not None:
         return found
 
-    async def missing(*args: Any) -> Any:
+    async def missing(*args: Any, **kwargs: Any) -> Any:
         raise OutOfCoverageError(message_text("geo_not_offered_any", provider=provider.name))
 
     return missing
@@ -143,6 +149,19 @@ class FallbackProvider:
         return await self._try(
             lambda p: _extra(p, "pois_along")(path, keywords, category, radius_m, limit)
         )
+    async def travel_matrix(self, points: list[Coordinate], mode: TripMode) -> TravelMatrix:
+        """Primary travel matrix, else secondary."""
+        return await self._try(lambda p: _extra(p, "travel_matrix")(points, mode))
+
+    async def route_through(self, points: list[Coordinate], mode: TripMode) -> TripRoute:
+        """Primary route through the points, else secondary."""
+        return await self._try(lambda p: _extra(p, "route_through")(points, mode))
+
+    async def optimal_trip(self, points: list[Coordinate], mode: TripMode, *,
+                           fixed_start: bool, fixed_end: bool, roundtrip: bool) -> OptimalTrip:
+        """Primary trip, else secondary."""
+        return await self._try(lambda p: _extra(p, "optimal_trip")(
+            points, mode, fixed_start=fixed_start, fixed_end=fixed_end, roundtrip=roundtrip))
 
     async def aclose(self) -> None:
         """Close both."""

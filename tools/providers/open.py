@@ -14,7 +14,7 @@ from bailian_geo_agent.tools.config import DEFAULT_VALHALLA_BASE_URL, GeoConfig
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError
 from bailian_geo_agent.tools.http import HttpClient
-from bailian_geo_agent.tools.providers import open_areas, open_extra
+from bailian_geo_agent.tools.providers import open_areas, open_extra, open_trips
 from bailian_geo_agent.tools.providers.base import Place, Poi, Route, RouteMode, WeatherReport
 from bailian_geo_agent.tools.providers.open_meteo import OpenMeteo, has_cjk
 from bailian_geo_agent.tools.providers.osm import Nominatim, Osrm, Overpass, Photon
@@ -26,6 +26,12 @@ if TYPE_CHECKING:
         IpLocation,
         PoiDetail,
         TransitRoutes,
+    )
+    from bailian_geo_agent.tools.providers.trips import (
+        OptimalTrip,
+        TravelMatrix,
+        TripMode,
+        TripRoute,
     )
 
 NAME = "OpenStreetMap/Open-Meteo"
@@ -229,6 +235,21 @@ class OpenProvider:
                          category: str | None, radius_m: int, limit: int) -> list[Poi]:
         """Overpass ``around:`` the line."""
         return await open_areas.pois_along(self, path, keywords, category, radius_m, limit)
+    # ------------------------------------------------------------------ trips (open_trips.py)
+
+    async def travel_matrix(self, points: list[Coordinate], mode: TripMode) -> TravelMatrix:
+        """OSRM ``/table``."""
+        return await open_trips.travel_matrix(self, points, mode)
+
+    async def route_through(self, points: list[Coordinate], mode: TripMode) -> TripRoute:
+        """OSRM ``/route`` through the points in order."""
+        return await open_trips.route_through(self, points, mode)
+
+    async def optimal_trip(self, points: list[Coordinate], mode: TripMode, *,
+                           fixed_start: bool, fixed_end: bool, roundtrip: bool) -> OptimalTrip:
+        """OSRM ``/trip`` (round trips, both ends fixed), else ``/table`` + ``/route``."""
+        return await open_trips.optimal_trip(self, points, mode, fixed_start=fixed_start,
+                                             fixed_end=fixed_end, roundtrip=roundtrip)
 
     async def aclose(self) -> None:
         """Empty the cache (the HTTP client is the toolkit's to close)."""
