@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import quote, urlencode
 
+from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import Coordinate
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +28,7 @@ LinkKind = Literal[
     "amap_marker", "amap_navigation", "amap_search", "amap_app_route",
     "geo", "osm_marker", "osm_directions",
 ]
+_KINDS = frozenset(get_args(LinkKind))
 Family = Literal["amap", "open"]
 """Which links a result gets: ``amap`` on AMap data (GCJ-02), ``open`` on open data (WGS-84)."""
 TravelMode = Literal["driving", "walking", "cycling", "transit"]
@@ -189,3 +191,34 @@ def search_links(keyword: str, center: Coordinate | None, family: Family,
 def links_dicts(links: Sequence[Link]) -> list[dict[str, Any]]:
     """The wire form of several links."""
     return [link.to_dict() for link in links]
+
+
+def link_line(link: dict[str, Any]) -> str:
+    """One wire-form link as a line of text: what it opens, its label and its URL."""
+    kind = str(link.get("kind", ""))
+    name = message_text(f"link_kind_{kind}") if kind in _KINDS else kind
+    return message_text("links_line", kind=name, label=link.get("label", ""),
+                        url=link.get("url", ""))
+
+
+def links_text(links: Sequence[dict[str, Any]]) -> str:
+    """A heading and one line per link (for clients that show text only); empty for none."""
+    if not links:
+        return ""
+    return "\n".join([message_text("links_heading"), *(link_line(x) for x in links)])
+
+
+def links_artifact(links: Sequence[Link]) -> dict[str, Any]:
+    """A lookup tool's artifact: ``{"links": [...]}``."""
+    return {"links": links_dicts(links)}
+
+
+def places_links(items: Sequence[Any], provider: object) -> list[Link]:
+    """Place links of every result with a point (``location``) and a ``name``, each in the
+    family of its own data."""
+    links: list[Link] = []
+    for item in items:
+        point = getattr(item, "location", None)
+        if isinstance(point, Coordinate):
+            links += place_links(point, str(getattr(item, "name", "")), family_from(item, provider))
+    return links

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
@@ -16,6 +16,7 @@ from bailian_geo_agent.tools.common import (
     truncate,
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.links import family_from, links_artifact, place_links, places_links
 from bailian_geo_agent.tools.providers.base import Place
 from pydantic import BaseModel, Field
 
@@ -59,11 +60,13 @@ class SuggestPlacesTool(GeoTool):
         "北京西站; text='西湖', city='杭州'."
     )
     args_schema: type[BaseModel] = SuggestInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: SuggestInput) -> Any:
         places = await self.geo.suggest(args.text, args.city, args.limit)
         head = f"“{args.text}”的地点建议（{source_name(places, self.geo)}）："
-        return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places, 1))])
+        text = "\n".join([head, *(format_place(i, p) for i, p in enumerate(places, 1))])
+        return text, links_artifact(places_links(places, self.geo))
 
 
 class GeocodeInput(BaseModel):
@@ -85,11 +88,13 @@ class GeocodeTool(GeoTool):
         "system stated. Examples: address='北京市朝阳区阜通东大街6号'; address='西湖', city='杭州'."
     )
     args_schema: type[BaseModel] = GeocodeInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: GeocodeInput) -> Any:
         places = await self.geo.geocode(args.address, args.city)
         head = f"“{args.address}”的地理编码结果（{source_name(places, self.geo)}）："
-        return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places[:5], 1))])
+        text = "\n".join([head, *(format_place(i, p) for i, p in enumerate(places[:5], 1))])
+        return text, links_artifact(places_links(places[:5], self.geo))
 
 
 class ReverseGeocodeInput(BaseModel):
@@ -109,6 +114,7 @@ class ReverseGeocodeTool(GeoTool):
         "lat=39.990464 -> 北京市朝阳区望京街道…. Give crs='wgs84' for GPS coordinates."
     )
     args_schema: type[BaseModel] = ReverseGeocodeInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: ReverseGeocodeInput) -> Any:
         point = Coordinate(args.lng, args.lat, args.crs)
@@ -121,7 +127,8 @@ class ReverseGeocodeTool(GeoTool):
             bits.append(f"行政区：{region}")
         if place.adcode:
             bits.append(f"adcode：{place.adcode}")
-        return "；".join(bits)
+        links = place_links(point, address or point.lnglat(), family_from(place, self.geo))
+        return "；".join(bits), links_artifact(links)
 
 
 __all__ = [

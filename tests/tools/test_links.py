@@ -161,3 +161,85 @@ def test_families() -> None:
 def test_wire_form() -> None:
     link = Link(kind="geo", label="x", url="geo:1,2")
     assert links_dicts([link]) == [{"kind": "geo", "label": "x", "url": "geo:1,2"}]
+
+
+# --------------------------------------------------------------------------- the tools' artifacts
+
+
+def _call(tool, args: dict):
+    """Invoke like an agent does (a ToolCall): the ToolMessage, content and artifact."""
+    return tool.invoke({"type": "tool_call", "id": "call-1", "name": tool.name, "args": args})
+
+
+def _kinds(message) -> list[str]:
+    return [link["kind"] for link in message.artifact["links"]]
+
+
+SOUTH_STATION = "116.378517,39.865246"  # the fake AMap's 北京南站 and 故宫 (GCJ-02)
+PALACE = "116.397026,39.918058"
+
+
+def test_amap_lookups_carry_amap_links_in_gcj02(amap_tools) -> None:
+    geocode = _call(amap_tools["geocode"], {"address": "故宫"})
+    assert "http" not in geocode.content  # the model reads no URL (tokens)
+    [marker] = geocode.artifact["links"]
+    assert marker["kind"] == "amap_marker" and marker["label"] == "北京市东城区故宫博物院"
+    assert _query(marker["url"])["position"] == PALACE
+
+    suggest = _call(amap_tools["suggest_places"], {"text": "北京西"})
+    assert set(_kinds(suggest)) == {"amap_marker"}
+
+    reverse = _call(amap_tools["reverse_geocode"], {"lng": 116.482086, "lat": 39.990496})
+    [here] = reverse.artifact["links"]
+    assert _query(here["url"])["position"] == "116.482086,39.990496"
+    wgs = Coordinate(116.482086, 39.990496, "gcj02").to("wgs84")
+    reverse_wgs = _call(amap_tools["reverse_geocode"],
+                        {"lng": wgs.lng, "lat": wgs.lat, "crs": "wgs84"})
+    assert _query(reverse_wgs.artifact["links"][0]["url"])["position"] == "116.482086,39.990496"
+
+    pois = _call(amap_tools["search_poi"], {"keywords": "咖啡", "near": "天安门"})
+    assert _kinds(pois) == ["amap_marker"] * 3 + ["amap_search"]
+    assert _query(pois.artifact["links"][0]["url"])["position"] == "116.458795,39.909398"
+    assert _query(pois.artifact["links"][-1]["url"])["keyword"] == "咖啡"
+    in_city = _call(amap_tools["search_poi"], {"keywords": "咖啡", "city": "北京", "limit": 1})
+    assert _query(in_city.artifact["links"][-1]["url"])["city"] == "北京"
+
+    detail = _call(amap_tools["poi_detail"], {"id": "B0FFG3MGDB"})
+    assert _kinds(detail) == ["amap_marker"]
+
+    ip = _call(amap_tools["ip_location"], {"ip": "114.247.50.2"})
+    [city] = ip.artifact["links"]
+    assert city["kind"] == "amap_marker"
+
+
+@pytest.mark.parametrize(("name", "args", "mode"), [
+    ("plan_route", {"origin": "北京南站", "destination": "故宫", "mode": "walking"}, "walk"),
+    ("plan_route", {"origin": "北京南站", "destination": "故宫"}, "car"),
+    ("cycling_route", {"origin": "北京南站", "destination": "故宫"}, "ride"),
+    ("transit_route", {"origin": "北京南站", "destination": "故宫", "city": "北京"}, "bus"),
+])
+def test_amap_routes_carry_navigation_links(amap_tools, name: str, args: dict, mode: str) -> None:
+    message = _call(amap_tools[name], args)
+    assert message.status == "success" and "http" not in message.content
+    [nav] = message.artifact["links"]
+    fields = _query(nav["url"])
+    assert nav["kind"] == "amap_navigation" and fields["mode"] == mode
+    assert fields["from"].startswith(SOUTH_STATION + ",")
+    assert fields["to"].startswith(PALACE + ",")
+
+
+def test_open_lookups_carry_geo_and_osm_links_in_wgs84(open_tools) -> None:
+    pois = _call(open_tools["search_poi"], {"near": "Eiffel Tower", "category": "cafe"})
+    kinds = _kinds(pois)
+    assert kinds[-1] == "geo" and set(kinds[:-1]) == {"geo", "osm_marker"}
+    first_line = next(line for line in pois.content.splitlines() if "(wgs84)" in line)
+    lng, lat = first_line.split("坐标：")[1].split(" (wgs84)")[0].split(",")
+    osm = next(link for link in pois.artifact["links"] if link["kind"] == "osm_marker")
+    assert (float(_query(osm["url"])["mlat"]), float(_query(osm["url"])["mlon"])) == (
+        pytest.approx(float(lat), abs=1e-6), pytest.approx(float(lng), abs=1e-6))
+    route = _call(open_tools["plan_route"], {"origin": "2.2945,48.8582",
+                                             "destination": "2.3376,48.8606", "crs": "wgs84"})
+    [directions] = route.artifact["links"]
+    assert directions["kind"] == "osm_directions"
+    assert _query(directions["url"]) == {"engine": "fossgis_osrm_car",
+                                         "route": "48.858200,2.294500;48.860600,2.337600"}
