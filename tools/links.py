@@ -181,8 +181,9 @@ def search_links(keyword: str, center: Coordinate | None, family: Family,
             fields["city"] = city
         return [Link(kind="amap_search", label=keyword,
                      url=f"https://uri.amap.com/search?{_query(fields)}")]
-    if center is None:
-        return [Link(kind="geo", label=keyword, url=f"geo:0,0?q={quote(keyword, safe='')}")]
+    if center is None:  # no point to search around: the city in the words instead
+        words = f"{keyword} {city}" if city else keyword
+        return [Link(kind="geo", label=keyword, url=f"geo:0,0?q={quote(words, safe='')}")]
     p = _wgs(center)
     return [Link(kind="geo", label=keyword,
                  url=f"geo:{p.lat:.6f},{p.lng:.6f}?q={quote(keyword, safe='')}")]

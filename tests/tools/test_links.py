@@ -138,6 +138,8 @@ def test_search_links() -> None:
     fields = _query(amap.url)
     assert fields == {"keyword": "咖啡", "src": "bailian-geo-agent", "coordinate": "gaode",
                       "callnative": "1", "center": GCJ_TEXT, "city": "北京"}
+    [in_paris] = search_links("café", None, "open", city="Paris")
+    assert in_paris.url == "geo:0,0?q=caf%C3%A9%20Paris"
     [geo] = search_links("咖啡", GCJ, "open")
     assert geo.url.startswith(f"geo:{WGS_LAT_LNG}?q=")
     assert unquote(geo.url).endswith("q=咖啡")
