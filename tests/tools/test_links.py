@@ -245,3 +245,25 @@ def test_open_lookups_carry_geo_and_osm_links_in_wgs84(open_tools) -> None:
     assert directions["kind"] == "osm_directions"
     assert _query(directions["url"]) == {"engine": "fossgis_osrm_car",
                                          "route": "48.858200,2.294500;48.860600,2.337600"}
+
+
+def test_under_auto_the_answering_provider_decides(amap, open_provider, fake_amap) -> None:
+    """AMap primary, the open providers behind it: a result the open side answered (abroad)
+    gets open links in WGS-84, one AMap answered gets AMap links in GCJ-02."""
+    from bailian_geo_agent.tools import GeoToolkit
+    from bailian_geo_agent.tools.config import GeoConfig
+    from bailian_geo_agent.tools.providers.fallback import FallbackProvider
+
+    provider = FallbackProvider(amap, open_provider)
+    tools = {t.name: t for t in GeoToolkit(config=GeoConfig(), provider=provider).get_tools()}
+    abroad = {"origin": "2.2945,48.8582", "destination": "2.3376,48.8606", "crs": "wgs84"}
+    cycling = _call(tools["cycling_route"], abroad)
+    assert "OSRM/OpenStreetMap" in cycling.content
+    [osm] = cycling.artifact["links"]
+    assert osm["kind"] == "osm_directions" and "fossgis_osrm_bike" in osm["url"]
+    paris = _call(tools["reverse_geocode"], {"lng": 2.2945, "lat": 48.8583, "crs": "wgs84"})
+    assert "Nominatim" in paris.content
+    assert {x["kind"] for x in paris.artifact["links"]} == {"geo", "osm_marker"}
+    assert paris.artifact["links"][0]["url"].startswith("geo:48.858300,2.294500?")
+    beijing = _call(tools["geocode"], {"address": "故宫"})
+    assert _kinds(beijing) == ["amap_marker"]
