@@ -28,7 +28,7 @@ AMAP_URL = (
     "&x={x}&y={y}&z={z}"
 )
 TILES: dict[str, tuple[CRS, str, str]] = {
-    "amap": ("gcj02", AMAP_URL, "© 高德地图 AutoNavi"),
+    "amap": ("gcj02", AMAP_URL, "© AMap (AutoNavi)"),
     "osm": ("wgs84", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "© OpenStreetMap"),
 }
 """Tile sets: (coordinate system of the tiles, URL template, attribution)."""
