@@ -956,6 +956,22 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "places=['故宫','景山公园','南锣鼓巷']",
         "en": "places=['故宫','景山公园','南锣鼓巷']",
     },
+    # -- links
+    "links_heading": {"zh": "在手机上打开：", "en": "Open on a phone:"},
+    "links_line": {"zh": "{kind}｜{label}：{url}", "en": "{kind} | {label}: {url}"},
+    "cli_link": {"zh": "  🔗 {line}", "en": "  🔗 {line}"},
+    "link_kind_amap_marker": {"zh": "高德地图", "en": "AMap"},
+    "link_kind_amap_navigation": {"zh": "高德地图路线", "en": "AMap route"},
+    "link_kind_amap_search": {"zh": "高德地图搜索", "en": "AMap search"},
+    "link_kind_amap_app_route": {"zh": "高德地图App路线（含途经点）",
+                                 "en": "AMap app route (with stops)"},
+    "link_kind_geo": {"zh": "地图App", "en": "map app"},
+    "link_kind_osm_marker": {"zh": "OpenStreetMap", "en": "OpenStreetMap"},
+    "link_kind_osm_directions": {"zh": "OpenStreetMap路线", "en": "OpenStreetMap directions"},
+    "notebook_links_title": {
+        "zh": "链接（扫码在手机上打开）",
+        "en": "Links (scan to open on a phone)",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -39,6 +39,7 @@ SCHEMA = {
     "stream_end": {"type", "message_id", "session_id"},
     "error": {"type", "message_id", "session_id", "error"},
     "map_action": {"type", "message_id", "session_id", "action"},
+    "links": {"type", "message_id", "session_id", "tool", "links", "tool_call_id"},
     "tool_start": {"type", "message_id", "session_id", "tool", "arguments", "tool_call_id"},
     "tool_end": {"type", "message_id", "session_id", "tool", "result", "tool_call_id"},
     "reasoning_chunk": {"type", "message_id", "session_id", "chunk"},
@@ -314,6 +315,33 @@ def test_ask_json_lines_with_tool_events(tmp_path, fake_dashscope, fake_amap):
     assert types.index("tool_start") < types.index("tool_end") < types.index("stream_chunk")
     assert {r.protocol for r in fake_dashscope.requests} == {"native"}
     assert fake_amap.requests, "the weather tool did not reach the AMap fake"
+
+
+def test_ask_prints_the_hand_off_links_after_the_answer(tmp_path, fake_dashscope, fake_amap):
+    def script() -> None:
+        fake_dashscope.script(
+            Reply(tool_calls=[ToolCall("geocode", {"address": "故宫"})]),
+            Reply(text="故宫在北京市东城区。"),
+        )
+
+    script()
+    env = cli_env(tmp_path, fake_dashscope, fake_amap)
+    result = run_cli("ask", "故宫在哪？", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "故宫在北京市东城区。\n"  # the answer alone: links are notes
+    [line] = [x for x in result.stderr.splitlines() if "🔗" in x]
+    assert line.startswith("  🔗 高德地图｜北京市东城区故宫博物院：https://uri.amap.com/marker?")
+    assert "position=116.397026,39.918058" in line and "coordinate=gaode" in line
+
+    script()  # JSON lines: the links event only when asked for, in its documented form
+    result = run_cli("ask", "--json", "故宫在哪？", env=env)
+    assert "links" not in [e["type"] for e in parse_lines(result.stdout)]
+    script()
+    result = run_cli("ask", "--json", "--events", "links", "故宫在哪？", env=env)
+    events = parse_lines(result.stdout)
+    [links] = [e for e in events if e["type"] == "links"]
+    assert links["tool"] == "geocode" and links["links"][0]["kind"] == "amap_marker"
+    assert "position=116.397026,39.918058" in links["links"][0]["url"]
 
 
 def test_ask_error_event_exits_1(tmp_path, fake_dashscope):

@@ -196,6 +196,7 @@ MAP_PLANS = {
             "map_draw_route", {"origin": "天安门", "destination": "北京南站", "mode": "driving"}
         )
     ],
+    "咖啡": [ToolCall("search_poi", {"keywords": "咖啡", "near": "天安门"})],
 }
 
 
@@ -250,6 +251,15 @@ def test_map_notebook_draws_places_and_route(tmp_path, fake_dashscope, fake_amap
     assert "tile.openstreetmap.org" in osm and "autonavi" not in osm
     assert at(*PALACE) not in osm and at(*gcj02_to_wgs84(*PALACE)) in osm  # converted
 
+    text, _map, links = displays_of(book, "ask-links")  # a lookup: links, no map command
+    assert "search_poi" in text.data["text/markdown"]
+    check_links_html(links.data["text/html"], 4)
+    assert "uri.amap.com/marker?position=116.458795,39.909398&amp;name=" in links.data["text/html"]
+
+    amap_trip, osm_trip = displays_of(book, "trip")
+    check_trip(leaflet_of(amap_trip), "gcj02")
+    check_trip(leaflet_of(osm_trip), "wgs84")
+
     ops = output_of(book, "actions")
     assert "['add_markers', 'fit_bounds', 'draw_route']" in ops
     second = [m.get("content") for m in fake_dashscope.requests[-1].messages]
@@ -288,3 +298,85 @@ def test_quickstart_shows_the_map_as_an_inline_picture(tmp_path, fake_dashscope,
     (request,) = fake_amap.requests_to(STATIC_MAP_PATH)
     assert request.params["markers"].count("|") == 1
     assert amap_plugin.FAKE_AMAP_KEY not in json.dumps(book)
+STOPS = [(116.397026, 39.918058), (116.396906, 39.925237), (116.403119, 39.937169)]
+HOLE_CORNER = (116.39, 39.91)
+
+
+def _array_after(page: str, marker: str) -> list:
+    """The JSON array right after ``marker`` (a Leaflet call's first argument)."""
+    start = page.index("[", page.index(marker))
+    return json.JSONDecoder().raw_decode(page[start:])[0]
+
+
+def check_trip(page: str, tiles_crs: str) -> None:
+    """The trip cell's map: numbered stops, the area with its hole and the layers, every point
+    in the system of the tiles under it."""
+    from bailian_geo_agent.tools import Coordinate
+
+    def where(lng: float, lat: float) -> list[float]:
+        point = Coordinate(lng, lat, "gcj02").to(tiles_crs)  # type: ignore[arg-type]
+        return [point.lat, point.lng]
+
+    assert ("autonavi.com" in page) is (tiles_crs == "gcj02")
+    assert page.count('"className": "geo-stop"') == 3
+    for number, stop in enumerate(STOPS, 1):
+        assert str(where(*stop)) in page, (number, stop)
+        assert f"\\u003e{number}\\u003c/div\\u003e" in page  # its number on its marker
+    if tiles_crs == "wgs84":
+        assert str([STOPS[0][1], STOPS[0][0]]) not in page  # converted, not as sent
+    outer, hole = _array_after(page, "L.polygon(")  # one polygon: outer ring, then the hole
+    assert outer[0] == pytest.approx(where(116.38, 39.90), abs=1e-9) and len(outer) == 5
+    assert hole[0] == pytest.approx(where(*HOLE_CORNER), abs=1e-9) and len(hole) == 5
+    groups = {json.loads(f'"{name}"'): var
+              for name, var in re.findall(r'"([^"]+)" : (feature_group_\w+)', page)}
+    assert set(groups) == {"第1天", "第2天"}
+    assert f"{groups['第1天']}.addTo(map_" in page
+    assert f"{groups['第2天']}.addTo(map_" not in page  # hidden: in the control, unticked
+    assert '"color": "#16a34a"' in page  # the hidden route keeps its colour
+
+
+def check_links_html(shown: str, count: int) -> None:
+    """Buttons with a QR code each, the code segno's own for the button's URL."""
+    import segno
+
+    urls = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"', shown)]
+    assert len(urls) == count
+    for url in urls:
+        code = segno.make(url, error="m")
+        assert code.svg_inline(scale=2) in shown  # the QR code of exactly this URL
+        assert code.error == "M" and code.version is not None
+    assert not re.search(r"""(src|href)=["']?(https?:)?//(?!uri\.amap\.com|www\.openstreetmap)""",
+                         shown)  # no script or image from the network
+
+
+def test_notebook_map_replays_layers_and_clears():
+    from bailian_geo_agent.agent.notebook_map import replay
+
+    stops = {"op": "add_stops", "layer": "d1", "stops": []}
+    area = {"op": "draw_area", "layer": "d2", "polygons": []}
+    marker = {"op": "add_markers", "markers": []}
+    view = {"op": "set_view"}
+    drawn, shown_view, hidden = replay([view, stops, area, marker])
+    assert drawn == [stops, area, marker] and shown_view is None and hidden == set()
+    assert replay([stops, area, {"op": "clear", "target": "stops"}])[0] == [area]
+    assert replay([stops, area, {"op": "clear", "target": "areas"}])[0] == [stops]
+    assert replay([stops, area, marker, {"op": "clear"}])[0] == []
+    assert replay([stops, area, {"op": "layer", "name": "d1", "action": "clear"}])[0] == [area]
+    hide = {"op": "layer", "name": "d2", "action": "hide"}
+    assert replay([area, hide])[2] == {"d2"}
+    assert replay([area, hide, {"op": "layer", "name": "d2", "action": "show"}])[2] == set()
+
+
+def test_notebook_links_html_escapes_and_refuses_script_urls():
+    from bailian_geo_agent.agent.notebook_map import links_html
+    from bailian_geo_agent.tools.coords import Coordinate
+    from bailian_geo_agent.tools.links import links_dicts, place_links
+
+    evil = '<img src=x onerror=alert(1)> & "故宫"'
+    links = links_dicts(place_links(Coordinate(116.397026, 39.918058), evil, "open"))
+    links.append({"kind": "geo", "label": "x", "url": "javascript:alert(1)"})
+    shown = links_html(links)
+    assert "<img" not in shown and "&lt;img" in shown
+    assert "javascript:" not in shown
+    check_links_html(shown, 2)
+    assert links_html([]) == ""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Literal
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import GeoTool, coordinate_label, join_region
 from bailian_geo_agent.tools.errors import InvalidParamsError
+from bailian_geo_agent.tools.links import family_of, links_artifact, place_links
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -35,6 +36,7 @@ class IpLocationTool(GeoTool):
         "Needs AMap; mainland China IPv4. 例：我附近有什么好吃的"
     )
     args_schema: type[BaseModel] = IpLocationInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: IpLocationInput) -> Any:
         address = ipaddress.ip_address(args.ip)
@@ -53,4 +55,7 @@ class IpLocationTool(GeoTool):
             bits.append(
                 f"范围：{coordinate_label(found.southwest)} 至 {coordinate_label(found.northeast)}"
             )
-        return "；".join(bits) + "。（IP定位只精确到城市）"
+        text = "；".join(bits) + "。（IP定位只精确到城市）"
+        center = found.center
+        links = place_links(center, region, family_of(center)) if center is not None else []
+        return text, links_artifact(links)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
@@ -18,6 +18,7 @@ from bailian_geo_agent.tools.common import (
     truncate,
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.links import family_from, links_artifact, place_links, places_links
 from bailian_geo_agent.tools.providers.base import Place
 from pydantic import BaseModel, Field
 
@@ -60,11 +61,13 @@ class SuggestPlacesTool(GeoTool):
         "例：text='北京西' -> 北京西站"
     )
     args_schema: type[BaseModel] = SuggestInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: SuggestInput) -> Any:
         places = await self.geo.suggest(args.text, args.city, args.limit)
         head = f"“{args.text}”的地点建议（{source_name(places, self.geo)}）："
-        return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places, 1))])
+        text = "\n".join([head, *(format_place(i, p) for i, p in enumerate(places, 1))])
+        return text, links_artifact(places_links(places, self.geo))
 
 
 class GeocodeInput(BaseModel):
@@ -82,11 +85,13 @@ class GeocodeTool(GeoTool):
         "Address or place name -> coordinates. 例：address='西湖', city='杭州'"
     )
     args_schema: type[BaseModel] = GeocodeInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: GeocodeInput) -> Any:
         places = await self.geo.geocode(args.address, args.city)
         head = f"“{args.address}”的地理编码结果（{source_name(places, self.geo)}）："
-        return "\n".join([head, *(format_place(i, p) for i, p in enumerate(places[:5], 1))])
+        text = "\n".join([head, *(format_place(i, p) for i, p in enumerate(places[:5], 1))])
+        return text, links_artifact(places_links(places[:5], self.geo))
 
 
 class ReverseGeocodeInput(BaseModel):
@@ -105,6 +110,7 @@ class ReverseGeocodeTool(GeoTool):
         "Coordinates -> address. 例：lng=116.48, lat=39.99 -> 北京市朝阳区…"
     )
     args_schema: type[BaseModel] = ReverseGeocodeInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: ReverseGeocodeInput) -> Any:
         point = Coordinate(args.lng, args.lat, args.crs)
@@ -117,7 +123,8 @@ class ReverseGeocodeTool(GeoTool):
             bits.append(f"行政区：{region}")
         if place.adcode:
             bits.append(f"adcode：{place.adcode}")
-        return "；".join(bits)
+        links = place_links(point, address or point.lnglat(), family_from(place, self.geo))
+        return "；".join(bits), links_artifact(links)
 
 
 __all__ = [

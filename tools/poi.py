@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
@@ -18,7 +18,14 @@ from bailian_geo_agent.tools.common import (
     source_name,
     truncate,
 )
-from bailian_geo_agent.tools.coords import CRS
+from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.links import (
+    Link,
+    family_from,
+    links_artifact,
+    places_links,
+    search_links,
+)
 from bailian_geo_agent.tools.providers.base import Poi
 from pydantic import BaseModel, Field, model_validator
 
@@ -80,9 +87,11 @@ class PoiSearchTool(GeoTool):
         "rating, id. 例：keywords='咖啡', near='国贸', radius=500"
     )
     args_schema: type[BaseModel] = PoiSearchInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: PoiSearchInput) -> Any:
         geo = self.geo
+        center: Coordinate | None = None
         if args.near is not None or args.lng is not None:
             center, label = await resolve_point(
                 geo, place=args.near, lng=args.lng, lat=args.lat, crs=args.crs, city=args.city
@@ -98,4 +107,17 @@ class PoiSearchTool(GeoTool):
             pois = await geo.search_poi(query, args.city, args.category, args.limit)
             where = args.city or ""
             head = f"{where}“{query}”搜索结果（{source_name(pois, geo)}，{len(pois)}个）："
-        return "\n".join([head, *(format_poi(i, p) for i, p in enumerate(pois, 1))])
+        text = "\n".join([head, *(format_poi(i, p) for i, p in enumerate(pois, 1))])
+        return text, links_artifact(_links(pois, args, center, geo))
+
+
+def _links(
+    pois: list[Poi], args: PoiSearchInput, center: Coordinate | None, geo: object
+) -> list[Link]:
+    """Each POI's place links, then a link searching the same words (near the centre)."""
+    links = places_links(pois, geo)
+    keyword = args.keywords or args.category
+    if keyword:
+        family = family_from(pois[0], geo) if pois else family_from(center, geo)
+        links += search_links(keyword, center, family, None if center else args.city)
+    return links

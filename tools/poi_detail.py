@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import (
@@ -12,6 +12,7 @@ from bailian_geo_agent.tools.common import (
     join_region,
     truncate,
 )
+from bailian_geo_agent.tools.links import links_artifact, places_links
 from bailian_geo_agent.tools.providers.extras import PoiDetail
 from pydantic import BaseModel, Field
 
@@ -59,8 +60,10 @@ class PoiDetailTool(GeoTool):
         "website, address. 例：第一家店几点关门"
     )
     args_schema: type[BaseModel] = PoiDetailInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: PoiDetailInput) -> Any:
         detail = capability(self.geo, "poi_detail", "geo_capability_poi_detail")
         poi = await detail(args.id)
-        return format_detail(poi, poi.source or self.geo.name)
+        text = format_detail(poi, poi.source or self.geo.name)
+        return text, links_artifact(places_links([poi], self.geo))

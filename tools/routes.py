@@ -20,6 +20,7 @@ from bailian_geo_agent.tools.common import (
     truncate,
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.links import TravelMode, family_from, links_artifact, route_links
 from bailian_geo_agent.tools.providers.base import Route
 from bailian_geo_agent.tools.providers.extras import TransitPlan, TransitRoutes, TransitSegment
 from pydantic import BaseModel, Field
@@ -83,10 +84,20 @@ class RoutePlanTool(GeoTool):
         "main steps. 3+ places: plan_trip. 例：origin='北京南站', destination='故宫'"
     )
     args_schema: type[BaseModel] = RouteInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: RouteInput) -> Any:
         route, a, b = await compute_route(self, args.origin, args.destination, args)
-        return format_route(route, a, b, route.source or self.geo.name)
+        text = format_route(route, a, b, route.source or self.geo.name)
+        return text, _route_artifact(route, a, b, args.mode, self.geo)
+
+
+def _route_artifact(
+    result: Any, a: str, b: str, mode: TravelMode, geo: object
+) -> dict[str, Any]:
+    """The links navigating from ``result.origin`` to ``result.destination``."""
+    stops = [(result.origin, a), (result.destination, b)]
+    return links_artifact(route_links(stops, mode, family_from(result, geo)))
 
 
 async def compute_route(
@@ -129,12 +140,14 @@ class CyclingRouteTool(GeoTool):
         "例：origin='西湖', destination='灵隐寺', city='杭州'"
     )
     args_schema: type[BaseModel] = CyclingInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: CyclingInput) -> Any:
         plan = capability(self.geo, "cycling_route", "geo_capability_cycling_route")
         a, a_label, b, b_label = await resolve_ends(self, args)
         route = await plan(a, b)
-        return format_cycling(route, a_label, b_label, route.source or self.geo.name)
+        text = format_cycling(route, a_label, b_label, route.source or self.geo.name)
+        return text, _route_artifact(route, a_label, b_label, "cycling", self.geo)
 
 
 class TransitInput(BaseModel):
@@ -196,9 +209,11 @@ class TransitRouteTool(GeoTool):
         "例：origin='北京南站', destination='上海虹桥站', city='北京', cityd='上海'"
     )
     args_schema: type[BaseModel] = TransitInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     async def _execute(self, args: TransitInput) -> Any:
         plan = capability(self.geo, "transit_route", "geo_capability_transit_route")
         a, a_label, b, b_label = await resolve_ends(self, args, args.cityd)
         routes = await plan(a, b, args.city, args.cityd)
-        return format_transit(routes, a_label, b_label, routes.source or self.geo.name)
+        text = format_transit(routes, a_label, b_label, routes.source or self.geo.name)
+        return text, _route_artifact(routes, a_label, b_label, "transit", self.geo)

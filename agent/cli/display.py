@@ -1,7 +1,8 @@
 """How ``geo-agent`` shows a reply: live text on a terminal, plain text in a pipe, or JSON lines.
 
 The answer text goes to stdout; notes (tools, map commands, errors, interruptions, a thinking
-model's reasoning with ``--thinking``, token usage with ``--usage``) go to stderr,
+model's reasoning with ``--thinking``, token usage with ``--usage``, and the hand-off links of
+the tools' results, one per line after the answer) go to stderr,
 so ``geo-agent ask "..." > answer.txt`` keeps only the answer. ``--json`` writes every event, as
 the documented dict, one JSON object per line on stdout.
 """
@@ -14,6 +15,7 @@ import sys
 from typing import Any, TextIO
 
 from bailian_geo_agent.prompts.catalogue import text
+from bailian_geo_agent.tools.links import link_line
 
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
 _CLEAR_LINE = "\r\x1b[K"
@@ -53,6 +55,7 @@ class Display:
         self._replying = False  # between stream_start and stream_end/error
         self._mid_line = False  # stdout's cursor is not at the start of a line
         self._thinking = False  # a line of reasoning is open on stderr
+        self._links: dict[str, dict[str, Any]] = {}  # this reply's links by URL, in order
 
     # -- events --------------------------------------------------------------------------------
 
@@ -77,9 +80,15 @@ class Display:
             self._clear_waiting()
             self._end_thinking()
             self._end_line()
+            self._show_links()
         elif kind == "error":
             self._replying = False
             self.note(text("cli_error", error=event["error"]), _RED)
+            self._show_links()  # what the tools found before the error is still the user's
+        elif kind == "links":
+            for link in event.get("links", []):
+                if isinstance(link, dict) and isinstance(link.get("url"), str):
+                    self._links.setdefault(link["url"], link)
         elif kind == "tool_start" and self.show_tools:
             arguments = _compact(event.get("arguments", ""))
             self.note(text("cli_tool", tool=event["tool"], arguments=arguments))
@@ -109,6 +118,12 @@ class Display:
         elif kind == "map_action":
             self.note(text("cli_map", action=_compact(event.get("action", {}), 160)))
             self._show_waiting()
+
+    def _show_links(self) -> None:
+        """The reply's links, one per line (after its answer), once each."""
+        for link in self._links.values():
+            self.note(text("cli_link", line=link_line(link)))
+        self._links.clear()
 
     def note(self, text: str, style: str = _DIM) -> None:
         """A line on stderr, after finishing the answer's current line."""

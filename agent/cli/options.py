@@ -66,8 +66,10 @@ def add_common(parser: argparse.ArgumentParser, top: bool) -> None:
 
 def chosen_events(args: argparse.Namespace) -> frozenset[str]:
     """The optional events asked for with ``--events``, ``--show-tools``, ``--thinking``,
-    ``--usage``."""
+    ``--usage``; shown as text (not ``--json``), the tools' hand-off links too."""
     chosen = set(args.events)
+    if not args.json:
+        chosen.add("links")
     if args.show_tools:
         chosen |= {"tool_start", "tool_end"}
     if args.thinking:

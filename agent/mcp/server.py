@@ -4,7 +4,10 @@ Every tool of ``GeoToolkit().get_tools()`` is listed with its own name, descript
 schema (``args_schema``). Read-only tools carry ``readOnlyHint``; map-operation tools change the
 caller's map, so they do not, and their structured command comes back as structured content
 ``{"map_action": {...}}`` beside the short confirmation text, described by an ``outputSchema``
-generated from the command models (``tools.map_commands``). A provider failure (quota, bad
+generated from the command models (``tools.map_commands``). Lookup tools whose artifact carries
+hand-off links (``tools.links``) or map commands return them as structured content
+``{"links": [...], "map_actions": [...]}`` (``HANDOFF_SCHEMA``) and the links also as text
+lines, for clients that show text only. A provider failure (quota, bad
 parameters, timeout...) or malformed arguments give a short text result with ``isError`` set;
 nothing a tool does ends the session.
 """
@@ -18,11 +21,17 @@ from uuid import uuid4
 
 from bailian_geo_agent.agent import telemetry
 from bailian_geo_agent.prompts.catalogue import text as message_text
-from bailian_geo_agent.tools.map_commands import map_tool_output_schema
+from bailian_geo_agent.tools.links import Link, links_text
+from bailian_geo_agent.tools.map_commands import (
+    MapAction,
+    artifact_commands,
+    map_tool_output_schema,
+)
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from mcp import types
 from mcp.server.lowlevel import Server
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from bailian_geo_agent.agent.mcp.images import MapImages
@@ -35,11 +44,36 @@ MAP_ACTION_SCHEMA: dict[str, Any] = map_tool_output_schema()
 ``tools.map_commands.MapAction``."""
 
 
+
+
+class HandoffOutput(BaseModel):
+    """What a lookup tool with an artifact hands its caller: links, and any map commands."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    links: list[Link] = Field(default_factory=list)
+    map_actions: list[MapAction] = Field(default_factory=list)
+
+
+HANDOFF_SCHEMA: dict[str, Any] = HandoffOutput.model_json_schema()
+"""The ``outputSchema`` of lookup tools with an artifact: ``{"links", "map_actions"}``."""
+
+
+def has_artifact(tool: BaseTool) -> bool:
+    """Tools answering with content and an artifact (map commands, links)."""
+    return getattr(tool, "response_format", "content") == "content_and_artifact"
+
+
 def is_map_tool(tool: BaseTool) -> bool:
-    """Map-operation tools (``map_*``) answer with a ``map_action`` artifact (lookups with
-    map commands in their artifact, such as ``area_boundary``, stay read-only text here)."""
-    return (tool.name.startswith("map_")
-            and getattr(tool, "response_format", "content") == "content_and_artifact")
+    """Map-operation tools (``map_*``) answer with a ``map_action`` artifact."""
+    return has_artifact(tool) and tool.name.startswith("map_")
+
+
+def output_schema(tool: BaseTool) -> dict[str, Any] | None:
+    """The map tools' ``{"map_action"}``, other tools with an artifact ``{"links", ...}``."""
+    if is_map_tool(tool):
+        return MAP_ACTION_SCHEMA
+    return HANDOFF_SCHEMA if has_artifact(tool) else None
 
 
 def input_schema(tool: BaseTool) -> dict[str, Any]:
@@ -73,7 +107,7 @@ def describe(tool: BaseTool) -> types.Tool:
         name=tool.name,
         description=tool.description,
         inputSchema=input_schema(tool),
-        outputSchema=MAP_ACTION_SCHEMA if is_map_tool(tool) else None,
+        outputSchema=output_schema(tool),
         annotations=annotations(tool),  # type: ignore[operator]  # the function above
     )
 
@@ -115,7 +149,24 @@ async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResul
         return types.CallToolResult(
             content=content, structuredContent={"map_action": artifact["map_action"]}
         )
+    if has_artifact(tool):
+        return _handoff(text, artifact)
     return types.CallToolResult(content=content)
+
+
+def _handoff(text: str, artifact: Any) -> types.CallToolResult:
+    """A lookup's text with its links as lines after it, and ``{"links", "map_actions"}``."""
+    artifact = artifact if isinstance(artifact, dict) else {}
+    links = [x for x in artifact.get("links") or [] if isinstance(x, dict)]
+    structured: dict[str, Any] = {"links": links}
+    commands = artifact_commands(artifact)
+    if commands:
+        structured["map_actions"] = commands
+    lines = links_text(links)
+    full = f"{text}\n\n{lines}" if lines else text
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=full)], structuredContent=structured
+    )
 
 
 def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME,
@@ -129,9 +180,11 @@ def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME,
         version=__version__,
         instructions=(
             "Geographic tools (weather, POI search and details, geocoding, routes by car, foot, "
-            "bicycle and public transport, distances, IP location) over AMap (GCJ-02) or keyless "
-            "OpenStreetMap services (WGS-84); every coordinate states its system. map_* tools "
-            "return map commands as structured content for a map front end."
+            "bicycle and public transport, distances, IP location, trip planning, search along "
+            "a route, area boundaries and reachable areas) over AMap (GCJ-02) or keyless "
+            "OpenStreetMap services (WGS-84); every coordinate states its system. Results carry "
+            "hand-off links a phone opens; map_* tools and the trip and area tools return map "
+            "commands as structured content for a map front end."
         ),
     )
     by_name = {tool.name: tool for tool in tools}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
@@ -20,6 +21,12 @@ READ_ONLY = {
     "search_along_route", "area_boundary", "reachable_area",
 }
 MAP_TOOLS = {"map_set_view", "map_add_markers", "map_draw_route", "map_fit_bounds", "map_clear"}
+# Lookups whose results carry hand-off links: structured content {"links": [...]}.
+LINK_TOOLS = {
+    "search_poi", "suggest_places", "geocode", "reverse_geocode", "plan_route", "cycling_route",
+    "transit_route", "ip_location", "poi_detail", "plan_trip", "search_along_route",
+    "area_boundary", "reachable_area",
+}
 # Each command's keys, as tools/README.md documents the map_action contract.
 COMMAND_KEYS = {
     "set_view": {"op", "center", "zoom", "label"},
@@ -49,11 +56,23 @@ async def check_tool_list(session: ClientSession) -> None:
         assert mcp_tool.inputSchema == tool.args_schema.model_json_schema()
         assert mcp_tool.annotations is not None
         assert mcp_tool.annotations.readOnlyHint is (tool.name in READ_ONLY), tool.name
-        assert (mcp_tool.outputSchema is not None) is (tool.name in MAP_TOOLS), tool.name
+        assert (mcp_tool.outputSchema is not None) is (tool.name in MAP_TOOLS | LINK_TOOLS)
     assert {t.name for t in listed} == READ_ONLY | MAP_TOOLS
     for mcp_tool in listed:
-        if mcp_tool.outputSchema is not None:
+        if mcp_tool.name in MAP_TOOLS:
             check_output_schema(mcp_tool.outputSchema)
+        elif mcp_tool.outputSchema is not None:
+            check_handoff_schema(mcp_tool.outputSchema)
+
+
+def check_handoff_schema(schema: dict[str, Any]) -> None:
+    """A lookup's ``outputSchema``: ``{"links": [{kind, label, url}], "map_actions": [...]}``."""
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert set(schema["properties"]) == {"links", "map_actions"}
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate({"links": [{"kind": "geo", "label": "x", "url": "geo:1,2"}]})
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({"links": [{"kind": "telnet", "label": "x", "url": "x"}]})
 
 
 def check_output_schema(schema: dict[str, Any]) -> None:
@@ -109,8 +128,18 @@ async def check_calls(session: ClientSession, fake: FakeAmap) -> None:
     assert {r.params["city"] for r in fake.requests_to("/v3/weather/weatherInfo")} == {"110000"}
 
     pois = await session.call_tool("search_poi", {"keywords": "咖啡", "near": "天安门"})
-    lines = text_of(pois).splitlines()
+    answer, links_part = text_of(pois).split("\n\n")
+    lines = answer.splitlines()
     assert not pois.isError and len(lines) == 4
+    links = pois.structuredContent["links"]
+    assert [x["kind"] for x in links] == ["amap_marker"] * 3 + ["amap_search"]
+    assert links[0]["label"] == "星巴克(国贸商城店)"
+    first = parse_qs(urlsplit(links[0]["url"]).query)
+    assert first["position"] == ["116.458795,39.909398"] and first["coordinate"] == ["gaode"]
+    assert parse_qs(urlsplit(links[3]["url"]).query)["center"] == ["116.397755,39.908743"]
+    link_lines = links_part.splitlines()
+    assert link_lines[0] == "在手机上打开：" and len(link_lines) == 5
+    assert link_lines[1] == f"高德地图｜星巴克(国贸商城店)：{links[0]['url']}"
     assert lines[0] == "北京市东城区天安门附近1.0公里内的“咖啡”（高德地图，3个）："
     assert lines[1].startswith("1. 星巴克(国贸商城店) [咖啡厅] 距120米 评分4.6；")
     assert lines[1].endswith("坐标：116.458795,39.909398 (gcj02)；ID：B0FFG3MGDB")
@@ -120,6 +149,11 @@ async def check_calls(session: ClientSession, fake: FakeAmap) -> None:
         "plan_route", {"origin": "北京南站", "destination": "故宫", "mode": "walking"}
     )
     assert not route.isError
+    [nav] = route.structuredContent["links"]
+    assert nav["kind"] == "amap_navigation"
+    fields = parse_qs(urlsplit(nav["url"]).query)
+    assert fields["from"] == ["116.378517,39.865246,北京市丰台区北京南站"]
+    assert fields["mode"] == ["walk"]
     assert text_of(route).splitlines()[0].startswith(
         "北京市丰台区北京南站 → 北京市东城区故宫博物院（步行，高德地图）：全程8.2公里"
     )

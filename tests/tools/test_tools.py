@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from bailian_geo_agent.tools import GeoToolkit
 from bailian_geo_agent.tools.coords import Coordinate, gcj02_to_wgs84
+from bailian_geo_agent.tools.map_commands import artifact_commands
 from langchain_core.messages import ToolMessage
 
 from tests.fakes.amap import FakeAmap
@@ -240,7 +241,9 @@ def test_map_commands_in_wgs84_for_an_osm_front_end(amap):
 def test_non_map_tools_have_no_map_action(amap_tools, name, args):
     message = call(amap_tools[name], args)
     assert message.status == "success" and message.content  # an answer, not an error
-    assert message.artifact is None  # no map command travels with a lookup
+    # no map command travels with a lookup (only its hand-off links, tests/tools/test_links.py)
+    assert artifact_commands(message.artifact) == []
+    assert set(message.artifact or {}) <= {"links"}
 
 
 def test_toolkit_from_environment(fake_amap_env: FakeAmap):

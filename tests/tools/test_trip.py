@@ -319,12 +319,18 @@ def test_split_path_cuts_at_the_stops():
         [0.0, 0.5, 1.0], [1.0, 1.5, 2.0]]
 
 
-async def test_on_mcp_plan_trip_is_a_lookup_answering_text(amap_trip):
+async def test_on_mcp_plan_trip_is_a_lookup_answering_text_links_and_commands(amap_trip):
+    from bailian_geo_agent.agent.mcp.server import HANDOFF_SCHEMA, describe
     from bailian_geo_agent.agent.mcp.server import call as mcp_call
-    from bailian_geo_agent.agent.mcp.server import describe
 
     described = describe(amap_trip)
-    assert described.outputSchema is None and described.annotations.readOnlyHint is True
+    assert described.outputSchema == HANDOFF_SCHEMA
+    assert described.annotations.readOnlyHint is True
     result = await mcp_call(amap_trip, {"places": ["故宫", "景山公园", "南锣鼓巷"]})
     assert result.isError is False
     assert result.content[0].text.startswith("驾车行程") or "trip" in result.content[0].text
+    structured = result.structuredContent
+    assert [c["op"] for c in structured["map_actions"]] == ["add_stops", "draw_route",
+                                                           "fit_bounds"]
+    assert structured["links"] and all(link["url"] in result.content[0].text
+                                       for link in structured["links"])
