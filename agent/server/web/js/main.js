@@ -7,6 +7,7 @@
 // sent again once, same message and session, its cut text replaced; a 503 from a restarting
 // server is retried after its Retry-After.
 import { ApiError, history, resumeChat, stopReply, store, streamChat } from "./api.js";
+import { say } from "./config.js";
 import { GeoMap } from "./map.js";
 import { Conversation } from "./view.js";
 
@@ -23,7 +24,13 @@ const BUSY_RETRIES = 3; // a 503 with Retry-After (the server restarting) is ret
 const UNREACHABLE_TRIES = 12; // a retry after a restart waits this many times for a server
 
 const status = $("map-status");
-const geoMap = new GeoMap($("map"), localStorage.getItem(TILES_KEY) || "amap", (t) => { status.textContent = t; });
+const notice = $("map-notice");
+const geoMap = new GeoMap($("map"), localStorage.getItem(TILES_KEY) || "amap",
+  (t) => { status.textContent = t; },
+  (ok) => { // tiles that cannot load: say so, rather than a grey map
+    notice.textContent = ok ? "" : say("tiles_failed");
+    notice.hidden = ok;
+  });
 const conversation = new Conversation($("messages"));
 const form = $("ask-form");
 const question = $("question");
@@ -150,6 +157,9 @@ function show(run, reply, event, id) {
       run.save();
       break;
     }
+    case "links":
+      reply.links(event.tool, event.links);
+      break;
     case "map_action":
       geoMap.apply(event.action);
       keep(event.session_id, event.action);
