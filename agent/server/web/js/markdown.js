@@ -47,6 +47,7 @@ const CONFIG = {
   ALLOWED_TAGS,
   ALLOWED_ATTR: ["href", "title", "align", "start"],
   ALLOWED_URI_REGEXP: /^(?:https:|geo:|amapuri:)/i,
+  ADD_URI_SAFE_ATTR: ["align", "start"], // not URLs: not held to the schemes above
   RETURN_DOM_FRAGMENT: true,
 };
 
