@@ -711,7 +711,8 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     # -- page
     "page_tiles_failed": {
-        "zh": "地图底图无法加载（离线或被拦截）。标记、路线和区域仍会画出；请检查网络，或换一个底图。",
+        "zh": "地图底图无法加载（离线或被拦截）。标记、路线和区域仍会画出；"
+        "请检查网络，或换一个底图。",
         "en": "The map tiles cannot load (offline or blocked). Markers, routes and areas are "
         "still drawn; check the network or pick the other base map.",
     },
