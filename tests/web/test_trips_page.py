@@ -440,3 +440,58 @@ async def test_tiles_that_cannot_load_are_reported(page_only, chromium, lang):
     await notice.wait_for(state="visible")
     assert browser.outside == []
 
+
+
+def frames_of(body: str) -> list[dict]:
+    """The events of an SSE body (comments and keep-alives skipped)."""
+    frames = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        data = [line[5:].lstrip() for line in block.split("\n") if line.startswith("data:")]
+        if data:
+            frames.append(json.loads("\n".join(data)))
+    return frames
+
+
+async def test_links_come_back_after_a_reload(web_server, chromium, fake_dashscope):
+    """A reply from the real server (a stored session) with a links event added before its end,
+    as a tool's result would carry it: after a reload the links show under that answer again."""
+    fake_dashscope.responder = plan_responder([], answer="故宫在这里。")
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    links = [link.to_dict() for link in place_links(Coordinate(*PALACE), "故宫", "amap")]
+
+    async def add_links(route) -> None:
+        response = await route.fetch()
+        frames = frames_of(await response.text())
+        start, end = frames[0], frames[-1]
+        assert (start["type"], end["type"]) == ("stream_start", "stream_end")
+        added = Links(start["message_id"], start["session_id"], "poi_search", links).to_dict()
+        framed = [*frames[:-1], added, end]
+        await route.fulfill(status=200, content_type="text/event-stream",
+                            body=b"".join(encode(f, n) for n, f in enumerate(framed, 1)))
+
+    await page.route("**/v1/chat/stream", add_links, times=1)
+    await ask(page, "故宫在哪")
+    await wait_idle(page)
+    fake_dashscope.responder = plan_responder([], answer="还有别的吗？")
+    await ask(page, "谢谢")  # a second turn, without links
+    await page.wait_for_function(
+        "() => document.querySelector('.msg.assistant:last-child .text')?.textContent"
+        " === '还有别的吗？'")
+    await wait_idle(page)
+
+    async def shown() -> list:
+        return await page.eval_on_selector_all(".msg.assistant", """ms => ms.map(m => [
+            m.querySelector('.text').textContent,
+            [...m.querySelectorAll('a.link-button')].map(a => a.getAttribute('href'))])""")
+
+    expected = [["故宫在这里。", [links[0]["url"]]], ["还有别的吗？", []]]
+    assert await shown() == expected
+    await page.reload()
+    await page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    assert await shown() == expected  # the history's answers, the links under the first
+    assert await qr_text(page, 0) == links[0]["url"]
+    await page.click("#new-chat")
+    assert await page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('geo-agent.links.'))") == []
+    assert browser.dialogs == [] and browser.console_errors == []

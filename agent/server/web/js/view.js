@@ -25,6 +25,17 @@ function el(tag, className, text) {
   return node;
 }
 
+/** Show a tool's hand-off `links` in the assistant message `item`, after its text and the
+ * links shown before; false when none can be shown. */
+export function showLinks(item, tool, links) {
+  const list = linkList(links);
+  if (!list.childElementCount) return false;
+  list.dataset.tool = String(tool ?? "");
+  const after = [...item.querySelectorAll(":scope > ul.links")].pop() || item.querySelector(":scope > .text");
+  item.insertBefore(list, after ? after.nextSibling : null);
+  return true;
+}
+
 export class Conversation {
   constructor(list) {
     this.list = list;
@@ -108,12 +119,7 @@ export class Conversation {
       },
       // A tool's hand-off links: buttons with QR codes, after the answer's text.
       links: (tool, links) => {
-        const list = linkList(links);
-        if (!list.childElementCount) return;
-        list.dataset.tool = String(tool ?? "");
-        const after = [...item.querySelectorAll(":scope > ul.links")].pop() || text;
-        item.insertBefore(list, after.nextSibling);
-        this.scroll();
+        if (showLinks(item, tool, links)) this.scroll();
       },
       error: (message) => {
         const p = el("p", "error", String(message));
@@ -122,6 +128,16 @@ export class Conversation {
         this.scroll();
       },
     };
+  }
+
+  /** The assistant message answering the `turn`-th user message (0 first), or null. */
+  assistantAfter(turn) {
+    let node = this.list.querySelectorAll(".msg.user")[turn]?.nextElementSibling;
+    while (node && !node.classList.contains("user")) {
+      if (node.classList.contains("assistant")) return node;
+      node = node.nextElementSibling;
+    }
+    return null;
   }
 
   /** Redraw a stored conversation (GET /v1/sessions/{id}). */
