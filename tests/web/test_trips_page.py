@@ -41,7 +41,7 @@ from bailian_geo_agent.tools.map_commands import (
 )
 
 from tests.web.conftest import TILE_PNG, TOKEN_A, open_page
-from tests.web.test_page import ask, plan_responder, wait_idle
+from tests.web.test_page import ask, plan_responder, run_axe, wait_idle
 
 TIANANMEN = (116.397755, 39.908743)  # GCJ-02; WGS-84 is gcj02_to_wgs84 of it (tools/coords.py)
 PALACE = (116.397026, 39.918058)
@@ -292,6 +292,7 @@ async def test_links_show_as_buttons_with_a_qr_code_and_only_safe_ones_open(web_
     await page.wait_for_timeout(200)
     assert browser.dialogs == [] and await page.locator(".msg img").count() == 0
     assert browser.console_errors == []
+    assert [v for v in await run_axe(page) if v["impact"] in ("critical", "serious")] == []
 
 
 MARKDOWN = """**一日游**安排如下：
@@ -370,6 +371,7 @@ async def test_the_answer_renders_as_markdown_and_nothing_in_it_runs(web_server,
     assert browser.outside == []  # no tracker or evil request left the page
     assert browser.console_errors == []  # and no CSP violation (no inline style or script)
     assert await page.evaluate("getComputedStyle(document.body).display") != "none"
+    assert [v for v in await run_axe(page) if v["impact"] in ("critical", "serious")] == []
 
 
 def dead_port() -> int:
