@@ -171,6 +171,35 @@ async def test_stops_and_areas_sit_right_on_both_base_maps(web_server, chromium,
     assert browser.dialogs == [] and browser.outside == [] and browser.console_errors == []
 
 
+# Tiananmen in both systems, written out (GCJ-02 from WGS-84 by the published formula): the
+# page's conversion checked against fixed numbers, not only against tools/coords.py.
+KNOWN_WGS84 = (116.391350, 39.907500)
+KNOWN_GCJ02 = (116.397591, 39.908901)
+
+
+async def test_a_known_coordinate_pair_lands_right_on_both_base_maps(web_server, chromium):
+    browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
+    page = browser.page
+    stop = Stop(number=1, label="天安门", lng=KNOWN_WGS84[0], lat=KNOWN_WGS84[1], crs="wgs84")
+    ring = [(KNOWN_GCJ02[0] + dx, KNOWN_GCJ02[1] + dy) for dx, dy in
+            ((-1e-3, -1e-3), (1e-3, -1e-3), (1e-3, 1e-3), (-1e-3, 1e-3), (-1e-3, -1e-3))]
+    area = DrawArea(crs="gcj02", label="广场", kind="region", polygons=[[ring]])
+    await answer_with(page, "天安门", *actions(AddStops(stops=[stop]), area))
+    for tiles, (lng, lat) in (("amap", KNOWN_GCJ02), ("osm", KNOWN_WGS84)):
+        await page.select_option("#tiles", tiles)
+        state = await page.evaluate("geoMap.state()")
+        [shown] = state["stops"]
+        assert abs(shown["lng"] - lng) < 1e-6 and abs(shown["lat"] - lat) < 1e-6, tiles
+        [[outer]] = state["areas"][0]["polygons"]
+        centre = (sum(p["lng"] for p in outer) / 4, sum(p["lat"] for p in outer) / 4)
+        assert abs(centre[0] - lng) < 1e-5 and abs(centre[1] - lat) < 1e-5, tiles
+        [icon] = await icon_centres(page, ".stop-number")
+        assert abs(icon["x"] - shown["x"]) < PIXELS and abs(icon["y"] - shown["y"]) < PIXELS
+        assert "area-region" in await hit(page, lng + 6e-4, lat)  # beside the stop: its square
+        assert await hit(page, lng + 2e-3, lat) == ""
+    assert browser.console_errors == []
+
+
 async def test_layers_hide_show_and_clear(web_server, chromium):
     browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
     page = browser.page
