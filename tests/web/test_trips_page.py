@@ -413,7 +413,8 @@ def dead_port() -> int:
 @pytest.fixture
 def page_only() -> Iterator[tuple[str, int]]:
     """The page alone (``install_page``) served by uvicorn on loopback: its AMap tiles at a dead
-    port, its OpenStreetMap tiles (a real PNG) from the same server. Yields (base URL, port)."""
+    port, its OpenStreetMap tiles (a real PNG) from the same server. Yields (base URL, the dead
+    port)."""
     import uvicorn
     from fastapi import FastAPI
     from starlette.responses import Response
@@ -421,6 +422,7 @@ def page_only() -> Iterator[tuple[str, int]]:
     dead = dead_port()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(64)  # connections wait in the backlog until uvicorn serves them: no start poll
     port = sock.getsockname()[1]
     app = FastAPI()
 
@@ -433,7 +435,6 @@ def page_only() -> Iterator[tuple[str, int]]:
     apps = {}
     for lang in ("zh", "en"):
         apps[lang] = FastAPI()
-        apps[lang].mount("/tiles", app)
         install_page(apps[lang], lang, tiles=tiles)
     root = FastAPI()
     root.mount("/zh", apps["zh"])
@@ -443,8 +444,6 @@ def page_only() -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        while not server.started:
-            threading.Event().wait(0.02)
         yield f"http://127.0.0.1:{port}", dead
     finally:
         server.should_exit = True
