@@ -525,3 +525,25 @@ async def test_links_come_back_after_a_reload(web_server, chromium, fake_dashsco
     assert await page.evaluate(
         "Object.keys(localStorage).filter(k => k.startsWith('geo-agent.links.'))") == []
     assert browser.dialogs == [] and browser.console_errors == []
+
+
+async def test_an_itinerary_with_links_fits_a_phone(web_server, chromium):
+    """A wide itinerary table and a route's links on a 390 px screen: nothing overflows the
+    page (the table wraps, or scrolls in its own box), the QR codes show at their own size."""
+    browser = await open_page(chromium, web_server.url + "/", viewport=(390, 844),
+                              token=TOKEN_A)
+    page = browser.page
+    table = "| 站 | 地点 | 到达 | 离开 | 交通 | 备注 |\n|--|--|--|--|--|--|\n" + "".join(
+        f"| {i} | 北京市东城区景山前街4号故宫博物院{i} | 09:{i}0 | 11:{i}0 | 步行 1.2 公里 |"
+        " 周一闭馆 |\n" for i in range(1, 6))
+    links = route_links([(Coordinate(*TIANANMEN), "天安门"), (Coordinate(*PALACE), "故宫"),
+                         (Coordinate(*JINGSHAN), "景山")], "walking", "amap")
+    await answer_with(page, "行程", StreamChunk("", "", table).to_dict(),
+                      Links("", "", "plan_trip", [link.to_dict() for link in links]).to_dict())
+    assert await page.locator(".msg.assistant .md table tr").count() == 6
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    for box in [await page.locator(s).bounding_box() for s in (".md table", ".links")]:
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390.5, box
+    sizes = await page.eval_on_selector_all(
+        ".link canvas.qr", "cs => cs.map(c => [c.width, c.getBoundingClientRect().width])")
+    assert len(sizes) == len(links) and all(shown == drawn for drawn, shown in sizes), sizes
