@@ -40,6 +40,7 @@ from bailian_geo_agent.tools.map_commands import (
     Stop,
 )
 
+from tests.fakes.dashscope import Reply
 from tests.web.conftest import TILE_PNG, TOKEN_A, open_page
 from tests.web.test_page import ask, plan_responder, run_axe, wait_idle
 
@@ -349,7 +350,7 @@ MARKDOWN = """**一日游**安排如下：
 
 async def test_the_answer_renders_as_markdown_and_nothing_in_it_runs(web_server, chromium,
                                                                     fake_dashscope):
-    fake_dashscope.responder = plan_responder([], answer=MARKDOWN)
+    fake_dashscope.script(Reply(text=MARKDOWN, chunk_size=8, chunk_delay=0.01))
     browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
     page = browser.page
     await page.evaluate("""() => {  // what the answer looked like while it streamed
