@@ -972,6 +972,19 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "链接（扫码在手机上打开）",
         "en": "Links (scan to open on a phone)",
     },
+    # -- page
+    "page_tiles_failed": {
+        "zh": "地图底图无法加载（离线或被拦截）。标记、路线和区域仍会画出；"
+        "请检查网络，或换一个底图。",
+        "en": "The map tiles cannot load (offline or blocked). Markers, routes and areas are "
+        "still drawn; check the network or pick the other base map.",
+    },
+    "page_links": {"zh": "在手机上打开", "en": "Open on a phone"},
+    "page_link_qr": {"zh": "扫码在手机上打开：", "en": "Scan to open on a phone: "},
+    "page_link_unsafe": {
+        "zh": "（不是可打开的安全链接，只显示文字）",
+        "en": "(not a safe link to open: shown as text only)",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -21,7 +21,7 @@ from bailian_geo_agent.agent.server.docs import OPENAPI_PATH, install_docs
 from bailian_geo_agent.agent.server.errors import ServiceLanguage, install_handlers
 from bailian_geo_agent.agent.server.hosts import HostGuard, ProxyHeaders
 from bailian_geo_agent.agent.server.limits import BodySizeLimit
-from bailian_geo_agent.agent.server.page import install_page
+from bailian_geo_agent.agent.server.page import TILE_URLS, install_page
 from bailian_geo_agent.agent.server.request_log import RequestLog
 from bailian_geo_agent.agent.server.routes import ROUTERS
 from bailian_geo_agent.agent.server.settings import ServerSettings
@@ -103,10 +103,19 @@ def create_app(
     app.add_middleware(ProxyHeaders, proxies=settings.trusted_proxies)
     for router in ROUTERS:
         app.include_router(router)
-    install_page(app)
+    install_page(app, tiles=_page_tiles(service))
     if settings.docs:
         install_docs(app)
     return app
+
+
+def _page_tiles(service: Any) -> dict[str, str]:
+    """The page's base maps: its OpenStreetMap one from the configured tile server
+    (``GEO_TILE_URL``, as map pictures use)."""
+    geo_config = getattr(getattr(service, "settings", None), "geo_config", None)
+    if not callable(geo_config):
+        return dict(TILE_URLS)
+    return {**TILE_URLS, "osm": geo_config().tile_url}
 
 
 def _no_native_tracing() -> dict[str, Any]:

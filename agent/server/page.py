@@ -4,8 +4,10 @@
 vendored Leaflet under ``/static``. The page talks to the same app's ``/v1`` endpoints with the
 same bearer token, so it needs nothing else; the only outside requests are map tiles (AMap or
 OpenStreetMap), which the Content-Security-Policy allows and nothing more. What the page needs
-to know from the server (``page_config``: the optional events to ask for, every tool's name in
-the user's language) is written into ``index.html`` as inline JSON (a data block, not a script).
+to know from the server (``page_config``: the optional events to ask for, every tool's name and
+the page's own texts in the user's language, the tile URLs) is written into ``index.html`` as
+inline JSON (a data block, not a script). Markdown (marked + DOMPurify) and QR codes
+(qrcode-generator) are vendored ES modules under ``/static/vendor``.
 ``MAP_ACTION_SCHEMA_FILE`` is the JSON Schema of the map commands the page executes, generated
 from ``tools.map_commands`` (``python -m bailian_geo_agent.agent.server.page`` rewrites it).
 """
@@ -13,9 +15,12 @@ from ``tools.map_commands`` (``python -m bailian_geo_agent.agent.server.page`` r
 from __future__ import annotations
 
 import json
+import mimetypes
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.events import FRONT_END_EVENTS
 from bailian_geo_agent.prompts.catalogue import LANGUAGES, Language, language, text, use_language
@@ -32,26 +37,61 @@ MAP_ACTION_SCHEMA_FILE = WEB_ROOT / "map_action.schema.json"
 CONFIG_ELEMENT = '<script id="page-config" type="application/json">'
 """Where ``index.html`` takes the page's configuration (``{}`` in the file as shipped)."""
 
-TILE_HOSTS = ("https://*.is.autonavi.com", "https://tile.openstreetmap.org")
-"""Where the map's tiles come from (``js/map.js``'s ``TILES``)."""
+TILE_URLS: dict[str, str] = {
+    "amap": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=7"
+            "&x={x}&y={y}&z={z}",
+    "osm": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+}
+"""Each base map's tile URL template (Leaflet's; ``{s}`` a subdomain): what ``js/map.js`` shows."""
 
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    f"img-src 'self' data: {' '.join(TILE_HOSTS)}",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+PAGE_TEXTS = ("page_tiles_failed", "page_links", "page_link_qr", "page_link_unsafe")
+"""The catalogue keys of the page's own texts (sent in its language)."""
+
+PAGE_TEXT_PREFIX = "page_"
+
+
+def tile_hosts(tiles: Mapping[str, str]) -> tuple[str, ...]:
+    """The CSP sources of ``tiles``' URL templates (a ``{s}`` subdomain becomes ``*``)."""
+    hosts: list[str] = []
+    for url in tiles.values():
+        parts = urlsplit(url.replace("{s}", "0"))
+        host = parts.netloc
+        if "{s}" in urlsplit(url).netloc:  # webrd0{s}.example -> *.example
+            host = "*." + host.split(".", 1)[1]
+        source = f"{parts.scheme}://{host}"
+        if source not in hosts:
+            hosts.append(source)
+    return tuple(hosts)
+
+
+TILE_HOSTS = tile_hosts(TILE_URLS)
+"""Where the map's tiles come from (``TILE_URLS``)."""
+
+
+def content_security_policy(tiles: Mapping[str, str] = TILE_URLS) -> str:
+    """The page's CSP: its own files, and images from the tile servers of ``tiles`` only."""
+    return "; ".join((
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' data: {' '.join(tile_hosts(tiles))}",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ))
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
+
+mimetypes.add_type("text/javascript", ".mjs")  # the vendored ES modules (module scripts need it)
 
 
 class _StaticFiles(StaticFiles):
@@ -74,17 +114,22 @@ def tool_names(lang: Language) -> dict[str, str]:
         return {name: text(f"tool_name_{name}") for name in names}
 
 
-def page_config(lang: Language) -> dict[str, Any]:
+def page_texts(lang: Language) -> dict[str, str]:
+    """The page's own texts in ``lang``, by key without the ``page_`` prefix."""
+    with use_language(lang):
+        return {key.removeprefix(PAGE_TEXT_PREFIX): text(key) for key in PAGE_TEXTS}
+
+
+def page_config(lang: Language, tiles: Mapping[str, str] = TILE_URLS) -> dict[str, Any]:
     """What the page reads from the server: its language, the optional events it asks for,
-    and the tools' names."""
-    return {"language": lang, "events": list(FRONT_END_EVENTS), "tools": tool_names(lang)}
+    the tools' names, its own texts and the tile URL of each base map."""
+    return {"language": lang, "events": list(FRONT_END_EVENTS), "tools": tool_names(lang),
+            "text": page_texts(lang), "tiles": dict(tiles)}
 
 
-@lru_cache(maxsize=len(LANGUAGES))
-def render_index(lang: Language) -> str:
-    """``index.html`` with ``page_config(lang)`` written into its configuration element."""
+def _render(lang: Language, tiles: Mapping[str, str]) -> str:
     template = (WEB_ROOT / "index.html").read_text(encoding="utf-8")
-    data = json.dumps(page_config(lang), ensure_ascii=False, separators=(",", ":"))
+    data = json.dumps(page_config(lang, tiles), ensure_ascii=False, separators=(",", ":"))
     for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
         data = data.replace(char, escaped)  # cannot close the element, whatever a name holds
     empty = CONFIG_ELEMENT + "{}</script>"
@@ -93,15 +138,27 @@ def render_index(lang: Language) -> str:
     return template.replace(empty, CONFIG_ELEMENT + data + "</script>")
 
 
-def install_page(app: FastAPI, lang: Language | None = None) -> None:
+@lru_cache(maxsize=len(LANGUAGES))
+def render_index(lang: Language) -> str:
+    """``index.html`` with ``page_config(lang)`` written into its configuration element."""
+    return _render(lang, TILE_URLS)
+
+
+def install_page(app: FastAPI, lang: Language | None = None,
+                 tiles: Mapping[str, str] | None = None) -> None:
     """Serve the page at ``/`` and its assets under ``/static``. ``lang``: the language of its
-    tool names (default: the request's, which ``create_app`` sets to the service's)."""
+    tool names (default: the request's, which ``create_app`` sets to the service's). ``tiles``:
+    other tile URL templates by base map (``TILE_URLS``' keys), allowed by its CSP."""
+    custom = {**TILE_URLS, **tiles} if tiles else None
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(custom)
+               } if custom else PAGE_HEADERS
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> HTMLResponse:
         """The single-page app."""
-        html = render_index(lang or language())
-        return HTMLResponse(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+        shown = lang or language()
+        html = _render(shown, custom) if custom else render_index(shown)
+        return HTMLResponse(html, media_type="text/html; charset=utf-8", headers=headers)
 
     app.mount("/static", _StaticFiles(directory=WEB_ROOT), name="static")
 

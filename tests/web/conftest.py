@@ -113,10 +113,11 @@ async def chromium() -> AsyncIterator[object]:
             await browser.close()
 
 
-async def open_page(chromium, url: str, *, viewport=(1280, 800), token: str | None = None
-                    ) -> Browser:
+async def open_page(chromium, url: str, *, viewport=(1280, 800), token: str | None = None,
+                    passthrough: tuple[str, ...] = ()) -> Browser:
     """A fresh context on ``url`` with tiles answered locally and everything else outside the
-    server refused (and recorded). ``token``: put into the page's storage before it loads."""
+    server refused (and recorded). ``token``: put into the page's storage before it loads;
+    ``passthrough``: URL prefixes (loopback) requested for real, like the server's."""
     context = await chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]},
                                          locale="zh-CN")
     page = await context.new_page()
@@ -124,7 +125,7 @@ async def open_page(chromium, url: str, *, viewport=(1280, 800), token: str | No
 
     async def route(request_route) -> None:
         request = request_route.request
-        if request.url.startswith(url):
+        if request.url.startswith((url, *passthrough)):
             await request_route.continue_()
         elif TILE_URL.match(request.url):
             result.tiles.append(request.url)

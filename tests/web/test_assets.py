@@ -36,6 +36,30 @@ def test_leaflet_is_vendored_at_the_pinned_version_with_its_licence():
     assert "Redistribution and use in source and binary forms" in licence
 
 
+VENDORED = {  # npm package -> (folder, its file, what that says of its version, licence start)
+    "marked": ("marked", "marked.esm.js", "marked v{v} - a markdown parser", "# License"),
+    "dompurify": ("dompurify", "purify.es.mjs", "@license DOMPurify {v} |", "Apache License"),
+    "qrcode-generator": ("qrcode-generator", "qrcode.mjs", "QR Code Generator for JavaScript",
+                         "Copyright (c) 2009 Kazuhiko Arase"),
+}
+
+
+@pytest.mark.parametrize("package", VENDORED)
+def test_the_page_libraries_are_vendored_at_their_pinned_versions_with_their_licences(package):
+    pinned = json.loads((REPO / "web" / "package.json").read_text())["dependencies"][package]
+    folder, file, marker, licence_start = VENDORED[package]
+    vendor = WEB_ROOT / "vendor" / folder
+    assert (vendor / "VERSION").read_text() == (
+        f"{package} {pinned} (npm), copied by web/vendor.mjs\n")
+    assert marker.format(v=pinned) in (vendor / file).read_text()
+    licence = (vendor / "LICENSE").read_text()
+    assert licence.lstrip().startswith(licence_start)
+    if package == "dompurify":  # dual licensed: both texts
+        assert "Mozilla Public License" in (vendor / "LICENSE-MPL").read_text()
+    else:
+        assert "MIT" in licence and "Permission is hereby granted" in licence
+
+
 def test_the_page_references_only_its_own_files():
     index = (WEB_ROOT / "index.html").read_text()
     refs = re.findall(r'(?:src|href)="([^"]+)"', index)
@@ -50,6 +74,8 @@ def test_the_page_references_only_its_own_files():
             script.name)
         for module in re.findall(r'from "\./([^"]+)"', source):
             assert (WEB_ROOT / "js" / module).is_file(), (script.name, module)
+        for module in re.findall(r'from "\.\./(vendor/[^"]+)"', source):
+            assert (WEB_ROOT / module).is_file(), (script.name, module)
 
 
 def test_the_server_serves_the_page_and_its_assets(web_server):

@@ -25,12 +25,14 @@ from bailian_geo_agent.agent.server.page import (
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.prompts import catalogue
 from bailian_geo_agent.prompts.catalogue import LANGUAGES
+from bailian_geo_agent.tools.map_commands import AddStops, DrawArea, LayerCommand, Stop
 from bailian_geo_agent.tools.toolkit import LOOKUP_TOOLS, MAP_TOOLS
 
 from tests.fakes.dashscope import ToolCall
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 from tests.web.conftest import TOKEN_A, open_page
 from tests.web.test_page import ask, plan_responder, wait_idle
+from tests.web.test_trips_page import actions, answer_with, square
 
 SCHEMA = json.loads(MAP_ACTION_SCHEMA_FILE.read_text(encoding="utf-8"))
 SCHEMA_OPS = [SCHEMA["$defs"][ref["$ref"].removeprefix("#/$defs/")]["properties"]["op"]["const"]
@@ -131,7 +133,18 @@ EVERY_COMMAND = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="WIP: the page branch renders add_stops, draw_area, layer")
+# The commands no tool of this branch sends yet (the trip, area and layer tools): their wire
+# forms, as the server sends them (see tests/web/test_trips_page.py).
+TRIP_COMMANDS = [
+    AddStops(layer="day 1", color="#ef4444", stops=[
+        Stop(number=1, label="天安门", lng=116.397755, lat=39.908743, crs="gcj02"),
+        Stop(number=2, label="故宫", lng=116.397026, lat=39.918058, crs="gcj02")]),
+    DrawArea(crs="gcj02", label="故宫", kind="aoi", polygons=[[square(116.397026, 39.918058,
+                                                                        0.005)]]),
+    LayerCommand(name="day 1", action="hide"),
+]
+
+
 async def test_the_page_executes_exactly_the_schema_commands(web_server, chromium,
                                                             fake_dashscope):
     browser = await open_page(chromium, web_server.url + "/", token=TOKEN_A)
@@ -154,7 +167,9 @@ async def test_the_page_executes_exactly_the_schema_commands(web_server, chromiu
         "() => document.querySelector('.msg.assistant:last-child .text')?.textContent === '好了'")
     await wait_idle(page)
 
-    assert [body["events"] for body in sent] == [list(FRONT_END_EVENTS)]  # from the server
+    await answer_with(page, "再画行程", *actions(*TRIP_COMMANDS))
+
+    assert [body["events"] for body in sent] == [list(FRONT_END_EVENTS)] * 2  # from the server
     applied = await page.evaluate("window.applied")
     assert [a["action"]["op"] for a in applied] == SCHEMA_OPS
     assert all(a["handled"] is True for a in applied)
@@ -163,7 +178,26 @@ async def test_the_page_executes_exactly_the_schema_commands(web_server, chromiu
         validator.validate(record["action"])
     state = await page.evaluate("geoMap.state()")
     assert [m["label"] for m in state["markers"]] == ["天安门", "故宫"] and state["routes"] == []
+    assert [(s["number"], s["visible"]) for s in state["stops"]] == [(1, False), (2, False)]
+    assert [a["label"] for a in state["areas"]] == ["故宫"]
     chips = await page.eval_on_selector_all(".tool", "cs => cs.map(c => c.textContent)")
     names = tool_names("zh")
     assert chips == [names[call.name] for call in EVERY_COMMAND]
     assert browser.console_errors == [] and browser.outside == []
+
+
+async def test_the_pages_openstreetmap_tiles_come_from_the_configured_tile_server(
+        fake_dashscope, monkeypatch):
+    tiles = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"
+    monkeypatch.setenv("GEO_TILE_URL", tiles)
+    settings = Settings(api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url,
+                        session_store_url="memory://")
+    service = StreamChatService(settings, tools=[])
+    app = create_app(service, ServerSettings())
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        page = await client.get("/")
+    await service.aclose()
+    config = served_config(page.text)
+    assert config["tiles"]["osm"] == tiles and "autonavi" in config["tiles"]["amap"]
+    assert "http://127.0.0.1:9" in page.headers["content-security-policy"]

@@ -7,15 +7,18 @@
 // sent again once, same message and session, its cut text replaced; a 503 from a restarting
 // server is retried after its Retry-After.
 import { ApiError, history, resumeChat, stopReply, store, streamChat } from "./api.js";
+import { say } from "./config.js";
 import { GeoMap } from "./map.js";
-import { Conversation } from "./view.js";
+import { Conversation, showLinks } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const TILES_KEY = "geo-agent.tiles";
 const MAP_KEY = "geo-agent.map.";
 const REPLY_KEY = "geo-agent.reply.";
+const LINKS_KEY = "geo-agent.links.";
 const SAVE_EVERY_MS = 250;
 const MAX_KEPT_ACTIONS = 200;
+const MAX_KEPT_LINKS = 50; // links events kept per session (the history does not hold them)
 const STOP_GRACE_MS = 2000;
 const RESTART_RETRIES = 1; // a reply cut by a restart is sent again this many times
 const RESUMES = 5; // a broken connection is resumed this many times in a row
@@ -23,7 +26,13 @@ const BUSY_RETRIES = 3; // a 503 with Retry-After (the server restarting) is ret
 const UNREACHABLE_TRIES = 12; // a retry after a restart waits this many times for a server
 
 const status = $("map-status");
-const geoMap = new GeoMap($("map"), localStorage.getItem(TILES_KEY) || "amap", (t) => { status.textContent = t; });
+const notice = $("map-notice");
+const geoMap = new GeoMap($("map"), localStorage.getItem(TILES_KEY) || "amap",
+  (t) => { status.textContent = t; },
+  (ok) => { // tiles that cannot load: say so, rather than a grey map
+    notice.textContent = ok ? "" : say("tiles_failed");
+    notice.hidden = ok;
+  });
 const conversation = new Conversation($("messages"));
 const form = $("ask-form");
 const question = $("question");
@@ -50,6 +59,37 @@ function keep(sid, action) {
   try {
     localStorage.setItem(MAP_KEY + sid, JSON.stringify(actions));
   } catch { /* storage full: the map just won't come back on reload */ }
+}
+
+// A tool's links, kept with the turn they answered so that a reload shows them again.
+function keptLinks(sid) {
+  try {
+    const kept = JSON.parse(localStorage.getItem(LINKS_KEY + sid) || "[]");
+    return Array.isArray(kept) ? kept : [];
+  } catch {
+    return [];
+  }
+}
+
+function keepLinks(sid, entry) {
+  const kept = [...keptLinks(sid), entry].slice(-MAX_KEPT_LINKS);
+  try {
+    localStorage.setItem(LINKS_KEY + sid, JSON.stringify(kept));
+  } catch { /* storage full: the links just won't come back on reload */ }
+}
+
+function dropLinks(sid, turn) { // a reply sent again: its first try's links are gone
+  const kept = keptLinks(sid).filter((entry) => entry.turn !== turn);
+  try {
+    localStorage.setItem(LINKS_KEY + sid, JSON.stringify(kept));
+  } catch { /* as kept */ }
+}
+
+function restoreLinks(sid) {
+  for (const { turn, tool, links } of keptLinks(sid)) {
+    const item = Number.isInteger(turn) ? conversation.assistantAfter(turn) : null;
+    if (item) showLinks(item, tool, links);
+  }
 }
 
 function setRunning(on) {
@@ -150,6 +190,11 @@ function show(run, reply, event, id) {
       run.save();
       break;
     }
+    case "links":
+      reply.links(event.tool, event.links);
+      keepLinks(event.session_id, { turn: run.turn, tool: event.tool, links: event.links });
+      run.save();
+      break;
     case "map_action":
       geoMap.apply(event.action);
       keep(event.session_id, event.action);
@@ -218,6 +263,7 @@ async function follow(run, reply, stream, open = null) {
       const how = await read(run, reply, stream);
       if (how === "end" || run.controller.signal.aborted) break;
       if (how === "restart") { // the same question again, same session: shown in place of the cut one
+        if (run.sid) dropLinks(run.sid, run.turn);
         run.restart();
         reply.clear();
         stream = await again(run, () => started(streamChat(run.question,
@@ -331,6 +377,7 @@ $("new-chat").addEventListener("click", () => {
   if (store.session) {
     localStorage.removeItem(MAP_KEY + store.session);
     localStorage.removeItem(REPLY_KEY + store.session);
+    localStorage.removeItem(LINKS_KEY + store.session);
   }
   store.session = null;
   conversation.clear();
@@ -367,6 +414,7 @@ async function load() {
     for (const action of keptActions(sid)) geoMap.apply(action);
     if (!resumed) {
       conversation.replay(messages);
+      restoreLinks(sid);
       return;
     }
     const [run, stream] = resumed; // its turn is redrawn from what was saved, then goes on
@@ -378,6 +426,7 @@ async function load() {
       if (tool.done) reply.toolEnd(tool.name, tool.result, tool.id);
     }
     reply.append(run.text);
+    restoreLinks(sid);
     follow(run, reply, stream); // runs on after the page has loaded
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) askForToken(err.message);

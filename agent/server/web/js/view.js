@@ -1,13 +1,39 @@
-// The conversation's DOM. Everything from the model, the tools and the server is set with
-// textContent (never innerHTML): a POI named <img src=x onerror=...> shows as those characters.
+// The conversation's DOM. Everything from the tools and the server is set with textContent
+// (never innerHTML): a POI named <img src=x onerror=...> shows as those characters. The answer
+// is Markdown, rendered and sanitised by markdown.js (its raw HTML shown as text), again as it
+// grows (at most every RENDER_EVERY_MS; what came since shows as plain text meanwhile).
 
 import { TOOL_NAMES } from "./config.js";
+import { linkList } from "./links.js";
+import { renderMarkdown } from "./markdown.js";
+
+const RENDER_EVERY_MS = 80;
+const CONTAINERS = new Set(["DIV", "P", "UL", "OL", "LI", "BLOCKQUOTE", "TABLE", "THEAD", "TBODY",
+  "TR", "TD", "TH", "H1", "H2", "H3", "H4", "H5", "H6", "PRE"]);
+
+/** Where text that came after the last render goes meanwhile: the last block's end. */
+function tailOf(root) {
+  let node = root;
+  while (node.lastElementChild && CONTAINERS.has(node.lastElementChild.nodeName)) node = node.lastElementChild;
+  return node;
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/** Show a tool's hand-off `links` in the assistant message `item`, after its text and the
+ * links shown before; false when none can be shown. */
+export function showLinks(item, tool, links) {
+  const list = linkList(links);
+  if (!list.childElementCount) return false;
+  list.dataset.tool = String(tool ?? "");
+  const after = [...item.querySelectorAll(":scope > ul.links")].pop() || item.querySelector(":scope > .text");
+  item.insertBefore(list, after ? after.nextSibling : null);
+  return true;
 }
 
 export class Conversation {
@@ -36,24 +62,44 @@ export class Conversation {
     const item = el("li", "msg assistant");
     const tools = el("ul", "tools");
     tools.setAttribute("aria-label", "工具调用");
-    const text = el("p", "text");
-    const body = document.createTextNode("");
-    text.append(body);
+    const text = el("div", "text md");
     item.append(el("span", "who visually-hidden", "助手："), tools, text);
     this.list.append(item);
     this.scroll();
     const chips = new Map();
+    let source = ""; // the answer's Markdown so far
+    let timer = null;
+    let rendered = 0; // when it was last rendered
+    const render = () => {
+      clearTimeout(timer);
+      timer = null;
+      rendered = performance.now();
+      renderMarkdown(text, source);
+      this.scroll();
+    };
+    const streaming = () => item.classList.contains("streaming");
     return {
       item,
-      busy(on) { item.classList.toggle("streaming", on); item.setAttribute("aria-busy", on ? "true" : "false"); },
-      append: (chunk) => { body.appendData(chunk); this.scroll(); },
-      set: (full) => { body.data = full; },
-      // Start over (a reply sent again after a restart cut it): no text, tools or errors.
+      busy(on) {
+        item.classList.toggle("streaming", on);
+        item.setAttribute("aria-busy", on ? "true" : "false");
+        if (!on) render(); // the whole answer, rendered once more
+      },
+      append: (chunk) => {
+        source += chunk;
+        if (!streaming()) { render(); return; }
+        tailOf(text).append(chunk);
+        if (!timer) timer = setTimeout(render, Math.max(0, RENDER_EVERY_MS - (performance.now() - rendered)));
+        this.scroll();
+      },
+      set: (full) => { source = full; render(); },
+      // Start over (a reply sent again after a restart cut it): no text, tools, links or errors.
       clear: () => {
-        body.data = "";
+        source = "";
+        render();
         tools.replaceChildren();
         chips.clear();
-        for (const p of item.querySelectorAll("p.error")) p.remove();
+        for (const p of item.querySelectorAll("p.error, ul.links")) p.remove();
       },
       // A call's chip is found by its tool_call_id (parallel calls of one tool pair up),
       // by the tool's name where no id is known (an older server).
@@ -71,6 +117,10 @@ export class Conversation {
         chip.classList.replace("running", "done");
         if (result) chip.title = `${name}: ${String(result).slice(0, 300)}`;
       },
+      // A tool's hand-off links: buttons with QR codes, after the answer's text.
+      links: (tool, links) => {
+        if (showLinks(item, tool, links)) this.scroll();
+      },
       error: (message) => {
         const p = el("p", "error", String(message));
         p.setAttribute("role", "alert");
@@ -78,6 +128,16 @@ export class Conversation {
         this.scroll();
       },
     };
+  }
+
+  /** The assistant message answering the `turn`-th user message (0 first), or null. */
+  assistantAfter(turn) {
+    let node = this.list.querySelectorAll(".msg.user")[turn]?.nextElementSibling;
+    while (node && !node.classList.contains("user")) {
+      if (node.classList.contains("assistant")) return node;
+      node = node.nextElementSibling;
+    }
+    return null;
   }
 
   /** Redraw a stored conversation (GET /v1/sessions/{id}). */
