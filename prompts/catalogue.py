@@ -709,6 +709,19 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "不提供 map_* 工具（用于没有地图的客户端）",
         "en": "leave out the map_* tools (for clients without a map)",
     },
+    # -- map_clear: what it removed, hid or showed
+    "map_cleared": {"zh": "已清除地图上的{what}。", "en": "Removed {what} from the map."},
+    "map_cleared_all": {"zh": "所有标记、路线和区域", "en": "every marker, route and area"},
+    "map_cleared_markers": {"zh": "所有标记", "en": "every marker"},
+    "map_cleared_routes": {"zh": "所有路线", "en": "every route"},
+    "map_cleared_stops": {"zh": "所有行程站点", "en": "every trip stop"},
+    "map_cleared_areas": {"zh": "所有区域", "en": "every area"},
+    "map_layer_done": {
+        "zh": "已{action}地图图层“{layer}”。", "en": "Map layer '{layer}': {action}.",
+    },
+    "map_layer_clear": {"zh": "清除", "en": "cleared"},
+    "map_layer_hide": {"zh": "隐藏", "en": "hidden"},
+    "map_layer_show": {"zh": "显示", "en": "shown"},
     # -- snapshot
     "snapshot_nothing": {
         "zh": "这次回答没有在地图上画任何东西（没有标记、路线或区域），所以没有地图图片。",

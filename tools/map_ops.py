@@ -39,6 +39,7 @@ from bailian_geo_agent.tools.map_commands import (
     DrawRoute,
     FitBounds,
     LabelledPoint,
+    LayerCommand,
     MapCommand,
     MapPoint,
     Marker,
@@ -305,7 +306,15 @@ class MapFitBoundsTool(MapTool):
 class ClearInput(BaseModel):
     """Arguments of ``map_clear``."""
 
-    target: Literal["all", "markers", "routes"] = "all"
+    target: Literal["all", "markers", "routes", "stops", "areas"] = "all"
+    layer: OptionalText = optional("Only this named layer, e.g. a trip's 'day 2'.")
+    action: Literal["clear", "hide", "show"] = "clear"
+
+    @model_validator(mode="after")
+    def _layer_for_hide_show(self) -> ClearInput:
+        if self.action != "clear" and self.layer is None:
+            raise ValueError("hide and show need the layer's name")
+        return self
 
 
 class MapClearTool(MapTool):
@@ -313,10 +322,15 @@ class MapClearTool(MapTool):
 
     name: str = "map_clear"
     description: str = (
-        "Remove markers and/or routes from the user's map. 例：清空地图 -> target='all'"
+        "Remove markers, routes, stops or areas from the user's map, or clear, hide or show "
+        "one named layer. 例：清空地图 -> target='all'"
     )
     args_schema: type[BaseModel] = ClearInput
 
     async def _execute(self, args: ClearInput) -> Any:
-        what = {"all": "所有标记和路线", "markers": "所有标记", "routes": "所有路线"}[args.target]
-        return f"已清除地图上的{what}。", artifact(Clear(target=args.target))
+        if args.layer is not None:
+            done = message_text("map_layer_done", layer=args.layer,
+                                action=message_text(f"map_layer_{args.action}"))
+            return done, artifact(LayerCommand(name=args.layer, action=args.action))
+        what = message_text(f"map_cleared_{args.target}")
+        return message_text("map_cleared", what=what), artifact(Clear(target=args.target))

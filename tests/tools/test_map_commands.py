@@ -126,3 +126,22 @@ def test_the_mcp_output_schema_wraps_one_command():
         validator.validate({"map_action": {"op": "clear", "target": "trees"}})
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({"op": "clear", "target": "all"})
+
+
+def test_map_clear_clears_hides_or_shows_one_named_layer(amap_tools):
+    from bailian_geo_agent.prompts.catalogue import use_language
+
+    tool = amap_tools["map_clear"]
+    hidden = call(tool, {"layer": "第2天", "action": "hide"})
+    assert hidden.artifact["map_action"] == {"op": "layer", "name": "第2天", "action": "hide"}
+    assert hidden.content == "已隐藏地图图层“第2天”。"
+    with use_language("en"):
+        shown = call(tool, {"layer": "day 2", "action": "show"})
+        stops = call(tool, {"target": "stops"})
+    assert shown.content == "Map layer 'day 2': shown."
+    assert stops.artifact["map_action"] == {"op": "clear", "target": "stops"}
+    refused = call(tool, {"action": "hide"})  # hide what? the model is told
+    assert refused.status == "error" and "layer" in refused.content
+    for message in (hidden, shown, stops):
+        jsonschema.Draft202012Validator(map_action_json_schema()).validate(
+            message.artifact["map_action"])
