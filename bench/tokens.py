@@ -66,6 +66,17 @@ def responder(request: RecordedRequest) -> Reply:
     return Reply(tool_calls=[ToolCall("get_weather", {"place": place}, id=f"call_turn{turn}")])
 
 
+def wire_chars(request: RecordedRequest) -> int:
+    """Characters of what ``request`` carried itself: its tools and messages, or for the
+    Responses API (history kept by the server) its tools, ``instructions`` and new ``input``
+    only; ``request_text`` is then the whole context the model reads (and bills)."""
+    if request.protocol != "responses":
+        return len(request_text(request))
+    body = request.body
+    return sum(len(json.dumps(body.get(k) or [], ensure_ascii=False, separators=(",", ":")))
+               for k in ("tools", "instructions", "input"))
+
+
 def worker_env(root: Path, amap: FakeAmap) -> dict[str, str]:
     """The side's environment: its code, the AMap fake, dead URLs for every open service."""
     env = {k: v for k, v in sides_.env(root).items()
@@ -90,10 +101,12 @@ def cases(side: str) -> list[dict[str, Any]]:
     return out
 
 
-def run_side(side: str, root: Path, fake: FakeDashScope, amap: FakeAmap) -> dict[str, Any]:
+def run_side(side: str, root: Path, fake: FakeDashScope, amap: FakeAmap,
+             only: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One side's worker on ``only`` (default: every case), its result by case key."""
     spec = {"base": fake.compatible_base_url, "native": fake.native_base_url,
             "responses": getattr(fake, "responses_base_url", fake.compatible_base_url),
-            "questions": QUESTIONS, "cases": cases(side)}
+            "questions": QUESTIONS, "cases": cases(side) if only is None else only}
     proc = subprocess.run([PY, str(WORKER), json.dumps(spec)], cwd=root,
                           env=worker_env(root, amap), capture_output=True, text=True,
                           timeout=600)
@@ -116,6 +129,7 @@ def summarise(case: dict[str, Any], got: dict[str, Any], sent: list[RecordedRequ
     row.update({
         "requests": len(sent), "calls": calls,
         "sent": [sum(chars[:calls[0]]), sum(chars[calls[0]:])],
+        "wire": sum(wire_chars(r) for r in sent),
         "tools_chars": len(json.dumps(sent[0].tools, ensure_ascii=False,
                                       separators=(",", ":"))) if sent else 0,
         "tools": len(sent[0].tools) if sent else 0,
@@ -134,23 +148,24 @@ def summarise(case: dict[str, Any], got: dict[str, Any], sent: list[RecordedRequ
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| side | provider | cache mode | events | tools (chars) | input sent, turn 1 + turn 2 "
-        "(chars) | total sent | cached reported | created reported | billed as (input "
-        "equivalents) |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| side | provider | cache mode | events | tools (chars) | input, turn 1 + turn 2 "
+        "(chars) | input in all | on the wire | cached reported | created reported | billed as "
+        "(input equivalents) |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         head = f"| {r['side']} | {r['provider']} | {r['mode'] or '(no setting)'} | {r['profile']}"
         if "turns" not in r and "sent" not in r:
             note = r.get("skipped") or f"failed: {r.get('failed')}"
-            lines.append(f"{head} | {note} | | | | | |")
+            lines.append(f"{head} | {note} | | | | | | |")
             continue
         check = "" if r["reported_input"] == sum(r["sent"]) else " (usage said " \
             f"{r['reported_input']:,})"
         fake = "" if r["fake_cached"] == r["cached"] else f" (fake sent {r['fake_cached']:,})"
         lines.append(
             f"{head} | {r['tools']} ({r['tools_chars']:,}) | {r['sent'][0]:,} + {r['sent'][1]:,}"
-            f" | {sum(r['sent']):,}{check} | {r['cached']:,}{fake} | {r['created']:,} | "
+            f" | {sum(r['sent']):,}{check} | {r['wire']:,} | {r['cached']:,}{fake} | "
+            f"{r['created']:,} | "
             f"{r['billed']:,.0f} |")
     return lines
 
@@ -223,7 +238,9 @@ def report(rows: list[dict[str, Any]], baseline: str, packages: dict[str, str]) 
         "Turn 1 asks for Beijing's weather, turn 2 for Shanghai's; each turn is a `get_weather`"
         " call (AMap fake), its result, and a short answer: 2 model calls a turn, 4 in all. "
         "Input is counted without a tokenizer: characters of each request's tools and messages"
-        " as JSON (the fake's prompt tokens). Cached and created are what the service's `usage`"
+        " as JSON (the fake's prompt tokens; for the Responses API the whole context the server"
+        " holds, while \"on the wire\" counts only what the request carried). Cached and"
+        " created are what the service's `usage`"
         " events reported, the fake's cache accounting (`tests.fakes.dashscope.CacheAccounting`:"
         " implicit = longest common prefix with an earlier request of the key from 256; explicit"
         " = the marked prefixes from 1,024) deciding them. Billed: uncached input at 100%,"
