@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,6 +213,7 @@ def main() -> None:
         fake.stop()
         amap.stop()
         sides_.remove_baseline(before)
+        shutil.rmtree(work, ignore_errors=True)  # the baseline's import shim too
     lines = report(rows, args.baseline, packages)
     text = "\n".join(lines) + "\n"
     print(text)
