@@ -18,9 +18,10 @@ EventType = Literal[
     "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end",
     "reasoning_chunk", "usage", "links", "source",
 ]
-FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end", "links")
+FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end", "links", "source")
 """The optional events a chat front end shows: the web page asks for them (it reads this list
-from the server) and the AI SDK stream sends them."""
+from the server) and the AI SDK stream sends them (``source`` only comes with
+``DASHSCOPE_ENABLE_SEARCH``)."""
 OPTIONAL_EVENTS: frozenset[str] = frozenset(
     (*FRONT_END_EVENTS, "reasoning_chunk", "usage", "source")
 )

@@ -998,6 +998,13 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "（不是可打开的安全链接，只显示文字）",
         "en": "(not a safe link to open: shown as text only)",
     },
+    # -- costrest
+    "cli_usage_cache": {
+        "zh": "  其中上下文缓存：读取 {cached} · 写入 {created} tokens",
+        "en": "  of the input: {cached} read from the context cache · {created} written to it",
+    },
+    "cli_source": {"zh": "  📰 {title} {url}", "en": "  📰 {title} {url}"},
+    "page_sources": {"zh": "网页来源", "en": "Web sources"},
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -344,6 +344,24 @@ def test_ask_prints_the_hand_off_links_after_the_answer(tmp_path, fake_dashscope
     assert "position=116.397026,39.918058" in links["links"][0]["url"]
 
 
+def test_ask_prints_web_sources_and_cached_tokens(tmp_path, fake_dashscope):
+    sources = [{"title": "北京天气\x1b[31m", "url": "https://weather.example.cn/beijing"},
+               {"title": "天气网", "url": "https://www.weather.example.com.cn/"}]
+    fake_dashscope.script(Reply(text="北京晴。", search_results=sources, cached_tokens=1200,
+                                cache_creation_tokens=300))
+    env = cli_env(tmp_path, fake_dashscope, DASHSCOPE_ENABLE_SEARCH="true",
+                  GEO_AGENT_LANGUAGE="en")
+    result = run_cli("ask", "--usage", "--provider", "tongyi", "北京天气？", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "北京晴。\n"  # sources are notes, on stderr
+    lines = result.stderr.splitlines()
+    assert [x for x in lines if "📰" in x] == [
+        "  📰 北京天气 [31m https://weather.example.cn/beijing",
+        "  📰 天气网 https://www.weather.example.com.cn/"]
+    assert "\x1b" not in result.stderr
+    assert "  of the input: 1200 read from the context cache · 300 written to it" in lines
+
+
 def test_ask_error_event_exits_1(tmp_path, fake_dashscope):
     fake_dashscope.script(Reply(status=401, error_code="invalid_api_key"))
     result = run_cli("ask", "--json", "你好", env=cli_env(tmp_path, fake_dashscope))

@@ -99,8 +99,8 @@ def test_only_web_links_are_sources() -> None:
     assert search_results(None) == search_results({"search_results": "x"}) == []
 
 
-def test_source_is_opt_in_and_not_a_front_end_event_yet() -> None:
-    assert "source" in OPTIONAL_EVENTS and "source" not in FRONT_END_EVENTS
+def test_source_is_opt_in_and_a_front_end_event() -> None:
+    assert "source" in OPTIONAL_EVENTS and "source" in FRONT_END_EVENTS  # the page shows them
 
 
 def test_source_on_the_wire_protocols() -> None:

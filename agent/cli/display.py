@@ -1,8 +1,9 @@
 """How ``geo-agent`` shows a reply: live text on a terminal, plain text in a pipe, or JSON lines.
 
 The answer text goes to stdout; notes (tools, map commands, errors, interruptions, a thinking
-model's reasoning with ``--thinking``, token usage with ``--usage``, and the hand-off links of
-the tools' results, one per line after the answer) go to stderr,
+model's reasoning with ``--thinking``, token usage with ``--usage`` (the context cache's share
+too), and the hand-off links of the tools' results and the web search's sources, one per line
+after the answer) go to stderr,
 so ``geo-agent ask "..." > answer.txt`` keeps only the answer. ``--json`` writes every event, as
 the documented dict, one JSON object per line on stdout.
 """
@@ -26,6 +27,11 @@ def _compact(value: Any, limit: int = 120) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _printable(value: str) -> str:
+    """``value`` without control characters (a web page's title must not drive the terminal)."""
+    return "".join(ch if ch.isprintable() else " " for ch in value).strip()
 
 
 class Display:
@@ -56,6 +62,7 @@ class Display:
         self._mid_line = False  # stdout's cursor is not at the start of a line
         self._thinking = False  # a line of reasoning is open on stderr
         self._links: dict[str, dict[str, Any]] = {}  # this reply's links by URL, in order
+        self._sources: dict[str, str] = {}  # this reply's web sources: URL -> title, in order
 
     # -- events --------------------------------------------------------------------------------
 
@@ -85,6 +92,10 @@ class Display:
             self._replying = False
             self.note(text("cli_error", error=event["error"]), _RED)
             self._show_links()  # what the tools found before the error is still the user's
+        elif kind == "source":
+            url = event.get("url")
+            if isinstance(url, str):
+                self._sources.setdefault(url, str(event.get("title") or ""))
         elif kind == "links":
             for link in event.get("links", []):
                 if isinstance(link, dict) and isinstance(link.get("url"), str):
@@ -115,6 +126,9 @@ class Display:
                     calls=event["model_calls"],
                 )
             )
+            cached, created = event.get("cached_tokens", 0), event.get("cache_creation_tokens", 0)
+            if cached or created:
+                self.note(text("cli_usage_cache", cached=cached, created=created))
         elif kind == "map_action":
             self.note(text("cli_map", action=_compact(event.get("action", {}), 160)))
             self._show_waiting()
@@ -124,6 +138,9 @@ class Display:
         for link in self._links.values():
             self.note(text("cli_link", line=link_line(link)))
         self._links.clear()
+        for url, title in self._sources.items():
+            self.note(text("cli_source", title=_printable(title), url=_printable(url)))
+        self._sources.clear()
 
     def note(self, text: str, style: str = _DIM) -> None:
         """A line on stderr, after finishing the answer's current line."""

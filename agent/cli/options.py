@@ -66,10 +66,11 @@ def add_common(parser: argparse.ArgumentParser, top: bool) -> None:
 
 def chosen_events(args: argparse.Namespace) -> frozenset[str]:
     """The optional events asked for with ``--events``, ``--show-tools``, ``--thinking``,
-    ``--usage``; shown as text (not ``--json``), the tools' hand-off links too."""
+    ``--usage``; shown as text (not ``--json``), the tools' hand-off links and the web
+    search's sources too."""
     chosen = set(args.events)
     if not args.json:
-        chosen.add("links")
+        chosen |= {"links", "source"}
     if args.show_tools:
         chosen |= {"tool_start", "tool_end"}
     if args.thinking:

@@ -239,14 +239,17 @@ class ReplyRecord:
             return
         usage = self.usage
         tokens = (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens,
-                  usage.cached_tokens) if usage is not None else (0, 0, 0, 0)
+                  usage.cached_tokens, usage.cache_creation_tokens) if usage is not None \
+            else (0, 0, 0, 0, 0)
         logger.info(
             "reply %s in session %s: %s in %.3f s, %d chunks, tokens in %d out %d "
-            "(reasoning %d, cached %d)", self.message_id, self.session_id, self.outcome,
+            "(reasoning %d, cached %d, cache creation %d)", self.message_id, self.session_id,
+            self.outcome,
             self.duration, self.chunks, *tokens,
             extra={"message_id": self.message_id, "session_id": self.session_id,
                    "outcome": self.outcome, "duration_s": round(self.duration, 6),
                    "chunks": self.chunks, "api_token": self.api_token,
                    "error_type": None if self.outcome == "completed" else self.error_type,
                    "input_tokens": tokens[0], "output_tokens": tokens[1],
-                   "reasoning_tokens": tokens[2], "cached_tokens": tokens[3]})
+                   "reasoning_tokens": tokens[2], "cached_tokens": tokens[3],
+                   "cache_creation_tokens": tokens[4]})

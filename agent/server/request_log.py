@@ -41,7 +41,7 @@ QUIET_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})
 # Attributes a record may carry as ``extra``, written out by ``JsonFormatter``.
 FIELDS = ("request_id", "method", "route", "status", "duration_s", "message_id", "session_id",
           "outcome", "error_type", "chunks", "input_tokens", "output_tokens", "reasoning_tokens",
-          "cached_tokens", "api_token")
+          "cached_tokens", "cache_creation_tokens", "api_token")
 
 
 @dataclass

@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "geo-agent:usage:"
 _DAY_TTL = 2 * 86400
-FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens", "total_tokens",
-          "replies")
+FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens",
+          "cache_creation_tokens", "total_tokens", "replies")
 
 
 def token_id(owner: str) -> str:
@@ -51,13 +51,14 @@ def seconds_to_midnight() -> int:
 
 @dataclass
 class Totals:
-    """Tokens of a set of replies, every model call summed (cached and reasoning tokens are
-    parts of input and output); ``replies`` counts the replies."""
+    """Tokens of a set of replies, every model call summed (cached, cache creation and
+    reasoning tokens are parts of input and output); ``replies`` counts the replies."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+    cache_creation_tokens: int = 0
     total_tokens: int = 0
     replies: int = 0
 
@@ -66,9 +67,11 @@ class Totals:
         """One reply's totals (no tokens known when it sent no ``usage``)."""
         if usage is None:
             return cls(replies=1)
-        return cls(usage.input_tokens, usage.output_tokens, usage.reasoning_tokens,
-                   usage.cached_tokens, usage.total_tokens or usage.input_tokens
-                   + usage.output_tokens, 1)
+        return cls(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                   reasoning_tokens=usage.reasoning_tokens, cached_tokens=usage.cached_tokens,
+                   cache_creation_tokens=usage.cache_creation_tokens,
+                   total_tokens=usage.total_tokens or usage.input_tokens + usage.output_tokens,
+                   replies=1)
 
     def add(self, other: Totals) -> None:
         """Add ``other`` in place."""

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import inspect
 import json
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +30,8 @@ from aiohttp import web
 from tests.fakes import dashscope_wire as w
 from tests.fakes.loopback import LoopbackServer
 
-__all__ = ["FakeDashScope", "RecordedRequest", "Reply", "Responder", "ToolCall",
-           "echo_responder", "tool_then_answer"]
+__all__ = ["CacheAccounting", "FakeDashScope", "RecordedRequest", "Reply", "Responder",
+           "ToolCall", "echo_responder", "request_text", "tool_then_answer"]
 
 DEFAULT_MODELS = frozenset({
     "qwen-plus", "qwen-max", "qwen-turbo", "qwen-flash", "qwen3-max", "qwen-long",
@@ -132,6 +134,109 @@ class RecordedRequest:
 Responder = Callable[[RecordedRequest], Reply]
 
 
+def request_text(request: RecordedRequest) -> str:
+    """What a request sends the model, as the fake's tokenizer-free count sees it: its tools,
+    then its messages, each JSON (``ensure_ascii=False``) with ``cache_control`` markers left
+    out. One character is one "token" of the cache accounting (``CacheAccounting``)."""
+    return _dumps(request.tools) + _dumps(_unmarked(request.messages))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _is_marked(message: dict) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and "cache_control" in block for block in content)
+
+
+def _unmarked(messages: list[dict]) -> list[dict]:
+    """``messages`` without ``cache_control`` (a marked prefix and the same prefix unmarked are
+    the same text to the model)."""
+    out = []
+    for message in messages:
+        if _is_marked(message):
+            content = [{k: v for k, v in block.items() if k != "cache_control"}
+                       if isinstance(block, dict) else block for block in message["content"]]
+            message = {**message, "content": content}
+        out.append(message)
+    return out
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of ``a`` and ``b`` (binary search on slices: C-speed
+    compares, for prefixes of tens of thousands of characters)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+class CacheAccounting:
+    """DashScope's context cache as the fake models it (``FakeDashScope.cache_accounting``), so
+    the ``cached_tokens`` a reply reports follow from what was sent, per API key.
+
+    Units: one character of ``request_text`` is one token (no tokenizer); the reply's
+    ``prompt_tokens`` are then that text's length. Rules (Model Studio, "Context cache"):
+
+    * implicit (a request without ``cache_control`` markers): the longest common prefix with
+      an earlier request of the same key is read from the cache when it reaches
+      ``IMPLICIT_MIN`` (256) tokens; nothing is reported as created.
+    * explicit (a request with markers; the implicit cache is then not used): the prefix up to
+      and including each marked message is a cache entry once it reaches ``EXPLICIT_MIN``
+      (1,024) tokens, living ``TTL`` (300 s) from its last use. The longest marked prefix
+      already stored is read (``cached_tokens``); when the longest marked prefix is new, its
+      tokens beyond that hit are created (``cache_creation_input_tokens``), and every marked
+      prefix is stored. At most ``MAX_MARKERS`` (4) markers count, the first ones.
+
+    Simplifications: real caches hit in blocks and may miss under load; here a hit is exact
+    and certain, which is what makes the numbers comparable from run to run.
+    """
+
+    IMPLICIT_MIN = 256
+    EXPLICIT_MIN = 1024
+    TTL = 300.0
+    MAX_MARKERS = 4
+    HISTORY = 64
+
+    def __init__(self) -> None:
+        self._seen: dict[str | None, deque[str]] = {}
+        self._entries: dict[tuple[str | None, str], float] = {}
+
+    def account(self, request: RecordedRequest) -> tuple[int, int, int | None]:
+        """``(prompt, cached, created)`` tokens of ``request`` (``created`` is ``None`` for an
+        implicit request), remembering it for later ones."""
+        text = request_text(request)
+        key = request.api_key
+        if any(_is_marked(m) for m in request.messages):
+            cached, created = self._explicit(request, key)
+            return len(text), cached, created
+        seen = self._seen.setdefault(key, deque(maxlen=self.HISTORY))
+        best = max((_common_prefix(text, earlier) for earlier in seen), default=0)
+        seen.append(text)
+        return len(text), best if best >= self.IMPLICIT_MIN else 0, None
+
+    def _explicit(self, request: RecordedRequest, key: str | None) -> tuple[int, int]:
+        now = time.monotonic()
+        self._entries = {k: t for k, t in self._entries.items() if now - t < self.TTL}
+        messages = _unmarked(request.messages)
+        marked = [i for i, m in enumerate(request.messages) if _is_marked(m)][:self.MAX_MARKERS]
+        prefixes = [_dumps(request.tools) + _dumps(messages[: i + 1])[:-1] for i in marked]
+        prefixes = [p for p in prefixes if len(p) >= self.EXPLICIT_MIN]
+        hit = max((len(p) for p in prefixes if (key, p) in self._entries), default=0)
+        created = 0
+        if prefixes and (key, prefixes[-1]) not in self._entries:
+            created = len(prefixes[-1]) - hit
+        for p in prefixes:
+            self._entries[(key, p)] = now
+        return hit, created
+
+
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -180,6 +285,9 @@ class FakeDashScope(LoopbackServer):
         # protocols.md: several tool calls in one turn only with parallel_tool_calls=true.
         self.enforce_parallel_tool_calls = True
         self.requests: list[RecordedRequest] = []
+        # When set, replies that do not state their cache tokens report what this accounting
+        # derives from the requests (``CacheAccounting``); off by default.
+        self.cache_accounting: CacheAccounting | None = None
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
 
@@ -204,6 +312,7 @@ class FakeDashScope(LoopbackServer):
         self.valid_keys = self._init_keys
         self.models = set(DEFAULT_MODELS if self._init_models is None else self._init_models)
         self.enforce_parallel_tool_calls = True
+        self.cache_accounting = None
 
     # ------------------------------------------------------------------ server plumbing
     def make_app(self) -> web.Application:
@@ -283,6 +392,11 @@ class FakeDashScope(LoopbackServer):
         if self.enforce_parallel_tool_calls and parallel is not True:
             calls = calls[:1]
         prompt = w.count_tokens(messages)
+        if (self.cache_accounting is not None and reply.cached_tokens is None
+                and reply.cache_creation_tokens is None):
+            prompt, cached, created = self.cache_accounting.account(rec)
+            reply = dataclasses.replace(reply, cached_tokens=cached,
+                                        cache_creation_tokens=created)
         if not stream:
             return await self._complete(request, native, rec, reply, calls, prompt, rid, params)
         if native:

@@ -138,8 +138,8 @@ async def test_cached_tokens_reach_usage_events_metrics_and_the_usage_endpoint(f
     for period in ("today", "all_time"):
         assert mine[period] == {
             "input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
-            "reasoning_tokens": 0, "cached_tokens": 7, "total_tokens": usage["total_tokens"],
-            "replies": 1}
+            "reasoning_tokens": 0, "cached_tokens": 7, "cache_creation_tokens": 0,
+            "total_tokens": usage["total_tokens"], "replies": 1}
         assert theirs[period]["replies"] == 0 and theirs[period]["total_tokens"] == 0
     assert mine["daily_token_budget"] is None
 

@@ -95,7 +95,7 @@ async def test_the_server_serves_the_config_in_the_services_language(fake_dashsc
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         config = served_config(page.text)
         assert config == page_config(lang) and config["language"] == lang
-        assert config["events"] == ["map_action", "tool_start", "tool_end", "links"]
+        assert config["events"] == ["map_action", "tool_start", "tool_end", "links", "source"]
         assert set(config["events"]) == set(FRONT_END_EVENTS) < OPTIONAL_EVENTS
         assert config["tools"] == tool_names(lang)
 

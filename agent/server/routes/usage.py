@@ -17,6 +17,8 @@ class UsageTotals(BaseModel):
     output_tokens: int = 0
     reasoning_tokens: int = Field(0, description="part of output_tokens")
     cached_tokens: int = Field(0, description="part of input_tokens (the provider's cache)")
+    cache_creation_tokens: int = Field(
+        0, description="part of input_tokens (written to an explicit context cache)")
     total_tokens: int = Field(0, description="input + output; what the daily budget counts")
     replies: int = 0
 

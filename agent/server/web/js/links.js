@@ -1,6 +1,8 @@
 // A tool's hand-off links (the `links` event: [{kind, label, url}]): each a button that opens
 // it and a QR code a phone scans, drawn on a canvas by qrcode-generator (no network). A URL
-// whose scheme is not a safe one (safety.js) is shown as text only, with no QR code.
+// whose scheme is not a safe one (safety.js) is shown as text only, with no QR code. The web
+// search's sources (`source` events: {url, title}) are a numbered list of plain links under the
+// answer, by the same rules (pages to read here, so no QR code).
 import qrcode from "../vendor/qrcode-generator/qrcode.mjs";
 import { say } from "./config.js";
 import { safeUrl } from "./safety.js";
@@ -71,4 +73,44 @@ export function linkList(links) {
     list.append(item);
   }
   return list;
+}
+
+/** Add the web `sources` ([{url, title}]) to `list` (an `ol.sources-list`), each URL once; the
+ * number added. */
+export function addSources(list, sources) {
+  const shown = new Set([...list.children].map((li) => li.dataset.url));
+  let added = 0;
+  for (const source of Array.isArray(sources) ? sources : []) {
+    if (!source || typeof source !== "object") continue;
+    const raw = String(source.url ?? "");
+    if (!raw || shown.has(raw)) continue;
+    shown.add(raw);
+    const url = safeUrl(raw);
+    const title = String(source.title ?? "").trim() || raw;
+    const item = document.createElement("li");
+    item.className = "source";
+    item.dataset.url = raw;
+    if (url) {
+      const a = document.createElement("a");
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.textContent = title;
+      const site = document.createElement("span");
+      site.className = "source-site";
+      site.textContent = new URL(url).hostname;
+      item.append(a, " ", site);
+    } else {
+      const span = document.createElement("span");
+      span.className = "link-text";
+      span.textContent = `${title}: ${raw}`;
+      const note = document.createElement("span");
+      note.className = "link-unsafe";
+      note.textContent = say("link_unsafe");
+      item.append(span, " ", note);
+    }
+    list.append(item);
+    added += 1;
+  }
+  return added;
 }

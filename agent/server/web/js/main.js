@@ -9,7 +9,7 @@
 import { ApiError, history, resumeChat, stopReply, store, streamChat } from "./api.js";
 import { say } from "./config.js";
 import { GeoMap } from "./map.js";
-import { Conversation, showLinks } from "./view.js";
+import { Conversation, showLinks, showSources } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const TILES_KEY = "geo-agent.tiles";
@@ -18,7 +18,8 @@ const REPLY_KEY = "geo-agent.reply.";
 const LINKS_KEY = "geo-agent.links.";
 const SAVE_EVERY_MS = 250;
 const MAX_KEPT_ACTIONS = 200;
-const MAX_KEPT_LINKS = 50; // links events kept per session (the history does not hold them)
+const MAX_KEPT_LINKS = 50; // links events (and turns' sources) kept per session (the history does not hold them)
+const MAX_KEPT_SOURCES = 20; // web sources kept per turn
 const STOP_GRACE_MS = 2000;
 const RESTART_RETRIES = 1; // a reply cut by a restart is sent again this many times
 const RESUMES = 5; // a broken connection is resumed this many times in a row
@@ -61,7 +62,8 @@ function keep(sid, action) {
   } catch { /* storage full: the map just won't come back on reload */ }
 }
 
-// A tool's links, kept with the turn they answered so that a reload shows them again.
+// A tool's links, and a turn's web sources, kept with the turn they answered so that a reload
+// shows them again.
 function keptLinks(sid) {
   try {
     const kept = JSON.parse(localStorage.getItem(LINKS_KEY + sid) || "[]");
@@ -78,6 +80,20 @@ function keepLinks(sid, entry) {
   } catch { /* storage full: the links just won't come back on reload */ }
 }
 
+function keepSource(sid, turn, source) { // one entry a turn: {turn, sources: [{url, title}]}
+  const kept = keptLinks(sid);
+  const entry = kept.find((e) => e.turn === turn && Array.isArray(e.sources));
+  if (entry) {
+    if (entry.sources.length >= MAX_KEPT_SOURCES || entry.sources.some((s) => s.url === source.url)) return;
+    entry.sources.push(source);
+    try {
+      localStorage.setItem(LINKS_KEY + sid, JSON.stringify(kept));
+    } catch { /* as keepLinks */ }
+  } else {
+    keepLinks(sid, { turn, sources: [source] });
+  }
+}
+
 function dropLinks(sid, turn) { // a reply sent again: its first try's links are gone
   const kept = keptLinks(sid).filter((entry) => entry.turn !== turn);
   try {
@@ -86,9 +102,10 @@ function dropLinks(sid, turn) { // a reply sent again: its first try's links are
 }
 
 function restoreLinks(sid) {
-  for (const { turn, tool, links } of keptLinks(sid)) {
+  for (const { turn, tool, links, sources } of keptLinks(sid)) {
     const item = Number.isInteger(turn) ? conversation.assistantAfter(turn) : null;
-    if (item) showLinks(item, tool, links);
+    if (item && Array.isArray(sources)) showSources(item, sources);
+    else if (item) showLinks(item, tool, links);
   }
 }
 
@@ -195,6 +212,12 @@ function show(run, reply, event, id) {
       keepLinks(event.session_id, { turn: run.turn, tool: event.tool, links: event.links });
       run.save();
       break;
+    case "source": {
+      const source = { url: String(event.url || ""), title: String(event.title || "") };
+      reply.sources([source]);
+      keepSource(event.session_id, run.turn, source);
+      break;
+    }
     case "map_action":
       geoMap.apply(event.action);
       keep(event.session_id, event.action);

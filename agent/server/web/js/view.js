@@ -3,8 +3,8 @@
 // is Markdown, rendered and sanitised by markdown.js (its raw HTML shown as text), again as it
 // grows (at most every RENDER_EVERY_MS; what came since shows as plain text meanwhile).
 
-import { TOOL_NAMES } from "./config.js";
-import { linkList } from "./links.js";
+import { say, TOOL_NAMES } from "./config.js";
+import { addSources, linkList } from "./links.js";
 import { renderMarkdown } from "./markdown.js";
 
 const RENDER_EVERY_MS = 80;
@@ -34,6 +34,22 @@ export function showLinks(item, tool, links) {
   const after = [...item.querySelectorAll(":scope > ul.links")].pop() || item.querySelector(":scope > .text");
   item.insertBefore(list, after ? after.nextSibling : null);
   return true;
+}
+
+/** Show the web search's `sources` ([{url, title}]) under the answer of the assistant message
+ * `item` (one list a reply, after its links); false when none was new. */
+export function showSources(item, sources) {
+  let box = item.querySelector(":scope > .sources");
+  if (!box) {
+    box = el("section", "sources");
+    box.setAttribute("aria-label", say("sources"));
+    box.append(el("p", "sources-title", say("sources")), el("ol", "sources-list"));
+    const before = item.querySelector(":scope > p.error");
+    item.insertBefore(box, before);
+  }
+  const added = addSources(box.querySelector("ol"), sources);
+  if (!box.querySelector("li")) box.remove();
+  return added > 0;
 }
 
 export class Conversation {
@@ -99,7 +115,7 @@ export class Conversation {
         render();
         tools.replaceChildren();
         chips.clear();
-        for (const p of item.querySelectorAll("p.error, ul.links")) p.remove();
+        for (const p of item.querySelectorAll("p.error, ul.links, .sources")) p.remove();
       },
       // A call's chip is found by its tool_call_id (parallel calls of one tool pair up),
       // by the tool's name where no id is known (an older server).
@@ -120,6 +136,10 @@ export class Conversation {
       // A tool's hand-off links: buttons with QR codes, after the answer's text.
       links: (tool, links) => {
         if (showLinks(item, tool, links)) this.scroll();
+      },
+      // The web pages the answer used: a numbered list of links under it.
+      sources: (sources) => {
+        if (showSources(item, sources)) this.scroll();
       },
       error: (message) => {
         const p = el("p", "error", String(message));
