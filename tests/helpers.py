@@ -43,6 +43,7 @@ def make_settings(fake: FakeDashScope, provider: str, **overrides: Any) -> Setti
         "api_key": FAKE_API_KEY,
         "base_url": fake.compatible_base_url,
         "native_base_url": fake.native_base_url,
+        "responses_base_url": fake.responses_base_url,
         "provider": provider,
         "timeout": 5.0,
         "max_retries": 2,
@@ -64,7 +65,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 def dashscope_env(fake: FakeDashScope) -> dict[str, str]:
     """The variables pointing both providers at the loopback DashScope fake, with its key."""
     return {"DASHSCOPE_API_KEY": FAKE_API_KEY, "DASHSCOPE_BASE_URL": fake.compatible_base_url,
-            "DASHSCOPE_HTTP_BASE_URL": fake.native_base_url}
+            "DASHSCOPE_HTTP_BASE_URL": fake.native_base_url,
+            "DASHSCOPE_RESPONSES_BASE_URL": fake.responses_base_url}
 
 
 def free_port() -> int:

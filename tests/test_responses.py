@@ -1,0 +1,277 @@
+"""The ``responses`` provider (DashScope's Responses API) against the fake: a turn sends only what
+is new with ``previous_response_id``, a forgotten response falls back to the whole history,
+tool round trips, thinking and usage (cached tokens), errors mapped like the other providers,
+web search sources and the session cache header."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.config import Settings
+from bailian_geo_agent.agent.providers import build_chat_model
+from bailian_geo_agent.agent.providers.responses import (
+    SESSION_CACHE_HEADER,
+    citations,
+    is_forgotten_response,
+)
+from bailian_geo_agent.prompts.catalogue import text
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+
+from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall
+from tests.helpers import assert_well_formed, collect, make_settings
+
+SOURCES = [
+    {"title": "北京天气预报", "url": "https://weather.example.cn/beijing"},
+    {"title": "中国天气网", "url": "https://www.weather.example.com.cn/"},
+]
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Current weather for a city, e.g. 北京."""
+    return f"{city}：晴，25°C"
+
+
+def service(fake: FakeDashScope, **settings: Any) -> StreamChatService:
+    return StreamChatService(
+        make_settings(fake, "responses", session_store_url="memory://", **settings),
+        tools=[get_weather],
+    )
+
+
+def items(fake: FakeDashScope, index: int) -> list[dict[str, Any]]:
+    """The ``input`` items request ``index`` sent."""
+    body = fake.requests[index].body
+    assert fake.requests[index].protocol == "responses"
+    return list(body["input"])
+
+
+def roles(entries: list[dict[str, Any]]) -> list[str]:
+    return [e.get("role") or e["type"] for e in entries]
+
+
+async def test_second_turn_sends_only_the_new_message_and_the_previous_id(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    async with service(fake_dashscope) as chat:
+        first = await collect(chat.stream_chat("北京"))
+        sid = first[0]["session_id"]
+        second = await collect(chat.stream_chat("上海", sid))
+        history = await chat.get_history(sid)
+    assert assert_well_formed(first) == "ECHO[1]: 北京"
+    # The fake rebuilt the conversation from the stored response: two user turns.
+    assert assert_well_formed(second) == "ECHO[2]: 上海"
+    assert roles(items(fake_dashscope, 0)) == ["system", "user"]
+    assert "previous_response_id" not in fake_dashscope.requests[0].body
+    assert items(fake_dashscope, 1) == [
+        {"type": "message", "role": "user", "content": "上海"}]
+    replies = [m for m in history if isinstance(m, AIMessage)]
+    ids = [m.response_metadata["id"] for m in replies]
+    assert all(i.startswith("resp_") for i in ids) and len(set(ids)) == 2
+    assert fake_dashscope.requests[1].body["previous_response_id"] == ids[0]
+
+
+async def test_tool_round_trip_sends_the_results_only(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(
+        Reply(tool_calls=[ToolCall("get_weather", {"city": "北京"}),
+                          ToolCall("get_weather", {"city": "上海"})]),
+        Reply(text="都晴"),
+    )
+    async with service(fake_dashscope) as chat:
+        events = await collect(chat.stream_chat("北京和上海天气", events={"tool_start"}))
+    calls = [e for e in events if e["type"] == "tool_start"]
+    assert [c["tool"] for c in calls] == ["get_weather", "get_weather"]
+    assert assert_well_formed([e for e in events if e not in calls]) == "都晴"
+    first, second = fake_dashscope.requests
+    assert first.body["parallel_tool_calls"] is True
+    assert [t["name"] for t in first.body["tools"]] == ["get_weather"]
+    sent = items(fake_dashscope, 1)
+    assert [e["type"] for e in sent] == ["function_call_output", "function_call_output"]
+    assert [e["output"] for e in sent] == ["北京：晴，25°C", "上海：晴，25°C"]
+    assert second.body["previous_response_id"].startswith("resp_")
+    # The fake's rebuilt conversation: system, user, the calls, both results.
+    assert [m["role"] for m in second.messages] == ["system", "user", "assistant", "tool",
+                                                    "tool"]
+
+
+async def test_a_forgotten_response_resends_the_whole_history_once(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    async with service(fake_dashscope) as chat:
+        sid = (await collect(chat.stream_chat("北京")))[0]["session_id"]
+        fake_dashscope.forget_responses()
+        events = await collect(chat.stream_chat("上海", sid))
+        third = await collect(chat.stream_chat("广州", sid))
+    assert assert_well_formed(events) == "ECHO[2]: 上海"
+    assert assert_well_formed(third) == "ECHO[3]: 广州"
+    refused, whole, chained = fake_dashscope.requests[1:]
+    assert "previous_response_id" in refused.body
+    assert "previous_response_id" not in whole.body
+    assert roles(whole.body["input"]) == ["system", "user", "assistant", "user"]
+    assert chained.body["input"] == [{"type": "message", "role": "user", "content": "广州"}]
+    assert len(fake_dashscope.requests) == 4
+
+
+async def test_thinking_and_usage_with_cached_tokens(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(
+        Reply(reasoning="先查天气", tool_calls=[ToolCall("get_weather", {"city": "北京"})],
+              cached_tokens=1200),
+        Reply(reasoning="有结果了", text="北京晴", cached_tokens=1200),
+    )
+    async with service(fake_dashscope, enable_thinking=True) as chat:
+        events = await collect(chat.stream_chat("北京天气", events={"reasoning_chunk", "usage"}))
+        history = await chat.get_history(events[0]["session_id"])
+    kinds = [(e["type"], e.get("chunk")) for e in events]
+    assert kinds == [
+        ("stream_start", None),
+        ("reasoning_chunk", "先查"), ("reasoning_chunk", "天气"),
+        ("reasoning_chunk", "有结"), ("reasoning_chunk", "果了"),
+        ("stream_chunk", "北京"), ("stream_chunk", "晴"),
+        ("usage", None), ("stream_end", None),
+    ]  # fmt: skip
+    usage = events[-2]
+    assert (usage["model_calls"], usage["reasoning_tokens"], usage["cached_tokens"]) == (2, 4,
+                                                                                         2400)
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
+    assert [r.body["enable_thinking"] for r in fake_dashscope.requests] == [True, True]
+    answer = [m for m in history if isinstance(m, AIMessage)][-1]
+    assert answer.content == "北京晴"
+    assert answer.additional_kwargs["reasoning_content"] == "有结果了"
+    assert answer.usage_metadata is not None
+    assert answer.usage_metadata["input_token_details"]["cache_read"] == 1200
+
+
+@pytest.mark.parametrize(("reply", "kind"), [
+    (Reply(status=401), "auth_failed"),
+    (Reply(status=429), "rate_limited"),
+    (Reply(status=500), "server_error"),
+    (Reply(text="北京晴朗", moderation_after=0), "moderation"),
+])  # fmt: skip
+async def test_errors_before_the_first_chunk_are_mapped(
+    fake_dashscope: FakeDashScope, reply: Reply, kind: str
+) -> None:
+    fake_dashscope.script(*[reply] * 3)
+    async with service(fake_dashscope) as chat:
+        events = await collect(chat.stream_chat("北京"))
+    assert [e["type"] for e in events] == ["stream_start", "error"]
+    assert events[-1]["error"] == text(kind, status=500)
+    # 429 and 5xx were retried by the SDK (max_retries=2) before the error.
+    expected = 3 if kind in ("rate_limited", "server_error") else 1
+    assert len(fake_dashscope.requests) == expected
+
+
+async def test_a_stream_cut_after_the_first_chunk_is_not_retried(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    fake_dashscope.script(Reply(text="北京晴朗少云", cut_after=1), Reply(text="不该出现"))
+    async with service(fake_dashscope) as chat:
+        events = await collect(chat.stream_chat("北京"))
+    assert [e["type"] for e in events] == ["stream_start", "stream_chunk", "error"]
+    assert events[1]["chunk"] == "北京"
+    assert len(fake_dashscope.requests) == 1
+
+
+async def test_a_stream_cut_before_the_first_chunk_is_retried(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    fake_dashscope.script(Reply(text="北京晴", cut_after=0), Reply(text="北京晴"))
+    async with service(fake_dashscope) as chat:
+        events = await collect(chat.stream_chat("北京"))
+    assert assert_well_formed(events) == "北京晴"
+    assert len(fake_dashscope.requests) == 2
+
+
+async def test_search_adds_the_built_in_tool_and_citations_become_sources(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    fake_dashscope.script(Reply(text="北京今天晴。", search_results=SOURCES))
+    async with service(fake_dashscope, enable_search=True) as chat:
+        events = await collect(chat.stream_chat("北京今天天气", events={"source"}))
+    sources = [e for e in events if e["type"] == "source"]
+    assert [(e["url"], e["title"]) for e in sources] == [(s["url"], s["title"]) for s in SOURCES]
+    assert set(sources[0]) == {"type", "message_id", "session_id", "url", "title"}
+    assert assert_well_formed([e for e in events if e["type"] != "source"]) == "北京今天晴。"
+    assert {"type": "web_search"} in fake_dashscope.requests[0].body["tools"]
+    assert "enable_search" not in fake_dashscope.requests[0].body
+
+
+async def test_search_off_by_default(fake_dashscope: FakeDashScope) -> None:
+    fake_dashscope.script(Reply(text="好", search_results=SOURCES))
+    async with service(fake_dashscope) as chat:
+        events = await collect(chat.stream_chat("北京", events={"source"}))
+    assert "source" not in {e["type"] for e in events}
+    assert {"type": "web_search"} not in fake_dashscope.requests[0].body["tools"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_session_cache_header_follows_the_setting(
+    fake_dashscope: FakeDashScope, enabled: bool
+) -> None:
+    async with service(fake_dashscope, session_cache=enabled) as chat:
+        await collect(chat.stream_chat("北京"))
+    headers = fake_dashscope.requests[0].headers
+    assert headers.get(SESSION_CACHE_HEADER) == ("enable" if enabled else None)
+
+
+def test_session_cache_is_on_by_default_and_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(api_key="k").session_cache is True
+    monkeypatch.setenv("DASHSCOPE_SESSION_CACHE", "false")
+    assert Settings(api_key="k").session_cache is False
+    model = build_chat_model(Settings(api_key="k", provider="responses"))
+    assert model.default_headers is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("region", "workspace", "url"), [
+    ("cn-beijing", None,
+     "https://dashscope.aliyuncs.com/api/v2/apps/protocols/compatible-mode/v1"),
+    ("ap-southeast-1", None,
+     "https://dashscope-intl.aliyuncs.com/api/v2/apps/protocols/compatible-mode/v1"),
+    ("cn-beijing", "ws1",
+     "https://ws1.cn-beijing.maas.aliyuncs.com/api/v2/apps/protocols/compatible-mode/v1"),
+])  # fmt: skip
+def test_the_region_sets_the_responses_base_url(
+    region: str, workspace: str | None, url: str
+) -> None:
+    settings = Settings(api_key="k", provider="responses", region=region, workspace_id=workspace)
+    assert settings.responses_base_url == url
+    assert settings.endpoint == url
+    assert settings.base_url_variable == "DASHSCOPE_RESPONSES_BASE_URL"
+    explicit = Settings(api_key="k", region=region, workspace_id=workspace,
+                        responses_base_url="https://gateway.example/v1")
+    assert explicit.responses_base_url == "https://gateway.example/v1"
+
+
+def test_forgotten_response_errors_are_recognised() -> None:
+    import httpx2
+    import openai
+
+    request = httpx2.Request("POST", "http://127.0.0.1/responses")
+
+    def status_error(status: int, body: dict[str, Any]) -> openai.APIStatusError:
+        response = httpx2.Response(status, request=request, json=body)
+        return openai.APIStatusError("x", response=response, body=body)
+
+    openai_shape = {"error": {"code": "previous_response_not_found", "message": "Previous "
+                              "response with id 'resp_1' not found.",
+                              "param": "previous_response_id"}}
+    assert is_forgotten_response(status_error(400, openai_shape))
+    assert is_forgotten_response(status_error(404, {"code": "NotFound", "message":
+                                                    "previous response not found"}))
+    assert not is_forgotten_response(status_error(400, {"error": {"code": "invalid_parameter",
+                                                                  "message": "bad"}}))
+    assert not is_forgotten_response(status_error(500, openai_shape))
+
+
+def test_only_http_url_citations_are_sources() -> None:
+    assert citations([
+        {"type": "url_citation", "url": "https://a.example/", "title": "A"},
+        {"type": "url_citation", "url": "javascript:alert(1)", "title": "x"},
+        {"type": "file_citation", "file_id": "f"},
+        {"type": "url_citation", "url": "http://b.example/"},
+    ]) == [{"url": "https://a.example/", "title": "A"},
+           {"url": "http://b.example/", "title": "http://b.example/"}]
