@@ -16,7 +16,7 @@ from bailian_geo_agent.agent import Settings
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 
-PROVIDERS = ["openai", "tongyi"]
+PROVIDERS = ["openai", "tongyi", "responses"]
 ISOLATED_PREFIXES = (
     "DASHSCOPE_",
     "AMAP_",
@@ -52,6 +52,18 @@ def make_settings(fake: FakeDashScope, provider: str, **overrides: Any) -> Setti
     values.update(overrides)
     return Settings(**values)
 
+
+
+def tool_name(tool: dict[str, Any]) -> str:
+    """A tool schema's name as sent: Chat Completions ``{"function": {"name"}}``, Responses
+    ``{"name"}``."""
+    return str(tool["function"]["name"] if "function" in tool else tool["name"])
+
+
+def request_options(request: Any) -> dict[str, Any]:
+    """Where a recorded request carries its options: the JSON body (compatible mode, the
+    Responses API) or the native ``parameters``."""
+    return dict(request.body if request.protocol != "native" else request.body["parameters"])
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ web search sources and the session cache header."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -275,3 +276,18 @@ def test_only_http_url_citations_are_sources() -> None:
         {"type": "url_citation", "url": "http://b.example/"},
     ]) == [{"url": "https://a.example/", "title": "A"},
            {"url": "http://b.example/", "title": "http://b.example/"}]
+
+
+async def test_calls_send_the_same_tools_and_the_system_prompt_once(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    fake_dashscope.script(Reply(tool_calls=[ToolCall("get_weather", {"city": "北京"})]),
+                          Reply(text="北京晴"), Reply(text="好"))
+    async with service(fake_dashscope, context_cache="explicit") as chat:
+        sid = (await collect(chat.stream_chat("北京天气")))[0]["session_id"]
+        await collect(chat.stream_chat("谢谢", sid))
+    bodies = [r.body for r in fake_dashscope.requests]
+    assert len({json.dumps(b["tools"], ensure_ascii=False) for b in bodies}) == 1
+    systems = [e for b in bodies for e in b["input"] if e.get("role") == "system"]
+    assert len(systems) == 1  # the server keeps it with the first response
+    assert "cache_control" not in json.dumps(bodies)  # no explicit markers on this API
