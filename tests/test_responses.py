@@ -263,6 +263,8 @@ def test_forgotten_response_errors_are_recognised() -> None:
     assert is_forgotten_response(status_error(400, openai_shape))
     assert is_forgotten_response(status_error(404, {"code": "NotFound", "message":
                                                     "previous response not found"}))
+    assert is_forgotten_response(status_error(400, {"code": "InvalidParameter", "message":
+                                                    "Response resp_1 does not exist."}))
     assert not is_forgotten_response(status_error(400, {"error": {"code": "invalid_parameter",
                                                                   "message": "bad"}}))
     assert not is_forgotten_response(status_error(500, openai_shape))

@@ -49,6 +49,7 @@ SESSION_CACHE_HEADER = "x-dashscope-session-cache"
 WEB_SEARCH_TOOL: dict[str, str] = {"type": "web_search"}
 """The built-in web search tool (Model Studio, "Call built-in tools")."""
 FORGOTTEN_CODE = "previous_response_not_found"
+_FORGOTTEN_CODES = frozenset({FORGOTTEN_CODE, "response_not_found", "responsenotfound"})
 _SDK_ONLY_KEYS = frozenset({"extra_headers", "extra_query", "timeout"})
 _TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "id"})
 _METADATA = {"model_provider": "openai"}
@@ -96,9 +97,9 @@ def is_forgotten_response(exc: BaseException) -> bool:
     param = str(getattr(exc, "param", None) or inner.get("param") or "").lower()
     message = str(inner.get("message") or exc.message or "").lower()
     return (
-        code == FORGOTTEN_CODE
+        code in _FORGOTTEN_CODES
         or param == "previous_response_id"
-        or ("previous response" in message and "not found" in message)
+        or ("response" in message and ("not found" in message or "not exist" in message))
     )
 
 
