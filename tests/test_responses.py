@@ -67,6 +67,7 @@ async def test_second_turn_sends_only_the_new_message_and_the_previous_id(
     assert assert_well_formed(second) == "ECHO[2]: 上海"
     assert roles(items(fake_dashscope, 0)) == ["system", "user"]
     assert "previous_response_id" not in fake_dashscope.requests[0].body
+    assert all(r.body["store"] is True for r in fake_dashscope.requests)
     assert items(fake_dashscope, 1) == [
         {"type": "message", "role": "user", "content": "上海"}]
     replies = [m for m in history if isinstance(m, AIMessage)]

@@ -185,6 +185,9 @@ class DashScopeResponses(DashScopeChatOpenAI):
 
     use_responses_api: bool | None = True
     use_previous_response_id: bool = True
+    store: bool | None = True
+    """Sent as ``store: true``: a reply the next call chains from must be kept (OpenAI's
+    default; DashScope's is not documented)."""
 
     def _get_request_payload(
         self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any
