@@ -21,6 +21,7 @@ from bailian_geo_agent.prompts.catalogue import text
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 
+from tests.fakes import responses as responses_wire
 from tests.fakes.dashscope import FakeDashScope, Reply, ToolCall
 from tests.helpers import assert_well_formed, collect, make_settings
 
@@ -294,3 +295,26 @@ async def test_calls_send_the_same_tools_and_the_system_prompt_once(
     systems = [e for b in bodies for e in b["input"] if e.get("role") == "system"]
     assert len(systems) == 1  # the server keeps it with the first response
     assert "cache_control" not in json.dumps(bodies)  # no explicit markers on this API
+
+
+async def test_arguments_sent_only_with_the_finished_call_are_read(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = responses_wire.stream
+
+    def no_argument_deltas(*args: Any, **kwargs: Any) -> Any:
+        head, frames, finals, error = stream(*args, **kwargs)
+        kept = []
+        for frame in frames:  # the call's events, without its argument deltas
+            events = frame.split(b"\n\n")
+            kept.append(b"\n\n".join(e for e in events
+                                     if b"function_call_arguments.delta" not in e))
+        return head, kept, finals, error
+
+    monkeypatch.setattr(responses_wire, "stream", no_argument_deltas)
+    fake_dashscope.script(Reply(tool_calls=[ToolCall("get_weather", {"city": "广州"})]),
+                          Reply(text="广州晴"))
+    async with service(fake_dashscope) as chat:
+        events = await collect(chat.stream_chat("广州天气", events={"tool_start"}))
+    assert [e["arguments"] for e in events if e["type"] == "tool_start"] == [{"city": "广州"}]
+    assert [e["output"] for e in items(fake_dashscope, 1)] == ["广州：晴，25°C"]

@@ -291,6 +291,7 @@ class DashScopeResponses(DashScopeChatOpenAI):
     ) -> AsyncGenerator[ChatGenerationChunk, None]:
         search = self.enable_search
         cited: set[str] = set()
+        with_args: set[Any] = set()  # output items whose arguments were streamed
         finished = False
         async with self._open_responses(payload) as http_response:
             progress["response_started"] = True
@@ -315,11 +316,14 @@ class DashScopeResponses(DashScopeChatOpenAI):
                         generation = reasoning_chunk(event["delta"], dict(_METADATA),
                                                      _TEXT_FIELDS)
                     elif kind == "response.output_item.added":
-                        generation = self._call_start(event)
+                        generation = self._call_start(event, with_args)
                     elif kind == "response.function_call_arguments.delta":
+                        with_args.add(event.get("output_index"))
                         generation = self._tool_chunk(
                             {"args": event.get("delta") or "", "index": event.get("output_index")}
                         )
+                    elif kind == "response.output_item.done":
+                        generation = self._call_end(event, with_args)
                     elif kind == "response.output_text.annotation.added":
                         if search:
                             generation = self._sources(citations(event.get("annotation")), cited)
@@ -358,14 +362,30 @@ class DashScopeResponses(DashScopeChatOpenAI):
             )
         )
 
-    def _call_start(self, event: Mapping[str, Any]) -> ChatGenerationChunk | None:
+    def _call_start(
+        self, event: Mapping[str, Any], with_args: set[Any]
+    ) -> ChatGenerationChunk | None:
         item = event.get("item")
         if not isinstance(item, Mapping) or item.get("type") != "function_call":
             return None
+        if item.get("arguments"):
+            with_args.add(event.get("output_index"))
         return self._tool_chunk({
             "name": item.get("name"), "args": item.get("arguments") or "",
             "id": item.get("call_id"), "index": event.get("output_index"),
         })
+
+    def _call_end(
+        self, event: Mapping[str, Any], with_args: set[Any]
+    ) -> ChatGenerationChunk | None:
+        """The arguments of a call whose item only has them when done (none were streamed)."""
+        item = event.get("item")
+        index = event.get("output_index")
+        if (not isinstance(item, Mapping) or item.get("type") != "function_call"
+                or index in with_args or not item.get("arguments")):
+            return None
+        with_args.add(index)
+        return self._tool_chunk({"args": item["arguments"], "index": index})
 
     @staticmethod
     def _sources(found: list[dict[str, str]], cited: set[str]) -> ChatGenerationChunk | None:
