@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2 as _http
 import openai
+from bailian_geo_agent.agent._compat import langchain_openai as compat
 from bailian_geo_agent.agent.errors import StreamInterruptedError
 from bailian_geo_agent.agent.providers._cache import add_cache_details
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
@@ -237,7 +238,8 @@ class DashScopeResponses(DashScopeChatOpenAI):
         kwargs.pop("stream_options", None)
         payload = self._get_request_payload(messages, stop=stop, stream=True, **kwargs)
         text_format = isinstance(payload.get("text"), dict) and "format" in payload["text"]
-        if text_format or self.include_response_headers:  # structured output: upstream's path
+        if text_format or self.include_response_headers or compat.uses_gateway(self):
+            # Structured output, response headers, the LangSmith gateway: upstream's own path.
             async for chunk in ChatOpenAI._astream(
                 self, messages, stop, run_manager, stream_usage=stream_usage, **kwargs
             ):
