@@ -6,7 +6,7 @@ web search sources and the session cache header."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from bailian_geo_agent.agent import StreamChatService
@@ -318,3 +318,40 @@ async def test_arguments_sent_only_with_the_finished_call_are_read(
         events = await collect(chat.stream_chat("广州天气", events={"tool_start"}))
     assert [e["arguments"] for e in events if e["type"] == "tool_start"] == [{"city": "广州"}]
     assert [e["output"] for e in items(fake_dashscope, 1)] == ["广州：晴，25°C"]
+
+
+@pytest.mark.parametrize("reply", [
+    Reply(text="北京晴", reasoning="想一想", search_results=SOURCES, cached_tokens=3),
+    Reply(tool_calls=[ToolCall("get_weather", {"city": "北京"}),
+                      ToolCall("get_weather", {"city": "上海"})]),
+    Reply(text="一些内容然后", moderation_after=1),
+])  # fmt: skip
+def test_the_fakes_events_validate_against_the_openai_sdks_schema(
+    fake_dashscope: FakeDashScope, reply: Reply
+) -> None:
+    """Each event the fake streams is a valid ``ResponseStreamEvent`` of the installed openai
+    package (strict pydantic validation, not the SDK's lenient construction)."""
+    import httpx2
+    from openai.types.responses import ResponseStreamEvent
+
+    union = get_args(ResponseStreamEvent)[0]
+    schema = {get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(union)}
+
+    fake_dashscope.script(reply)
+    body = {"model": "qwen-plus", "input": "北京", "stream": True, "enable_thinking": True,
+            "parallel_tool_calls": True, "tools": [{"type": "web_search"}]}
+    response = httpx2.post(f"{fake_dashscope.responses_base_url}/responses", json=body,
+                           headers={"Authorization": "Bearer sk-test"}, timeout=5)
+    assert response.status_code == 200
+    blocks = [b for b in response.text.split("\n\n") if b.strip()]
+    kinds = []
+    for block in blocks:
+        name, data = block.split("\n", 1)
+        event = json.loads(data.removeprefix("data: "))
+        schema[event["type"]].model_validate(event, strict=False)  # raises on a wrong shape
+        assert name == f"event: {event['type']}"
+        kinds.append(event["type"])
+    assert kinds[0] == "response.created"
+    assert kinds[-1] == ("error" if reply.moderation_after is not None else "response.completed")
+    numbers = [int(json.loads(b.split("data: ", 1)[1])["sequence_number"]) for b in blocks]
+    assert numbers == sorted(set(numbers))  # increasing (a moderation error skips ahead)

@@ -117,7 +117,8 @@ def without_response_ids(messages: list[BaseMessage]) -> list[BaseMessage]:
 
 def usage_metadata(usage: Mapping[str, Any]) -> UsageMetadata:
     """LangChain's usage of a Responses ``usage`` object, with the cache's read and created
-    tokens (``input_tokens_details.cached_tokens``) and the reasoning tokens."""
+    tokens (``input_tokens_details.cached_tokens``, and ``cache_write_tokens`` or the tolerant
+    names of ``agent.providers._cache``) and the reasoning tokens."""
     tokens_in = int(usage.get("input_tokens") or 0)
     tokens_out = int(usage.get("output_tokens") or 0)
     total = usage.get("total_tokens")
@@ -131,6 +132,11 @@ def usage_metadata(usage: Mapping[str, Any]) -> UsageMetadata:
     if isinstance(reasoning, int):
         metadata["output_token_details"] = {"reasoning": reasoning}
     add_cache_details(metadata, usage)
+    details = usage.get("input_tokens_details")
+    written = details.get("cache_write_tokens") if isinstance(details, Mapping) else None
+    known = metadata.get("input_token_details") or {}
+    if isinstance(written, int) and "cache_creation" not in known:  # OpenAI's name for it
+        metadata["input_token_details"] = {**known, "cache_creation": written}
     return metadata
 
 

@@ -101,9 +101,10 @@ class _Events:
 
 def usage(prompt: int, completion: int, reasoning: int | None, cached: int | None,
           created: int | None) -> dict:
-    """A Responses ``usage``: ``input_tokens_details.cached_tokens`` (and, for a cache
-    creation, the same tolerant fields as the compatible fake), ``output_tokens_details``."""
-    details = w.cache_details(cached, created)
+    """A Responses ``usage``: ``input_tokens_details.cached_tokens`` and ``cache_write_tokens``
+    (OpenAI's names; for a creation also the compatible fake's tolerant fields),
+    ``output_tokens_details``."""
+    details = {**w.cache_details(cached, created), "cache_write_tokens": created or 0}
     return {"input_tokens": prompt, "input_tokens_details": details,
             "output_tokens": completion,
             "output_tokens_details": {"reasoning_tokens": reasoning or 0},
@@ -156,9 +157,13 @@ def stream(model: str, response_id: str, previous: str | None, text: str, chunk_
         item = {"id": sid, "type": "web_search_call", "status": "completed",
                 "action": {"type": "search", "query": "", "sources": [
                     {"type": "url", "url": s["url"]} for s in sources]}}
-        head += event("response.output_item.added", output_index=index,
-                      item={**item, "status": "in_progress"})
-        head += event("response.output_item.done", output_index=index, item=item)
+        searched = event("response.output_item.added", output_index=index,
+                         item={**item, "status": "in_progress"})
+        searched += event("response.output_item.done", output_index=index, item=item)
+        if frames:  # after the reasoning, in the order of the events' numbers
+            frames[-1] += searched
+        else:
+            head += searched
         output.append(item)
     pieces = w.split(text, chunk_size)
     annotations = [{"type": "url_citation", "url": s["url"], "title": s.get("title", ""),
