@@ -480,12 +480,14 @@ def _main(argv: list[str] | None = None) -> None:
 
 
 def serve_until_signalled(server: FakeDashScope, port: int = 0) -> None:
-    """Serve, print ``READY <compatible_base_url> <native_base_url>``, stop on SIGTERM/SIGINT."""
+    """Serve, print ``READY <compatible_base_url> <native_base_url> <responses_base_url>``, stop
+    on SIGTERM/SIGINT."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start(port)
-    print(f"READY {server.compatible_base_url} {server.native_base_url}", flush=True)
+    print(f"READY {server.compatible_base_url} {server.native_base_url} "
+          f"{server.responses_base_url}", flush=True)
     try:
         while not stop.wait(0.5):
             pass
