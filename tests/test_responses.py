@@ -355,3 +355,35 @@ def test_the_fakes_events_validate_against_the_openai_sdks_schema(
     assert kinds[-1] == ("error" if reply.moderation_after is not None else "response.completed")
     numbers = [int(json.loads(b.split("data: ", 1)[1])["sequence_number"]) for b in blocks]
     assert numbers == sorted(set(numbers))  # increasing (a moderation error skips ahead)
+
+
+async def test_a_two_turn_conversation_sends_under_a_third_of_the_messages(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    """Two turns, a tool round trip each (4 model calls): the characters of the messages sent
+    (Chat Completions ``messages`` against Responses ``input``; the tools go with every call on
+    both). README "The Responses API" quotes these numbers."""
+    from bailian_geo_agent.tools import GeoToolkit
+
+    sent: dict[str, tuple[int, int]] = {}
+    for provider in ("openai", "responses"):
+        fake_dashscope.reset()
+        for _ in range(2):
+            fake_dashscope.script(Reply(tool_calls=[ToolCall("get_weather", {"city": "北京"})]),
+                                  Reply(text="北京晴，气温二十五度。"))
+        tools = [*GeoToolkit().get_tools(), get_weather]
+        tools = [t for t in tools if t.name != "get_weather"] + [get_weather]
+        settings = make_settings(fake_dashscope, provider, session_store_url="memory://")
+        async with StreamChatService(settings, tools=tools) as chat:
+            sid = (await collect(chat.stream_chat("北京天气怎么样")))[0]["session_id"]
+            await collect(chat.stream_chat("那上海呢", sid))
+        bodies = [r.body for r in fake_dashscope.requests]
+        assert len(bodies) == 4
+        key = "messages" if provider == "openai" else "input"
+        sent[provider] = (
+            sum(len(json.dumps(b[key], ensure_ascii=False)) for b in bodies),
+            sum(len(json.dumps(b["tools"], ensure_ascii=False)) for b in bodies),
+        )
+    (messages, tools), (chained, its_tools) = sent["openai"], sent["responses"]
+    assert chained * 3 < messages, sent  # 2,133 against 8,640 characters when written
+    assert its_tools <= tools, sent  # the same tools, flatter (no "function" wrapper)
