@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     """Model Studio region: ``cn-beijing``, ``ap-southeast-1``, ``us-east-1``, ``eu-central-1``
     or ``cn-hongkong``.
 
-    Sets both providers' base URLs unless ``DASHSCOPE_BASE_URL`` / ``_HTTP_BASE_URL`` is set;
+    Sets every provider's base URL unless ``DASHSCOPE_BASE_URL`` / ``_HTTP_BASE_URL`` /
+    ``_RESPONSES_BASE_URL`` is set;
     Frankfurt (``eu-central-1``) and Hong Kong (``cn-hongkong``) need a workspace id."""
     workspace_id: str | None = Field(None, validation_alias="DASHSCOPE_WORKSPACE_ID")
     """Model Studio workspace id: its own endpoint ``{id}.{region}.maas.aliyuncs.com``."""
