@@ -387,3 +387,21 @@ async def test_a_two_turn_conversation_sends_under_a_third_of_the_messages(
     (messages, tools), (chained, its_tools) = sent["openai"], sent["responses"]
     assert chained * 3 < messages, sent  # 2,133 against 8,640 characters when written
     assert its_tools <= tools, sent  # the same tools, flatter (no "function" wrapper)
+
+
+async def test_a_chain_past_the_context_restarts_from_the_trimmed_history(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    fake_dashscope.script(Reply(text="一"), Reply(text="二"),
+                          Reply(status=400, error_code="invalid_parameter_error"),  # too long
+                          Reply(text="三"))
+    async with service(fake_dashscope, history_max_turns=2) as chat:
+        sid = (await collect(chat.stream_chat("北京")))[0]["session_id"]
+        await collect(chat.stream_chat("上海", sid))
+        events = await collect(chat.stream_chat("广州", sid))
+    assert assert_well_formed(events) == "三"
+    refused, whole = fake_dashscope.requests[2:]
+    assert "previous_response_id" in refused.body
+    assert "previous_response_id" not in whole.body
+    # GEO_AGENT_HISTORY_MAX_TURNS=2: the system prompt and the last two turns only.
+    assert roles(whole.body["input"]) == ["system", "user", "assistant", "user"]

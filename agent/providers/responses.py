@@ -4,8 +4,9 @@ The request is langchain-openai's own (``use_responses_api=True``, ``use_previou
 =True``): a turn sends only what came after the last stored reply, with that reply's id as
 ``previous_response_id`` (the id is kept in the stored ``AIMessage.response_metadata["id"]``),
 so the history lives on the server. When the server no longer knows that id (HTTP 400
-``previous_response_not_found``, OpenAI's shape; matched tolerantly), the call is sent once
-more with the whole history, before anything was streamed.
+``previous_response_not_found``, OpenAI's shape; matched tolerantly), or the chain has grown
+past the model's context, the call is sent once more with the whole stored history (trimmed
+as on the other providers), before anything was streamed.
 
 The stream (the Responses event format: ``response.output_text.delta``,
 ``response.reasoning_summary_text.delta``, ``response.function_call_arguments.delta``,
@@ -27,13 +28,18 @@ from typing import TYPE_CHECKING, Any
 import httpx2 as _http
 import openai
 from bailian_geo_agent.agent._compat import langchain_openai as compat
-from bailian_geo_agent.agent.errors import StreamInterruptedError
+from bailian_geo_agent.agent.errors import (
+    PromptTooLongError,
+    StreamInterruptedError,
+    to_agent_error,
+)
 from bailian_geo_agent.agent.providers._cache import add_cache_details
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
 from bailian_geo_agent.agent.providers._retry import aretry_before_first_chunk
 from bailian_geo_agent.agent.providers._search import sources_chunk
 from bailian_geo_agent.agent.providers._sse import iter_sse_data
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
+from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
 from bailian_geo_agent.agent.providers.profiles import COMPATIBLE_MODE, thinking_fields
 from bailian_geo_agent.prompts.catalogue import text as message_text
@@ -177,12 +183,18 @@ def _stream_error(event: Mapping[str, Any], request: Any) -> openai.APIError:
     return openai.APIError(message, request, body=body)
 
 
+def _too_long(exc: BaseException) -> bool:
+    """Whether ``exc`` says the input is past the model's context: a chain grown too long on
+    the server, which the (trimmed) stored history replaces."""
+    return isinstance(to_agent_error(exc), PromptTooLongError)
+
+
 def _counts(chunk: ChatGenerationChunk) -> bool:
     message = chunk.message
     return bool(
         chunk.text
         or message.tool_call_chunks  # type: ignore[attr-defined]
-        or message.additional_kwargs.get("reasoning_content")
+        or message.additional_kwargs.get(REASONING_KEY)
     )
 
 
@@ -264,7 +276,7 @@ class DashScopeResponses(DashScopeChatOpenAI):
             except openai.APIError as exc:
                 if produced or "previous_response_id" not in payload:
                     raise
-                if not is_forgotten_response(exc):
+                if not (is_forgotten_response(exc) or _too_long(exc)):
                     raise
             whole = self._get_request_payload(
                 without_response_ids(messages), stop=stop, stream=True, **kwargs
