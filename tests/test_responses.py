@@ -405,3 +405,22 @@ async def test_a_chain_past_the_context_restarts_from_the_trimmed_history(
     assert "previous_response_id" not in whole.body
     # GEO_AGENT_HISTORY_MAX_TURNS=2: the system prompt and the last two turns only.
     assert roles(whole.body["input"]) == ["system", "user", "assistant", "user"]
+
+
+async def test_the_whole_history_carries_earlier_tool_calls_and_results(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    call = ToolCall("get_weather", {"city": "北京"})
+    fake_dashscope.script(Reply(reasoning="想", tool_calls=[call]), Reply(text="北京晴"),
+                          Reply(text="好"))
+    async with service(fake_dashscope, enable_thinking=True) as chat:
+        sid = (await collect(chat.stream_chat("北京天气")))[0]["session_id"]
+        fake_dashscope.forget_responses()
+        events = await collect(chat.stream_chat("谢谢", sid))
+    assert assert_well_formed(events) == "好"
+    whole = fake_dashscope.requests[-1].body["input"]
+    assert roles(whole) == ["system", "user", "function_call", "function_call_output",
+                            "assistant", "user"]
+    call, result = whole[2], whole[3]
+    assert (call["name"], json.loads(call["arguments"])) == ("get_weather", {"city": "北京"})
+    assert result["call_id"] == call["call_id"] and result["output"] == "北京：晴，25°C"
