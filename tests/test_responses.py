@@ -410,8 +410,8 @@ async def test_a_chain_past_the_context_restarts_from_the_trimmed_history(
 async def test_the_whole_history_carries_earlier_tool_calls_and_results(
     fake_dashscope: FakeDashScope,
 ) -> None:
-    call = ToolCall("get_weather", {"city": "北京"})
-    fake_dashscope.script(Reply(reasoning="想", tool_calls=[call]), Reply(text="北京晴"),
+    weather = ToolCall("get_weather", {"city": "北京"})
+    fake_dashscope.script(Reply(reasoning="想", tool_calls=[weather]), Reply(text="北京晴"),
                           Reply(text="好"))
     async with service(fake_dashscope, enable_thinking=True) as chat:
         sid = (await collect(chat.stream_chat("北京天气")))[0]["session_id"]
