@@ -21,7 +21,9 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 async def main(base, native, provider):
+    responses = base.replace("/compatible-mode/v1", "/api/v2/apps/protocols/compatible-mode/v1")
     settings = Settings(api_key="sk-memory", base_url=base, native_base_url=native,
+                        responses_base_url=responses,
                         provider=provider, session_store_url="memory://",
                         max_answer_chars=0, timeout=60)
     async with StreamChatService(settings, tools=[]) as service:

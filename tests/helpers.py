@@ -16,7 +16,7 @@ from bailian_geo_agent.agent import Settings
 from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.pytest_plugin import FAKE_API_KEY
 
-PROVIDERS = ["openai", "tongyi"]
+PROVIDERS = ["openai", "tongyi", "responses"]
 ISOLATED_PREFIXES = (
     "DASHSCOPE_",
     "AMAP_",
@@ -43,6 +43,7 @@ def make_settings(fake: FakeDashScope, provider: str, **overrides: Any) -> Setti
         "api_key": FAKE_API_KEY,
         "base_url": fake.compatible_base_url,
         "native_base_url": fake.native_base_url,
+        "responses_base_url": fake.responses_base_url,
         "provider": provider,
         "timeout": 5.0,
         "max_retries": 2,
@@ -51,6 +52,18 @@ def make_settings(fake: FakeDashScope, provider: str, **overrides: Any) -> Setti
     values.update(overrides)
     return Settings(**values)
 
+
+
+def tool_name(tool: dict[str, Any]) -> str:
+    """A tool schema's name as sent: Chat Completions ``{"function": {"name"}}``, Responses
+    ``{"name"}``."""
+    return str(tool["function"]["name"] if "function" in tool else tool["name"])
+
+
+def request_options(request: Any) -> dict[str, Any]:
+    """Where a recorded request carries its options: the JSON body (compatible mode, the
+    Responses API) or the native ``parameters``."""
+    return dict(request.body if request.protocol != "native" else request.body["parameters"])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -64,7 +77,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 def dashscope_env(fake: FakeDashScope) -> dict[str, str]:
     """The variables pointing both providers at the loopback DashScope fake, with its key."""
     return {"DASHSCOPE_API_KEY": FAKE_API_KEY, "DASHSCOPE_BASE_URL": fake.compatible_base_url,
-            "DASHSCOPE_HTTP_BASE_URL": fake.native_base_url}
+            "DASHSCOPE_HTTP_BASE_URL": fake.native_base_url,
+            "DASHSCOPE_RESPONSES_BASE_URL": fake.responses_base_url}
 
 
 def free_port() -> int:

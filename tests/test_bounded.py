@@ -18,7 +18,7 @@ from tests.fakes.dashscope import Reply, ToolCall, echo_responder
 from tests.helpers import free_port, stop_after_chunks
 from tests.test_service import assert_well_formed, collect, make_settings
 
-PROVIDERS = ["openai", "tongyi"]
+PROVIDERS = ["openai", "tongyi", "responses"]
 MB = 1024 * 1024
 
 
@@ -187,7 +187,8 @@ async def test_connect_failures_name_the_cause_host_and_variable(fake_dashscope,
     url = "http://no-such-host.invalid:9/" if where == "dns" else f"http://127.0.0.1:{free_port()}/"
     settings = make_settings(fake_dashscope, provider, max_retries=0,
                              allow_insecure_http=True,
-                             base_url=url + "compatible-mode/v1", native_base_url=url + "api/v1")
+                             base_url=url + "compatible-mode/v1", native_base_url=url + "api/v1",
+                             responses_base_url=url + "api/v2")
     async with StreamChatService(settings, tools=[]) as service:
         events = await asyncio.wait_for(collect(service.stream_chat("你好")), 10)
     error = events[-1]["error"]
@@ -196,7 +197,7 @@ async def test_connect_failures_name_the_cause_host_and_variable(fake_dashscope,
 
 
 @pytest.mark.parametrize("variable", ["DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL",
-                                      "AMAP_BASE_URL"])
+                                      "DASHSCOPE_RESPONSES_BASE_URL", "AMAP_BASE_URL"])
 def test_plain_http_beyond_loopback_is_refused(monkeypatch, variable):
     from bailian_geo_agent.agent import Settings
     from bailian_geo_agent.agent.errors import ConfigurationError

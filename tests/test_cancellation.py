@@ -15,7 +15,7 @@ from langchain_core.tools import tool
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.helpers import assert_well_formed, collect, make_settings, wait_until
 
-PROVIDERS = ["openai", "tongyi"]
+PROVIDERS = ["openai", "tongyi", "responses"]
 LONG = Reply(text="很长的回答" * 100, chunk_size=2, chunk_delay=0.02)  # ~5 s of streaming
 LIMIT = 0.5  # "well under a second"
 

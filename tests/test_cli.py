@@ -601,7 +601,7 @@ def test_verbose_logs_the_package_at_info_and_debug_everything_without_the_key(
                      "--debug": (True, True, True)}
 
 
-@pytest.mark.parametrize("provider", ["openai", "tongyi"])
+@pytest.mark.parametrize("provider", ["openai", "tongyi", "responses"])
 def test_thinking_and_usage_go_to_stderr_the_answer_to_stdout(tmp_path, fake_dashscope,
                                                                provider):
     fake_dashscope.script(Reply(reasoning="先想一想", text="北京晴。"))
@@ -614,7 +614,7 @@ def test_thinking_and_usage_go_to_stderr_the_answer_to_stdout(tmp_path, fake_das
     assert lines[1].startswith("  用量：输入 ") and "（其中思考 2）" in lines[1]
     assert lines[1].endswith("模型调用 1 次")
     request = fake_dashscope.requests[0]
-    options = request.body if provider == "openai" else request.body["parameters"]
+    options = request.body if provider != "tongyi" else request.body["parameters"]
     assert options["enable_thinking"] is True  # --thinking turns thinking on when unset
 
 

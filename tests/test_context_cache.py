@@ -24,6 +24,9 @@ from langchain_core.tools import tool
 from tests.fakes.dashscope import FakeDashScope, RecordedRequest, Reply, ToolCall
 from tests.helpers import PROVIDERS, collect, make_settings
 
+MESSAGE_PROVIDERS = [p for p in PROVIDERS if p != "responses"]
+"""The providers that send the whole history each call (the Responses API chains replies by
+``previous_response_id`` and has no explicit markers: ``tests/test_responses.py``)."""
 LONG_PROMPT = "你是地理助手。" * 700  # about 1,500 estimated tokens: explicit caching applies
 
 
@@ -77,7 +80,7 @@ def tool_round(fake: FakeDashScope, **usage: int) -> None:
 # -- implicit: the prefix is the same bytes on every call -----------------------------------------
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", MESSAGE_PROVIDERS)
 async def test_calls_of_one_reply_and_replies_of_one_session_send_the_same_prefix(
     fake_dashscope: FakeDashScope, provider: str
 ) -> None:
@@ -110,7 +113,7 @@ async def test_calls_of_one_reply_and_replies_of_one_session_send_the_same_prefi
 # -- explicit: markers on the system message and the history boundary -----------------------------
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", MESSAGE_PROVIDERS)
 async def test_explicit_marks_the_system_prompt_and_the_history_boundary(
     fake_dashscope: FakeDashScope, provider: str
 ) -> None:
@@ -141,7 +144,7 @@ async def test_explicit_marks_the_system_prompt_and_the_history_boundary(
     assert answers[-1].usage_metadata["input_token_details"]["cache_read"] == 1500
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", MESSAGE_PROVIDERS)
 async def test_explicit_leaves_short_prompts_unmarked(
     fake_dashscope: FakeDashScope, provider: str
 ) -> None:
@@ -154,7 +157,7 @@ async def test_explicit_leaves_short_prompts_unmarked(
 
 
 @pytest.mark.parametrize("mode", ["implicit", "off"])
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", MESSAGE_PROVIDERS)
 async def test_no_markers_unless_explicit(
     fake_dashscope: FakeDashScope, provider: str, mode: str
 ) -> None:

@@ -457,6 +457,10 @@ def test_standalone_cli() -> None:
         line = proc.stdout.readline().split()
         assert line[0] == "READY" and line[1].endswith("/compatible-mode/v1")
         assert line[2].endswith("/api/v1")
+        assert line[3].endswith("/api/v2/apps/protocols/compatible-mode/v1")
+        streamed = httpx.post(f"{line[3]}/responses", headers={"Authorization": "Bearer k"},
+                              json={"model": "qwen-plus", "input": "hi", "stream": True})
+        assert streamed.text.count("response.output_text.delta\ndata: ") == 5
         r = httpx.post(f"{line[1]}/chat/completions", headers={"Authorization": "Bearer k"},
                        json={"model": "qwen-plus", "messages": USER, "stream": True})
         assert r.text.count("data: ") == 5 + 3

@@ -14,6 +14,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 
 from tests.fakes import dashscope_wire
+from tests.fakes import responses as responses_wire
 from tests.fakes.dashscope import Reply, ToolCall, echo_responder
 from tests.helpers import assert_well_formed, collect, make_settings
 
@@ -26,6 +27,7 @@ BYSTANDERS = 4
 def malformed_sse(monkeypatch):
     """Streams whose text is MALFORMED get a line that is not valid SSE JSON mid-stream."""
     openai_stream, native_stream = dashscope_wire.openai_stream, dashscope_wire.native_stream
+    responses_stream = responses_wire.stream
 
     def broken_openai(model, text, *args, **kwargs):
         role, frames, finals, error = openai_stream(model, text, *args, **kwargs)
@@ -39,6 +41,15 @@ def malformed_sse(monkeypatch):
             frames.insert(2, b"id:3\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":{tru\n\n")
         return role, frames, finals, error
 
+    def broken_responses(model, response_id, previous, text, *args, **kwargs):
+        head, frames, finals, error = responses_stream(model, response_id, previous, text,
+                                                       *args, **kwargs)
+        if text == MALFORMED:
+            frames.insert(2, b'event: response.output_text.delta\ndata: {"type":"response.o'
+                             b'utput_text.delta","delta":"\xe5\n\n')
+        return head, frames, finals, error
+
+    monkeypatch.setattr(responses_wire, "stream", broken_responses)
     monkeypatch.setattr(dashscope_wire, "openai_stream", broken_openai)
     monkeypatch.setattr(dashscope_wire, "native_stream", broken_native)
 
@@ -98,7 +109,7 @@ FAULTS: dict[str, tuple[list[Reply], dict[str, Any], str, str | None]] = {
 }
 
 
-@pytest.mark.parametrize("provider", ["openai", "tongyi"])
+@pytest.mark.parametrize("provider", ["openai", "tongyi", "responses"])
 @pytest.mark.parametrize("fault", list(FAULTS))
 async def test_provider_faults(fake_dashscope, malformed_sse, fault, provider):
     faults, overrides, words, partial = FAULTS[fault]

@@ -10,7 +10,7 @@ from bailian_geo_agent.agent import Settings, StreamChatService
 
 from tests.fakes.dashscope import RecordedRequest, ToolCall, tool_then_answer
 from tests.fakes.pytest_plugin import FAKE_API_KEY
-from tests.helpers import assert_well_formed, collect
+from tests.helpers import assert_well_formed, collect, tool_name
 
 
 def quote_tool_results(results: list[str]) -> str:
@@ -18,12 +18,13 @@ def quote_tool_results(results: list[str]) -> str:
     return "查询结果：" + " | ".join(results)
 
 
-@pytest.fixture(params=["openai", "tongyi"])
+@pytest.fixture(params=["openai", "tongyi", "responses"])
 def service(request, fake_dashscope, fake_amap_env) -> StreamChatService:
     settings = Settings(
         api_key=FAKE_API_KEY,
         base_url=fake_dashscope.compatible_base_url,
         native_base_url=fake_dashscope.native_base_url,
+        responses_base_url=fake_dashscope.responses_base_url,
         provider=request.param,
         session_store_url="memory://",
     )
@@ -31,7 +32,7 @@ def service(request, fake_dashscope, fake_amap_env) -> StreamChatService:
 
 
 def tool_names(request: RecordedRequest) -> set[str]:
-    return {tool["function"]["name"] for tool in request.tools}
+    return {tool_name(tool) for tool in request.tools}
 
 
 async def test_weather_question_uses_amap_weather_and_quotes_it(service, fake_dashscope, fake_amap):

@@ -63,6 +63,9 @@ def test_each_region_and_workspace_sets_both_providers_urls(
     tongyi = build_chat_model(settings.model_copy(update={"provider": "tongyi"}))
     assert tongyi.base_url == settings.native_base_url  # type: ignore[attr-defined]
     assert settings.endpoint == settings.base_url
+    responses = build_chat_model(settings.model_copy(update={"provider": "responses"}))
+    assert settings.responses_base_url == endpoints(region, workspace).responses
+    assert responses.openai_api_base == settings.responses_base_url  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("region", REGIONS)

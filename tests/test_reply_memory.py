@@ -18,7 +18,7 @@ def fake_urls() -> Iterator[tuple[str, str]]:
         yield urls
 
 
-@pytest.mark.parametrize("provider", ["openai", "tongyi"])
+@pytest.mark.parametrize("provider", ["openai", "tongyi", "responses"])
 def test_a_hundred_thousand_chunk_reply_costs_bytes_per_character(fake_urls, provider):
     chars, grown_mb = reply_memory(*fake_urls, provider)
     assert chars == CHUNKS

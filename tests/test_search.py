@@ -23,7 +23,17 @@ SOURCES = [
 
 def options(request: RecordedRequest) -> dict[str, Any]:
     """The compatible-mode body or the native ``parameters``."""
-    return request.body if request.protocol == "openai" else request.body["parameters"]
+    return request.body if request.protocol != "native" else request.body["parameters"]
+
+
+def asks_for_search(request: RecordedRequest) -> bool:
+    """``enable_search`` with sources (Chat Completions, native) or the built-in ``web_search``
+    tool (Responses API)."""
+    if request.protocol == "responses":
+        return {"type": "web_search"} in (request.body.get("tools") or [])
+    sent = options(request)
+    assert sent.get("search_options", {"enable_source": True}) == {"enable_source": True}
+    return sent.get("enable_search") is True
 
 
 def service(fake: FakeDashScope, provider: str, **settings: Any) -> StreamChatService:
@@ -38,15 +48,15 @@ async def test_sources_become_source_events_before_the_answer(
     fake_dashscope.script(Reply(text="北京今天晴。", search_results=SOURCES))
     async with service(fake_dashscope, provider, enable_search=True) as chat:
         events = await collect(chat.stream_chat("北京今天天气", events={"source"}))
-    assert [e["type"] for e in events[:3]] == ["stream_start", "source", "source"]
+    # The Responses API cites its sources as annotations of the answer's text: they follow it.
+    first = events[-3:-1] if provider == "responses" else events[1:3]
+    assert [e["type"] for e in first] == ["source", "source"]
     assert [(e["url"], e["title"]) for e in events if e["type"] == "source"] == [
         (s["url"], s["title"]) for s in SOURCES]
-    assert set(events[1]) == {"type", "message_id", "session_id", "url", "title"}
+    assert set(first[0]) == {"type", "message_id", "session_id", "url", "title"}
     assert "".join(e.get("chunk", "") for e in events) == "北京今天晴。"
     assert events[-1]["type"] == "stream_end"
-    sent = options(fake_dashscope.requests[0])
-    assert sent["enable_search"] is True
-    assert sent["search_options"] == {"enable_source": True}
+    assert asks_for_search(fake_dashscope.requests[0])
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -79,6 +89,7 @@ async def test_off_by_default_and_no_events_without_the_opt_in(
                           Reply(text="好", search_results=SOURCES))
     async with service(fake_dashscope, provider) as chat:
         off = await collect(chat.stream_chat("北京", events={"source"}))
+    assert not asks_for_search(fake_dashscope.requests[0])
     assert "enable_search" not in options(fake_dashscope.requests[0])
     assert [e["type"] for e in off] == ["stream_start", "stream_chunk", "stream_end"]
     async with service(fake_dashscope, provider, enable_search=True) as chat:

@@ -125,7 +125,7 @@ def explode(city: str) -> str:
     raise RuntimeError(f"lookup for {city} failed")
 
 
-@pytest.mark.parametrize("provider", ["openai", "tongyi"])
+@pytest.mark.parametrize("provider", ["openai", "tongyi", "responses"])
 async def test_no_key_in_events_logs_or_errors(
     fake_dashscope, fake_amap, provider, caplog, recorded_errors, monkeypatch, malformed_sse,  # noqa: F811
     unused_tcp_port,
@@ -144,7 +144,8 @@ async def test_no_key_in_events_logs_or_errors(
     geo = GeoToolkit(config=GeoConfig(provider="amap", amap_api_key=AMAP_SECRET),
                      provider=provider_, http=http).get_tools()
     values = {"api_key": SECRET_KEY, "base_url": fake_dashscope.compatible_base_url,
-              "native_base_url": fake_dashscope.native_base_url, "provider": provider,
+              "native_base_url": fake_dashscope.native_base_url,
+              "responses_base_url": fake_dashscope.responses_base_url, "provider": provider,
               "timeout": 0.8, "max_retries": 1}
     events: list[dict] = []
 
@@ -164,7 +165,8 @@ async def test_no_key_in_events_logs_or_errors(
         await chat(Settings(**{**values, "api_key": WRONG_KEY}), "你好")  # DashScope rejects
         unreachable = f"http://127.0.0.1:{unused_tcp_port}"
         await chat(Settings(**{**values, "base_url": unreachable + "/compatible-mode/v1",
-                               "native_base_url": unreachable + "/api/v1"}), "你好")
+                               "native_base_url": unreachable + "/api/v1",
+                               "responses_base_url": unreachable + "/api/v2"}), "你好")
         store = f"postgresql://agent:{DB_PASSWORD}@127.0.0.1:{unused_tcp_port}/sessions"
         monkeypatch.setattr(
             "bailian_geo_agent.agent.sessions.stores.PostgresStore.pool_timeout", 0.3)

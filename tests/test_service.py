@@ -20,6 +20,7 @@ from tests.helpers import (  # noqa: F401 - re-exported for tests written agains
     assert_well_formed,
     collect,
     make_settings,
+    tool_name,
 )
 
 
@@ -87,7 +88,7 @@ async def test_tool_call_then_answer_is_one_reply(fake_dashscope, provider):
 
     assert assert_well_formed(events) == "根据工具结果：北京：晴，25°C"
     assert len(fake_dashscope.requests) == 2
-    assert [t["function"]["name"] for t in fake_dashscope.requests[0].tools] == ["get_weather"]
+    assert [tool_name(t) for t in fake_dashscope.requests[0].tools] == ["get_weather"]
     tool_messages = [m for m in fake_dashscope.requests[1].messages if m["role"] == "tool"]
     assert [m["content"] for m in tool_messages] == ["北京：晴，25°C"]
 
@@ -319,6 +320,7 @@ async def test_unreachable_endpoint_is_a_network_error(provider, unused_tcp_port
         api_key=FAKE_API_KEY,
         base_url=f"http://127.0.0.1:{unused_tcp_port}/compatible-mode/v1",
         native_base_url=f"http://127.0.0.1:{unused_tcp_port}/api/v1",
+        responses_base_url=f"http://127.0.0.1:{unused_tcp_port}/api/v2",
         provider=provider,
         timeout=1,
         max_retries=0,

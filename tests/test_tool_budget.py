@@ -19,7 +19,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from tests.fakes.dashscope import FakeDashScope, Reply
 from tests.fakes.pytest_plugin import FAKE_API_KEY
-from tests.helpers import PROVIDERS, assert_well_formed, collect
+from tests.helpers import PROVIDERS, assert_well_formed, collect, tool_name
 
 BUDGET = 17_152
 """What the 16 tools of before issue 22 cost: every tool together must stay within it."""
@@ -63,6 +63,7 @@ def service(request, fake_dashscope: FakeDashScope, fake_amap_env) -> StreamChat
         api_key=FAKE_API_KEY,
         base_url=fake_dashscope.compatible_base_url,
         native_base_url=fake_dashscope.native_base_url,
+        responses_base_url=fake_dashscope.responses_base_url,
         provider=request.param,
         session_store_url="memory://",
     )
@@ -79,7 +80,7 @@ async def sent_tools(service: StreamChatService, fake: FakeDashScope, events: li
 
 
 def name_of(tool: dict) -> str:
-    return tool["function"]["name"]
+    return tool_name(tool)
 
 
 async def test_map_tools_only_for_a_reply_that_consumes_map_commands(service, fake_dashscope):

@@ -65,6 +65,15 @@ PROVIDERS: dict[str, ProviderSpec] = {
             reads=(*_COMMON, "native_base_url"),
             factory="bailian_geo_agent.agent.providers.dashscope_native:build_model",
         ),
+        ProviderSpec(
+            name="responses",
+            summary="ChatOpenAI on DashScope's Responses API (DASHSCOPE_RESPONSES_BASE_URL), "
+            "history kept server-side",
+            base_url_field="responses_base_url",
+            base_url_variable="DASHSCOPE_RESPONSES_BASE_URL",
+            reads=(*_COMMON, "responses_base_url", "session_cache"),
+            factory="bailian_geo_agent.agent.providers.responses:build_model",
+        ),
     )
 }
 DEFAULT_PROVIDER = "openai"

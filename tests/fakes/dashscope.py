@@ -1,7 +1,8 @@
-"""A scriptable loopback fake of Alibaba DashScope's two HTTP protocols.
+"""A scriptable loopback fake of Alibaba DashScope's three HTTP protocols.
 
 * OpenAI-compatible mode: ``POST {compatible_base_url}/chat/completions``
 * native API: ``POST {native_base_url}/services/aigc/text-generation/generation``
+* Responses API: ``POST {responses_base_url}/responses`` (``tests.fakes.responses``)
 
 Wire formats follow /work/shared/protocols.md sections 1 and 2 (frame builders live in
 ``tests.fakes.dashscope_wire``). The server is one aiohttp application running in a background
@@ -28,6 +29,7 @@ from typing import Any, ClassVar, Literal
 from aiohttp import web
 
 from tests.fakes import dashscope_wire as w
+from tests.fakes import responses as r
 from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["CacheAccounting", "FakeDashScope", "RecordedRequest", "Reply", "Responder",
@@ -120,7 +122,7 @@ class Reply:
 
 @dataclass
 class RecordedRequest:
-    protocol: Literal["openai", "native"]
+    protocol: Literal["openai", "native", "responses"]
     path: str
     headers: dict[str, str]
     body: dict
@@ -285,6 +287,8 @@ class FakeDashScope(LoopbackServer):
         # protocols.md: several tool calls in one turn only with parallel_tool_calls=true.
         self.enforce_parallel_tool_calls = True
         self.requests: list[RecordedRequest] = []
+        # Responses API: each stored response's conversation (its input and its output).
+        self.responses: dict[str, list[dict]] = {}
         # When set, replies that do not state their cache tokens report what this accounting
         # derives from the requests (``CacheAccounting``); off by default.
         self.cache_accounting: CacheAccounting | None = None
@@ -300,6 +304,14 @@ class FakeDashScope(LoopbackServer):
     def native_base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v1"
 
+    @property
+    def responses_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{r.PATH.removesuffix('/responses')}"
+
+    def forget_responses(self) -> None:
+        """Drop every stored response (a later ``previous_response_id`` is then unknown)."""
+        self.responses.clear()
+
     def script(self, *replies: Reply) -> None:
         with self._lock:
             self._script.extend(replies)
@@ -308,6 +320,7 @@ class FakeDashScope(LoopbackServer):
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.responses.clear()
         self.responder = echo_responder
         self.valid_keys = self._init_keys
         self.models = set(DEFAULT_MODELS if self._init_models is None else self._init_models)
@@ -319,6 +332,7 @@ class FakeDashScope(LoopbackServer):
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post(OPENAI_PATH, self._handle)
         app.router.add_post(NATIVE_PATH, self._handle)
+        app.router.add_post(r.PATH, self._handle)
         return app
 
     def _next_reply(self, rec: RecordedRequest) -> Any:
@@ -329,6 +343,7 @@ class FakeDashScope(LoopbackServer):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         native = request.path == NATIVE_PATH
+        responses = request.path == r.PATH
         raw = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
         auth = headers.get("authorization", "")
@@ -340,7 +355,12 @@ class FakeDashScope(LoopbackServer):
         except ValueError:
             body, bad_json = {}, True
         params = body.get("parameters") or {}
-        if native:
+        previous = body.get("previous_response_id") if responses else None
+        known = self.responses.get(previous) if isinstance(previous, str) else []
+        if responses:
+            messages = [*(known or []), *r.input_messages(body.get("input"))]
+            tools, stream = body.get("tools") or [], bool(body.get("stream"))
+        elif native:
             messages = (body.get("input") or {}).get("messages") or []
             tools = params.get("tools") or []
             stream = (headers.get("x-dashscope-sse", "").lower() == "enable"
@@ -348,7 +368,8 @@ class FakeDashScope(LoopbackServer):
         else:
             messages, tools = body.get("messages") or [], body.get("tools") or []
             stream = bool(body.get("stream"))
-        rec = RecordedRequest("native" if native else "openai", request.path, headers, body,
+        protocol = "native" if native else "responses" if responses else "openai"
+        rec = RecordedRequest(protocol, request.path, headers, body,
                               key or None, body.get("model"), messages, tools, stream)
         self.requests.append(rec)
         rid = w.new_request_id()
@@ -364,6 +385,8 @@ class FakeDashScope(LoopbackServer):
                                "The request body is not valid JSON.", rid, {})
         if rec.model not in self.models:
             return self._error(native, 404, "model_not_found", None, rid, {})
+        if known is None:
+            return self._json(400, r.forgotten_body(str(previous), rid))
         if not messages:
             return self._error(native, 400, "invalid_parameter_error",
                                "messages must not be empty", rid, {})
@@ -392,6 +415,9 @@ class FakeDashScope(LoopbackServer):
         if self.enforce_parallel_tool_calls and parallel is not True:
             calls = calls[:1]
         prompt = w.count_tokens(messages)
+        if not stream and responses:
+            return self._error(False, 400, "invalid_parameter_error",
+                               "The fake's Responses API streams only.", rid, {})
         if (self.cache_accounting is not None and reply.cached_tokens is None
                 and reply.cache_creation_tokens is None):
             prompt, cached, created = self.cache_accounting.account(rec)
@@ -407,6 +433,16 @@ class FakeDashScope(LoopbackServer):
                 reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content,
                 cached=reply.cached_tokens, created=reply.cache_creation_tokens,
                 sources=reply.search_results if params.get("enable_search") else None)
+        elif responses:
+            response_id = r.new_response_id()
+            searching = any(isinstance(t, dict) and t.get("type") == "web_search" for t in tools)
+            role, frames, finals, error = r.stream(
+                rec.model or "", response_id, previous, reply.text, reply.chunk_size, calls,
+                prompt, reasoning=reply.reasoning, thinking=thinking, cached=reply.cached_tokens,
+                created=reply.cache_creation_tokens,
+                sources=reply.search_results if searching else None)
+            if body.get("store") is not False:
+                self.responses[response_id] = messages + r.reply_messages(reply.text, calls)
         else:
             role, frames, finals, error = w.openai_stream(
                 rec.model or "", reply.text, reply.chunk_size, calls, prompt,
@@ -558,12 +594,14 @@ def _main(argv: list[str] | None = None) -> None:
 
 
 def serve_until_signalled(server: FakeDashScope, port: int = 0) -> None:
-    """Serve, print ``READY <compatible_base_url> <native_base_url>``, stop on SIGTERM/SIGINT."""
+    """Serve, print ``READY <compatible_base_url> <native_base_url> <responses_base_url>``, stop
+    on SIGTERM/SIGINT."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start(port)
-    print(f"READY {server.compatible_base_url} {server.native_base_url}", flush=True)
+    print(f"READY {server.compatible_base_url} {server.native_base_url} "
+          f"{server.responses_base_url}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -330,7 +330,7 @@ async def test_a_reply_that_fails_after_a_model_call_still_counts_its_tokens(fak
     assert value(m, "geo_agent_upstream_errors_total", error_type="ServerError") == 1
 
 
-@pytest.mark.parametrize("provider", ["openai", "tongyi"])
+@pytest.mark.parametrize("provider", ["openai", "tongyi", "responses"])
 async def test_cached_prompt_tokens_are_read_on_both_wire_protocols(fake_dashscope, provider):
     from tests.helpers import make_settings
 
