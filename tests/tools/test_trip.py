@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from bailian_geo_agent.prompts.catalogue import use_language
 from bailian_geo_agent.tools.config import GeoConfig
-from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.coords import Coordinate, haversine_m, parse_lnglat
 from bailian_geo_agent.tools.map_commands import parse_map_action
 from bailian_geo_agent.tools.providers.fallback import FallbackProvider
 from bailian_geo_agent.tools.providers.open_trips import parse_trip
@@ -288,6 +288,25 @@ def test_cycling_trip_with_a_poi_id_on_amap(amap_trip, fake_amap: FakeAmap):
     stops = _commands(message)[0]["stops"]
     assert stops[0]["label"] == "星巴克(国贸商城店)"  # the POI's own name
     assert _commands(message)[1]["mode"] == "cycling"
+
+
+def test_amap_cycling_across_the_city_estimates_pairs_beyond_the_walking_matrix(
+        amap_trip, fake_amap: FakeAmap):
+    # /v3/distance walks only up to 5 km: 798 (about 12 km off) is not asked but estimated,
+    # the legs themselves are ridden (/v5/direction/bicycling)
+    message = call(amap_trip, {"places": ["故宫", "798艺术区", "景山公园", "南锣鼓巷"],
+                               "mode": "cycling", "start": True})
+    assert message.status == "success", message.content
+    asked = fake_amap.requests_to("/v3/distance")
+    assert len(asked) == 3 and all(r.params["type"] == "3" for r in asked)
+    for request in asked:
+        end = parse_lnglat(request.params["destination"])
+        assert "116.495105,39.984137" not in request.params["origins"]  # 798
+        for start in request.params["origins"].split("|"):
+            assert end is not None and haversine_m(parse_lnglat(start), end) <= 4000
+    assert len(fake_amap.requests_to("/v5/direction/bicycling")) == 3
+    stops = _commands(message)[0]["stops"]
+    assert [s["label"] for s in stops][-1] == "798艺术区"
 
 
 def test_open_unreachable_place_from_the_table(open_trip, fake_open):
