@@ -24,7 +24,7 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError, OutOfCoverageError
-from bailian_geo_agent.tools.links import Link, family_of, place_links, route_links
+from bailian_geo_agent.tools.links import Link, family_from, place_links, route_links
 from bailian_geo_agent.tools.map_commands import (
     MAX_PATH_POINTS,
     AddStops,
@@ -175,7 +175,7 @@ class PlanTripTool(GeoTool):
             lines.append(message_text("trip_round", place=labels[trip.order[0]]))
         commands: list[MapCommand] = []
         links: list[Link] = []
-        family = family_of(self.geo)
+        family = family_from(trip.route, self.geo)  # whose data: under a fallback, either
         split = len(days) > 1
         seen: set[int] = set()
         for day_number, day in enumerate(days, 1):

@@ -263,6 +263,16 @@ def test_fallback_plans_abroad_on_the_open_providers(amap, open_provider, fake_o
     assert "OSRM" in message.content.splitlines()[0]
 
 
+def test_fallback_trip_abroad_carries_open_links(amap, open_provider, fake_open):
+    # the trip came from OSRM (WGS-84 data): openstreetmap.org and geo: links, not AMap's
+    tool = PlanTripTool(provider=FallbackProvider(amap, open_provider))
+    message = call(tool, {"places": ["2.2945,48.8583", "2.3376,48.8606", "2.3522,48.8566"],
+                          "crs": "wgs84", "start": True})
+    assert message.status == "success", message.content
+    kinds = [link["kind"] for link in message.artifact["links"]]
+    assert kinds == ["osm_directions"] * 2 + ["geo", "osm_marker"] * 3
+
+
 def test_in_the_toolkit_right_after_plan_route(amap):
     names = [t.name for t in GeoToolkit(config=GeoConfig(provider="amap", amap_api_key="k"),
                                         provider=amap).get_tools()]
