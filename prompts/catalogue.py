@@ -985,6 +985,13 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "（不是可打开的安全链接，只显示文字）",
         "en": "(not a safe link to open: shown as text only)",
     },
+    # -- review
+    "areas_same_name": {
+        "zh": "注意：有{count}个区域叫这个名字，这里用的是行政区划代码{adcode}的那个；"
+        "若不是，请给出所在城市（city）。",
+        "en": "Note: {count} areas have this name; this is the one with area code {adcode}. If "
+        "it is not the one meant, give its city (city).",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -92,6 +92,9 @@ class AreaBoundaryTool(GeoTool):
         after = geometry.vertex_count(_multipolygon(command.polygons))
         if after < before:
             lines.append(message_text("areas_simplified", before=before, after=after))
+        if boundary.same_name > 1:
+            lines.append(message_text("areas_same_name", count=boundary.same_name,
+                                      adcode=boundary.adcode or "-"))
         actions = [command.to_dict()]
         family = family_of(boundary)
         links = place_links(boundary.center, boundary.name, family) if boundary.center else []

@@ -86,6 +86,38 @@ def _parse(polyline: str) -> list[list[tuple[float, float]]]:
 # ------------------------------------------------------------------------------ AMap
 
 
+def _two_chaoyang(params: dict[str, str]) -> dict:
+    """The district API's answer for 朝阳区 as it matches across China: Changchun's first."""
+    from tests.fakes.amap import district_answer
+
+    answer = district_answer(params)
+    if params.get("keywords") == "朝阳区":
+        changchun = {"citycode": "0431", "adcode": "220104", "name": "朝阳区",
+                     "center": "125.288319,43.833513", "level": "district", "districts": [],
+                     "polyline": "125.20,43.78;125.36,43.78;125.36,43.89;125.20,43.89;"
+                                 "125.20,43.78"}
+        answer["districts"] = [changchun, *answer["districts"]]
+        answer["count"] = str(len(answer["districts"]))
+    return answer
+
+
+async def test_amap_same_named_districts_the_city_picks_and_the_answer_says(amap, fake_amap):
+    fake_amap.set_response("/v3/config/district", _two_chaoyang)
+    tool = AreaBoundaryTool(provider=amap)
+    with use_language("zh"):
+        content, artifact = await call(tool, area="朝阳区", city="北京",
+                                       check="北京市朝阳区阜通东大街6号")
+    assert "北京市朝阳区阜通东大街6号在朝阳区内" in content
+    assert "有2个区域叫这个名字，这里用的是行政区划代码110105的那个" in content
+    draw = commands(artifact)[0]
+    assert 116.3 < draw.polygons[0][0][0][0] < 116.7  # Beijing's outline, not Changchun's
+    # without a city: the first match, and the answer says there are two
+    with use_language("en"):
+        content, _ = await call(tool, area="朝阳区", check="北京市朝阳区阜通东大街6号")
+    assert "2 areas have this name; this is the one with area code 220104" in content
+    assert "is not inside 朝阳区" in content
+
+
 async def test_amap_district_outline_is_simplified_and_the_check_says_inside(amap, fake_amap):
     tool = AreaBoundaryTool(provider=amap)
     with use_language("zh"):

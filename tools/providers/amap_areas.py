@@ -23,6 +23,7 @@ from bailian_geo_agent.tools.providers.amap_fields import NAME, _list, location,
 from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone, IsochroneMode
 from bailian_geo_agent.tools.providers.base import Poi
 from bailian_geo_agent.tools.providers.extras import DistanceMatrix
+from shapely.geometry import MultiPolygon
 
 GRID_PER_SIDE = 11
 """Grid points per side of the reachable-area square (those inside its disc: at most 100, one
@@ -67,27 +68,50 @@ def parse_polyline(value: str) -> list[list[tuple[float, float]]]:
     return rings
 
 
+def _region_prefix(adcode: str) -> str:
+    """The leading digits shared by every area under ``adcode`` (110000 -> 11, 220100 ->
+    2201)."""
+    while adcode.endswith("00"):
+        adcode = adcode[:-2]
+    return adcode
+
+
+async def _city_prefix(provider: AmapAreaCalls, city: str) -> str:
+    """The adcode prefix of ``city`` (empty when AMap does not know it)."""
+    data = await provider.call("/v3/config/district", {"keywords": city, "subdistrict": "0"},
+                              ttl=86400)
+    for item in _list(data, "districts"):
+        if isinstance(item, dict) and text(item.get("adcode")):
+            return _region_prefix(text(item.get("adcode")))
+    return ""
+
+
 async def area_boundary(provider: AmapAreaCalls, name: str, city: str | None) -> AreaBoundary:
-    """A district's outline from ``/v3/config/district`` (``city`` unused: the district API
-    matches names across China; give the adcode to pick one of several)."""
+    """A district's outline from ``/v3/config/district``. The API matches the name across China
+    (two Chaoyang districts: Beijing's and Changchun's); of several, the one in ``city``, else the first."""
     params = {"keywords": name, "subdistrict": "0", "extensions": "all"}
     data = await provider.call("/v3/config/district", params, ttl=86400)
+    found: list[tuple[dict[str, Any], MultiPolygon]] = []
     for item in _list(data, "districts"):
         if not isinstance(item, dict):
             continue
         rings = parse_polyline(text(item.get("polyline")))
-        if not rings:
-            continue
-        area = geometry.from_rings(rings)
-        if area.is_empty:
-            continue
-        return AreaBoundary(
-            name=text(item.get("name")) or name, kind="district",
-            polygons=geometry.to_coordinates(area), crs="gcj02",
-            center=location(item.get("center")), level=text(item.get("level")),
-            adcode=text(item.get("adcode")), source=NAME,
-        )
-    raise NotFoundError(message_text("areas_unknown_area", area=name))
+        area = geometry.from_rings(rings) if rings else None
+        if area is not None and not area.is_empty:
+            found.append((item, area))
+    if not found:
+        raise NotFoundError(message_text("areas_unknown_area", area=name))
+    item, area = found[0]
+    if city and len(found) > 1:
+        prefix = await _city_prefix(provider, city)
+        item, area = next(((i, a) for i, a in found
+                           if prefix and text(i.get("adcode")).startswith(prefix)), found[0])
+    return AreaBoundary(
+        name=text(item.get("name")) or name, kind="district",
+        polygons=geometry.to_coordinates(area), crs="gcj02",
+        center=location(item.get("center")), level=text(item.get("level")),
+        adcode=text(item.get("adcode")), source=NAME, same_name=len(found),
+    )
 
 
 async def isochrone(
