@@ -88,7 +88,8 @@ async def _city_prefix(provider: AmapAreaCalls, city: str) -> str:
 
 async def area_boundary(provider: AmapAreaCalls, name: str, city: str | None) -> AreaBoundary:
     """A district's outline from ``/v3/config/district``. The API matches the name across China
-    (two Chaoyang districts: Beijing's and Changchun's); of several, the one in ``city``, else the first."""
+    (two Chaoyang districts: Beijing's and Changchun's); of several, the one in ``city``, else
+    the first."""
     params = {"keywords": name, "subdistrict": "0", "extensions": "all"}
     data = await provider.call("/v3/config/district", params, ttl=86400)
     found: list[tuple[dict[str, Any], MultiPolygon]] = []
