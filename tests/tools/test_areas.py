@@ -221,6 +221,16 @@ async def test_open_reachable_area_posts_valhalla_json_and_keeps_the_hole(
     assert "Valhalla/OpenStreetMap" in content and "isochrone computed on the road" in content
 
 
+async def test_open_reachable_area_is_asked_of_valhalla_once(open_provider, fake_open):
+    # the public FOSSGIS server is shared: the same question again comes from the cache
+    tool = ReachableAreaTool(provider=open_provider)
+    for _ in range(2):
+        await call(tool, place="2.2944813,48.8582602", crs="wgs84", minutes=10, mode="walking")
+    assert sum(r.provider == "valhalla" for r in fake_open.requests) == 1
+    await call(tool, place="2.2944813,48.8582602", crs="wgs84", minutes=15, mode="walking")
+    assert sum(r.provider == "valhalla" for r in fake_open.requests) == 2
+
+
 async def test_open_reachable_area_reads_valhallas_recorded_answer(open_provider):
     tool = ReachableAreaTool(provider=open_provider)
     _content, artifact = await call(tool, place="5.115321,52.078937", crs="wgs84", minutes=15,

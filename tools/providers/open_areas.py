@@ -32,6 +32,8 @@ NO_EDGES = {171, 442, 443}
 """Valhalla error codes for a location with no road nearby (outside the data, or at sea)."""
 MAX_LINE_POINTS = 100
 """Most points of the line in one Overpass ``around:`` filter."""
+ISOCHRONE_TTL = 3600.0
+"""Seconds a reachable area is kept (roads change slowly; the public server asks for care)."""
 POLYGON_THRESHOLD = "0.0005"
 """Nominatim's outline simplification, in degrees (about 50 m)."""
 
@@ -109,8 +111,12 @@ async def area_boundary(provider: OpenAreaParts, name: str, city: str | None) ->
 async def isochrone(
     provider: OpenAreaParts, center: Coordinate, minutes: int, mode: IsochroneMode
 ) -> Isochrone:
-    """Valhalla's isochrone polygons, united."""
-    data = await provider.valhalla.isochrone(center, minutes, mode)
+    """Valhalla's isochrone polygons, united (kept ``ISOCHRONE_TTL`` seconds: the public server
+    is shared)."""
+    p = center.to("wgs84")
+    key = make_key("valhalla-isochrone", round(p.lng, 6), round(p.lat, 6), minutes, mode)
+    data = await provider.cache.get_or_load(
+        key, lambda: provider.valhalla.isochrone(center, minutes, mode), ISOCHRONE_TTL)
     parts = [geometry.from_geojson(f.get("geometry") or {})
              for f in data.get("features") or [] if isinstance(f, dict)]
     area = geometry.union(parts)
