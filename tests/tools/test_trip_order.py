@@ -94,3 +94,33 @@ def test_days_take_legs_while_the_budget_lasts() -> None:
     assert split_days([hour] * 5, hour, 4 * hour) == [[0], [1, 2], [3, 4]]
     assert split_days([hour] * 3, 0.0, 10 * hour) == [[0, 1, 2]]
     assert split_days([20 * hour, hour], 0.0, 8 * hour) == [[0], [1]]  # a long leg: a day
+
+
+async def test_the_order_is_found_off_the_event_loop(monkeypatch):
+    # 25 places take the heuristic a few hundred ms of pure Python: a server's other replies
+    # must not stall meanwhile
+    import threading
+
+    from bailian_geo_agent.tools.coords import Coordinate
+    from bailian_geo_agent.tools.providers import trips
+
+    threads: list[int] = []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return best_order(*args, **kwargs)
+
+    async def route(points):
+        legs = [trips.TripLeg(k, k + 1, 1.0, 1.0) for k in range(len(points) - 1)]
+        return trips.TripRoute(mode="driving", legs=legs)
+
+    monkeypatch.setattr(trips, "best_order", recording)
+    n = 25
+    matrix = trips.TravelMatrix(
+        mode="driving", points=[Coordinate(116 + k / 100, 39.9, "gcj02") for k in range(n)],
+        durations_s=_matrix(random.Random(7), n, symmetric=False),
+        distances_m=[[1.0] * n for _ in range(n)])
+    found = await trips.order_and_route(matrix, route, fixed_start=True, fixed_end=False,
+                                        roundtrip=False, replace_legs=True)
+    assert sorted(found.order) == list(range(n)) and found.method == "heuristic"
+    assert threads and threads[0] != threading.get_ident()

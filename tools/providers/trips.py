@@ -10,6 +10,7 @@ puts the places' names into the message.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable
@@ -166,8 +167,11 @@ async def order_and_route(
     gaps = unreachable(matrix.durations_s)
     if gaps:
         raise UnreachablePlacesError(gaps)
-    found = best_order(matrix.durations_s, start=0 if fixed_start else None,
-                       end=n - 1 if fixed_end and not roundtrip else None, cycle=roundtrip)
+    # up to a few hundred ms of pure Python for 25 places: off the event loop (other replies
+    # stream meanwhile)
+    found = await asyncio.to_thread(
+        best_order, matrix.durations_s, start=0 if fixed_start else None,
+        end=n - 1 if fixed_end and not roundtrip else None, cycle=roundtrip)
     if math.isinf(found.cost):
         missing = sorted({i for i in range(n) for j in range(n)
                           if i != j and matrix.durations_s[i][j] is None})
