@@ -32,8 +32,8 @@ from bailian_geo_agent.tools.map_commands import (
     DrawRoute,
     LabelledPoint,
     Stop,
+    thin,
 )
-from bailian_geo_agent.tools.map_ops import thin
 from bailian_geo_agent.tools.providers.base import Poi
 from bailian_geo_agent.tools.routes import compute_route
 from pydantic import BaseModel, Field

@@ -43,6 +43,7 @@ from bailian_geo_agent.tools.map_commands import (
     LayerCommand,
     MapCommand,
     parse_map_action,
+    thin,
 )
 
 if TYPE_CHECKING:
@@ -131,6 +132,14 @@ class Scene:
     def empty(self) -> bool:
         """Nothing to draw."""
         return not (self.points or self.lines or self.areas)
+
+    def to(self, crs: CRS) -> Scene:
+        """The same scene with every point in ``crs``."""
+        return Scene(
+            [Point(p.at.to(crs), p.label, p.color, p.number, p.layer) for p in self.points],
+            [Line(tuple(c.to(crs) for c in x.path), x.color, x.layer) for x in self.lines],
+            [Area(tuple(tuple(tuple(c.to(crs) for c in ring) for ring in polygon)
+                        for polygon in a.polygons), a.color, a.layer) for a in self.areas])
 
     def coordinates(self) -> list[Coordinate]:
         """Every vertex and point."""
@@ -338,12 +347,7 @@ def amap_params(scene: Scene, size: tuple[int, int]) -> dict[str, str]:
     """The ``/v3/staticmap`` query (all but the key) drawing ``scene`` in GCJ-02: zoom and
     centre fitted; stops then markers (10 at most), lines then areas (4 at most)."""
     width, height = size
-    gcj = Scene([_moved(p, "gcj02") for p in scene.points],
-                [Line(tuple(c.to("gcj02") for c in x.path), x.color, x.layer)
-                 for x in scene.lines],
-                [Area(tuple(tuple(tuple(c.to("gcj02") for c in ring) for ring in polygon)
-                            for polygon in a.polygons), a.color, a.layer)
-                 for a in scene.areas])
+    gcj = scene.to("gcj02")
     view = fit_view(gcj.coordinates(), size, AMAP_MAX_ZOOM)
     lng, lat = view.center()
     params = {"location": f"{lng:.6f},{lat:.6f}", "zoom": str(view.zoom),
@@ -368,10 +372,6 @@ def amap_params(scene: Scene, size: tuple[int, int]) -> dict[str, str]:
     return params
 
 
-def _moved(point: Point, crs: CRS) -> Point:
-    return Point(point.at.to(crs), point.label, point.color, point.number, point.layer)
-
-
 def _amap_color(color: str) -> str:
     return "0x" + color.removeprefix("#").upper()
 
@@ -389,14 +389,6 @@ def _amap_points(path: Sequence[Coordinate]) -> str:
     return ";".join(c.lnglat(6) for c in thin(path, AMAP_PATH_POINTS))
 
 
-def thin(path: Sequence[Coordinate], limit: int) -> list[Coordinate]:
-    """At most ``limit`` vertices of ``path``, evenly picked, its ends kept."""
-    if len(path) <= limit:
-        return list(path)
-    step = (len(path) - 1) / (limit - 1)
-    return [path[round(i * step)] for i in range(limit)]
-
-
 # -- tiles
 
 
@@ -411,12 +403,7 @@ def _pil() -> Any:
 async def _render_tiles(scene: Scene, size: tuple[int, int], config: GeoConfig,
                         http: HttpClient) -> bytes:
     image_module, draw_module, font_module = _pil()
-    wgs = Scene([_moved(p, "wgs84") for p in scene.points],
-                [Line(tuple(c.to("wgs84") for c in x.path), x.color, x.layer)
-                 for x in scene.lines],
-                [Area(tuple(tuple(tuple(c.to("wgs84") for c in ring) for ring in polygon)
-                            for polygon in a.polygons), a.color, a.layer)
-                 for a in scene.areas])
+    wgs = scene.to("wgs84")
     view = fit_view(wgs.coordinates(), size, MAX_TILE_ZOOM)
     canvas = await _base_map(view, config, http, image_module)
     overlay = image_module.new("RGBA", canvas.size, (0, 0, 0, 0))

@@ -26,7 +26,6 @@ from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError, OutOfCoverageError
 from bailian_geo_agent.tools.links import Link, family_from, place_links, route_links
 from bailian_geo_agent.tools.map_commands import (
-    MAX_PATH_POINTS,
     AddStops,
     Bounds,
     DrawRoute,
@@ -35,6 +34,7 @@ from bailian_geo_agent.tools.map_commands import (
     MapCommand,
     MapPoint,
     Stop,
+    thin,
 )
 from bailian_geo_agent.tools.providers.trips import (
     OptimalTrip,
@@ -245,7 +245,7 @@ class PlanTripTool(GeoTool):
                labels: list[str], layer: str | None, color: str | None) -> DrawRoute:
         crs = self._crs()
         path = [p.to(crs) for leg in legs for p in leg.path]
-        path = _thin([p for k, p in enumerate(path) if k == 0 or p != path[k - 1]])
+        path = thin([p for k, p in enumerate(path) if k == 0 or p != path[k - 1]])
         if len(path) < 2:
             path = [points[legs[0].from_index].to(crs), points[legs[-1].to_index].to(crs)]
         first, last = legs[0], legs[-1]
@@ -275,14 +275,6 @@ class PlanTripTool(GeoTool):
 def _layered(layer: str | None, color: str | None) -> dict[str, str]:
     """``layer``/``color`` keyword arguments, absent (not null) when not set."""
     return {k: v for k, v in (("layer", layer), ("color", color)) if v is not None}
-
-
-def _thin(points: list[Coordinate], limit: int = MAX_PATH_POINTS) -> list[Coordinate]:
-    """At most ``limit`` points, evenly picked, the ends kept."""
-    if len(points) <= limit:
-        return points
-    step = (len(points) - 1) / (limit - 1)
-    return [points[round(k * step)] for k in range(limit)]
 
 
 def _names(labels: list[str], indices: list[int]) -> str:

@@ -23,6 +23,7 @@ from bailian_geo_agent.tools.errors import (
     ProviderUnavailableError,
 )
 from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.map_commands import thin
 from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone, IsochroneMode
 from bailian_geo_agent.tools.providers.base import Poi
 from bailian_geo_agent.tools.providers.osm import Nominatim, Overpass
@@ -132,10 +133,7 @@ async def pois_along(
     category: str | None, radius_m: int, limit: int,
 ) -> list[Poi]:
     """One Overpass query around the (thinned) line."""
-    points = [p.to("wgs84") for p in path]
-    if len(points) > MAX_LINE_POINTS:
-        step = (len(points) - 1) / (MAX_LINE_POINTS - 1)
-        points = [points[round(i * step)] for i in range(MAX_LINE_POINTS)]
+    points = thin([p.to("wgs84") for p in path], MAX_LINE_POINTS)
     line = ",".join(f"{p.lat:.6f},{p.lng:.6f}" for p in points)
     filters = Overpass.filters(keywords, category)
     ql = (f"[out:json][timeout:25];nwr{filters}(around:{int(radius_m)},{line});"
