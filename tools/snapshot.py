@@ -19,7 +19,6 @@ The tile renderers on PyPI (``staticmap``, ``py-staticmaps``) fetch tiles themse
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -34,6 +33,7 @@ from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.cache import TTLCache
 from bailian_geo_agent.tools.coords import CRS, Coordinate, out_of_china
 from bailian_geo_agent.tools.errors import GeoProviderError
+from bailian_geo_agent.tools.infra import gather_limited
 from bailian_geo_agent.tools.map_commands import (
     AddMarkers,
     AddStops,
@@ -458,17 +458,15 @@ async def _base_map(view: View, config: GeoConfig, http: HttpClient,
     count = 2**view.zoom
     first_x, last_x = math.floor(left / TILE), math.floor((left + view.width - 1) / TILE)
     first_y, last_y = math.floor(top / TILE), math.floor((top + view.height - 1) / TILE)
-    gate = asyncio.Semaphore(TILE_CONCURRENCY)
 
     async def fetch(tx: int, ty: int) -> tuple[int, int, Any]:
-        async with gate:
-            tile = await _tile(config.tile_url, view.zoom, tx % count, ty, http, image_module,
-                               config.cache_ttl)
+        tile = await _tile(config.tile_url, view.zoom, tx % count, ty, http, image_module,
+                           config.cache_ttl)
         return tx, ty, tile
 
     jobs = [fetch(tx, ty) for tx in range(first_x, last_x + 1)
             for ty in range(max(0, first_y), min(count - 1, last_y) + 1)]
-    for tx, ty, tile in await asyncio.gather(*jobs):
+    for tx, ty, tile in await gather_limited(jobs, TILE_CONCURRENCY):
         canvas.paste(tile, (round(tx * TILE - left), round(ty * TILE - top)))
     return canvas
 

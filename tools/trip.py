@@ -9,7 +9,6 @@ draw_route per day, fit_bounds], "links": [...]}`` (a day per ``layer`` and colo
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.infra import gather_limited
 from bailian_geo_agent.tools.links import Link, family_from, place_links, route_links
 from bailian_geo_agent.tools.map_commands import (
     AddStops,
@@ -119,23 +119,19 @@ class PlanTripTool(GeoTool):
     async def _resolve(self, args: TripInput) -> tuple[list[Coordinate], list[str]]:
         """Every place as a point in the provider's system, and its label; raises
         ``NotFoundError`` naming every place that cannot be found."""
-        gate = asyncio.Semaphore(PARALLEL_LOOKUPS)
-
-        async def locate(place: str) -> tuple[Coordinate, str]:
-            async with gate:
+        async def locate(place: str) -> tuple[Coordinate, str] | NotFoundError:
+            try:
                 return await self._locate(place, args)
+            except NotFoundError as exc:  # named with the others below
+                return exc
 
-        results = await asyncio.gather(*(locate(p) for p in args.places),
-                                       return_exceptions=True)
+        results = await gather_limited((locate(p) for p in args.places), PARALLEL_LOOKUPS)
         missing = [p for p, r in zip(args.places, results, strict=True)
                    if isinstance(r, NotFoundError)]
         if missing:
             raise NotFoundError(message_text(
                 "trip_places_not_found",
                 places=message_text("geo_name_separator").join(missing)))
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
         found = [r for r in results if isinstance(r, tuple)]
         return [point for point, _ in found], [label for _, label in found]
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools import geometry
 from bailian_geo_agent.tools.coords import Coordinate
 from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.infra import gather_limited
 from bailian_geo_agent.tools.providers.amap_fields import NAME, _list, location, text
 from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone, IsochroneMode
 from bailian_geo_agent.tools.providers.base import Poi
@@ -151,17 +151,16 @@ async def pois_along(
     # the line falls between them (the caller keeps only what is within radius_m)
     spacing = line.length_m / max(1, len(samples) - 1)
     reach = min(50000, math.ceil(math.hypot(spacing / 2, radius_m)))
-    gate = asyncio.Semaphore(CONCURRENT_SEARCHES)
 
     async def around(lng: float, lat: float) -> list[Poi]:
-        async with gate:
-            try:
-                return await provider.nearby_poi(Coordinate(lng, lat, "gcj02"), keywords,
-                                                 category, reach, 25)
-            except NotFoundError:
-                return []
+        try:
+            return await provider.nearby_poi(Coordinate(lng, lat, "gcj02"), keywords,
+                                             category, reach, 25)
+        except NotFoundError:
+            return []
 
-    found = await asyncio.gather(*(around(lng, lat) for lng, lat in samples))
+    found = await gather_limited((around(lng, lat) for lng, lat in samples),
+                                 CONCURRENT_SEARCHES)
     merged: dict[str, Poi] = {}
     for pois in found:
         for poi in pois:

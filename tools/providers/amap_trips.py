@@ -19,13 +19,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from bailian_geo_agent.tools.coords import Coordinate, haversine_m, out_of_china
+from bailian_geo_agent.tools.infra import gather_limited
 from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, text
 from bailian_geo_agent.tools.providers.base import Route
 from bailian_geo_agent.tools.providers.extras import DistanceMatrix
@@ -75,13 +75,7 @@ class AmapTripCalls(Protocol):
 
 
 async def _bounded(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
-    gate = asyncio.Semaphore(PARALLEL_CALLS)
-
-    async def one(call: Callable[[], Awaitable[T]]) -> T:
-        async with gate:
-            return await call()
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
+    return await gather_limited((call() for call in calls), PARALLEL_CALLS)
 
 
 def _gcj(points: list[Coordinate]) -> list[Coordinate]:
