@@ -254,6 +254,8 @@ async def test_open_boundary_from_nominatim_polygons(open_provider, fake_open):
         content, artifact = await call(tool, area="Paris 7e", check="eiffel")
     request = next(r for r in fake_open.requests if r.params.get("polygon_geojson") == "1")
     assert request.params["polygon_threshold"] == "0.0005"
+    # names in the words' language, as the open geocoding asks (not Chinese for "Paris 7e")
+    assert request.params["accept-language"] == "en"
     draw, marker = commands(artifact)
     assert marker.markers[0].crs == "wgs84"
     assert draw.kind == "district" and draw.crs == "wgs84" and len(draw.polygons) == 2

@@ -26,6 +26,7 @@ from bailian_geo_agent.tools.http import HttpClient
 from bailian_geo_agent.tools.map_commands import thin
 from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone, IsochroneMode
 from bailian_geo_agent.tools.providers.base import Poi
+from bailian_geo_agent.tools.providers.open_meteo import has_cjk
 from bailian_geo_agent.tools.providers.osm import Nominatim, Overpass
 
 COSTING = {"driving": "auto", "walking": "pedestrian", "cycling": "bicycle"}
@@ -85,13 +86,15 @@ async def area_boundary(provider: OpenAreaParts, name: str, city: str | None) ->
     """The outline of the first Nominatim match that has one."""
     nominatim = provider.nominatim
     query = f"{name}, {city}" if city else name
+    language = "zh" if has_cjk(query) else "en"  # names as the open geocoding gives them
 
     async def load() -> Any:
         params = {"q": query, "limit": "5", "polygon_geojson": "1",
-                  "polygon_threshold": POLYGON_THRESHOLD, "accept-language": "zh"}
+                  "polygon_threshold": POLYGON_THRESHOLD, "accept-language": language}
         return await nominatim._get("/search", params)
 
-    data = await provider.cache.get_or_load(make_key("nominatim-area", query), load, 86400)
+    data = await provider.cache.get_or_load(make_key("nominatim-area", query, language), load,
+                                            86400)
     for item in data if isinstance(data, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("geojson"), dict):
             continue
