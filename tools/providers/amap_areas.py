@@ -44,6 +44,8 @@ class AmapAreaCalls(Protocol):
 
     def _coverage(self, point: Coordinate) -> None: ...
 
+    async def resolve_adcode(self, place: str) -> tuple[str, str]: ...
+
     async def nearby_poi(
         self, center: Coordinate, keywords: str | None, category: str | None, radius_m: int,
         limit: int,
@@ -78,12 +80,11 @@ def _region_prefix(adcode: str) -> str:
 
 async def _city_prefix(provider: AmapAreaCalls, city: str) -> str:
     """The adcode prefix of ``city`` (empty when AMap does not know it)."""
-    data = await provider.call("/v3/config/district", {"keywords": city, "subdistrict": "0"},
-                              ttl=86400)
-    for item in _list(data, "districts"):
-        if isinstance(item, dict) and text(item.get("adcode")):
-            return _region_prefix(text(item.get("adcode")))
-    return ""
+    try:
+        adcode, _ = await provider.resolve_adcode(city)
+    except NotFoundError:
+        return ""
+    return _region_prefix(adcode)
 
 
 async def area_boundary(provider: AmapAreaCalls, name: str, city: str | None) -> AreaBoundary:
