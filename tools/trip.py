@@ -166,7 +166,7 @@ class PlanTripTool(GeoTool):
             "trip_header", mode=_mode_text(args.mode), source=source, count=len(trip.order),
             distance=format_distance(trip.route.distance_m),
             duration=format_duration(trip.route.duration_s),
-            method=message_text(f"trip_method_{trip.method}"))]
+            method=_method_text(trip))]
         if args.round_trip:
             lines.append(message_text("trip_round", place=labels[trip.order[0]]))
         commands: list[MapCommand] = []
@@ -271,6 +271,12 @@ class PlanTripTool(GeoTool):
 def _layered(layer: str | None, color: str | None) -> dict[str, str]:
     """``layer``/``color`` keyword arguments, absent (not null) when not set."""
     return {k: v for k, v in (("layer", layer), ("color", color)) if v is not None}
+
+
+def _method_text(trip: OptimalTrip) -> str:
+    if trip.method == "heuristic" and trip.gap is not None:
+        return message_text("trip_method_heuristic_bound", gap=f"{trip.gap * 100:.1f}")
+    return message_text(f"trip_method_{trip.method}")
 
 
 def _names(labels: list[str], indices: list[int]) -> str:

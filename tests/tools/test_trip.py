@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,8 @@ def test_more_than_16_places_between_the_ends_take_two_driving_calls(amap, fake_
     assert [len(c.params["waypoints"].split(";")) for c in calls] == [16, 1]
     assert calls[0].params["destination"] == calls[1].params["origin"]
     assert "启发式" in message.content or "heuristic" in message.content
+    # and how far from the best order it may be, from a computed lower bound
+    assert re.search(r"(至多比最优顺序多|at most )\d+\.\d%", message.content), message.content
 
 
 def test_walking_trip_routes_each_leg(amap_trip, fake_amap: FakeAmap):

@@ -82,6 +82,32 @@ def test_more_than_the_exact_limit_uses_the_heuristic_and_keeps_fixed_ends() -> 
     assert found.order[0] == 0 and found.order[-1] == 24 and sorted(found.order) == list(range(25))
 
 
+def test_the_lower_bound_never_exceeds_the_optimum_and_is_close_to_it() -> None:
+    # the bound a heuristic order's stated gap rests on: checked against the exact optimum
+    rng = random.Random(11)
+    ratios = []
+    for k in range(12):
+        matrix = _matrix(rng, rng.randint(4, 10), symmetric=k % 2 == 0)
+        n = len(matrix)
+        for start, end, cycle in ((None, None, False), (0, None, True), (0, None, False),
+                                  (0, n - 1, False), (None, n - 1, False)):
+            exact = best_order(matrix, start=start, end=end, cycle=cycle).cost
+            bound = trip_order.lower_bound(matrix, start=start, end=end, cycle=cycle,
+                                           upper=exact)
+            assert bound <= exact + 1e-9
+            ratios.append(bound / exact)
+    assert min(ratios) > 0.85 and sum(ratios) / len(ratios) > 0.95
+
+
+def test_a_heuristic_order_states_its_gap_from_the_bound() -> None:
+    rng = random.Random(5)
+    for start, end, cycle in ((None, None, False), (0, None, True), (0, 24, False)):
+        found = best_order(_matrix(rng, 25, symmetric=False), start=start, end=end, cycle=cycle)
+        assert found.method == "heuristic" and found.gap is not None
+        assert 0 <= found.gap < 0.15
+    assert best_order(_matrix(rng, 8, symmetric=False)).gap is None  # exact: nothing to state
+
+
 def test_a_gap_in_the_matrix() -> None:
     matrix = [[None, 1.0, None], [1.0, None, None], [None, None, None]]
     assert unreachable(matrix) == [2]

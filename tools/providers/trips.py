@@ -82,6 +82,8 @@ class OptimalTrip:
     route: TripRoute
     method: OrderMethod
     roundtrip: bool = False
+    gap: float | None = None
+    """A heuristic order's most above the best order (a fraction, from a computed bound)."""
 
 
 class PlacesError(Exception):
@@ -184,4 +186,5 @@ async def order_and_route(
             leg.distance_m = matrix.distances_m[leg.from_index][leg.to_index]
             leg.duration_s = matrix.durations_s[leg.from_index][leg.to_index]
     method = "given" if n == 2 else found.method
-    return OptimalTrip(order=found.order, route=trip_route, method=method, roundtrip=roundtrip)
+    return OptimalTrip(order=found.order, route=trip_route, method=method, roundtrip=roundtrip,
+                       gap=found.gap)
