@@ -34,6 +34,26 @@ def square(w: float, s: float, e: float, n: float) -> list[tuple[float, float]]:
     return [(w, s), (e, s), (e, n), (w, n), (w, s)]
 
 
+def test_an_outline_of_a_thousand_islands_is_read_in_well_under_a_second():
+    # a coastal province's polyline has hundreds of rings: united one by one into a growing
+    # shape they took 8 s of the event loop (quadratic), pairwise in rounds 0.1 s
+    import math
+    import time
+
+    def ring(cx: float, cy: float, r: float, n: int) -> list[tuple[float, float]]:
+        return [(cx + r * math.cos(2 * math.pi * k / n), cy + r * math.sin(2 * math.pi * k / n))
+                for k in range(n)]
+
+    islands = [ring(120 + (i % 40) * 0.05, 30 + (i // 40) * 0.05, 0.02, 50) for i in range(1000)]
+    lake = ring(125, 30, 0.5, 200)
+    began = time.perf_counter()
+    area = geometry.from_rings([ring(125, 30, 1, 2000), lake, *islands])
+    assert time.perf_counter() - began < 2.0
+    assert len(area.geoms) == 1001  # the mainland (with its lake as a hole) and the islands
+    mainland = max(area.geoms, key=lambda p: p.area)
+    assert len(mainland.interiors) == 1
+
+
 def test_rings_without_roles_follow_the_even_odd_rule():
     outer, hole, island = square(0, 0, 0.1, 0.1), square(0.02, 0.02, 0.08, 0.08), \
         square(0.04, 0.04, 0.06, 0.06)
