@@ -26,7 +26,14 @@ from typing import Any, Protocol, TypeVar
 
 from bailian_geo_agent.tools.coords import Coordinate, haversine_m, out_of_china
 from bailian_geo_agent.tools.infra import gather_limited
-from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, text
+from bailian_geo_agent.tools.providers.amap_fields import (
+    NAME,
+    _dict,
+    _list,
+    location,
+    number,
+    text,
+)
 from bailian_geo_agent.tools.providers.base import Route
 from bailian_geo_agent.tools.providers.extras import DistanceMatrix
 from bailian_geo_agent.tools.providers.trips import (
@@ -146,14 +153,7 @@ def _driving_line(data: dict[str, Any]) -> tuple[list[Coordinate], float, float]
             point = location(pair)
             if point is not None and (not line or line[-1] != point):
                 line.append(point)
-    return line, _float(best.get("distance")), _float(best.get("duration"))
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(text(value) or 0)
-    except ValueError:
-        return 0.0
+    return line, number(best.get("distance")) or 0.0, number(best.get("duration")) or 0.0
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
