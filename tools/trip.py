@@ -20,8 +20,9 @@ from bailian_geo_agent.tools.common import (
     format_distance,
     format_duration,
     mode_name,
+    resolve_point,
 )
-from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
+from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError, OutOfCoverageError
 from bailian_geo_agent.tools.infra import gather_limited
 from bailian_geo_agent.tools.links import Link, family_from, place_links, route_links
@@ -136,21 +137,17 @@ class PlanTripTool(GeoTool):
         return [point for point, _ in found], [label for _, label in found]
 
     async def _locate(self, place: str, args: TripInput) -> tuple[Coordinate, str]:
-        target: CRS = self.geo.crs
-        parsed = parse_lnglat(place, args.crs)
-        if parsed is not None:
-            return parsed.to(target), place
+        """A place (an AMap POI id, ``lng,lat`` or a name) in the provider's system, labelled
+        by the POI's name or the user's own words."""
         detail = getattr(self.geo, "poi_detail", None)
         if _POI_ID.match(place) and detail is not None:
             poi = await detail(place)
             if poi.location is None:
                 raise NotFoundError(message_text("geo_place_not_located", place=place))
-            return poi.location.to(target), poi.name or place
-        found = await self.geo.geocode(place, args.city)
-        top = next((p for p in found if p.location is not None), None)
-        if top is None or top.location is None:
-            raise NotFoundError(message_text("geo_place_not_located", place=place))
-        return top.location.to(target), place
+            return poi.location.to(self.geo.crs), poi.name or place
+        point, _ = await resolve_point(self.geo, place=place, lng=None, lat=None, crs=args.crs,
+                                       city=args.city)
+        return point, place
 
     # ------------------------------------------------------------------ the answer
 
