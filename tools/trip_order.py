@@ -89,6 +89,8 @@ def best_order(
         return Order(order, path_cost(costs, order, cycle), "exact")
     order = _heuristic(costs, start, end, cycle)
     cost = path_cost(costs, order, cycle)
+    if math.isinf(cost):  # no order has a route for every leg: nothing to bound
+        return Order(order, cost, "heuristic")
     bound = lower_bound(costs, start=start, end=end, cycle=cycle, upper=cost)
     return Order(order, cost, "heuristic", bound)
 
