@@ -155,7 +155,8 @@ class PlanTripTool(GeoTool):
                 labels: list[str], provider: str) -> tuple[str, dict[str, Any]]:
         legs = trip.route.legs
         stay = args.stay_minutes * 60.0
-        days = (split_days([leg.duration_s or 0.0 for leg in legs], stay, args.day_hours * 3600)
+        days = (split_days([leg.duration_s or 0.0 for leg in legs], stay, args.day_hours * 3600,
+                           stay_at_end=not args.round_trip)  # back at the start: no visit
                 if args.day_hours else [list(range(len(legs)))])
         number = {place: k for k, place in enumerate(trip.order, 1)}
         source = trip.route.source or provider

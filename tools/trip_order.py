@@ -294,16 +294,19 @@ def _one_tree(w: list[list[float]], weights: list[float], tree: list[int], speci
 
 
 def split_days(
-    leg_seconds: Sequence[float], stay_seconds: float, budget_seconds: float
+    leg_seconds: Sequence[float], stay_seconds: float, budget_seconds: float, *,
+    stay_at_end: bool = True,
 ) -> list[list[int]]:
     """The legs of each day, greedily: a day takes legs (each with the stay at the place it
     reaches) while its time stays within the budget; a day has at least one leg. The stay at
-    the first place counts on day 1."""
+    the first place counts on day 1; none at the end of the last leg unless ``stay_at_end`` (a
+    round trip's last leg comes back to the start)."""
     days: list[list[int]] = []
     used = stay_seconds
     current: list[int] = []
+    last = len(leg_seconds) - 1
     for index, seconds in enumerate(leg_seconds):
-        need = seconds + stay_seconds
+        need = seconds + (stay_seconds if stay_at_end or index < last else 0.0)
         if current and used + need > budget_seconds:
             days.append(current)
             current, used = [], 0.0  # the stay where it starts ended the day before

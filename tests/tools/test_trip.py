@@ -282,6 +282,17 @@ def test_in_the_toolkit_right_after_plan_route(amap):
     assert names[names.index("plan_route") + 1] == "plan_trip"
 
 
+def test_a_round_trip_counts_no_stay_back_at_the_start(amap_trip):
+    # 5 places, 90 minutes at each, about an hour on the way: 8.5 hours, within a 9-hour day
+    # (with a stay counted at the return too, the way back was a second day)
+    message = call(amap_trip, {"places": DAY_TRIP, "round_trip": True, "day_hours": 9,
+                               "stay_minutes": 90})
+    assert message.status == "success", message.content
+    routes = [c for c in _commands(message) if c["op"] == "draw_route"]
+    assert len(routes) == 1 and "layer" not in routes[0]
+    assert routes[0]["origin"]["label"] == routes[0]["destination"]["label"] == "故宫"
+
+
 def test_schema_sent_to_the_model_is_small(amap_trip):
     from langchain_core.utils.function_calling import convert_to_openai_tool
 

@@ -120,6 +120,9 @@ def test_days_take_legs_while_the_budget_lasts() -> None:
     assert split_days([hour] * 5, hour, 4 * hour) == [[0], [1, 2], [3, 4]]
     assert split_days([hour] * 3, 0.0, 10 * hour) == [[0, 1, 2]]
     assert split_days([20 * hour, hour], 0.0, 8 * hour) == [[0], [1]]  # a long leg: a day
+    # a round trip's last leg comes back to the start: no stay there, so it fits the day
+    assert split_days([hour] * 3, hour, 6 * hour, stay_at_end=False) == [[0, 1, 2]]
+    assert split_days([hour] * 3, hour, 6 * hour) == [[0, 1], [2]]
 
 
 async def test_the_order_is_found_off_the_event_loop(monkeypatch):
