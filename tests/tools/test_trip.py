@@ -138,8 +138,22 @@ def test_day_split_gives_each_day_its_layer_colour_and_route(amap_trip):
     assert "Day 1: 故宫 → " in message.content and "Day 2: " in message.content
 
 
-def test_open_round_trip_uses_osrm_trip(open_trip, fake_open: FakeOpenProviders):
+def test_open_round_trip_up_to_12_places_is_exact_from_the_table(open_trip, fake_open):
+    # OSRM's /trip orders by farthest insertion (approximate): up to 12 places the order is
+    # exact, from /table, and /route goes through it
     places = ["2.2945,48.8583", "2.3376,48.8606", "2.3522,48.8566", "2.2950,48.8738"]
+    with use_language("en"):
+        message = call(open_trip, {"places": places, "crs": "wgs84", "round_trip": True,
+                                   "mode": "walking"})
+    assert message.status == "success", message.content
+    assert [r.path.split("/")[1] for r in fake_open.requests] == ["table", "route"]
+    assert "optimal order (exact)" in message.content.splitlines()[0]
+    route = _commands(message)[1]
+    assert route["origin"]["label"] == route["destination"]["label"] == places[0]
+
+
+def test_open_round_trip_of_many_places_uses_osrm_trip(open_trip, fake_open: FakeOpenProviders):
+    places = [f"{2.29 + 0.005 * k:.4f},{48.85 + 0.002 * (k % 5):.4f}" for k in range(14)]
     message = call(open_trip, {"places": places, "crs": "wgs84", "round_trip": True,
                                "mode": "walking"})
     assert message.status == "success", message.content
@@ -148,10 +162,10 @@ def test_open_round_trip_uses_osrm_trip(open_trip, fake_open: FakeOpenProviders)
     assert trip.params == {"roundtrip": "true", "source": "first", "destination": "any",
                            "overview": "full", "geometries": "geojson"}
     commands = _commands(message)
-    assert commands[0]["stops"][0]["label"] == "2.2945,48.8583"
+    assert commands[0]["stops"][0]["label"] == places[0]
     assert commands[1]["crs"] == "wgs84" and commands[1]["mode"] == "walking"
     kinds = [link["kind"] for link in message.artifact["links"]]
-    assert kinds[0] == "osm_directions" and kinds.count("geo") == 4
+    assert kinds[0] == "osm_directions" and kinds.count("geo") == 14
 
 
 def test_open_trip_with_free_ends_orders_from_the_table(open_trip, fake_open):
