@@ -1005,6 +1005,18 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     },
     "cli_source": {"zh": "  📰 {title} {url}", "en": "  📰 {title} {url}"},
     "page_sources": {"zh": "网页来源", "en": "Web sources"},
+    # -- review
+    "trip_method_heuristic_bound": {
+        "zh": "顺序由启发式算法得出，路上用时至多比最优顺序多{gap}%（按算出的下界）",
+        "en": "order by a heuristic, at most {gap}% more time on the way than the best order "
+        "(by a computed lower bound)",
+    },
+    "areas_same_name": {
+        "zh": "注意：有{count}个区域叫这个名字，这里用的是行政区划代码{adcode}的那个；"
+        "若不是，请给出所在城市（city）。",
+        "en": "Note: {count} areas have this name; this is the one with area code {adcode}. If "
+        "it is not the one meant, give its city (city).",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -24,7 +24,7 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import NotFoundError
-from bailian_geo_agent.tools.links import links_dicts, place_links, route_links
+from bailian_geo_agent.tools.links import family_from, links_dicts, place_links, route_links
 from bailian_geo_agent.tools.map_commands import (
     DIGITS,
     MAX_STOPS,
@@ -32,8 +32,8 @@ from bailian_geo_agent.tools.map_commands import (
     DrawRoute,
     LabelledPoint,
     Stop,
+    thin,
 )
-from bailian_geo_agent.tools.map_ops import thin
 from bailian_geo_agent.tools.providers.base import Poi
 from bailian_geo_agent.tools.routes import compute_route
 from pydantic import BaseModel, Field
@@ -131,7 +131,7 @@ class AlongRouteTool(GeoTool):
                 label=truncate(poi.name, 40), number=index,
                 description=message_text("along_stop_note", detour=format_distance(2 * off)),
             ))
-        family: Literal["amap", "open"] = "amap" if crs == "gcj02" else "open"
+        family = family_from(route, self.geo)  # the route's own data (either, under a fallback)
         top = ranked[0][0]
         assert top.location is not None
         links = [*route_links([(route.origin, a_label), (route.destination, b_label)],

@@ -21,7 +21,7 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError
-from bailian_geo_agent.tools.links import links_dicts, place_links
+from bailian_geo_agent.tools.links import family_of, links_dicts, place_links
 from bailian_geo_agent.tools.map_commands import (
     DIGITS,
     MAX_AREA_POINTS,
@@ -38,10 +38,6 @@ AREA_COLOR = "#7048e8"
 REACH_COLOR = "#2b8a3e"
 BOUNDARY_TOLERANCE_M = 30.0
 """Closer than this to the outline, a point's side is uncertain (outlines are approximate)."""
-
-
-def _family(crs: CRS) -> Literal["amap", "open"]:
-    return "amap" if crs == "gcj02" else "open"
 
 
 def _multipolygon(polygons: list[geometry.Rings]) -> MultiPolygon:
@@ -96,8 +92,11 @@ class AreaBoundaryTool(GeoTool):
         after = geometry.vertex_count(_multipolygon(command.polygons))
         if after < before:
             lines.append(message_text("areas_simplified", before=before, after=after))
+        if boundary.same_name > 1:
+            lines.append(message_text("areas_same_name", count=boundary.same_name,
+                                      adcode=boundary.adcode or "-"))
         actions = [command.to_dict()]
-        family = _family(boundary.crs)
+        family = family_of(boundary)
         links = place_links(boundary.center, boundary.name, family) if boundary.center else []
         if args.check is not None:
             point, label = await resolve_point(self.geo, place=args.check, lng=None, lat=None,
@@ -161,6 +160,6 @@ class ReachableAreaTool(GeoTool):
             lines.append(message_text("areas_reach_router"))
         here = found.center.to(found.crs)
         marker = AddMarkers(markers=[_marker(here, label, title)], layer=LAYER)
-        links = place_links(here, label, _family(found.crs))
+        links = place_links(here, label, family_of(found))
         return "\n".join(lines), {"map_actions": [command.to_dict(), marker.to_dict()],
                                   "links": links_dicts(links)}

@@ -191,8 +191,8 @@ async def resolve_point(
     if parsed is not None:
         return parsed.to(target), place
     found = await provider.geocode(place, city)
-    top = found[0]
-    if top.location is None:
+    top = next((p for p in found if p.location is not None), None)
+    if top is None or top.location is None:
         raise NotFoundError(message_text("geo_place_not_located", place=place))
     return top.location.to(target), top.name or place
 

@@ -1,4 +1,5 @@
-"""Small shared plumbing: the package's version and reading a body within a size cap.
+"""Small shared plumbing: the package's version, reading a body within a size cap, and
+awaiting many calls with a few in flight.
 
 The lowest layer (``tools/`` never imports ``agent/``), so the service, the servers and the
 geo tools all use these.
@@ -6,8 +7,13 @@ geo tools all use these.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+import asyncio
+import inspect
+from collections.abc import AsyncIterable, Awaitable, Iterable
 from functools import cache
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DISTRIBUTION = "bailian-geo-agent"
 UNKNOWN_VERSION = "0+unknown"
@@ -49,3 +55,26 @@ async def read_capped(
             raise ResponseTooLarge
         parts.append(piece)
     return b"".join(parts)
+
+
+async def gather_limited(calls: Iterable[Awaitable[T]], limit: int) -> list[T]:
+    """The results of ``calls``, in order, with at most ``limit`` of them running at once (the
+    providers' per-second limits). The first failure cancels those not done and is raised."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    waiting = list(calls)
+    tasks = [asyncio.ensure_future(one(call)) for call in waiting]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for call in waiting:  # those cancelled before they began: closed, never awaited
+            if inspect.iscoroutine(call):
+                call.close()
+        raise

@@ -10,7 +10,8 @@ tools (``{"map_action": command}``). Every point carries its system ``crs``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Self, get_args
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, get_args
 
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from pydantic import (
@@ -32,6 +33,16 @@ MAX_AREA_POINTS = 2000
 """Most vertices of a drawn area, all rings together (longer outlines are simplified)."""
 MAX_STOPS = 25
 """Most numbered stops of one command (a trip's places)."""
+T = TypeVar("T")
+
+
+def thin(points: Sequence[T], limit: int = MAX_PATH_POINTS) -> list[T]:
+    """At most ``limit`` of ``points``, evenly kept, the first and last always."""
+    if len(points) <= limit:
+        return list(points)
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
 
 Lng = Annotated[float, Field(ge=-180, le=180)]
 Lat = Annotated[float, Field(ge=-90, le=90)]

@@ -32,7 +32,6 @@ from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
 from bailian_geo_agent.tools.map_commands import (
     DIGITS,
-    MAX_PATH_POINTS,
     AddMarkers,
     Bounds,
     Clear,
@@ -44,6 +43,7 @@ from bailian_geo_agent.tools.map_commands import (
     MapPoint,
     Marker,
     SetView,
+    thin,
 )
 from bailian_geo_agent.tools.providers.base import RouteMode
 from bailian_geo_agent.tools.routes import compute_route
@@ -206,14 +206,6 @@ class DrawRouteInput(BaseModel):
         if self.path is None and (self.origin is None or self.destination is None):
             raise ValueError("give origin and destination, or a path of at least 2 points")
         return self
-
-
-def thin(points: list[Coordinate], limit: int = MAX_PATH_POINTS) -> list[Coordinate]:
-    """At most ``limit`` points, evenly kept, first and last always kept."""
-    if len(points) <= limit:
-        return points
-    step = (len(points) - 1) / (limit - 1)
-    return [points[round(i * step)] for i in range(limit)]
 
 
 class MapDrawRouteTool(MapTool):

@@ -9,7 +9,6 @@ draw_route per day, fit_bounds], "links": [...]}`` (a day per ``layer`` and colo
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any, Literal
 
@@ -21,12 +20,13 @@ from bailian_geo_agent.tools.common import (
     format_distance,
     format_duration,
     mode_name,
+    resolve_point,
 )
-from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
+from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import InvalidParamsError, NotFoundError, OutOfCoverageError
-from bailian_geo_agent.tools.links import Link, family_of, place_links, route_links
+from bailian_geo_agent.tools.infra import gather_limited
+from bailian_geo_agent.tools.links import Link, family_from, place_links, route_links
 from bailian_geo_agent.tools.map_commands import (
-    MAX_PATH_POINTS,
     AddStops,
     Bounds,
     DrawRoute,
@@ -35,6 +35,7 @@ from bailian_geo_agent.tools.map_commands import (
     MapCommand,
     MapPoint,
     Stop,
+    thin,
 )
 from bailian_geo_agent.tools.providers.trips import (
     OptimalTrip,
@@ -119,42 +120,34 @@ class PlanTripTool(GeoTool):
     async def _resolve(self, args: TripInput) -> tuple[list[Coordinate], list[str]]:
         """Every place as a point in the provider's system, and its label; raises
         ``NotFoundError`` naming every place that cannot be found."""
-        gate = asyncio.Semaphore(PARALLEL_LOOKUPS)
-
-        async def locate(place: str) -> tuple[Coordinate, str]:
-            async with gate:
+        async def locate(place: str) -> tuple[Coordinate, str] | NotFoundError:
+            try:
                 return await self._locate(place, args)
+            except NotFoundError as exc:  # named with the others below
+                return exc
 
-        results = await asyncio.gather(*(locate(p) for p in args.places),
-                                       return_exceptions=True)
+        results = await gather_limited((locate(p) for p in args.places), PARALLEL_LOOKUPS)
         missing = [p for p, r in zip(args.places, results, strict=True)
                    if isinstance(r, NotFoundError)]
         if missing:
             raise NotFoundError(message_text(
                 "trip_places_not_found",
                 places=message_text("geo_name_separator").join(missing)))
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
         found = [r for r in results if isinstance(r, tuple)]
         return [point for point, _ in found], [label for _, label in found]
 
     async def _locate(self, place: str, args: TripInput) -> tuple[Coordinate, str]:
-        target: CRS = self.geo.crs
-        parsed = parse_lnglat(place, args.crs)
-        if parsed is not None:
-            return parsed.to(target), place
+        """A place (an AMap POI id, ``lng,lat`` or a name) in the provider's system, labelled
+        by the POI's name or the user's own words."""
         detail = getattr(self.geo, "poi_detail", None)
         if _POI_ID.match(place) and detail is not None:
             poi = await detail(place)
             if poi.location is None:
                 raise NotFoundError(message_text("geo_place_not_located", place=place))
-            return poi.location.to(target), poi.name or place
-        found = await self.geo.geocode(place, args.city)
-        top = next((p for p in found if p.location is not None), None)
-        if top is None or top.location is None:
-            raise NotFoundError(message_text("geo_place_not_located", place=place))
-        return top.location.to(target), place
+            return poi.location.to(self.geo.crs), poi.name or place
+        point, _ = await resolve_point(self.geo, place=place, lng=None, lat=None, crs=args.crs,
+                                       city=args.city)
+        return point, place
 
     # ------------------------------------------------------------------ the answer
 
@@ -162,7 +155,8 @@ class PlanTripTool(GeoTool):
                 labels: list[str], provider: str) -> tuple[str, dict[str, Any]]:
         legs = trip.route.legs
         stay = args.stay_minutes * 60.0
-        days = (split_days([leg.duration_s or 0.0 for leg in legs], stay, args.day_hours * 3600)
+        days = (split_days([leg.duration_s or 0.0 for leg in legs], stay, args.day_hours * 3600,
+                           stay_at_end=not args.round_trip)  # back at the start: no visit
                 if args.day_hours else [list(range(len(legs)))])
         number = {place: k for k, place in enumerate(trip.order, 1)}
         source = trip.route.source or provider
@@ -170,12 +164,12 @@ class PlanTripTool(GeoTool):
             "trip_header", mode=_mode_text(args.mode), source=source, count=len(trip.order),
             distance=format_distance(trip.route.distance_m),
             duration=format_duration(trip.route.duration_s),
-            method=message_text(f"trip_method_{trip.method}"))]
+            method=_method_text(trip))]
         if args.round_trip:
             lines.append(message_text("trip_round", place=labels[trip.order[0]]))
         commands: list[MapCommand] = []
         links: list[Link] = []
-        family = family_of(self.geo)
+        family = family_from(trip.route, self.geo)  # whose data: under a fallback, either
         split = len(days) > 1
         seen: set[int] = set()
         for day_number, day in enumerate(days, 1):
@@ -245,7 +239,7 @@ class PlanTripTool(GeoTool):
                labels: list[str], layer: str | None, color: str | None) -> DrawRoute:
         crs = self._crs()
         path = [p.to(crs) for leg in legs for p in leg.path]
-        path = _thin([p for k, p in enumerate(path) if k == 0 or p != path[k - 1]])
+        path = thin([p for k, p in enumerate(path) if k == 0 or p != path[k - 1]])
         if len(path) < 2:
             path = [points[legs[0].from_index].to(crs), points[legs[-1].to_index].to(crs)]
         first, last = legs[0], legs[-1]
@@ -277,12 +271,10 @@ def _layered(layer: str | None, color: str | None) -> dict[str, str]:
     return {k: v for k, v in (("layer", layer), ("color", color)) if v is not None}
 
 
-def _thin(points: list[Coordinate], limit: int = MAX_PATH_POINTS) -> list[Coordinate]:
-    """At most ``limit`` points, evenly picked, the ends kept."""
-    if len(points) <= limit:
-        return points
-    step = (len(points) - 1) / (limit - 1)
-    return [points[round(k * step)] for k in range(limit)]
+def _method_text(trip: OptimalTrip) -> str:
+    if trip.method == "heuristic" and trip.gap is not None:
+        return message_text("trip_method_heuristic_bound", gap=f"{trip.gap * 100:.1f}")
+    return message_text(f"trip_method_{trip.method}")
 
 
 def _names(labels: list[str], indices: list[int]) -> str:

@@ -4,7 +4,8 @@ Shapes follow the AMap Web Service docs (lbs.amap.com/api/webservice/guide/api/{
 ipconfig,search}) and what the official ``@amap/amap-maps-mcp-server`` reads from them:
 
 - ``/v3/distance`` -> ``results[]{origin_id, dest_id, distance, duration}`` (ids 1-based strings;
-  ``type`` 0 straight line: ``duration`` "0").
+  ``type`` 0 straight line: ``duration`` "0"; ``type`` 3 walking measures only pairs up to 5 km
+  apart, as the docs say: "3：步行规划距离（仅支持5km之间的距离）").
 - ``/v5/direction/bicycling`` -> ``route{origin, destination, paths[]{distance, duration,
   steps[]{instruction, orientation, road_name, step_distance, cost{duration}, polyline}}}``.
 - ``/v3/direction/transit/integrated`` -> ``route{origin, destination, distance, taxi_cost,
@@ -80,6 +81,10 @@ def _fmt(p: tuple[float, float]) -> str:
     return f"{p[0]:.6f},{p[1]:.6f}"
 
 
+WALKING_LIMIT_M = 5000
+"""``type`` 3 (walking) measures pairs up to 5 km apart (AMap's distance API docs)."""
+
+
 def distance_answer(params: dict[str, str]) -> dict[str, Any]:
     """``/v3/distance``: road distance 1.3x (driving) / 1.2x (walking) the straight line."""
     end = _point(params["destination"])
@@ -88,7 +93,7 @@ def distance_answer(params: dict[str, str]) -> dict[str, Any]:
     results = []
     for i, origin in enumerate(params["origins"].split("|"), 1):
         meters = _meters(_point(origin), end) * factor
-        if kind == "3" and meters > 100000:
+        if kind == "3" and meters > WALKING_LIMIT_M:
             results.append({"origin_id": str(i), "dest_id": "1", "info": "未规划出步行路线",
                             "code": "3"})  # unverified shape of a pair without a route
             continue

@@ -89,3 +89,17 @@ async def test_open_search_along_is_one_overpass_query_around_the_line(open_prov
     assert kinds == ["osm_directions", "geo", "osm_marker"]
     route = parse_map_action(artifact["map_actions"][0])
     assert route.crs == "wgs84" and route.mode == "walking"
+
+
+async def test_fallback_search_along_abroad_carries_open_links(amap, open_provider, fake_open):
+    # AMap (the primary) does not route in Paris: the route and the cafes are OSM data, so
+    # are the links (not AMap's URI API)
+    from bailian_geo_agent.tools.providers.fallback import FallbackProvider
+
+    tool = AlongRouteTool(provider=FallbackProvider(amap, open_provider))
+    content, artifact = await call(tool, origin="2.2944813,48.8582602",
+                                   destination="2.3376441,48.8606111", crs="wgs84",
+                                   keywords="cafe", within_m=200, mode="walking")
+    assert "Café Le Campanella" in content
+    kinds = [link["kind"] for link in artifact["links"]]
+    assert kinds == ["osm_directions", "geo", "osm_marker"]

@@ -34,6 +34,26 @@ def square(w: float, s: float, e: float, n: float) -> list[tuple[float, float]]:
     return [(w, s), (e, s), (e, n), (w, n), (w, s)]
 
 
+def test_an_outline_of_a_thousand_islands_is_read_in_well_under_a_second():
+    # a coastal province's polyline has hundreds of rings: united one by one into a growing
+    # shape they took 8 s of the event loop (quadratic), pairwise in rounds 0.1 s
+    import math
+    import time
+
+    def ring(cx: float, cy: float, r: float, n: int) -> list[tuple[float, float]]:
+        return [(cx + r * math.cos(2 * math.pi * k / n), cy + r * math.sin(2 * math.pi * k / n))
+                for k in range(n)]
+
+    islands = [ring(120 + (i % 40) * 0.05, 30 + (i // 40) * 0.05, 0.02, 50) for i in range(1000)]
+    lake = ring(125, 30, 0.5, 200)
+    began = time.perf_counter()
+    area = geometry.from_rings([ring(125, 30, 1, 2000), lake, *islands])
+    assert time.perf_counter() - began < 2.0
+    assert len(area.geoms) == 1001  # the mainland (with its lake as a hole) and the islands
+    mainland = max(area.geoms, key=lambda p: p.area)
+    assert len(mainland.interiors) == 1
+
+
 def test_rings_without_roles_follow_the_even_odd_rule():
     outer, hole, island = square(0, 0, 0.1, 0.1), square(0.02, 0.02, 0.08, 0.08), \
         square(0.04, 0.04, 0.06, 0.06)
@@ -84,6 +104,38 @@ def _parse(polyline: str) -> list[list[tuple[float, float]]]:
 
 
 # ------------------------------------------------------------------------------ AMap
+
+
+def _two_chaoyang(params: dict[str, str]) -> dict:
+    """The district API's answer for 朝阳区 as it matches across China: Changchun's first."""
+    from tests.fakes.amap import district_answer
+
+    answer = district_answer(params)
+    if params.get("keywords") == "朝阳区":
+        changchun = {"citycode": "0431", "adcode": "220104", "name": "朝阳区",
+                     "center": "125.288319,43.833513", "level": "district", "districts": [],
+                     "polyline": "125.20,43.78;125.36,43.78;125.36,43.89;125.20,43.89;"
+                                 "125.20,43.78"}
+        answer["districts"] = [changchun, *answer["districts"]]
+        answer["count"] = str(len(answer["districts"]))
+    return answer
+
+
+async def test_amap_same_named_districts_the_city_picks_and_the_answer_says(amap, fake_amap):
+    fake_amap.set_response("/v3/config/district", _two_chaoyang)
+    tool = AreaBoundaryTool(provider=amap)
+    with use_language("zh"):
+        content, artifact = await call(tool, area="朝阳区", city="北京",
+                                       check="北京市朝阳区阜通东大街6号")
+    assert "北京市朝阳区阜通东大街6号在朝阳区内" in content
+    assert "有2个区域叫这个名字，这里用的是行政区划代码110105的那个" in content
+    draw = commands(artifact)[0]
+    assert 116.3 < draw.polygons[0][0][0][0] < 116.7  # Beijing's outline, not Changchun's
+    # without a city: the first match, and the answer says there are two
+    with use_language("en"):
+        content, _ = await call(tool, area="朝阳区", check="北京市朝阳区阜通东大街6号")
+    assert "2 areas have this name; this is the one with area code 220104" in content
+    assert "is not inside 朝阳区" in content
 
 
 async def test_amap_district_outline_is_simplified_and_the_check_says_inside(amap, fake_amap):
@@ -189,6 +241,16 @@ async def test_open_reachable_area_posts_valhalla_json_and_keeps_the_hole(
     assert "Valhalla/OpenStreetMap" in content and "isochrone computed on the road" in content
 
 
+async def test_open_reachable_area_is_asked_of_valhalla_once(open_provider, fake_open):
+    # the public FOSSGIS server is shared: the same question again comes from the cache
+    tool = ReachableAreaTool(provider=open_provider)
+    for _ in range(2):
+        await call(tool, place="2.2944813,48.8582602", crs="wgs84", minutes=10, mode="walking")
+    assert sum(r.provider == "valhalla" for r in fake_open.requests) == 1
+    await call(tool, place="2.2944813,48.8582602", crs="wgs84", minutes=15, mode="walking")
+    assert sum(r.provider == "valhalla" for r in fake_open.requests) == 2
+
+
 async def test_open_reachable_area_reads_valhallas_recorded_answer(open_provider):
     tool = ReachableAreaTool(provider=open_provider)
     _content, artifact = await call(tool, place="5.115321,52.078937", crs="wgs84", minutes=15,
@@ -212,6 +274,8 @@ async def test_open_boundary_from_nominatim_polygons(open_provider, fake_open):
         content, artifact = await call(tool, area="Paris 7e", check="eiffel")
     request = next(r for r in fake_open.requests if r.params.get("polygon_geojson") == "1")
     assert request.params["polygon_threshold"] == "0.0005"
+    # names in the words' language, as the open geocoding asks (not Chinese for "Paris 7e")
+    assert request.params["accept-language"] == "en"
     draw, marker = commands(artifact)
     assert marker.markers[0].crs == "wgs84"
     assert draw.kind == "district" and draw.crs == "wgs84" and len(draw.polygons) == 2

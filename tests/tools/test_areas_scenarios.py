@@ -86,7 +86,9 @@ async def test_reachable_area(service, fake_dashscope, fake_amap):
     area = next(e["action"] for e in events if e["type"] == "map_action")
     assert (area["kind"], area["label"], area["crs"]) == ("isochrone", "步行15分钟可达", "gcj02")
     assert fake_amap.requests_to("/v3/distance")[0].params["type"] == "3"
-    assert "分辨率227米" in text_of(events) and "单向" in text_of(events)
+    assert text_of(events) == (
+        "结果：估算方法：高德没有等时圈接口，按网格（分辨率227米）查询97个网格点到出发点的用时，"
+        "45个点在时限内；用时是从网格点到出发点（单向，驾车时可能与反方向不同）。")
 
 
 async def test_point_in_district_check(service, fake_dashscope, fake_amap):

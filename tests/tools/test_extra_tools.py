@@ -42,7 +42,8 @@ def test_distance_from_several_origins(amap_tools, fake_amap: FakeAmap):
 
 @pytest.mark.parametrize(("mode", "kind", "line"), [
     ("straight", "0", "1. 北京市丰台区北京南站：6.1公里"),
-    ("walking", "3", "1. 北京市丰台区北京南站：7.3公里，约1小时41分钟"),
+    # AMap measures walks up to 5 km; this one (7.3 km) comes back with AMap's reason
+    ("walking", "3", "1. 北京市丰台区北京南站：未规划出步行路线"),
 ])
 def test_distance_modes(amap_tools, fake_amap: FakeAmap, mode, kind, line):
     args = {"origins": ["北京南站"], "destination": "故宫", "mode": mode}

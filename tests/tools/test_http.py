@@ -178,3 +178,31 @@ def test_redact_hides_key_parameters():
     assert redact("GET https://x/v3?a=1&key=abc123&b=2") == "GET https://x/v3?a=1&key=***&b=2"
     assert redact('url?api_key=zz "HTTP/1.1 200"') == 'url?api_key=*** "HTTP/1.1 200"'
     assert redact("monkey=1") == "monkey=1"
+
+
+async def test_gather_limited_keeps_order_and_limit_and_cancels_the_rest_on_a_failure():
+    import asyncio
+
+    from bailian_geo_agent.tools.infra import gather_limited
+
+    running, most = 0, 0
+
+    async def work(k: int, seconds: float = 0.01) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            running -= 1
+        if k == -1:
+            raise ValueError("bad")
+        return k
+
+    assert await gather_limited((work(k) for k in range(10)), 3) == list(range(10))
+    assert most == 3
+    # a failure: raised, and what still waits or runs is cancelled, not left behind
+    slow = [asyncio.ensure_future(work(k, 30)) for k in range(2)]
+    with pytest.raises(ValueError, match="bad"):
+        await gather_limited([work(-1), *slow], 3)
+    assert all(task.cancelled() for task in slow) and running == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from bailian_geo_agent.tools import GeoToolkit
 from bailian_geo_agent.tools.config import GeoConfig
 from bailian_geo_agent.tools.coords import Coordinate
@@ -103,3 +104,27 @@ def test_keys_stay_out_of_logs_and_results(
     assert all(FAKE_AMAP_KEY not in o for o in outputs)
     assert "key=***" in caplog.text  # httpx logs each URL at INFO: redacted
     assert FAKE_AMAP_KEY not in caplog.text
+
+
+async def test_resolve_point_when_the_geocoder_answers_nothing_or_no_point():
+    # an empty answer, or places without a point, is "not located" (it was an IndexError,
+    # shown as an unreadable result); the first place with a point is taken
+    from bailian_geo_agent.tools.common import resolve_point
+
+    class Geocoder:
+        crs = "gcj02"
+
+        def __init__(self, places):
+            self.places = places
+
+        async def geocode(self, address, city):
+            return self.places
+
+    for places in ([], [Place(name="x", location=None)]):
+        with pytest.raises(NotFoundError):
+            await resolve_point(Geocoder(places), place="x", lng=None, lat=None, crs="gcj02")
+    point = Coordinate(116.4, 39.9, "gcj02")
+    found = await resolve_point(Geocoder([Place(name="a", location=None),
+                                          Place(name="b", location=point)]),
+                                place="b", lng=None, lat=None, crs="gcj02")
+    assert found == (point, "b")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
 from bailian_geo_agent.prompts.catalogue import use_language
 from bailian_geo_agent.tools.config import GeoConfig
-from bailian_geo_agent.tools.coords import Coordinate
+from bailian_geo_agent.tools.coords import Coordinate, haversine_m, parse_lnglat
 from bailian_geo_agent.tools.map_commands import parse_map_action
 from bailian_geo_agent.tools.providers.fallback import FallbackProvider
 from bailian_geo_agent.tools.providers.open_trips import parse_trip
@@ -102,6 +103,8 @@ def test_more_than_16_places_between_the_ends_take_two_driving_calls(amap, fake_
     assert [len(c.params["waypoints"].split(";")) for c in calls] == [16, 1]
     assert calls[0].params["destination"] == calls[1].params["origin"]
     assert "启发式" in message.content or "heuristic" in message.content
+    # and how far from the best order it may be, from a computed lower bound
+    assert re.search(r"(至多比最优顺序多|at most )\d+\.\d%", message.content), message.content
 
 
 def test_walking_trip_routes_each_leg(amap_trip, fake_amap: FakeAmap):
@@ -135,8 +138,22 @@ def test_day_split_gives_each_day_its_layer_colour_and_route(amap_trip):
     assert "Day 1: 故宫 → " in message.content and "Day 2: " in message.content
 
 
-def test_open_round_trip_uses_osrm_trip(open_trip, fake_open: FakeOpenProviders):
+def test_open_round_trip_up_to_12_places_is_exact_from_the_table(open_trip, fake_open):
+    # OSRM's /trip orders by farthest insertion (approximate): up to 12 places the order is
+    # exact, from /table, and /route goes through it
     places = ["2.2945,48.8583", "2.3376,48.8606", "2.3522,48.8566", "2.2950,48.8738"]
+    with use_language("en"):
+        message = call(open_trip, {"places": places, "crs": "wgs84", "round_trip": True,
+                                   "mode": "walking"})
+    assert message.status == "success", message.content
+    assert [r.path.split("/")[1] for r in fake_open.requests] == ["table", "route"]
+    assert "optimal order (exact)" in message.content.splitlines()[0]
+    route = _commands(message)[1]
+    assert route["origin"]["label"] == route["destination"]["label"] == places[0]
+
+
+def test_open_round_trip_of_many_places_uses_osrm_trip(open_trip, fake_open: FakeOpenProviders):
+    places = [f"{2.29 + 0.005 * k:.4f},{48.85 + 0.002 * (k % 5):.4f}" for k in range(14)]
     message = call(open_trip, {"places": places, "crs": "wgs84", "round_trip": True,
                                "mode": "walking"})
     assert message.status == "success", message.content
@@ -145,10 +162,10 @@ def test_open_round_trip_uses_osrm_trip(open_trip, fake_open: FakeOpenProviders)
     assert trip.params == {"roundtrip": "true", "source": "first", "destination": "any",
                            "overview": "full", "geometries": "geojson"}
     commands = _commands(message)
-    assert commands[0]["stops"][0]["label"] == "2.2945,48.8583"
+    assert commands[0]["stops"][0]["label"] == places[0]
     assert commands[1]["crs"] == "wgs84" and commands[1]["mode"] == "walking"
     kinds = [link["kind"] for link in message.artifact["links"]]
-    assert kinds[0] == "osm_directions" and kinds.count("geo") == 4
+    assert kinds[0] == "osm_directions" and kinds.count("geo") == 14
 
 
 def test_open_trip_with_free_ends_orders_from_the_table(open_trip, fake_open):
@@ -263,10 +280,31 @@ def test_fallback_plans_abroad_on_the_open_providers(amap, open_provider, fake_o
     assert "OSRM" in message.content.splitlines()[0]
 
 
+def test_fallback_trip_abroad_carries_open_links(amap, open_provider, fake_open):
+    # the trip came from OSRM (WGS-84 data): openstreetmap.org and geo: links, not AMap's
+    tool = PlanTripTool(provider=FallbackProvider(amap, open_provider))
+    message = call(tool, {"places": ["2.2945,48.8583", "2.3376,48.8606", "2.3522,48.8566"],
+                          "crs": "wgs84", "start": True})
+    assert message.status == "success", message.content
+    kinds = [link["kind"] for link in message.artifact["links"]]
+    assert kinds == ["osm_directions"] * 2 + ["geo", "osm_marker"] * 3
+
+
 def test_in_the_toolkit_right_after_plan_route(amap):
     names = [t.name for t in GeoToolkit(config=GeoConfig(provider="amap", amap_api_key="k"),
                                         provider=amap).get_tools()]
     assert names[names.index("plan_route") + 1] == "plan_trip"
+
+
+def test_a_round_trip_counts_no_stay_back_at_the_start(amap_trip):
+    # 5 places, 90 minutes at each, about an hour on the way: 8.5 hours, within a 9-hour day
+    # (with a stay counted at the return too, the way back was a second day)
+    message = call(amap_trip, {"places": DAY_TRIP, "round_trip": True, "day_hours": 9,
+                               "stay_minutes": 90})
+    assert message.status == "success", message.content
+    routes = [c for c in _commands(message) if c["op"] == "draw_route"]
+    assert len(routes) == 1 and "layer" not in routes[0]
+    assert routes[0]["origin"]["label"] == routes[0]["destination"]["label"] == "故宫"
 
 
 def test_schema_sent_to_the_model_is_small(amap_trip):
@@ -288,6 +326,25 @@ def test_cycling_trip_with_a_poi_id_on_amap(amap_trip, fake_amap: FakeAmap):
     stops = _commands(message)[0]["stops"]
     assert stops[0]["label"] == "星巴克(国贸商城店)"  # the POI's own name
     assert _commands(message)[1]["mode"] == "cycling"
+
+
+def test_amap_cycling_across_the_city_estimates_pairs_beyond_the_walking_matrix(
+        amap_trip, fake_amap: FakeAmap):
+    # /v3/distance walks only up to 5 km: 798 (about 12 km off) is not asked but estimated,
+    # the legs themselves are ridden (/v5/direction/bicycling)
+    message = call(amap_trip, {"places": ["故宫", "798艺术区", "景山公园", "南锣鼓巷"],
+                               "mode": "cycling", "start": True})
+    assert message.status == "success", message.content
+    asked = fake_amap.requests_to("/v3/distance")
+    assert len(asked) == 3 and all(r.params["type"] == "3" for r in asked)
+    for request in asked:
+        end = parse_lnglat(request.params["destination"])
+        assert "116.495105,39.984137" not in request.params["origins"]  # 798
+        for start in request.params["origins"].split("|"):
+            assert end is not None and haversine_m(parse_lnglat(start), end) <= 4000
+    assert len(fake_amap.requests_to("/v5/direction/bicycling")) == 3
+    stops = _commands(message)[0]["stops"]
+    assert [s["label"] for s in stops][-1] == "798艺术区"
 
 
 def test_open_unreachable_place_from_the_table(open_trip, fake_open):

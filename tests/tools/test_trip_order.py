@@ -82,6 +82,32 @@ def test_more_than_the_exact_limit_uses_the_heuristic_and_keeps_fixed_ends() -> 
     assert found.order[0] == 0 and found.order[-1] == 24 and sorted(found.order) == list(range(25))
 
 
+def test_the_lower_bound_never_exceeds_the_optimum_and_is_close_to_it() -> None:
+    # the bound a heuristic order's stated gap rests on: checked against the exact optimum
+    rng = random.Random(11)
+    ratios = []
+    for k in range(12):
+        matrix = _matrix(rng, rng.randint(4, 10), symmetric=k % 2 == 0)
+        n = len(matrix)
+        for start, end, cycle in ((None, None, False), (0, None, True), (0, None, False),
+                                  (0, n - 1, False), (None, n - 1, False)):
+            exact = best_order(matrix, start=start, end=end, cycle=cycle).cost
+            bound = trip_order.lower_bound(matrix, start=start, end=end, cycle=cycle,
+                                           upper=exact)
+            assert bound <= exact + 1e-9
+            ratios.append(bound / exact)
+    assert min(ratios) > 0.85 and sum(ratios) / len(ratios) > 0.95
+
+
+def test_a_heuristic_order_states_its_gap_from_the_bound() -> None:
+    rng = random.Random(5)
+    for start, end, cycle in ((None, None, False), (0, None, True), (0, 24, False)):
+        found = best_order(_matrix(rng, 25, symmetric=False), start=start, end=end, cycle=cycle)
+        assert found.method == "heuristic" and found.gap is not None
+        assert 0 <= found.gap < 0.15
+    assert best_order(_matrix(rng, 8, symmetric=False)).gap is None  # exact: nothing to state
+
+
 def test_a_gap_in_the_matrix() -> None:
     matrix = [[None, 1.0, None], [1.0, None, None], [None, None, None]]
     assert unreachable(matrix) == [2]
@@ -94,3 +120,36 @@ def test_days_take_legs_while_the_budget_lasts() -> None:
     assert split_days([hour] * 5, hour, 4 * hour) == [[0], [1, 2], [3, 4]]
     assert split_days([hour] * 3, 0.0, 10 * hour) == [[0, 1, 2]]
     assert split_days([20 * hour, hour], 0.0, 8 * hour) == [[0], [1]]  # a long leg: a day
+    # a round trip's last leg comes back to the start: no stay there, so it fits the day
+    assert split_days([hour] * 3, hour, 6 * hour, stay_at_end=False) == [[0, 1, 2]]
+    assert split_days([hour] * 3, hour, 6 * hour) == [[0, 1], [2]]
+
+
+async def test_the_order_is_found_off_the_event_loop(monkeypatch):
+    # 25 places take the heuristic a few hundred ms of pure Python: a server's other replies
+    # must not stall meanwhile
+    import threading
+
+    from bailian_geo_agent.tools.coords import Coordinate
+    from bailian_geo_agent.tools.providers import trips
+
+    threads: list[int] = []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return best_order(*args, **kwargs)
+
+    async def route(points):
+        legs = [trips.TripLeg(k, k + 1, 1.0, 1.0) for k in range(len(points) - 1)]
+        return trips.TripRoute(mode="driving", legs=legs)
+
+    monkeypatch.setattr(trips, "best_order", recording)
+    n = 25
+    matrix = trips.TravelMatrix(
+        mode="driving", points=[Coordinate(116 + k / 100, 39.9, "gcj02") for k in range(n)],
+        durations_s=_matrix(random.Random(7), n, symmetric=False),
+        distances_m=[[1.0] * n for _ in range(n)])
+    found = await trips.order_and_route(matrix, route, fixed_start=True, fixed_end=False,
+                                        roundtrip=False, replace_legs=True)
+    assert sorted(found.order) == list(range(n)) and found.method == "heuristic"
+    assert threads and threads[0] != threading.get_ident()

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import Any, Protocol
 
@@ -19,10 +18,12 @@ from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools import geometry
 from bailian_geo_agent.tools.coords import Coordinate
 from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.infra import gather_limited
 from bailian_geo_agent.tools.providers.amap_fields import NAME, _list, location, text
 from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone, IsochroneMode
 from bailian_geo_agent.tools.providers.base import Poi
 from bailian_geo_agent.tools.providers.extras import DistanceMatrix
+from shapely.geometry import MultiPolygon
 
 GRID_PER_SIDE = 11
 """Grid points per side of the reachable-area square (those inside its disc: at most 100, one
@@ -42,6 +43,8 @@ class AmapAreaCalls(Protocol):
     ) -> dict[str, Any]: ...
 
     def _coverage(self, point: Coordinate) -> None: ...
+
+    async def resolve_adcode(self, place: str) -> tuple[str, str]: ...
 
     async def nearby_poi(
         self, center: Coordinate, keywords: str | None, category: str | None, radius_m: int,
@@ -67,27 +70,50 @@ def parse_polyline(value: str) -> list[list[tuple[float, float]]]:
     return rings
 
 
+def _region_prefix(adcode: str) -> str:
+    """The leading digits shared by every area under ``adcode`` (110000 -> 11, 220100 ->
+    2201)."""
+    while adcode.endswith("00"):
+        adcode = adcode[:-2]
+    return adcode
+
+
+async def _city_prefix(provider: AmapAreaCalls, city: str) -> str:
+    """The adcode prefix of ``city`` (empty when AMap does not know it)."""
+    try:
+        adcode, _ = await provider.resolve_adcode(city)
+    except NotFoundError:
+        return ""
+    return _region_prefix(adcode)
+
+
 async def area_boundary(provider: AmapAreaCalls, name: str, city: str | None) -> AreaBoundary:
-    """A district's outline from ``/v3/config/district`` (``city`` unused: the district API
-    matches names across China; give the adcode to pick one of several)."""
+    """A district's outline from ``/v3/config/district``. The API matches the name across China
+    (two Chaoyang districts: Beijing's and Changchun's); of several, the one in ``city``, else
+    the first."""
     params = {"keywords": name, "subdistrict": "0", "extensions": "all"}
     data = await provider.call("/v3/config/district", params, ttl=86400)
+    found: list[tuple[dict[str, Any], MultiPolygon]] = []
     for item in _list(data, "districts"):
         if not isinstance(item, dict):
             continue
         rings = parse_polyline(text(item.get("polyline")))
-        if not rings:
-            continue
-        area = geometry.from_rings(rings)
-        if area.is_empty:
-            continue
-        return AreaBoundary(
-            name=text(item.get("name")) or name, kind="district",
-            polygons=geometry.to_coordinates(area), crs="gcj02",
-            center=location(item.get("center")), level=text(item.get("level")),
-            adcode=text(item.get("adcode")), source=NAME,
-        )
-    raise NotFoundError(message_text("areas_unknown_area", area=name))
+        area = geometry.from_rings(rings) if rings else None
+        if area is not None and not area.is_empty:
+            found.append((item, area))
+    if not found:
+        raise NotFoundError(message_text("areas_unknown_area", area=name))
+    item, area = found[0]
+    if city and len(found) > 1:
+        prefix = await _city_prefix(provider, city)
+        item, area = next(((i, a) for i, a in found
+                           if prefix and text(i.get("adcode")).startswith(prefix)), found[0])
+    return AreaBoundary(
+        name=text(item.get("name")) or name, kind="district",
+        polygons=geometry.to_coordinates(area), crs="gcj02",
+        center=location(item.get("center")), level=text(item.get("level")),
+        adcode=text(item.get("adcode")), source=NAME, same_name=len(found),
+    )
 
 
 async def isochrone(
@@ -126,17 +152,16 @@ async def pois_along(
     # the line falls between them (the caller keeps only what is within radius_m)
     spacing = line.length_m / max(1, len(samples) - 1)
     reach = min(50000, math.ceil(math.hypot(spacing / 2, radius_m)))
-    gate = asyncio.Semaphore(CONCURRENT_SEARCHES)
 
     async def around(lng: float, lat: float) -> list[Poi]:
-        async with gate:
-            try:
-                return await provider.nearby_poi(Coordinate(lng, lat, "gcj02"), keywords,
-                                                 category, reach, 25)
-            except NotFoundError:
-                return []
+        try:
+            return await provider.nearby_poi(Coordinate(lng, lat, "gcj02"), keywords,
+                                             category, reach, 25)
+        except NotFoundError:
+            return []
 
-    found = await asyncio.gather(*(around(lng, lat) for lng, lat in samples))
+    found = await gather_limited((around(lng, lat) for lng, lat in samples),
+                                 CONCURRENT_SEARCHES)
     merged: dict[str, Poi] = {}
     for pois in found:
         for poi in pois:

@@ -4,6 +4,10 @@
   the matrix is one call per place (column); ``type`` 1 driving, 3 walking. AMap has no cycling
   type: the cycling matrix uses walking distances and a cycling speed (``CYCLING_SPEED_MPS``),
   good enough to order places; the cycling legs themselves come from ``/v5/direction/bicycling``.
+  Walking distances exist only up to 5 km, so pairs farther apart than ``WALKING_MATRIX_M`` in a
+  straight line are not asked but estimated (``DETOUR`` times the straight line at the mode's
+  speed; none beyond ``ROUTE_RANGE_M``, AMap's longest walk or ride); only the order rests on
+  them, the legs are routed.
 - Order: ``tools.trip_order.best_order`` on the travel times: exact (Held-Karp) up to
   ``trip_order.EXACT_LIMIT`` places, beyond that nearest neighbour + 2-opt/or-opt, a heuristic
   without a proven bound (the result says which).
@@ -15,14 +19,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from bailian_geo_agent.tools.coords import Coordinate, out_of_china
-from bailian_geo_agent.tools.providers.amap_fields import NAME, _dict, _list, location, text
+from bailian_geo_agent.tools.coords import Coordinate, haversine_m, out_of_china
+from bailian_geo_agent.tools.infra import gather_limited
+from bailian_geo_agent.tools.providers.amap_fields import (
+    NAME,
+    _dict,
+    _list,
+    location,
+    number,
+    text,
+)
 from bailian_geo_agent.tools.providers.base import Route
 from bailian_geo_agent.tools.providers.extras import DistanceMatrix
 from bailian_geo_agent.tools.providers.trips import (
@@ -40,6 +51,14 @@ MAX_WAYPOINTS = 16
 """Most ``waypoints`` of one ``/v3/direction/driving`` call."""
 CYCLING_SPEED_MPS = 4.2
 """Cycling speed (about 15 km/h) for the cycling matrix built from walking distances."""
+WALKING_SPEED_MPS = 1.2
+"""Walking speed (about 4.3 km/h) of an estimated walking pair."""
+WALKING_MATRIX_M = 4000
+"""Farthest straight line asked of the walking matrix (``type`` 3 measures up to 5 km of way)."""
+DETOUR = 1.3
+"""Way over straight line of an estimated pair."""
+ROUTE_RANGE_M = {"walking": 100_000, "cycling": 500_000}
+"""Longest walk (``/v3/direction/walking``) and ride (``/v5/direction/bicycling``) AMap plans."""
 PARALLEL_CALLS = 3
 """Calls in flight at once (AMap's per-second limits on personal keys are low)."""
 
@@ -63,13 +82,7 @@ class AmapTripCalls(Protocol):
 
 
 async def _bounded(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
-    gate = asyncio.Semaphore(PARALLEL_CALLS)
-
-    async def one(call: Callable[[], Awaitable[T]]) -> T:
-        async with gate:
-            return await call()
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
+    return await gather_limited((call() for call in calls), PARALLEL_CALLS)
 
 
 def _gcj(points: list[Coordinate]) -> list[Coordinate]:
@@ -84,20 +97,36 @@ def _gcj(points: list[Coordinate]) -> list[Coordinate]:
 async def travel_matrix(
     provider: AmapTripCalls, points: list[Coordinate], mode: TripMode
 ) -> TravelMatrix:
-    """One ``/v3/distance`` call per place: every other place to it."""
+    """One ``/v3/distance`` call per place: every other place to it (walking and cycling: those
+    within ``WALKING_MATRIX_M``, the farther ones estimated)."""
     gcj = _gcj(points)
     n = len(gcj)
     kind = "driving" if mode == "driving" else "walking"
-
-    def column(j: int) -> Callable[[], Awaitable[DistanceMatrix]]:
-        origins = [p for i, p in enumerate(gcj) if i != j]
-        return lambda: provider.distance(origins, gcj[j], kind)
-
-    columns = await _bounded([column(j) for j in range(n)])
+    speed = CYCLING_SPEED_MPS if mode == "cycling" else WALKING_SPEED_MPS
     durations: list[list[float | None]] = [[0.0] * n for _ in range(n)]
     distances: list[list[float | None]] = [[0.0] * n for _ in range(n)]
-    for j, answer in enumerate(columns):
-        sources = [i for i in range(n) if i != j]
+    asked: dict[int, list[int]] = {}
+    for j in range(n):
+        asked[j] = []
+        for i in range(n):
+            if i == j:
+                continue
+            straight = haversine_m(gcj[i], gcj[j])
+            if kind == "driving" or straight <= WALKING_MATRIX_M:
+                asked[j].append(i)
+            elif straight * DETOUR <= ROUTE_RANGE_M[mode]:
+                distances[i][j] = straight * DETOUR
+                durations[i][j] = straight * DETOUR / speed
+            else:  # no route that long: a gap, named as unreachable
+                distances[i][j] = durations[i][j] = None
+
+    def column(j: int) -> Callable[[], Awaitable[DistanceMatrix]]:
+        return lambda: provider.distance([gcj[i] for i in asked[j]], gcj[j], kind)
+
+    columns = [j for j in range(n) if asked[j]]
+    answers = await _bounded([column(j) for j in columns])
+    for j, answer in zip(columns, answers, strict=True):
+        sources = asked[j]
         for result in answer.results:
             if not 0 <= result.origin_index < len(sources):
                 continue
@@ -124,14 +153,7 @@ def _driving_line(data: dict[str, Any]) -> tuple[list[Coordinate], float, float]
             point = location(pair)
             if point is not None and (not line or line[-1] != point):
                 line.append(point)
-    return line, _float(best.get("distance")), _float(best.get("duration"))
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(text(value) or 0)
-    except ValueError:
-        return 0.0
+    return line, number(best.get("distance")) or 0.0, number(best.get("duration")) or 0.0
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:

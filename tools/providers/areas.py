@@ -32,6 +32,8 @@ class AreaBoundary:
     level: str = ""
     adcode: str = ""
     source: str = ""
+    same_name: int = 1
+    """How many areas the name matched (more than one: the city picks, else the first)."""
 
 
 @dataclass

@@ -23,8 +23,10 @@ from bailian_geo_agent.tools.errors import (
     ProviderUnavailableError,
 )
 from bailian_geo_agent.tools.http import HttpClient
+from bailian_geo_agent.tools.map_commands import thin
 from bailian_geo_agent.tools.providers.areas import AreaBoundary, Isochrone, IsochroneMode
 from bailian_geo_agent.tools.providers.base import Poi
+from bailian_geo_agent.tools.providers.open_meteo import has_cjk
 from bailian_geo_agent.tools.providers.osm import Nominatim, Overpass
 
 COSTING = {"driving": "auto", "walking": "pedestrian", "cycling": "bicycle"}
@@ -32,6 +34,8 @@ NO_EDGES = {171, 442, 443}
 """Valhalla error codes for a location with no road nearby (outside the data, or at sea)."""
 MAX_LINE_POINTS = 100
 """Most points of the line in one Overpass ``around:`` filter."""
+ISOCHRONE_TTL = 3600.0
+"""Seconds a reachable area is kept (roads change slowly; the public server asks for care)."""
 POLYGON_THRESHOLD = "0.0005"
 """Nominatim's outline simplification, in degrees (about 50 m)."""
 
@@ -82,13 +86,15 @@ async def area_boundary(provider: OpenAreaParts, name: str, city: str | None) ->
     """The outline of the first Nominatim match that has one."""
     nominatim = provider.nominatim
     query = f"{name}, {city}" if city else name
+    language = "zh" if has_cjk(query) else "en"  # names as the open geocoding gives them
 
     async def load() -> Any:
         params = {"q": query, "limit": "5", "polygon_geojson": "1",
-                  "polygon_threshold": POLYGON_THRESHOLD, "accept-language": "zh"}
+                  "polygon_threshold": POLYGON_THRESHOLD, "accept-language": language}
         return await nominatim._get("/search", params)
 
-    data = await provider.cache.get_or_load(make_key("nominatim-area", query), load, 86400)
+    data = await provider.cache.get_or_load(make_key("nominatim-area", query, language), load,
+                                            86400)
     for item in data if isinstance(data, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("geojson"), dict):
             continue
@@ -109,8 +115,12 @@ async def area_boundary(provider: OpenAreaParts, name: str, city: str | None) ->
 async def isochrone(
     provider: OpenAreaParts, center: Coordinate, minutes: int, mode: IsochroneMode
 ) -> Isochrone:
-    """Valhalla's isochrone polygons, united."""
-    data = await provider.valhalla.isochrone(center, minutes, mode)
+    """Valhalla's isochrone polygons, united (kept ``ISOCHRONE_TTL`` seconds: the public server
+    is shared)."""
+    p = center.to("wgs84")
+    key = make_key("valhalla-isochrone", round(p.lng, 6), round(p.lat, 6), minutes, mode)
+    data = await provider.cache.get_or_load(
+        key, lambda: provider.valhalla.isochrone(center, minutes, mode), ISOCHRONE_TTL)
     parts = [geometry.from_geojson(f.get("geometry") or {})
              for f in data.get("features") or [] if isinstance(f, dict)]
     area = geometry.union(parts)
@@ -126,10 +136,7 @@ async def pois_along(
     category: str | None, radius_m: int, limit: int,
 ) -> list[Poi]:
     """One Overpass query around the (thinned) line."""
-    points = [p.to("wgs84") for p in path]
-    if len(points) > MAX_LINE_POINTS:
-        step = (len(points) - 1) / (MAX_LINE_POINTS - 1)
-        points = [points[round(i * step)] for i in range(MAX_LINE_POINTS)]
+    points = thin([p.to("wgs84") for p in path], MAX_LINE_POINTS)
     line = ",".join(f"{p.lat:.6f},{p.lng:.6f}" for p in points)
     filters = Overpass.filters(keywords, category)
     ql = (f"[out:json][timeout:25];nwr{filters}(around:{int(radius_m)},{line});"

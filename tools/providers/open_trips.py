@@ -7,9 +7,10 @@
   ``trips[]`` (Route objects: ``legs[]{distance, duration}``, ``geometry``) and ``waypoints[]`` in
   input order, each with ``waypoint_index`` (its place in the trip) and ``trips_index`` (which
   trip: several when the places are not all connected). OSRM answers only round trips and
-  one-way trips with both ends fixed (``source=first&destination=last``); other trips are
-  ordered here from ``/table`` (``tools.trip_order``) and routed by ``/route`` through the places.
-  ``/trip`` orders by farthest insertion: a heuristic without a stated bound.
+  one-way trips with both ends fixed (``source=first&destination=last``), by farthest insertion:
+  a heuristic without a stated bound. So it is asked only beyond ``trip_order.EXACT_LIMIT``
+  places; up to that, and for other trips, the order comes from ``/table`` here
+  (``tools.trip_order``: exact, or a heuristic with its bound) and ``/route`` goes through it.
 - ``/route/v1/{profile}/{coords}?overview=full&geometries=geojson``: ``routes[0].legs[]``.
 Errors: ``code`` other than ``Ok`` with HTTP 400 (``NoSegment``: a place far from any road).
 """
@@ -34,6 +35,7 @@ from bailian_geo_agent.tools.providers.trips import (
     order_and_route,
     split_path,
 )
+from bailian_geo_agent.tools.trip_order import EXACT_LIMIT
 
 SOURCE = "OSRM/OpenStreetMap"
 PROFILES = {"driving": "driving", "walking": "foot", "cycling": "bike"}
@@ -173,9 +175,9 @@ async def optimal_trip(
     provider: OpenTripParts, points: list[Coordinate], mode: TripMode, *, fixed_start: bool,
     fixed_end: bool, roundtrip: bool,
 ) -> OptimalTrip:
-    """``/trip`` when OSRM answers the case (round trip, or both ends fixed), else ``/table``,
-    the order here, and ``/route``."""
-    if len(points) > 2 and (roundtrip or (fixed_start and fixed_end)):
+    """``/table``, the order here (exact up to ``EXACT_LIMIT`` places) and ``/route``; beyond
+    that, ``/trip`` when OSRM answers the case (round trip, or both ends fixed)."""
+    if len(points) > EXACT_LIMIT and (roundtrip or (fixed_start and fixed_end)):
         params = {"roundtrip": "true" if roundtrip else "false", "source": "first",
                   "destination": "any" if roundtrip else "last",
                   "overview": "full", "geometries": "geojson"}

@@ -10,6 +10,7 @@ puts the places' names into the message.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable
@@ -81,6 +82,8 @@ class OptimalTrip:
     route: TripRoute
     method: OrderMethod
     roundtrip: bool = False
+    gap: float | None = None
+    """A heuristic order's most above the best order (a fraction, from a computed bound)."""
 
 
 class PlacesError(Exception):
@@ -166,8 +169,11 @@ async def order_and_route(
     gaps = unreachable(matrix.durations_s)
     if gaps:
         raise UnreachablePlacesError(gaps)
-    found = best_order(matrix.durations_s, start=0 if fixed_start else None,
-                       end=n - 1 if fixed_end and not roundtrip else None, cycle=roundtrip)
+    # up to a few hundred ms of pure Python for 25 places: off the event loop (other replies
+    # stream meanwhile)
+    found = await asyncio.to_thread(
+        best_order, matrix.durations_s, start=0 if fixed_start else None,
+        end=n - 1 if fixed_end and not roundtrip else None, cycle=roundtrip)
     if math.isinf(found.cost):
         missing = sorted({i for i in range(n) for j in range(n)
                           if i != j and matrix.durations_s[i][j] is None})
@@ -180,4 +186,5 @@ async def order_and_route(
             leg.distance_m = matrix.distances_m[leg.from_index][leg.to_index]
             leg.duration_s = matrix.durations_s[leg.from_index][leg.to_index]
     method = "given" if n == 2 else found.method
-    return OptimalTrip(order=found.order, route=trip_route, method=method, roundtrip=roundtrip)
+    return OptimalTrip(order=found.order, route=trip_route, method=method, roundtrip=roundtrip,
+                       gap=found.gap)
