@@ -1,0 +1,118 @@
+"""What every request pays once (issue 24 item 5): each tool's schema is built once, not per
+model call, and the reader gets a reply's first piece before the rest of a burst is parsed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.callbacks import ChunkStreamHandler
+from bailian_geo_agent.agent.providers import _tool_calls, build_chat_model
+from bailian_geo_agent.tools import GeoToolkit
+from langchain_core.tools import StructuredTool, tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from tests.fakes.dashscope import FakeDashScope, Reply
+from tests.helpers import PROVIDERS, collect, make_settings
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every tool whose schema is built from here on."""
+    built: list[str] = []
+
+    def counting(tool: Any, **kwargs: Any) -> dict[str, Any]:
+        built.append(getattr(tool, "name", "?"))
+        return convert_to_openai_tool(tool, **kwargs)
+
+    monkeypatch.setattr(_tool_calls, "convert_to_openai_tool", counting)
+    return built
+
+
+def bound_tools(model: Any, tools: list[Any], **kwargs: Any) -> list[dict[str, Any]]:
+    tools_sent: list[dict[str, Any]] = model.bind_tools(tools, **kwargs).kwargs["tools"]
+    return tools_sent
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_each_tool_schema_is_built_once_and_sent_byte_identical(
+    fake_dashscope: FakeDashScope, provider: str, conversions: list[str]
+) -> None:
+    model = build_chat_model(make_settings(fake_dashscope, provider))
+    tools = GeoToolkit().get_tools()
+    expected = json.dumps([convert_to_openai_tool(t) for t in tools], ensure_ascii=False)
+    first = bound_tools(model, tools)
+    second = bound_tools(model, tools[:3])  # another call offering fewer tools
+    third = bound_tools(model, tools)
+    assert json.dumps(first, ensure_ascii=False) == expected
+    assert json.dumps(third, ensure_ascii=False) == expected
+    assert second == first[:3]
+    assert sorted(conversions) == sorted(t.name for t in tools)  # once each, for all calls
+
+
+def test_a_changed_tool_is_built_again(
+    fake_dashscope: FakeDashScope, conversions: list[str]
+) -> None:
+    @tool
+    def note(city: str) -> str:
+        """A note about a city."""
+        return city
+
+    model = build_chat_model(make_settings(fake_dashscope, "openai"))
+    assert bound_tools(model, [note])[0]["function"]["description"] == "A note about a city."
+    note.description = "A shorter note."
+    assert bound_tools(model, [note])[0]["function"]["description"] == "A shorter note."
+    assert conversions == ["note", "note"]
+
+
+def test_strict_schemas_and_tools_with_extras_are_left_to_langchain(
+    fake_dashscope: FakeDashScope, conversions: list[str]
+) -> None:
+    def deferred(city: str) -> str:
+        """Deferred."""
+        return city
+
+    extra = StructuredTool.from_function(deferred, extras={"defer_loading": True})
+    model = build_chat_model(make_settings(fake_dashscope, "openai"))
+    sent = bound_tools(model, [extra])
+    assert sent[0]["defer_loading"] is True  # langchain-openai's own passthrough still applies
+    strict = bound_tools(model, GeoToolkit().get_tools()[:1], strict=True)
+    assert strict[0]["function"]["strict"] is True
+    assert conversions == []  # neither went through the cache
+
+
+async def test_the_reader_gets_the_first_piece_before_the_burst_is_parsed() -> None:
+    handler = ChunkStreamHandler()
+    run_id = object()
+    emitted = 0
+
+    async def burst() -> None:  # a producer that never waits: chunks already read
+        nonlocal emitted
+        handler.start()
+        for _ in range(2000):
+            emitted += 1
+            await handler.on_llm_new_token("x", run_id=run_id)  # type: ignore[arg-type]
+        handler.finish()
+
+    seen_at: list[int] = []
+    producer = asyncio.create_task(burst())
+    async for event in handler:
+        if event.type == "stream_chunk" and not seen_at:
+            seen_at.append(emitted)
+    await producer
+    assert seen_at == [1]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_burst_reply_arrives_whole(fake_dashscope: FakeDashScope, provider: str) -> None:
+    text = "北京今天晴。" * 400
+    fake_dashscope.script(Reply(text=text, chunk_size=1))
+    service = StreamChatService(make_settings(fake_dashscope, provider, session_store_url="memory://"),
+                                tools=GeoToolkit().get_tools())
+    events = await collect(service.stream_chat("天气？"))
+    await service.aclose()
+    assert [e["type"] for e in events][-1] == "stream_end"
+    assert "".join(e["chunk"] for e in events if e["type"] == "stream_chunk") == text
