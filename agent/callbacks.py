@@ -37,7 +37,6 @@ from bailian_geo_agent.agent.events import (
 from bailian_geo_agent.agent.providers._search import SEARCH_RESULTS
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from bailian_geo_agent.prompts.catalogue import text as message_text
-from bailian_geo_agent.tools.map_commands import artifact_commands
 from langchain_core.callbacks import AsyncCallbackHandler
 
 logger = logging.getLogger(__name__)
@@ -422,6 +421,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         if isinstance(structured, dict):
             artifact = structured
         if "map_action" in self.events:
+            # Not at import: its pydantic models cost a library's cold start ~10 ms.
+            from bailian_geo_agent.tools.map_commands import artifact_commands
+
             for action in artifact_commands(artifact):
                 self._queue.put_nowait(MapAction(self.message_id, self.session_id, action))
         links = artifact.get("links")

@@ -9,7 +9,8 @@ loopback fake (``bench/server.py``), every reply's text checked:
   process (rows interleaved, one reply each per repetition): ``StreamChatService`` with no
   tools, with the geo tools on the default path (``tools=None``, ``GEO_PROVIDER=open``; the
   map tools are left out, ``agent.tool_selection``) and with ``events={"map_action"}`` (all
-  16 tools sent).
+  16 tools sent); and a tool round trip (two model calls, the geo tools plus a weather tool)
+  against the raw SDK's own round trip with the weather tool.
 * ``burst``: time to the first text of a 2,000-chunk reply the fake writes as fast as it can
   (the client reads many chunks per read), service with the geo tools and raw SDK.
 * ``cold``: a fresh process to its first chunk (interpreter start, imports, the first request):
@@ -41,7 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 BURST = 2000
 SMALL = 20
-FIXED_ROWS = ["service, no tools", "service + geo tools", "service + geo tools, map_action"]
+FIXED_ROWS = ["service, no tools", "service + geo tools", "service + geo tools, map_action",
+              "service + geo tools, tool round trip"]
+REFERENCE = {FIXED_ROWS[3]: "raw, tool round trip"}
+"""The raw SDK's row each row is compared with (default: ``raw``, one call, no tools)."""
 BURST_ROWS = ["service + geo tools"]
 
 RAW_COLD = """
@@ -94,13 +98,28 @@ async def _worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     plain = StreamChatService(settings(), tools=[])
     geo = StreamChatService(settings())
+    from bailian_geo_agent.tools import GeoToolkit
+    from langchain_core.tools import tool
 
-    def service_reply(service: StreamChatService, events: set[str] | None = None) -> Any:
+    from bench.paths import TOOL_RESULT
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city, e.g. 北京."""
+        return TOOL_RESULT
+
+    geo_config = GeoConfig(provider="open")
+    round_trip = StreamChatService(
+        settings(), tools=[*GeoToolkit(config=geo_config).get_tools(), get_weather])
+
+    def service_reply(service: StreamChatService, events: set[str] | None = None,
+                      tool: bool = False) -> Any:
         async def reply(n: int) -> Any:
             from bench.paths import _Clock
+            from bench.server import instruction
 
             clock = _Clock()
-            async for event in service.stream_chat(f"bench n={n}", events=events):
+            async for event in service.stream_chat(instruction(n, tool=tool), events=events):
                 if event["type"] == "stream_chunk":
                     clock.add(event["chunk"])
                 elif event["type"] == "error":
@@ -109,7 +128,9 @@ async def _worker(spec: dict[str, Any]) -> dict[str, Any]:
         return reply
 
     rows = {"raw": raw, FIXED_ROWS[0]: service_reply(plain), FIXED_ROWS[1]: service_reply(geo),
-            FIXED_ROWS[2]: service_reply(geo, {"map_action"})}
+            FIXED_ROWS[2]: service_reply(geo, {"map_action"}),
+            "raw, tool round trip": lambda n: raw(n, tool=True),
+            FIXED_ROWS[3]: service_reply(round_trip, tool=True)}
     samples: dict[str, list[float]] = {}
 
     async def measure(row: str, n: int, key: str) -> None:
@@ -127,8 +148,8 @@ async def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     for _ in range(spec["repeats"]):
         for row in ("raw", *BURST_ROWS):
             await measure(row, BURST, f"burst {row}")
-    await plain.aclose()
-    await geo.aclose()
+    for service in (plain, geo, round_trip):
+        await service.aclose()
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
@@ -230,18 +251,18 @@ def report(args: argparse.Namespace, baseline: str, after: str, header: str,
                   "(same worker)", "",
                   "| path | before (ms) | after (ms) | after - before (ms) |",
                   "|---|---:|---:|---:|"]
-        for side in ("before", "after"):
-            got[side]["_raw"] = got[side].get("fixed raw", [])
         for row in FIXED_ROWS:
             cells = []
+            reference = REFERENCE.get(row, "raw")
             for side in ("before", "after"):
-                deltas = [s - r for s, r in zip(got[side][f"fixed {row}"], got[side]["_raw"],
-                                                strict=True)]
+                deltas = [s - r for s, r in zip(got[side][f"fixed {row}"],
+                                                got[side][f"fixed {reference}"], strict=True)]
                 cells.append(med(deltas) * 1e3)
-            lines.append(f"| raw + ({row}) | {cells[0]:.2f} | {cells[1]:.2f} | "
+            lines.append(f"| {row} (minus {reference}) | {cells[0]:.2f} | {cells[1]:.2f} | "
                          f"{cells[1] - cells[0]:+.2f} |")
-        raw = [med(got[s]["fixed raw"]) * 1e3 for s in ("before", "after")]
-        lines.append(f"| raw SDK's own first chunk | {raw[0]:.2f} | {raw[1]:.2f} | |")
+        for reference in ("raw", "raw, tool round trip"):
+            raw = [med(got[s][f"fixed {reference}"]) * 1e3 for s in ("before", "after")]
+            lines.append(f"| {reference}: its own first chunk | {raw[0]:.2f} | {raw[1]:.2f} | |")
     if "burst" in only:
         lines += ["", f"## First text of a {BURST:,}-chunk burst", "",
                   "| path | before (ms) | after (ms) |", "|---|---:|---:|"]
