@@ -11,10 +11,13 @@ loopback fake (``bench/server.py``), every reply's text checked:
   map tools are left out, ``agent.tool_selection``) and with ``events={"map_action"}`` (all
   16 tools sent); and a tool round trip (two model calls, the geo tools plus a weather tool)
   against the raw SDK's own round trip with the weather tool.
-* ``burst``: time to the first text of a 2,000-chunk reply the fake writes as fast as it can
-  (the client reads many chunks per read), service with the geo tools and raw SDK.
+* ``burst``: time to the first text of a 2,000-chunk reply the fake writes in one go
+  (``burst=1``: the client reads 16 KiB, about 80 chunks, per read), service with the geo
+  tools and raw SDK.
 * ``cold``: a fresh process to its first chunk (interpreter start, imports, the first request):
   a script using ``StreamChatService`` against one using the raw SDK.
+* ``wall``: 200 concurrent 50-chunk sessions of ``StreamChatService`` (``bench.run``'s
+  concurrency worker), wall time per side.
 
 Each round runs one fresh worker per side (``before``: the baseline commit in a temporary git
 worktree, ``after``: this checkout), sides alternating which goes first, and the cold processes
@@ -59,6 +62,7 @@ async def main():
         if chunk.choices and chunk.choices[0].delta.content:
             print("FIRST", flush=True)
             break
+    await stream.close()
     await client.close()
 asyncio.run(main())
 """
@@ -114,12 +118,13 @@ async def _worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     def service_reply(service: StreamChatService, events: set[str] | None = None,
                       tool: bool = False) -> Any:
-        async def reply(n: int) -> Any:
+        async def reply(n: int, burst: bool = False) -> Any:
             from bench.paths import _Clock
             from bench.server import instruction
 
             clock = _Clock()
-            async for event in service.stream_chat(instruction(n, tool=tool), events=events):
+            message = instruction(n, tool=tool, burst=burst)
+            async for event in service.stream_chat(message, events=events):
                 if event["type"] == "stream_chunk":
                     clock.add(event["chunk"])
                 elif event["type"] == "error":
@@ -129,12 +134,12 @@ async def _worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     rows = {"raw": raw, FIXED_ROWS[0]: service_reply(plain), FIXED_ROWS[1]: service_reply(geo),
             FIXED_ROWS[2]: service_reply(geo, {"map_action"}),
-            "raw, tool round trip": lambda n: raw(n, tool=True),
+            "raw, tool round trip": lambda n, **kw: raw(n, tool=True, **kw),
             FIXED_ROWS[3]: service_reply(round_trip, tool=True)}
     samples: dict[str, list[float]] = {}
 
     async def measure(row: str, n: int, key: str) -> None:
-        timing = await rows[row](n)
+        timing = await rows[row](n, **({"burst": True} if n == BURST else {}))
         _check(timing, n)
         samples.setdefault(key, []).append(timing.ttfc)
 
@@ -181,12 +186,26 @@ def cold(root: Path, code: str, base: str) -> float:
     return elapsed
 
 
+def wall(root: Path, spec: dict[str, Any], sessions: int = 200) -> float:
+    """Seconds for ``sessions`` concurrent 50-chunk replies of the service (texts checked)."""
+    worker = {**spec, "kind": "concurrency", "path": "service", "n": 50, "sessions": sessions}
+    proc = subprocess.run([PY, "-m", "bench.run", "--worker", json.dumps(worker)], cwd=ROOT,
+                          env=sides_.env(root), capture_output=True, text=True, timeout=900)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[7:])
+            if result.get("errors") or "wall" not in result:
+                raise RuntimeError(f"{root}: {result}")
+            return float(result["wall"])
+    raise RuntimeError(f"{root}: exit {proc.returncode}: {proc.stderr.strip()[-800:]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="HEAD", help="commit to compare with")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=7, help="replies per row per worker")
-    parser.add_argument("--only", default="fixed,burst,cold")
+    parser.add_argument("--only", default="fixed,burst,cold,wall")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -206,6 +225,7 @@ def main() -> None:
     roots = {"before": before_root, "after": ROOT}
     got: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
     colds: dict[str, list[float]] = {"raw": [], "before": [], "after": []}
+    walls: dict[str, list[float]] = {"before": [], "after": []}
     header = machine()
     try:
         with Server() as server:
@@ -222,10 +242,13 @@ def main() -> None:
                         root = ROOT if side == "raw" else roots[side]
                         code = RAW_COLD if side == "raw" else SERVICE_COLD
                         colds[side].append(cold(root, code, server.base))
+                if "wall" in only:
+                    for side in order:
+                        walls[side].append(wall(roots[side], spec))
                 print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     finally:
         sides_.remove_baseline(before_root)
-    text = report(args, baseline, after, header, got, colds, only)
+    text = report(args, baseline, after, header, got, colds, walls, only)
     print(text)
     if not args.no_write:
         (ROOT / "bench" / "FIXED_RESULTS.md").write_text(text, encoding="utf-8")
@@ -233,7 +256,7 @@ def main() -> None:
 
 def report(args: argparse.Namespace, baseline: str, after: str, header: str,
            got: dict[str, dict[str, list[float]]], colds: dict[str, list[float]],
-           only: set[str]) -> str:
+           walls: dict[str, list[float]], only: set[str]) -> str:
     def med(values: list[float]) -> float:
         return statistics.median(values)
 
@@ -278,6 +301,11 @@ def report(args: argparse.Namespace, baseline: str, after: str, header: str,
         for side in ("before", "after"):
             value = med(colds[side])
             lines.append(f"| StreamChatService, {side} | {value:.3f} | {value - raw:+.3f} |")
+    if "wall" in only:
+        before, after_ = med(walls["before"]), med(walls["after"])
+        lines += ["", "## 200 concurrent sessions x 50 chunks: wall", "",
+                  "| before (s) | after (s) | after / before |", "|---:|---:|---:|",
+                  f"| {before:.3f} | {after_:.3f} | {after_ / before:.2f}x |"]
     return "\n".join(lines) + "\n"
 
 
