@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from typing import Any
 
 import pytest
 from bailian_geo_agent.agent import StreamChatService
 from bailian_geo_agent.agent.callbacks import ChunkStreamHandler
-from bailian_geo_agent.agent.providers import _tool_calls, build_chat_model
+from bailian_geo_agent.agent.providers import _tool_calls, build_chat_model, openai_compatible
 from bailian_geo_agent.tools import GeoToolkit
 from langchain_core.tools import StructuredTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -116,3 +117,26 @@ async def test_a_burst_reply_arrives_whole(fake_dashscope: FakeDashScope, provid
     await service.aclose()
     assert [e["type"] for e in events][-1] == "stream_end"
     assert "".join(e["chunk"] for e in events if e["type"] == "stream_chunk") == text
+
+
+async def test_one_tls_context_for_every_http_client(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each TLS context loads the CA bundle (20-50 ms in a fresh process): ChatOpenAI's sync
+    and async clients and the per-loop aiohttp pool share one, as the SDK alone has one."""
+    made: list[int] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    openai_compatible._tls.cache_clear()
+    # a timeout of its own: langchain-openai caches its default clients per (URL, timeout)
+    model: Any = build_chat_model(make_settings(fake_dashscope, "openai", timeout=7.25))
+    model._client_for_loop()
+    assert len(made) == 1
+    events = await collect(StreamChatService(model=model, tools=[]).stream_chat("你好"))
+    assert events[-1]["type"] == "stream_end"  # the shared context's clients still work
+    assert len(made) == 1
