@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from bailian_geo_agent.agent import telemetry
+from bailian_geo_agent.agent._compat import httpx_cli_deferred  # noqa: F401  (first: see there)
 from bailian_geo_agent.agent.callbacks import ChunkStreamHandler, error_kind
 from bailian_geo_agent.agent.config import Settings
 from bailian_geo_agent.agent.errors import (
