@@ -140,3 +140,30 @@ async def test_one_tls_context_for_every_http_client(
     events = await collect(StreamChatService(model=model, tools=[]).stream_chat("你好"))
     assert events[-1]["type"] == "stream_end"  # the shared context's clients still work
     assert len(made) == 1
+
+
+async def test_model_call_hooks_hop_to_a_thread_once_per_call(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    """create_agent wraps each middleware's model-call hook in a LangSmith span set up and ended
+    in a worker thread (traced or not); the service's hooks are one middleware: 2 hops a call."""
+    import langsmith
+
+    hops: list[str] = []
+
+    async def counting(default: Any, ctx: Any, func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        hops.append(repr(func))
+        return await default(ctx, func, *args, **kwargs)
+
+    fake_dashscope.script(Reply(text="好"))
+    service = StreamChatService(
+        make_settings(fake_dashscope, "openai", session_store_url="memory://"), tools=[]
+    )
+    langsmith.set_runtime_overrides(aio_to_thread=counting)
+    try:
+        events = await collect(service.stream_chat("你好"))
+    finally:
+        langsmith.set_runtime_overrides()
+        await service.aclose()
+    assert events[-1]["type"] == "stream_end", events[-1]
+    assert len(hops) == 2  # one model call, one span: set up and end (6 with three spans)
