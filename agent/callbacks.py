@@ -37,7 +37,6 @@ from bailian_geo_agent.agent.events import (
 from bailian_geo_agent.agent.providers._search import SEARCH_RESULTS
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from bailian_geo_agent.prompts.catalogue import text as message_text
-from bailian_geo_agent.tools.map_commands import artifact_commands
 from langchain_core.callbacks import AsyncCallbackHandler
 
 logger = logging.getLogger(__name__)
@@ -87,6 +86,16 @@ def _block_text(blocks: list[str | dict[str, Any]]) -> str:
         for block in blocks
         if isinstance(block, str) or block.get("type") == "text"
     )
+
+
+async def _hand_over() -> None:
+    """Let the reader take the reply's first piece now.
+
+    Chunks that arrived together (a burst in one read) are parsed without the producer ever
+    waiting, so without this the reader would get the first piece only once the whole burst
+    was parsed (2,000 chunks: about 20 ms later). One pass of the event loop, once a reply.
+    """
+    await asyncio.sleep(0)
 
 
 def _describe_error(error: BaseException) -> str:
@@ -162,6 +171,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         self._tools: dict[UUID, tuple[str, str | None, float]] = {}
         self._log_tools = logger.isEnabledFor(logging.INFO)
         self._reasoning = "reasoning_chunk" in self.events
+        self._reasoning_sent = False
         # [input, output, reasoning, total, model calls, cached, cache creation], when usage
         # was asked for.
         self._usage: list[int] | None = [0] * 7 if "usage" in self.events else None
@@ -300,9 +310,12 @@ class ChunkStreamHandler(AsyncCallbackHandler):
                     token, over = token[: max(room, 0)], True
                 self._chars += len(token)
             if token:
+                first = not self.text_sent
                 self.text_sent = True
                 self._call_text.append(token)
                 self._queue.put_nowait(StreamChunk(self.message_id, self.session_id, token))
+                if first:
+                    await _hand_over()
             if over:
                 raise AnswerTooLongError(
                     message_text("answer_too_long", limit=self.max_answer_chars)
@@ -316,6 +329,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             reasoning = message.additional_kwargs.get(REASONING_KEY) if self._reasoning else None
             if reasoning and isinstance(reasoning, str):
                 self._queue.put_nowait(ReasoningChunk(self.message_id, self.session_id, reasoning))
+                if not self._reasoning_sent:
+                    self._reasoning_sent = True
+                    await _hand_over()
             elif self._sources is not None:
                 self._source_events(message)
 
@@ -405,6 +421,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         if isinstance(structured, dict):
             artifact = structured
         if "map_action" in self.events:
+            # Not at import: its pydantic models cost a library's cold start ~10 ms.
+            from bailian_geo_agent.tools.map_commands import artifact_commands
+
             for action in artifact_commands(artifact):
                 self._queue.put_nowait(MapAction(self.message_id, self.session_id, action))
         links = artifact.get("links")

@@ -159,10 +159,11 @@ async def _raw_openai(base: str, native: str) -> Reply:
                     calls.extend(delta.tool_calls)
         return calls
 
-    async def reply(n: int, tool: bool = False, think: bool = False) -> Timing:
+    async def reply(n: int, tool: bool = False, think: bool = False,
+                    burst: bool = False) -> Timing:
         clock = _Clock()
         messages: list[dict[str, Any]] = [
-            {"role": "user", "content": instruction(n, tool=tool, think=think)}]
+            {"role": "user", "content": instruction(n, tool=tool, think=think, burst=burst)}]
         if tool:
             calls = await stream(clock, messages, [WEATHER_SCHEMA])
             call_id = next(c.id for c in calls if c.id)

@@ -9,11 +9,16 @@ scenario (both protocols):
 * ``bench n=5 stall=3``      -> the reply starts after 3 s (a stalled upstream)
 * ``bench n=500 think=1``    -> a thinking reply: n//2 reasoning chunks, then the rest as text
   (reasoning only when the request thinks: ``enable_thinking``)
+* ``bench n=2000 burst=1``   -> the whole stream in one write (the client reads many chunks
+  per read, as after a network hiccup), so the first text arrives with the rest
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from aiohttp import web
 
 from tests.fakes.dashscope import (
     FakeDashScope,
@@ -23,6 +28,8 @@ from tests.fakes.dashscope import (
     _text_of,
     serve_until_signalled,
 )
+
+BURST_HEADER = "x-bench-burst"
 
 BASE_TEXT = "北京今天晴，气温二十度，东南风二级，适合出行。"
 TOOL_NAME = "get_weather"
@@ -39,9 +46,12 @@ def thinking_texts(n: int) -> tuple[str, str]:
     return expected_text(n // 2), expected_text(n - n // 2)
 
 
-def instruction(n: int, *, tool: bool = False, stall: float = 0.0, think: bool = False) -> str:
+def instruction(n: int, *, tool: bool = False, stall: float = 0.0, think: bool = False,
+                burst: bool = False) -> str:
     """The user message asking the bench server for a reply."""
     text = f"bench n={n}"
+    if burst:
+        text += " burst=1"
     if tool:
         text += " tool=1"
     if think:
@@ -64,11 +74,29 @@ def responder(request: RecordedRequest) -> Reply:
     if args.get("think") == "1":
         reasoning, answer = thinking_texts(n)
         return Reply(reasoning=reasoning, text=answer, chunk_size=1, stall_before=stall)
-    return Reply(text=expected_text(n), chunk_size=1, stall_before=stall)
+    headers = {BURST_HEADER: "1"} if args.get("burst") == "1" else {}
+    return Reply(text=expected_text(n), chunk_size=1, stall_before=stall, headers=headers)
+
+
+class BenchFake(FakeDashScope):
+    """The fake, writing a ``burst=1`` reply's whole stream at once."""
+
+    async def _stream(self, request: web.Request, reply: Reply, role: bytes | None,
+                      frames: list[bytes], finals: list[bytes], error: bytes,
+                      rid: str) -> web.StreamResponse:
+        if BURST_HEADER not in reply.headers:
+            return await super()._stream(request, reply, role, frames, finals, error, rid)
+        resp = web.StreamResponse(status=200, headers={
+            "Content-Type": "text/event-stream;charset=UTF-8", "x-request-id": rid})
+        await resp.prepare(request)
+        body: list[Any] = [role] if role is not None else []
+        await resp.write(b"".join([*body, *frames, *finals]))
+        await resp.write_eof()
+        return resp
 
 
 def main() -> None:
-    server = FakeDashScope()
+    server = BenchFake()
     server.responder = responder
     server.requests = _Discard()  # do not keep every request of a long benchmark
     serve_until_signalled(server)

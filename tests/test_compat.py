@@ -416,6 +416,27 @@ def test_httpx_imports_its_cli_optionally() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_the_library_defers_httpx_cli_without_taking_it_away() -> None:
+    """Importing the service leaves httpx's CLI (click, rich) unloaded through the agent graph's
+    imports; touching ``httpx._main`` loads the real one (a host process keeps its httpx)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "import bailian_geo_agent.agent.service\n"
+        "import langchain.agents, httpx\n"
+        "print('click' in sys.modules, 'rich' in sys.modules)\n"
+        "import httpx._main as cli\n"
+        "assert callable(httpx.main) and callable(cli.print_help)\n"
+        "print('click' in sys.modules, httpx.main.__module__ == 'httpx._main')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "True", "False"]
+
+
 def test_constraints_pin_every_dependency_inside_its_range() -> None:
     """CI installs constraints.txt (the newest tested) and ``.ci/lower-bounds`` the lower
     bounds: each runtime dependency has both bounds and its pin lies between them."""

@@ -3,7 +3,10 @@ dependencies (click, rich, pygments) happen to be installed."""
 
 from __future__ import annotations
 
+import importlib
 import sys
+import types
+from typing import Any
 
 CLI_MODULE = "httpx._main"
 
@@ -23,3 +26,37 @@ def skip_cli_import() -> None:
     """
     if "httpx" not in sys.modules:
         sys.modules.setdefault(CLI_MODULE, None)  # type: ignore[arg-type]
+
+
+class _DeferredCli(types.ModuleType):
+    """Stands in for ``httpx._main`` until something uses it; then the real module is loaded
+    and used (``httpx.main()`` runs the real CLI)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_real_cli(), name)
+
+
+def _real_cli() -> types.ModuleType:
+    if isinstance(sys.modules.get(CLI_MODULE), _DeferredCli):
+        del sys.modules[CLI_MODULE]
+    return importlib.import_module(CLI_MODULE)
+
+
+def _main(*args: Any, **kwargs: Any) -> Any:
+    return _real_cli().main(*args, **kwargs)
+
+
+def defer_cli_import() -> None:
+    """Let ``import httpx`` leave its command-line client unloaded until used (about 70 ms of a
+    library's cold start: click, rich, pygments), for a process the library does not own.
+
+    Unlike ``skip_cli_import`` nothing changes for the host: ``httpx.main`` and
+    ``httpx._main`` load and run the real CLI when touched. Only before httpx is first imported
+    (langgraph's SDK imports it with the agent graph).
+    """
+    if "httpx" not in sys.modules and CLI_MODULE not in sys.modules:
+        stub = _DeferredCli(CLI_MODULE)
+        stub.main = _main  # type: ignore[attr-defined]
+        sys.modules[CLI_MODULE] = stub

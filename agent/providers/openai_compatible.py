@@ -16,6 +16,8 @@ silently: a stream that stops without a ``finish_reason`` raises
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -156,8 +158,31 @@ def _add_reasoning(sent: Any, messages: list[BaseMessage]) -> None:
             entry[REASONING_KEY] = reasoning
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The one TLS context of every HTTP client this module makes.
+
+    Each context loads the CA bundle (20-50 ms); ChatOpenAI's sync and async clients and the
+    aiohttp pool would load it three times in a fresh process, where the openai SDK alone
+    loads it once. Made as httpx makes its default one (``SSL_CERT_FILE`` and friends apply).
+    """
+    return _http.create_ssl_context()
+
+
+class _PoolTemplate(openai.DefaultAsyncHttpxClient):
+    """The async client ``build_model`` gives ChatOpenAI (rather than letting it load its own
+    TLS context): replaced by the per-loop pools (``_client_for_loop``), unlike a caller's."""
+
+
+@functools.cache
+def _pool_template() -> _PoolTemplate:
+    return _PoolTemplate(verify=_tls())
+
+
 _POOLS: LoopPools[Any] = LoopPools(
-    openai.DefaultAioHttpClient, lambda client: client.is_closed, lambda client: client.aclose()
+    lambda: openai.DefaultAioHttpClient(verify=_tls()),
+    lambda client: client.is_closed,
+    lambda client: client.aclose(),
 )
 
 
@@ -183,6 +208,8 @@ def build_model(settings: Settings) -> DashScopeChatOpenAI:
         preserve_thinking=settings.preserve_thinking,
         context_cache=settings.context_cache,
         enable_search=settings.enable_search,
+        http_client=openai.DefaultHttpxClient(verify=_tls()),
+        http_async_client=_pool_template(),
     )
 
 
@@ -282,7 +309,9 @@ class DashScopeChatOpenAI(
         half of the default httpx2 transport per chunk and a few ms less per request (bench/).
         An ``http_async_client`` passed by the caller is used as it is.
         """
-        if self.http_async_client is not None:
+        if self.http_async_client is not None and not isinstance(
+            self.http_async_client, _PoolTemplate
+        ):
             return self.root_async_client
         loop = asyncio.get_running_loop()
         http_client = _POOLS.get(self)
