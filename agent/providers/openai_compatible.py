@@ -191,23 +191,31 @@ async def close_http_clients() -> None:
     await _POOLS.close_all()
 
 
+def model_settings(settings: Settings) -> dict[str, Any]:
+    """The fields of ``settings`` every OpenAI-protocol chat model here takes (the ``openai``
+    and ``responses`` providers; each adds its base URL and transport)."""
+    return {
+        "model": settings.model,
+        "api_key": settings.require_api_key(),
+        "streaming": True,
+        "stream_usage": True,
+        "timeout": settings.timeout,
+        "max_retries": settings.max_retries,
+        "retry_base_delay": settings.retry_base_delay,
+        "max_sse_line_bytes": settings.max_sse_line_bytes,
+        "enable_thinking": settings.enable_thinking,
+        "thinking_budget": settings.thinking_budget,
+        "preserve_thinking": settings.preserve_thinking,
+        "context_cache": settings.context_cache,
+        "enable_search": settings.enable_search,
+    }
+
+
 def build_model(settings: Settings) -> DashScopeChatOpenAI:
     """The ``openai`` provider's chat model for ``settings`` (the registry's factory)."""
     return DashScopeChatOpenAI(
-        model=settings.model,
-        api_key=settings.require_api_key(),
+        **model_settings(settings),
         base_url=settings.base_url,
-        streaming=True,
-        stream_usage=True,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        retry_base_delay=settings.retry_base_delay,
-        max_sse_line_bytes=settings.max_sse_line_bytes,
-        enable_thinking=settings.enable_thinking,
-        thinking_budget=settings.thinking_budget,
-        preserve_thinking=settings.preserve_thinking,
-        context_cache=settings.context_cache,
-        enable_search=settings.enable_search,
         http_client=openai.DefaultHttpxClient(verify=_tls()),
         http_async_client=_pool_template(),
     )

@@ -40,7 +40,7 @@ from bailian_geo_agent.agent.providers._search import sources_chunk
 from bailian_geo_agent.agent.providers._sse import iter_sse_data
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
-from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
+from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI, model_settings
 from bailian_geo_agent.agent.providers.profiles import COMPATIBLE_MODE, thinking_fields
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
@@ -69,21 +69,9 @@ def build_model(settings: Settings) -> DashScopeResponses:
     """The ``responses`` provider's chat model for ``settings`` (the registry's factory)."""
     headers = {SESSION_CACHE_HEADER: "enable"} if settings.session_cache else None
     return DashScopeResponses(
-        model=settings.model,
-        api_key=settings.require_api_key(),
+        **model_settings(settings),
         base_url=settings.responses_base_url,
         default_headers=headers,
-        streaming=True,
-        stream_usage=True,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        retry_base_delay=settings.retry_base_delay,
-        max_sse_line_bytes=settings.max_sse_line_bytes,
-        enable_thinking=settings.enable_thinking,
-        thinking_budget=settings.thinking_budget,
-        preserve_thinking=settings.preserve_thinking,
-        context_cache=settings.context_cache,
-        enable_search=settings.enable_search,
     )
 
 
