@@ -207,14 +207,42 @@ def test_at_most_the_documented_markers_and_the_input_unchanged() -> None:
     assert len([m for m in marked if isinstance(m["content"], list)]) <= MAX_MARKERS
 
 
-def test_a_tool_call_without_text_is_skipped_for_the_message_before_it() -> None:
+def test_a_tool_call_without_text_and_its_result_are_skipped_for_the_message_before() -> None:
+    # A turn that ended on a tool result (interrupted): the result's content stays a string
+    # (the native API takes no list there), the marker goes on the last message that may.
     long = "x" * 8000
     messages = [{"role": "system", "content": "s"}, {"role": "user", "content": long},
                 {"role": "assistant", "content": "", "tool_calls": [{"id": "1"}]},
-                {"role": "tool", "content": "ok", "tool_call_id": "1"},
+                {"role": "tool", "content": long, "tool_call_id": "1"},
                 {"role": "user", "content": "q"}]
     marked = mark_explicit(messages)
-    assert [i for i, m in enumerate(marked) if isinstance(m["content"], list)] == [3]
+    assert [i for i, m in enumerate(marked) if isinstance(m["content"], list)] == [1]
+    assert marked[3] is messages[3]
+
+
+def test_the_marker_goes_on_text_never_on_an_image_or_empty_block() -> None:
+    long = "x" * 8000
+    picture = {"role": "user", "content": [{"type": "text", "text": long},
+                                           {"type": "image_url", "image_url": {"url": "u"}}]}
+    blank = {"role": "assistant", "content": [{"type": "text", "text": ""}]}
+    marked = mark_explicit([{"role": "system", "content": "s"}, picture, blank,
+                            {"role": "user", "content": "q"}])
+    assert marked[2] is blank
+    assert marked[1]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in marked[1]["content"][1]
+
+
+def test_markers_already_in_the_messages_count_toward_the_limit() -> None:
+    long = "x" * 8000
+    given = [{"type": "text", "text": long, "cache_control": {"type": "ephemeral"}}]
+    messages = [{"role": "system", "content": long},
+                *({"role": "user", "content": given}, {"role": "assistant", "content": "a"}) * 2,
+                {"role": "user", "content": given}, {"role": "assistant", "content": long},
+                {"role": "user", "content": "q"}]
+    marked = mark_explicit(messages)
+    count = sum("cache_control" in block for m in marked if isinstance(m["content"], list)
+                for block in m["content"])
+    assert count == MAX_MARKERS
 
 
 @pytest.mark.parametrize(("usage", "expected"), [

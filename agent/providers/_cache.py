@@ -55,19 +55,43 @@ def _tool_tokens(tools: Any) -> int:
     return count
 
 
+_MARKABLE_ROLES = frozenset({"system", "user", "assistant"})
+"""Roles whose content may carry a marker: a tool result's content stays a string (the native
+API takes only a string there, and ``agent.providers._native_wire`` always sends one)."""
+
+
 def _marked(message: Mapping[str, Any]) -> dict[str, Any] | None:
     """A copy of ``message`` whose last text block carries the marker, or ``None`` when it has
-    no text to mark."""
+    no text to mark (or is a tool result)."""
+    if message.get("role") not in _MARKABLE_ROLES:
+        return None
     content = message.get("content")
     if isinstance(content, str):
         if not content:
             return None
         blocks: list[Any] = [{"type": "text", "text": content, "cache_control": EPHEMERAL}]
-    elif isinstance(content, list) and content and isinstance(content[-1], Mapping):
-        blocks = [*content[:-1], {**content[-1], "cache_control": EPHEMERAL}]
+    elif isinstance(content, list):
+        texts = [i for i, block in enumerate(content)
+                 if isinstance(block, Mapping) and isinstance(block.get("text"), str)
+                 and block["text"]]
+        if not texts:  # an image or an empty text carries no marker
+            return None
+        blocks = list(content)
+        blocks[texts[-1]] = {**content[texts[-1]], "cache_control": EPHEMERAL}
     else:
         return None
     return {**message, "content": blocks}
+
+
+def _markers(messages: list[dict[str, Any]]) -> int:
+    """How many content blocks of ``messages`` already carry a marker."""
+    return sum(
+        1
+        for message in messages
+        if isinstance(message.get("content"), list)
+        for block in message["content"]
+        if isinstance(block, Mapping) and "cache_control" in block
+    )
 
 
 def _boundary(messages: list[dict[str, Any]]) -> int | None:
@@ -97,7 +121,7 @@ def mark_explicit(
         targets.append(boundary)
     marked = list(messages)
     prefix = _tool_tokens(tools) if tools else 0
-    done = 0
+    done = _markers(messages)  # a request refuses more than MAX_MARKERS in all
     for index in range(max(targets, default=-1) + 1):
         prefix += estimate_tokens(messages[index].get("content"))
         if index in targets and prefix >= min_tokens and done < MAX_MARKERS:
