@@ -191,12 +191,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_workspace_region(self) -> Settings:
+        # Every base URL the provider uses must be given, else it would be Beijing's.
+        needed = {"base_url", "native_base_url"}
+        if self.provider == "responses":
+            needed.add("responses_base_url")
         if self.region in WORKSPACE_ONLY and not self.workspace_id and not (
-            {"base_url", "native_base_url"} <= self.model_fields_set
+            needed <= self.model_fields_set
         ):
+            urls = "both base URLs" if len(needed) == 2 else "all three base URLs"
             raise ValueError(
                 f"DASHSCOPE_REGION={self.region} is reached through a workspace: "
-                "set DASHSCOPE_WORKSPACE_ID (or both base URLs)"
+                f"set DASHSCOPE_WORKSPACE_ID (or {urls})"
             )
         return self
 

@@ -25,7 +25,7 @@ WORKSPACE = "llm-0123abcd"
 @pytest.fixture(autouse=True)
 def _no_endpoint_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     for name in ("DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_REGION",
-                 "DASHSCOPE_WORKSPACE_ID"):
+                 "DASHSCOPE_WORKSPACE_ID", "DASHSCOPE_RESPONSES_BASE_URL", "DASHSCOPE_PROVIDER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no ./.env of the checkout
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
@@ -97,6 +97,19 @@ def test_a_workspace_only_region_takes_explicit_base_urls(monkeypatch) -> None:
         Settings.from_env()  # the native URL would have no endpoint
     monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "https://gateway.example/api/v1")
     assert Settings.from_env().base_url == "https://gateway.example/v1"
+
+
+def test_a_workspace_only_region_never_falls_back_to_beijing_for_responses(monkeypatch) -> None:
+    # The two Chat Completions URLs given, the Responses one not: it would be Beijing's.
+    monkeypatch.setenv("DASHSCOPE_PROVIDER", "responses")
+    monkeypatch.setenv("DASHSCOPE_REGION", "eu-central-1")
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", "https://gateway.example/v1")
+    monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "https://gateway.example/api/v1")
+    with pytest.raises(ConfigurationError, match="DASHSCOPE_WORKSPACE_ID"):
+        Settings.from_env()
+    responses = "https://gateway.example/api/v2/apps/protocols/compatible-mode/v1"
+    monkeypatch.setenv("DASHSCOPE_RESPONSES_BASE_URL", responses)
+    assert Settings.from_env().responses_base_url == responses
 
 
 def test_code_and_dotenv_take_the_same_settings(tmp_path) -> None:
