@@ -66,3 +66,24 @@ def text_of(content: object) -> str:
     if isinstance(content, list):
         return "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return str(content)
+
+
+async def test_a_retried_turn_chains_from_the_reply_before_the_one_it_replaces(
+    fake_dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    # retry=True replaces the stored turn: chaining from the replaced reply would give the
+    # model the question twice (and its old answer).
+    store = f"sqlite:///{tmp_path}/sessions.sqlite"
+    async with service(fake_dashscope, store) as chat:
+        sid = (await collect(chat.stream_chat("北京")))[0]["session_id"]
+        await collect(chat.stream_chat("上海", sid))
+        replaced = (await chat.get_history(sid))[-1].response_metadata["id"]
+        again = [e.to_dict() async for e in chat.stream_events("上海", sid, retry=True)]
+        history = await chat.get_history(sid)
+    assert assert_well_formed(again) == "ECHO[2]: 上海"
+    first_id = fake_dashscope.requests[1].body["previous_response_id"]
+    retried = fake_dashscope.requests[-1].body
+    assert retried["previous_response_id"] == first_id != replaced
+    assert retried["input"] == [{"type": "message", "role": "user", "content": "上海"}]
+    ids = [m.response_metadata.get("id") for m in history if isinstance(m, AIMessage)]
+    assert replaced not in ids and len(ids) == 2
