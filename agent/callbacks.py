@@ -34,7 +34,7 @@ from bailian_geo_agent.agent.events import (
     ToolStart,
     Usage,
 )
-from bailian_geo_agent.agent.providers._search import SEARCH_RESULTS
+from bailian_geo_agent.agent.providers._search import SEARCH_RESULTS, is_web_url
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.callbacks import AsyncCallbackHandler
@@ -343,7 +343,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             return
         for source in sources:
             url = source.get("url") if isinstance(source, dict) else None
-            if isinstance(url, str) and url not in seen:
+            if is_web_url(url) and url not in seen:  # any model's chunk, not only ours
                 seen.add(url)
                 title = source.get("title")
                 self._queue.put_nowait(Source(self.message_id, self.session_id, url,

@@ -3,14 +3,20 @@ for it only when set, and the answer's sources become opt-in ``source`` events."
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.callbacks import ChunkStreamHandler
 from bailian_geo_agent.agent.events import FRONT_END_EVENTS, OPTIONAL_EVENTS, Source
-from bailian_geo_agent.agent.providers._search import search_results
+from bailian_geo_agent.agent.providers._search import search_results, sources_chunk
 from bailian_geo_agent.agent.server.aisdk import AISDKAdapter
 from bailian_geo_agent.agent.server.sse import SSEAdapter
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from tests.fakes.dashscope import FakeDashScope, RecordedRequest, Reply, ToolCall
 from tests.helpers import PROVIDERS, collect, make_settings
@@ -122,3 +128,33 @@ def test_source_on_the_wire_protocols() -> None:
     parts = AISDKAdapter(lambda: False).frames(event)
     assert parts == [{"type": "source-url", "sourceId": "source-1",
                       "url": "https://a.example/x", "title": "标题"}]
+
+
+class ForeignSearchModel(BaseChatModel):
+    """Any LangChain model whose chunks carry sources, not one of ours (which filter them)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "foreign-search"
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        raise NotImplementedError
+
+    async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        found = [{"url": url, "title": "t"} for url in (
+            "javascript:alert(1)", "data:text/html,x", "https://", "https:///etc/passwd",
+            "https://a.example/\nx", "https://ok.example/a")]
+        for chunk in (sources_chunk(found), ChatGenerationChunk(message=AIMessageChunk("ok"))):
+            if run_manager:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+
+async def test_a_source_event_never_carries_a_non_web_url_whatever_the_model() -> None:
+    handler = ChunkStreamHandler(events={"source"})
+    task = asyncio.create_task(ForeignSearchModel().ainvoke("hi", {"callbacks": [handler]}))
+    events = [event async for event in handler.dicts()]
+    await task
+    assert [e["url"] for e in events if e["type"] == "source"] == ["https://ok.example/a"]

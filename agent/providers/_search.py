@@ -12,13 +12,24 @@ handler turns each into a ``source`` event.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 SEARCH_RESULTS = "search_results"
 """The ``response_metadata`` key of a chunk's web sources."""
+
+
+def is_web_url(url: object) -> TypeGuard[str]:
+    """Whether ``url`` is an http(s) URL with a host: what a ``source`` may link to."""
+    if not isinstance(url, str) or any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    lowered = url.lower()
+    for scheme in ("https://", "http://"):
+        if lowered.startswith(scheme):
+            return len(url) > len(scheme) and url[len(scheme)] not in "/?#"
+    return False
 
 
 def search_fields() -> dict[str, Any]:
@@ -34,7 +45,7 @@ def search_results(info: Any) -> list[dict[str, str]]:
         if not isinstance(result, Mapping):
             continue
         url, title = result.get("url"), result.get("title")
-        if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+        if is_web_url(url):
             sources.append({"url": url, "title": title if isinstance(title, str) else url})
     return sources
 

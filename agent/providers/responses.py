@@ -36,7 +36,7 @@ from bailian_geo_agent.agent.errors import (
 from bailian_geo_agent.agent.providers._cache import add_cache_details
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
 from bailian_geo_agent.agent.providers._retry import aretry_before_first_chunk
-from bailian_geo_agent.agent.providers._search import sources_chunk
+from bailian_geo_agent.agent.providers._search import is_web_url, sources_chunk
 from bailian_geo_agent.agent.providers._sse import iter_sse_data
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
 from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
@@ -141,7 +141,7 @@ def citations(annotations: Any) -> list[dict[str, str]]:
         if not isinstance(annotation, Mapping) or annotation.get("type") != "url_citation":
             continue
         url, title = annotation.get("url"), annotation.get("title")
-        if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+        if is_web_url(url):
             sources.append({"url": url, "title": title if isinstance(title, str) and title
                             else url})
     return sources
