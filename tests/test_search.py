@@ -158,3 +158,18 @@ async def test_a_source_event_never_carries_a_non_web_url_whatever_the_model() -
     events = [event async for event in handler.dicts()]
     await task
     assert [e["url"] for e in events if e["type"] == "source"] == ["https://ok.example/a"]
+
+
+async def test_sources_repeated_on_every_native_event_are_stored_once(
+    fake_dashscope: FakeDashScope,
+) -> None:
+    # Chunk addition concatenates response_metadata lists: a source on each of 8 events would
+    # be stored 8 times in the session's history.
+    fake_dashscope.script(Reply(text="北京今天晴，气温二十五度。", chunk_size=2,
+                                search_results=SOURCES, search_results_repeated=True))
+    async with service(fake_dashscope, "tongyi", enable_search=True) as chat:
+        events = await collect(chat.stream_chat("北京", events={"source"}))
+        history = await chat.get_history(events[0]["session_id"])
+    assert [e["url"] for e in events if e["type"] == "source"] == [s["url"] for s in SOURCES]
+    stored = history[-1].response_metadata.get("search_results")
+    assert [s["url"] for s in stored] == [s["url"] for s in SOURCES]

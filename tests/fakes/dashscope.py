@@ -118,6 +118,8 @@ class Reply:
     # documented place); compatible mode's first chunk (*invented*: the docs say compatible
     # mode returns no sources; it tests that a future top-level ``search_info`` is read).
     search_results: list[dict] | None = None
+    # Native: ``search_info`` on every event, not only the first.
+    search_results_repeated: bool = False
 
 
 @dataclass
@@ -432,7 +434,8 @@ class FakeDashScope(LoopbackServer):
                 result_format=params.get("result_format", "message"),
                 reasoning=reply.reasoning, thinking=thinking, list_content=reply.list_content,
                 cached=reply.cached_tokens, created=reply.cache_creation_tokens,
-                sources=reply.search_results if params.get("enable_search") else None)
+                sources=reply.search_results if params.get("enable_search") else None,
+                sources_repeated=reply.search_results_repeated)
         elif responses:
             response_id = r.new_response_id()
             searching = any(isinstance(t, dict) and t.get("type") == "web_search" for t in tools)

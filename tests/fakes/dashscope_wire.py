@@ -340,14 +340,15 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
                   incremental: bool, result_format: str = "message", reasoning: str = "",
                   thinking: bool = False, list_content: bool = False,
                   cached: int | None = None, created: int | None = None,
-                  sources: list[dict] | None = None) -> Frames:
+                  sources: list[dict] | None = None, sources_repeated: bool = False) -> Frames:
     """Native stream: deltas when ``incremental``, else cumulative content and tool calls.
 
     ``thinking``: ``reasoning_content`` pieces first (``content ""``), then text with
     ``reasoning_content ""``, usage with ``output_tokens_details.reasoning_tokens``.
     ``list_content``: VL models' ``content: [{"text": ...}]``.
     The error event is numbered ``id:0``; the server renumbers it where it is sent.
-    ``sources``: ``output.search_info`` on the first event.
+    ``sources``: ``output.search_info`` on the first event (every text event with
+    ``sources_repeated``: where it comes is *unverified*, so a reader must take both).
     """
     def content_of(value: str) -> str | list[dict]:
         return [{"text": value}] if list_content else value
@@ -382,7 +383,8 @@ def native_stream(text: str, chunk_size: int, calls: Calls, prompt: int, request
                                 cached, created),
         request_id, result_format) for n, m in enumerate(messages)]
     if sources and results:
-        results[0]["output"]["search_info"] = search_info(sources)
+        for result in results if sources_repeated else results[:1]:
+            result["output"]["search_info"] = search_info(sources)
     frames = [native_event(n + 1, result) for n, result in enumerate(results)]
     last: dict[str, Any] = {"content": content_of("" if incremental else so_far),
                             "role": "assistant"}
