@@ -69,6 +69,24 @@ def test_a_changed_tool_is_built_again(
     assert conversions == ["note", "note"]
 
 
+def test_a_json_schema_changed_in_place_is_built_again(
+    fake_dashscope: FakeDashScope, conversions: list[str]
+) -> None:
+    # An MCP tool's args_schema is a dict: the cache must not serve the schema it had.
+    schema = {"type": "object", "properties": {"city": {"type": "string", "description": "old"}},
+              "required": ["city"]}
+    note = StructuredTool(name="note", description="A note.", args_schema=schema,
+                          func=lambda city: city)
+    model = build_chat_model(make_settings(fake_dashscope, "openai"))
+    city = bound_tools(model, [note])[0]["function"]["parameters"]["properties"]["city"]
+    assert city["description"] == "old"
+    assert bound_tools(model, [note])[0]["function"]["parameters"]["properties"]["city"] == city
+    schema["properties"]["city"]["description"] = "new"
+    city = bound_tools(model, [note])[0]["function"]["parameters"]["properties"]["city"]
+    assert city["description"] == "new"
+    assert conversions == ["note", "note"]
+
+
 def test_strict_schemas_and_tools_with_extras_are_left_to_langchain(
     fake_dashscope: FakeDashScope, conversions: list[str]
 ) -> None:

@@ -3,6 +3,7 @@ converted once rather than on every model call."""
 
 from __future__ import annotations
 
+import copy
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,8 @@ def _forget(key: int) -> Any:
 
 def openai_tool(tool: Any) -> Any:
     """``tool`` as the OpenAI tool dict ``convert_to_openai_tool`` makes of it, built once per
-    ``BaseTool`` (and again if its name, description or argument schema is replaced); anything
+    ``BaseTool`` (and again if its name, description or argument schema is replaced, or a
+    JSON-schema dict changed in place); anything
     else as it is.
 
     Building a tool's schema costs about 70 us (pydantic's JSON schema, dereferencing, titles
@@ -32,7 +34,10 @@ def openai_tool(tool: Any) -> Any:
     """
     if not isinstance(tool, BaseTool) or tool.extras:
         return tool
-    source = (tool.name, tool.description, tool.args_schema)
+    schema = tool.args_schema
+    # A JSON-schema dict (an MCP tool's) may be changed in place: compared by a copy's value.
+    source = (tool.name, tool.description, schema, copy.deepcopy(schema)
+              if isinstance(schema, dict) else None)
     key = id(tool)
     entry = _CONVERTED.get(key)
     if entry is not None and entry[0]() is tool and _same(entry[1], source):
@@ -43,7 +48,8 @@ def openai_tool(tool: Any) -> Any:
 
 
 def _same(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
-    return old[0] == new[0] and old[1] == new[1] and old[2] is new[2]
+    return (old[0] == new[0] and old[1] == new[1] and old[2] is new[2]
+            and (old[3] is None or old[3] == new[2]))
 
 
 class ParallelToolCallsByDefault:
