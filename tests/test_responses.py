@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, get_args
 
+import openai
 import pytest
 from bailian_geo_agent.agent import StreamChatService
 from bailian_geo_agent.agent.config import Settings
@@ -424,3 +425,38 @@ async def test_the_whole_history_carries_earlier_tool_calls_and_results(
     call, result = whole[2], whole[3]
     assert (call["name"], json.loads(call["arguments"])) == ("get_weather", {"city": "北京"})
     assert result["call_id"] == call["call_id"] and result["output"] == "北京：晴，25°C"
+
+
+@pytest.mark.parametrize("after_text", [False, True])
+async def test_the_forgotten_fallback_never_resends_after_the_first_chunk(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch, after_text: bool
+) -> None:
+    # Resending the whole history once text was shown would show the answer twice.
+    from bailian_geo_agent.agent.providers.responses import DashScopeResponses
+    from langchain_core.messages import AIMessageChunk, HumanMessage
+    from langchain_core.outputs import ChatGenerationChunk
+
+    sent: list[dict[str, Any]] = []
+
+    async def once(self: Any, payload: dict[str, Any], run_manager: Any, progress: Any) -> Any:
+        sent.append(payload)
+        progress["response_started"] = True
+        if len(sent) > 1:
+            yield ChatGenerationChunk(message=AIMessageChunk(content="whole"))
+            return
+        if after_text:
+            yield ChatGenerationChunk(message=AIMessageChunk(content="北京"))
+        raise openai.APIError("Previous response not found", None,  # type: ignore[arg-type]
+                              body={"code": "previous_response_not_found"})
+
+    monkeypatch.setattr(DashScopeResponses, "_astream_once", once)
+    model = build_chat_model(make_settings(fake_dashscope, "responses"))
+    history = [HumanMessage("北京"), AIMessage("晴", response_metadata={"id": "resp_1"}),
+               HumanMessage("上海")]
+    if after_text:
+        with pytest.raises(openai.APIError):
+            [chunk async for chunk in model._astream(history)]
+        assert len(sent) == 1
+    else:
+        assert [c.text async for c in model._astream(history)] == ["whole"]
+        assert [("previous_response_id" in body) for body in sent] == [True, False]
