@@ -259,3 +259,13 @@ def test_cache_fields_are_read_tolerantly(usage: Any, expected: tuple[Any, Any])
 
 
 SESSION = "0b0e7a52-2d0c-4a51-9b9e-6c1f4d0e2a10"
+
+
+def test_the_tools_share_of_the_prefix_follows_their_descriptions() -> None:
+    # Same names, other descriptions (another language): the estimate must not be the first's.
+    def tools(description: str) -> list[dict[str, Any]]:
+        return [{"type": "function", "function": {"name": f"t{i}", "description": description,
+                                                   "parameters": {}}} for i in range(4)]
+    messages = [{"role": "system", "content": "s" * 400}, {"role": "user", "content": "q"}]
+    assert isinstance(mark_explicit(messages, tools("d" * 1200))[0]["content"], list)
+    assert mark_explicit(messages, tools("d"))[0] is messages[0]

@@ -41,11 +41,12 @@ _TOOL_TOKENS: dict[tuple[str, ...], int] = {}
 
 
 def _tool_tokens(tools: Any) -> int:
-    """``estimate_tokens(tools)``, remembered by the tools' names: the schemas are the same on
-    every call, and serialising 16 of them costs about 0.4 ms."""
+    """``estimate_tokens(tools)``, remembered by the tools' names and descriptions (a service in
+    another language has other descriptions): the schemas are the same on every call, and
+    serialising 16 of them costs about 0.4 ms."""
     if not isinstance(tools, list):
         return estimate_tokens(tools)
-    key = tuple(str((t.get("function") or t).get("name")) if isinstance(t, dict) else repr(t)
+    key = tuple(_tool_key(t.get("function") or t) if isinstance(t, dict) else repr(t)
                 for t in tools)
     count = _TOOL_TOKENS.get(key)
     if count is None:
@@ -53,6 +54,10 @@ def _tool_tokens(tools: Any) -> int:
             _TOOL_TOKENS.clear()
         count = _TOOL_TOKENS[key] = estimate_tokens(tools)
     return count
+
+
+def _tool_key(spec: Any) -> str:
+    return f"{spec.get('name')}\n{spec.get('description')}" if isinstance(spec, dict) else ""
 
 
 _MARKABLE_ROLES = frozenset({"system", "user", "assistant"})
