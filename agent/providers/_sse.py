@@ -117,19 +117,22 @@ class EventSplitter:
             start = end + 2 - held  # the old buffer held no blank line: this is within piece
         self._buffer = bytearray()
         self._scanned = 0
-        find = whole.find
-        end = find(b"\n\n", start)
-        while end != -1:
+        end = whole.find(b"\n\n", start)
+        if end == -1:
+            rest = whole[start:] if start else whole
+        else:
             if end - start > limit:
                 raise _too_large(limit)
-            yield whole[start:end]
-            start = end + 2
-            end = find(b"\n\n", start)
-        if len(whole) - start > limit:
+            yield whole[start:end]  # the first at once; the rest split in one C call
+            *blocks, rest = whole[end + 2 :].split(b"\n\n")
+            if blocks and max(map(len, blocks)) > limit:
+                raise _too_large(limit)
+            yield from blocks
+        if len(rest) > limit:
             raise _too_large(limit)
-        if start < len(whole):
-            self._buffer = bytearray(whole[start:] if start else whole)
-            self._scanned = len(self._buffer)
+        if rest:
+            self._buffer = bytearray(rest)
+            self._scanned = len(rest)
 
     def rest(self) -> bytes:
         """What remains after the last complete block (a last event without its blank line)."""
