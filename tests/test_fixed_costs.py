@@ -198,3 +198,29 @@ def test_events_split_lazily_match_the_whole_read_split() -> None:
             b for p in pieces for b in lazy.iter_feed(p)
         ]
         assert whole.rest() == lazy.rest() == b"da"
+
+
+async def test_model_streams_read_the_socket_16_kib_at_a_time(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncio reads up to 256 KiB per socket read: aiohttp would parse a whole burst before
+    # the first event reached the SSE splitter.
+    from aiohttp.client_proto import ResponseHandler
+    from bailian_geo_agent.agent._compat.aiohttp import SOCKET_READ_BYTES
+
+    transports: list[Any] = []
+    connection_made = ResponseHandler.connection_made
+
+    def recording(self: Any, transport: Any) -> None:
+        transports.append(transport)
+        connection_made(self, transport)
+
+    monkeypatch.setattr(ResponseHandler, "connection_made", recording)
+    text = "晴" * 3000
+    fake_dashscope.script(Reply(text=text, chunk_size=1))
+    model = build_chat_model(make_settings(fake_dashscope, "openai"))
+    got = "".join([str(chunk.content) async for chunk in model.astream("天气？")])
+    await openai_compatible.close_http_clients()
+    assert got == text
+    assert SOCKET_READ_BYTES == 16 * 1024
+    assert transports and [t.max_size for t in transports] == [SOCKET_READ_BYTES] * len(transports)
