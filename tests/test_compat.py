@@ -138,6 +138,8 @@ def shape_of(path: str, expected: str) -> str:
         return "property"
     if inspect.isclass(found):
         return "class"
+    if expected == "int":
+        return "int" if type(found) is int else f"not an int ({type(found).__name__})"
     if expected == "callable":
         return "callable" if callable(found) else f"not callable ({type(found).__name__})"
     if isinstance(found, (staticmethod, classmethod)):

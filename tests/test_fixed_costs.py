@@ -185,3 +185,60 @@ async def test_model_call_hooks_hop_to_a_thread_once_per_call(
         await service.aclose()
     assert events[-1]["type"] == "stream_end", events[-1]
     assert len(hops) == 2  # one model call, one span: set up and end (6 with three spans)
+
+
+async def test_the_first_event_of_a_read_is_handed_over_before_the_rest_is_split() -> None:
+    # One read holding a whole burst: the first event comes out before the splitter looks at
+    # the rest (here, a later event over the cap that only raises once reached).
+    from bailian_geo_agent.agent.errors import StreamLimitError
+    from bailian_geo_agent.agent.providers._sse import iter_sse_data
+
+    read = b"data: first\n\n" + b"data: " + b"x" * 200 + b"\n\n" + b"data: last\n\n"
+
+    async def one_read() -> Any:
+        yield read
+
+    got: list[bytes] = []
+    with pytest.raises(StreamLimitError):
+        async for data in iter_sse_data(one_read(), max_event_bytes=100):
+            got.append(data)
+    assert got == [b"first"]
+
+
+def test_events_split_lazily_match_the_whole_read_split() -> None:
+    from bailian_geo_agent.agent.providers._sse import EventSplitter
+
+    body = b"data: a\r\n\r\n:c\n\ndata: b\ndata: c\n\n\n\ndata: " + "天".encode() * 50 + b"\n\nda"
+    for size in (1, 2, 3, 7, 64, len(body)):
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        whole, lazy = EventSplitter(), EventSplitter()
+        assert [b for p in pieces for b in whole.feed(p)] == [
+            b for p in pieces for b in lazy.iter_feed(p)
+        ]
+        assert whole.rest() == lazy.rest() == b"da"
+
+
+async def test_model_streams_read_the_socket_16_kib_at_a_time(
+    fake_dashscope: FakeDashScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncio reads up to 256 KiB per socket read: aiohttp would parse a whole burst before
+    # the first event reached the SSE splitter.
+    from aiohttp.client_proto import ResponseHandler
+    from bailian_geo_agent.agent._compat.aiohttp import SOCKET_READ_BYTES
+
+    transports: list[Any] = []
+    connection_made = ResponseHandler.connection_made
+
+    def recording(self: Any, transport: Any) -> None:
+        transports.append(transport)
+        connection_made(self, transport)
+
+    monkeypatch.setattr(ResponseHandler, "connection_made", recording)
+    text = "晴" * 3000
+    fake_dashscope.script(Reply(text=text, chunk_size=1))
+    model = build_chat_model(make_settings(fake_dashscope, "openai"))
+    got = "".join([str(chunk.content) async for chunk in model.astream("天气？")])
+    await openai_compatible.close_http_clients()
+    assert got == text
+    assert SOCKET_READ_BYTES == 16 * 1024
+    assert transports and [t.max_size for t in transports] == [SOCKET_READ_BYTES] * len(transports)

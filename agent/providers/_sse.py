@@ -12,7 +12,7 @@ or pin the CPU.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from bailian_geo_agent.agent.errors import StreamLimitError
@@ -86,6 +86,54 @@ class EventSplitter:
             raise _too_large(self.max_event_bytes)
         return blocks
 
+    def iter_feed(self, piece: bytes) -> Iterator[bytes]:
+        """The event blocks completed by ``piece``, one at a time: the first is handed over
+        before the rest of a large piece is scanned or copied (a burst read in one go)."""
+        if self._cr:
+            self._cr = False
+            if piece[:1] == b"\n":
+                piece = piece[1:]
+        if b"\r" in piece:
+            self._cr = piece[-1:] == b"\r"
+            piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        limit = self.max_event_bytes
+        whole = piece
+        start = 0
+        buffer = self._buffer
+        if buffer:  # an unfinished event: only its bytes and this piece's first block are joined
+            held = len(buffer)
+            buffer += piece
+            end = buffer.find(b"\n\n", max(self._scanned - 1, 0))
+            if end == -1:
+                self._scanned = len(buffer)
+                if self._scanned > limit:
+                    raise _too_large(limit)
+                return
+            self._buffer = bytearray()
+            self._scanned = 0
+            if end > limit:
+                raise _too_large(limit)
+            yield bytes(buffer[:end])
+            start = end + 2 - held  # the old buffer held no blank line: this is within piece
+        self._buffer = bytearray()
+        self._scanned = 0
+        end = whole.find(b"\n\n", start)
+        if end == -1:
+            rest = whole[start:] if start else whole
+        else:
+            if end - start > limit:
+                raise _too_large(limit)
+            yield whole[start:end]  # the first at once; the rest split in one C call
+            *blocks, rest = whole[end + 2 :].split(b"\n\n")
+            if blocks and max(map(len, blocks)) > limit:
+                raise _too_large(limit)
+            yield from blocks
+        if len(rest) > limit:
+            raise _too_large(limit)
+        if rest:
+            self._buffer = bytearray(rest)
+            self._scanned = len(rest)
+
     def rest(self) -> bytes:
         """What remains after the last complete block (a last event without its blank line)."""
         return bytes(self._buffer).strip(b"\r\n")
@@ -131,7 +179,7 @@ async def iter_sse_data(
     Raises ``StreamLimitError`` for a line or event longer than ``max_event_bytes``.
     """
     splitter = EventSplitter(max_event_bytes)
-    feed = splitter.feed
+    feed = splitter.iter_feed
     async for piece in byte_chunks:
         for block in feed(piece):
             data = sse_data(block)

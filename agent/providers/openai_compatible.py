@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx2 as _http  # the openai SDK's own HTTP library (openai>=3)
 import openai
 from bailian_geo_agent.agent._compat import langchain_openai as compat
+from bailian_geo_agent.agent._compat.aiohttp import small_socket_reads
 from bailian_geo_agent.agent.errors import StreamInterruptedError
 from bailian_geo_agent.agent.providers._cache import CacheMode, add_cache_details, mark_explicit
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
@@ -427,6 +428,7 @@ class DashScopeChatOpenAI(
         search = self.enable_search
         async with self._open_stream(payload) as http_response:
             progress["response_started"] = True
+            small_socket_reads(http_response)  # a burst's first piece after 16 KiB, not 256
             try:
                 async for data in iter_sse_data(
                     http_response.aiter_bytes(), self.max_sse_line_bytes
