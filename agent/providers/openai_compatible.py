@@ -19,7 +19,7 @@ import asyncio
 import functools
 import ssl
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -116,7 +116,9 @@ def _reasoning_of(event: dict[str, Any]) -> str | None:
 _TEXT_FIELDS = frozenset({"content", "additional_kwargs", "tool_call_chunks", "id"})
 
 
-def _counts(chunk: ChatGenerationChunk) -> bool:
+def counts_as_output(chunk: ChatGenerationChunk) -> bool:
+    """Whether ``chunk`` shows something (text, a tool call, reasoning): after it, a retry
+    would repeat what the caller has seen."""
     message = chunk.message
     return bool(
         chunk.text
@@ -392,11 +394,21 @@ class DashScopeChatOpenAI(
                 yield chunk
             return
 
+        async for chunk in self._retried(
+            lambda progress: self._astream_once(payload, run_manager, progress)
+        ):
+            yield chunk
+
+    def _retried(
+        self, stream: Callable[[dict[str, bool]], AsyncGenerator[ChatGenerationChunk, None]]
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """``stream(progress)`` opened again when its body broke before its first chunk
+        (``progress`` says whether the response had begun)."""
         progress: dict[str, bool] = {}
 
         def open_stream() -> AsyncGenerator[ChatGenerationChunk, None]:
             progress.clear()
-            return self._astream_once(payload, run_manager, progress)
+            return stream(progress)
 
         def retryable(exc: BaseException) -> bool:
             # The SDK already retried failures before the response began; a body that fails
@@ -405,14 +417,13 @@ class DashScopeChatOpenAI(
                 exc, (openai.APIConnectionError, StreamInterruptedError)
             )
 
-        async for chunk in aretry_before_first_chunk(
+        return aretry_before_first_chunk(
             open_stream,
             max_retries=self.max_retries or 0,
             base_delay=self.retry_base_delay,
             retryable=retryable,
-            counts=_counts,  # an empty role-only chunk: nothing a retry could duplicate
-        ):
-            yield chunk
+            counts=counts_as_output,  # an empty role-only chunk: nothing a retry duplicates
+        )
 
     async def _astream_once(
         self,

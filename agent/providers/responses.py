@@ -35,12 +35,14 @@ from bailian_geo_agent.agent.errors import (
 )
 from bailian_geo_agent.agent.providers._cache import add_cache_details
 from bailian_geo_agent.agent.providers._chunks import reasoning_chunk, text_chunk
-from bailian_geo_agent.agent.providers._retry import aretry_before_first_chunk
 from bailian_geo_agent.agent.providers._search import is_web_url, sources_chunk
 from bailian_geo_agent.agent.providers._sse import iter_sse_data
 from bailian_geo_agent.agent.providers._sse import loads_json as _loads
-from bailian_geo_agent.agent.providers._thinking import REASONING_KEY
-from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI, model_settings
+from bailian_geo_agent.agent.providers.openai_compatible import (
+    DashScopeChatOpenAI,
+    counts_as_output,
+    model_settings,
+)
 from bailian_geo_agent.agent.providers.profiles import COMPATIBLE_MODE, thinking_fields
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
@@ -177,15 +179,6 @@ def _too_long(exc: BaseException) -> bool:
     return isinstance(to_agent_error(exc), PromptTooLongError)
 
 
-def _counts(chunk: ChatGenerationChunk) -> bool:
-    message = chunk.message
-    return bool(
-        chunk.text
-        or message.tool_call_chunks  # type: ignore[attr-defined]
-        or message.additional_kwargs.get(REASONING_KEY)
-    )
-
-
 class DashScopeResponses(DashScopeChatOpenAI):
     """ChatOpenAI on DashScope's Responses API: server-side history by ``previous_response_id``,
     the built-in web search, Qwen thinking, streamed like the other providers."""
@@ -252,13 +245,13 @@ class DashScopeResponses(DashScopeChatOpenAI):
                 yield chunk
             return
 
-        progress: dict[str, bool] = {}
-
-        async def chained_or_whole() -> AsyncGenerator[ChatGenerationChunk, None]:
+        async def chained_or_whole(
+            progress: dict[str, bool],
+        ) -> AsyncGenerator[ChatGenerationChunk, None]:
             produced = False
             try:
                 async for chunk in self._astream_once(payload, run_manager, progress):
-                    produced = produced or _counts(chunk)
+                    produced = produced or counts_as_output(chunk)
                     yield chunk
                 return
             except openai.APIError as exc:
@@ -272,23 +265,7 @@ class DashScopeResponses(DashScopeChatOpenAI):
             async for chunk in self._astream_once(whole, run_manager, progress):
                 yield chunk
 
-        def open_stream() -> AsyncGenerator[ChatGenerationChunk, None]:
-            progress.clear()
-            return chained_or_whole()
-
-        def retryable(exc: BaseException) -> bool:
-            # The SDK already retried failures before the response began.
-            return bool(progress) and isinstance(
-                exc, (openai.APIConnectionError, StreamInterruptedError)
-            )
-
-        async for chunk in aretry_before_first_chunk(
-            open_stream,
-            max_retries=self.max_retries or 0,
-            base_delay=self.retry_base_delay,
-            retryable=retryable,
-            counts=_counts,
-        ):
+        async for chunk in self._retried(chained_or_whole):
             yield chunk
 
     async def _astream_once(
