@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from bailian_geo_agent.agent import telemetry
+from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.links import Link, links_text
 from bailian_geo_agent.tools.map_commands import (
@@ -66,7 +67,7 @@ def has_artifact(tool: BaseTool) -> bool:
 
 def is_map_tool(tool: BaseTool) -> bool:
     """Map-operation tools (``map_*``) answer with a ``map_action`` artifact."""
-    return has_artifact(tool) and tool.name.startswith("map_")
+    return has_artifact(tool) and tool.name.startswith(MAP_TOOL_PREFIX)
 
 
 def output_schema(tool: BaseTool) -> dict[str, Any] | None:
