@@ -145,7 +145,7 @@ class WeatherData(BaseModel):
 
     place: str = Field(description="The place the report is for.")
     location: Point | SkipJsonSchema[None] = absent("Where the report is for.")
-    current: Conditions | SkipJsonSchema[None] = absent("Live conditions.")
+    current: Conditions | SkipJsonSchema[None] = absent("Now, if the provider says.")
     daily: list[ForecastDay] = Field(default_factory=list, description="Forecast days.")
     issued_at: OptStr = absent("When the provider issued it.")
     source: str = Field(description="Who answered.")
