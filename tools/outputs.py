@@ -37,7 +37,7 @@ from bailian_geo_agent.tools.providers.extras import (
     TransitSegment,
 )
 from bailian_geo_agent.tools.providers.trips import OrderMethod, TripLeg, TripMode
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 DIGITS = 6
@@ -71,10 +71,17 @@ def with_data(artifact: dict[str, Any] | None, data: BaseModel) -> dict[str, Any
     return {**(artifact or {}), "data": data.model_dump(mode="json", exclude_none=True)}
 
 
+class Data(BaseModel):
+    """Base of the output models: built on first use, not at import (a library's cold start
+    pays for none of them; a tool pays for its own on its first answer)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 # ------------------------------------------------------------------------------ points
 
 
-class Point(BaseModel):
+class Point(Data):
     """A point and its coordinate system."""
 
     lng: float = Field(description="Longitude, degrees.")
@@ -117,7 +124,7 @@ def named_point(location: Coordinate, label: str) -> NamedPoint:
 # ------------------------------------------------------------------------------ weather
 
 
-class Conditions(BaseModel):
+class Conditions(Data):
     """Live conditions."""
 
     text: OptStr = absent("Sky, e.g. Clear.")
@@ -127,7 +134,7 @@ class Conditions(BaseModel):
     observed_at: OptStr = absent("When observed (provider's local time).")
 
 
-class ForecastDay(BaseModel):
+class ForecastDay(Data):
     """One forecast day."""
 
     date: str = Field(description="YYYY-MM-DD.")
@@ -140,7 +147,7 @@ class ForecastDay(BaseModel):
     wind: OptStr = absent("Wind, as the provider words it.")
 
 
-class WeatherData(BaseModel):
+class WeatherData(Data):
     """``get_weather``: live conditions and forecast days of one place."""
 
     place: str = Field(description="The place the report is for.")
@@ -179,7 +186,7 @@ def weather_data(report: WeatherReport, source: str,
 # ------------------------------------------------------------------------------ places
 
 
-class PlaceData(BaseModel):
+class PlaceData(Data):
     """A named place."""
 
     name: str = Field(description="Name.")
@@ -194,7 +201,7 @@ class PlaceData(BaseModel):
     postcode: OptStr = absent("Postcode.")
 
 
-class PlacesData(BaseModel):
+class PlacesData(Data):
     """``geocode`` / ``suggest_places``: the candidate places of a query, best first."""
 
     query: str = Field(description="The address or text looked up.")
@@ -202,7 +209,7 @@ class PlacesData(BaseModel):
     source: str = Field(description="Who answered.")
 
 
-class ReverseGeocodeData(BaseModel):
+class ReverseGeocodeData(Data):
     """``reverse_geocode``: the address at a point."""
 
     location: Point = Field(description="The point asked about, in the caller's system.")
@@ -222,7 +229,7 @@ def place_data(place: Place) -> PlaceData:
 # ------------------------------------------------------------------------------ POIs
 
 
-class PoiData(BaseModel):
+class PoiData(Data):
     """A point of interest."""
 
     id: OptStr = absent("The provider's id (for poi_detail).")
@@ -237,7 +244,7 @@ class PoiData(BaseModel):
     rating: OptFloat = absent("Rating (AMap: 0-5).")
 
 
-class PoiSearchData(BaseModel):
+class PoiSearchData(Data):
     """``search_poi``: the POIs found, nearest (or best) first."""
 
     query: str = Field(description="The keywords or category searched.")
@@ -289,7 +296,7 @@ def poi_detail_data(poi: PoiDetail, source: str) -> PoiDetailData:
 # ------------------------------------------------------------------------------ routes
 
 
-class StepData(BaseModel):
+class StepData(Data):
     """One manoeuvre."""
 
     instruction: str = Field(description="What to do.")
@@ -298,7 +305,7 @@ class StepData(BaseModel):
     duration_s: OptFloat = absent("Time, seconds.")
 
 
-class RouteSummary(BaseModel):
+class RouteSummary(Data):
     """A route's ends and totals."""
 
     mode: Literal["driving", "walking", "cycling"] = Field(description="How.")
@@ -338,7 +345,7 @@ def route_data(route: Route, origin: str, destination: str, source: str) -> Rout
                      steps_total=len(route.steps), source=source)
 
 
-class SegmentData(BaseModel):
+class SegmentData(Data):
     """One leg of a public-transport plan."""
 
     kind: Literal["walk", "bus", "subway", "railway", "taxi"] = Field(description="How.")
@@ -350,7 +357,7 @@ class SegmentData(BaseModel):
     duration_s: OptFloat = absent("Time, seconds.")
 
 
-class TransitPlanData(BaseModel):
+class TransitPlanData(Data):
     """One public-transport option."""
 
     duration_s: OptFloat = absent("Door-to-door time, seconds.")
@@ -361,7 +368,7 @@ class TransitPlanData(BaseModel):
     segments: list[SegmentData] = Field(default_factory=list, description="Legs in order.")
 
 
-class TransitData(BaseModel):
+class TransitData(Data):
     """``transit_route``: public-transport options between two points."""
 
     origin: NamedPoint = Field(description="Start.")
@@ -402,7 +409,7 @@ def transit_data(routes: TransitRoutes, origin: str, destination: str,
 # ------------------------------------------------------------------------------ distances
 
 
-class DistanceItem(BaseModel):
+class DistanceItem(Data):
     """From one origin to the destination."""
 
     origin: str = Field(description="The origin, as given or as found.")
@@ -412,7 +419,7 @@ class DistanceItem(BaseModel):
     note: OptStr = absent("Why there is no result.")
 
 
-class DistanceData(BaseModel):
+class DistanceData(Data):
     """``measure_distance``: from each origin to one destination, in the order given."""
 
     mode: DistanceMode = Field(description="driving, walking or straight.")
@@ -433,7 +440,7 @@ def distance_item(label: str, location: Coordinate | None,
 # ------------------------------------------------------------------------------ IP location
 
 
-class IpLocationData(BaseModel):
+class IpLocationData(Data):
     """``ip_location``: the city of an IP address (city level only)."""
 
     ip: str = Field(description="The address located.")
@@ -457,7 +464,7 @@ def ip_location_data(found: IpLocation, source: str) -> IpLocationData:
 # ------------------------------------------------------------------------------ trips
 
 
-class TripStop(BaseModel):
+class TripStop(Data):
     """A place of a trip."""
 
     index: int = Field(description="0-based position in the request's places.")
@@ -466,7 +473,7 @@ class TripStop(BaseModel):
     location: Point = Field(description="Where it is.")
 
 
-class TripLegData(BaseModel):
+class TripLegData(Data):
     """The way from one place to the next (indices into the request's places)."""
 
     from_index: int = Field(description="From this place.")
@@ -475,7 +482,7 @@ class TripLegData(BaseModel):
     duration_s: OptFloat = absent("Travel time, seconds.")
 
 
-class TripDay(BaseModel):
+class TripDay(Data):
     """One day of a trip split into days."""
 
     day: int = Field(description="Day number, from 1.")
@@ -484,7 +491,7 @@ class TripDay(BaseModel):
     total_s: float = Field(description="Travel and stays, seconds.")
 
 
-class TripData(BaseModel):
+class TripData(Data):
     """``plan_trip``: the visiting order, legs, totals and days (the lines: ``map_actions``)."""
 
     mode: TripMode = Field(description="driving, walking or cycling.")
@@ -517,7 +524,7 @@ class AlongPoi(PoiData):
     along_m: float = Field(description="Where along the route, metres from the start.")
 
 
-class AlongRouteData(BaseModel):
+class AlongRouteData(Data):
     """``search_along_route``: POIs near a route, least detour first (the route line and the
     numbered stops: ``map_actions``)."""
 
@@ -537,7 +544,7 @@ def along_poi(poi: Poi, off_m: float, along_m: float) -> AlongPoi:
 # ------------------------------------------------------------------------------ areas
 
 
-class AreaCheck(BaseModel):
+class AreaCheck(Data):
     """Whether a place is inside the area."""
 
     place: NamedPoint = Field(description="The place checked.")
@@ -546,7 +553,7 @@ class AreaCheck(BaseModel):
     distance_m: float = Field(description="Metres to the outline.")
 
 
-class AreaBoundaryData(BaseModel):
+class AreaBoundaryData(Data):
     """``area_boundary``: a district's or AOI's facts. The outline itself is not repeated
     here: it is the ``draw_area`` command in ``map_actions`` (simplified for the map)."""
 
@@ -563,7 +570,7 @@ class AreaBoundaryData(BaseModel):
     source: str = Field(description="Who answered.")
 
 
-class ReachableAreaData(BaseModel):
+class ReachableAreaData(Data):
     """``reachable_area``: what is reachable within a time. The area itself is not repeated
     here: it is the ``draw_area`` command (kind ``isochrone``) in ``map_actions``."""
 
