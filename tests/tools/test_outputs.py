@@ -19,6 +19,7 @@ from bailian_geo_agent.tools.coords import Coordinate
 from bailian_geo_agent.tools.http import HttpClient
 from bailian_geo_agent.tools.outputs import LOOKUP_OUTPUTS
 from bailian_geo_agent.tools.providers.base import Place
+from bailian_geo_agent.tools.providers.fallback import FallbackProvider
 from bailian_geo_agent.tools.toolkit import LOOKUP_TOOLS
 from langchain_core.messages import ToolMessage
 from pydantic import BaseModel
@@ -448,3 +449,17 @@ def test_a_key_a_provider_echoes_stays_out_of_the_data():
     place = message.artifact["data"]["places"][0]
     assert place["district"] == "***" and place["address"] == "故宫 key=***"
     assert secret not in json.dumps(message.artifact) + message.content
+
+
+def test_under_a_fallback_the_data_is_in_the_answering_providers_system(
+    amap, open_provider, fake_amap, fake_open
+):
+    # GEO_PROVIDER=auto abroad: the open services answer, in WGS-84, and the data says so
+    provider = FallbackProvider(amap, open_provider)
+    tools = {t.name: t for t in GeoToolkit(config=GeoConfig(), provider=provider).get_tools()}
+    data = checked_data(tools["cycling_route"], {
+        "origin": "2.2945,48.8582", "destination": "2.3376,48.8606", "crs": "wgs84"})
+    assert data["source"] == "OSRM/OpenStreetMap"
+    assert data["origin"]["crs"] == data["destination"]["crs"] == "wgs84"
+    _point(data["origin"], 2.2945, 48.8582, "wgs84")
+    assert fake_amap.requests == []
