@@ -8,7 +8,7 @@ the route, go there, come back), not a routed extra distance; the result says so
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools import geometry
@@ -34,6 +34,7 @@ from bailian_geo_agent.tools.map_commands import (
     Stop,
     thin,
 )
+from bailian_geo_agent.tools.outputs import AlongRouteData, along_poi, route_summary, with_data
 from bailian_geo_agent.tools.providers.base import Poi
 from bailian_geo_agent.tools.routes import compute_route
 from pydantic import BaseModel, Field
@@ -83,6 +84,7 @@ class AlongRouteTool(GeoTool):
     )
     args_schema: type[BaseModel] = AlongRouteInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = AlongRouteData
 
     async def _execute(self, args: AlongRouteInput) -> Any:
         along = capability(self.geo, "pois_along", "areas_capability_along")
@@ -109,7 +111,12 @@ class AlongRouteTool(GeoTool):
                 off=format_distance(off), at=format_distance(at),
                 address=truncate(poi.address or poi.district, 40), id=poi.id or "-"))
         lines.append(message_text("along_detour_note"))
-        return "\n".join(lines), self._artifact(route, path, a_label, b_label, ranked, args)
+        data = AlongRouteData(
+            keywords=what, within_m=args.within_m,
+            route=route_summary(route, a_label, b_label),
+            pois=[along_poi(poi, off, at) for poi, off, at in ranked], source=source)
+        artifact = self._artifact(route, path, a_label, b_label, ranked, args)
+        return "\n".join(lines), with_data(artifact, data)
 
     def _artifact(self, route: Any, path: list[Coordinate], a_label: str, b_label: str,
                   ranked: list[tuple[Poi, float, float]], args: AlongRouteInput) -> dict[str, Any]:

@@ -7,7 +7,7 @@ point-in-area check uses the full outline.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools import geometry
@@ -28,6 +28,14 @@ from bailian_geo_agent.tools.map_commands import (
     AddMarkers,
     DrawArea,
     Marker,
+)
+from bailian_geo_agent.tools.outputs import (
+    AreaBoundaryData,
+    AreaCheck,
+    ReachableAreaData,
+    named_point,
+    point_data,
+    with_data,
 )
 from bailian_geo_agent.tools.providers.areas import MAX_MINUTES, AreaBoundary, Isochrone
 from pydantic import BaseModel, Field
@@ -79,6 +87,7 @@ class AreaBoundaryTool(GeoTool):
     )
     args_schema: type[BaseModel] = AreaInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = AreaBoundaryData
 
     async def _execute(self, args: AreaInput) -> Any:
         find = capability(self.geo, "area_boundary", "areas_capability_boundary")
@@ -86,9 +95,10 @@ class AreaBoundaryTool(GeoTool):
         area = _multipolygon(boundary.polygons)
         command, before = _draw(area, boundary.crs, boundary.name, boundary.kind, AREA_COLOR)
         kind = message_text(f"areas_kind_{boundary.kind}")
+        size = geometry.area_km2(area)
         lines = [message_text(
             "areas_boundary_head", name=boundary.name, kind=kind, source=boundary.source,
-            area=f"{geometry.area_km2(area):.1f}", parts=len(area.geoms))]
+            area=f"{size:.1f}", parts=len(area.geoms))]
         after = geometry.vertex_count(_multipolygon(command.polygons))
         if after < before:
             lines.append(message_text("areas_simplified", before=before, after=after))
@@ -98,6 +108,11 @@ class AreaBoundaryTool(GeoTool):
         actions = [command.to_dict()]
         family = family_of(boundary)
         links = place_links(boundary.center, boundary.name, family) if boundary.center else []
+        data = AreaBoundaryData(
+            name=boundary.name, kind=boundary.kind, level=boundary.level or None,
+            adcode=boundary.adcode or None, center=point_data(boundary.center),
+            area_km2=round(size, 3), parts=len(area.geoms), vertices=before,
+            same_name=boundary.same_name, source=boundary.source or self.geo.name)
         if args.check is not None:
             point, label = await resolve_point(self.geo, place=args.check, lng=None, lat=None,
                                                crs=args.crs, city=args.city)
@@ -112,7 +127,11 @@ class AreaBoundaryTool(GeoTool):
             lines.append(verdict)
             actions.append(AddMarkers(markers=[_marker(point, label, verdict)],
                                       layer=LAYER).to_dict())
-        return "\n".join(lines), {"map_actions": actions, "links": links_dicts(links)}
+            data.check = AreaCheck(place=named_point(point, label), inside=inside,
+                                   on_boundary=distance <= BOUNDARY_TOLERANCE_M,
+                                   distance_m=round(distance, 1))
+        artifact = {"map_actions": actions, "links": links_dicts(links)}
+        return "\n".join(lines), with_data(artifact, data)
 
 
 class ReachInput(BaseModel):
@@ -135,6 +154,7 @@ class ReachableAreaTool(GeoTool):
     )
     args_schema: type[BaseModel] = ReachInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = ReachableAreaData
 
     async def _execute(self, args: ReachInput) -> Any:
         if not 1 <= args.minutes <= MAX_MINUTES:
@@ -149,9 +169,10 @@ class ReachableAreaTool(GeoTool):
                 else mode_name(args.mode))
         title = message_text("areas_reach_label", minutes=args.minutes, mode=mode)
         command, _before = _draw(area, found.crs, title, "isochrone", REACH_COLOR)
+        size = geometry.area_km2(area)
         lines = [message_text(
             "areas_reach_head", place=label, minutes=args.minutes, mode=mode,
-            source=found.source, area=f"{geometry.area_km2(area):.1f}")]
+            source=found.source, area=f"{size:.1f}")]
         if found.method == "grid":
             lines.append(message_text(
                 "areas_reach_grid", cell=format_distance(found.cell_m), probed=found.probed,
@@ -161,5 +182,13 @@ class ReachableAreaTool(GeoTool):
         here = found.center.to(found.crs)
         marker = AddMarkers(markers=[_marker(here, label, title)], layer=LAYER)
         links = place_links(here, label, family_of(found))
-        return "\n".join(lines), {"map_actions": [command.to_dict(), marker.to_dict()],
-                                  "links": links_dicts(links)}
+        grid = found.method == "grid"
+        data = ReachableAreaData(
+            center=named_point(here, label), minutes=args.minutes, mode=args.mode,
+            method=found.method, area_km2=round(size, 3),
+            cell_m=found.cell_m if grid else None, probed=found.probed if grid else None,
+            reachable=found.reachable if grid else None,
+            source=found.source or self.geo.name)
+        artifact = {"map_actions": [command.to_dict(), marker.to_dict()],
+                    "links": links_dicts(links)}
+        return "\n".join(lines), with_data(artifact, data)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, ClassVar, cast
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import CRS, Coordinate, parse_lnglat
@@ -103,6 +103,9 @@ class GeoTool(BaseTool):
     """Values (API keys) never let through in a result: a provider may echo them."""
     result_max_chars: int = 8000
     """Longest result text handed on; a longer one is cut, with a note saying so."""
+    output_model: ClassVar[type[BaseModel] | None] = None
+    """A lookup's typed result (``tools.outputs``): its artifact's ``"data"`` is this model's
+    wire form. None for the map tools."""
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the default provider from the environment when none was given."""
@@ -134,8 +137,14 @@ class GeoTool(BaseTool):
         if isinstance(result, str):
             return self._bounded(result)
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str):
-            return self._bounded(result[0]), result[1]  # content and artifact
+            return self._bounded(result[0]), self._clean(result[1])  # content and artifact
         return result
+
+    def _clean(self, artifact: Any) -> Any:
+        """``artifact`` with its ``"data"`` redacted as the text is (a provider may echo a key)."""
+        if not (isinstance(artifact, dict) and "data" in artifact):
+            return artifact
+        return {**artifact, "data": _redacted(artifact["data"], self.secrets)}
 
     async def _guarded(self, kwargs: dict[str, Any]) -> Any:
         assert self.args_schema is not None and isinstance(self.args_schema, type)
@@ -163,6 +172,17 @@ class GeoTool(BaseTool):
         self, *args: Any, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
     ) -> Any:
         return await self._guarded(kwargs)
+
+
+def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` (JSON types) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: _redacted(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, secrets) for item in value]
+    return value
 
 
 def coordinate_label(point: Coordinate, digits: int = 6) -> str:

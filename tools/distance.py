@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.capabilities import capability
@@ -19,6 +19,7 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.errors import NotFoundError, OutOfCoverageError
+from bailian_geo_agent.tools.outputs import DistanceData, distance_item, named_point, with_data
 from bailian_geo_agent.tools.providers.extras import Distance, DistanceMatrix
 from pydantic import BaseModel, Field
 
@@ -65,6 +66,8 @@ class DistanceTool(GeoTool):
         "例：origins=['北京南站','北京西站'], destination='故宫'"
     )
     args_schema: type[BaseModel] = DistanceInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = DistanceData
 
     async def _execute(self, args: DistanceInput) -> Any:
         measure = capability(self.geo, "distance", "geo_capability_distance")
@@ -95,4 +98,14 @@ class DistanceTool(GeoTool):
         for result in matrix.results:
             result.origin_index = located[result.origin_index]
         matrix.results += [Distance(i, None, None, note) for i, note in missing.items()]
-        return format_matrix(matrix, labels, dest_label, matrix.source or self.geo.name)
+        source = matrix.source or self.geo.name
+        text = format_matrix(matrix, labels, dest_label, source)
+        where = dict(zip(located, points, strict=True))
+        found: dict[int, Distance] = {}
+        for result in matrix.results:  # the first of an origin, as the text shows
+            found.setdefault(result.origin_index, result)
+        data = DistanceData(
+            mode=matrix.mode, destination=named_point(matrix.destination, dest_label),
+            results=[distance_item(label, where.get(i), found.get(i))
+                     for i, label in enumerate(labels)], source=source)
+        return text, with_data(None, data)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import GeoTool, coordinate_label, join_region
 from bailian_geo_agent.tools.errors import InvalidParamsError
 from bailian_geo_agent.tools.links import family_of, links_artifact, place_links
+from bailian_geo_agent.tools.outputs import IpLocationData, ip_location_data, with_data
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -37,6 +38,7 @@ class IpLocationTool(GeoTool):
     )
     args_schema: type[BaseModel] = IpLocationInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = IpLocationData
 
     async def _execute(self, args: IpLocationInput) -> Any:
         address = ipaddress.ip_address(args.ip)
@@ -47,7 +49,8 @@ class IpLocationTool(GeoTool):
         locate = capability(self.geo, "ip_location", "geo_capability_ip_location")
         found = await locate(args.ip)
         region = join_region(found.province, found.city) or "未知"
-        bits = [f"IP {args.ip} 位于{region}（{found.source or self.geo.name}）"]
+        source = found.source or self.geo.name
+        bits = [f"IP {args.ip} 位于{region}（{source}）"]
         if found.adcode:
             bits.append(f"adcode：{found.adcode}")
         if found.center is not None and found.southwest and found.northeast:
@@ -58,4 +61,4 @@ class IpLocationTool(GeoTool):
         text = "；".join(bits) + "。（IP定位只精确到城市）"
         center = found.center
         links = place_links(center, region, family_of(center)) if center is not None else []
-        return text, links_artifact(links)
+        return text, with_data(links_artifact(links), ip_location_data(found, source))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
@@ -19,6 +19,13 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.links import family_from, links_artifact, place_links, places_links
+from bailian_geo_agent.tools.outputs import (
+    PlacesData,
+    ReverseGeocodeData,
+    place_data,
+    point_data,
+    with_data,
+)
 from bailian_geo_agent.tools.providers.base import Place
 from pydantic import BaseModel, Field
 
@@ -62,12 +69,15 @@ class SuggestPlacesTool(GeoTool):
     )
     args_schema: type[BaseModel] = SuggestInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = PlacesData
 
     async def _execute(self, args: SuggestInput) -> Any:
         places = await self.geo.suggest(args.text, args.city, args.limit)
-        head = f"“{args.text}”的地点建议（{source_name(places, self.geo)}）："
+        source = source_name(places, self.geo)
+        head = f"“{args.text}”的地点建议（{source}）："
         text = "\n".join([head, *(format_place(i, p) for i, p in enumerate(places, 1))])
-        return text, links_artifact(places_links(places, self.geo))
+        return text, with_data(links_artifact(places_links(places, self.geo)),
+                               _places_data(args.text, places, source))
 
 
 class GeocodeInput(BaseModel):
@@ -86,12 +96,15 @@ class GeocodeTool(GeoTool):
     )
     args_schema: type[BaseModel] = GeocodeInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = PlacesData
 
     async def _execute(self, args: GeocodeInput) -> Any:
         places = await self.geo.geocode(args.address, args.city)
-        head = f"“{args.address}”的地理编码结果（{source_name(places, self.geo)}）："
+        source = source_name(places, self.geo)
+        head = f"“{args.address}”的地理编码结果（{source}）："
         text = "\n".join([head, *(format_place(i, p) for i, p in enumerate(places[:5], 1))])
-        return text, links_artifact(places_links(places[:5], self.geo))
+        return text, with_data(links_artifact(places_links(places[:5], self.geo)),
+                               _places_data(args.address, places[:5], source))
 
 
 class ReverseGeocodeInput(BaseModel):
@@ -111,6 +124,7 @@ class ReverseGeocodeTool(GeoTool):
     )
     args_schema: type[BaseModel] = ReverseGeocodeInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = ReverseGeocodeData
 
     async def _execute(self, args: ReverseGeocodeInput) -> Any:
         point = Coordinate(args.lng, args.lat, args.crs)
@@ -124,7 +138,13 @@ class ReverseGeocodeTool(GeoTool):
         if place.adcode:
             bits.append(f"adcode：{place.adcode}")
         links = place_links(point, address or point.lnglat(), family_from(place, self.geo))
-        return "；".join(bits), links_artifact(links)
+        data = ReverseGeocodeData(location=point_data(point), place=place_data(place),
+                                  source=source)
+        return "；".join(bits), with_data(links_artifact(links), data)
+
+
+def _places_data(query: str, places: list[Place], source: str) -> PlacesData:
+    return PlacesData(query=query, places=[place_data(p) for p in places], source=source)
 
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
@@ -26,6 +26,7 @@ from bailian_geo_agent.tools.links import (
     places_links,
     search_links,
 )
+from bailian_geo_agent.tools.outputs import PoiSearchData, named_point, poi_data, with_data
 from bailian_geo_agent.tools.providers.base import Poi
 from pydantic import BaseModel, Field, model_validator
 
@@ -88,10 +89,12 @@ class PoiSearchTool(GeoTool):
     )
     args_schema: type[BaseModel] = PoiSearchInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = PoiSearchData
 
     async def _execute(self, args: PoiSearchInput) -> Any:
         geo = self.geo
         center: Coordinate | None = None
+        label = ""
         if args.near is not None or args.lng is not None:
             center, label = await resolve_point(
                 geo, place=args.near, lng=args.lng, lat=args.lat, crs=args.crs, city=args.city
@@ -108,7 +111,12 @@ class PoiSearchTool(GeoTool):
             where = args.city or ""
             head = f"{where}“{query}”搜索结果（{source_name(pois, geo)}，{len(pois)}个）："
         text = "\n".join([head, *(format_poi(i, p) for i, p in enumerate(pois, 1))])
-        return text, links_artifact(_links(pois, args, center, geo))
+        data = PoiSearchData(
+            query=args.keywords or args.category or "", pois=[poi_data(p) for p in pois],
+            city=None if center else args.city, source=source_name(pois, geo),
+            center=named_point(center, label) if center else None,
+            radius_m=args.radius if center else None)
+        return text, with_data(links_artifact(_links(pois, args, center, geo)), data)
 
 
 def _links(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import (
@@ -13,6 +13,7 @@ from bailian_geo_agent.tools.common import (
     truncate,
 )
 from bailian_geo_agent.tools.links import links_artifact, places_links
+from bailian_geo_agent.tools.outputs import PoiDetailData, poi_detail_data, with_data
 from bailian_geo_agent.tools.providers.extras import PoiDetail
 from pydantic import BaseModel, Field
 
@@ -61,9 +62,12 @@ class PoiDetailTool(GeoTool):
     )
     args_schema: type[BaseModel] = PoiDetailInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = PoiDetailData
 
     async def _execute(self, args: PoiDetailInput) -> Any:
         detail = capability(self.geo, "poi_detail", "geo_capability_poi_detail")
         poi = await detail(args.id)
-        text = format_detail(poi, poi.source or self.geo.name)
-        return text, links_artifact(places_links([poi], self.geo))
+        source = poi.source or self.geo.name
+        text = format_detail(poi, source)
+        return text, with_data(links_artifact(places_links([poi], self.geo)),
+                               poi_detail_data(poi, source))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.tools.capabilities import capability
 from bailian_geo_agent.tools.common import (
@@ -21,6 +21,13 @@ from bailian_geo_agent.tools.common import (
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
 from bailian_geo_agent.tools.links import TravelMode, family_from, links_artifact, route_links
+from bailian_geo_agent.tools.outputs import (
+    RouteData,
+    TransitData,
+    route_data,
+    transit_data,
+    with_data,
+)
 from bailian_geo_agent.tools.providers.base import Route
 from bailian_geo_agent.tools.providers.extras import TransitPlan, TransitRoutes, TransitSegment
 from pydantic import BaseModel, Field
@@ -85,11 +92,14 @@ class RoutePlanTool(GeoTool):
     )
     args_schema: type[BaseModel] = RouteInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = RouteData
 
     async def _execute(self, args: RouteInput) -> Any:
         route, a, b = await compute_route(self, args.origin, args.destination, args)
-        text = format_route(route, a, b, route.source or self.geo.name)
-        return text, _route_artifact(route, a, b, args.mode, self.geo)
+        source = route.source or self.geo.name
+        text = format_route(route, a, b, source)
+        return text, with_data(_route_artifact(route, a, b, args.mode, self.geo),
+                               route_data(route, a, b, source))
 
 
 def _route_artifact(
@@ -141,13 +151,16 @@ class CyclingRouteTool(GeoTool):
     )
     args_schema: type[BaseModel] = CyclingInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = RouteData
 
     async def _execute(self, args: CyclingInput) -> Any:
         plan = capability(self.geo, "cycling_route", "geo_capability_cycling_route")
         a, a_label, b, b_label = await resolve_ends(self, args)
         route = await plan(a, b)
-        text = format_cycling(route, a_label, b_label, route.source or self.geo.name)
-        return text, _route_artifact(route, a_label, b_label, "cycling", self.geo)
+        source = route.source or self.geo.name
+        text = format_cycling(route, a_label, b_label, source)
+        return text, with_data(_route_artifact(route, a_label, b_label, "cycling", self.geo),
+                               route_data(route, a_label, b_label, source))
 
 
 class TransitInput(BaseModel):
@@ -210,10 +223,13 @@ class TransitRouteTool(GeoTool):
     )
     args_schema: type[BaseModel] = TransitInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = TransitData
 
     async def _execute(self, args: TransitInput) -> Any:
         plan = capability(self.geo, "transit_route", "geo_capability_transit_route")
         a, a_label, b, b_label = await resolve_ends(self, args, args.cityd)
         routes = await plan(a, b, args.city, args.cityd)
-        text = format_transit(routes, a_label, b_label, routes.source or self.geo.name)
-        return text, _route_artifact(routes, a_label, b_label, "transit", self.geo)
+        source = routes.source or self.geo.name
+        text = format_transit(routes, a_label, b_label, source)
+        return text, with_data(_route_artifact(routes, a_label, b_label, "transit", self.geo),
+                               transit_data(routes, a_label, b_label, source))

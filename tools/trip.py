@@ -10,7 +10,7 @@ draw_route per day, fit_bounds], "links": [...]}`` (a day per ``layer`` and colo
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.prompts.catalogue import CATALOGUE
 from bailian_geo_agent.prompts.catalogue import text as message_text
@@ -36,6 +36,14 @@ from bailian_geo_agent.tools.map_commands import (
     MapPoint,
     Stop,
     thin,
+)
+from bailian_geo_agent.tools.outputs import (
+    TripData,
+    TripDay,
+    TripStop,
+    point_data,
+    trip_leg_data,
+    with_data,
 )
 from bailian_geo_agent.tools.providers.trips import (
     OptimalTrip,
@@ -90,6 +98,7 @@ class PlanTripTool(GeoTool):
     )
     args_schema: type[BaseModel] = TripInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = TripData
     map_crs: CRS | None = None
     """System of the map commands' points (default: the provider's)."""
 
@@ -171,6 +180,7 @@ class PlanTripTool(GeoTool):
         links: list[Link] = []
         family = family_from(trip.route, self.geo)  # whose data: under a fallback, either
         split = len(days) > 1
+        day_data: list[TripDay] = []
         seen: set[int] = set()
         for day_number, day in enumerate(days, 1):
             day_legs = [legs[k] for k in day]
@@ -182,6 +192,8 @@ class PlanTripTool(GeoTool):
                     "trip_day", day=day_number, first=labels[visits[0]],
                     last=labels[visits[-1]], travel=format_duration(travel),
                     total=format_duration(travel + stay * len(new))))
+                day_data.append(TripDay(day=day_number, places=visits, travel_s=travel,
+                                        total_s=travel + stay * len(new)))
             lines += self._stop_lines(visits, day_legs, labels, number, seen)
             layer = message_text("trip_layer", day=day_number) if split else None
             color = DAY_COLORS[(day_number - 1) % len(DAY_COLORS)] if split else None
@@ -205,7 +217,13 @@ class PlanTripTool(GeoTool):
         commands.append(self._fit(every))
         artifact = {"map_actions": [c.to_dict() for c in commands],
                     "links": [link.to_dict() for link in links]}
-        return "\n".join(lines), artifact
+        data = TripData(
+            mode=args.mode, method=trip.method, round_trip=args.round_trip, gap=trip.gap,
+            order=trip.order, legs=[trip_leg_data(leg) for leg in legs], days=day_data,
+            stops=[TripStop(index=i, number=number[i], label=labels[i],
+                            location=point_data(points[i])) for i in trip.order if i in points],
+            distance_m=trip.route.distance_m, duration_s=trip.route.duration_s, source=source)
+        return "\n".join(lines), with_data(artifact, data)
 
     @staticmethod
     def _stop_lines(visits: list[int], legs: list[TripLeg], labels: list[str],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.tools.common import (
     CRS_DESCRIPTION,
@@ -15,6 +15,7 @@ from bailian_geo_agent.tools.common import (
     optional,
 )
 from bailian_geo_agent.tools.coords import CRS, Coordinate
+from bailian_geo_agent.tools.outputs import WeatherData, weather_data, with_data
 from bailian_geo_agent.tools.providers.base import WeatherReport
 from pydantic import BaseModel, Field, model_validator
 
@@ -72,13 +73,16 @@ class WeatherTool(GeoTool):
         "例：上海明天天气 -> place='上海', days=2"
     )
     args_schema: type[BaseModel] = WeatherInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    output_model: ClassVar[type[BaseModel]] = WeatherData
 
     async def _execute(self, args: WeatherInput) -> Any:
         point = None
         if args.lng is not None and args.lat is not None:
             point = Coordinate(args.lng, args.lat, args.crs).to(self.geo.crs)
         report = await self.geo.weather(args.place, point, args.days)
-        text = format_report(report, report.source or self.geo.name)
+        source = report.source or self.geo.name
+        text = format_report(report, source)
         if point is not None and args.place is None:
             text = text.replace("天气（", f"天气（{coordinate_label(point, 4)}；", 1)
-        return text
+        return text, with_data(None, weather_data(report, source, point))

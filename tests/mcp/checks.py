@@ -21,8 +21,10 @@ READ_ONLY = {
     "search_along_route", "area_boundary", "reachable_area",
 }
 MAP_TOOLS = {"map_set_view", "map_add_markers", "map_draw_route", "map_fit_bounds", "map_clear"}
-# Lookups whose results carry hand-off links: structured content {"links": [...]}.
+# Lookups with an artifact (every one: its typed "data", tools/outputs.py; most with hand-off
+# links): structured content {"links": [...]}.
 LINK_TOOLS = {
+    "get_weather", "measure_distance",
     "search_poi", "suggest_places", "geocode", "reverse_geocode", "plan_route", "cycling_route",
     "transit_route", "ip_location", "poi_detail", "plan_trip", "search_along_route",
     "area_boundary", "reachable_area",
@@ -118,7 +120,7 @@ def text_of(result: Any) -> str:
 async def check_calls(session: ClientSession, fake: FakeAmap) -> None:
     """Weather, POI search, a route and a map command, answered from the fake AMap."""
     weather = await session.call_tool("get_weather", {"place": "北京", "days": 1})
-    assert not weather.isError and weather.structuredContent is None
+    assert not weather.isError and not (weather.structuredContent or {}).get("links")
     assert text_of(weather).splitlines() == [
         "北京 北京市天气（来源：高德地图）",
         "实况：晴，26°C，湿度35%，南风≤3级（2025-05-20 14:00:00）",

@@ -241,9 +241,10 @@ def test_map_commands_in_wgs84_for_an_osm_front_end(amap):
 def test_non_map_tools_have_no_map_action(amap_tools, name, args):
     message = call(amap_tools[name], args)
     assert message.status == "success" and message.content  # an answer, not an error
-    # no map command travels with a lookup (only its hand-off links, tests/tools/test_links.py)
+    # no map command travels with a lookup (only its hand-off links, tests/tools/test_links.py,
+    # and its typed data, tests/tools/test_outputs.py)
     assert artifact_commands(message.artifact) == []
-    assert set(message.artifact or {}) <= {"links"}
+    assert set(message.artifact or {}) <= {"links", "data"}
 
 
 def test_toolkit_from_environment(fake_amap_env: FakeAmap):
