@@ -48,8 +48,9 @@ APP_WEB = Path(__file__).with_name("app_web")
 WEB_ROOT = Path(__file__).parents[1] / "server" / "web"
 """The web page's files, whose renderer and vendored Leaflet the app shares."""
 LEAFLET = WEB_ROOT / "vendor" / "leaflet"
-SCRIPTS = ("coords", "config", "map", "app")
-"""The app's ES modules, each after those it imports (``app_web`` first, then ``web/js``)."""
+ENTRY = "app"
+"""The app's ES module (``app_web/app.js``); it and what it imports are bundled (a module is
+looked up in ``app_web``, then in the page's ``web/js``)."""
 
 TILE_URLS: dict[str, str] = {
     "amap": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=7"
@@ -181,12 +182,35 @@ def _json_in_html(value: Any) -> str:
     return data
 
 
+def _source(name: str) -> tuple[Path, str]:
+    path = next((p for p in (APP_WEB / f"{name}.js", WEB_ROOT / "js" / f"{name}.js")
+                 if p.exists()), None)
+    if path is None:
+        raise RuntimeError(f"{name}.js: no such module in app_web or web/js")
+    return path, path.read_text(encoding="utf-8")
+
+
+def module_order(entry: str = ENTRY) -> list[str]:
+    """``entry`` and every module it imports, each after the modules it imports."""
+    order: list[str] = []
+
+    def visit(name: str, seen: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in seen:
+            raise RuntimeError(f"{name}.js: an import cycle")
+        for imported in _IMPORT.finditer(_source(name)[1]):
+            visit(imported[2], (*seen, name))
+        order.append(name)
+
+    visit(entry, ())
+    return order
+
+
 def _module(name: str) -> str:
     """One ES module as a function scope whose result holds its exports (imports from the
     modules before it)."""
-    path = next(p for p in (APP_WEB / f"{name}.js", WEB_ROOT / "js" / f"{name}.js")
-                if p.exists())
-    source = path.read_text(encoding="utf-8")
+    path, source = _source(name)
     body = _IMPORT.sub(lambda m: f"const {{{m[1]}}} = modules.{m[2]};", source)
     exports = [m[2] for m in _EXPORT.finditer(body)]
     body = _EXPORT.sub(lambda m: m[1], body)
@@ -199,7 +223,7 @@ def _module(name: str) -> str:
 
 def _app_script() -> str:
     """The renderer and the app's protocol side as one classic script, after Leaflet: Leaflet's
-    marker images inline, then the modules in ``SCRIPTS`` order."""
+    marker images inline, then the modules in ``module_order()``."""
     images = {key: _data_url(LEAFLET / "images" / file) for key, file in (
         ("iconUrl", "marker-icon.png"), ("iconRetinaUrl", "marker-icon-2x.png"),
         ("shadowUrl", "marker-shadow.png"))}
@@ -211,4 +235,4 @@ def _app_script() -> str:
         f"L.Icon.Default.mergeOptions({json.dumps(images)});\n"
         "const modules = {};\n"
     )
-    return "(() => {\n" + prelude + "".join(_module(name) for name in SCRIPTS) + "})();\n"
+    return "(() => {\n" + prelude + "".join(_module(name) for name in module_order()) + "})();\n"

@@ -189,6 +189,15 @@ def test_bundler_refuses_what_it_cannot_read(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "coords.js").write_text('import { a as b } from "./x.js";\n')
     with pytest.raises(RuntimeError, match="renamed"):
         app._module("coords")
+    (tmp_path / "coords.js").write_text('import { a } from "./coords.js";\n')
+    with pytest.raises(RuntimeError, match="cycle"):
+        app.module_order("coords")
+    with pytest.raises(RuntimeError, match="no such module"):
+        app.module_order("nowhere")
+
+
+def test_the_app_bundles_the_page_renderer_and_what_it_imports():
+    assert app.module_order() == ["coords", "config", "map", "app"]
 
 
 # -- in Chromium, through the SDK's own host bridge ------------------------------------------
@@ -212,20 +221,24 @@ def dumped(result: Any) -> dict[str, Any]:
 
 
 async def tool_results(fake: FakeAmap, tmp_path: Path) -> dict[str, tuple[dict, dict]]:
-    """Real tool results of ``geo-agent mcp`` (stdio, the fake AMap), by name: (args, result)."""
+    """Real tool results of ``geo-agent mcp`` (stdio, the fake AMap), by the app that shows
+    each: (arguments, result)."""
     calls = {
-        "plan_trip": {"places": DAY_TRIP, "start": True},
-        "map_add_markers": {"markers": [{"place": "故宫", "description": "明清皇宫"},
-                                        {"label": "三里屯", "lng": 116.455, "lat": 39.937}]},
-        "area_boundary": {"area": "朝阳区", "check": "北京市朝阳区阜通东大街6号"},
-        "get_weather": {"place": "北京", "days": 1},
+        "plan_trip": ("plan_trip", {"places": DAY_TRIP, "start": True}),
+        "map_add_markers": ("map_add_markers", {
+            "markers": [{"place": "故宫", "description": "明清皇宫"},
+                        {"label": "三里屯", "lng": 116.455, "lat": 39.937}]}),
+        "area_boundary": ("area_boundary", {"area": "朝阳区",
+                                            "check": "北京市朝阳区阜通东大街6号"}),
+        "get_weather": ("get_weather", {"place": "北京", "days": 1}),
+        "failed": ("get_weather", {"place": "北京", "days": 99}),
     }
     results = {}
     async with stdio_session(server_env(fake), tmp_path / "server.log") as session:
-        for name, args in calls.items():
+        for app_id, (name, args) in calls.items():
             result = await session.call_tool(name, args)
-            assert not result.isError, result
-            results[name] = (args, dumped(result))
+            assert result.isError is (app_id == "failed"), result
+            results[app_id] = (args, dumped(result))
     return results
 
 
@@ -314,14 +327,30 @@ async def test_host_bridge_shows_trip_markers_and_area_from_real_tool_results(
             expected = text("mcp_app_nothing_to_draw")
         assert await weather.locator("#map-status").text_content() == expected
 
+        # a failed tool: said so, no map made
+        failed = frames["failed"]
+        with use_language("zh"):
+            expected = text("mcp_app_tool_failed")
+        await failed.wait_for_function(f"document.getElementById('map-status').textContent"
+                                       f" === {json.dumps(expected)}")
+        assert await failed.evaluate("window.geoMap === undefined")
+
+        # the host's request before it removes the app is answered
+        assert await page.evaluate("apps.plan_trip.bridge.teardownResource({})") == {}
+
         # every message each way is one the extension defines, in the protocol's order
         for name in results:
             log = await page.evaluate("(id) => messages(id)", name)
             sent = log["fromApp"]
             assert [m.get("method") for m in sent[:3]] == [
                 "ui/initialize", "ui/notifications/initialized", "ui/notifications/size-changed"]
+            asked = {m["id"]: m["method"] for m in log["toApp"] if "id" in m and "method" in m}
             for message in sent:
                 assert message["jsonrpc"] == "2.0"
+                if "method" not in message:  # the app's answer to a request of the host's
+                    assert asked[message["id"]] == "ui/resource-teardown", message
+                    valid(defs, "McpUiResourceTeardownResult", message["result"])
+                    continue
                 body = {k: v for k, v in message.items() if k not in ("jsonrpc", "id")}
                 valid(defs, APP_MESSAGES[message["method"]], body)
             assert log["sizes"] and log["sizes"][0] == 420
