@@ -83,28 +83,35 @@ def tile_sources(tiles: Mapping[str, str] = TILE_URLS) -> list[str]:
     return sources
 
 
-def ui_meta() -> dict[str, Any]:
+def base_maps(tile_url: str | None = None) -> dict[str, str]:
+    """``TILE_URLS``, the OpenStreetMap one replaced by ``tile_url`` (``GEO_TILE_URL``) if given."""
+    return {**TILE_URLS, "osm": tile_url} if tile_url else dict(TILE_URLS)
+
+
+def ui_meta(tile_url: str | None = None) -> dict[str, Any]:
     """The resource's ``_meta.ui`` (``McpUiResourceMeta``): no connections, images from the tile
     servers only, and a border around the map."""
-    return {"csp": {"connectDomains": [], "resourceDomains": tile_sources()},
+    return {"csp": {"connectDomains": [], "resourceDomains": tile_sources(base_maps(tile_url))},
             "prefersBorder": True}
 
 
-def app_resources() -> list[dict[str, Any]]:
+def app_resources(*, tile_url: str | None = None) -> list[dict[str, Any]]:
     """The app's resources as ``types.Resource`` keyword arguments (``uri``, ``name``,
-    ``title``, ``description``, ``mimeType``, ``_meta``)."""
+    ``title``, ``description``, ``mimeType``, ``_meta``). ``tile_url``: the configured
+    OpenStreetMap tile server (``GeoConfig.tile_url``), as the web page takes it."""
     return [{"uri": MAP_APP_URI, "name": "map", "title": text("mcp_app_title"),
              "description": text("mcp_app_description"), "mimeType": MAP_APP_MIME,
-             "_meta": {"ui": ui_meta()}}]
+             "_meta": {"ui": ui_meta(tile_url)}}]
 
 
-def read_app_resource(uri: str) -> dict[str, Any] | None:
+def read_app_resource(uri: str, *, tile_url: str | None = None) -> dict[str, Any] | None:
     """``uri``'s contents as ``types.TextResourceContents`` keyword arguments (``uri``,
-    ``mimeType``, ``text``, ``_meta``), or None for a URI that is not the app's."""
+    ``mimeType``, ``text``, ``_meta``), or None for a URI that is not the app's. ``tile_url``:
+    as for ``app_resources``."""
     if uri != MAP_APP_URI:
         return None
-    return {"uri": MAP_APP_URI, "mimeType": MAP_APP_MIME, "text": app_html(language()),
-            "_meta": {"ui": ui_meta()}}
+    return {"uri": MAP_APP_URI, "mimeType": MAP_APP_MIME,
+            "text": app_html(language(), tile_url), "_meta": {"ui": ui_meta(tile_url)}}
 
 
 def links_to_app(tool_name: str) -> bool:
@@ -119,21 +126,21 @@ def tool_meta(tool_name: str) -> dict[str, Any] | None:
     return {"ui": {"resourceUri": MAP_APP_URI}, LEGACY_URI_KEY: MAP_APP_URI}
 
 
-@lru_cache(maxsize=2)
-def app_html(lang: Language) -> str:
-    """The app's document in ``lang`` (built once per language)."""
+@lru_cache(maxsize=4)
+def app_html(lang: Language, tile_url: str | None = None) -> str:
+    """The app's document in ``lang`` on ``base_maps(tile_url)`` (built once for each)."""
     with use_language(lang):
         title = text("mcp_app_title")
         texts = {key.removeprefix("page_").removeprefix("mcp_app_"): text(key)
                  for key in APP_TEXTS}
-    config = {"language": lang, "tiles": TILE_URLS, "text": texts}
+    config = {"language": lang, "tiles": base_maps(tile_url), "text": texts}
     style = _leaflet_css() + "\n" + (APP_WEB / "app.css").read_text(encoding="utf-8")
     leaflet = (LEAFLET / "leaflet.js").read_text(encoding="utf-8")
     app = _app_script()
     for name, part in (("style", style), ("script", leaflet), ("script", app)):
         if f"</{name}" in part.lower() or "<!--" in part:
             raise RuntimeError(f"an inlined {name} would end its element early")
-    csp = content_security_policy(scripts=(leaflet, app), styles=(style,))
+    csp = content_security_policy(scripts=(leaflet, app), styles=(style,), tile_url=tile_url)
     values = {
         "lang": "en" if lang == "en" else "zh-CN", "title": title, "csp": csp, "style": style,
         "config": _json_in_html(config), "leaflet": leaflet, "app": app,
@@ -142,10 +149,11 @@ def app_html(lang: Language) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values[m[1]], template)  # one pass: parts not rescanned
 
 
-def content_security_policy(scripts: tuple[str, ...], styles: tuple[str, ...]) -> str:
+def content_security_policy(scripts: tuple[str, ...], styles: tuple[str, ...],
+                            tile_url: str | None = None) -> str:
     """The document's CSP: exactly its inline scripts and styles (by hash), images from the
-    tile servers and inline data, nothing else; the same domains as ``ui_meta()``."""
-    csp = ui_meta()["csp"]
+    tile servers and inline data, nothing else; the same domains as ``ui_meta(tile_url)``."""
+    csp = ui_meta(tile_url)["csp"]
     return "; ".join((
         "default-src 'none'",
         "script-src " + " ".join(_hash(s) for s in scripts),

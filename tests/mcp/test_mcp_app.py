@@ -108,6 +108,18 @@ def test_resource_is_listed_and_read_with_the_extension_metadata():
     assert read_app_resource("file:///etc/passwd") is None
 
 
+def test_a_configured_tile_server_is_the_apps_openstreetmap_base_map_and_allowed():
+    url = "https://tiles.example.org/osm/{z}/{x}/{y}.png"
+    [listed] = app_resources(tile_url=url)
+    contents = read_app_resource(MAP_APP_URI, tile_url=url)
+    assert contents is not None and contents["_meta"] == listed["_meta"]
+    domains = ["https://*.is.autonavi.com", "https://tiles.example.org"]
+    assert listed["_meta"]["ui"]["csp"]["resourceDomains"] == domains
+    assert f"img-src data: {' '.join(domains)};" in contents["text"]
+    assert json.dumps(url) in contents["text"] and "tile.openstreetmap.org" not in str(
+        contents["_meta"])
+
+
 def test_base_maps_are_the_web_pages():
     from bailian_geo_agent.agent.server.page import TILE_HOSTS, TILE_URLS
 
