@@ -313,6 +313,7 @@ async def test_host_bridge_shows_trip_markers_and_area_from_real_tool_results(
             assert 0 <= stop["x"] <= 640 and 0 <= stop["y"] <= 420, stop
         assert await plan.locator(".stop-icon .stop-number").count() == 5
         assert await plan.locator("path.leaflet-interactive").count() == 3  # line + two ends
+        assert await plan.locator("#map-status").text_content() == ""  # "looking it up" gone
 
         # the markers, with Leaflet's marker image inline
         markers = frames["map_add_markers"]

@@ -61,6 +61,7 @@ function mapFor(commands) {
 
 function showResult(result) {
   const commands = commandsOf(result);
+  status.textContent = ""; // no longer looking it up
   if (result && result.isError) {
     status.textContent = say("tool_failed");
     return;
