@@ -193,6 +193,18 @@ def test_exactly_the_tools_that_return_map_commands_link_to_the_app():
         valid(defs, "McpUiToolMeta", meta["ui"])
 
 
+def test_the_apps_files_are_package_data():
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["bailian_geo_agent.agent"]
+    agent = ROOT / "agent"
+    files = [p.relative_to(agent).as_posix() for p in app.APP_WEB.rglob("*") if p.is_file()]
+    assert sorted(files) == ["mcp/app_web/app.css", "mcp/app_web/app.html", "mcp/app_web/app.js"]
+    assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
+
+
 def test_bundler_refuses_what_it_cannot_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "coords.js").write_text('export default 1;\n')
     monkeypatch.setattr(app, "APP_WEB", tmp_path)
