@@ -1017,6 +1017,26 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Note: {count} areas have this name; this is the one with area code {adcode}. If "
         "it is not the one meant, give its city (city).",
     },
+    # -- mcpapp
+    "mcp_app_title": {"zh": "地图", "en": "Map"},
+    "mcp_app_description": {
+        "zh": "在对话中显示地理工具的地图命令（标记、路线、行程站点、区域）的交互地图。",
+        "en": "An interactive map showing the geo tools' map commands (markers, routes, trip "
+        "stops, areas) inside the conversation.",
+    },
+    "mcp_app_drawing": {"zh": "正在查询…", "en": "Looking it up…"},
+    "mcp_app_tool_failed": {
+        "zh": "工具没有成功，地图上没有新内容；请看对话中的说明。",
+        "en": "The tool did not succeed, so nothing new is drawn; see the reply for why.",
+    },
+    "mcp_app_nothing_to_draw": {
+        "zh": "这次的结果没有地图命令。",
+        "en": "This result has no map commands.",
+    },
+    "mcp_app_cancelled": {
+        "zh": "工具调用已取消，地图上没有新内容。",
+        "en": "The tool call was cancelled; nothing new is drawn.",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module
