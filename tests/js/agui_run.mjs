@@ -1,0 +1,32 @@
+// @ag-ui/client's own HttpAgent running our POST /v1/agui. Its runAgent() pipes every event
+// through the protocol's enforcement (enforceEvents: the schema), chunk expansion and
+// verification (verifyEvents: the order rules) before the subscriber sees it, so an event
+// the protocol rejects fails the run (it shows in `failed`).
+// usage: node agui_run.mjs URL TOKEN THREAD_ID TEXT [FORWARDED_PROPS_JSON] [STATE_JSON]
+// Prints one JSON line {events, messages, state, runErrors, failed}; exits 0 either way.
+import { HttpAgent } from '@ag-ui/client';
+
+const [url, token, threadId, text, forwarded, state] = process.argv.slice(2);
+const agent = new HttpAgent({
+  url,
+  headers: token ? { Authorization: `Bearer ${token}` } : {},
+  threadId,
+  initialMessages: [{ id: 'user-1', role: 'user', content: text }],
+  initialState: state ? JSON.parse(state) : {},
+});
+const events = [];
+const runErrors = [];
+let failed = null;
+try {
+  await agent.runAgent(
+    { runId: 'run-1', forwardedProps: forwarded ? JSON.parse(forwarded) : {} },
+    {
+      onEvent: ({ event }) => { events.push(event); },
+      onRunErrorEvent: ({ event }) => { runErrors.push({ message: event.message, code: event.code }); },
+      onRunFailed: ({ error }) => { failed = String(error?.message ?? error); },
+    },
+  );
+} catch (e) {
+  failed = failed ?? String(e?.message ?? e);
+}
+console.log(JSON.stringify({ events, messages: agent.messages, state: agent.state, runErrors, failed }));
