@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from ag_ui.core import (
     BaseEvent,
@@ -64,11 +64,16 @@ from bailian_geo_agent.agent.events import (
     Usage,
 )
 from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
+from bailian_geo_agent.agent.server.sse import dumps
 
+Frame: TypeAlias = BaseEvent | bytes
+"""An event of the SDK's types, or a content event already encoded (``AGUIAdapter._content``)."""
 HEADERS = {"Cache-Control": "no-cache"}
 """Headers of the response (sse-starlette adds ``X-Accel-Buffering: no`` and keep-alive)."""
 MAP_ACTION = "map_action"
 """The ``CUSTOM`` event name of a map command (its ``value``: the command)."""
+_EMPTY_DELTA = b'""}\n\n'
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 
 
 def last_user_text(body: RunAgentInput) -> str:
@@ -93,7 +98,7 @@ def map_state(state: Any) -> tuple[dict[str, Any], list[Any]]:
     return base, list(actions) if isinstance(actions, list) else []
 
 
-class AGUIAdapter(EventStreamAdapter[BaseEvent]):
+class AGUIAdapter(EventStreamAdapter[Frame]):
     """The AG-UI protocol: our events as its events (see the module).
 
     ``thread_id`` / ``run_id``: the request's; ``state``: its input state (the base of the
@@ -115,8 +120,9 @@ class AGUIAdapter(EventStreamAdapter[BaseEvent]):
         self._message_id = ""
         self._assistant = ""  # the assistant message text and tool calls belong to now
         self._messages = 0
-        self._text_open = False
-        self._reasoning_id: str | None = None
+        self._text: Callable[[str], Frame] | None = None  # the open text message's content
+        self._reasoning: Callable[[str], Frame] | None = None
+        self._reasoning_id = ""
         self._reasonings = 0
         self._after_tool = False
         self._calls = 0
@@ -124,21 +130,39 @@ class AGUIAdapter(EventStreamAdapter[BaseEvent]):
         self._calls_by_name: defaultdict[str, deque[str]] = defaultdict(deque)
         self._usage: list[TokenUsage] | None = None
 
-    def encode(self, frame: BaseEvent) -> bytes:
-        """The SDK's SSE framing: ``data: <event as JSON>`` and a blank line."""
-        return self._encoder.encode(frame).encode()
+    def encode(self, frame: Frame) -> bytes:
+        """The SDK's SSE framing: ``data: <event as JSON>`` and a blank line (the three
+        characters some line splitters break at escaped, as ``sse.dumps`` does)."""
+        if isinstance(frame, bytes):
+            return frame
+        data = self._encoder.encode(frame)
+        if "\u2028" in data or "\u2029" in data or "\x85" in data:
+            data = data.translate(_LINE_BREAKS)
+        return data.encode()
+
+    def _content(self, cls: type[TextMessageContentEvent] | type[ReasoningMessageContentEvent],
+                 message_id: str) -> Callable[[str], Frame]:
+        """The content events of one message: the SDK's own encoding of the first, reused as
+        a template for the rest (one JSON string in, per chunk; the pydantic serializer costs
+        several times the whole seed SSE encoding)."""
+        probe = self.encode(cls(message_id=message_id, delta=""))
+        head, tail = probe[:-len(_EMPTY_DELTA)], probe[-len(_EMPTY_DELTA):]
+        if tail != _EMPTY_DELTA or not head.endswith(b'"delta":'):  # not the expected shape
+            return lambda delta: cls(message_id=message_id, delta=delta)
+        end = tail[2:]
+        return lambda delta: b"".join((head, dumps(delta).encode(), end))
 
     # -- the open messages ---------------------------------------------------------------
 
-    def _close(self, frames: list[BaseEvent]) -> None:
+    def _close(self, frames: list[Frame]) -> None:
         """Close the open text message or reasoning (what must end before anything else)."""
-        if self._text_open:
+        if self._text is not None:
             frames.append(TextMessageEndEvent(message_id=self._assistant))
-            self._text_open = False
-        if self._reasoning_id is not None:
+            self._text = None
+        if self._reasoning is not None:
             frames.append(ReasoningMessageEndEvent(message_id=self._reasoning_id))
             frames.append(ReasoningEndEvent(message_id=self._reasoning_id))
-            self._reasoning_id = None
+            self._reasoning = None
 
     def _next_assistant(self) -> None:
         """After a tool's result the model writes a new assistant message."""
@@ -149,40 +173,40 @@ class AGUIAdapter(EventStreamAdapter[BaseEvent]):
 
     # -- hooks ---------------------------------------------------------------------------
 
-    def on_start(self, event: StreamStart) -> Sequence[BaseEvent]:
+    def on_start(self, event: StreamStart) -> Sequence[Frame]:
         self._message_id = self._assistant = event.message_id
         self._messages = 1
         return [RunStartedEvent(
             thread_id=self._thread_id, run_id=self._run_id,
             metadata={"sessionId": event.session_id, "messageId": event.message_id})]
 
-    def on_chunk(self, event: StreamChunk) -> Sequence[BaseEvent]:
-        if self._text_open:
-            return [TextMessageContentEvent(message_id=self._assistant, delta=event.chunk)]
-        frames: list[BaseEvent] = []
+    def on_chunk(self, event: StreamChunk) -> Sequence[Frame]:
+        if self._text is not None:
+            return (self._text(event.chunk),)
+        frames: list[Frame] = []
         self._close(frames)
         self._next_assistant()
-        self._text_open = True
+        self._text = self._content(TextMessageContentEvent, self._assistant)
         frames.append(TextMessageStartEvent(message_id=self._assistant, role="assistant"))
-        frames.append(TextMessageContentEvent(message_id=self._assistant, delta=event.chunk))
+        frames.append(self._text(event.chunk))
         return frames
 
-    def on_reasoning(self, event: ReasoningChunk) -> Sequence[BaseEvent]:
-        if self._reasoning_id is not None:
-            return [ReasoningMessageContentEvent(message_id=self._reasoning_id,
-                                                 delta=event.chunk)]
-        frames: list[BaseEvent] = []
+    def on_reasoning(self, event: ReasoningChunk) -> Sequence[Frame]:
+        if self._reasoning is not None:
+            return (self._reasoning(event.chunk),)
+        frames: list[Frame] = []
         self._close(frames)
         self._next_assistant()
         self._reasonings += 1
         rid = self._reasoning_id = f"{self._message_id}-reasoning-{self._reasonings}"
+        self._reasoning = self._content(ReasoningMessageContentEvent, rid)
         frames.append(ReasoningStartEvent(message_id=rid))
         frames.append(ReasoningMessageStartEvent(message_id=rid, role="reasoning"))
-        frames.append(ReasoningMessageContentEvent(message_id=rid, delta=event.chunk))
+        frames.append(self._reasoning(event.chunk))
         return frames
 
-    def on_tool_start(self, event: ToolStart) -> Sequence[BaseEvent]:
-        frames: list[BaseEvent] = []
+    def on_tool_start(self, event: ToolStart) -> Sequence[Frame]:
+        frames: list[Frame] = []
         self._close(frames)
         self._next_assistant()
         self._calls += 1
@@ -199,8 +223,8 @@ class AGUIAdapter(EventStreamAdapter[BaseEvent]):
         frames.append(ToolCallEndEvent(tool_call_id=call_id))
         return frames
 
-    def on_tool_end(self, event: ToolEnd) -> Sequence[BaseEvent]:
-        frames: list[BaseEvent] = []
+    def on_tool_end(self, event: ToolEnd) -> Sequence[Frame]:
+        frames: list[Frame] = []
         self._close(frames)
         if event.tool_call_id is not None:
             call_id = self._calls_by_id.pop(event.tool_call_id, None)
@@ -213,8 +237,8 @@ class AGUIAdapter(EventStreamAdapter[BaseEvent]):
         self._after_tool = True
         return frames
 
-    def on_map_action(self, event: MapAction) -> Sequence[BaseEvent]:
-        frames: list[BaseEvent] = []
+    def on_map_action(self, event: MapAction) -> Sequence[Frame]:
+        frames: list[Frame] = []
         self._close(frames)
         self._actions.append(event.action)
         frames.append(CustomEvent(name=MAP_ACTION, value=event.action))
@@ -222,21 +246,21 @@ class AGUIAdapter(EventStreamAdapter[BaseEvent]):
         frames.append(StateSnapshotEvent(snapshot=snapshot))
         return frames
 
-    def on_links(self, event: Links) -> Sequence[BaseEvent]:
-        frames: list[BaseEvent] = []
+    def on_links(self, event: Links) -> Sequence[Frame]:
+        frames: list[Frame] = []
         self._close(frames)
         frames.append(CustomEvent(name="links", value={"tool": event.tool,
                                                        "links": event.links}))
         return frames
 
-    def on_source(self, event: Source) -> Sequence[BaseEvent]:
-        frames: list[BaseEvent] = []
+    def on_source(self, event: Source) -> Sequence[Frame]:
+        frames: list[Frame] = []
         self._close(frames)
         frames.append(CustomEvent(name="source", value={"url": event.url,
                                                         "title": event.title}))
         return frames
 
-    def on_usage(self, event: Usage) -> Sequence[BaseEvent]:
+    def on_usage(self, event: Usage) -> Sequence[Frame]:
         self._usage = [TokenUsage(
             model=self._model or None,
             input_tokens=event.input_tokens, output_tokens=event.output_tokens,
@@ -245,15 +269,15 @@ class AGUIAdapter(EventStreamAdapter[BaseEvent]):
             cache_write_input_tokens=event.cache_creation_tokens)]
         return ()
 
-    def on_end(self, event: StreamEnd) -> Sequence[BaseEvent]:
-        frames: list[BaseEvent] = []
+    def on_end(self, event: StreamEnd) -> Sequence[Frame]:
+        frames: list[Frame] = []
         self._close(frames)
         frames.append(RunFinishedEvent(thread_id=self._thread_id, run_id=self._run_id,
                                        usage=self._usage))
         return frames
 
-    def on_error(self, event: StreamError) -> Sequence[BaseEvent]:
-        frames: list[BaseEvent] = []
+    def on_error(self, event: StreamError) -> Sequence[Frame]:
+        frames: list[Frame] = []
         self._close(frames)
         code = ("cancelled" if self._stopped() else
                 "interrupted" if self._interrupted() else "error")

@@ -2,11 +2,12 @@
 // through the protocol's enforcement (enforceEvents: the schema), chunk expansion and
 // verification (verifyEvents: the order rules) before the subscriber sees it, so an event
 // the protocol rejects fails the run (it shows in `failed`).
-// usage: node agui_run.mjs URL TOKEN THREAD_ID TEXT [FORWARDED_PROPS_JSON] [STATE_JSON]
+// usage: node agui_run.mjs URL TOKEN THREAD_ID TEXT [FORWARDED_PROPS_JSON] [STATE_JSON] [abort]
+// abort: agent.abortRun() at the first TEXT_MESSAGE_CONTENT (what a stop button does).
 // Prints one JSON line {events, messages, state, runErrors, failed}; exits 0 either way.
 import { HttpAgent } from '@ag-ui/client';
 
-const [url, token, threadId, text, forwarded, state] = process.argv.slice(2);
+const [url, token, threadId, text, forwarded, state, mode] = process.argv.slice(2);
 const agent = new HttpAgent({
   url,
   headers: token ? { Authorization: `Bearer ${token}` } : {},
@@ -21,7 +22,10 @@ try {
   await agent.runAgent(
     { runId: 'run-1', forwardedProps: forwarded ? JSON.parse(forwarded) : {} },
     {
-      onEvent: ({ event }) => { events.push(event); },
+      onEvent: ({ event }) => {
+        events.push(event);
+        if (mode === 'abort' && event.type === 'TEXT_MESSAGE_CONTENT') agent.abortRun();
+      },
       onRunErrorEvent: ({ event }) => { runErrors.push({ message: event.message, code: event.code }); },
       onRunFailed: ({ error }) => { failed = String(error?.message ?? error); },
     },
@@ -29,4 +33,7 @@ try {
 } catch (e) {
   failed = failed ?? String(e?.message ?? e);
 }
-console.log(JSON.stringify({ events, messages: agent.messages, state: agent.state, runErrors, failed }));
+console.log(JSON.stringify({
+  events, messages: agent.messages, state: agent.state, runErrors, failed,
+  aborted: agent.abortController.signal.aborted,
+}));

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import httpx
@@ -25,12 +26,12 @@ pytestmark = pytest.mark.skipif(not _READY and not os.environ.get("CI"),
 
 
 def run_agent(url: str, thread: str, text: str, forwarded: dict | None = None,
-              state: dict | None = None, token: str = TOKEN_A) -> dict:
+              state: dict | None = None, token: str = TOKEN_A, mode: str = "") -> dict:
     args = [NODE or "node", "agui_run.mjs", url + "/v1/agui", token, thread, text,
-            json.dumps(forwarded or {}), json.dumps(state or {})]
+            json.dumps(forwarded or {}), json.dumps(state or {}), mode]
     result = subprocess.run(args, cwd=JS, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = json.loads(result.stdout.strip().split("\n")[-1])
     out["stderr"] = result.stderr  # the client's warnings (a field it stripped, say)
     return out
 
@@ -110,6 +111,28 @@ def test_a_model_error_is_a_run_error_the_client_reports(server, fake_dashscope)
     assert len(out["runErrors"]) == 1 and out["runErrors"][0]["code"] == "error"
     assert out["runErrors"][0]["message"].startswith(("回复中断", "模型回复被中断"))
     assert out["failed"] is None  # a RUN_ERROR ends the run; the verifier accepted it
+
+
+async def test_abort_run_stops_the_reply(server, fake_dashscope, monkeypatch):
+    # HttpAgent.abortRun() closes the connection; the reply stops with it (no resume for an
+    # AG-UI client), the model request is closed, the partial answer kept in the session.
+    from tests.server.test_stop import DISCONNECT_LIMIT, LONG, UpstreamWatch
+
+    upstream = UpstreamWatch(fake_dashscope, monkeypatch)
+    fake_dashscope.script(LONG)
+    thread = str(uuid.uuid4())
+    out = run_agent(server.url, thread, "讲个长故事", mode="abort")
+    aborted = time.perf_counter()
+    assert out["aborted"] and out["failed"] is None, out
+    # The client ends the run itself: its own RUN_ERROR, code "abort".
+    assert out["runErrors"] == [{"message": "This operation was aborted", "code": "abort"}]
+    kinds = [e["type"] for e in out["events"]]
+    assert kinds[:3] == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"], kinds
+    await upstream.closed_after(aborted, DISCONNECT_LIMIT)
+    auth = {"Authorization": f"Bearer {TOKEN_A}"}
+    history = httpx.get(f"{server.url}/v1/sessions/{thread}", headers=auth).json()["messages"]
+    assert history[0]["content"] == "讲个长故事"
+    assert history[1]["interrupted"] is True and LONG.text.startswith(history[1]["content"])
 
 
 async def test_bad_run_input_is_a_clear_422(server, fake_dashscope):
