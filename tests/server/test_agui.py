@@ -159,3 +159,23 @@ async def test_bad_run_input_is_a_clear_422(server, fake_dashscope):
         unauthenticated = await client.post("/v1/agui", json=cases[0][0])
         assert unauthenticated.status_code == 401
     assert fake_dashscope.requests == []
+
+
+def test_the_readme_snippet_runs(server, fake_dashscope):
+    # The README's AG-UI block as a user would run it (with this server's address and token).
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme.split("### AG-UI\n", 1)[1]
+    snippet = section.split("```js\n", 1)[1].split("```", 1)[0]
+    assert "http://127.0.0.1:8000/v1/agui" in snippet and "<token>" in snippet
+    snippet = snippet.replace("http://127.0.0.1:8000", server.url).replace("<token>", TOKEN_A)
+    call = ToolCall("map_set_view", {"lng": 116.397, "lat": 39.909, "zoom": 15})
+    fake_dashscope.responder = tool_then_answer([call], lambda results: "地图已更新。")
+    script = JS / f"readme-agui-{uuid.uuid4().hex}.mjs"  # beside node_modules, to import it
+    script.write_text(snippet, encoding="utf-8")
+    try:
+        result = subprocess.run([NODE or "node", script.name], cwd=JS, capture_output=True,
+                                text=True, timeout=60)
+    finally:
+        script.unlink()
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "地图已更新。" in result.stdout and "set_view" in result.stdout, result.stdout
