@@ -179,3 +179,23 @@ def test_the_readme_snippet_runs(server, fake_dashscope):
         script.unlink()
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "地图已更新。" in result.stdout and "set_view" in result.stdout, result.stdout
+
+
+async def test_the_api_s_auth_ownership_host_and_origin_rules_apply(server, fake_dashscope):
+    user = [{"id": "u1", "role": "user", "content": "x"}]
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        sid = str(uuid.uuid4())  # a UUID thread id is the session id itself: A's session
+        body = {"threadId": sid, "runId": "r1", "messages": user}
+        mine = await client.post("/v1/agui", json=body,
+                                 headers={"Authorization": f"Bearer {TOKEN_A}"})
+        assert mine.status_code == 200 and "RUN_FINISHED" in mine.text
+        for headers, status in [
+                ({"Authorization": "Bearer wrong-token"}, 401),
+                ({"Authorization": f"Bearer {TOKEN_B}"}, 404),  # another token's session
+                ({"Authorization": f"Bearer {TOKEN_A}", "Host": "evil.example"}, 421),
+                ({"Authorization": f"Bearer {TOKEN_A}", "Origin": "https://evil.example"}, 403)]:
+            response = await client.post("/v1/agui", json={**body, "runId": "r2"},
+                                         headers=headers)
+            assert response.status_code == status, (headers, response.text)
+            assert response.json()["type"] == "error" and TOKEN_A not in response.text
+    assert len(fake_dashscope.requests) == 1
