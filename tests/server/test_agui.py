@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
-from tests.server.conftest import REPO, TOKEN_A, TOKEN_B
+from tests.server.conftest import REPO, TOKEN_A, TOKEN_B, server_env, start_server
 
 JS = REPO / "tests" / "js"
 NODE = shutil.which("node")
@@ -199,3 +199,28 @@ async def test_the_api_s_auth_ownership_host_and_origin_rules_apply(server, fake
             assert response.status_code == status, (headers, response.text)
             assert response.json()["type"] == "error" and TOKEN_A not in response.text
     assert len(fake_dashscope.requests) == 1
+
+
+def test_reasoning_is_streamed_when_forwarded_props_ask(fake_dashscope_server, fake_dashscope,
+                                                        tmp_path):
+    env = server_env(fake_dashscope_server.compatible_base_url, tmp_path,
+                     DASHSCOPE_ENABLE_THINKING="true")
+    thinking = start_server(tmp_path, env)
+    try:
+        fake_dashscope.script(Reply(text="北京晴。", reasoning="先想一想"),
+                              Reply(text="北京晴。", reasoning="先想一想"))
+        asked = run_agent(thinking.url, str(uuid.uuid4()), "北京天气", {"reasoning": True})
+        plain = run_agent(thinking.url, str(uuid.uuid4()), "北京天气")
+    finally:
+        thinking.stop()
+    assert asked["failed"] is None and plain["failed"] is None, (asked, plain)
+    kinds = [e["type"] for e in asked["events"]]
+    assert kinds[:3] == ["RUN_STARTED", "REASONING_START", "REASONING_MESSAGE_START"]
+    assert "".join(e["delta"] for e in asked["events"]
+                   if e["type"] == "REASONING_MESSAGE_CONTENT") == "先想一想"
+    assert kinds.index("REASONING_END") < kinds.index("TEXT_MESSAGE_START")
+    assert [m["content"] for m in asked["messages"] if m["role"] == "reasoning"] == ["先想一想"]
+    assert not any(k.startswith("REASONING") for k in (e["type"] for e in plain["events"]))
+    for out in (asked, plain):
+        assert "".join(e["delta"] for e in out["events"]
+                       if e["type"] == "TEXT_MESSAGE_CONTENT") == "北京晴。"
