@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ag_ui.core import ReasoningMessageContentEvent, TextMessageContentEvent
+from ag_ui.core import ReasoningMessageContentEvent, RunAgentInput, TextMessageContentEvent
 from ag_ui.encoder import EventEncoder
 from bailian_geo_agent.agent.events import (
     Links,
@@ -28,7 +28,7 @@ from bailian_geo_agent.agent.events import (
     ToolStart,
     Usage,
 )
-from bailian_geo_agent.agent.server.agui import AGUIAdapter
+from bailian_geo_agent.agent.server.agui import AGUIAdapter, last_user_text
 
 from tests.server.conftest import REPO
 
@@ -155,3 +155,19 @@ def test_content_events_are_the_sdks_own_encoding():
     rid = f"{M}-reasoning-1"
     assert reasoning.to_bytes([ReasoningChunk(M, S, "想")]) == encoder.encode(
         ReasoningMessageContentEvent(message_id=rid, delta="想")).encode()
+
+
+def test_the_message_is_the_last_user_message_s_text():
+    def body(messages: list[dict]) -> RunAgentInput:
+        return RunAgentInput.model_validate({"threadId": "t", "runId": "r",
+                                             "messages": messages})
+
+    assert last_user_text(body([
+        {"id": "1", "role": "user", "content": "旧的"},
+        {"id": "2", "role": "user", "content": [
+            {"type": "text", "text": "北京"},
+            {"type": "image", "source": {"type": "url", "value": "https://x.example/a.png"}},
+            {"type": "text", "text": "天气"}]},
+        {"id": "3", "role": "assistant", "content": "好的"}])) == "北京天气"
+    assert last_user_text(body([{"id": "1", "role": "assistant", "content": "hi"}])) == ""
+    assert last_user_text(body([])) == ""
