@@ -3,7 +3,8 @@
 // verification (verifyEvents: the order rules) before the subscriber sees it, so an event
 // the protocol rejects fails the run (it shows in `failed`).
 // usage: node agui_run.mjs URL TOKEN THREAD_ID TEXT [FORWARDED_PROPS_JSON] [STATE_JSON] [abort]
-// abort: agent.abortRun() at the first TEXT_MESSAGE_CONTENT (what a stop button does).
+// abort: agent.abortRun() at the first TEXT_MESSAGE_CONTENT (what a stop button does);
+// stop: POST /v1/chat/{RUN_STARTED.metadata.messageId}/stop there instead (the run reads on).
 // Prints one JSON line {events, messages, state, runErrors, failed}; exits 0 either way.
 import { HttpAgent } from '@ag-ui/client';
 
@@ -18,13 +19,22 @@ const agent = new HttpAgent({
 const events = [];
 const runErrors = [];
 let failed = null;
+let messageId;
+let stopping = null;
 try {
   await agent.runAgent(
     { runId: 'run-1', forwardedProps: forwarded ? JSON.parse(forwarded) : {} },
     {
       onEvent: ({ event }) => {
         events.push(event);
-        if (mode === 'abort' && event.type === 'TEXT_MESSAGE_CONTENT') agent.abortRun();
+        if (event.type === 'RUN_STARTED') messageId = event.metadata?.messageId;
+        if (event.type !== 'TEXT_MESSAGE_CONTENT' || stopping) return;
+        if (mode === 'abort') agent.abortRun();
+        if (mode === 'stop') {
+          stopping = fetch(new URL(`/v1/chat/${messageId}/stop`, url), {
+            method: 'POST', headers: { Authorization: `Bearer ${token}` },
+          }).then((r) => r.status);
+        }
       },
       onRunErrorEvent: ({ event }) => { runErrors.push({ message: event.message, code: event.code }); },
       onRunFailed: ({ error }) => { failed = String(error?.message ?? error); },
@@ -35,5 +45,5 @@ try {
 }
 console.log(JSON.stringify({
   events, messages: agent.messages, state: agent.state, runErrors, failed,
-  aborted: agent.abortController.signal.aborted,
+  aborted: agent.abortController.signal.aborted, stopStatus: await stopping,
 }));

@@ -135,6 +135,19 @@ async def test_abort_run_stops_the_reply(server, fake_dashscope, monkeypatch):
     assert history[1]["interrupted"] is True and LONG.text.startswith(history[1]["content"])
 
 
+def test_the_stop_endpoint_ends_the_run_with_a_cancelled_run_error(server, fake_dashscope):
+    # RUN_STARTED.metadata.messageId is the id POST /v1/chat/{message_id}/stop takes.
+    from tests.server.test_stop import LONG
+
+    fake_dashscope.script(LONG)
+    out = run_agent(server.url, str(uuid.uuid4()), "讲个长故事", mode="stop")
+    assert out["stopStatus"] == 200 and out["failed"] is None, out
+    kinds = [e["type"] for e in out["events"]]
+    assert kinds[:3] == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT"]
+    assert kinds[-2:] == ["TEXT_MESSAGE_END", "RUN_ERROR"], kinds
+    assert out["runErrors"] == [{"message": "回复已被取消。", "code": "cancelled"}]
+
+
 async def test_bad_run_input_is_a_clear_422(server, fake_dashscope):
     auth = {"Authorization": f"Bearer {TOKEN_A}"}
     user = [{"id": "u1", "role": "user", "content": "你好"}]
