@@ -4,6 +4,7 @@ includes them. Each reads the shared ``ServerState`` through the ``State`` depen
 from __future__ import annotations
 
 from bailian_geo_agent.agent.server.routes import (
+    agui,
     chat,
     health,
     metrics,
@@ -17,4 +18,5 @@ from fastapi import APIRouter
 ROUTERS: tuple[APIRouter, ...] = (
     health.router, chat.router, ui.router, stop.router, sessions.router, metrics.router,
     usage.router,
+    agui.router,  # -- agui
 )
