@@ -1017,6 +1017,11 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Note: {count} areas have this name; this is the one with area code {adcode}. If "
         "it is not the one meant, give its city (city).",
     },
+    # -- mcp2
+    "mcp_unknown_resource": {
+        "zh": "没有这个资源：{uri}。请先用 resources/list 查看可读的资源。",
+        "en": "No such resource: {uri}. List the readable ones with resources/list.",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module
