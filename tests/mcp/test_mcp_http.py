@@ -66,6 +66,18 @@ async def test_tokens_are_required_when_set(fake_amap: FakeAmap):
                 if answer.status_code == 401:
                     assert answer.headers["www-authenticate"].startswith("Bearer")
         assert statuses == [401, 401, 401, 200]
+        # A 2026-07-28 request (no session, no initialize) meets the same rule.
+        discover = {"jsonrpc": "2.0", "id": 2, "method": "server/discover", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "raw-httpx", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {}}}}
+        modern = HEADERS | {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"}
+        async with httpx.AsyncClient(timeout=10) as client:
+            refused = await client.post(server.url, json=discover, headers=modern)
+            answered = await client.post(server.url, json=discover,
+                                         headers=modern | {"Authorization": "Bearer tok-b"})
+        assert refused.status_code == 401 and answered.status_code == 200, answered.text
+        assert "2026-07-28" in answered.text and "mcp-session-id" not in answered.headers
         for mode in MODES:
             async with http_session(server.url, {"Authorization": "Bearer tok-a"},
                                     mode) as session:
