@@ -39,6 +39,7 @@ from bailian_geo_agent.tools.map_commands import (
 )
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
+from mcp.server.apps import EXTENSION_ID as APPS_EXTENSION
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
@@ -311,6 +312,8 @@ def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME,
         on_list_resources=list_resources,
         on_read_resource=read_resource,
     )
+    if resources.resources:  # MCP Apps: the host may render the ui:// resources
+        server.extensions[APPS_EXTENSION] = {}
     # One span per tool call, ours (``execute_tool``, the GenAI conventions the agent's own
     # spans follow), rather than the SDK's per-message span beside it.
     server.middleware = [m for m in server.middleware

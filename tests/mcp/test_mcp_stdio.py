@@ -29,6 +29,8 @@ async def stdio_session(env: dict[str, str], log: Path, *args: str, mode: str = 
             assert client.server_capabilities.resources is not None
             if mode == "legacy":  # 2026-07-28 servers need not name themselves
                 assert client.server_info.name == "bailian-geo-agent"
+            else:  # capabilities.extensions is a 2026-07-28 field: MCP Apps is advertised
+                assert "io.modelcontextprotocol/ui" in client.server_capabilities.extensions
             yield client
 
 
