@@ -1037,6 +1037,11 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "工具调用已取消，地图上没有新内容。",
         "en": "The tool call was cancelled; nothing new is drawn.",
     },
+    # -- mcp2
+    "mcp_unknown_resource": {
+        "zh": "没有这个资源：{uri}。请先用 resources/list 查看可读的资源。",
+        "en": "No such resource: {uri}. List the readable ones with resources/list.",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

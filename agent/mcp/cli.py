@@ -83,7 +83,10 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
         _say(text("invalid_geo_settings", problem=exc))
         return ExitCode.ERROR
     images = _map_images(env_file) if getattr(args, "map_images", False) else None
-    server = build_server(tools, map_images=images)
+    from bailian_geo_agent.tools.config import GeoConfig
+
+    server = build_server(tools, map_images=images,
+                          tile_url=GeoConfig.from_env(env_file).tile_url)
     from bailian_geo_agent.agent.telemetry import configure_from_environment
 
     end_tracing = configure_from_environment()  # when the OTEL_* variables ask for traces

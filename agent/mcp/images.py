@@ -13,10 +13,10 @@ import base64
 import logging
 from typing import TYPE_CHECKING
 
+import mcp_types as types
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.map_commands import artifact_commands
 from bailian_geo_agent.tools.snapshot import DEFAULT_SIZE, NothingToDraw, SnapshotError, render_png
-from mcp import types
 
 if TYPE_CHECKING:
     from bailian_geo_agent.tools.config import GeoConfig
@@ -37,9 +37,9 @@ class MapImages:
 
     async def add(self, result: types.CallToolResult) -> types.CallToolResult:
         """``result`` with a PNG of its map commands appended (as it was when it draws none)."""
-        if result.isError or not result.structuredContent:
+        if result.is_error or not result.structured_content:
             return result
-        commands = artifact_commands(result.structuredContent)
+        commands = artifact_commands(result.structured_content)
         if not commands:
             return result
         try:
@@ -49,10 +49,9 @@ class MapImages:
         except (SnapshotError, ValueError) as exc:  # ValueError: a command that is not one
             logger.warning("map picture not made: %s", type(exc).__name__)
             note = message_text("snapshot_failed", problem=exc)
-            extra: types.TextContent | types.ImageContent = types.TextContent(type="text",
-                                                                              text=note)
+            extra: types.TextContent | types.ImageContent = types.TextContent(text=note)
         else:
-            extra = types.ImageContent(type="image", mimeType="image/png",
+            extra = types.ImageContent(mime_type="image/png",
                                        data=base64.b64encode(png).decode("ascii"))
         return result.model_copy(update={"content": [*result.content, extra]})
 

@@ -1,25 +1,34 @@
-"""The geo tools as an MCP server (official ``mcp`` SDK, low-level ``Server``).
+"""The geo tools as an MCP server (official ``mcp`` 2.x SDK, low-level ``Server``).
+
+One server answers both protocol eras: 2026-07-28 clients (stateless, ``server/discover``,
+version and capabilities in each request's ``_meta``) and 2025-11-25 (and older) clients with the
+``initialize`` handshake; the SDK's runner and streamable-HTTP manager tell them apart.
 
 Every tool of ``GeoToolkit().get_tools()`` is listed with its own name, description and JSON
-schema (``args_schema``). Read-only tools carry ``readOnlyHint``; map-operation tools change the
-caller's map, so they do not, and their structured command comes back as structured content
-``{"map_action": {...}}`` beside the short confirmation text, described by an ``outputSchema``
-generated from the command models (``tools.map_commands``). Lookup tools whose artifact carries
-hand-off links (``tools.links``) or map commands return them as structured content
-``{"links": [...], "map_actions": [...]}`` (``HANDOFF_SCHEMA``) and the links also as text
-lines, for clients that show text only. A provider failure (quota, bad
-parameters, timeout...) or malformed arguments give a short text result with ``isError`` set;
-nothing a tool does ends the session.
+schema (``args_schema``), a title, an icon, its annotations (read-only tools carry
+``readOnlyHint``; map-operation tools change the caller's map, so they do not) and an
+``outputSchema``; every successful result carries ``structuredContent`` valid against it beside
+the text. Map tools answer ``{"map_action": {...}}`` (generated from ``tools.map_commands``). A
+lookup tool with an ``output_model`` answers that model's fields plus ``links`` and
+``map_actions``; other lookups answer ``{"links": [...], "map_actions": [...]}``
+(``HANDOFF_SCHEMA``), the links also as text lines for clients that show text only. A provider
+failure (quota, bad parameters, timeout...) or malformed arguments give a short text result
+with ``isError`` set; nothing a tool does ends the session. The map app of ``agent.mcp.app`` is
+offered as a resource and linked from the tools' ``_meta``.
 """
 
 from __future__ import annotations
 
+import base64
+import copy
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+import mcp_types as types
 from bailian_geo_agent.agent import telemetry
+from bailian_geo_agent.agent.mcp.app import app_resources, read_app_resource, tool_meta
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.links import Link, links_text
@@ -30,8 +39,10 @@ from bailian_geo_agent.tools.map_commands import (
 )
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
-from mcp import types
+from mcp.server.apps import EXTENSION_ID as APPS_EXTENSION
+from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
@@ -40,11 +51,46 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "bailian-geo-agent"
+RESOURCE_NOT_FOUND = -32002
+"""The JSON-RPC error code the MCP specification gives an unknown resource URI."""
+
 MAP_ACTION_SCHEMA: dict[str, Any] = map_tool_output_schema()
 """The map tools' ``outputSchema``: ``{"map_action": command}``, every command of
 ``tools.map_commands.MapAction``."""
 
+# A pin on a map: the one icon of the server and its tools (a data: URI, nothing fetched).
+ICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="24" height="24">'
+    '<path fill="#1a73e8" d="M12 2a7 7 0 0 0-7 7c0 5.2 7 13 7 13s7-7.8 7-13a7 7 0 0 0-7-7z"/>'
+    '<circle cx="12" cy="9" r="2.6" fill="#fff"/></svg>'
+)
+ICON = types.Icon(
+    src="data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode("ascii")).decode("ascii"),
+    mime_type="image/svg+xml", sizes=["any"])
 
+# Display names (data, like the tool names; hosts show them beside the localized descriptions).
+TITLES: dict[str, str] = {
+    "get_weather": "Weather",
+    "search_poi": "Search places",
+    "suggest_places": "Suggest places",
+    "geocode": "Address to coordinates",
+    "reverse_geocode": "Coordinates to address",
+    "plan_route": "Route",
+    "plan_trip": "Trip plan",
+    "measure_distance": "Distances",
+    "cycling_route": "Cycling route",
+    "transit_route": "Public transport route",
+    "ip_location": "IP location",
+    "poi_detail": "Place details",
+    "search_along_route": "Search along a route",
+    "area_boundary": "Area boundary",
+    "reachable_area": "Reachable area",
+    "map_set_view": "Map: set view",
+    "map_add_markers": "Map: add markers",
+    "map_draw_route": "Map: draw route",
+    "map_fit_bounds": "Map: fit bounds",
+    "map_clear": "Map: clear",
+}
 
 
 class HandoffOutput(BaseModel):
@@ -57,7 +103,8 @@ class HandoffOutput(BaseModel):
 
 
 HANDOFF_SCHEMA: dict[str, Any] = HandoffOutput.model_json_schema()
-"""The ``outputSchema`` of lookup tools with an artifact: ``{"links", "map_actions"}``."""
+"""The ``outputSchema`` of lookup tools without an ``output_model``: ``{"links",
+"map_actions"}``."""
 
 
 def has_artifact(tool: BaseTool) -> bool:
@@ -70,11 +117,32 @@ def is_map_tool(tool: BaseTool) -> bool:
     return has_artifact(tool) and tool.name.startswith(MAP_TOOL_PREFIX)
 
 
-def output_schema(tool: BaseTool) -> dict[str, Any] | None:
-    """The map tools' ``{"map_action"}``, other tools with an artifact ``{"links", ...}``."""
+def output_model(tool: BaseTool) -> type[BaseModel] | None:
+    """The tool's typed result (its ``output_model`` class attribute), if it declares one."""
+    model = getattr(type(tool), "output_model", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def typed_output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with the optional ``links`` and ``map_actions`` of
+    ``HANDOFF_SCHEMA`` added (their definitions merged)."""
+    schema = copy.deepcopy(model.model_json_schema())
+    handoff = copy.deepcopy(HANDOFF_SCHEMA)
+    schema.setdefault("type", "object")
+    schema["properties"] = {**schema.get("properties", {}), **handoff["properties"]}
+    defs = {**handoff.get("$defs", {}), **schema.get("$defs", {})}
+    if defs:
+        schema["$defs"] = defs
+    return schema
+
+
+def output_schema(tool: BaseTool) -> dict[str, Any]:
+    """Map tools ``{"map_action"}``; a tool with an ``output_model`` its fields plus
+    ``{"links", "map_actions"}``; any other tool ``{"links", "map_actions"}``."""
     if is_map_tool(tool):
         return MAP_ACTION_SCHEMA
-    return HANDOFF_SCHEMA if has_artifact(tool) else None
+    model = output_model(tool)
+    return typed_output_schema(model) if model is not None else HANDOFF_SCHEMA
 
 
 def input_schema(tool: BaseTool) -> dict[str, Any]:
@@ -93,23 +161,31 @@ def input_schema(tool: BaseTool) -> dict[str, Any]:
 def annotations(tool: BaseTool) -> types.ToolAnnotations:  # type: ignore[no-redef]
     """``readOnlyHint`` for tools that only look things up; map tools change the user's map."""
     if not is_map_tool(tool):
-        return types.ToolAnnotations(readOnlyHint=True, openWorldHint=True)
+        return types.ToolAnnotations(read_only_hint=True, open_world_hint=True)
     return types.ToolAnnotations(
-        readOnlyHint=False,
-        destructiveHint=tool.name == "map_clear",
-        idempotentHint=True,
-        openWorldHint=tool.name != "map_clear",
+        read_only_hint=False,
+        destructive_hint=tool.name == "map_clear",
+        idempotent_hint=True,
+        open_world_hint=tool.name != "map_clear",
     )
+
+
+def title(tool: BaseTool) -> str:
+    """The tool's display name (its name, spaced, for a tool this module does not know)."""
+    return TITLES.get(tool.name) or tool.name.replace("_", " ").capitalize()
 
 
 def describe(tool: BaseTool) -> types.Tool:
     """The MCP description of one LangChain tool."""
     return types.Tool(
         name=tool.name,
+        title=title(tool),
         description=tool.description,
-        inputSchema=input_schema(tool),
-        outputSchema=output_schema(tool),
+        input_schema=input_schema(tool),
+        output_schema=output_schema(tool),
+        icons=[ICON],
         annotations=annotations(tool),  # type: ignore[operator]  # the function above
+        meta=tool_meta(tool.name),
     )
 
 
@@ -126,6 +202,10 @@ def _text(message: Any) -> str:
     return str(content)
 
 
+def _error(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+
+
 async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResult:
     """Run ``tool`` and turn its ``ToolMessage`` into an MCP result (never raises)."""
     request = {"type": "tool_call", "id": f"mcp-{uuid4().hex[:12]}", "name": tool.name,
@@ -134,109 +214,125 @@ async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResul
         message = await tool.ainvoke(request)
     except Exception as exc:  # a tool bug: short result, details only in the log (no args)
         logger.error("MCP tool %s failed: %s", tool.name, type(exc).__name__)
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=message_text("tool_internal_error"))],
-            isError=True,
-        )
+        return _error(message_text("tool_internal_error"))
     text = _text(message)
-    failed = isinstance(message, ToolMessage) and message.status == "error"
-    content = [types.TextContent(type="text", text=text)]
-    if failed:
-        return types.CallToolResult(content=content, isError=True)
+    if isinstance(message, ToolMessage) and message.status == "error":
+        return _error(text)
     artifact = getattr(message, "artifact", None)
     if is_map_tool(tool):
         if not (isinstance(artifact, dict) and isinstance(artifact.get("map_action"), dict)):
-            return types.CallToolResult(content=content, isError=True)
+            return _error(text)
         return types.CallToolResult(
-            content=content, structuredContent={"map_action": artifact["map_action"]}
+            content=[types.TextContent(text=text)],
+            structured_content={"map_action": artifact["map_action"]},
         )
-    if has_artifact(tool):
-        return _handoff(text, artifact)
-    return types.CallToolResult(content=content)
+    return _handoff(text, artifact, typed=output_model(tool) is not None)
 
 
-def _handoff(text: str, artifact: Any) -> types.CallToolResult:
-    """A lookup's text with its links as lines after it, and ``{"links", "map_actions"}``."""
+def _handoff(text: str, artifact: Any, *, typed: bool) -> types.CallToolResult:
+    """A lookup's text with its links as lines after it, and as structured content its typed
+    ``data`` (``typed``), ``links`` and any ``map_actions``."""
     artifact = artifact if isinstance(artifact, dict) else {}
+    data = artifact.get("data") if typed else None
+    structured: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
     links = [x for x in artifact.get("links") or [] if isinstance(x, dict)]
-    structured: dict[str, Any] = {"links": links}
+    structured["links"] = links
     commands = artifact_commands(artifact)
     if commands:
         structured["map_actions"] = commands
     lines = links_text(links)
     full = f"{text}\n\n{lines}" if lines else text
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=full)], structuredContent=structured
-    )
+    return types.CallToolResult(content=[types.TextContent(text=full)],
+                                structured_content=structured)
+
+
+INSTRUCTIONS = (
+    "Geographic tools (weather, POI search and details, geocoding, routes by car, foot, "
+    "bicycle and public transport, distances, IP location, trip planning, search along "
+    "a route, area boundaries and reachable areas) over AMap (GCJ-02) or keyless "
+    "OpenStreetMap services (WGS-84); every coordinate states its system. Results carry "
+    "hand-off links a phone opens; map_* tools and the trip and area tools return map "
+    "commands as structured content for a map front end."
+)
 
 
 def build_server(tools: Sequence[BaseTool], *, name: str = SERVER_NAME,
-                 map_images: MapImages | None = None) -> Server:
-    """A low-level MCP ``Server`` offering ``tools``; with ``map_images``, results that draw
-    on the map also carry a picture of it (``--map-images``)."""
+                 map_images: MapImages | None = None,
+                 tile_url: str | None = None) -> Server[Any]:
+    """A low-level MCP ``Server`` offering ``tools`` and the map app's resources; with
+    ``map_images``, results that draw on the map also carry a picture of it
+    (``--map-images``); ``tile_url``: the map app's tile server (``GEO_TILE_URL``)."""
     from bailian_geo_agent.agent.mcp import __version__
 
-    server: Server = Server(
-        name,
-        version=__version__,
-        instructions=(
-            "Geographic tools (weather, POI search and details, geocoding, routes by car, foot, "
-            "bicycle and public transport, distances, IP location, trip planning, search along "
-            "a route, area boundaries and reachable areas) over AMap (GCJ-02) or keyless "
-            "OpenStreetMap services (WGS-84); every coordinate states its system. Results carry "
-            "hand-off links a phone opens; map_* tools and the trip and area tools return map "
-            "commands as structured content for a map front end."
-        ),
-    )
     by_name = {tool.name: tool for tool in tools}
-    listed = [describe(tool) for tool in tools]
+    # Built once: every tools/list answers the same bytes, in the toolkit's order.
+    listed = types.ListToolsResult(tools=[describe(tool) for tool in tools])
+    resources = types.ListResourcesResult(
+        resources=[types.Resource(**fields) for fields in app_resources(tile_url=tile_url)])
 
-    # mcp's low-level Server leaves its decorators unannotated.
-    @server.list_tools()  # type: ignore[no-untyped-call, untyped-decorator]
-    async def list_tools() -> list[types.Tool]:
+    async def list_tools(_ctx: ServerRequestContext[Any],
+                         _params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return listed
 
     # Arguments are validated by each tool's pydantic schema, which gives a short readable
-    # message; the SDK's jsonschema check would answer in English with the raw schema path.
-    @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]
-    async def call_tool(tool_name: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        tool = by_name.get(tool_name)
+    # message in the configured language.
+    async def call_tool(ctx: ServerRequestContext[Any],
+                        params: types.CallToolRequestParams) -> types.CallToolResult:
+        tool = by_name.get(params.name)
         if tool is None:
-            return types.CallToolResult(
-                content=[
-                    types.TextContent(
-                        type="text", text=message_text("unknown_tool", tool=tool_name[:60])
-                    )
-                ],
-                isError=True,
-            )
-        arguments = arguments if isinstance(arguments, dict) else {}
+            return _error(message_text("unknown_tool", tool=params.name[:60]))
+        arguments = params.arguments if isinstance(params.arguments, dict) else {}
         if not telemetry.enabled():
             result = await call(tool, arguments)
         else:
-            result = await _traced_call(server, tool, arguments)
+            result = await traced_call(tool, arguments, ctx.meta, ctx.request_id)
         return result if map_images is None else await map_images.add(result)
 
+    async def list_resources(_ctx: ServerRequestContext[Any],
+                             _params: types.PaginatedRequestParams | None,
+                             ) -> types.ListResourcesResult:
+        return resources
+
+    async def read_resource(_ctx: ServerRequestContext[Any],
+                            params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        contents = read_app_resource(params.uri, tile_url=tile_url)
+        if contents is None:
+            raise MCPError(RESOURCE_NOT_FOUND,
+                           message_text("mcp_unknown_resource", uri=params.uri[:200]),
+                           {"uri": params.uri[:200]})
+        return types.ReadResourceResult(contents=[types.TextResourceContents(**contents)])
+
+    server: Server[Any] = Server(
+        name,
+        version=__version__,
+        title="Bailian geo agent",
+        instructions=INSTRUCTIONS,
+        icons=[ICON],
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
+    )
+    if resources.resources:  # MCP Apps: the host may render the ui:// resources
+        server.extensions[APPS_EXTENSION] = {}
+    # One span per tool call, ours (``execute_tool``, the GenAI conventions the agent's own
+    # spans follow), rather than the SDK's per-message span beside it.
+    server.middleware = [m for m in server.middleware
+                         if type(m).__name__ != "OpenTelemetryMiddleware"]
     return server
 
 
-async def _traced_call(server: Server, tool: BaseTool,
-                       arguments: dict[str, Any]) -> types.CallToolResult:
+async def traced_call(tool: BaseTool, arguments: dict[str, Any], meta: Any,
+                      request_id: Any = None) -> types.CallToolResult:
     """``call`` in an ``execute_tool`` span, under the caller's trace when the request's
     ``_meta`` carries a W3C ``traceparent``."""
-    try:
-        context = server.request_context
-    except LookupError:  # called outside a request (tests): no caller's trace
-        meta, request_id = None, None
-    else:
-        meta, request_id = context.meta, context.request_id
-    carrier = dict(meta.model_extra or {}) if meta is not None else {}
+    carrier = dict(meta) if isinstance(meta, dict) else {}
     attributes = {"mcp.method.name": "tools/call"}
     if request_id is not None:
         attributes["jsonrpc.request.id"] = str(request_id)
     with telemetry.remote_tool_span(tool.name, carrier, attributes) as span:
         result = await call(tool, arguments)
-        if result.isError:
+        if result.is_error:
             telemetry.mark_failed(span, "tool_error")
         return result
 

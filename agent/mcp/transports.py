@@ -87,8 +87,8 @@ class BearerAuth:
         await send({"type": "http.response.body", "body": body})
 
 
-def http_app(server: Server, *, host: str, tokens: list[str], allowed_hosts: Sequence[str] = (),
-             origins: Sequence[str] = ()) -> Any:
+def http_app(server: Server[Any], *, host: str, tokens: list[str],
+             allowed_hosts: Sequence[str] = (), origins: Sequence[str] = ()) -> Any:
     """The Starlette app serving streamable HTTP at ``/mcp`` (tokens enforced when given).
 
     Every request's ``Host`` and ``Origin`` are checked as ``geo-agent serve`` checks them
@@ -128,7 +128,7 @@ class _Endpoint:
         await self.manager.handle_request(scope, receive, send)
 
 
-async def serve_stdio(server: Server) -> None:
+async def serve_stdio(server: Server[Any]) -> None:
     """Serve on stdin/stdout until the client closes them."""
     from mcp.server.stdio import stdio_server
 
@@ -146,7 +146,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_http(server: Server, host: str, port: int, tokens: list[str],
+async def serve_http(server: Server[Any], host: str, port: int, tokens: list[str],
                      allowed_hosts: Sequence[str] = (), origins: Sequence[str] = ()) -> None:
     """Serve streamable HTTP; prints ``READY <url>`` on stderr once the port is bound
     (``allowed_hosts``, ``origins``: as ``http_app``'s)."""

@@ -17,6 +17,8 @@ from tests.fakes.amap import FakeAmap
 from tests.fakes.amap_plugin import FAKE_AMAP_KEY
 
 GEO_AGENT = str(Path(sys.executable).with_name("geo-agent"))
+# The 2.x SDK client's modes and the revision each must end on: the handshake, and discover.
+MODES = {"legacy": "2025-11-25", "auto": "2026-07-28"}
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -1,5 +1,6 @@
-"""``geo-agent mcp --http``: a real server process on a loopback ephemeral port, the ``mcp``
-SDK's streamable-HTTP client, and the bearer-token rule."""
+"""``geo-agent mcp --http``: a real server process on a loopback ephemeral port, the ``mcp`` 2.x
+SDK's streamable-HTTP client on both revisions (2025-11-25 sessions with ``Mcp-Session-Id``,
+stateless 2026-07-28) at the same endpoint, and the bearer-token rule."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import httpx2
 import pytest
 from bailian_geo_agent.agent.exit_codes import ExitCode
 from bailian_geo_agent.prompts.catalogue import text, use_language
-from mcp import ClientSession
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.fakes.amap import FakeAmap
 from tests.fakes.amap_plugin import FAKE_AMAP_KEY
 from tests.mcp.checks import check_calls, check_errors, check_tool_list
-from tests.mcp.conftest import HttpServer, server_env, start_http_server, stop
+from tests.mcp.conftest import MODES, HttpServer, server_env, start_http_server, stop
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-06-18", "capabilities": {},
@@ -25,27 +27,31 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 
 @asynccontextmanager
-async def http_session(url: str, headers: dict[str, str] | None = None):
+async def http_session(url: str, headers: dict[str, str] | None = None, mode: str = "legacy"):
+    """A 2.x SDK client at ``url``: ``legacy`` (initialize, 2025-11-25) or ``auto`` (discover,
+    2026-07-28)."""
     async with (
-        httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=300)) as http,
-        streamable_http_client(url, http_client=http) as (read, write, _session_id),
-        ClientSession(read, write) as session,
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
-        await session.initialize()
-        yield session
+        assert client.protocol_version == MODES[mode]
+        yield client
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 async def test_http_lists_the_toolkit_and_answers_from_the_fake(
-    http_server: HttpServer, fake_amap: FakeAmap
+    http_server: HttpServer, fake_amap: FakeAmap, mode: str
 ):
     assert http_server.url.startswith("http://127.0.0.1:")
-    async with http_session(http_server.url) as session:
+    async with http_session(http_server.url, mode=mode) as session:
         await check_tool_list(session)
         await check_calls(session, fake_amap)
         await check_errors(session, fake_amap)
     assert http_server.process.poll() is None  # still serving after every error
     stop(http_server)
-    assert FAKE_AMAP_KEY not in http_server.log() and "/v3/place/around" in http_server.log()
+    log = http_server.log()
+    assert FAKE_AMAP_KEY not in log and "/v3/place/around" in log
+    assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
 
 
 async def test_tokens_are_required_when_set(fake_amap: FakeAmap):
@@ -60,9 +66,23 @@ async def test_tokens_are_required_when_set(fake_amap: FakeAmap):
                 if answer.status_code == 401:
                     assert answer.headers["www-authenticate"].startswith("Bearer")
         assert statuses == [401, 401, 401, 200]
-        async with http_session(server.url, {"Authorization": "Bearer tok-a"}) as session:
-            result = await session.call_tool("geocode", {"address": "故宫"})
-            assert not result.isError
+        # A 2026-07-28 request (no session, no initialize) meets the same rule.
+        discover = {"jsonrpc": "2.0", "id": 2, "method": "server/discover", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "raw-httpx", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {}}}}
+        modern = HEADERS | {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"}
+        async with httpx.AsyncClient(timeout=10) as client:
+            refused = await client.post(server.url, json=discover, headers=modern)
+            answered = await client.post(server.url, json=discover,
+                                         headers=modern | {"Authorization": "Bearer tok-b"})
+        assert refused.status_code == 401 and answered.status_code == 200, answered.text
+        assert "2026-07-28" in answered.text and "mcp-session-id" not in answered.headers
+        for mode in MODES:
+            async with http_session(server.url, {"Authorization": "Bearer tok-a"},
+                                    mode) as session:
+                result = await session.call_tool("geocode", {"address": "故宫"})
+                assert not result.is_error
     finally:
         stop(server)
 

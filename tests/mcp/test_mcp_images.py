@@ -36,7 +36,7 @@ def images_of(result) -> list[Image.Image]:
     pictures = []
     for part in result.content:
         if part.type == "image":
-            assert part.mimeType == "image/png"
+            assert part.mime_type == "image/png"
             pictures.append(Image.open(io.BytesIO(base64.b64decode(part.data))))
     return pictures
 
@@ -46,8 +46,8 @@ async def test_map_images_on_amap(fake_amap: FakeAmap, tmp_path) -> None:
     log = tmp_path / "server.log"
     async with stdio_session(server_env(fake_amap), log, "--map-images") as session:
         drawn = await session.call_tool("map_add_markers", MARKERS)
-        assert not drawn.isError, text_of(drawn)
-        assert drawn.structuredContent["map_action"]["op"] == "add_markers"  # unchanged
+        assert not drawn.is_error, text_of(drawn)
+        assert drawn.structured_content["map_action"]["op"] == "add_markers"  # unchanged
         (picture,) = images_of(drawn)
         assert picture.size == (640, 400)
         (request,) = fake_amap.requests_to(STATIC_MAP_PATH)
@@ -57,7 +57,7 @@ async def test_map_images_on_amap(fake_amap: FakeAmap, tmp_path) -> None:
         assert images_of(cleared) == []  # draws nothing: no picture
         fake_amap.set_error(STATIC_MAP_PATH, "10003")
         refused = await session.call_tool("map_add_markers", MARKERS)
-        assert not refused.isError  # the command itself went through
+        assert not refused.is_error  # the command itself went through
         assert images_of(refused) == []
         with use_language("zh"):  # the server's language (GEO_AGENT_LANGUAGE unset)
             why = text("snapshot_failed", problem=text("amap_quota"))

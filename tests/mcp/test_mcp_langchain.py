@@ -1,81 +1,73 @@
-"""Our MCP server's tools loaded by ``langchain-mcp-adapters`` into a ``create_agent`` agent on
-the fake DashScope, streamed through ``ChunkStreamHandler``."""
+"""Our MCP server loaded by ``langchain-mcp-adapters`` (0.3.2, the version CI pins) as LangChain
+tools, over stdio and streamable HTTP. The adapters need ``mcp<2``, so they run in their own
+venv (``tests/mcp/adapters_venv.sh`` makes ``.venv-mcp-adapters``; ``.ci/run`` runs it): a client
+script there, a subprocess of the test. Its 1.x SDK speaks 2025-11-25, so this is also the proof
+that a client of the handshake revision works."""
 
 from __future__ import annotations
 
-import asyncio
+import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema
-from bailian_geo_agent.agent import ChunkStreamHandler
-from bailian_geo_agent.agent.providers.openai_compatible import DashScopeChatOpenAI
+import pytest
 from bailian_geo_agent.tools.map_commands import map_tool_output_schema
-from langchain.agents import create_agent
-from langchain_mcp_adapters.client import MultiServerMCPClient
-from langchain_mcp_adapters.tools import load_mcp_tools
 
 from tests.fakes.amap import FakeAmap
 from tests.fakes.amap_plugin import FAKE_AMAP_KEY
-from tests.fakes.dashscope import ToolCall, tool_then_answer
-from tests.fakes.pytest_plugin import FAKE_API_KEY
-from tests.mcp.conftest import GEO_AGENT, ROOT, server_env
+from tests.mcp.conftest import GEO_AGENT, ROOT, HttpServer, server_env
+
+SIDE_PYTHON = ROOT / ".venv-mcp-adapters" / "bin" / "python"
+CLIENT = Path(__file__).with_name("adapters") / "client.py"
+CALLS = [["get_weather", {"place": "北京", "days": 1}],
+         ["map_set_view", {"place": "故宫", "zoom": 15}],
+         ["get_weather", {"place": "北京", "days": 99}]]
 
 
-def model_for(fake: Any) -> DashScopeChatOpenAI:
-    return DashScopeChatOpenAI(model="qwen-plus", api_key=FAKE_API_KEY,
-                               base_url=fake.compatible_base_url, streaming=True, max_retries=0)
+def run_client(connection: dict[str, Any]) -> dict[str, Any]:
+    if not SIDE_PYTHON.exists():
+        if os.environ.get("CI"):
+            pytest.fail("no .venv-mcp-adapters: run tests/mcp/adapters_venv.sh (.ci/run does)")
+        pytest.skip("no .venv-mcp-adapters (make it with tests/mcp/adapters_venv.sh)")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
+           "NO_PROXY": "127.0.0.1,localhost"}
+    done = subprocess.run([str(SIDE_PYTHON), str(CLIENT)], input=json.dumps(
+        {"connection": connection, "calls": CALLS}), capture_output=True, text=True, timeout=120,
+        env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
 
 
-async def drain(handler: ChunkStreamHandler, coro: Any) -> tuple[list[dict[str, Any]], Any]:
-    task = asyncio.create_task(coro)
-    events = [event async for event in handler.dicts()]
-    return events, await task
-
-
-async def test_adapter_tools_in_a_streaming_agent(fake_dashscope, fake_amap: FakeAmap):
-    client = MultiServerMCPClient({"geo": {
-        "transport": "stdio", "command": GEO_AGENT, "args": ["mcp"], "cwd": str(ROOT),
-        "env": server_env(fake_amap),
-    }})
-    fake_dashscope.responder = tool_then_answer(
-        [ToolCall("get_weather", {"place": "北京", "days": 1}),
-         ToolCall("map_set_view", {"place": "故宫", "zoom": 15})],
-        answer=lambda results: "结果：" + " | ".join(r.splitlines()[0] for r in results),
-    )
-    async with client.session("geo") as session:
-        tools = await load_mcp_tools(session)
-        assert len(tools) == 20 and {"get_weather", "poi_detail", "map_clear"} <= {
-            t.name for t in tools
-        }
-        agent = create_agent(model_for(fake_dashscope), tools)
-        handler = ChunkStreamHandler(events={"tool_start", "tool_end"})
-        events, state = await drain(handler, agent.ainvoke(
-            {"messages": [("user", "北京天气怎么样？把地图移到故宫")]}, {"callbacks": [handler]}
-        ))
-
-    types = [e["type"] for e in events]
-    chunks = types.count("stream_chunk")
-    # ToolNode runs both calls of the turn concurrently: both start before either ends.
-    assert types == ["stream_start", "tool_start", "tool_start", "tool_end", "tool_end"] + [
-        "stream_chunk"] * chunks + ["stream_end"]
-    assert chunks >= 2
-    answer = "".join(e["chunk"] for e in events if e["type"] == "stream_chunk")
-    assert answer == (
-        "结果：北京 北京市天气（来源：高德地图） | "
-        "地图已定位到北京市东城区故宫博物院（缩放级别15）。"
-    )
-    assert {e["tool"] for e in events if e["type"] == "tool_start"} == {"get_weather",
-                                                                       "map_set_view"}
-    # The request the model got lists our tools with the toolkit's own schemas.
-    sent = {t["function"]["name"]: t["function"] for t in fake_dashscope.requests[0].tools}
-    assert sent["get_weather"]["parameters"]["properties"]["days"]["maximum"] == 7
-    # The map tool's structured content reaches the agent as the ToolMessage artifact.
-    tool_messages = [m for m in state["messages"] if m.type == "tool"]
-    by_name = {m.name: m for m in tool_messages}
-    structured = by_name["map_set_view"].artifact["structured_content"]
+def check_report(report: dict[str, Any], fake: FakeAmap) -> None:
+    assert report["versions"] == {"langchain-mcp-adapters": "0.3.2", "mcp": "1.30.0"}
+    listed = {t["name"]: t for t in report["listed"]}
+    assert len(listed) == 20 and {"get_weather", "poi_detail", "map_clear"} <= set(listed)
+    assert all(t["title"] and t["outputSchema"] for t in listed.values())
+    assert report["tools"]["get_weather"]["properties"]["days"]["maximum"] == 7
+    weather, view, bad = report["calls"]
+    assert weather["status"] == "success"
+    assert str(weather["content"]).find("北京 北京市天气（来源：高德地图）") >= 0
+    structured = view["artifact"]["structured_content"]
     jsonschema.Draft202012Validator(map_tool_output_schema()).validate(structured)
-    action = structured["map_action"]
-    assert action == {"op": "set_view", "zoom": 15, "label": "北京市东城区故宫博物院",
-                      "center": {"lng": 116.397026, "lat": 39.918058, "crs": "gcj02"}}
-    assert all(FAKE_AMAP_KEY not in str(m.content) for m in tool_messages)
-    assert fake_amap.requests_to("/v3/weather/weatherInfo")
+    assert structured["map_action"] == {
+        "op": "set_view", "zoom": 15, "label": "北京市东城区故宫博物院",
+        "center": {"lng": 116.397026, "lat": 39.918058, "crs": "gcj02"}}
+    assert bad["status"] == "error"  # isError: the adapters raise it as a tool error
+    assert bad["content"][0]["text"].startswith("工具参数无效（invalid arguments）：days")
+    assert FAKE_AMAP_KEY not in json.dumps(report, ensure_ascii=False)
+    assert fake.requests_to("/v3/weather/weatherInfo")
+
+
+def test_adapters_over_stdio(fake_amap: FakeAmap):
+    report = run_client({"transport": "stdio", "command": GEO_AGENT, "args": ["mcp"],
+                         "cwd": str(ROOT), "env": server_env(fake_amap)})
+    check_report(report, fake_amap)
+
+
+def test_adapters_over_streamable_http(http_server: HttpServer, fake_amap: FakeAmap):
+    report = run_client({"transport": "streamable_http", "url": http_server.url})
+    check_report(report, fake_amap)
+    assert "Traceback" not in http_server.log() and "ERROR" not in http_server.log()

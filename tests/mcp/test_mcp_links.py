@@ -45,15 +45,15 @@ class TripLike(BaseTool):
 async def test_links_and_map_actions_are_structured_and_links_are_text_lines() -> None:
     tool = TripLike()
     listed = describe(tool)
-    assert listed.outputSchema == HANDOFF_SCHEMA
-    assert listed.annotations is not None and listed.annotations.readOnlyHint  # not a map_* tool
+    assert listed.output_schema == HANDOFF_SCHEMA
+    assert listed.annotations is not None and listed.annotations.read_only_hint  # not map_*
     with use_language("en"):
         result = await call(tool, {})
-    assert not result.isError
-    jsonschema.Draft202012Validator(HANDOFF_SCHEMA).validate(result.structuredContent)
-    [nav] = result.structuredContent["links"]
+    assert not result.is_error
+    jsonschema.Draft202012Validator(HANDOFF_SCHEMA).validate(result.structured_content)
+    [nav] = result.structured_content["links"]
     assert nav["kind"] == "amap_navigation"
-    assert [c["op"] for c in result.structuredContent["map_actions"]] == ["add_stops", "layer"]
+    assert [c["op"] for c in result.structured_content["map_actions"]] == ["add_stops", "layer"]
     [part] = result.content
     answer, lines = part.text.split("\n\n")
     assert answer == "2 stops"
@@ -63,14 +63,16 @@ async def test_links_and_map_actions_are_structured_and_links_are_text_lines() -
 async def test_open_data_links_over_mcp_are_wgs84(open_tools) -> None:
     result = await call(open_tools["plan_route"], {
         "origin": "2.2945,48.8582", "destination": "2.3376,48.8606", "crs": "wgs84"})
-    assert not result.isError
-    [link] = result.structuredContent["links"]
+    assert not result.is_error
+    [link] = result.structured_content["links"]
     assert link["kind"] == "osm_directions"
     assert "route=48.858200%2C2.294500%3B48.860600%2C2.337600" in link["url"]
     assert link["url"] in result.content[0].text
 
 
 @pytest.mark.parametrize("name", ["get_weather", "measure_distance"])
-def test_lookups_without_links_have_an_output_schema(open_tools, name: str) -> None:
-    # every lookup answers with an artifact: its typed data (tools/outputs.py)
-    assert describe(open_tools[name]).outputSchema is not None
+def test_lookups_without_links_have_their_typed_output_schema(open_tools, name: str) -> None:
+    # every lookup answers with its typed data (tools/outputs.py) plus the hand-off fields
+    tool = open_tools[name]
+    properties = describe(tool).output_schema["properties"]
+    assert set(tool.output_model.model_fields) | {"links", "map_actions"} == set(properties)

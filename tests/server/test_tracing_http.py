@@ -143,7 +143,7 @@ async def test_mcp_exports_its_tool_spans_through_the_otel_variables(fake_amap, 
     """``geo-agent mcp`` (stdio) with only ``OTEL_EXPORTER_OTLP_ENDPOINT`` set: a tool call
     whose ``_meta`` carries a ``traceparent`` reaches the collector in that trace, flushed
     when the client closes the session."""
-    from mcp import ClientSession, StdioServerParameters
+    from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     from tests.mcp.conftest import GEO_AGENT, ROOT
@@ -154,12 +154,10 @@ async def test_mcp_exports_its_tool_spans_through_the_otel_variables(fake_amap, 
         env = mcp_env(fake_amap, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.port}")
         params = StdioServerParameters(command=GEO_AGENT, args=["mcp"], env=env, cwd=ROOT)
         with (tmp_path / "mcp.log").open("w") as errlog:
-            async with (stdio_client(params, errlog=errlog) as (read, write),
-                        ClientSession(read, write) as session):
-                await session.initialize()
+            async with Client(stdio_client(params, errlog=errlog)) as session:
                 result = await session.call_tool("map_clear", {},
                                                  meta={"traceparent": TRACEPARENT})
-                assert not result.isError
+                assert not result.is_error
         assert collector.received.wait(15), (tmp_path / "mcp.log").read_text()[-3000:]
     finally:
         collector.stop()

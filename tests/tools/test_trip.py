@@ -381,12 +381,12 @@ async def test_on_mcp_plan_trip_is_a_lookup_answering_text_links_and_commands(am
     from bailian_geo_agent.agent.mcp.server import call as mcp_call
 
     described = describe(amap_trip)
-    assert described.outputSchema == HANDOFF_SCHEMA
-    assert described.annotations.readOnlyHint is True
+    assert described.output_schema == HANDOFF_SCHEMA
+    assert described.annotations.read_only_hint is True
     result = await mcp_call(amap_trip, {"places": ["故宫", "景山公园", "南锣鼓巷"]})
-    assert result.isError is False
+    assert result.is_error is False
     assert result.content[0].text.startswith("驾车行程") or "trip" in result.content[0].text
-    structured = result.structuredContent
+    structured = result.structured_content
     assert [c["op"] for c in structured["map_actions"]] == ["add_stops", "draw_route",
                                                            "fit_bounds"]
     assert structured["links"] and all(link["url"] in result.content[0].text
