@@ -77,10 +77,12 @@ async def check_tool_list(session: Client) -> None:
 
 
 def check_handoff_schema(schema: dict[str, Any]) -> None:
-    """A lookup's ``outputSchema``: ``{"links": [{kind, label, url}], "map_actions": [...]}``."""
+    """A lookup's ``outputSchema``: its typed data's fields plus ``{"links": [{kind, label,
+    url}], "map_actions": [...]}`` (the links checked alone: the data's own are required)."""
     jsonschema.Draft202012Validator.check_schema(schema)
     assert {"links", "map_actions"} <= set(schema["properties"])
-    validator = jsonschema.Draft202012Validator(schema)
+    assert "links" not in schema.get("required", [])
+    validator = jsonschema.Draft202012Validator({**schema, "required": []})
     validator.validate({"links": [{"kind": "geo", "label": "x", "url": "geo:1,2"}]})
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({"links": [{"kind": "telnet", "label": "x", "url": "x"}]})

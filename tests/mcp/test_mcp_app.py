@@ -261,7 +261,7 @@ async def tool_results(fake: FakeAmap, tmp_path: Path) -> dict[str, tuple[dict, 
     async with stdio_session(server_env(fake), tmp_path / "server.log") as session:
         for app_id, (name, args) in calls.items():
             result = await session.call_tool(name, args)
-            assert result.isError is (app_id == "failed"), result
+            assert result.is_error is (app_id == "failed"), result
             results[app_id] = (args, dumped(result))
     return results
 
