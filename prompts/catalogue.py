@@ -1017,6 +1017,14 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Note: {count} areas have this name; this is the one with area code {adcode}. If "
         "it is not the one meant, give its city (city).",
     },
+    # -- multitask
+    "reply_running": {
+        "zh": "该会话还有一条回复在进行中（message_id {message_id}）。请等它结束，或用 "
+        "multitask_strategy \"interrupt\" 重新发送以停止它（\"enqueue\"：排在它之后回答）。",
+        "en": "A reply is still running in this session (message_id {message_id}). Wait for it "
+        "to end, or send again with multitask_strategy \"interrupt\" to stop it (\"enqueue\": "
+        "answered after it).",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module
