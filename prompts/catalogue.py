@@ -1025,6 +1025,10 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "to end, or send again with multitask_strategy \"interrupt\" to stop it (\"enqueue\": "
         "answered after it).",
     },
+    "page_send_interrupts": {
+        "zh": "现在发送会停止当前的回答，改答新的问题。",
+        "en": "Sending now stops the current answer and answers the new message.",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module
