@@ -19,6 +19,7 @@ from tests.fakes.dashscope import Reply
 from tests.server.conftest import TOKEN_A, server_env, start_server
 from tests.server.helpers import check_reply
 from tests.server.redis_server import flush
+from tests.stores.conftest import _with_database
 
 A = {"Authorization": f"Bearer {TOKEN_A}"}
 STORY = Reply(text="".join(f"第{i}句。" for i in range(200)), chunk_size=4, chunk_delay=0.01)
@@ -32,7 +33,7 @@ def pair(request, fake_dashscope_server, _redis_session, tmp_path_factory):
     if request.param == "sqlite":
         store = f"sqlite:///{tmp / 'shared.sqlite'}"
     else:
-        store = request.getfixturevalue("postgres_url")
+        store = fresh_database(request.getfixturevalue("postgres_url"))
     flush(_redis_session)
     servers = []
     try:
@@ -44,6 +45,28 @@ def pair(request, fake_dashscope_server, _redis_session, tmp_path_factory):
     finally:
         for server in servers:
             server.stop()
+        if request.param == "postgres":
+            drop_database(request.getfixturevalue("postgres_url"), store)
+
+
+def fresh_database(url: str) -> str:
+    """A new database on ``url``'s server, for this module (``drop_database`` after)."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True,
+                         connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return _with_database(url, name)
+
+
+def drop_database(url: str, database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True,
+                         connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Stream:
