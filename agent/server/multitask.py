@@ -89,6 +89,7 @@ async def answer(state: ServerState, identity: Identity, session_id: str, strate
                  resume: bool = True) -> EventSourceResponse:
     """The HTTP answer to a message for ``session_id``, after ``strategy`` has made way for
     it: ``begin`` starts its reply, ``adapter`` writes it in the route's protocol."""
+    state.refuse_if_draining()  # before stopping anything for a reply that cannot start
     if strategy != "enqueue":
         rollback = await make_way(state, identity, session_id, strategy)
         reply, first = await begin(rollback)
