@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class Stream:
     def __init__(self, client: httpx.AsyncClient, url: str, body: dict, order: list,
                  name: str) -> None:
         self.events: list[tuple[str, str, dict]] = []
+        self.times: list[float] = []  # when each event arrived
         self.opened = asyncio.get_running_loop().create_future()
         self.chunks = asyncio.Event()
         self._task = asyncio.ensure_future(self._read(client, url, body, order, name))
@@ -89,6 +91,7 @@ class Stream:
                     data = json.loads(sse.data)
                     self.events.append((sse.event, sse.id, data))
                     order.append((name, data["type"]))
+                    self.times.append(time.perf_counter())
                     if sse.event == "stream_chunk" and len(self.events) >= 4:
                         self.chunks.set()
         finally:
@@ -172,9 +175,14 @@ async def test_interrupt_and_rollback_stop_the_reply_on_the_other_instance(
                                                         {"message": "零", "session_id": sid})]
         assert check_reply(before) == "先前的回答"
         first = await _running_on_a(client, a, sid, order)
+        sent = time.perf_counter()
         second = Stream(client, f"{b.url}/v1/chat/stream", {
             "message": "改", "session_id": sid, "multitask_strategy": strategy}, order, "second")
         one, two = await first.done(), await second.done()
+        stopped, began = first.times[-1] - sent, second.times[0] - sent
+        print(f"\n{strategy} on B of a reply on A: A's reply ended {stopped * 1000:.0f} ms, "
+              f"B's began {began * 1000:.0f} ms after the message was sent")
+        assert began < 3
         assert await second.opened == 200
         # The running reply ends with its cancelled error, then the new one starts.
         assert check_reply(one) == texts(one)
