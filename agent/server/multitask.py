@@ -90,24 +90,37 @@ async def answer(state: ServerState, identity: Identity, session_id: str, strate
     """The HTTP answer to a message for ``session_id``, after ``strategy`` has made way for
     it: ``begin`` starts its reply, ``adapter`` writes it in the route's protocol."""
     state.refuse_if_draining()  # before stopping anything for a reply that cannot start
-    if strategy != "enqueue":
-        rollback = await make_way(state, identity, session_id, strategy)
-        reply, first = await begin(rollback)
+    if strategy == "reject":
+        await make_way(state, identity, session_id, strategy)
+        reply, first = await begin(False)
         return state.response(reply, adapter(reply).stream(first, reply.rest_batches()),
                               headers, resume)
-    turns = state.turns
+    # In the queue (an interrupting message first of all): no queued message starts between
+    # the running reply's end and this one's start.
     try:
-        ticket = await turns.take(session_id)
+        ticket = await state.turns.take(session_id, front=strategy != "enqueue")
     except Exception as exc:
         raise log_error(exc) from None
+    rollback = False
     try:
-        if await _my_turn(state, identity, session_id, ticket):
+        if strategy != "enqueue":
+            rollback = await make_way(state, identity, session_id, strategy)
+            mine = True
+        else:
+            mine = await _my_turn(state, identity, session_id, ticket)
+        if mine:
             try:
-                reply, first = await begin(False)
+                reply, first = await begin(rollback)
             finally:  # its reply is the session's running one now, or it failed
                 await _leave(state, session_id, ticket)
             return state.response(reply, adapter(reply).stream(first, reply.rest_batches()),
                                   headers, resume)
+    except ApiError:
+        await _leave(state, session_id, ticket)
+        raise
+    except Exception as exc:  # the queue failed: as the log failing
+        await _leave(state, session_id, ticket)
+        raise log_error(exc) from None
     except BaseException:
         await _leave(state, session_id, ticket)
         raise

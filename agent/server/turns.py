@@ -29,10 +29,15 @@ class Turns:
         self._alive: dict[str, float] = {}  # ticket -> until when it lives unless renewed
         self._numbers = itertools.count()
 
-    async def take(self, session_id: str) -> str:
-        """A new ticket at the end of ``session_id``'s queue."""
+    async def take(self, session_id: str, front: bool = False) -> str:
+        """A new ticket at the end of ``session_id``'s queue (``front``: before every other,
+        for a message that interrupts)."""
         ticket = f"{next(self._numbers)}-{uuid.uuid4().hex}"
-        self._queues.setdefault(session_id, []).append(ticket)
+        queue = self._queues.setdefault(session_id, [])
+        if front:
+            queue.insert(0, ticket)
+        else:
+            queue.append(ticket)
         await self.renew(ticket)
         return ticket
 
@@ -72,9 +77,11 @@ class RedisTurns(Turns):
         self._redis: Any = aioredis.Redis.from_url(
             url, decode_responses=True, socket_connect_timeout=2)
 
-    async def take(self, session_id: str) -> str:
+    async def take(self, session_id: str, front: bool = False) -> str:
         ticket = uuid.uuid4().hex
         number = await self._redis.incr(f"{PREFIX}turns:seq")
+        if front:  # below every ticket taken at the end, and every earlier front one
+            number = -number
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(_alive_key(ticket), "1", px=TICKET_LEASE_MS)
             pipe.zadd(_queue_key(session_id), {ticket: number})

@@ -220,3 +220,29 @@ async def _read(client, url: str, body: dict):
         async for sse in source.aiter_sse():
             if sse.data:
                 yield sse.event, sse.id, json.loads(sse.data)
+
+
+async def test_an_interrupting_message_goes_before_the_queued_ones(pair, fake_dashscope):
+    a, b = pair
+    fake_dashscope.script(STORY)
+    sid, order = str(uuid.uuid4()), []
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = await _running_on_a(client, a, sid, order)
+        queued = Stream(client, f"{b.url}/v1/chat/stream", {
+            "message": "二", "session_id": sid, "multitask_strategy": "enqueue"}, order, "queued")
+        assert await queued.opened == 200
+        urgent = Stream(client, f"{a.url}/v1/chat/stream", {
+            "message": "三", "session_id": sid, "multitask_strategy": "interrupt"}, order,
+            "urgent")
+        one, three, two = await first.done(), await urgent.done(), await queued.done()
+        assert one[-1][2]["error"] == text("cancelled")
+        assert check_reply(three) == "ECHO[2]: 三"
+        assert check_reply(two) == "ECHO[3]: 二"
+        ends = [(name, kind) for name, kind in order if kind != "stream_chunk"]
+        assert ends == [("first", "stream_start"), ("first", "error"),
+                        ("urgent", "stream_start"), ("urgent", "stream_end"),
+                        ("queued", "stream_start"), ("queued", "stream_end")]
+        assert await history(client, b.url, sid) == [
+            ("user", "讲", False), ("assistant", texts(one), True),
+            ("user", "三", False), ("assistant", "ECHO[2]: 三", False),
+            ("user", "二", False), ("assistant", "ECHO[3]: 二", False)]

@@ -50,3 +50,15 @@ async def test_a_ticket_not_renewed_is_skipped(turns, monkeypatch):
     assert await turns.first(sid) == waiting
     await turns.leave(sid, waiting)
     assert await turns.first(sid) is None
+
+
+async def test_an_interrupting_ticket_goes_first(turns):
+    sid = str(uuid.uuid4())
+    queued = await turns.take(sid)
+    urgent = await turns.take(sid, front=True)
+    later = await turns.take(sid)
+    assert await turns.first(sid) == urgent
+    await turns.leave(sid, urgent)
+    assert await turns.first(sid) == queued
+    await turns.leave(sid, queued)
+    assert await turns.first(sid) == later
