@@ -33,6 +33,7 @@ class Turns:
         """A new ticket at the end of ``session_id``'s queue (``front``: before every other,
         for a message that interrupts)."""
         ticket = f"{next(self._numbers)}-{uuid.uuid4().hex}"
+        self._forget_dead()
         queue = self._queues.setdefault(session_id, [])
         if front:
             queue.insert(0, ticket)
@@ -64,6 +65,16 @@ class Turns:
 
     async def aclose(self) -> None:
         """Release connections."""
+
+    def _forget_dead(self) -> None:
+        """Drop every ticket whose waiter is gone (one whose stream never began, say), also in
+        sessions nobody asks about any more."""
+        now = time.monotonic()
+        for session_id, queue in list(self._queues.items()):
+            queue[:] = [t for t in queue if self._alive.get(t, 0.0) >= now]
+            if not queue:
+                del self._queues[session_id]
+        self._alive = {t: until for t, until in self._alive.items() if until >= now}
 
 
 class RedisTurns(Turns):

@@ -62,3 +62,12 @@ async def test_an_interrupting_ticket_goes_first(turns):
     assert await turns.first(sid) == queued
     await turns.leave(sid, queued)
     assert await turns.first(sid) == later
+
+
+async def test_dead_tickets_of_sessions_nobody_asks_about_are_dropped(monkeypatch):
+    turns = Turns()
+    sid = str(uuid.uuid4())
+    gone = await turns.take(sid)
+    monkeypatch.setitem(turns._alive, gone, 0.0)
+    await turns.take(str(uuid.uuid4()))  # another session's message
+    assert sid not in turns._queues and gone not in turns._alive
