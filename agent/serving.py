@@ -153,8 +153,8 @@ class ServerSettings(BaseSettings):
     # -- multitask
     multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = Field(
         "reject", validation_alias="GEO_AGENT_MULTITASK_STRATEGY")
-    """What a message to a session whose reply still runs does when its request does not say
-    (``multitask_strategy``): ``reject`` (409), ``enqueue`` (answered after it), ``interrupt``
+    """What a message does while its session's reply runs, unless its request says so.
+    ``multitask_strategy``: ``reject`` (409), ``enqueue`` (answered after it), ``interrupt``
     (stops it, its partial answer kept) or ``rollback`` (stops it and removes its turn)."""
 
     _drop_blank = model_validator(mode="before")(drop_blank)
