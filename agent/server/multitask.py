@@ -12,6 +12,9 @@ LangGraph's server:
 The running reply is found in the event log (``active``) and stopped as ``POST
 /v1/chat/{message_id}/stop`` stops it, so with ``GEO_AGENT_STREAM_URL`` all of this works
 whichever instance runs it; the queue is then in Redis too (``agent.server.turns``).
+
+A route calls ``answer`` (the seed SSE, the AI SDK stream), or, where its stream is open
+already (another protocol's adapter), ``start`` with the server's default strategy.
 """
 
 from __future__ import annotations
@@ -84,74 +87,68 @@ async def make_way(state: ServerState, identity: Identity, session_id: str,
     return strategy == "rollback"
 
 
-async def answer(state: ServerState, identity: Identity, session_id: str, strategy: Strategy,
-                 begin: Begin, adapter: Adapter, headers: dict[str, str] | None = None,
-                 resume: bool = True) -> EventSourceResponse:
-    """The HTTP answer to a message for ``session_id``, after ``strategy`` has made way for
-    it: ``begin`` starts its reply, ``adapter`` writes it in the route's protocol."""
+async def start(state: ServerState, identity: Identity, session_id: str, begin: Begin,
+                strategy: Strategy | None = None) -> tuple[Reply, StreamEvent]:
+    """Start a reply in ``session_id`` (``begin``) once ``strategy`` (the server's default when
+    ``None``) has made way for it: the reply and its first event, or an ``ApiError``. With
+    ``enqueue`` it waits for its turn: call it where the caller's stream is open already."""
+    strategy = strategy or state.settings.multitask_strategy
     state.refuse_if_draining()  # before stopping anything for a reply that cannot start
     if strategy == "reject":
         await make_way(state, identity, session_id, strategy)
-        reply, first = await begin(False)
-        return state.response(reply, adapter(reply).stream(first, reply.rest_batches()),
-                              headers, resume)
+        return await begin(False)
     # In the queue (an interrupting message first of all): no queued message starts between
     # the running reply's end and this one's start.
     try:
         ticket = await state.turns.take(session_id, front=strategy != "enqueue")
     except Exception as exc:
         raise log_error(exc) from None
-    rollback = False
     try:
-        if strategy != "enqueue":
-            rollback = await make_way(state, identity, session_id, strategy)
-            mine = True
-        else:
-            mine = await _my_turn(state, identity, session_id, ticket)
-        if mine:
-            try:
-                reply, first = await begin(rollback)
-            finally:  # its reply is the session's running one now, or it failed
-                await _leave(state, session_id, ticket)
-            return state.response(reply, adapter(reply).stream(first, reply.rest_batches()),
-                                  headers, resume)
-    except ApiError:
+        rollback = False
+        try:
+            if strategy == "enqueue":
+                while not await _my_turn(state, identity, session_id, ticket):
+                    await asyncio.sleep(POLL_SECONDS)
+            else:
+                rollback = await make_way(state, identity, session_id, strategy)
+        except ApiError:
+            raise
+        except Exception as exc:  # the queue failed: as the log failing
+            raise log_error(exc) from None
+        return await begin(rollback)
+    finally:  # its reply is the session's running one now, or it failed
         await _leave(state, session_id, ticket)
-        raise
-    except Exception as exc:  # the queue failed: as the log failing
-        await _leave(state, session_id, ticket)
-        raise log_error(exc) from None
-    except BaseException:
-        await _leave(state, session_id, ticket)
-        raise
-    # Queued: the stream opens now (keep-alives), the reply begins when its turn comes.
-    return state.stream(_queued(state, identity, session_id, ticket, begin, adapter, resume),
-                        headers)
 
 
-async def _queued(state: ServerState, identity: Identity, session_id: str, ticket: str,
-                  begin: Begin, adapter: Adapter, resume: bool) -> AsyncIterator[bytes]:
+async def answer(state: ServerState, identity: Identity, session_id: str, strategy: Strategy,
+                 begin: Begin, adapter: Adapter, headers: dict[str, str] | None = None,
+                 resume: bool = True) -> EventSourceResponse:
+    """The HTTP answer to a message for ``session_id``, after ``strategy`` has made way for
+    it: ``begin`` starts its reply, ``adapter`` writes it in the route's protocol. A message
+    that must wait its turn (``enqueue``) gets its stream at once, with keep-alives only
+    until its reply begins."""
+    state.refuse_if_draining()
+    if strategy == "enqueue" and not await _free(state, identity, session_id):
+        return state.stream(_queued(state, identity, session_id, begin, adapter, resume),
+                            headers)
+    reply, first = await start(state, identity, session_id, begin, strategy)
+    return state.response(reply, adapter(reply).stream(first, reply.rest_batches()),
+                          headers, resume)
+
+
+async def _queued(state: ServerState, identity: Identity, session_id: str, begin: Begin,
+                  adapter: Adapter, resume: bool) -> AsyncIterator[bytes]:
     """A queued message's stream: nothing (keep-alives) until its turn, then its reply; an
     ``error`` event when the reply cannot begin then (as the answer's status would say)."""
     reply: Reply | None = None
     try:
         try:
-            while not await _my_turn(state, identity, session_id, ticket):
-                await asyncio.sleep(POLL_SECONDS)
-            reply, first = await begin(False)
+            reply, first = await start(state, identity, session_id, begin, "enqueue")
         except ApiError as exc:
             failed = StreamError(str(uuid4()), session_id, exc.text)
             async for data in adapter(None).stream(failed, _nothing()):
                 yield data
             return
-        except Exception as exc:  # the queue failed: as the log failing
-            error = log_error(exc)
-            failed = StreamError(str(uuid4()), session_id, error.text)
-            async for data in adapter(None).stream(failed, _nothing()):
-                yield data
-            return
-        finally:
-            await _leave(state, session_id, ticket)
         async for data in adapter(reply).stream(first, reply.rest_batches()):
             yield data
     finally:  # also when the client went away: the reply runs on, unless told not to
@@ -160,6 +157,15 @@ async def _queued(state: ServerState, identity: Identity, session_id: str, ticke
                 reply.detach()
             else:
                 reply.cancel()
+
+
+async def _free(state: ServerState, identity: Identity, session_id: str) -> bool:
+    """Whether no message waits for ``session_id`` and no reply runs there."""
+    try:
+        waiting = await state.turns.first(session_id)
+    except Exception as exc:
+        raise log_error(exc) from None
+    return waiting is None and await running(state, session_id, identity.owner) is None
 
 
 async def _my_turn(state: ServerState, identity: Identity, session_id: str,
