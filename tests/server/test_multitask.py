@@ -246,3 +246,57 @@ async def test_an_interrupting_message_goes_before_the_queued_ones(pair, fake_da
             ("user", "讲", False), ("assistant", texts(one), True),
             ("user", "三", False), ("assistant", "ECHO[2]: 三", False),
             ("user", "二", False), ("assistant", "ECHO[3]: 二", False)]
+
+
+@pytest.fixture(scope="module")
+def pg_pair(fake_dashscope_server, tmp_path_factory, request):
+    """Servers A and B on one PostgreSQL and no shared event log."""
+    tmp: Path = tmp_path_factory.mktemp("multitask-pg-only")
+    server_url = request.getfixturevalue("postgres_url")
+    store = fresh_database(server_url)
+    servers = []
+    try:
+        for name in ("a", "b"):
+            env = server_env(fake_dashscope_server.compatible_base_url, tmp / name,
+                             SESSION_STORE_URL=store)
+            servers.append(start_server(tmp / name, env))
+        yield servers, store
+    finally:
+        for server in servers:
+            server.stop()
+        drop_database(server_url, store)
+
+
+async def _tickets(store: str, sid: str, count: int) -> None:
+    """Until ``count`` messages wait in ``sid``'s PostgreSQL queue (``pg_queue``)."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(store, autocommit=True) as conn:
+        for _ in range(500):
+            cursor = await conn.execute(
+                "SELECT count(*) FROM geo_agent_session_queue WHERE session_id = %s", (sid,))
+            if (await cursor.fetchone())[0] >= count:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} messages never waited in the queue")
+
+
+async def test_enqueue_without_a_shared_log_keeps_the_order_on_postgresql(pg_pair,
+                                                                         fake_dashscope):
+    (a, b), store = pg_pair
+    fake_dashscope.script(STORY)
+    sid, order = str(uuid.uuid4()), []
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = await _running_on_a(client, a, sid, order)
+        # B cannot see A's reply: its message waits on the session's PostgreSQL queue.
+        second = Stream(client, f"{b.url}/v1/chat/stream", {
+            "message": "二", "session_id": sid, "multitask_strategy": "enqueue"}, order, "second")
+        await _tickets(store, sid, 1)
+        third = Stream(client, f"{a.url}/v1/chat/stream", {
+            "message": "三", "session_id": sid, "multitask_strategy": "enqueue"}, order, "third")
+        one, two, three = await first.done(), await second.done(), await third.done()
+        assert check_reply(one) == STORY.text
+        assert check_reply(two) == "ECHO[2]: 二"
+        assert check_reply(three) == "ECHO[3]: 三"
+        names = [name for name, kind in order if kind in ("stream_start", "stream_end")]
+        assert names == ["first", "first", "second", "second", "third", "third"], order
