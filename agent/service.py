@@ -32,7 +32,11 @@ from bailian_geo_agent.agent.errors import (
 )
 from bailian_geo_agent.agent.events import StreamError, StreamEvent
 from bailian_geo_agent.agent.limits import recursion_limit
-from bailian_geo_agent.agent.sessions.history import drop_interrupted_turn, keep_partial_answer
+from bailian_geo_agent.agent.sessions.history import (
+    drop_cancelled_turn,
+    drop_interrupted_turn,
+    keep_partial_answer,
+)
 from bailian_geo_agent.agent.sessions.stores import (
     MemoryStore,
     SessionOwners,
@@ -127,19 +131,20 @@ class StreamChatService:
 
     async def stream_events(
         self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None,
-        retry: bool = False,
+        retry: bool = False, rollback: bool = False,
     ) -> AsyncGenerator[StreamEvent, None]:
         """``stream_chat``'s events as typed objects (``agent.events``), in the same order;
         ``event.to_dict()`` is the documented dict. ``retry``: ``message`` is sent again after
-        its reply was interrupted; that stored turn is replaced, not repeated. Never raises."""
-        async with self._reply(message, session_id, events, retry) as source:
+        its reply was interrupted; that stored turn is replaced, not repeated. ``rollback``:
+        ``message`` stopped the session's reply; that reply's turn is removed. Never raises."""
+        async with self._reply(message, session_id, events, retry, rollback) as source:
             async for event in source:
                 yield event
 
     @asynccontextmanager
     async def _reply(
         self, message: str, session_id: str | None, events: Collection[str] | None,
-        retry: bool = False,
+        retry: bool = False, rollback: bool = False,
     ) -> AsyncIterator[AsyncIterable[StreamEvent]]:
         """One reply's events: its handler, running in a task until the block ends (a reply
         its reader left is stopped), or the single ``error`` of one that cannot begin."""
@@ -170,7 +175,8 @@ class StreamChatService:
             describe_error=functools.partial(self._describe, deadline=deadline),
             max_answer_chars=self.settings.max_answer_chars,
         )
-        task = asyncio.create_task(self._run(question, sid, handler, deadline, retry))
+        task = asyncio.create_task(self._run(question, sid, handler, deadline, retry,
+                                                 rollback))
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
         try:
@@ -260,6 +266,7 @@ class StreamChatService:
         handler: ChunkStreamHandler,
         deadline: asyncio.Timeout,
         retry: bool = False,
+        rollback: bool = False,
     ) -> None:
         settings = self.settings
         callbacks: list[Any] = [handler]
@@ -281,6 +288,8 @@ class StreamChatService:
                     turn = {"messages": [{"role": "user", "content": question}]}
                     if retry:
                         await drop_interrupted_turn(graph, config, question)
+                    if rollback:
+                        await drop_cancelled_turn(graph, config)
                     try:
                         async with deadline:
                             await graph.ainvoke(turn, config, context=_reply_context(handler))

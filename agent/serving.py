@@ -150,6 +150,12 @@ class ServerSettings(BaseSettings):
     daily_token_budget: int = Field(0, ge=0, validation_alias="GEO_AGENT_DAILY_TOKEN_BUDGET")
     """Model tokens (input + output) each API token may spend per UTC day; beyond it new
     replies get 429 until midnight UTC (0: no budget)."""
+    # -- multitask
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = Field(
+        "reject", validation_alias="GEO_AGENT_MULTITASK_STRATEGY")
+    """What a message does while its session's reply runs, unless its request says so.
+    ``multitask_strategy``: ``reject`` (409), ``enqueue`` (answered after it), ``interrupt``
+    (stops it, its partial answer kept) or ``rollback`` (stops it and removes its turn)."""
 
     _drop_blank = model_validator(mode="before")(drop_blank)
     _split_lists = field_validator(

@@ -1042,6 +1042,18 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "没有这个资源：{uri}。请先用 resources/list 查看可读的资源。",
         "en": "No such resource: {uri}. List the readable ones with resources/list.",
     },
+    # -- multitask
+    "reply_running": {
+        "zh": "该会话还有一条回复在进行中（message_id {message_id}）。请等它结束，或用 "
+        "multitask_strategy \"interrupt\" 重新发送以停止它（\"enqueue\"：排在它之后回答）。",
+        "en": "A reply is still running in this session (message_id {message_id}). Wait for it "
+        "to end, or send again with multitask_strategy \"interrupt\" to stop it (\"enqueue\": "
+        "answered after it).",
+    },
+    "page_send_interrupts": {
+        "zh": "现在发送会停止当前的回答，改答新的问题。",
+        "en": "Sending now stops the current answer and answers the new message.",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -68,6 +68,7 @@ def create_app(
             await state.drain()
             await state.log.aclose()
             await state.usage.aclose()
+            await state.turns.aclose()
             await state.owners.aclose()
             if owns_service:
                 await service.aclose()

@@ -45,7 +45,7 @@ TILE_URLS: dict[str, str] = {
 """Each base map's tile URL template (Leaflet's; ``{s}`` a subdomain): what ``js/map.js`` shows."""
 
 PAGE_TEXTS = ("page_tiles_failed", "page_links", "page_link_qr", "page_link_unsafe",
-              "page_sources")
+              "page_sources", "page_send_interrupts")
 """The catalogue keys of the page's own texts (sent in its language)."""
 
 PAGE_TEXT_PREFIX = "page_"

@@ -37,6 +37,11 @@ class ChatStreamRequest(BaseModel):
         False, description="the same message sent again after its reply was interrupted by a "
         "server restart (its `error` came with SSE `retry:`): that stored turn is replaced, "
         "not repeated")
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] | None = Field(
+        None, description="when a reply is still running in the session: `reject` (409), "
+        "`enqueue` (answered after it), `interrupt` (stop it, keep its partial answer) or "
+        "`rollback` (stop it and remove its turn); none: the server's "
+        "GEO_AGENT_MULTITASK_STRATEGY")
 
 
 class UIMessagePart(BaseModel):
@@ -71,6 +76,11 @@ class UIChatRequest(BaseModel):
     messageId: str | None = None  # the AI SDK's field name
     sendReasoning: bool = Field(False, description="also stream a thinking model's reasoning "
                                 "(reasoning-start/-delta/-end parts)")
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] | None = Field(
+        None, description="when a reply is still running in the session: `reject` (409), "
+        "`enqueue` (answered after it), `interrupt` (stop it, keep its partial answer) or "
+        "`rollback` (stop it and remove its turn); none: the server's "
+        "GEO_AGENT_MULTITASK_STRATEGY")
 
 
 class HistoryMessage(BaseModel):

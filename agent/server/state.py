@@ -22,6 +22,7 @@ from bailian_geo_agent.agent.server.request_log import refused
 from bailian_geo_agent.agent.server.schemas import ErrorBody
 from bailian_geo_agent.agent.server.settings import ServerSettings
 from bailian_geo_agent.agent.server.sse import keep_alive
+from bailian_geo_agent.agent.server.turns import open_turns
 from bailian_geo_agent.agent.server.usage import open_usage, seconds_to_midnight, token_id
 from bailian_geo_agent.agent.sessions.stores import Claim, SessionOwners
 from bailian_geo_agent.agent.validation import (
@@ -67,6 +68,7 @@ class ServerState:
         self.log.on_stop(self.replies.cancel)
         self.metrics = Metrics(getattr(getattr(service, "settings", None), "model", "") or "")
         self.usage = open_usage(url)
+        self.turns = open_turns(url)  # the messages waiting for a session (``enqueue``)
 
     def store_error(self, exc: Exception) -> ApiError:
         """A 503 in the service's wording for the store failing."""
@@ -105,10 +107,12 @@ class ServerState:
 
     async def start_reply(self, identity: Identity, text: str, sid: str,
                           wanted: frozenset[str],
-                          retry: bool = False) -> tuple[Reply, StreamEvent]:
+                          retry: bool = False,
+                          rollback: bool = False) -> tuple[Reply, StreamEvent]:
         """Start ``identity``'s reply to ``text`` in session ``sid``: the reply and its first
         event (``stream_start``); an ``ApiError`` when it cannot begin (503 while draining).
-        ``retry``: ``text`` again after an interrupted reply (``stream_events``)."""
+        ``retry``: ``text`` again after an interrupted reply; ``rollback``: ``text`` stopped
+        the session's reply, whose turn goes (``stream_events``)."""
         self.refuse_if_draining()
         started = time.perf_counter()
         tid = token_id(identity.owner)
@@ -129,6 +133,8 @@ class ServerState:
             claim = await self.claim(sid, identity.owner)
             maybe_begun = True
             again = {"retry": True} if retry else {}  # a service of the caller's may not know it
+            if rollback:
+                again["rollback"] = True
             source = self.service.stream_events(text, sid, events=wanted | OBSERVED_EVENTS,
                                                 **again)
             reply = Reply(self.metrics.observe(source, wanted, tid, started, self._reply_ended),

@@ -184,3 +184,25 @@ class ConsistentHistoryMiddleware(AgentMiddleware):
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
     ) -> Any:
         return await handler(self._prepare(request))
+
+
+async def drop_cancelled_turn(graph: Any, config: dict[str, Any]) -> None:
+    """Before a message that interrupted the reply running in its session (``rollback``):
+    remove that reply's stored turn (the latest, when its answer is marked interrupted or it has
+    none), so the session reads as if it had not been sent (never raises). The caller holds
+    the session, so the stopped reply's writes (its partial answer) are all in."""
+    config = {"configurable": config["configurable"]}  # not the reply's callbacks: not its run
+    try:
+        state = await graph.aget_state(config)
+        messages = state.values.get("messages", []) if state and state.values else []
+        starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+        if not starts:
+            return
+        turn = messages[starts[-1]:]
+        last = turn[-1]
+        if not (is_interrupted(last) or isinstance(last, (HumanMessage, ToolMessage))):
+            return  # the turn had ended with its answer before it could be stopped: kept
+        await graph.aupdate_state(
+            config, {"messages": [RemoveMessage(id=m.id) for m in turn if m.id]}, "model")
+    except Exception as exc:  # the store failed: the reply reports it when it stores its turn
+        logger.warning("dropping a cancelled turn failed: %s", type(exc).__name__)

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import uuid4
 
+from bailian_geo_agent.agent.events import StreamEvent
+from bailian_geo_agent.agent.server import multitask
 from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.resume import last_seen, reply_info, sse_entries
 from bailian_geo_agent.agent.server.schemas import ChatStreamRequest
 from bailian_geo_agent.agent.server.sse import SSEAdapter
@@ -27,15 +30,22 @@ async def chat_stream(body: ChatStreamRequest, identity: Caller,
     """Stream the reply to ``message`` as server-sent events.
 
     Events: ``stream_start``, ``stream_chunk``s, then ``stream_end``, or ``error`` last;
-    ``map_action``, ``tool_start``, ``tool_end`` when asked for in ``events``.
+    ``map_action``, ``tool_start``, ``tool_end`` when asked for in ``events``. While a reply
+    runs in the session, ``multitask_strategy`` says what this message does.
     """
     message, sid, wanted = check_input(body.message, body.session_id, body.events,
                                        state.service.settings.max_message_chars)
-    reply, first = await state.start_reply(identity, message, sid or str(uuid4()), wanted,
-                                           body.retry)
-    frames = SSEAdapter(interrupted=lambda: reply.interrupted).stream(first,
-                                                                       reply.rest_batches())
-    return state.response(reply, frames, resume=body.resume)
+    sid = sid or str(uuid4())
+    strategy = body.multitask_strategy or state.settings.multitask_strategy
+
+    async def begin(rollback: bool) -> tuple[Reply, StreamEvent]:
+        return await state.start_reply(identity, message, sid, wanted, body.retry, rollback)
+
+    def adapter(reply: Reply | None) -> SSEAdapter:
+        return SSEAdapter(interrupted=lambda: reply is not None and reply.interrupted)
+
+    return await multitask.answer(state, identity, sid, strategy, begin, adapter,
+                                  resume=body.resume)
 
 
 @router.get("/v1/chat/{message_id}/events", responses={

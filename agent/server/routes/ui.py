@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bailian_geo_agent.agent.events import FRONT_END_EVENTS, StreamEvent
-from bailian_geo_agent.agent.server import aisdk
+from bailian_geo_agent.agent.server import aisdk, multitask
 from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.resume import reply_info
 from bailian_geo_agent.agent.server.schemas import UIChatRequest
 from bailian_geo_agent.agent.server.state import (
@@ -47,11 +48,17 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     wanted = _AISDK_EVENTS | {"reasoning_chunk"} if body.sendReasoning else _AISDK_EVENTS
     # useChat's regenerate(): after a reply interrupted by a restart, its turn is replaced.
     retry = body.trigger == "regenerate-message"
-    reply, first = await state.start_reply(identity, message, sid, wanted, retry)
-    frames = aisdk.AISDKAdapter(lambda: reply.stopped, lambda: reply.interrupted).stream(
-        first, reply.rest_batches())
-    return state.response(reply, frames, aisdk.HEADERS,
-                          resume=(body.model_extra or {}).get("resume") is not False)
+    strategy = body.multitask_strategy or state.settings.multitask_strategy
+
+    async def begin(rollback: bool) -> tuple[Reply, StreamEvent]:
+        return await state.start_reply(identity, message, sid, wanted, retry, rollback)
+
+    def adapter(reply: Reply | None) -> aisdk.AISDKAdapter:
+        return aisdk.AISDKAdapter(lambda: reply is not None and reply.stopped,
+                                  lambda: reply is not None and reply.interrupted)
+
+    return await multitask.answer(state, identity, sid, strategy, begin, adapter, aisdk.HEADERS,
+                                  resume=(body.model_extra or {}).get("resume") is not False)
 
 
 @router.get("/api/chat/{chat_id}/stream", responses={

@@ -52,9 +52,10 @@ async function* replyEvents(response) {
 }
 
 /** POST /v1/chat/stream: yields the reply's {event, id, retry}s as they arrive. `retry`: the
- * same message again after a restart cut its reply (the stored turn is replaced). */
+ * same message again after a restart cut its reply (the stored turn is replaced). A reply still
+ * running in the session is stopped first (README "A second message while a reply runs"). */
 export async function* streamChat(message, sessionId, signal, retry = false) {
-  const body = { message, events: EVENTS };
+  const body = { message, events: EVENTS, multitask_strategy: "interrupt" };
   if (sessionId) body.session_id = sessionId;
   if (retry) body.retry = true;
   const response = await fetch("v1/chat/stream", {

@@ -110,10 +110,13 @@ function restoreLinks(sid) {
 }
 
 function setRunning(on) {
-  send.disabled = on;
+  // Send stays usable: a message sent now stops the answer running (multitask_strategy).
   $("new-chat").disabled = on;
   stop.disabled = !on;
   stop.hidden = !on;
+  const hint = $("ask-hint");
+  hint.textContent = on ? say("send_interrupts") : "";
+  hint.hidden = !on;
   form.setAttribute("aria-busy", on ? "true" : "false");
 }
 
@@ -166,6 +169,8 @@ class Run {
   }
 
   forget() {
+    if (this.forgotten) return; // once: a newer reply of the session may be saved there since
+    this.forgotten = true;
     this.over = true;
     clearTimeout(this.timer);
     if (this.sid) localStorage.removeItem(REPLY_KEY + this.sid);
@@ -326,8 +331,10 @@ async function follow(run, reply, stream, open = null) {
     // Kept only when the connection broke (a reload resumes it); over once it ended or stopped.
     if (run.over || run.controller.signal.aborted) run.forget();
     reply.busy(false);
-    running = null;
-    setRunning(false);
+    if (running === run) { // not when a newer message interrupted it: that one runs now
+      running = null;
+      setRunning(false);
+    }
     run.finish();
   }
 }
@@ -341,8 +348,9 @@ function ask(text) {
 
 function submit() {
   const text = question.value.trim();
-  if (!text || running) return;
+  if (!text) return;
   question.value = "";
+  running?.forget(); // an answer running is stopped by the server, then this one is answered
   conversation.user(text);
   ask(text);
 }
