@@ -150,6 +150,18 @@ class ServerSettings(BaseSettings):
     daily_token_budget: int = Field(0, ge=0, validation_alias="GEO_AGENT_DAILY_TOKEN_BUDGET")
     """Model tokens (input + output) each API token may spend per UTC day; beyond it new
     replies get 429 until midnight UTC (0: no budget)."""
+    # -- a2a
+    public_url: str | None = Field(None, validation_alias="GEO_AGENT_PUBLIC_URL")
+    """The server's URL as its clients reach it (``https://geo.example.com``), for links it
+    hands out such as the A2A agent card's endpoint; none: from each request's ``Host`` (and
+    ``X-Forwarded-Proto`` from a trusted proxy)."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.rstrip("/") if value is not None else None
 
     _drop_blank = model_validator(mode="before")(drop_blank)
     _split_lists = field_validator(

@@ -1,0 +1,237 @@
+"""The A2A endpoint read by ``a2a-sdk``'s own client (``ClientFactory`` from the agent card, its
+``AuthInterceptor`` reading the card's bearer scheme, streaming ``SendStreamingMessage``)
+against a ``geo-agent serve`` process and the DashScope fake."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from a2a.client import (
+    A2ACardResolver,
+    A2AClientError,
+    AuthInterceptor,
+    Client,
+    ClientCallContext,
+    ClientConfig,
+    ClientFactory,
+    CredentialService,
+)
+from a2a.helpers import get_data_parts, get_text_parts
+from a2a.types.a2a_pb2 import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    StreamResponse,
+    TaskState,
+)
+from a2a.utils.errors import TaskNotFoundError
+from bailian_geo_agent.tools.map_commands import SetView, parse_map_action
+
+from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
+from tests.server.conftest import TOKEN_A, TOKEN_B
+from tests.server.test_stop import LONG, UpstreamWatch
+
+A2A_MEDIA = "application/json"
+
+
+class Token(CredentialService):
+    """One bearer token for the card's ``bearer`` scheme (what a calling agent configures)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def get_credentials(self, security_scheme_name: str,
+                              context: ClientCallContext | None) -> str | None:
+        return self.token if security_scheme_name == "bearer" else None
+
+
+async def client_for(url: str, http: httpx.AsyncClient, token: str = TOKEN_A,
+                     streaming: bool = True) -> Client:
+    factory = ClientFactory(ClientConfig(httpx_client=http, streaming=streaming))
+    return await factory.create_from_url(url, interceptors=[AuthInterceptor(Token(token))])
+
+
+def ask(text: str, context_id: str | None = None) -> SendMessageRequest:
+    message = Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)])
+    if context_id:
+        message.context_id = context_id
+    return SendMessageRequest(message=message)
+
+
+async def converse(client: Client, request: SendMessageRequest) -> list[StreamResponse]:
+    return [event async for event in client.send_message(request)]
+
+
+def answer_text(events: list[StreamResponse]) -> str:
+    return "".join("".join(get_text_parts(e.artifact_update.artifact.parts)) for e in events
+                   if e.HasField("artifact_update")
+                   and e.artifact_update.artifact.artifact_id == "answer")
+
+
+def final_status(events: list[StreamResponse]) -> Any:
+    updates = [e.status_update for e in events if e.HasField("status_update")]
+    return updates[-1].status
+
+
+async def test_the_agent_card_is_public_and_names_the_endpoint_skills_and_bearer(server):
+    async with httpx.AsyncClient(timeout=30) as http:  # no token: the card is public
+        card = await A2ACardResolver(http, server.url).get_agent_card()
+        raw = (await http.get(server.url + "/.well-known/agent-card.json")).json()
+    assert card.name == "bailian-geo-agent"
+    assert card.capabilities.streaming
+    assert {(i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces} \
+        == {(server.url + "/a2a", "JSONRPC", "1.0"), (server.url + "/a2a", "JSONRPC", "0.3")}
+    skills = {s.id: s for s in card.skills}
+    assert {"get_weather", "search_poi", "plan_route", "map_set_view"} <= set(skills)
+    assert skills["map_set_view"].tags == ["map"] and skills["get_weather"].description
+    scheme = card.security_schemes["bearer"].http_auth_security_scheme
+    assert scheme.scheme == "Bearer"
+    assert [list(r.schemes) for r in card.security_requirements] == [["bearer"]]
+    # 0.3 clients read the same card's legacy fields.
+    assert raw["url"] == server.url + "/a2a" and raw["preferredTransport"] == "JSONRPC"
+    assert TOKEN_A not in str(raw)
+
+
+async def test_a_question_streams_text_tool_progress_and_map_commands_as_a_data_part(
+        server, fake_dashscope):
+    call = ToolCall("map_set_view", {"lng": 116.397, "lat": 39.909, "zoom": 15})
+    fake_dashscope.responder = tool_then_answer([call], lambda results: "地图已更新。")
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await client_for(server.url, http)
+        events = await converse(client, ask("把地图移到天安门"))
+    kinds = [e.WhichOneof("payload") for e in events]
+    assert kinds[0] == "task", kinds
+    task = events[0].task
+    assert task.status.state == TaskState.TASK_STATE_WORKING
+    assert [get_text_parts(m.parts) for m in task.history] == [["把地图移到天安门"]]
+    session_id = task.metadata["sessionId"]
+    # Tool progress: working status updates, each carrying the tool event as a data part.
+    tools = [get_data_parts(e.status_update.status.message.parts)[0] for e in events
+             if e.HasField("status_update")
+             and e.status_update.status.state == TaskState.TASK_STATE_WORKING]
+    assert [(t["type"], t["tool"]) for t in tools] == [("tool_start", "map_set_view"),
+                                                     ("tool_end", "map_set_view")]
+    assert tools[0]["arguments"] == {"lng": 116.397, "lat": 39.909, "zoom": 15}
+    assert tools[0]["tool_call_id"] == tools[1]["tool_call_id"]
+    # The map command: a data part of the map_commands artifact, the typed command dict.
+    maps = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")
+            and e.artifact_update.artifact.artifact_id == "map_commands"]
+    assert len(maps) == 1 and maps[0].parts[0].media_type == A2A_MEDIA
+    command = parse_map_action(get_data_parts(maps[0].parts)[0])  # the typed command
+    assert isinstance(command, SetView) and command.zoom == 15
+    assert (command.center.lng, command.center.lat) == pytest.approx((116.397, 39.909), abs=0.01)
+    assert answer_text(events) == "地图已更新。"
+    assert kinds.index("artifact_update") < len(kinds) - 1  # the answer streamed before the end
+    status = final_status(events)
+    assert status.state == TaskState.TASK_STATE_COMPLETED
+    usage = dict(events[-1].status_update.metadata["usage"])
+    assert usage["model_calls"] == 2 and usage["total_tokens"] > 0
+    # The context is the caller's session: stored, and readable through the API.
+    history = httpx.get(f"{server.url}/v1/sessions/{session_id}",
+                        headers={"Authorization": f"Bearer {TOKEN_A}"}).json()
+    assert history["messages"][0]["content"] == "把地图移到天安门"
+    assert history["messages"][-1]["content"] == "地图已更新。"
+
+
+async def test_a_context_is_one_conversation_of_its_token(server, fake_dashscope):
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await client_for(server.url, http)
+        first = await converse(client, ask("你好，北京"))
+        context_id = first[0].task.context_id
+        again = await converse(client, ask("第二句", context_id))
+        other = await client_for(server.url, http, TOKEN_B)
+        theirs = await converse(other, ask("第二句", context_id))
+        # The task is the token's: another token does not find it.
+        with pytest.raises(TaskNotFoundError):
+            await other.get_task(GetTaskRequest(id=first[0].task.id))
+        mine = await client.get_task(GetTaskRequest(id=first[0].task.id))
+    assert answer_text(first) == "ECHO[1]: 你好，北京"
+    assert answer_text(again) == "ECHO[2]: 第二句"
+    assert again[0].task.metadata["sessionId"] == first[0].task.metadata["sessionId"]
+    assert answer_text(theirs) == "ECHO[1]: 第二句"  # the same context id, another session
+    assert theirs[0].task.metadata["sessionId"] != first[0].task.metadata["sessionId"]
+    assert mine.status.state == TaskState.TASK_STATE_COMPLETED
+    assert "".join(get_text_parts(mine.artifacts[0].parts)) == "ECHO[1]: 你好，北京"
+
+
+async def test_a_missing_or_wrong_token_is_401(server):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {
+        "messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "你好"}]}}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        missing = await http.post(server.url + "/a2a", json=body, headers={"A2A-Version": "1.0"})
+        wrong = await http.post(server.url + "/a2a", json=body, headers={
+            "A2A-Version": "1.0", "Authorization": "Bearer not-a-token"})
+        client = await client_for(server.url, http, "not-a-token")
+        with pytest.raises(A2AClientError) as refused:
+            await converse(client, ask("你好"))
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.json()["type"] == "error" and "not-a-token" not in wrong.text
+    assert "401" in str(refused.value)
+
+
+async def test_a_failed_reply_is_a_failed_task_with_the_error_text(server, fake_dashscope):
+    fake_dashscope.script(Reply(text="一半的回答", cut_after=2))
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await client_for(server.url, http)
+        events = await converse(client, ask("你好"))
+    status = final_status(events)
+    assert status.state == TaskState.TASK_STATE_FAILED
+    error = "".join(get_text_parts(status.message.parts))
+    assert error.startswith(("回复中断", "模型回复被中断")), error
+
+
+async def test_an_empty_message_is_a_rejected_task_saying_why(server, fake_dashscope):
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await client_for(server.url, http)
+        events = await converse(client, ask("   "))
+    assert [e.WhichOneof("payload") for e in events] == ["task"]
+    task = events[0].task
+    assert task.status.state == TaskState.TASK_STATE_REJECTED
+    assert get_text_parts(task.status.message.parts) == ["消息不能为空，请输入要询问的内容。"]
+    assert fake_dashscope.requests == []
+
+
+async def test_cancel_task_stops_the_reply_and_its_model_request(
+        server, fake_dashscope, monkeypatch):
+    upstream = UpstreamWatch(fake_dashscope, monkeypatch)
+    fake_dashscope.script(LONG)
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await client_for(server.url, http)
+        events: list[StreamResponse] = []
+        cancelled: list[Any] = []
+        async for event in client.send_message(ask("讲个长故事")):
+            events.append(event)
+            if event.HasField("artifact_update") and not cancelled:
+                began = time.perf_counter()
+                cancelled.append(await client.cancel_task(CancelTaskRequest(
+                    id=events[0].task.id)))
+        ended = time.perf_counter()
+    assert cancelled[0].status.state == TaskState.TASK_STATE_CANCELED
+    status = final_status(events)
+    assert status.state == TaskState.TASK_STATE_CANCELED
+    assert get_text_parts(status.message.parts) == ["回复已被取消。"]
+    # The model request was closed: the fake's handler ended, long before the ~5 s answer.
+    await upstream.closed_after(began, 1.0)
+    assert ended - began < 2.0
+    assert len(answer_text(events)) < len("很长的回答" * 100)
+
+
+async def test_the_0_3_methods_answer_on_the_same_endpoint(server, fake_dashscope):
+    body = {"jsonrpc": "2.0", "id": 7, "method": "message/send", "params": {"message": {
+        "kind": "message", "messageId": str(uuid.uuid4()), "role": "user",
+        "parts": [{"kind": "text", "text": "你好"}]}}}
+    async with httpx.AsyncClient(timeout=60) as http:
+        answer = await http.post(server.url + "/a2a", json=body,
+                                 headers={"Authorization": f"Bearer {TOKEN_A}"})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["result"]
+    assert result["kind"] == "task" and result["status"]["state"] == "completed"
+    texts = [p["text"] for a in result["artifacts"] for p in a["parts"] if p.get("text")]
+    assert "".join(texts) == "ECHO[1]: 你好"
