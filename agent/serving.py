@@ -152,9 +152,11 @@ class ServerSettings(BaseSettings):
     replies get 429 until midnight UTC (0: no budget)."""
     # -- a2a
     public_url: str | None = Field(None, validation_alias="GEO_AGENT_PUBLIC_URL")
-    """The server's URL as its clients reach it (``https://geo.example.com``), for links it
-    hands out such as the A2A agent card's endpoint; none: from each request's ``Host`` (and
-    ``X-Forwarded-Proto`` from a trusted proxy)."""
+    """The server's URL as its clients reach it, for the A2A card's endpoint (none: per request).
+
+    ``https://geo.example.com`` (a path prefix too, behind a proxy that adds one); without it,
+    the URL comes from each request's ``Host`` (and ``X-Forwarded-Proto`` from a trusted
+    proxy)."""
 
     @field_validator("public_url")
     @classmethod

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -90,11 +92,13 @@ from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.state import ERRORS, Caller, ServerState, State, check_input
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
-from bailian_geo_agent.prompts.catalogue import text
+from bailian_geo_agent.prompts.catalogue import language, text
 from bailian_geo_agent.tools.infra import version
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format, struct_pb2
+
+logger = logging.getLogger(__name__)
 
 A2A_PATH = "/a2a"
 """The JSON-RPC endpoint's path."""
@@ -375,44 +379,69 @@ def agent_card(url: str, tools: Sequence[Any], auth: bool) -> AgentCard:
 
 
 class A2AService:
-    """The A2A side of one app: the SDK's request handler (with our executor and an in-memory
-    task store kept per token) and its JSON-RPC dispatcher."""
+    """The A2A side of one app: the SDK's request handler (our executor, tasks kept in memory
+    per token) and its JSON-RPC dispatcher, made at the first A2A request (the skills need the
+    geo tools, built once, off the event loop)."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.executor = GeoAgentExecutor(state)
         self._tools: list[Any] | None = None
+        self._handler: DefaultRequestHandler | None = None
+        self._dispatcher: JsonRpcDispatcher | None = None
+        self._lock = asyncio.Lock()
         self._card_cache: tuple[str, str, dict[str, Any]] | None = None  # (url, language, card)
-        self.handler = DefaultRequestHandler(
-            agent_executor=self.executor, task_store=InMemoryTaskStore(),
-            agent_card=agent_card("http://localhost" + A2A_PATH, (), False))
-        self.dispatcher = JsonRpcDispatcher(self.handler, context_builder=_ContextBuilder(),
-                                            enable_v0_3_compat=True)
 
-    def tools(self) -> list[Any]:
-        """The geo tools the skills list (built once, without the model)."""
+    async def tools(self) -> list[Any]:
+        """The geo tools the skills list (from the service's settings; none when they cannot
+        be built: a reply would say why)."""
         if self._tools is None:
-            from bailian_geo_agent.tools import GeoToolkit
-
-            settings = getattr(self.state.service, "settings", None)
-            geo_config = getattr(settings, "geo_config", None)
-            self._tools = (GeoToolkit(config=geo_config()).get_tools() if callable(geo_config)
-                           else [])
+            async with self._lock:
+                if self._tools is None:
+                    self._tools = await asyncio.to_thread(_geo_tools, self.state.service)
         return self._tools
 
-    def card(self, request: Request) -> dict[str, Any]:
+    async def dispatcher(self) -> JsonRpcDispatcher:
+        """The JSON-RPC dispatcher (made once)."""
+        if self._dispatcher is None:
+            tools = await self.tools()
+            url = (self.state.settings.public_url or "http://localhost") + A2A_PATH
+            self._handler = DefaultRequestHandler(
+                agent_executor=self.executor, task_store=InMemoryTaskStore(),
+                agent_card=agent_card(url, tools, self.state.auth.enabled))
+            self._dispatcher = JsonRpcDispatcher(self._handler, context_builder=_ContextBuilder(),
+                                                 enable_v0_3_compat=True)
+        return self._dispatcher
+
+    async def card(self, request: Request) -> dict[str, Any]:
         """The card's JSON for ``request`` (its endpoint URL from ``GEO_AGENT_PUBLIC_URL``, else
         from the request as the proxies and host checks let it through)."""
         base = self.state.settings.public_url or str(request.base_url)
         url = base.rstrip("/") + A2A_PATH
-        from bailian_geo_agent.prompts.catalogue import language
-
         lang = language()
         cached = self._card_cache
         if cached is None or cached[:2] != (url, lang):
-            card = agent_card(url, self.tools(), self.state.auth.enabled)
+            card = agent_card(url, await self.tools(), self.state.auth.enabled)
             cached = self._card_cache = (url, lang, agent_card_to_dict(card))
         return cached[2]
+
+    async def aclose(self) -> None:
+        """End the SDK's task machinery (after the replies have drained)."""
+        if self._handler is not None:
+            await self._handler.aclose()
+
+
+def _geo_tools(service: Any) -> list[Any]:
+    geo_config = getattr(getattr(service, "settings", None), "geo_config", None)
+    if not callable(geo_config):
+        return []
+    try:
+        from bailian_geo_agent.tools import GeoToolkit
+
+        return list(GeoToolkit(config=geo_config()).get_tools())
+    except Exception as exc:  # bad geo settings: the card lists no skills, a reply says why
+        logger.warning("the A2A card lists no skills: %s", type(exc).__name__)
+        return []
 
 
 router = APIRouter(tags=["a2a"])
@@ -427,7 +456,7 @@ def _service(request: Request) -> A2AService:
 async def card(request: Request) -> JSONResponse:
     """The A2A agent card: skills, streaming, the bearer scheme and the JSON-RPC endpoint.
     Public, as A2A expects (a caller reads it to learn how to authenticate)."""
-    return JSONResponse(_service(request).card(request))
+    return JSONResponse(await _service(request).card(request))
 
 
 @router.post(A2A_PATH, summary="A2A JSON-RPC 2.0 (1.0 and 0.3 methods)", responses={
@@ -440,12 +469,24 @@ async def rpc(request: Request, identity: Caller, state: State) -> Response:
     ``message/stream``), ``GetTask``, ``CancelTask``, ``SubscribeToTask``... with the API's
     bearer token."""
     setattr(request.state, _IDENTITY, identity)
-    return await _service(request).dispatcher.handle_requests(request)
+    dispatcher = await _service(request).dispatcher()
+    return await dispatcher.handle_requests(request)
 
 
 def install_a2a(app: FastAPI) -> None:
     """Serve A2A on ``app`` (made by ``create_app``; its ``ServerState`` is
     ``app.state.geo_agent``)."""
-    app.state.geo_agent_a2a = A2AService(app.state.geo_agent)
+    service = app.state.geo_agent_a2a = A2AService(app.state.geo_agent)
     app.include_router(router)
+    serve = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        try:
+            async with serve(app) as value:  # the app's own: replies drain there
+                yield value
+        finally:
+            await service.aclose()
+
+    app.router.lifespan_context = lifespan
 

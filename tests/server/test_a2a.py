@@ -4,6 +4,10 @@ against a ``geo-agent serve`` process and the DashScope fake."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -35,7 +39,7 @@ from a2a.utils.errors import TaskNotFoundError
 from bailian_geo_agent.tools.map_commands import SetView, parse_map_action
 
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
-from tests.server.conftest import TOKEN_A, TOKEN_B
+from tests.server.conftest import REPO, TOKEN_A, TOKEN_B
 from tests.server.test_stop import LONG, UpstreamWatch
 
 A2A_MEDIA = "application/json"
@@ -235,3 +239,20 @@ async def test_the_0_3_methods_answer_on_the_same_endpoint(server, fake_dashscop
     assert result["kind"] == "task" and result["status"]["state"] == "completed"
     texts = [p["text"] for a in result["artifacts"] for p in a["parts"] if p.get("text")]
     assert "".join(texts) == "ECHO[1]: 你好"
+
+
+def test_the_readme_calling_agent_runs_as_written(server, fake_dashscope, tmp_path):
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme[readme.index("### A2A"):]
+    block = re.search(r"^```py\n(.*?)^```", section, re.M | re.S)
+    assert block is not None
+    call = ToolCall("map_set_view", {"lng": 116.397, "lat": 39.909, "zoom": 15})
+    fake_dashscope.responder = tool_then_answer([call], lambda results: "地图已更新。")
+    code = block.group(1).replace("http://127.0.0.1:8000", server.url).replace("my-token", TOKEN_A)
+    script = tmp_path / "calling_agent.py"
+    script.write_text(code, encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "地图已更新。" in result.stdout and "'op': 'set_view'" in result.stdout
