@@ -343,7 +343,11 @@ class _ContextBuilder(DefaultServerCallContextBuilder):
 
 
 def skills(tools: Sequence[Any]) -> list[AgentSkill]:
-    """One skill per geo tool: its name and description."""
+    """One skill per tool: its name and description (without tools, the one skill of
+    answering)."""
+    if not tools:
+        return [AgentSkill(id="ask", name="ask", description=text("a2a_description"),
+                           tags=["geo"])]
     out = []
     for tool in tools:
         tags = ["map"] if tool.name.startswith(MAP_TOOL_PREFIX) else ["geo"]
@@ -432,6 +436,9 @@ class A2AService:
 
 
 def _geo_tools(service: Any) -> list[Any]:
+    given = getattr(service, "_tools", None)  # a service made with its own tools lists those
+    if given is not None:
+        return list(given)
     geo_config = getattr(getattr(service, "settings", None), "geo_config", None)
     if not callable(geo_config):
         return []

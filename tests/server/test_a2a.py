@@ -256,3 +256,22 @@ def test_the_readme_calling_agent_runs_as_written(server, fake_dashscope, tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "地图已更新。" in result.stdout and "'op': 'set_view'" in result.stdout
+
+
+async def test_the_card_names_the_public_url_and_foreign_origins_are_refused(fake_dashscope):
+    from bailian_geo_agent.agent.server import ServerSettings, create_app
+
+    from tests.server.test_auth import make_service
+
+    service = make_service(fake_dashscope)  # no tools: one skill, answering
+    app = create_app(service, ServerSettings(api_tokens=(TOKEN_A,),
+                                             public_url="https://geo.example.com/geo/"))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        card = (await client.get("/.well-known/agent-card.json")).json()
+        foreign = await client.post("/a2a", json={}, headers={
+            "Authorization": f"Bearer {TOKEN_A}", "Origin": "https://evil.example.com"})
+    await service.aclose()
+    assert {i["url"] for i in card["supportedInterfaces"]} == {"https://geo.example.com/geo/a2a"}
+    assert [s["id"] for s in card["skills"]] == ["ask"]
+    assert foreign.status_code == 403
