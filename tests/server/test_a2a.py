@@ -33,6 +33,7 @@ from a2a.types.a2a_pb2 import (
     Role,
     SendMessageRequest,
     StreamResponse,
+    SubscribeToTaskRequest,
     TaskState,
 )
 from a2a.utils.errors import TaskNotFoundError
@@ -275,3 +276,25 @@ async def test_the_card_names_the_public_url_and_foreign_origins_are_refused(fak
     assert {i["url"] for i in card["supportedInterfaces"]} == {"https://geo.example.com/geo/a2a"}
     assert [s["id"] for s in card["skills"]] == ["ask"]
     assert foreign.status_code == 403
+
+
+async def test_a_client_that_leaves_does_not_stop_the_reply_and_can_subscribe_again(
+        server, fake_dashscope):
+    text = "慢慢说完的回答" * 10
+    fake_dashscope.script(Reply(text=text, chunk_size=2, chunk_delay=0.02))  # ~0.7 s
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await client_for(server.url, http)
+        seen: list[StreamResponse] = []
+        stream = client.send_message(ask("讲下去"))
+        async for event in stream:
+            seen.append(event)
+            if event.HasField("artifact_update"):
+                break  # the client goes away mid-reply
+        await stream.aclose()
+        task_id = seen[0].task.id
+        rest = [event async for event in client.subscribe(SubscribeToTaskRequest(id=task_id))]
+        task = await client.get_task(GetTaskRequest(id=task_id))
+    assert rest[0].task.id == task_id  # the task as it stands, then the live rest
+    assert final_status(rest).state == TaskState.TASK_STATE_COMPLETED
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED
+    assert "".join(get_text_parts(task.artifacts[0].parts)) == text
