@@ -336,6 +336,10 @@ class _ContextBuilder(DefaultServerCallContextBuilder):
 
     def build(self, request: Request) -> ServerCallContext:
         context = super().build(request)
+        # The SDK keeps the request's headers (its A2A-Version check reads them) and may log
+        # the context at debug level: never with the token.
+        context.state["headers"] = {k: v for k, v in context.state.get("headers", {}).items()
+                                    if k.lower() not in ("authorization", "cookie")}
         identity: Identity = getattr(request.state, _IDENTITY)
         context.user = _CallerUser(identity)
         context.state[_IDENTITY] = identity

@@ -40,7 +40,7 @@ from a2a.utils.errors import TaskNotFoundError
 from bailian_geo_agent.tools.map_commands import SetView, parse_map_action
 
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
-from tests.server.conftest import REPO, TOKEN_A, TOKEN_B
+from tests.server.conftest import REPO, TOKEN_A, TOKEN_B, server_env, start_server
 from tests.server.test_stop import LONG, UpstreamWatch
 
 A2A_MEDIA = "application/json"
@@ -298,3 +298,29 @@ async def test_a_client_that_leaves_does_not_stop_the_reply_and_can_subscribe_ag
     assert final_status(rest).state == TaskState.TASK_STATE_COMPLETED
     assert task.status.state == TaskState.TASK_STATE_COMPLETED
     assert "".join(get_text_parts(task.artifacts[0].parts)) == text
+
+
+async def test_no_token_in_the_logs_at_debug_and_no_error_logged(tmp_path, fake_dashscope):
+    env = server_env(fake_dashscope.compatible_base_url, tmp_path)
+    debug = start_server(tmp_path, env, "--log-level", "debug")
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            client = await client_for(debug.url, http)
+            events = await converse(client, ask("你好"))
+            fake_dashscope.script(LONG)
+            cancelled = False
+            async for event in client.send_message(ask("讲个长故事")):
+                if event.HasField("artifact_update") and not cancelled:
+                    cancelled = True
+                    await client.cancel_task(CancelTaskRequest(id=event.artifact_update.task_id))
+    finally:
+        debug.stop()
+    assert answer_text(events) == "ECHO[1]: 你好"
+    logs = debug.logs()
+    assert "a2a." in logs and "POST /a2a" in logs  # the SDK did log, verbosely
+    for secret in (TOKEN_A, TOKEN_B):
+        assert secret not in logs
+    # The SDK logs its call context at debug: the header is not in it, masked or not (an app
+    # embedding create_app may log without our redaction).
+    assert "'authorization'" not in logs.lower()
+    assert "Traceback" not in logs and "ERROR" not in logs
