@@ -4,6 +4,7 @@ against a ``geo-agent serve`` process and the DashScope fake."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -324,3 +325,46 @@ async def test_no_token_in_the_logs_at_debug_and_no_error_logged(tmp_path, fake_
     # embedding create_app may log without our redaction).
     assert "'authorization'" not in logs.lower()
     assert "Traceback" not in logs and "ERROR" not in logs
+
+
+def test_the_adapter_maps_every_event_kind():
+    from bailian_geo_agent.agent.events import (
+        Links,
+        Source,
+        StreamChunk,
+        StreamEnd,
+        StreamError,
+        StreamStart,
+        Usage,
+    )
+    from bailian_geo_agent.agent.server.a2a import A2AAdapter
+
+    adapter = A2AAdapter("t1", "c1", None)
+    ids = ("m1", "s1")
+    link = {"kind": "marker", "label": "高德地图", "url": "https://uri.amap.com/marker?position=1,2"}
+    frames = [f for event in (
+        StreamStart(*ids), StreamChunk(*ids, "你好"), StreamChunk(*ids, "，北京"),
+        Links(*ids, "geocode", [link]), Source(*ids, "https://example.com/a", "A"),
+        Usage(*ids, 10, 5, 0, 15, 1), StreamEnd(*ids)) for f in adapter.frames(event)]
+    encoded = [json.loads(adapter.encode(f)) for f in frames]
+    assert [next(iter(e)) for e in encoded] == [
+        "task", "artifactUpdate", "artifactUpdate", "artifactUpdate", "artifactUpdate",
+        "artifactUpdate", "statusUpdate"]
+    updates = [e.get("artifactUpdate", {}) for e in encoded]
+    assert [(u["artifact"]["artifactId"], u.get("append", False)) for u in updates[1:6]] == [
+        ("answer", False), ("answer", True), ("links", False), ("sources", False),
+        ("answer", True)]
+    assert updates[5]["lastChunk"] is True
+    assert updates[3]["artifact"]["parts"][0]["data"] == {"tool": "geocode", "links": [link]}
+    assert updates[4]["artifact"]["parts"][0] == {
+        "url": "https://example.com/a", "mediaType": "text/html", "metadata": {"title": "A"}}
+    final = encoded[-1]["statusUpdate"]
+    assert final["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert final["metadata"]["usage"]["total_tokens"] == 15
+    assert encoded[0]["task"]["metadata"] == {"sessionId": "s1", "messageId": "m1"}
+    # An error: failed with its text; once stopped, canceled.
+    failed = A2AAdapter("t2", "c1", None).frames(StreamError(*ids, "出错了"))[0]
+    assert failed.status.state == TaskState.TASK_STATE_FAILED
+    assert get_text_parts(failed.status.message.parts) == ["出错了"]
+    stopped = A2AAdapter("t3", "c1", None, lambda: True).frames(StreamError(*ids, "已取消"))[0]
+    assert stopped.status.state == TaskState.TASK_STATE_CANCELED
