@@ -368,3 +368,23 @@ def test_the_adapter_maps_every_event_kind():
     assert get_text_parts(failed.status.message.parts) == ["出错了"]
     stopped = A2AAdapter("t3", "c1", None, lambda: True).frames(StreamError(*ids, "已取消"))[0]
     assert stopped.status.state == TaskState.TASK_STATE_CANCELED
+
+
+async def test_the_0_3_stream_method_streams_the_same_task(server, fake_dashscope):
+    from httpx_sse import aconnect_sse
+
+    body = {"jsonrpc": "2.0", "id": 8, "method": "message/stream", "params": {"message": {
+        "kind": "message", "messageId": str(uuid.uuid4()), "role": "user",
+        "parts": [{"kind": "text", "text": "你好"}]}}}
+    results = []
+    async with httpx.AsyncClient(timeout=60) as http, aconnect_sse(
+            http, "POST", server.url + "/a2a", json=body,
+            headers={"Authorization": f"Bearer {TOKEN_A}"}) as source:
+        async for sse in source.aiter_sse():
+            results.append(json.loads(sse.data)["result"])
+    assert results[0]["kind"] == "task"
+    texts = [p["text"] for r in results if r["kind"] == "artifact-update"
+             and r["artifact"]["artifactId"] == "answer" for p in r["artifact"]["parts"]]
+    assert "".join(texts) == "ECHO[1]: 你好"
+    assert results[-1]["kind"] == "status-update" and results[-1]["final"] is True
+    assert results[-1]["status"]["state"] == "completed"
