@@ -21,9 +21,10 @@ status update carrying the event as a data part; the reply ends ``completed`` (i
 in the status metadata), ``failed`` with the reply's error text, or ``canceled`` after
 ``CancelTask`` (which stops the reply and closes its model request). A request refused before
 its reply began (an empty or too long message, a limit, a draining server) is a ``rejected``
-(4xx) or ``failed`` (5xx) task whose status message says why. Tasks live in this process (a
-client that leaves may ``SubscribeToTask`` or ``GetTask`` here); the reply runs on when a
-streaming client leaves, like the chat routes' resumable replies.
+(4xx) or ``failed`` (5xx) task whose status message says why. Tasks live in this process until
+``GEO_AGENT_STREAM_TTL`` seconds after they end (a client that leaves may ``SubscribeToTask`` or
+``GetTask`` here); the reply runs on when a streaming client leaves, like the chat routes'
+resumable replies.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -41,6 +43,7 @@ from a2a.auth.user import User
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.context import ServerCallContext
 from a2a.server.events import EventQueue
+from a2a.server.owner_resolver import resolve_user_scope
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a.server.routes.common import DefaultServerCallContextBuilder
@@ -346,6 +349,38 @@ class _ContextBuilder(DefaultServerCallContextBuilder):
         return context
 
 
+class ExpiringTaskStore(InMemoryTaskStore):
+    """Tasks in memory, per token (the SDK's store); a finished task is forgotten ``ttl``
+    seconds after it ended, as the replies' event logs are (``GEO_AGENT_STREAM_TTL``)."""
+
+    def __init__(self, ttl: float) -> None:
+        super().__init__(owner_resolver=resolve_user_scope)
+        self._ttl = ttl
+        self._ended: dict[str, tuple[float, str]] = {}  # task id -> (forget at, owner), by end
+
+    async def save(self, task: Task, context: ServerCallContext) -> None:
+        """Save ``task``; forget the finished tasks whose time is up."""
+        await super().save(task, context)
+        now = time.monotonic()
+        if task.status.state in _TERMINAL:
+            self._ended.pop(task.id, None)
+            self._ended[task.id] = (now + self._ttl, resolve_user_scope(context))
+        while self._ended:
+            task_id, (until, owner) = next(iter(self._ended.items()))
+            if until > now:
+                break
+            del self._ended[task_id]
+            await super().delete(task_id, _owner_context(owner))
+
+
+def _owner_context(owner: str) -> ServerCallContext:
+    return ServerCallContext(user=_CallerUser(Identity(owner, "")))
+
+
+_TERMINAL = frozenset({TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED,
+                       TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED})
+
+
 def skills(tools: Sequence[Any]) -> list[AgentSkill]:
     """One skill per tool: its name and description (without tools, the one skill of
     answering)."""
@@ -388,8 +423,8 @@ def agent_card(url: str, tools: Sequence[Any], auth: bool) -> AgentCard:
 
 class A2AService:
     """The A2A side of one app: the SDK's request handler (our executor, tasks kept in memory
-    per token) and its JSON-RPC dispatcher, made at the first A2A request (the skills need the
-    geo tools, built once, off the event loop)."""
+    per token for ``GEO_AGENT_STREAM_TTL`` after they end) and its JSON-RPC dispatcher, made at
+    the first A2A request (the skills need the geo tools, built once, off the event loop)."""
 
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -415,7 +450,8 @@ class A2AService:
             tools = await self.tools()
             url = (self.state.settings.public_url or "http://localhost") + A2A_PATH
             self._handler = DefaultRequestHandler(
-                agent_executor=self.executor, task_store=InMemoryTaskStore(),
+                agent_executor=self.executor,
+                task_store=ExpiringTaskStore(self.state.settings.stream_ttl),
                 agent_card=agent_card(url, tools, self.state.auth.enabled))
             self._dispatcher = JsonRpcDispatcher(self._handler, context_builder=_ContextBuilder(),
                                                  enable_v0_3_compat=True)

@@ -388,3 +388,24 @@ async def test_the_0_3_stream_method_streams_the_same_task(server, fake_dashscop
     assert "".join(texts) == "ECHO[1]: 你好"
     assert results[-1]["kind"] == "status-update" and results[-1]["final"] is True
     assert results[-1]["status"]["state"] == "completed"
+
+
+async def test_a_finished_task_is_forgotten_after_the_stream_ttl():
+    from a2a.server.context import ServerCallContext
+    from a2a.types.a2a_pb2 import Task, TaskStatus
+    from bailian_geo_agent.agent.server.a2a import ExpiringTaskStore, _owner_context
+
+    def task(task_id: str, state: int) -> Task:
+        return Task(id=task_id, context_id="c", status=TaskStatus(state=state))
+
+    alice, bob = _owner_context("alice"), _owner_context("bob")
+    kept = ExpiringTaskStore(60)
+    await kept.save(task("a", TaskState.TASK_STATE_COMPLETED), alice)
+    await kept.save(task("b", TaskState.TASK_STATE_WORKING), alice)
+    assert await kept.get("a", alice) is not None and await kept.get("a", bob) is None
+    gone = ExpiringTaskStore(0)
+    await gone.save(task("a", TaskState.TASK_STATE_WORKING), alice)
+    await gone.save(task("x", TaskState.TASK_STATE_COMPLETED), bob)
+    await gone.save(task("a", TaskState.TASK_STATE_CANCELED), alice)
+    assert await gone.get("a", alice) is None and await gone.get("x", bob) is None
+    assert isinstance(alice, ServerCallContext)
