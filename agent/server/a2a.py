@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -133,9 +134,13 @@ def _now() -> datetime:
 
 
 def _data(value: Any) -> Part:
-    """A data part (JSON in a ``google.protobuf.Value``)."""
-    return Part(data=json_format.ParseDict(value, struct_pb2.Value()),
-                media_type="application/json")
+    """A data part (JSON in a ``google.protobuf.Value``; what JSON lacks as its text)."""
+    try:
+        data = json_format.ParseDict(value, struct_pb2.Value())
+    except (json_format.ParseError, TypeError, ValueError):
+        data = json_format.ParseDict(json.loads(json.dumps(value, default=str)),
+                                     struct_pb2.Value())
+    return Part(data=data, media_type="application/json")
 
 
 class A2AAdapter(EventStreamAdapter[A2AEvent]):
