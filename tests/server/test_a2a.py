@@ -37,7 +37,9 @@ from a2a.types.a2a_pb2 import (
     SubscribeToTaskRequest,
     TaskState,
 )
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from a2a.utils.errors import TaskNotFoundError
+from bailian_geo_agent.agent.server.a2a import CARD_PATH
 from bailian_geo_agent.tools.map_commands import SetView, parse_map_action
 
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
@@ -103,6 +105,7 @@ async def test_the_agent_card_is_public_and_names_the_endpoint_skills_and_bearer
     # 0.3 clients read the same card's legacy fields.
     assert raw["url"] == server.url + "/a2a" and raw["preferredTransport"] == "JSONRPC"
     assert TOKEN_A not in str(raw)
+    assert CARD_PATH == AGENT_CARD_WELL_KNOWN_PATH  # the SDK's well-known path
 
 
 async def test_a_question_streams_text_tool_progress_and_map_commands_as_a_data_part(
@@ -337,7 +340,7 @@ def test_the_adapter_maps_every_event_kind():
         StreamStart,
         Usage,
     )
-    from bailian_geo_agent.agent.server.a2a import A2AAdapter
+    from bailian_geo_agent.agent.server.a2a.executor import A2AAdapter
 
     adapter = A2AAdapter("t1", "c1", None)
     ids = ("m1", "s1")
@@ -393,7 +396,7 @@ async def test_the_0_3_stream_method_streams_the_same_task(server, fake_dashscop
 async def test_a_finished_task_is_forgotten_after_the_stream_ttl():
     from a2a.server.context import ServerCallContext
     from a2a.types.a2a_pb2 import Task, TaskStatus
-    from bailian_geo_agent.agent.server.a2a import ExpiringTaskStore, _owner_context
+    from bailian_geo_agent.agent.server.a2a.executor import ExpiringTaskStore, _owner_context
 
     def task(task_id: str, state: int) -> Task:
         return Task(id=task_id, context_id="c", status=TaskStatus(state=state))

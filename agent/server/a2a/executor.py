@@ -1,31 +1,8 @@
-"""A2A (agent-to-agent, ``a2a-sdk``): the geo agent as an agent other agents call.
-
-- ``GET /.well-known/agent-card.json``: the agent card (name, description, one skill per geo
-  tool, streaming, the bearer scheme, the JSON-RPC endpoint's URL from
-  ``GEO_AGENT_PUBLIC_URL`` or the request). Public, as A2A expects: a caller reads it to learn
-  how to authenticate; it names no session and changes nothing.
-- ``POST /a2a``: A2A's JSON-RPC binding, 1.0 (``SendMessage``, ``SendStreamingMessage``,
-  ``GetTask``, ``ListTasks``, ``CancelTask``, ``SubscribeToTask``) and 0.3 (``message/send``,
-  ``message/stream``, ``tasks/get``, ``tasks/cancel``, ...), served by the SDK's own request
-  handler behind the API's bearer tokens, limits and Host/Origin rules (401/429 as on every
-  route).
-
-Each message is one task running one reply (``ServerState.start_reply``, as the chat routes
-do). The A2A context id names the caller's session (``session_for_context``: the same context
-id of two tokens never meets); tasks belong to the token that made them. ``A2AAdapter`` turns
-the reply's typed events into A2A events: the first is the ``Task`` (working, its metadata the
-session and message ids), the answer's text streams as the ``answer`` artifact, map commands
-as data parts of the ``map_commands`` artifact (the typed command dicts), hand-off links and web
-sources as the ``links`` and ``sources`` artifacts, each tool's start and end as a working
-status update carrying the event as a data part; the reply ends ``completed`` (its token usage
-in the status metadata), ``failed`` with the reply's error text, or ``canceled`` after
-``CancelTask`` (which stops the reply and closes its model request). A request refused before
-its reply began (an empty or too long message, a limit, a draining server) is a ``rejected``
-(4xx) or ``failed`` (5xx) task whose status message says why. Tasks live in this process until
-``GEO_AGENT_STREAM_TTL`` seconds after they end (a client that leaves may ``SubscribeToTask`` or
-``GetTask`` here); the reply runs on when a streaming client leaves, like the chat routes'
-resumable replies.
-"""
+"""The A2A side of the server, made at the first A2A request (``a2a-sdk`` and what it imports
+cost a second, which a server that never speaks A2A does not pay): the card, the SDK's request
+handler with ``GeoAgentExecutor`` (one reply per message), ``A2AAdapter`` (our events as A2A
+events) and ``ExpiringTaskStore``. What goes over the wire is described in the package
+(``agent.server.a2a``)."""
 
 from __future__ import annotations
 
@@ -35,8 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -70,7 +46,6 @@ from a2a.types.a2a_pb2 import (
     TaskStatusUpdateEvent,
 )
 from a2a.utils.constants import (
-    AGENT_CARD_WELL_KNOWN_PATH,
     PROTOCOL_VERSION_0_3,
     PROTOCOL_VERSION_1_0,
     TransportProtocol,
@@ -94,20 +69,15 @@ from bailian_geo_agent.agent.server.auth import Identity
 from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from bailian_geo_agent.agent.server.replies import Reply
-from bailian_geo_agent.agent.server.state import ERRORS, Caller, ServerState, State, check_input
+from bailian_geo_agent.agent.server.state import ServerState, check_input
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
 from bailian_geo_agent.prompts.catalogue import language, text
 from bailian_geo_agent.tools.infra import version
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Request, Response
 from google.protobuf import json_format, struct_pb2
 
 logger = logging.getLogger(__name__)
 
-A2A_PATH = "/a2a"
-"""The JSON-RPC endpoint's path."""
-CARD_PATH = AGENT_CARD_WELL_KNOWN_PATH
-"""Where the agent card is served (the SDK's well-known path)."""
 AGENT_NAME = "bailian-geo-agent"
 BEARER_SCHEME = "bearer"
 """The card's name for the API's bearer tokens."""
@@ -431,8 +401,9 @@ class A2AService:
     per token for ``GEO_AGENT_STREAM_TTL`` after they end) and its JSON-RPC dispatcher, made at
     the first A2A request (the skills need the geo tools, built once, off the event loop)."""
 
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, path: str) -> None:
         self.state = state
+        self.path = path
         self.executor = GeoAgentExecutor(state)
         self._tools: list[Any] | None = None
         self._handler: DefaultRequestHandler | None = None
@@ -453,7 +424,7 @@ class A2AService:
         """The JSON-RPC dispatcher (made once)."""
         if self._dispatcher is None:
             tools = await self.tools()
-            url = (self.state.settings.public_url or "http://localhost") + A2A_PATH
+            url = (self.state.settings.public_url or "http://localhost") + self.path
             self._handler = DefaultRequestHandler(
                 agent_executor=self.executor,
                 task_store=ExpiringTaskStore(self.state.settings.stream_ttl),
@@ -466,13 +437,19 @@ class A2AService:
         """The card's JSON for ``request`` (its endpoint URL from ``GEO_AGENT_PUBLIC_URL``, else
         from the request as the proxies and host checks let it through)."""
         base = self.state.settings.public_url or str(request.base_url)
-        url = base.rstrip("/") + A2A_PATH
+        url = base.rstrip("/") + self.path
         lang = language()
         cached = self._card_cache
         if cached is None or cached[:2] != (url, lang):
             card = agent_card(url, await self.tools(), self.state.auth.enabled)
             cached = self._card_cache = (url, lang, agent_card_to_dict(card))
         return cached[2]
+
+    async def rpc(self, request: Request, identity: Identity) -> Response:
+        """Answer one JSON-RPC request of ``identity`` (authenticated by the route)."""
+        setattr(request.state, _IDENTITY, identity)
+        dispatcher = await self.dispatcher()
+        return await dispatcher.handle_requests(request)
 
     async def aclose(self) -> None:
         """End the SDK's task machinery (after the replies have drained)."""
@@ -494,51 +471,3 @@ def _geo_tools(service: Any) -> list[Any]:
     except Exception as exc:  # bad geo settings: the card lists no skills, a reply says why
         logger.warning("the A2A card lists no skills: %s", type(exc).__name__)
         return []
-
-
-router = APIRouter(tags=["a2a"])
-
-
-def _service(request: Request) -> A2AService:
-    service: A2AService = request.app.state.geo_agent_a2a
-    return service
-
-
-@router.get(CARD_PATH, summary="The A2A agent card (public)")
-async def card(request: Request) -> JSONResponse:
-    """The A2A agent card: skills, streaming, the bearer scheme and the JSON-RPC endpoint.
-    Public, as A2A expects (a caller reads it to learn how to authenticate)."""
-    return JSONResponse(await _service(request).card(request))
-
-
-@router.post(A2A_PATH, summary="A2A JSON-RPC 2.0 (1.0 and 0.3 methods)", responses={
-    200: {"content": {"application/json": {}, "text/event-stream": {}},
-          "description": "a JSON-RPC response, or for SendStreamingMessage / message/stream "
-                         "an SSE stream of them"},
-    **{k: v for k, v in ERRORS.items() if k in (401, 413, 429)}})
-async def rpc(request: Request, identity: Caller, state: State) -> Response:
-    """A2A over JSON-RPC: ``SendMessage``/``SendStreamingMessage`` (``message/send``/
-    ``message/stream``), ``GetTask``, ``CancelTask``, ``SubscribeToTask``... with the API's
-    bearer token."""
-    setattr(request.state, _IDENTITY, identity)
-    dispatcher = await _service(request).dispatcher()
-    return await dispatcher.handle_requests(request)
-
-
-def install_a2a(app: FastAPI) -> None:
-    """Serve A2A on ``app`` (made by ``create_app``; its ``ServerState`` is
-    ``app.state.geo_agent``)."""
-    service = app.state.geo_agent_a2a = A2AService(app.state.geo_agent)
-    app.include_router(router)
-    serve = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[Any]:
-        try:
-            async with serve(app) as value:  # the app's own: replies drain there
-                yield value
-        finally:
-            await service.aclose()
-
-    app.router.lifespan_context = lifespan
-
