@@ -412,3 +412,17 @@ async def test_a_finished_task_is_forgotten_after_the_stream_ttl():
     await gone.save(task("a", TaskState.TASK_STATE_CANCELED), alice)
     assert await gone.get("a", alice) is None and await gone.get("x", bob) is None
     assert isinstance(alice, ServerCallContext)
+
+
+def test_a_server_that_never_speaks_a2a_does_not_import_the_sdk():
+    code = ("import sys\n"
+            "from bailian_geo_agent.agent.server import ServerSettings, create_app\n"
+            "from bailian_geo_agent.agent import Settings, StreamChatService\n"
+            "service = StreamChatService(Settings(api_key='sk-x', session_store_url='memory://'),"
+            " tools=[])\n"
+            "create_app(service, ServerSettings())\n"
+            "print(sorted(m for m in sys.modules if m == 'a2a' or m.startswith('a2a.')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
