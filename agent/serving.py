@@ -156,6 +156,20 @@ class ServerSettings(BaseSettings):
     """What a message does while its session's reply runs, unless its request says so.
     ``multitask_strategy``: ``reject`` (409), ``enqueue`` (answered after it), ``interrupt``
     (stops it, its partial answer kept) or ``rollback`` (stops it and removes its turn)."""
+    # -- a2a
+    public_url: str | None = Field(None, validation_alias="GEO_AGENT_PUBLIC_URL")
+    """The server's URL as its clients reach it, for the A2A card's endpoint (none: per request).
+
+    ``https://geo.example.com`` (a path prefix too, behind a proxy that adds one); without it,
+    the URL comes from each request's ``Host`` (and ``X-Forwarded-Proto`` from a trusted
+    proxy)."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.rstrip("/") if value is not None else None
 
     _drop_blank = model_validator(mode="before")(drop_blank)
     _split_lists = field_validator(

@@ -1054,6 +1054,20 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "现在发送会停止当前的回答，改答新的问题。",
         "en": "Sending now stops the current answer and answers the new message.",
     },
+    # -- a2a
+    "a2a_description": {
+        "zh": "地理助手（阿里云百炼通义千问）：天气、地点与周边搜索、地理编码、"
+        "驾车步行骑行公交路线、多地行程规划、行政区与可达范围。回答的文字在 answer 产物中，"
+        "地图指令（标记、路线、区域）以数据部分放在 map_commands 产物中。",
+        "en": "A geographic assistant (Qwen on Alibaba Cloud Bailian): weather, place and nearby "
+        "search, geocoding, driving, walking, cycling and transit routes, multi-stop trips, "
+        "districts and reachable areas. The answer's text is the answer artifact; map commands "
+        "(markers, routes, areas) are data parts of the map_commands artifact.",
+    },
+    "a2a_bearer": {
+        "zh": "Authorization: Bearer <令牌>，令牌为服务端 GEO_AGENT_API_TOKENS 中的一个。",
+        "en": "Authorization: Bearer <token>, one of the server's GEO_AGENT_API_TOKENS.",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

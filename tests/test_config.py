@@ -158,8 +158,10 @@ def test_variables_show_every_url_default():
     urls = {name: default for name, default, _ in variables() if name.endswith("_URL")}
     assert urls["OSRM_CYCLING_BASE_URL"] == "https://routing.openstreetmap.de/routed-bike"
     assert urls["DASHSCOPE_BASE_URL"] == "https://dashscope.aliyuncs.com/compatible-mode/v1"
-    # Every URL with a default shows it (the session store and stream log have none: unset).
-    assert {n for n, d in urls.items() if not d} == {"SESSION_STORE_URL", "GEO_AGENT_STREAM_URL"}
+    # Every URL with a default shows it (the session store and stream log have none: unset;
+    # the public URL none: from the request).
+    assert {n for n, d in urls.items() if not d} == {"SESSION_STORE_URL", "GEO_AGENT_STREAM_URL",
+                                                     "GEO_AGENT_PUBLIC_URL"}
 
 
 def test_provider_choices_come_from_the_registry(monkeypatch):

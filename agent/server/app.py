@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bailian_geo_agent.agent.server.a2a import install_a2a
 from bailian_geo_agent.agent.server.docs import OPENAPI_PATH, install_docs
 from bailian_geo_agent.agent.server.errors import ServiceLanguage, install_handlers
 from bailian_geo_agent.agent.server.hosts import HostGuard, ProxyHeaders
@@ -104,6 +105,7 @@ def create_app(
     app.add_middleware(ProxyHeaders, proxies=settings.trusted_proxies)
     for router in ROUTERS:
         app.include_router(router)
+    install_a2a(app)  # A2A: the agent card and POST /a2a (agent.server.a2a)
     install_page(app, tiles=_page_tiles(service))
     if settings.docs:
         install_docs(app)
