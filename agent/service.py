@@ -13,6 +13,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Collection,
+    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from bailian_geo_agent.agent.config import Settings
 from bailian_geo_agent.agent.errors import (
     ConfigurationError,
     GeoAgentError,
+    InvalidInputError,
     ReplyTimeoutError,
     redact,
     to_agent_error,
@@ -112,39 +114,45 @@ class StreamChatService:
     # -- public API --------------------------------------------------------------------------
 
     async def stream_chat(
-        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None
+        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None,
+        approvals: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream one reply to ``message`` in session ``session_id`` (a new session if ``None``).
 
         Yields ``stream_start``, ``stream_chunk``s, then ``stream_end``; or ``error`` as the last
         event. Invalid input, a missing key or bad settings give a single ``error`` event and
-        no model call. The generator never raises.
+        no model call. The generator never raises. ``approvals``: the answers to a reply that
+        paused for tool approval (``{approval_id: {"approved": bool, "reason": str | None}}``,
+        ids from its ``approval_request`` events), with ``message`` empty: the paused reply
+        goes on (``GEO_AGENT_APPROVAL_TOOLS``, ``agent.approval``).
         """
         # stream_events' own source, not a generator over it: no extra step per chunk.
-        async with self._reply(message, session_id, events) as source:
+        async with self._reply(message, session_id, events, approvals=approvals) as source:
             async for event in source:
                 yield event.to_dict()
 
     async def stream_events(
         self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None,
-        retry: bool = False,
+        retry: bool = False, approvals: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """``stream_chat``'s events as typed objects (``agent.events``), in the same order;
         ``event.to_dict()`` is the documented dict. ``retry``: ``message`` is sent again after
-        its reply was interrupted; that stored turn is replaced, not repeated. Never raises."""
-        async with self._reply(message, session_id, events, retry) as source:
+        its reply was interrupted; that stored turn is replaced, not repeated. ``approvals``:
+        as for ``stream_chat``. Never raises."""
+        async with self._reply(message, session_id, events, retry, approvals) as source:
             async for event in source:
                 yield event
 
     @asynccontextmanager
     async def _reply(
         self, message: str, session_id: str | None, events: Collection[str] | None,
-        retry: bool = False,
+        retry: bool = False, approvals: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncIterator[AsyncIterable[StreamEvent]]:
         """One reply's events: its handler, running in a task until the block ends (a reply
         its reader left is stopped), or the single ``error`` of one that cannot begin."""
         message_id = str(uuid4())
         error: StreamError | None = None
+        decisions: dict[str, dict[str, Any]] | None = None
         with use_language(self.settings.language):  # not across a yield: the caller's context
             try:
                 sid = normalize_session_id(session_id) or str(uuid4())
@@ -154,7 +162,11 @@ class StreamChatService:
             else:
                 try:
                     self._check_ready()
-                    question = validate_message(message, self.settings.max_message_chars)
+                    if approvals is not None:  # answers to a paused reply, not a new message
+                        decisions = _approval_answers(message, approvals)
+                        question = ""
+                    else:
+                        question = validate_message(message, self.settings.max_message_chars)
                     wanted = self._events if events is None else validate_events(events)
                 except Exception as exc:  # bad input or setup: one error event, no model call
                     error = StreamError(message_id, sid, self._describe(exc), error_kind(exc))
@@ -170,7 +182,7 @@ class StreamChatService:
             describe_error=functools.partial(self._describe, deadline=deadline),
             max_answer_chars=self.settings.max_answer_chars,
         )
-        task = asyncio.create_task(self._run(question, sid, handler, deadline, retry))
+        task = asyncio.create_task(self._run(question, sid, handler, deadline, retry, decisions))
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
         try:
@@ -260,6 +272,7 @@ class StreamChatService:
         handler: ChunkStreamHandler,
         deadline: asyncio.Timeout,
         retry: bool = False,
+        decisions: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         settings = self.settings
         callbacks: list[Any] = [handler]
@@ -278,7 +291,11 @@ class StreamChatService:
                 store = self._session_store()
                 async with store.hold(session_id):  # released however the reply ends
                     graph = await self._graph()
-                    turn = {"messages": [{"role": "user", "content": question}]}
+                    turn: Any = {"messages": [{"role": "user", "content": question}]}
+                    if self.settings.approval_tools or decisions is not None:
+                        from bailian_geo_agent.agent.approval import next_turn
+
+                        turn = await next_turn(graph, config, turn, decisions)
                     if retry:
                         await drop_interrupted_turn(graph, config, question)
                     try:
@@ -391,11 +408,17 @@ class StreamChatService:
             max_tool_rounds=self.settings.max_tool_rounds,
             host=self.settings.host,
         )
+        middleware = [_model_call_chain(limits, history, ToolSelectionMiddleware())]
+        if self.settings.approval_tools:  # none otherwise: the default path stays as it was
+            from bailian_geo_agent.agent.approval import ApprovalMiddleware, check_tools
+
+            check_tools(self.settings.approval_tools, self._tools)
+            middleware.append(ApprovalMiddleware(self.settings.approval_tools))
         return create_agent(
             self._model,
             self._tools,
             system_prompt=self._system_prompt or geo_assistant_prompt(),
-            middleware=[_model_call_chain(limits, history, ToolSelectionMiddleware())],
+            middleware=middleware,
             context_schema=ReplyContext,
             checkpointer=checkpointer,
         )
@@ -460,6 +483,15 @@ def _reply_context(handler: ChunkStreamHandler) -> Any:
     from bailian_geo_agent.agent.tool_selection import ReplyContext
 
     return ReplyContext.for_events(handler.events)
+
+
+def _approval_answers(message: str, approvals: object) -> dict[str, dict[str, Any]]:
+    """The decisions of ``approvals`` (``agent.approval``); the message must be empty."""
+    from bailian_geo_agent.agent.approval import parse_answers
+
+    if isinstance(message, str) and message.strip():
+        raise InvalidInputError(text("approval_with_message"))
+    return parse_answers(approvals)
 
 
 async def _only(event: StreamEvent) -> AsyncIterator[StreamEvent]:

@@ -1,0 +1,191 @@
+"""Tool approval (``GEO_AGENT_APPROVAL_TOOLS``, ``agent.approval``): a reply pauses before a gated
+tool runs, and the next request approves or refuses it, on the same or another service
+instance (SQLite and PostgreSQL), through the real ChatOpenAI stack against the DashScope fake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bailian_geo_agent.agent import StreamChatService
+from bailian_geo_agent.agent.approval import NEW_MESSAGE_NOTE
+from bailian_geo_agent.agent.errors import ConfigurationError
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+
+from tests.fakes.dashscope import ToolCall, echo_responder, tool_then_answer
+from tests.helpers import collect, make_settings
+from tests.stores.conftest import pg_url, postgres_url  # noqa: F401 - fixtures
+
+EVENTS = ["approval_request", "tool_start", "tool_end"]
+RAN: list[str] = []
+
+
+@tool
+def ip_location(ip: str = "") -> str:
+    """Where the user's IP address is (reveals the user's location)."""
+    RAN.append(ip)
+    return "北京市海淀区"
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"{city}：晴"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runs() -> None:
+    RAN.clear()
+
+
+@pytest.fixture
+def fake(fake_dashscope: Any) -> Any:
+    fake_dashscope.responder = tool_then_answer(
+        [ToolCall("ip_location", {"ip": "1.2.3.4"})], answer=lambda results: "结果：" + results[0])
+    return fake_dashscope
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sessions.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def service(fake: Any, store: str = "memory://", **overrides: Any) -> StreamChatService:
+    settings = make_settings(fake, "openai", session_store_url=store,
+                             approval_tools=("ip_location",), **overrides)
+    return StreamChatService(settings, tools=[ip_location, get_weather], events=EVENTS)
+
+
+def kinds(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"] for e in events]
+
+
+def text_of(events: list[dict[str, Any]]) -> str:
+    return "".join(e["chunk"] for e in events if e["type"] == "stream_chunk")
+
+
+async def pause(svc: StreamChatService, sid: str | None = None) -> tuple[str, dict[str, Any]]:
+    events = await collect(svc.stream_chat("我在哪儿？", sid))
+    assert kinds(events) == ["stream_start", "approval_request", "stream_end"], events
+    request = events[1]
+    assert request["tool"] == "ip_location" and request["arguments"] == {"ip": "1.2.3.4"}
+    assert request["tool_call_id"] and request["approval_id"]
+    assert RAN == []  # not before the user says so
+    return request["session_id"], request
+
+
+async def test_approved_call_runs_and_the_answer_goes_on(fake):
+    async with service(fake) as svc:
+        sid, request = await pause(svc)
+        events = await collect(svc.stream_chat(
+            "", sid, approvals={request["approval_id"]: {"approved": True}}))
+
+        assert kinds(events)[:3] == ["stream_start", "tool_start", "tool_end"], events
+        assert events[1]["tool_call_id"] == request["tool_call_id"]
+        assert kinds(events)[-1] == "stream_end"
+        assert text_of(events) == "结果：北京市海淀区"
+        assert RAN == ["1.2.3.4"]
+        history = await svc.get_history(sid)
+        assert [type(m) for m in history] == [HumanMessage, AIMessage, ToolMessage, AIMessage]
+
+
+async def test_refused_call_never_runs_and_the_model_explains(fake):
+    async with service(fake) as svc:
+        sid, request = await pause(svc)
+        events = await collect(svc.stream_chat(
+            "", sid, approvals={request["approval_id"]: {"approved": False, "reason": "不想说"}}))
+
+        assert kinds(events)[0] == "stream_start" and kinds(events)[-1] == "stream_end"
+        assert "tool_start" not in kinds(events)
+        assert RAN == []
+        # the model was told, with the user's reason, and answered from that
+        told = fake.requests[-1].messages[-1]
+        assert told["role"] == "tool" and "rejected" in told["content"]
+        assert "不想说" in told["content"] and "不想说" in text_of(events)
+
+
+async def test_a_new_message_instead_refuses_the_waiting_call_with_a_note(fake):
+    async with service(fake) as svc:
+        sid, _ = await pause(svc)
+        fake.responder = echo_responder
+        events = await collect(svc.stream_chat("算了，北京天气？", sid))
+
+        assert kinds(events)[-1] == "stream_end", events
+        assert RAN == []
+        sent = fake.requests[-1].messages
+        assert sent[-2]["role"] == "tool"
+        assert sent[-2]["content"] == NEW_MESSAGE_NOTE.format(tool="ip_location")
+        assert sent[-1] == {"role": "user", "content": "算了，北京天气？"}
+        history = await svc.get_history(sid)
+        assert [type(m) for m in history] == [
+            HumanMessage, AIMessage, ToolMessage, HumanMessage, AIMessage]
+
+
+async def test_unknown_or_missing_approval_ids_are_refused_and_nothing_is_lost(fake):
+    async with service(fake) as svc:
+        sid, request = await pause(svc)
+        requests = len(fake.requests)
+
+        wrong = await collect(svc.stream_chat("", sid, approvals={"nope": {"approved": True}}))
+        assert kinds(wrong) == ["error"] and "nope" in wrong[0]["error"]
+        assert request["approval_id"] in wrong[0]["error"]  # names what waits
+        malformed = await collect(svc.stream_chat("", sid, approvals={"x": {"approved": "yes"}}))
+        assert kinds(malformed) == ["error"]
+        both = await collect(svc.stream_chat(
+            "hi", sid, approvals={request["approval_id"]: {"approved": True}}))
+        assert kinds(both) == ["error"]
+        other = await collect(svc.stream_chat(  # a session with nothing waiting
+            "", None, approvals={request["approval_id"]: {"approved": True}}))
+        assert kinds(other) == ["error"]
+        assert len(fake.requests) == requests and RAN == []
+
+        # the pause is still there
+        events = await collect(svc.stream_chat(
+            "", sid, approvals={request["approval_id"]: {"approved": True}}))
+        assert text_of(events) == "结果：北京市海淀区" and RAN == ["1.2.3.4"]
+        # and answered once only
+        again = await collect(svc.stream_chat(
+            "", sid, approvals={request["approval_id"]: {"approved": True}}))
+        assert kinds(again) == ["error"] and RAN == ["1.2.3.4"]
+
+
+async def test_the_pause_survives_to_another_instance(fake, store_url):
+    async with service(fake, store_url) as first:
+        sid, request = await pause(first)
+    async with service(fake, store_url) as second:  # a reload, or another instance
+        events = await collect(second.stream_chat(
+            "", sid, approvals={request["approval_id"]: {"approved": True}}))
+        assert text_of(events) == "结果：北京市海淀区"
+        assert RAN == ["1.2.3.4"]
+
+
+async def test_unknown_tool_names_are_a_configuration_error_naming_the_known_ones(fake):
+    settings = make_settings(fake, "openai", session_store_url="memory://",
+                             approval_tools=("ip_locaton",))
+    svc = StreamChatService(settings, tools=[ip_location, get_weather])
+    with pytest.raises(ConfigurationError) as caught:
+        await svc.prepare()
+    assert "ip_locaton" in str(caught.value) and "ip_location, get_weather" in str(caught.value)
+    events = await collect(svc.stream_chat("hi"))
+    assert kinds(events) == ["error"] and "GEO_AGENT_APPROVAL_TOOLS" in events[0]["error"]
+    await svc.aclose()
+
+
+async def test_without_the_setting_no_middleware_and_no_pause(fake):
+    settings = make_settings(fake, "openai", session_store_url="memory://")
+    async with StreamChatService(settings, tools=[ip_location], events=EVENTS) as svc:
+        graph = await svc._graph()
+        assert not any("Approval" in node for node in graph.get_graph().nodes)
+        events = await collect(svc.stream_chat("我在哪儿？"))
+        assert "approval_request" not in kinds(events)
+        assert RAN == ["1.2.3.4"]
+
+
+def test_the_setting_reads_a_comma_separated_list(monkeypatch):
+    from bailian_geo_agent.agent import Settings
+
+    monkeypatch.setenv("GEO_AGENT_APPROVAL_TOOLS", " ip_location, get_weather ,")
+    assert Settings().approval_tools == ("ip_location", "get_weather")
