@@ -37,6 +37,11 @@ class ChatStreamRequest(BaseModel):
         False, description="the same message sent again after its reply was interrupted by a "
         "server restart (its `error` came with SSE `retry:`): that stored turn is replaced, "
         "not repeated")
+    approvals: dict[str, Any] | None = Field(
+        None, description="answers to a reply that paused for tool approval, by the "
+        "`approval_id` of its `approval_request` events: {id: {\"approved\": bool, "
+        "\"reason\": str}}; send them with an empty `message` and the same `session_id`",
+        examples=[{"<approval_id>": {"approved": True}}])
 
 
 class UIMessagePart(BaseModel):

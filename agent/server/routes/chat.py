@@ -29,10 +29,14 @@ async def chat_stream(body: ChatStreamRequest, identity: Caller,
     Events: ``stream_start``, ``stream_chunk``s, then ``stream_end``, or ``error`` last;
     ``map_action``, ``tool_start``, ``tool_end`` when asked for in ``events``.
     """
-    message, sid, wanted = check_input(body.message, body.session_id, body.events,
-                                       state.service.settings.max_message_chars)
+    # With approvals (answers to a paused reply) the message must be empty: the service says so.
+    answers = body.approvals is not None
+    message, sid, wanted = check_input("-" if answers else body.message, body.session_id,
+                                       body.events, state.service.settings.max_message_chars)
+    if answers:
+        message = body.message if isinstance(body.message, str) else "-"
     reply, first = await state.start_reply(identity, message, sid or str(uuid4()), wanted,
-                                           body.retry)
+                                           body.retry, body.approvals)
     frames = SSEAdapter(interrupted=lambda: reply.interrupted).stream(first,
                                                                        reply.rest_batches())
     return state.response(reply, frames, resume=body.resume)

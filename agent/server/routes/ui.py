@@ -25,6 +25,7 @@ from sse_starlette import EventSourceResponse
 router = APIRouter(tags=["chat"])
 _EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
 _AISDK_EVENTS = _EVENTS | {"source"}  # web sources as ``source-url`` parts (search on only)
+_AISDK_EVENTS |= {"approval_request"}  # tool approval parts (GEO_AGENT_APPROVAL_TOOLS only)
 
 
 async def _one_at_a_time(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
@@ -42,14 +43,20 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     The chat ``id`` names the session; the last user message's text is the new message.
     """
     sid = aisdk.session_for_chat(body.id, identity.owner)
-    message, _, _ = check_input(aisdk.last_user_text(body), None, None,
-                                state.service.settings.max_message_chars)
+    responses = aisdk.approval_responses(body)  # answers to a paused reply: no new message
+    message = ""
+    if responses is None:
+        message, _, _ = check_input(aisdk.last_user_text(body), None, None,
+                                    state.service.settings.max_message_chars)
     wanted = _AISDK_EVENTS | {"reasoning_chunk"} if body.sendReasoning else _AISDK_EVENTS
     # useChat's regenerate(): after a reply interrupted by a restart, its turn is replaced.
     retry = body.trigger == "regenerate-message"
-    reply, first = await state.start_reply(identity, message, sid, wanted, retry)
-    frames = aisdk.AISDKAdapter(lambda: reply.stopped, lambda: reply.interrupted).stream(
-        first, reply.rest_batches())
+    reply, first = await state.start_reply(identity, message, sid, wanted, retry,
+                                           responses.approvals if responses else None)
+    adapter = aisdk.AISDKAdapter(lambda: reply.stopped, lambda: reply.interrupted)
+    if responses is not None:
+        adapter.continue_after_approvals(responses)
+    frames = adapter.stream(first, reply.rest_batches())
     return state.response(reply, frames, aisdk.HEADERS,
                           resume=(body.model_extra or {}).get("resume") is not False)
 
