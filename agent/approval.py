@@ -26,8 +26,9 @@ from langgraph.errors import GraphInterrupt
 from langgraph.types import Command
 
 NEW_MESSAGE_NOTE = (
-    "The tool `{tool}` was not run: it needed the user's approval, and the user sent a new "
-    "message instead of answering. Do not call it again unless the user asks for it."
+    "The tool `{tool}` was not run: this turn's tool calls waited for the user's approval, and "
+    "the user sent a new message instead of answering. Do not call it again unless the user "
+    "asks for it."
 )
 """The tool result a waiting call gets when a new message comes instead of an answer (for the
 model, in the language of the other tool protocol texts)."""
@@ -122,13 +123,13 @@ def parse_answers(approvals: object) -> dict[str, dict[str, Any]]:
     return decisions
 
 
-async def pending_approvals(graph: Any, config: Mapping[str, Any]) -> list[PendingApproval]:
-    """The calls waiting for an answer in the session of ``config`` (stored state)."""
+async def waiting(graph: Any, config: Mapping[str, Any]) -> tuple[list[PendingApproval],
+                                                                   list[Any]]:
+    """The calls waiting for an answer in the session of ``config``, and its messages."""
     state = await graph.aget_state({"configurable": config["configurable"]})
-    if not state or not state.interrupts:
-        return []
-    messages = state.values.get("messages", []) if state.values else []
-    return [p for i in state.interrupts for p in _pending(i.id, i.value, messages)]
+    messages = state.values.get("messages", []) if state and state.values else []
+    interrupts = state.interrupts if state else ()
+    return [p for i in interrupts for p in _pending(i.id, i.value, messages)], messages
 
 
 def resume(pending: Sequence[PendingApproval],
@@ -166,10 +167,7 @@ async def next_turn(graph: Any, config: Mapping[str, Any], turn: dict[str, Any],
                     decisions: Mapping[str, dict[str, Any]] | None) -> Any:
     """What the reply sends the graph: the answers to the waiting calls (``decisions``), or
     ``turn`` (a new message) after refusals of any calls still waiting."""
-    state = await graph.aget_state({"configurable": config["configurable"]})
-    messages = state.values.get("messages", []) if state and state.values else []
-    interrupts = state.interrupts if state else ()
-    pending = [p for i in interrupts for p in _pending(i.id, i.value, messages)]
+    pending, messages = await waiting(graph, config)
     if decisions is not None:
         return resume(pending, decisions)
     if pending:

@@ -202,6 +202,19 @@ class StreamChatService:
         state = await graph.aget_state({"configurable": {"thread_id": sid}})
         return list(state.values.get("messages", [])) if state and state.values else []
 
+    async def pending_approvals(self, session_id: str) -> list[dict[str, Any]]:
+        """The tool calls of ``session_id`` waiting for the user's approval, as the
+        ``approval_request`` events announced them (less ``type`` and ``message_id``); empty
+        when none waits (``GEO_AGENT_APPROVAL_TOOLS``)."""
+        from bailian_geo_agent.agent.approval import waiting
+
+        sid = normalize_session_id(session_id)
+        self._check_ready()
+        pending, _ = await waiting(await self._graph(), {"configurable": {"thread_id": sid}})
+        return [{"session_id": sid, "tool": p.tool, "arguments": p.arguments,
+                 "tool_call_id": p.tool_call_id, "approval_id": p.approval_id}
+                for p in pending]
+
     async def delete_session(self, session_id: str) -> None:
         """Forget everything stored for ``session_id``."""
         sid = normalize_session_id(session_id)

@@ -153,13 +153,19 @@ async def test_unknown_or_missing_approval_ids_are_refused_and_nothing_is_lost(f
 
 
 async def test_the_pause_survives_to_another_instance(fake, store_url):
-    async with service(fake, store_url) as first:
+    async with service(fake, store_url) as first, service(fake, store_url) as second:
         sid, request = await pause(first)
-    async with service(fake, store_url) as second:  # a reload, or another instance
+        # the other instance sees what waits, as the event announced it
+        [waiting] = await second.pending_approvals(sid)
+        assert waiting == {k: request[k] for k in waiting}
         events = await collect(second.stream_chat(
             "", sid, approvals={request["approval_id"]: {"approved": True}}))
         assert text_of(events) == "结果：北京市海淀区"
         assert RAN == ["1.2.3.4"]
+        assert await first.pending_approvals(sid) == []
+    async with service(fake, store_url) as restarted:  # and after a restart, nothing waits
+        assert len(await restarted.get_history(sid)) == 4
+        assert await restarted.pending_approvals(sid) == []
 
 
 async def test_unknown_tool_names_are_a_configuration_error_naming_the_known_ones(fake):
@@ -189,3 +195,29 @@ def test_the_setting_reads_a_comma_separated_list(monkeypatch):
 
     monkeypatch.setenv("GEO_AGENT_APPROVAL_TOOLS", " ip_location, get_weather ,")
     assert Settings().approval_tools == ("ip_location", "get_weather")
+
+
+async def test_two_waiting_calls_are_answered_together_each_its_own_way(fake):
+    fake.enforce_parallel_tool_calls = False
+    fake.responder = tool_then_answer(
+        [ToolCall("ip_location", {"ip": "1.1.1.1"}), ToolCall("get_weather", {"city": "北京"}),
+         ToolCall("ip_location", {"ip": "2.2.2.2"})],
+        answer=lambda results: " | ".join(results))
+    async with service(fake) as svc:
+        events = await collect(svc.stream_chat("我在哪？天气？"))
+        requests = [e for e in events if e["type"] == "approval_request"]
+        assert [r["arguments"]["ip"] for r in requests] == ["1.1.1.1", "2.2.2.2"]
+        assert kinds(events) == ["stream_start", "approval_request", "approval_request",
+                                 "stream_end"]  # the ungated call waits with them
+        sid = events[0]["session_id"]
+        first, second = (r["approval_id"] for r in requests)
+
+        half = await collect(svc.stream_chat("", sid, approvals={first: {"approved": True}}))
+        assert kinds(half) == ["error"] and second in half[0]["error"] and RAN == []
+
+        events = await collect(svc.stream_chat("", sid, approvals={
+            second: {"approved": False}, first: {"approved": True}}))
+        assert RAN == ["1.1.1.1"]
+        results = text_of(events).split(" | ")  # the refusal first: HITL adds it before tools run
+        assert sorted(results[1:]) == ["北京市海淀区", "北京：晴"]
+        assert "rejected" in results[0] and requests[1]["tool_call_id"] in results[0]
