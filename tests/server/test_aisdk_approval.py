@@ -17,13 +17,14 @@ import pytest
 
 from tests.fakes.amap_plugin import FAKE_AMAP_KEY
 from tests.fakes.dashscope import ToolCall, tool_then_answer
-from tests.server.conftest import REPO, TOKEN_A, Server, server_env, start_server
+from tests.server.conftest import REPO, TOKEN_A, TOKEN_B, Server, server_env, start_server
 from tests.server.helpers import read_sse
 
 JS = REPO / "tests" / "js"
 NODE = shutil.which("node")
 _READY = bool(NODE) and (JS / "node_modules" / "ai").is_dir()
 AUTH = {"Authorization": f"Bearer {TOKEN_A}"}
+AUTH_B = {"Authorization": f"Bearer {TOKEN_B}"}
 IPS = iter(f"114.247.50.{n}" for n in range(2, 250))  # a fresh one a test: the tool caches
 
 
@@ -66,6 +67,12 @@ async def test_the_sse_stream_pauses_and_the_approvals_field_answers(approval_se
         assert request["tool"] == "ip_location" and request["arguments"] == fake.call.arguments
         sid, approval = request["session_id"], request["approval_id"]
         assert fake.amap.requests == []  # not before the user says so
+        # what waits, for a client that reloaded; another token's session is not found
+        listed = (await c.get(f"/v1/sessions/{sid}/approvals")).json()
+        assert listed == {"session_id": sid, "approvals": [
+            {k: request[k] for k in ("tool", "arguments", "tool_call_id", "approval_id")}]}
+        other = await c.get(f"/v1/sessions/{sid}/approvals", headers=AUTH_B)
+        assert other.status_code == 404
 
         wrong = await c.post("/v1/chat/stream", json={
             "message": "", "session_id": sid, "approvals": {"nope": {"approved": True}}})
@@ -80,6 +87,8 @@ async def test_the_sse_stream_pauses_and_the_approvals_field_answers(approval_se
         answer = "".join(d["chunk"] for _, _, d in went_on if d["type"] == "stream_chunk")
         assert answer.startswith("答：")
         assert [r.path for r in fake.amap.requests] == ["/v3/ip"]
+        listed = (await c.get(f"/v1/sessions/{sid}/approvals")).json()
+        assert listed["approvals"] == []
 
         # Without asking for the event the pause still ends the reply cleanly.
         quiet = await read_sse(c, "/v1/chat/stream", {"message": "我在哪？"}, dict(AUTH))

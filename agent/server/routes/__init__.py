@@ -4,6 +4,7 @@ includes them. Each reads the shared ``ServerState`` through the ``State`` depen
 from __future__ import annotations
 
 from bailian_geo_agent.agent.server.routes import (
+    approvals,
     chat,
     health,
     metrics,
@@ -18,3 +19,4 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router, chat.router, ui.router, stop.router, sessions.router, metrics.router,
     usage.router,
 )
+ROUTERS = (*ROUTERS, approvals.router)  # tool approval
