@@ -2,13 +2,14 @@
 // (AbstractChat with a plain state, as @ai-sdk/react's Chat has) over DefaultChatTransport:
 // sendMessage, then addToolApprovalResponse on the `approval-requested` tool part, and
 // sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses sends it.
-// usage: node approval_chat.mjs URL TOKEN CHAT_ID TEXT approve|refuse [REASON]
+// usage: node approval_chat.mjs URL TOKEN CHAT_ID TEXT approve|refuse [REASON] [ANSWER_URL]
+// ANSWER_URL: the answer goes to another instance (a reload behind a load balancer).
 // Prints one JSON line {messages, requested, bodies, errors}; exits 1 if a request failed.
 import {
   AbstractChat, DefaultChatTransport, lastAssistantMessageIsCompleteWithApprovalResponses,
 } from 'ai';
 
-const [url, token, chatId, text, mode, reason] = process.argv.slice(2);
+const [url, token, chatId, text, mode, reason, answerUrl] = process.argv.slice(2);
 
 class PlainState {
   constructor() { this.status = 'ready'; this.error = undefined; this.messages = []; }
@@ -29,7 +30,10 @@ const chat = new AbstractChat({
   transport: new DefaultChatTransport({
     api: url,
     headers: { Authorization: `Bearer ${token}` },
-    fetch: async (input, init) => { bodies.push(JSON.parse(init.body)); return fetch(input, init); },
+    fetch: async (input, init) => {
+      bodies.push(JSON.parse(init.body));
+      return fetch(bodies.length > 1 && answerUrl ? answerUrl : input, init);
+    },
   }),
   sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
   onError: (e) => errors.push(String(e?.message ?? e)),

@@ -95,14 +95,16 @@ async def test_the_sse_stream_pauses_and_the_approvals_field_answers(approval_se
         assert types(quiet) == ["stream_start", "stream_end"]
 
 
-def approval_chat(url: str, chat_id: str, text: str, mode: str, reason: str = "") -> dict:
+def approval_chat(url: str, chat_id: str, text: str, mode: str, reason: str = "",
+                  answer_url: str = "") -> dict:
     if not _READY:
         if os.environ.get("CI"):
             pytest.fail("node and `npm ci` in tests/js are required in CI")
         pytest.skip("needs node and `npm ci` in tests/js")
     result = subprocess.run(
         [NODE or "node", "approval_chat.mjs", url + "/api/chat", TOKEN_A, chat_id, text, mode,
-         reason], cwd=JS, capture_output=True, text=True, timeout=60)
+         reason, answer_url and answer_url + "/api/chat"], cwd=JS, capture_output=True,
+        text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -146,3 +148,50 @@ def test_useChat_refuses_and_the_model_explains(approval_server, fake):
     texts = [p["text"] for p in final["parts"] if p["type"] == "text"]
     assert texts and "不想透露位置" in texts[-1]  # the fake answers from what it was told
     assert fake.amap.requests == []  # the tool never ran
+
+
+def test_a_new_message_instead_of_an_answer_refuses_and_is_answered(approval_server, fake):
+    from tests.fakes.dashscope import echo_responder
+    from tests.server.test_aisdk import PART_FIELDS, read_chat
+
+    # the fields of our approval parts, from the ai package's uiMessageChunkSchema
+    PART_FIELDS.setdefault("tool-approval-request", {
+        "type", "approvalId", "toolCallId", "approvalDescriptor", "inputSchemaInput", "reason",
+        "isAutomatic", "signature"})
+    chat = str(uuid.uuid4())
+    paused = read_chat(approval_server.url, chat, "我附近有什么？")
+    assert [c["type"] for c in paused["chunks"]][-4:] == [
+        "tool-input-available", "tool-approval-request", "finish-step", "finish"]
+    fake.responder = echo_responder
+    moved_on = read_chat(approval_server.url, chat, "算了，说说北京")
+    assert moved_on["errors"] == []
+    texts = [p["text"] for p in moved_on["message"]["parts"] if p["type"] == "text"]
+    assert texts == ["ECHO[2]: 算了，说说北京"]
+    assert fake.requests[-1].messages[-2]["role"] == "tool"  # the note: it never ran
+    assert fake.amap.requests == []
+
+
+def test_the_pause_is_answered_on_another_instance(
+        fake_dashscope_server, fake_amap_server, tmp_path, pg_url, fake):
+    # two servers sharing PostgreSQL: the pause is in the checkpointer, not in a process
+    servers = []
+    try:
+        for name in ("a", "b"):
+            env = server_env(fake_dashscope_server.compatible_base_url, tmp_path / name,
+                             SESSION_STORE_URL=pg_url, GEO_AGENT_APPROVAL_TOOLS="ip_location",
+                             GEO_PROVIDER="amap", AMAP_API_KEY=FAKE_AMAP_KEY,
+                             AMAP_BASE_URL=fake_amap_server.base_url)
+            servers.append(start_server(tmp_path / name, env))
+        a, b = servers
+        out = approval_chat(a.url, str(uuid.uuid4()), "我附近有什么？", "approve",
+                            answer_url=b.url)
+        assert out["errors"] == [] and out["status"] == "ready"
+        final = out["messages"][-1]
+        tool = next(p for p in final["parts"] if p["type"] == "tool-ip_location")
+        assert tool["state"] == "output-available"
+        assert [r.path for r in fake.amap.requests] == ["/v3/ip"]
+        posts = [s.logs().count('"POST /api/chat HTTP/1.1" 200') for s in (a, b)]
+        assert posts == [1, 1]  # the question to one, the answer to the other
+    finally:
+        for running in servers:
+            running.stop()
