@@ -143,7 +143,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     closes the iterator. ``events`` opts into ``map_action``, ``tool_start``, ``tool_end``,
     ``reasoning_chunk`` (a thinking model's reasoning, as it streams), ``usage`` (the
     reply's tokens, every model call summed, just before ``stream_end``, or ``error`` once a
-    model call has finished) and ``source`` (each web page a web search used).
+    model call has finished), ``source`` (each web page a web search used) and
+    ``approval_request`` (a tool call waiting for the user's approval, ``agent.approval``).
     """
 
     run_inline = True  # keep token order and skip a task per event

@@ -305,12 +305,12 @@ class StreamChatService:
                 async with store.hold(session_id):  # released however the reply ends
                     graph = await self._graph()
                     turn: Any = {"messages": [{"role": "user", "content": question}]}
+                    if retry:
+                        await drop_interrupted_turn(graph, config, question)
                     if self.settings.approval_tools or decisions is not None:
                         from bailian_geo_agent.agent.approval import next_turn
 
                         turn = await next_turn(graph, config, turn, decisions)
-                    if retry:
-                        await drop_interrupted_turn(graph, config, question)
                     try:
                         async with deadline:
                             await graph.ainvoke(turn, config, context=_reply_context(handler))

@@ -221,3 +221,16 @@ async def test_two_waiting_calls_are_answered_together_each_its_own_way(fake):
         results = text_of(events).split(" | ")  # the refusal first: HITL adds it before tools run
         assert sorted(results[1:]) == ["北京市海淀区", "北京：晴"]
         assert "rejected" in results[0] and requests[1]["tool_call_id"] in results[0]
+
+
+async def test_sending_the_question_again_replaces_the_paused_turn(fake):
+    async with service(fake) as svc:
+        sid, request = await pause(svc)
+        events = [e.to_dict() async for e in svc.stream_events("我在哪儿？", sid, retry=True)]
+        assert kinds(events) == ["stream_start", "approval_request", "stream_end"]
+        assert events[1]["approval_id"] != request["approval_id"]
+        history = await svc.get_history(sid)
+        assert [type(m) for m in history] == [HumanMessage, AIMessage]  # the turn once
+        assert [p["approval_id"] for p in await svc.pending_approvals(sid)] == [
+            events[1]["approval_id"]]
+        assert RAN == []
