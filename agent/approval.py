@@ -32,6 +32,12 @@ NEW_MESSAGE_NOTE = (
 )
 """The tool result a waiting call gets when a new message comes instead of an answer (for the
 model, in the language of the other tool protocol texts)."""
+CANNOT_ASK_NOTE = (
+    "The tool `{tool}` was not run: it needs the user's approval, and the app the user is "
+    "talking through cannot ask for it. Tell the user so, and answer without it if you can."
+)
+"""The tool result of a gated call in a reply whose caller cannot answer approvals (it did not
+ask for ``approval_request``): refused at once rather than paused for an answer never coming."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,26 @@ class ApprovalMiddleware(HumanInTheLoopMiddleware):
                    for p in _pending(i.id, i.value, messages)]
         return {"approvals": [asdict(p) for p in pending]}
 
+    def _refused_at_once(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        """Results refusing the gated calls of a reply whose caller cannot answer (its
+        ``ReplyContext``), else ``None`` (then the middleware pauses as usual)."""
+        from bailian_geo_agent.agent.tool_selection import ReplyContext
+
+        context = getattr(runtime, "context", None)
+        if not isinstance(context, ReplyContext) or context.approvals:
+            return None
+        messages = state.get("messages", []) if isinstance(state, Mapping) else []
+        last = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+        gated = [c for c in (last.tool_calls if last is not None else [])
+                 if c["name"] in self.interrupt_on]
+        return {"messages": [ToolMessage(CANNOT_ASK_NOTE.format(tool=c["name"]),
+                                         tool_call_id=c.get("id") or "", name=c["name"],
+                                         status="error") for c in gated]} if gated else None
+
     def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        refused = self._refused_at_once(state, runtime)
+        if refused is not None:
+            return refused
         try:
             return super().after_model(state, runtime)
         except GraphInterrupt as exc:
@@ -96,6 +121,9 @@ class ApprovalMiddleware(HumanInTheLoopMiddleware):
             raise
 
     async def aafter_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        refused = self._refused_at_once(state, runtime)
+        if refused is not None:
+            return refused
         try:
             return super().after_model(state, runtime)
         except GraphInterrupt as exc:

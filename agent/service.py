@@ -313,7 +313,8 @@ class StreamChatService:
                         turn = await next_turn(graph, config, turn, decisions)
                     try:
                         async with deadline:
-                            await graph.ainvoke(turn, config, context=_reply_context(handler))
+                            await graph.ainvoke(turn, config, context=_reply_context(
+                                handler, answering=decisions is not None))
                     except BaseException as exc:
                         await asyncio.shield(keep_partial_answer(graph, config, handler.call_text))
                         if isinstance(exc, TimeoutError) and deadline.expired():
@@ -491,11 +492,15 @@ def _model_call_chain(*middleware: Any) -> Any:
     return ModelCallChain()
 
 
-def _reply_context(handler: ChunkStreamHandler) -> Any:
-    """The agent's runtime context for the reply ``handler`` streams (``agent.tool_selection``)."""
+def _reply_context(handler: ChunkStreamHandler, answering: bool = False) -> Any:
+    """The agent's runtime context for the reply ``handler`` streams (``agent.tool_selection``);
+    ``answering``: it carries approval answers, so its caller can answer approvals."""
+    from dataclasses import replace
+
     from bailian_geo_agent.agent.tool_selection import ReplyContext
 
-    return ReplyContext.for_events(handler.events)
+    context = ReplyContext.for_events(handler.events)
+    return replace(context, approvals=True) if answering else context
 
 
 def _approval_answers(message: str, approvals: object) -> dict[str, dict[str, Any]]:

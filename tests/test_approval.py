@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from bailian_geo_agent.agent import StreamChatService
-from bailian_geo_agent.agent.approval import NEW_MESSAGE_NOTE
+from bailian_geo_agent.agent.approval import CANNOT_ASK_NOTE, NEW_MESSAGE_NOTE
 from bailian_geo_agent.agent.errors import ConfigurationError
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
@@ -234,3 +234,21 @@ async def test_sending_the_question_again_replaces_the_paused_turn(fake):
         assert [p["approval_id"] for p in await svc.pending_approvals(sid)] == [
             events[1]["approval_id"]]
         assert RAN == []
+
+
+async def test_a_caller_that_cannot_answer_gets_a_refusal_at_once(fake):
+    # No approval_request asked for (the web page, the CLI): no pause nobody could answer.
+    async with service(fake) as svc:
+        events = await collect(svc.stream_chat("我在哪儿？", events=["tool_start"]))
+        assert kinds(events)[0] == "stream_start" and kinds(events)[-1] == "stream_end"
+        assert "tool_start" not in kinds(events) and RAN == []
+        assert text_of(events) == "结果：" + CANNOT_ASK_NOTE.format(tool="ip_location")
+        assert await svc.pending_approvals(events[0]["session_id"]) == []
+
+
+async def test_answers_are_applied_whatever_events_the_answering_request_asks_for(fake):
+    async with service(fake) as svc:
+        sid, request = await pause(svc)
+        events = await collect(svc.stream_chat(
+            "", sid, events=[], approvals={request["approval_id"]: {"approved": True}}))
+        assert text_of(events) == "结果：北京市海淀区" and RAN == ["1.2.3.4"]

@@ -90,9 +90,11 @@ async def test_the_sse_stream_pauses_and_the_approvals_field_answers(approval_se
         listed = (await c.get(f"/v1/sessions/{sid}/approvals")).json()
         assert listed["approvals"] == []
 
-        # Without asking for the event the pause still ends the reply cleanly.
+        # A caller not asking for the event cannot answer: refused at once, the model says so.
         quiet = await read_sse(c, "/v1/chat/stream", {"message": "我在哪？"}, dict(AUTH))
-        assert types(quiet) == ["stream_start", "stream_end"]
+        assert types(quiet)[0] == "stream_start" and types(quiet)[-1] == "stream_end"
+        assert "cannot ask" in "".join(d.get("chunk", "") for _, _, d in quiet)
+        assert [r.path for r in fake.amap.requests] == ["/v3/ip"]  # no second call
 
 
 def approval_chat(url: str, chat_id: str, text: str, mode: str, reason: str = "",
