@@ -7,7 +7,9 @@ paused reply announces each waiting call (a LangChain custom event that the repl
 ``ChunkStreamHandler`` turns into an ``approval_request`` event) and ends. The next request
 on the session answers by approval id (``Command(resume={"decisions": [...]})``: approved,
 the tool runs and the reply goes on; refused, the model is told and explains); a new
-message instead refuses the waiting calls with a note, then is answered.
+message instead refuses the waiting calls with a note, then is answered. A reply whose caller
+cannot answer (it did not ask for ``approval_request``: ``ReplyContext.approvals``) is not
+paused: its gated calls are refused at once, with a note the model explains.
 """
 
 from __future__ import annotations
@@ -72,11 +74,12 @@ def _pending(interrupt_id: str, value: Any, messages: Sequence[Any]) -> list[Pen
     pending = []
     for index, request in enumerate(requests):
         call = calls[index] if index < len(calls) else None
-        same = call is not None and call["name"] == request.get("name")
+        if call is not None and call["name"] != request.get("name"):
+            call = None  # not the call it asks about: no id rather than a wrong one
         pending.append(PendingApproval(
             approval_id=f"{interrupt_id}-{index}", tool=str(request.get("name")),
             arguments=dict(request.get("args") or {}),
-            tool_call_id=call.get("id") if same and call is not None else None,
+            tool_call_id=call.get("id") if call is not None else None,
             interrupt_id=interrupt_id))
     return pending
 
@@ -164,12 +167,12 @@ def resume(pending: Sequence[PendingApproval],
            decisions: Mapping[str, dict[str, Any]]) -> Command[Any]:
     """The command answering every waiting call, or ``InvalidInputError`` naming the ids that
     are not waiting (or the waiting ones left unanswered); nothing is changed then."""
-    waiting = [p.approval_id for p in pending]
-    unknown = sorted(set(decisions) - set(waiting))
+    ids = [p.approval_id for p in pending]
+    unknown = sorted(set(decisions) - set(ids))
     if unknown:
         raise InvalidInputError(text("approval_unknown", ids=", ".join(unknown),
-                                     waiting=", ".join(waiting) or "-"))
-    missing = [a for a in waiting if a not in decisions]
+                                     waiting=", ".join(ids) or "-"))
+    missing = [a for a in ids if a not in decisions]
     if missing:
         raise InvalidInputError(text("approval_missing", ids=", ".join(missing)))
     by_interrupt: dict[str, list[dict[str, Any]]] = {}
