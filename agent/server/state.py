@@ -131,8 +131,9 @@ class ServerState:
         try:
             claim = await self.claim(sid, identity.owner)
             maybe_begun = True
-            again: dict[str, Any] = {"retry": True} if retry else {}  # a caller's service may
-            if approvals is not None:  # not know them
+            # Only what is used: a service of the caller's may not know these arguments.
+            again: dict[str, Any] = {"retry": True} if retry else {}
+            if approvals is not None:
                 again["approvals"] = approvals
             source = self.service.stream_events(text, sid, events=wanted | OBSERVED_EVENTS,
                                                 **again)
