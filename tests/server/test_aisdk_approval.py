@@ -197,3 +197,36 @@ def test_the_pause_is_answered_on_another_instance(
     finally:
         for running in servers:
             running.stop()
+
+
+def test_the_adapter_continues_the_paused_message():
+    from bailian_geo_agent.agent.events import (
+        ApprovalRequest,
+        StreamEnd,
+        StreamStart,
+        ToolEnd,
+        ToolStart,
+    )
+    from bailian_geo_agent.agent.server.aisdk import AISDKAdapter, ApprovalResponses
+
+    ids = ("m2", "s")
+    paused = AISDKAdapter(lambda: False)
+    parts = [p for e in (StreamStart("m1", "s"),
+                         ApprovalRequest("m1", "s", "ip_location", {"ip": "1.1.1.1"}, "c1", "a1"))
+             for p in paused.frames(e)]
+    assert parts[-2:] == [
+        {"type": "tool-input-available", "toolCallId": "c1", "toolName": "ip_location",
+         "input": {"ip": "1.1.1.1"}},
+        {"type": "tool-approval-request", "approvalId": "a1", "toolCallId": "c1"}]
+
+    going_on = AISDKAdapter(lambda: False)
+    going_on.continue_after_approvals(ApprovalResponses(
+        "ui-msg", {"a1": {"approved": True}, "a2": {"approved": False}}, {"c1": True, "c2": False}))
+    parts = [p for e in (StreamStart(*ids), ToolStart(*ids, "ip_location", {}, "c1"),
+                         ToolEnd(*ids, "ip_location", "北京", "c1"),
+                         ToolStart(*ids, "get_weather", {}, "c3"), StreamEnd(*ids))
+             for p in going_on.frames(e)]
+    assert parts[0]["type"] == "start" and parts[0]["messageId"] == "ui-msg"
+    assert {"type": "tool-output-denied", "toolCallId": "c2"} in parts
+    assert [p["toolCallId"] for p in parts if p["type"] == "tool-input-available"] == ["call-1"]
+    assert {"type": "tool-output-available", "toolCallId": "c1", "output": "北京"} in parts
