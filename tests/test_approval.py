@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from tests.fakes.dashscope import ToolCall, echo_responder, tool_then_answer
-from tests.helpers import collect, make_settings
+from tests.helpers import PROVIDERS, collect, make_settings
 from tests.stores.conftest import pg_url, postgres_url  # noqa: F401 - fixtures
 
 EVENTS = ["approval_request", "tool_start", "tool_end"]
@@ -53,8 +53,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-def service(fake: Any, store: str = "memory://", **overrides: Any) -> StreamChatService:
-    settings = make_settings(fake, "openai", session_store_url=store,
+def service(fake: Any, store: str = "memory://", provider: str = "openai",
+            **overrides: Any) -> StreamChatService:
+    settings = make_settings(fake, provider, session_store_url=store,
                              approval_tools=("ip_location",), **overrides)
     return StreamChatService(settings, tools=[ip_location, get_weather], events=EVENTS)
 
@@ -77,8 +78,13 @@ async def pause(svc: StreamChatService, sid: str | None = None) -> tuple[str, di
     return request["session_id"], request
 
 
-async def test_approved_call_runs_and_the_answer_goes_on(fake):
-    async with service(fake) as svc:
+@pytest.fixture(params=PROVIDERS)
+def provider(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_approved_call_runs_and_the_answer_goes_on(fake, provider):
+    async with service(fake, provider=provider) as svc:
         sid, request = await pause(svc)
         events = await collect(svc.stream_chat(
             "", sid, approvals={request["approval_id"]: {"approved": True}}))
@@ -92,8 +98,8 @@ async def test_approved_call_runs_and_the_answer_goes_on(fake):
         assert [type(m) for m in history] == [HumanMessage, AIMessage, ToolMessage, AIMessage]
 
 
-async def test_refused_call_never_runs_and_the_model_explains(fake):
-    async with service(fake) as svc:
+async def test_refused_call_never_runs_and_the_model_explains(fake, provider):
+    async with service(fake, provider=provider) as svc:
         sid, request = await pause(svc)
         events = await collect(svc.stream_chat(
             "", sid, approvals={request["approval_id"]: {"approved": False, "reason": "不想说"}}))
@@ -107,8 +113,8 @@ async def test_refused_call_never_runs_and_the_model_explains(fake):
         assert "不想说" in told["content"] and "不想说" in text_of(events)
 
 
-async def test_a_new_message_instead_refuses_the_waiting_call_with_a_note(fake):
-    async with service(fake) as svc:
+async def test_a_new_message_instead_refuses_the_waiting_call_with_a_note(fake, provider):
+    async with service(fake, provider=provider) as svc:
         sid, _ = await pause(svc)
         fake.responder = echo_responder
         events = await collect(svc.stream_chat("算了，北京天气？", sid))
