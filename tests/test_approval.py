@@ -258,3 +258,13 @@ async def test_answers_are_applied_whatever_events_the_answering_request_asks_fo
         events = await collect(svc.stream_chat(
             "", sid, events=[], approvals={request["approval_id"]: {"approved": True}}))
         assert text_of(events) == "结果：北京市海淀区" and RAN == ["1.2.3.4"]
+
+
+def test_the_command_line_never_asks_for_approvals_it_cannot_answer():
+    import argparse
+
+    from bailian_geo_agent.agent.cli.options import _events_arg
+
+    assert "approval_request" not in _events_arg("all")
+    with pytest.raises(argparse.ArgumentTypeError):
+        _events_arg("approval_request")
