@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 from bailian_geo_agent.agent.errors import AnswerTooLongError, ProviderError, to_agent_error
 from bailian_geo_agent.agent.events import (
     OPTIONAL_EVENTS,
+    ApprovalRequest,
     Links,
     MapAction,
     ReasoningChunk,
@@ -44,6 +45,9 @@ logger = logging.getLogger(__name__)
 _DONE = object()
 _TOOL_RESULT_PREVIEW = 200
 _NO_STREAM_TAG = "nostream"
+APPROVAL_EVENT = "geo_agent_approval_request"
+"""The LangChain custom event of a reply pausing for tool approval (``agent.approval``):
+``{"approvals": [{"approval_id", "tool", "arguments", "tool_call_id", ...}, ...]}``."""
 
 
 def _unanswered(outputs: Any) -> ProviderError | None:
@@ -139,7 +143,8 @@ class ChunkStreamHandler(AsyncCallbackHandler):
     closes the iterator. ``events`` opts into ``map_action``, ``tool_start``, ``tool_end``,
     ``reasoning_chunk`` (a thinking model's reasoning, as it streams), ``usage`` (the
     reply's tokens, every model call summed, just before ``stream_end``, or ``error`` once a
-    model call has finished) and ``source`` (each web page a web search used).
+    model call has finished), ``source`` (each web page a web search used) and
+    ``approval_request`` (a tool call waiting for the user's approval, ``agent.approval``).
     """
 
     run_inline = True  # keep token order and skip a task per event
@@ -414,6 +419,15 @@ class ChunkStreamHandler(AsyncCallbackHandler):
             text = message_text("tool_failed", error=type(error).__name__)
             self._queue.put_nowait(ToolEnd(self.message_id, self.session_id, name, text, call_id,
                                            "cancelled" if outcome == "cancelled" else "error"))
+
+    async def on_custom_event(self, name: str, data: Any, *, run_id: UUID,
+                              **kwargs: Any) -> None:
+        if name != APPROVAL_EVENT or "approval_request" not in self.events or self._finished:
+            return
+        for item in data.get("approvals", ()) if isinstance(data, dict) else ():
+            self._queue.put_nowait(ApprovalRequest(
+                self.message_id, self.session_id, item["tool"], item["arguments"],
+                item.get("tool_call_id"), item["approval_id"]))
 
     def _artifact_events(self, artifact: dict[str, Any], tool: str, call_id: str | None) -> None:
         """The opt-in events a tool's artifact carries: its map commands and links."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.errors import ConfigurationError
@@ -27,7 +27,7 @@ from bailian_geo_agent.tools.config import (
 )
 from bailian_geo_agent.tools.security import http_url, refuse_plain_http
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, NoDecode
 
 DEFAULT_MODEL = "qwen-plus"
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
@@ -142,6 +142,20 @@ class Settings(BaseSettings):
 
     Creation billed at 125%, hits at 10% (implicit: hits at 20%, not guaranteed); a reply
     re-reads the same prefix on every model call, so it pays from the second call."""
+    # -- approval
+    approval_tools: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="GEO_AGENT_APPROVAL_TOOLS"
+    )
+    """Tools that run only once the user approves the call, comma-separated (e.g. ``ip_location``).
+
+    The reply pauses with an ``approval_request`` event; the next request answers it."""
+
+    @field_validator("approval_tools", mode="before")
+    @classmethod
+    def _split_approval_tools(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     _drop_blank = model_validator(mode="before")(drop_blank)
 

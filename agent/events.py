@@ -2,8 +2,8 @@
 
 The four documented types (``stream_start``, ``stream_chunk``, ``stream_end``, ``error``) are
 always sent. ``map_action``, ``tool_start``, ``tool_end``, ``links``, ``reasoning_chunk``,
-``usage`` and ``source`` are opt-in (see ``OPTIONAL_EVENTS``; a front end's usual choice is
-``FRONT_END_EVENTS``).
+``usage``, ``source`` and ``approval_request`` are opt-in (see ``OPTIONAL_EVENTS``; a front
+end's usual choice is ``FRONT_END_EVENTS``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
 EventType = Literal[
     "stream_start", "stream_chunk", "stream_end", "error", "map_action", "tool_start", "tool_end",
-    "reasoning_chunk", "usage", "links", "source",
+    "reasoning_chunk", "usage", "links", "source", "approval_request",
 ]
 FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end", "links", "source")
 """The optional events a chat front end shows: the web page asks for them (it reads this list
 from the server) and the AI SDK stream sends them (``source`` only comes with
 ``DASHSCOPE_ENABLE_SEARCH``)."""
 OPTIONAL_EVENTS: frozenset[str] = frozenset(
-    (*FRONT_END_EVENTS, "reasoning_chunk", "usage", "source")
+    (*FRONT_END_EVENTS, "reasoning_chunk", "usage", "source", "approval_request")
 )
 """Every opt-in event type (the one list: the CLI, validation and the server derive theirs)."""
 
@@ -195,13 +195,29 @@ class Source(_Event):
     type: Literal["source"] = "source"
 
 
+@dataclass(slots=True)
+class ApprovalRequest(_Event):
+    """A tool call waits for the user's approval (``GEO_AGENT_APPROVAL_TOOLS``; opt-in): the
+    reply ends after it; the next request on the session answers it by ``approval_id``."""
+
+    message_id: str
+    session_id: str
+    tool: str
+    arguments: dict[str, Any]
+    tool_call_id: str | None
+    """The model's id for the call."""
+    approval_id: str
+    """What the answer names (``stream_chat(..., approvals={approval_id: ...})``)."""
+    type: Literal["approval_request"] = "approval_request"
+
+
 for _cls in _Event.__subclasses__():  # each a dataclass
     _fields = fields(cast("type[DataclassInstance]", _cls))
     _cls._keys = tuple(f.name for f in _fields if f.name != "type" and not f.metadata.get("local"))
 
 StreamEvent = Union[  # noqa: UP007 - a runtime alias, kept importable on Python 3.10
     StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
-    ReasoningChunk, Usage, Links, Source,
+    ReasoningChunk, Usage, Links, Source, ApprovalRequest,
 ]
 """Any event of a reply (``StreamChatService.stream_events`` yields these)."""
 
@@ -211,7 +227,7 @@ TERMINAL_EVENTS: tuple[type[StreamEnd], type[StreamError]] = (StreamEnd, StreamE
 _BY_TYPE: dict[str, type[_Event]] = {
     cast(str, cls.__dataclass_fields__["type"].default): cls
     for cls in (StreamStart, StreamChunk, StreamEnd, StreamError, MapAction, ToolStart, ToolEnd,
-                ReasoningChunk, Usage, Links, Source)
+                ReasoningChunk, Usage, Links, Source, ApprovalRequest)
 }
 
 

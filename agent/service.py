@@ -13,6 +13,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Collection,
+    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from bailian_geo_agent.agent.config import Settings
 from bailian_geo_agent.agent.errors import (
     ConfigurationError,
     GeoAgentError,
+    InvalidInputError,
     ReplyTimeoutError,
     redact,
     to_agent_error,
@@ -116,28 +118,35 @@ class StreamChatService:
     # -- public API --------------------------------------------------------------------------
 
     async def stream_chat(
-        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None
+        self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None,
+        approvals: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream one reply to ``message`` in session ``session_id`` (a new session if ``None``).
 
         Yields ``stream_start``, ``stream_chunk``s, then ``stream_end``; or ``error`` as the last
         event. Invalid input, a missing key or bad settings give a single ``error`` event and
-        no model call. The generator never raises.
+        no model call. The generator never raises. ``approvals``: the answers to a reply that
+        paused for tool approval (``{approval_id: {"approved": bool, "reason": str | None}}``,
+        ids from its ``approval_request`` events), with ``message`` empty: the paused reply
+        goes on (``GEO_AGENT_APPROVAL_TOOLS``, ``agent.approval``).
         """
         # stream_events' own source, not a generator over it: no extra step per chunk.
-        async with self._reply(message, session_id, events) as source:
+        async with self._reply(message, session_id, events, approvals=approvals) as source:
             async for event in source:
                 yield event.to_dict()
 
     async def stream_events(
         self, message: str, session_id: str | None = None, *, events: Collection[str] | None = None,
         retry: bool = False, rollback: bool = False,
+        approvals: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """``stream_chat``'s events as typed objects (``agent.events``), in the same order;
         ``event.to_dict()`` is the documented dict. ``retry``: ``message`` is sent again after
         its reply was interrupted; that stored turn is replaced, not repeated. ``rollback``:
-        ``message`` stopped the session's reply; that reply's turn is removed. Never raises."""
-        async with self._reply(message, session_id, events, retry, rollback) as source:
+        ``message`` stopped the session's reply; that reply's turn is removed. ``approvals``:
+        as for ``stream_chat``. Never raises."""
+        async with self._reply(message, session_id, events, retry, rollback,
+                               approvals) as source:
             async for event in source:
                 yield event
 
@@ -145,11 +154,13 @@ class StreamChatService:
     async def _reply(
         self, message: str, session_id: str | None, events: Collection[str] | None,
         retry: bool = False, rollback: bool = False,
+        approvals: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncIterator[AsyncIterable[StreamEvent]]:
         """One reply's events: its handler, running in a task until the block ends (a reply
         its reader left is stopped), or the single ``error`` of one that cannot begin."""
         message_id = str(uuid4())
         error: StreamError | None = None
+        decisions: dict[str, dict[str, Any]] | None = None
         with use_language(self.settings.language):  # not across a yield: the caller's context
             try:
                 sid = normalize_session_id(session_id) or str(uuid4())
@@ -159,7 +170,11 @@ class StreamChatService:
             else:
                 try:
                     self._check_ready()
-                    question = validate_message(message, self.settings.max_message_chars)
+                    if approvals is not None:  # answers to a paused reply, not a new message
+                        decisions = _approval_answers(message, approvals)
+                        question = ""
+                    else:
+                        question = validate_message(message, self.settings.max_message_chars)
                     wanted = self._events if events is None else validate_events(events)
                 except Exception as exc:  # bad input or setup: one error event, no model call
                     error = StreamError(message_id, sid, self._describe(exc), error_kind(exc))
@@ -176,7 +191,7 @@ class StreamChatService:
             max_answer_chars=self.settings.max_answer_chars,
         )
         task = asyncio.create_task(self._run(question, sid, handler, deadline, retry,
-                                                 rollback))
+                                             rollback, decisions))
         self._replies.add(task)
         task.add_done_callback(self._replies.discard)
         try:
@@ -195,6 +210,19 @@ class StreamChatService:
         graph = await self._graph()
         state = await graph.aget_state({"configurable": {"thread_id": sid}})
         return list(state.values.get("messages", [])) if state and state.values else []
+
+    async def pending_approvals(self, session_id: str) -> list[dict[str, Any]]:
+        """The tool calls of ``session_id`` waiting for the user's approval, as the
+        ``approval_request`` events announced them (less ``type`` and ``message_id``); empty
+        when none waits (``GEO_AGENT_APPROVAL_TOOLS``)."""
+        from bailian_geo_agent.agent.approval import waiting
+
+        sid = normalize_session_id(session_id)
+        self._check_ready()
+        pending, _ = await waiting(await self._graph(), {"configurable": {"thread_id": sid}})
+        return [{"session_id": sid, "tool": p.tool, "arguments": p.arguments,
+                 "tool_call_id": p.tool_call_id, "approval_id": p.approval_id}
+                for p in pending]
 
     async def delete_session(self, session_id: str) -> None:
         """Forget everything stored for ``session_id``."""
@@ -267,6 +295,7 @@ class StreamChatService:
         deadline: asyncio.Timeout,
         retry: bool = False,
         rollback: bool = False,
+        decisions: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         settings = self.settings
         callbacks: list[Any] = [handler]
@@ -285,14 +314,19 @@ class StreamChatService:
                 store = self._session_store()
                 async with store.hold(session_id):  # released however the reply ends
                     graph = await self._graph()
-                    turn = {"messages": [{"role": "user", "content": question}]}
+                    turn: Any = {"messages": [{"role": "user", "content": question}]}
                     if retry:
                         await drop_interrupted_turn(graph, config, question)
                     if rollback:
                         await drop_cancelled_turn(graph, config)
+                    if self.settings.approval_tools or decisions is not None:
+                        from bailian_geo_agent.agent.approval import next_turn
+
+                        turn = await next_turn(graph, config, turn, decisions)
                     try:
                         async with deadline:
-                            await graph.ainvoke(turn, config, context=_reply_context(handler))
+                            await graph.ainvoke(turn, config, context=_reply_context(
+                                handler, answering=decisions is not None))
                     except BaseException as exc:
                         await asyncio.shield(keep_partial_answer(graph, config, handler.call_text))
                         if isinstance(exc, TimeoutError) and deadline.expired():
@@ -400,11 +434,17 @@ class StreamChatService:
             max_tool_rounds=self.settings.max_tool_rounds,
             host=self.settings.host,
         )
+        middleware = [_model_call_chain(limits, history, ToolSelectionMiddleware())]
+        if self.settings.approval_tools:  # none otherwise: the default path stays as it was
+            from bailian_geo_agent.agent.approval import ApprovalMiddleware, check_tools
+
+            check_tools(self.settings.approval_tools, self._tools)
+            middleware.append(ApprovalMiddleware(self.settings.approval_tools))
         return create_agent(
             self._model,
             self._tools,
             system_prompt=self._system_prompt or geo_assistant_prompt(),
-            middleware=[_model_call_chain(limits, history, ToolSelectionMiddleware())],
+            middleware=middleware,
             context_schema=ReplyContext,
             checkpointer=checkpointer,
         )
@@ -464,11 +504,24 @@ def _model_call_chain(*middleware: Any) -> Any:
     return ModelCallChain()
 
 
-def _reply_context(handler: ChunkStreamHandler) -> Any:
-    """The agent's runtime context for the reply ``handler`` streams (``agent.tool_selection``)."""
+def _reply_context(handler: ChunkStreamHandler, answering: bool = False) -> Any:
+    """The agent's runtime context for the reply ``handler`` streams (``agent.tool_selection``);
+    ``answering``: it carries approval answers, so its caller can answer approvals."""
+    from dataclasses import replace
+
     from bailian_geo_agent.agent.tool_selection import ReplyContext
 
-    return ReplyContext.for_events(handler.events)
+    context = ReplyContext.for_events(handler.events)
+    return replace(context, approvals=True) if answering else context
+
+
+def _approval_answers(message: str, approvals: object) -> dict[str, dict[str, Any]]:
+    """The decisions of ``approvals`` (``agent.approval``); the message must be empty."""
+    from bailian_geo_agent.agent.approval import parse_answers
+
+    if isinstance(message, str) and message.strip():
+        raise InvalidInputError(text("approval_with_message"))
+    return parse_answers(approvals)
 
 
 async def _only(event: StreamEvent) -> AsyncIterator[StreamEvent]:

@@ -28,11 +28,13 @@ class ReplyContext:
 
     map_commands: bool = True
     """The caller consumes map commands (asked for ``map_action``)."""
+    approvals: bool = True
+    """The caller can answer tool approvals (asked for ``approval_request``; ``agent.approval``)."""
 
     @classmethod
     def for_events(cls, events: Collection[str]) -> ReplyContext:
         """The context of a reply asking for the optional ``events``."""
-        return cls(map_commands="map_action" in events)
+        return cls(map_commands="map_action" in events, approvals="approval_request" in events)
 
 
 def tool_name(tool: BaseTool | dict[str, Any]) -> str:

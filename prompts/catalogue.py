@@ -1068,6 +1068,37 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "zh": "Authorization: Bearer <令牌>，令牌为服务端 GEO_AGENT_API_TOKENS 中的一个。",
         "en": "Authorization: Bearer <token>, one of the server's GEO_AGENT_API_TOKENS.",
     },
+    # -- approval
+    "approval_unknown_tools": {
+        "zh": "GEO_AGENT_APPROVAL_TOOLS 里的 {unknown} 不是本服务的工具；请只写这些工具名"
+        "（逗号分隔）：{known}。",
+        "en": "GEO_AGENT_APPROVAL_TOOLS names {unknown}, which is not one of this service's "
+        "tools; list only these (comma-separated): {known}.",
+    },
+    "approvals_invalid": {
+        "zh": "approvals 应是 {{审批 ID: {{\"approved\": true 或 false, \"reason\": "
+        "可选的理由}}}}，审批 ID 来自 approval_request 事件。",
+        "en": "approvals must be {{approval id: {{\"approved\": true or false, \"reason\": an "
+        "optional reason}}}}, with the ids of the approval_request events.",
+    },
+    "approval_unknown": {
+        "zh": "这个会话里没有等待审批的工具调用 {ids}（可能已回答过，或属于别的会话）；"
+        "正在等待的：{waiting}。会话内容没有改变。",
+        "en": "No tool call waits for approval {ids} in this session (it may have been "
+        "answered already, or belong to another session); waiting: {waiting}. Nothing in the "
+        "session changed.",
+    },
+    "approval_missing": {
+        "zh": "请一起回答所有等待审批的工具调用，还缺：{ids}。会话内容没有改变。",
+        "en": "Answer every tool call waiting for approval together; missing: {ids}. Nothing "
+        "in the session changed.",
+    },
+    "approval_with_message": {
+        "zh": "回答审批时不要同时发送新消息：message 留空，或者不带 approvals 直接发新消息"
+        "（等待中的调用就视为拒绝）。",
+        "en": "Send either the approvals (with an empty message) or a new message (which "
+        "refuses the waiting calls), not both.",
+    },
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

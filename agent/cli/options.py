@@ -11,7 +11,9 @@ from bailian_geo_agent.agent.providers.registry import PROVIDERS
 from bailian_geo_agent.agent.validation import normalize_session_id
 from bailian_geo_agent.prompts.catalogue import text
 
-OPTIONAL_EVENTS = tuple(sorted(events.OPTIONAL_EVENTS))
+OPTIONAL_EVENTS = tuple(sorted(events.OPTIONAL_EVENTS - {"approval_request"}))
+"""The optional events the command line shows (it cannot answer a tool approval: its replies
+get the refusal at once, ``agent.approval``)."""
 
 
 def _events_arg(value: str) -> frozenset[str]:

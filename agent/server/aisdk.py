@@ -8,6 +8,13 @@ reasoning, when the request sets ``sendReasoning``), ``text-start`` / ``text-del
 ``error`` or ``abort``, ``finish-step``,
 ``finish``; then ``[DONE]``. Parts carry only fields of the protocol's schema.
 
+A reply pausing for tool approval (``GEO_AGENT_APPROVAL_TOOLS``) sends each waiting call as
+``tool-input-available`` + ``tool-approval-request`` and finishes; ``useChat``'s
+``addToolApprovalResponse`` (with ``sendAutomaticallyWhen:
+lastAssistantMessageIsCompleteWithApprovalResponses``) posts the answers in the tool parts'
+``approval``, and the reply goes on in the same assistant message (``tool-output-available``
+or ``tool-output-denied`` for those calls, then the rest).
+
 A reply cut by a server restart sends ``data-interrupted`` (transient, ``{"reason":
 "restart", "retry": true}``) before its ``error``: a ``useChat`` app's ``onData`` calls
 ``regenerate()``, which the server takes as a retry (the stored turn is replaced).
@@ -18,9 +25,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from bailian_geo_agent.agent.events import (
+    ApprovalRequest,
     Links,
     MapAction,
     ReasoningChunk,
@@ -59,6 +68,40 @@ def last_user_text(request: UIChatRequest) -> str:
         if message.role == "user":
             return "".join(p.text or "" for p in message.parts if p.type == "text")
     return ""
+
+
+@dataclass(frozen=True)
+class ApprovalResponses:
+    """The answers a ``useChat`` request carries to a reply paused for tool approval."""
+
+    message_id: str | None
+    """The paused assistant message (the reply goes on in it)."""
+    approvals: dict[str, dict[str, Any]]
+    """``{approvalId: {"approved", "reason"}}`` (``StreamChatService.stream_chat``'s)."""
+    calls: dict[str, bool]
+    """``{toolCallId: approved}``."""
+
+
+def approval_responses(request: UIChatRequest) -> ApprovalResponses | None:
+    """The tool approval answers of ``request`` (its last message is the paused assistant
+    message with ``approval-responded`` tool parts), or ``None`` for a new message."""
+    last = request.messages[-1] if request.messages else None
+    if last is None or last.role != "assistant":
+        return None
+    approvals: dict[str, dict[str, Any]] = {}
+    calls: dict[str, bool] = {}
+    for part in last.parts:
+        extra = part.model_extra or {}
+        approval = extra.get("approval")
+        if extra.get("state") != "approval-responded" or not isinstance(approval, dict):
+            continue
+        approved = approval.get("approved")
+        reason = approval.get("reason")
+        approvals[str(approval.get("id"))] = {
+            "approved": approved, "reason": reason if isinstance(reason, str) else None}
+        if isinstance(extra.get("toolCallId"), str):
+            calls[extra["toolCallId"]] = approved is True
+    return ApprovalResponses(last.id, approvals, calls) if approvals else None
 
 
 class AISDKAdapter(EventStreamAdapter[Part]):
@@ -210,6 +253,45 @@ class AISDKAdapter(EventStreamAdapter[Part]):
             parts += [{"type": "error", "errorText": event.error},
                       {"type": "finish", "finishReason": "error"}]
         return parts
+
+    def on_approval_request(self, event: ApprovalRequest) -> Sequence[Part]:
+        parts: list[Part] = []
+        self._end_reasoning(parts)
+        self._end_text(parts)
+        call_id = event.tool_call_id or event.approval_id
+        parts.append({"type": "tool-input-available", "toolCallId": call_id,
+                      "toolName": event.tool, "input": event.arguments})
+        parts.append({"type": "tool-approval-request", "approvalId": event.approval_id,
+                      "toolCallId": call_id})
+        return parts
+
+    def continue_after_approvals(self, responses: ApprovalResponses) -> None:
+        """This reply goes on in the assistant message that paused for ``responses``: its
+        ``start`` names that message, refused calls end ``tool-output-denied``, approved ones
+        keep their ``toolCallId`` (no second input part)."""
+        start, tool_start = self.on_start, self.on_tool_start
+        approved = {call for call, yes in responses.calls.items() if yes}
+
+        def on_start(event: StreamStart) -> Sequence[Part]:
+            parts = [dict(p, messageId=responses.message_id)
+                     if isinstance(p, dict) and p["type"] == "start" and responses.message_id
+                     else p for p in start(event)]
+            parts += [{"type": "tool-output-denied", "toolCallId": call}
+                      for call, yes in responses.calls.items() if not yes]
+            return parts
+
+        def on_tool_start(event: ToolStart) -> Sequence[Part]:
+            if event.tool_call_id in approved:
+                approved.discard(event.tool_call_id)
+                self._calls_by_id[event.tool_call_id] = event.tool_call_id
+                parts: list[Part] = []
+                self._end_reasoning(parts)
+                self._end_text(parts)
+                return parts
+            return tool_start(event)
+
+        self._hooks[StreamStart] = on_start
+        self._hooks[ToolStart] = on_tool_start
 
     def on_close(self) -> Sequence[Part]:
         return ("[DONE]",)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from bailian_geo_agent.agent.events import (
+    ApprovalRequest,
     Links,
     MapAction,
     ReasoningChunk,
@@ -49,6 +50,7 @@ class EventStreamAdapter(Generic[FrameT]):
             Source: self.on_source,
             StreamEnd: self.on_end,
             StreamError: self.on_error,
+            ApprovalRequest: self.on_approval_request,
         }
 
     # -- hooks, one per event kind -----------------------------------------------------------
@@ -87,6 +89,10 @@ class EventStreamAdapter(Generic[FrameT]):
 
     def on_source(self, event: Source) -> Sequence[FrameT]:
         """A web page the model's search used (opt-in)."""
+        return _NONE
+
+    def on_approval_request(self, event: ApprovalRequest) -> Sequence[FrameT]:
+        """A tool call waits for the user's approval (opt-in)."""
         return _NONE
 
     def on_end(self, event: StreamEnd) -> Sequence[FrameT]:

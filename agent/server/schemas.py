@@ -42,6 +42,11 @@ class ChatStreamRequest(BaseModel):
         "`enqueue` (answered after it), `interrupt` (stop it, keep its partial answer) or "
         "`rollback` (stop it and remove its turn); none: the server's "
         "GEO_AGENT_MULTITASK_STRATEGY")
+    approvals: dict[str, Any] | None = Field(
+        None, description="answers to a reply that paused for tool approval, by the "
+        "`approval_id` of its `approval_request` events: {id: {\"approved\": bool, "
+        "\"reason\": str}}; send them with an empty `message` and the same `session_id`",
+        examples=[{"<approval_id>": {"approved": True}}])
 
 
 class UIMessagePart(BaseModel):

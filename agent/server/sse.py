@@ -91,6 +91,7 @@ class SSEAdapter(EventStreamAdapter[bytes]):
 
     on_start = on_chunk = on_reasoning = on_tool_start = on_tool_end = _event
     on_map_action = on_links = on_usage = on_end = on_source = _event
+    on_approval_request = _event
 
     def on_error(self, event: StreamEvent) -> Sequence[bytes]:
         frames = self._event(event)

@@ -108,11 +108,14 @@ class ServerState:
     async def start_reply(self, identity: Identity, text: str, sid: str,
                           wanted: frozenset[str],
                           retry: bool = False,
-                          rollback: bool = False) -> tuple[Reply, StreamEvent]:
+                          rollback: bool = False,
+                          approvals: dict[str, Any] | None = None,
+                          ) -> tuple[Reply, StreamEvent]:
         """Start ``identity``'s reply to ``text`` in session ``sid``: the reply and its first
         event (``stream_start``); an ``ApiError`` when it cannot begin (503 while draining).
         ``retry``: ``text`` again after an interrupted reply; ``rollback``: ``text`` stopped
-        the session's reply, whose turn goes (``stream_events``)."""
+        the session's reply, whose turn goes; ``approvals``: the answers to a reply paused for
+        tool approval (all ``stream_events``')."""
         self.refuse_if_draining()
         started = time.perf_counter()
         tid = token_id(identity.owner)
@@ -132,9 +135,12 @@ class ServerState:
         try:
             claim = await self.claim(sid, identity.owner)
             maybe_begun = True
-            again = {"retry": True} if retry else {}  # a service of the caller's may not know it
+            # Only what is used: a service of the caller's may not know these arguments.
+            again: dict[str, Any] = {"retry": True} if retry else {}
             if rollback:
                 again["rollback"] = True
+            if approvals is not None:
+                again["approvals"] = approvals
             source = self.service.stream_events(text, sid, events=wanted | OBSERVED_EVENTS,
                                                 **again)
             reply = Reply(self.metrics.observe(source, wanted, tid, started, self._reply_ended),
@@ -151,7 +157,8 @@ class ServerState:
             if isinstance(first, StreamError):  # not begun: bad settings, store down, session busy
                 maybe_begun = False
                 await reply.stop()
-                raise ApiError(503, first.error)
+                # An answer to an approval that is not waiting: the request's fault.
+                raise ApiError(422 if first.kind == "InvalidInputError" else 503, first.error)
         except BaseException:
             self.concurrency.release(identity.limit_key)
             if claim is Claim.NEW and not maybe_begun:  # a new session whose reply never began

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bailian_geo_agent.agent.server.routes import (
     agui,
+    approvals,
     chat,
     health,
     metrics,
@@ -17,6 +18,5 @@ from fastapi import APIRouter
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router, chat.router, ui.router, stop.router, sessions.router, metrics.router,
-    usage.router,
-    agui.router,  # -- agui
+    usage.router, approvals.router, agui.router,
 )

@@ -33,13 +33,18 @@ async def chat_stream(body: ChatStreamRequest, identity: Caller,
     ``map_action``, ``tool_start``, ``tool_end`` when asked for in ``events``. While a reply
     runs in the session, ``multitask_strategy`` says what this message does.
     """
-    message, sid, wanted = check_input(body.message, body.session_id, body.events,
-                                       state.service.settings.max_message_chars)
+    # With approvals (answers to a paused reply) the message must be empty: the service says so.
+    answers = body.approvals is not None
+    message, sid, wanted = check_input("-" if answers else body.message, body.session_id,
+                                       body.events, state.service.settings.max_message_chars)
+    if answers:
+        message = body.message if isinstance(body.message, str) else "-"
     sid = sid or str(uuid4())
     strategy = body.multitask_strategy or state.settings.multitask_strategy
 
     async def begin(rollback: bool) -> tuple[Reply, StreamEvent]:
-        return await state.start_reply(identity, message, sid, wanted, body.retry, rollback)
+        return await state.start_reply(identity, message, sid, wanted, body.retry, rollback,
+                                       body.approvals)
 
     def adapter(reply: Reply | None) -> SSEAdapter:
         return SSEAdapter(interrupted=lambda: reply is not None and reply.interrupted)

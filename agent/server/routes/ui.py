@@ -26,6 +26,7 @@ from sse_starlette import EventSourceResponse
 router = APIRouter(tags=["chat"])
 _EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
 _AISDK_EVENTS = _EVENTS | {"source"}  # web sources as ``source-url`` parts (search on only)
+_AISDK_EVENTS |= {"approval_request"}  # tool approval parts (GEO_AGENT_APPROVAL_TOOLS only)
 
 
 async def _one_at_a_time(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
@@ -43,19 +44,27 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     The chat ``id`` names the session; the last user message's text is the new message.
     """
     sid = aisdk.session_for_chat(body.id, identity.owner)
-    message, _, _ = check_input(aisdk.last_user_text(body), None, None,
-                                state.service.settings.max_message_chars)
+    responses = aisdk.approval_responses(body)  # answers to a paused reply: no new message
+    message = ""
+    if responses is None:
+        message, _, _ = check_input(aisdk.last_user_text(body), None, None,
+                                    state.service.settings.max_message_chars)
     wanted = _AISDK_EVENTS | {"reasoning_chunk"} if body.sendReasoning else _AISDK_EVENTS
     # useChat's regenerate(): after a reply interrupted by a restart, its turn is replaced.
     retry = body.trigger == "regenerate-message"
     strategy = body.multitask_strategy or state.settings.multitask_strategy
+    approvals = responses.approvals if responses else None
 
     async def begin(rollback: bool) -> tuple[Reply, StreamEvent]:
-        return await state.start_reply(identity, message, sid, wanted, retry, rollback)
+        return await state.start_reply(identity, message, sid, wanted, retry, rollback,
+                                       approvals)
 
     def adapter(reply: Reply | None) -> aisdk.AISDKAdapter:
-        return aisdk.AISDKAdapter(lambda: reply is not None and reply.stopped,
+        made = aisdk.AISDKAdapter(lambda: reply is not None and reply.stopped,
                                   lambda: reply is not None and reply.interrupted)
+        if responses is not None:
+            made.continue_after_approvals(responses)
+        return made
 
     return await multitask.answer(state, identity, sid, strategy, begin, adapter, aisdk.HEADERS,
                                   resume=(body.model_extra or {}).get("resume") is not False)
