@@ -32,7 +32,11 @@ from bailian_geo_agent.agent.errors import (
 )
 from bailian_geo_agent.agent.events import StreamError, StreamEvent
 from bailian_geo_agent.agent.limits import recursion_limit
-from bailian_geo_agent.agent.sessions.history import drop_interrupted_turn, keep_partial_answer
+from bailian_geo_agent.agent.sessions.history import (
+    drop_interrupted_turn,
+    keep_partial_answer,
+    trim_stopped_answer,
+)
 from bailian_geo_agent.agent.sessions.stores import (
     MemoryStore,
     SessionOwners,
@@ -189,6 +193,15 @@ class StreamChatService:
         graph = await self._graph()
         state = await graph.aget_state({"configurable": {"thread_id": sid}})
         return list(state.values.get("messages", [])) if state and state.values else []
+
+    async def keep_seen_answer(self, session_id: str, seen: str) -> bool:
+        """After a stopped reply: store its answer as the ``seen`` part the client showed (a
+        shorter prefix of what was sent; anything else is left as it is); whether it changed."""
+        sid = normalize_session_id(session_id)
+        self._check_ready()
+        graph = await self._graph()
+        async with self._session_store().hold(sid):  # not while a new reply writes
+            return await trim_stopped_answer(graph, {"configurable": {"thread_id": sid}}, seen)
 
     async def delete_session(self, session_id: str) -> None:
         """Forget everything stored for ``session_id``."""

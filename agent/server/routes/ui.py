@@ -3,6 +3,7 @@ and ``GET /api/chat/{chat_id}/stream`` (its ``resume: true`` reconnect)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from bailian_geo_agent.agent.server.schemas import UIChatRequest
 from bailian_geo_agent.agent.server.state import (
     ERRORS,
     Caller,
+    ServerState,
     State,
     check_input,
     log_error,
@@ -25,6 +27,12 @@ from sse_starlette import EventSourceResponse
 router = APIRouter(tags=["chat"])
 _EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
 _AISDK_EVENTS = _EVENTS | {"source"}  # web sources as ``source-url`` parts (search on only)
+_AISDK_EVENTS |= {"usage"}  # finish's messageMetadata.usage
+
+
+def _model(state: ServerState) -> str:
+    """The model's name for the messages' metadata ("" when the service has none)."""
+    return str(getattr(getattr(state.service, "settings", None), "model", "") or "")
 
 
 async def _one_at_a_time(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
@@ -41,6 +49,7 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
 
     The chat ``id`` names the session; the last user message's text is the new message.
     """
+    started = time.perf_counter()
     sid = aisdk.session_for_chat(body.id, identity.owner)
     message, _, _ = check_input(aisdk.last_user_text(body), None, None,
                                 state.service.settings.max_message_chars)
@@ -48,7 +57,8 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     # useChat's regenerate(): after a reply interrupted by a restart, its turn is replaced.
     retry = body.trigger == "regenerate-message"
     reply, first = await state.start_reply(identity, message, sid, wanted, retry)
-    frames = aisdk.AISDKAdapter(lambda: reply.stopped, lambda: reply.interrupted).stream(
+    frames = aisdk.AISDKAdapter(lambda: reply.stopped, lambda: reply.interrupted,
+                                model=_model(state), started=started).stream(
         first, reply.rest_batches())
     return state.response(reply, frames, aisdk.HEADERS,
                           resume=(body.model_extra or {}).get("resume") is not False)
@@ -91,6 +101,7 @@ async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
     except BaseException:
         release()
         raise
-    frames = aisdk.AISDKAdapter(lambda: stopped[0], lambda: stopped[1]).stream(
+    frames = aisdk.AISDKAdapter(lambda: stopped[0], lambda: stopped[1],
+                                model=_model(state)).stream(
         first, _one_at_a_time(source))
     return state.stream(frames, aisdk.HEADERS, on_close=release)
