@@ -1,0 +1,163 @@
+"""``/api/chat`` through the ``ai`` package's own chat (``AbstractChat``, what ``useChat``
+wraps; tests/js/chat_client.mjs) used as the README's snippet uses it: the message's metadata
+(model, usage, timings), transient tool progress seen only by ``onData``, and the stop button
+(``POST /api/chat/{id}/stop`` with the shown message, then ``stop()``) ending the model request
+with the stored answer exactly what the client showed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+from bailian_geo_agent.agent.config import Settings
+
+from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
+from tests.server.conftest import TOKEN_A, TOKEN_B
+from tests.server.test_aisdk import _READY, JS, NODE, PART_FIELDS
+
+# In CI (.ci/run installs node and runs npm ci) a missing client fails instead of skipping.
+pytestmark = pytest.mark.skipif(not _READY and not os.environ.get("CI"),
+                                reason="needs node and `npm ci` in tests/js")
+
+# Slow enough that a stop lands mid-answer: 2 characters every 30 ms.
+SLOW = Reply(text="一二三四五六七八九十" * 30, chunk_size=2, chunk_delay=0.03)
+
+
+def chat(url: str, chat_id: str, text: str, mode: str = "", token: str = TOKEN_A) -> dict:
+    result = subprocess.run([NODE or "node", "chat_client.mjs", url, token, chat_id, text, mode],
+                            cwd=JS, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    for chunk in out["chunks"]:  # only fields of the ai package's chunk schema
+        assert set(chunk) <= PART_FIELDS[chunk["type"]], chunk
+    return out
+
+
+def history(url: str, sid: str, token: str = TOKEN_A) -> list[dict]:
+    response = httpx.get(f"{url}/v1/sessions/{sid}",
+                         headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()["messages"]
+
+
+def test_the_message_metadata_carries_model_usage_and_timings(server, fake_dashscope):
+    out = chat(server.url, str(uuid.uuid4()), "你好，上海")
+    assert out["errors"] == [] and out["status"] == "ready"
+    assert out["text"] == "ECHO[1]: 你好，上海"
+    metadata = out["message"]["metadata"]
+    start = out["chunks"][0]
+    assert start["messageMetadata"] == {"sessionId": metadata["sessionId"],
+                                        "model": Settings().model}
+    assert metadata["model"] == Settings().model
+    usage = metadata["usage"]  # the AI SDK's LanguageModelUsage shape, from the fake's counts
+    request = fake_dashscope.requests[-1]
+    assert request.body["stream_options"] == {"include_usage": True}
+    assert usage["inputTokens"] > 0 and usage["outputTokens"] > 0
+    assert usage["totalTokens"] == usage["inputTokens"] + usage["outputTokens"]
+    assert usage["inputTokenDetails"] == {
+        "noCacheTokens": usage["inputTokens"], "cacheReadTokens": 0, "cacheWriteTokens": 0}
+    assert usage["outputTokenDetails"] == {"textTokens": usage["outputTokens"],
+                                           "reasoningTokens": 0}
+    assert metadata["modelCalls"] == 1
+    timings = metadata["timings"]
+    assert 0 < timings["firstChunkMs"] <= timings["totalMs"] < 30_000
+    finish = out["chunks"][-1]
+    assert finish["type"] == "finish" and finish["messageMetadata"]["usage"] == usage
+
+
+def test_tool_progress_is_transient_and_seen_only_by_on_data(server, fake_dashscope):
+    call = ToolCall("map_set_view", {"lng": 121.49, "lat": 31.24, "zoom": 14})
+    fake_dashscope.responder = tool_then_answer([call], lambda results: "地图已移到外滩。")
+    out = chat(server.url, str(uuid.uuid4()), "把地图移到外滩")
+    assert out["errors"] == [] and out["text"] == "地图已移到外滩。"
+    progress = [d for d in out["data"] if d["type"] == "data-tool-progress"]
+    tool = next(p for p in out["message"]["parts"] if p["type"] == "tool-map_set_view")
+    assert [d["data"]["state"] for d in progress] == ["running", "done"]
+    assert all(d["transient"] is True and d["data"]["tool"] == "map_set_view"
+               and d["data"]["toolCallId"] == tool["toolCallId"] for d in progress)
+    assert "ms" not in progress[0]["data"] and 0 <= progress[1]["data"]["ms"] < 30_000
+    kinds = [p["type"] for p in out["message"]["parts"]]
+    assert "data-tool-progress" not in kinds  # transient: not kept in the message
+    # A data part that is not transient is in both (onData and the message).
+    assert [d["type"] for d in out["data"]].count("data-map-action") == 1
+    assert kinds.count("data-map-action") == 1
+    assert out["message"]["metadata"]["modelCalls"] == 2
+
+
+async def test_the_stop_button_ends_the_model_request_and_keeps_what_was_shown(
+        server, fake_dashscope, monkeypatch):
+    from tests.server.test_stop import UpstreamWatch
+
+    upstream = UpstreamWatch(fake_dashscope, monkeypatch)
+    fake_dashscope.script(SLOW)
+    chat_id = str(uuid.uuid4())
+    began = time.perf_counter()
+    out = chat(server.url, chat_id, "数到很多", "stop")
+    took = time.perf_counter() - began
+    stop = out["stop"]
+    assert stop["response"]["status"] == 200, stop
+    answer = out["message"]
+    assert stop["response"]["body"] == {"success": True, "stopped": True,
+                                        "messageId": answer["id"]}
+    # The model request was closed by the stop, long before the 9 s answer would have ended.
+    assert upstream.ended and upstream.ended[0] - began < took < 8
+    assert len(upstream.ended) == 1
+    # What the user saw is what the session keeps: no more, no less.
+    shown = out["text"]
+    assert shown == stop["shown"] and 6 <= len(shown) < len(SLOW.text)
+    assert SLOW.text.startswith(shown)
+    sid = answer["metadata"]["sessionId"]
+    stored = history(server.url, sid)
+    assert [(m["role"], m["content"], m["interrupted"]) for m in stored] == [
+        ("user", "数到很多", False), ("assistant", shown, True)]
+    # The reply has ended: nothing to resume, the stop is idempotent, the chat goes on.
+    resumed = httpx.get(f"{server.url}/api/chat/{chat_id}/stream",
+                        headers={"Authorization": f"Bearer {TOKEN_A}"})
+    assert resumed.status_code == 204
+    again = httpx.post(f"{server.url}/api/chat/{chat_id}/stop", json={},
+                       headers={"Authorization": f"Bearer {TOKEN_A}"})
+    assert again.json() == {"success": True, "stopped": False, "messageId": None}
+    more = chat(server.url, chat_id, "继续")
+    assert more["text"] == "ECHO[2]: 继续"
+
+
+async def test_a_stop_leaves_other_replies_alone(server, fake_dashscope, monkeypatch):
+    from tests.server.test_stop import LONG
+
+    fake_dashscope.script(LONG)
+    chat_id = str(uuid.uuid4())
+    auth_a = {"Authorization": f"Bearer {TOKEN_A}"}
+    auth_b = {"Authorization": f"Bearer {TOKEN_B}"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        body = {"id": chat_id, "messages": [{"id": "u1", "role": "user",
+                                             "parts": [{"type": "text", "text": "长故事"}]}]}
+        async with client.stream("POST", "/api/chat", json=body, headers=auth_a) as response:
+            lines = response.aiter_lines()
+            async for line in lines:
+                if line.startswith("data: ") and '"text-delta"' in line:
+                    break
+            # Another token's stop of the same chat id reaches no reply (its own chat).
+            other = await client.post(f"/api/chat/{chat_id}/stop", headers=auth_b)
+            assert other.json()["stopped"] is False
+            # A stale stop (an older reply's id) stops nothing either.
+            stale = await client.post(f"/api/chat/{chat_id}/stop", headers=auth_a,
+                                      json={"activeStreamId": "an-older-reply"})
+            assert stale.json()["stopped"] is False
+            # A snapshot that is not what was sent never becomes the stored answer.
+            forged = {"role": "assistant",
+                      "parts": [{"type": "step-start"}, {"type": "text", "text": "伪造的回答"}]}
+            stopped = await client.post(f"/api/chat/{chat_id}/stop", headers=auth_a,
+                                        json={"assistantMessage": forged})
+            assert stopped.json()["stopped"] is True
+            tail = [line async for line in lines if line.startswith("data: ")]
+    assert tail[-1] == "data: [DONE]"
+    assert any('"abort"' in line for line in tail)
+    sid = str(uuid.UUID(chat_id))
+    stored = history(server.url, sid)
+    assert stored[-1]["role"] == "assistant" and stored[-1]["interrupted"]
+    assert stored[-1]["content"] != "伪造的回答" and LONG.text.startswith(stored[-1]["content"])
