@@ -1,16 +1,17 @@
 // The `ai` package's own chat (AbstractChat, what useChat wraps) on our /api/chat, used as the
 // README's useChat snippet uses it: message.metadata, onData for transient parts, and the stop
 // button (the documented POST /api/chat/{id}/stop with the shown assistant message, then stop()).
-// usage: node chat_client.mjs BASE_URL TOKEN CHAT_ID TEXT [MODE]
+// usage: node chat_client.mjs BASE_URL TOKEN CHAT_ID TEXT [MODE [STOP_BASE_URL]]
 // MODE: "" (send, read the reply to its end), stop (stop once the answer shows STOP_AFTER
-// characters or more, as the snippet's stop button does).
+// characters or more, as the snippet's stop button does; the stop call goes to STOP_BASE_URL,
+// another instance, when given).
 // Prints one JSON line {chunks, message, data, errors, status, stop?}: chunks as the transport
 // got them (validated by its uiMessageChunkSchema), the last assistant message, every part
 // onData saw; exits 1 if the chat failed other than by the stop.
 import { AbstractChat, DefaultChatTransport } from 'ai';
 
 const STOP_AFTER = 6;
-const [base, token, chatId, text, mode = ''] = process.argv.slice(2);
+const [base, token, chatId, text, mode = '', stopBase = base] = process.argv.slice(2);
 const headers = token ? { Authorization: `Bearer ${token}` } : {};
 const chunks = [];
 const data = [];
@@ -52,7 +53,7 @@ function stop() {
   const last = chat.messages[chat.messages.length - 1];
   const assistantMessage = chat.status === 'streaming' && last?.role === 'assistant'
     ? last : undefined;
-  const request = fetch(`${base}/api/chat/${encodeURIComponent(chatId)}/stop`, {
+  const request = fetch(`${stopBase}/api/chat/${encodeURIComponent(chatId)}/stop`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...headers },
     body: JSON.stringify(assistantMessage ? { assistantMessage } : {}),

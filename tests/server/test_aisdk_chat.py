@@ -19,6 +19,7 @@ from bailian_geo_agent.agent.config import Settings
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
 from tests.server.conftest import TOKEN_A, TOKEN_B
 from tests.server.test_aisdk import _READY, JS, NODE, PART_FIELDS
+from tests.server.test_resume_instances import pair  # noqa: F401 - the fixture
 
 # In CI (.ci/run installs node and runs npm ci) a missing client fails instead of skipping.
 pytestmark = pytest.mark.skipif(not _READY and not os.environ.get("CI"),
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.skipif(not _READY and not os.environ.get("CI"),
 SLOW = Reply(text="一二三四五六七八九十" * 30, chunk_size=2, chunk_delay=0.03)
 
 
-def chat(url: str, chat_id: str, text: str, mode: str = "", token: str = TOKEN_A) -> dict:
-    result = subprocess.run([NODE or "node", "chat_client.mjs", url, token, chat_id, text, mode],
+def chat(url: str, chat_id: str, text: str, mode: str = "", token: str = TOKEN_A,
+         stop_url: str = "") -> dict:
+    args = [url, token, chat_id, text, mode, *([stop_url] if stop_url else [])]
+    result = subprocess.run([NODE or "node", "chat_client.mjs", *args],
                             cwd=JS, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -89,15 +92,25 @@ def test_tool_progress_is_transient_and_seen_only_by_on_data(server, fake_dashsc
     assert out["message"]["metadata"]["modelCalls"] == 2
 
 
-async def test_the_stop_button_ends_the_model_request_and_keeps_what_was_shown(
+def test_the_stop_button_ends_the_model_request_and_keeps_what_was_shown(
         server, fake_dashscope, monkeypatch):
+    stop_and_check(server.url, server.url, fake_dashscope, monkeypatch)
+
+
+def test_the_stop_button_on_another_instance(pair, fake_dashscope, monkeypatch):  # noqa: F811
+    # Two instances on one PostgreSQL and one Redis: the reply runs on A, the stop reaches B.
+    a, b = pair
+    stop_and_check(a.url, b.url, fake_dashscope, monkeypatch)
+
+
+def stop_and_check(url: str, stop_url: str, fake_dashscope, monkeypatch) -> None:
     from tests.server.test_stop import UpstreamWatch
 
     upstream = UpstreamWatch(fake_dashscope, monkeypatch)
     fake_dashscope.script(SLOW)
     chat_id = str(uuid.uuid4())
     began = time.perf_counter()
-    out = chat(server.url, chat_id, "数到很多", "stop")
+    out = chat(url, chat_id, "数到很多", "stop", stop_url=stop_url)
     took = time.perf_counter() - began
     stop = out["stop"]
     assert stop["response"]["status"] == 200, stop
@@ -112,17 +125,17 @@ async def test_the_stop_button_ends_the_model_request_and_keeps_what_was_shown(
     assert shown == stop["shown"] and 6 <= len(shown) < len(SLOW.text)
     assert SLOW.text.startswith(shown)
     sid = answer["metadata"]["sessionId"]
-    stored = history(server.url, sid)
+    stored = history(stop_url, sid)
     assert [(m["role"], m["content"], m["interrupted"]) for m in stored] == [
         ("user", "数到很多", False), ("assistant", shown, True)]
     # The reply has ended: nothing to resume, the stop is idempotent, the chat goes on.
-    resumed = httpx.get(f"{server.url}/api/chat/{chat_id}/stream",
+    resumed = httpx.get(f"{url}/api/chat/{chat_id}/stream",
                         headers={"Authorization": f"Bearer {TOKEN_A}"})
     assert resumed.status_code == 204
-    again = httpx.post(f"{server.url}/api/chat/{chat_id}/stop", json={},
+    again = httpx.post(f"{stop_url}/api/chat/{chat_id}/stop", json={},
                        headers={"Authorization": f"Bearer {TOKEN_A}"})
     assert again.json() == {"success": True, "stopped": False, "messageId": None}
-    more = chat(server.url, chat_id, "继续")
+    more = chat(stop_url, chat_id, "继续")
     assert more["text"] == "ECHO[2]: 继续"
 
 
