@@ -169,7 +169,13 @@ async def test_a_stop_leaves_other_replies_alone(server, fake_dashscope, monkeyp
             assert stopped.json()["stopped"] is True
             tail = [line async for line in lines if line.startswith("data: ")]
     assert tail[-1] == "data: [DONE]"
-    assert any('"abort"' in line for line in tail)
+    parts = [json.loads(line[6:]) for line in tail[:-1]]
+    kinds = [p["type"] for p in parts]
+    # A stopped reply's metadata (the timings so far) comes in its own part before the abort.
+    assert kinds[-2:] == ["message-metadata", "abort"]
+    assert set(parts[-2]) == PART_FIELDS["message-metadata"]
+    timings = parts[-2]["messageMetadata"]["timings"]
+    assert 0 < timings["firstChunkMs"] <= timings["totalMs"]
     sid = str(uuid.UUID(chat_id))
     stored = history(server.url, sid)
     assert stored[-1]["role"] == "assistant" and stored[-1]["interrupted"]
