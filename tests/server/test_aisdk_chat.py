@@ -6,6 +6,7 @@ with the stored answer exactly what the client showed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -180,3 +181,56 @@ async def test_a_stop_leaves_other_replies_alone(server, fake_dashscope, monkeyp
     stored = history(server.url, sid)
     assert stored[-1]["role"] == "assistant" and stored[-1]["interrupted"]
     assert stored[-1]["content"] != "伪造的回答" and LONG.text.startswith(stored[-1]["content"])
+
+
+async def test_a_stop_pressed_right_after_sending_still_stops_the_reply(
+        server, fake_dashscope, monkeypatch):
+    # The button pressed while the request is still "submitted": the page knows no reply yet
+    # (it sends {}), and the stop may reach the server before the reply has begun. Either way
+    # the reply is stopped, not left running unseen after the page's stop().
+    from tests.server.test_stop import LONG, UpstreamWatch
+
+    upstream = UpstreamWatch(fake_dashscope, monkeypatch)
+    fake_dashscope.script(LONG)
+    chat_id = str(uuid.uuid4())
+    auth = {"Authorization": f"Bearer {TOKEN_A}"}
+    body = {"id": chat_id, "messages": [{"id": "u1", "role": "user",
+                                         "parts": [{"type": "text", "text": "长故事"}]}]}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        stop = asyncio.ensure_future(client.post(f"/api/chat/{chat_id}/stop", json={},
+                                                 headers=auth))
+        async with client.stream("POST", "/api/chat", json=body, headers=auth) as response:
+            lines = [line async for line in response.aiter_lines() if line.startswith("data: ")]
+        stopped = await stop
+    assert stopped.json()["stopped"] is True, stopped.text
+    assert lines[-1] == "data: [DONE]" and '"abort"' in lines[-2]
+    assert upstream.open == len(upstream.ended) <= 1  # no model request left open (or made)
+
+
+async def test_a_stop_that_comes_while_a_reply_starts_stops_it_once_added():
+    # The window the test above may hit: the reply is in its log (so a stop finds it) but not
+    # yet among the instance's replies. The stop is remembered and applied as it is added.
+    from bailian_geo_agent.agent.events import StreamChunk, StreamError, StreamStart
+    from bailian_geo_agent.agent.server.event_log import MemoryLog
+    from bailian_geo_agent.agent.server.replies import EARLY_STOPS, Replies, Reply
+    from bailian_geo_agent.prompts.catalogue import text
+
+    never = asyncio.Event()
+
+    async def stream():
+        yield StreamStart("m-1", "s-1")
+        yield StreamChunk("m-1", "s-1", "半")
+        await never.wait()
+
+    log, replies = MemoryLog(), Replies()
+    log.on_stop(replies.cancel)
+    reply = Reply(stream(), "owner", log)
+    await reply.first()  # logged, not added
+    assert await log.request_stop("m-1")
+    assert not reply.stopped
+    replies.add(reply)
+    assert reply.stopped
+    assert [e async for e in reply.rest()][-1] == StreamError("m-1", "s-1", text("cancelled"))
+    for n in range(EARLY_STOPS + 10):  # stops of replies that run elsewhere: a bounded memory
+        replies.cancel(f"elsewhere-{n}")
+    assert len(replies._early_stops) == EARLY_STOPS

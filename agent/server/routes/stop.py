@@ -4,6 +4,8 @@ the AI SDK documents for resumable streams, where ``stop()`` only closes the con
 
 from __future__ import annotations
 
+import asyncio
+
 from bailian_geo_agent.agent.server import aisdk
 from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.resume import stop_elsewhere
@@ -19,6 +21,10 @@ from bailian_geo_agent.agent.server.state import (
 from fastapi import APIRouter
 
 router = APIRouter(tags=["chat"])
+START_WAIT_SECONDS = 2.0
+"""How long a stop that names no reply waits for one to begin: the stop button pressed just
+after sending, before the reply has started (it would run on, unseen, after ``stop()``)."""
+_POLL_SECONDS = 0.05
 
 
 @router.post("/v1/chat/{message_id}/stop", response_model=Stopped, responses=ERRORS)
@@ -47,21 +53,32 @@ async def _stop_reply(state: ServerState, message_id: str, owner: str) -> bool:
     return True
 
 
+async def _active(state: ServerState, sid: str, wait: float) -> str | None:
+    """The reply running in session ``sid``, waiting up to ``wait`` seconds for one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        try:
+            message_id = await state.log.active(sid)
+        except Exception as exc:
+            raise log_error(exc) from None
+        if message_id is not None or loop.time() >= deadline:
+            return message_id
+        await asyncio.sleep(_POLL_SECONDS)
+
+
 @router.post("/api/chat/{chat_id}/stop", response_model=UIStopped, responses=ERRORS)
 async def ui_stop(chat_id: str, identity: Caller, state: State,
                   body: UIStopRequest | None = None) -> UIStopped:
     """Stop the chat's running reply (``useChat``'s stop button: this call, then ``stop()``):
     its model request is closed, and with ``assistantMessage`` its stored answer is what the
     client showed. Nothing running (or a newer reply than ``activeStreamId``): nothing
-    happens."""
+    happens; a stop naming no reply waits ``START_WAIT_SECONDS`` for one to begin."""
     sid = aisdk.session_for_chat(chat_id, identity.owner)
-    try:
-        message_id = await state.log.active(sid)
-    except Exception as exc:
-        raise log_error(exc) from None
     shown = body.assistantMessage if body is not None else None
     asked = (body.activeStreamId if body is not None else None) or (
         shown.id if shown is not None and shown.role == "assistant" else None)
+    message_id = await _active(state, sid, START_WAIT_SECONDS if asked is None else 0.0)
     if message_id is None or (asked is not None and asked != message_id):
         return UIStopped()
     if not await _stop_reply(state, message_id, identity.owner):
