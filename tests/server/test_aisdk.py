@@ -40,6 +40,7 @@ PART_FIELDS = {
     "source-url": {"type", "sourceId", "url", "title", "providerMetadata"},
     "data-interrupted": {"type", "id", "data", "transient"},
     "data-tool-progress": {"type", "id", "data", "transient"},
+    "data-links": {"type", "id", "data", "transient"},
     "message-metadata": {"type", "messageMetadata"},
     "error": {"type", "errorText"},
     "abort": {"type", "reason"},

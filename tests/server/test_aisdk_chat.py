@@ -18,9 +18,10 @@ import pytest
 from bailian_geo_agent.agent.config import Settings
 
 from tests.fakes.dashscope import Reply, ToolCall, tool_then_answer
-from tests.server.conftest import TOKEN_A, TOKEN_B
+from tests.server.conftest import TOKEN_A, TOKEN_B, server_env, start_server
 from tests.server.test_aisdk import _READY, JS, NODE, PART_FIELDS
 from tests.server.test_resume_instances import pair  # noqa: F401 - the fixture
+from tests.tools.fake_open import FakeOpenProviders
 
 # In CI (.ci/run installs node and runs npm ci) a missing client fails instead of skipping.
 pytestmark = pytest.mark.skipif(not _READY and not os.environ.get("CI"),
@@ -234,3 +235,31 @@ async def test_a_stop_that_comes_while_a_reply_starts_stops_it_once_added():
     for n in range(EARLY_STOPS + 10):  # stops of replies that run elsewhere: a bounded memory
         replies.cancel(f"elsewhere-{n}")
     assert len(replies._early_stops) == EARLY_STOPS
+
+
+@pytest.fixture(scope="module")
+def open_server(fake_dashscope_server, tmp_path_factory):
+    """A server whose open-data provider is the loopback fake (Nominatim and the rest)."""
+    fake = FakeOpenProviders().start()
+    workdir = tmp_path_factory.mktemp("open")
+    env = server_env(fake_dashscope_server.compatible_base_url, workdir,
+                     NOMINATIM_BASE_URL=fake.url("nominatim"), PHOTON_BASE_URL=fake.url("photon"))
+    running = start_server(workdir, env)
+    try:
+        yield running
+    finally:
+        running.stop()
+        fake.stop()
+
+
+def test_a_tool_result_s_source_pages_are_source_url_parts(open_server, fake_dashscope):
+    call = ToolCall("poi_detail", {"id": "way/5013364"})
+    fake_dashscope.responder = tool_then_answer([call], lambda results: "埃菲尔铁塔的资料如上。")
+    out = chat(open_server.url, str(uuid.uuid4()), "埃菲尔铁塔的详情")
+    assert out["errors"] == [], out["errors"]
+    tool = next(p for p in out["message"]["parts"] if p["type"] == "tool-poi_detail")
+    assert tool["output"].startswith("Tour Eiffel（Nominatim/OpenStreetMap，ID W5013364）")
+    sources = [p for p in out["message"]["parts"] if p["type"] == "source-url"]
+    assert [(p["url"], p["title"]) for p in sources] == [
+        ("https://www.openstreetmap.org/way/5013364", "Tour Eiffel · OpenStreetMap"),
+        ("https://www.toureiffel.paris/", "Tour Eiffel")]
