@@ -15,7 +15,7 @@ from collections.abc import (
     Collection,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -27,6 +27,7 @@ from bailian_geo_agent.agent.errors import (
     ConfigurationError,
     GeoAgentError,
     ReplyTimeoutError,
+    SessionBusyError,
     redact,
     to_agent_error,
 )
@@ -194,13 +195,19 @@ class StreamChatService:
         state = await graph.aget_state({"configurable": {"thread_id": sid}})
         return list(state.values.get("messages", [])) if state and state.values else []
 
-    async def keep_seen_answer(self, session_id: str, seen: str) -> bool:
+    async def keep_seen_answer(self, session_id: str, seen: str, wait: float = 2.0) -> bool:
         """After a stopped reply: store its answer as the ``seen`` part the client showed (a
-        shorter prefix of what was sent; anything else is left as it is); whether it changed."""
+        shorter prefix of what was sent; anything else is left as it is); whether it changed.
+        A session a new reply holds for more than ``wait`` seconds is left as it is."""
         sid = normalize_session_id(session_id)
         self._check_ready()
         graph = await self._graph()
-        async with self._session_store().hold(sid):  # not while a new reply writes
+        async with AsyncExitStack() as held:
+            try:  # not while a new reply writes; the wait bounded, not the write
+                async with asyncio.timeout(wait):
+                    await held.enter_async_context(self._session_store().hold(sid))
+            except (TimeoutError, SessionBusyError):
+                return False
             return await trim_stopped_answer(graph, {"configurable": {"thread_id": sid}}, seen)
 
     async def delete_session(self, session_id: str) -> None:

@@ -263,3 +263,43 @@ def test_a_tool_result_s_source_pages_are_source_url_parts(open_server, fake_das
     assert [(p["url"], p["title"]) for p in sources] == [
         ("https://www.openstreetmap.org/way/5013364", "Tour Eiffel · OpenStreetMap"),
         ("https://www.toureiffel.paris/", "Tour Eiffel")]
+
+
+async def test_the_shown_answer_is_kept_only_as_a_shorter_prefix(fake_dashscope):
+    # keep_seen_answer, the stop's last step: it cuts the stored interrupted answer back to
+    # what was shown, never changes another message, and never waits long on a busy session.
+    from bailian_geo_agent.agent import Settings as CoreSettings
+    from bailian_geo_agent.agent import StreamChatService
+
+    from tests.fakes.pytest_plugin import FAKE_API_KEY
+
+    settings = CoreSettings(api_key=FAKE_API_KEY, base_url=fake_dashscope.compatible_base_url,
+                            max_retries=0)
+    service = StreamChatService(settings)
+    sid = str(uuid.uuid4())
+    fake_dashscope.script(SLOW)
+    stream = service.stream_chat("数到很多", sid)
+    async for event in stream:
+        if event["type"] == "stream_chunk" and event["chunk"] == "五六":
+            break
+    await stream.aclose()  # stopped: the answer sent so far is stored, marked interrupted
+
+    async def answer() -> tuple[str, bool]:
+        last = (await service.get_history(sid))[-1]
+        return last.content, last.response_metadata.get("interrupted", False)
+
+    sent, interrupted = await answer()
+    assert interrupted and sent.startswith("一二三四五六")
+    assert not await service.keep_seen_answer(sid, "伪造")  # not a prefix: left as it is
+    assert not await service.keep_seen_answer(sid, sent + "七")  # never lengthened
+    assert await answer() == (sent, True)
+    async with service._session_store().hold(sid):  # a new reply holds the session
+        began = time.perf_counter()
+        assert not await service.keep_seen_answer(sid, "一二", wait=0.2)
+        assert time.perf_counter() - began < 2
+    assert await service.keep_seen_answer(sid, "一二")
+    assert await answer() == ("一二", True)
+    fake_dashscope.script(Reply(text="好的"))
+    [e async for e in service.stream_chat("继续", sid)]
+    assert not await service.keep_seen_answer(sid, "")  # the last answer is whole: untouched
+    await service.aclose()
