@@ -110,6 +110,10 @@ class AISDKAdapter(EventStreamAdapter[Part]):
     request, for a live reply, not a replay) gives the timings.
     """
 
+    NEEDS: frozenset[str] = frozenset({"source", "usage"})
+    """The optional events it asks for beside the front end's: web sources (``source-url``
+    parts) and the reply's usage (``finish``'s ``messageMetadata.usage``)."""
+
     def __init__(self, stopped: Callable[[], bool],
                  interrupted: Callable[[], bool] | None = None, *, model: str = "",
                  started: float | None = None) -> None:

@@ -26,8 +26,7 @@ from sse_starlette import EventSourceResponse
 
 router = APIRouter(tags=["chat"])
 _EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
-_AISDK_EVENTS = _EVENTS | {"source"}  # web sources as ``source-url`` parts (search on only)
-_AISDK_EVENTS |= {"usage"}  # finish's messageMetadata.usage
+_AISDK_EVENTS = _EVENTS | aisdk.AISDKAdapter.NEEDS  # sources, usage for the metadata
 
 
 def _model(state: ServerState) -> str:
