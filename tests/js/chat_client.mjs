@@ -59,7 +59,10 @@ function stop() {
     body: JSON.stringify(assistantMessage ? { assistantMessage } : {}),
   }).then(async (r) => ({ status: r.status, body: await r.json() }));
   const shown = answerText(assistantMessage);
-  return Promise.all([request, chat.stop()]).then(([response]) => ({ response, shown }));
+  const pressed = Date.now();
+  return Promise.all([request, chat.stop()]).then(([response]) => ({
+    response, shown, pressed, answered: Date.now(),
+  }));
 }
 
 function changed() {

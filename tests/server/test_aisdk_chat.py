@@ -112,9 +112,15 @@ def stop_and_check(url: str, stop_url: str, fake_dashscope, monkeypatch) -> None
     fake_dashscope.script(SLOW)
     chat_id = str(uuid.uuid4())
     began = time.perf_counter()
+    epoch = time.time() - began  # perf_counter -> the epoch the node client's times are in
     out = chat(url, chat_id, "数到很多", "stop", stop_url=stop_url)
     took = time.perf_counter() - began
     stop = out["stop"]
+    assert upstream.ended, "the model request is still open"
+    closed_ms = (epoch + upstream.ended[0]) * 1000 - stop["pressed"]
+    assert closed_ms < 1000 and (epoch + upstream.ended[0]) * 1000 <= stop["answered"] + 5
+    print(f"\nstop pressed -> model request closed: {closed_ms:.0f} ms "
+          f"(stop answered after {stop['answered'] - stop['pressed']} ms)")
     assert stop["response"]["status"] == 200, stop
     answer = out["message"]
     assert stop["response"]["body"] == {"success": True, "stopped": True,
