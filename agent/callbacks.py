@@ -342,7 +342,10 @@ class ChunkStreamHandler(AsyncCallbackHandler):
 
     def _source_events(self, message: Any) -> None:
         """A ``source`` event for each new web source a chunk carries (``_search``)."""
-        sources = message.response_metadata.get(SEARCH_RESULTS)
+        self._add_sources(message.response_metadata.get(SEARCH_RESULTS))
+
+    def _add_sources(self, sources: Any) -> None:
+        """A ``source`` event for each new web page of ``sources`` (``[{"url", "title"}]``)."""
         seen = self._sources
         if not isinstance(sources, list) or seen is None:
             return
@@ -440,6 +443,7 @@ class ChunkStreamHandler(AsyncCallbackHandler):
 
             for action in artifact_commands(artifact):
                 self._queue.put_nowait(MapAction(self.message_id, self.session_id, action))
+        self._add_sources(artifact.get("sources"))  # the pages a result came from
         links = artifact.get("links")
         if "links" in self.events and isinstance(links, list) and links:
             self._queue.put_nowait(Links(self.message_id, self.session_id, tool,

@@ -20,8 +20,8 @@ EventType = Literal[
 ]
 FRONT_END_EVENTS: tuple[str, ...] = ("map_action", "tool_start", "tool_end", "links", "source")
 """The optional events a chat front end shows: the web page asks for them (it reads this list
-from the server) and the AI SDK stream sends them (``source`` only comes with
-``DASHSCOPE_ENABLE_SEARCH``)."""
+from the server) and the AI SDK stream sends them (``source``: web search's pages with
+``DASHSCOPE_ENABLE_SEARCH``, and a POI detail's source pages)."""
 OPTIONAL_EVENTS: frozenset[str] = frozenset(
     (*FRONT_END_EVENTS, "reasoning_chunk", "usage", "source", "approval_request")
 )
@@ -185,8 +185,9 @@ class Usage(_Event):
 
 @dataclass(slots=True)
 class Source(_Event):
-    """A web page the model's web search used for the answer (``DASHSCOPE_ENABLE_SEARCH``;
-    opt-in); each URL once per reply."""
+    """A web page the answer drew on (opt-in): one the model's web search used
+    (``DASHSCOPE_ENABLE_SEARCH``), or one a tool's result came from (a POI detail's
+    OpenStreetMap object, the place's own website); each URL once per reply."""
 
     message_id: str
     session_id: str

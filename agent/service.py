@@ -16,7 +16,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -29,6 +29,7 @@ from bailian_geo_agent.agent.errors import (
     GeoAgentError,
     InvalidInputError,
     ReplyTimeoutError,
+    SessionBusyError,
     redact,
     to_agent_error,
 )
@@ -38,6 +39,7 @@ from bailian_geo_agent.agent.sessions.history import (
     drop_cancelled_turn,
     drop_interrupted_turn,
     keep_partial_answer,
+    trim_stopped_answer,
 )
 from bailian_geo_agent.agent.sessions.stores import (
     MemoryStore,
@@ -223,6 +225,21 @@ class StreamChatService:
         return [{"session_id": sid, "tool": p.tool, "arguments": p.arguments,
                  "tool_call_id": p.tool_call_id, "approval_id": p.approval_id}
                 for p in pending]
+
+    async def keep_seen_answer(self, session_id: str, seen: str, wait: float = 2.0) -> bool:
+        """After a stopped reply: store its answer as the ``seen`` part the client showed (a
+        shorter prefix of what was sent; anything else is left as it is); whether it changed.
+        A session a new reply holds for more than ``wait`` seconds is left as it is."""
+        sid = normalize_session_id(session_id)
+        self._check_ready()
+        graph = await self._graph()
+        async with AsyncExitStack() as held:
+            try:  # not while a new reply writes; the wait bounded, not the write
+                async with asyncio.timeout(wait):
+                    await held.enter_async_context(self._session_store().hold(sid))
+            except (TimeoutError, SessionBusyError):
+                return False
+            return await trim_stopped_answer(graph, {"configurable": {"thread_id": sid}}, seen)
 
     async def delete_session(self, session_id: str) -> None:
         """Forget everything stored for ``session_id``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
 from bailian_geo_agent.tools.capabilities import capability
@@ -16,6 +17,24 @@ from bailian_geo_agent.tools.links import links_artifact, places_links
 from bailian_geo_agent.tools.outputs import PoiDetailData, poi_detail_data, with_data
 from bailian_geo_agent.tools.providers.extras import PoiDetail
 from pydantic import BaseModel, Field
+
+_OSM_KINDS = {"N": "node", "W": "way", "R": "relation"}
+_OSM_ID = re.compile(r"([NWR])([0-9]{1,15})")
+
+
+def source_pages(poi: PoiDetail) -> list[dict[str, str]]:
+    """The web pages a detail came from, ``{"url", "title"}`` each (the artifact's
+    ``"sources"``): its OpenStreetMap object's page on open data, and the place's own
+    website."""
+    pages: list[dict[str, str]] = []
+    match = _OSM_ID.fullmatch(poi.id)
+    if match is not None and "OpenStreetMap" in poi.source:
+        url = f"https://www.openstreetmap.org/{_OSM_KINDS[match[1]]}/{match[2]}"
+        pages.append({"url": url, "title": f"{poi.name} · OpenStreetMap"})
+    website = poi.website.strip()
+    if website.lower().startswith(("https://", "http://")):
+        pages.append({"url": website, "title": poi.name or website})
+    return pages
 
 
 class PoiDetailInput(BaseModel):
@@ -69,5 +88,5 @@ class PoiDetailTool(GeoTool):
         poi = await detail(args.id)
         source = poi.source or self.geo.name
         text = format_detail(poi, source)
-        return text, with_data(links_artifact(places_links([poi], self.geo)),
-                               poi_detail_data(poi, source))
+        return text, with_data({**links_artifact(places_links([poi], self.geo)),
+                                "sources": source_pages(poi)}, poi_detail_data(poi, source))

@@ -1,6 +1,7 @@
 """``POST /api/chat``: the Vercel AI SDK's UI message stream protocol (v1), for ``useChat``.
 
-Our events become the protocol's parts: ``start`` (with ``messageMetadata.sessionId``),
+Our events become the protocol's parts: ``start`` (with ``messageMetadata`` ``sessionId`` and
+``model``),
 ``start-step``, ``reasoning-start`` / ``reasoning-delta`` / ``reasoning-end`` (a thinking model's
 reasoning, when the request sets ``sendReasoning``), ``text-start`` / ``text-delta`` /
 ``text-end``, ``tool-input-available`` /
@@ -14,6 +15,13 @@ A reply pausing for tool approval (``GEO_AGENT_APPROVAL_TOOLS``) sends each wait
 lastAssistantMessageIsCompleteWithApprovalResponses``) posts the answers in the tool parts'
 ``approval``, and the reply goes on in the same assistant message (``tool-output-available``
 or ``tool-output-denied`` for those calls, then the rest).
+Beside the answer: ``data-tool-progress`` parts (transient: ``useChat``'s ``onData`` sees
+them, the message keeps none) as each tool starts and ends, ``{"tool", "toolCallId",
+"state": "running" | "done" | "error", "ms"?}``; and the reply's ``usage`` (the shape of the
+AI SDK's ``LanguageModelUsage``), ``modelCalls`` and ``timings`` (``firstChunkMs``,
+``totalMs``: from the request, live replies only) as ``finish``'s ``messageMetadata`` (a
+``message-metadata`` part before an ``abort``), which the client merges into
+``message.metadata``.
 
 A reply cut by a server restart sends ``data-interrupted`` (transient, ``{"reason":
 "restart", "retry": true}``) before its ``error``: a ``useChat`` app's ``onData`` calls
@@ -22,6 +30,7 @@ A reply cut by a server restart sends ``data-interrupted`` (transient, ``{"reaso
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -43,7 +52,7 @@ from bailian_geo_agent.agent.events import (
     Usage,
 )
 from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
-from bailian_geo_agent.agent.server.schemas import UIChatRequest
+from bailian_geo_agent.agent.server.schemas import UIChatRequest, UIMessage
 from bailian_geo_agent.agent.server.sse import dumps
 
 HEADERS = {"x-vercel-ai-ui-message-stream": "v1", "Cache-Control": "no-cache"}
@@ -102,6 +111,32 @@ def approval_responses(request: UIChatRequest) -> ApprovalResponses | None:
         if isinstance(extra.get("toolCallId"), str):
             calls[extra["toolCallId"]] = approved is True
     return ApprovalResponses(last.id, approvals, calls) if approvals else None
+def seen_answer(message: UIMessage) -> str:
+    """The text of ``message``'s last step (its text parts after the last ``step-start``):
+    what a client showed of the answer being written when it stopped."""
+    parts = message.parts
+    starts = [i for i, part in enumerate(parts) if part.type == "step-start"]
+    step = parts[starts[-1] + 1:] if starts else parts
+    return "".join(part.text or "" for part in step if part.type == "text")
+
+
+def usage_metadata(event: Usage) -> dict[str, Any]:
+    """A ``usage`` event as the AI SDK's ``LanguageModelUsage`` (its token counts)."""
+    return {
+        "inputTokens": event.input_tokens,
+        "inputTokenDetails": {
+            "noCacheTokens": event.input_tokens - event.cached_tokens
+            - event.cache_creation_tokens,
+            "cacheReadTokens": event.cached_tokens,
+            "cacheWriteTokens": event.cache_creation_tokens,
+        },
+        "outputTokens": event.output_tokens,
+        "outputTokenDetails": {
+            "textTokens": event.output_tokens - event.reasoning_tokens,
+            "reasoningTokens": event.reasoning_tokens,
+        },
+        "totalTokens": event.total_tokens,
+    }
 
 
 class AISDKAdapter(EventStreamAdapter[Part]):
@@ -111,13 +146,25 @@ class AISDKAdapter(EventStreamAdapter[Part]):
     ``interrupted()`` whether a server restart cut it (``data-interrupted`` before its
     ``error``: send it again).
     Tool parts are paired by the events' ``tool_call_id`` (by name, in order, without one).
+    ``model`` goes into ``start``'s metadata; ``started`` (``time.perf_counter()`` at the
+    request, for a live reply, not a replay) gives the timings.
     """
 
+    NEEDS: frozenset[str] = frozenset({"source", "usage"})
+    """The optional events it asks for beside the front end's: web sources (``source-url``
+    parts) and the reply's usage (``finish``'s ``messageMetadata.usage``)."""
+
     def __init__(self, stopped: Callable[[], bool],
-                 interrupted: Callable[[], bool] | None = None) -> None:
+                 interrupted: Callable[[], bool] | None = None, *, model: str = "",
+                 started: float | None = None) -> None:
         super().__init__()
         self._stopped = stopped
         self._interrupted = interrupted or (lambda: False)
+        self._model = model
+        self._started = started
+        self._first_chunk: float | None = None
+        self._usage: Usage | None = None
+        self._tool_began: dict[str, float] = {}
         self._text_id: str | None = None
         self._texts = 0
         self._reasoning_id: str | None = None
@@ -163,6 +210,8 @@ class AISDKAdapter(EventStreamAdapter[Part]):
     def on_chunk(self, event: StreamChunk) -> Sequence[Part]:
         if self._text_id is not None:
             return [{"type": "text-delta", "id": self._text_id, "delta": event.chunk}]
+        if self._first_chunk is None and self._started is not None:
+            self._first_chunk = time.perf_counter()
         parts: list[Part] = []
         self._end_reasoning(parts)
         self._new_step(parts)
@@ -175,8 +224,11 @@ class AISDKAdapter(EventStreamAdapter[Part]):
     def on_start(self, event: StreamStart) -> Sequence[Part]:
         parts: list[Part] = []
         self._end_reasoning(parts)
+        metadata = {"sessionId": event.session_id}
+        if self._model:
+            metadata["model"] = self._model
         parts.append({"type": "start", "messageId": event.message_id,
-                      "messageMetadata": {"sessionId": event.session_id}})
+                      "messageMetadata": metadata})
         parts.append({"type": "start-step"})
         return parts
 
@@ -192,7 +244,18 @@ class AISDKAdapter(EventStreamAdapter[Part]):
             self._calls_by_name[event.tool].append(call_id)
         parts.append({"type": "tool-input-available", "toolCallId": call_id,
                       "toolName": event.tool, "input": event.arguments})
+        parts.append(self._progress(event.tool, call_id, "running"))
+        if self._started is not None:
+            self._tool_began[call_id] = time.perf_counter()
         return parts
+
+    def _progress(self, tool: str, call_id: str, state: str,
+                  ms: float | None = None) -> dict[str, Any]:
+        """A transient ``data-tool-progress`` part (``onData`` only, not kept in the message)."""
+        data: dict[str, Any] = {"tool": tool, "toolCallId": call_id, "state": state}
+        if ms is not None:
+            data["ms"] = round(ms, 1)
+        return {"type": "data-tool-progress", "data": data, "transient": True}
 
     def on_tool_end(self, event: ToolEnd) -> Sequence[Part]:
         parts: list[Part] = []
@@ -205,6 +268,10 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         if call_id is not None:
             parts.append({"type": "tool-output-available", "toolCallId": call_id,
                           "output": event.result})
+            began = self._tool_began.pop(call_id, None)
+            ms = None if began is None else (time.perf_counter() - began) * 1000
+            parts.append(self._progress(event.tool, call_id,
+                                        "done" if event.outcome == "ok" else "error", ms))
         self._after_tool = True
         return parts
 
@@ -231,13 +298,35 @@ class AISDKAdapter(EventStreamAdapter[Part]):
     def on_usage(self, event: Usage) -> Sequence[Part]:
         parts: list[Part] = []
         self._end_reasoning(parts)
+        self._usage = event
         return parts
+
+    def _end_metadata(self) -> dict[str, Any] | None:
+        """What is known once the reply has ended: usage, model calls, timings."""
+        metadata: dict[str, Any] = {}
+        if self._usage is not None:
+            metadata["usage"] = usage_metadata(self._usage)
+            metadata["modelCalls"] = self._usage.model_calls
+        if self._started is not None:
+            now = time.perf_counter()
+            timings = {"totalMs": round((now - self._started) * 1000, 1)}
+            if self._first_chunk is not None:
+                timings["firstChunkMs"] = round((self._first_chunk - self._started) * 1000, 1)
+            metadata["timings"] = timings
+        return metadata or None
+
+    def _finish(self, reason: str) -> dict[str, Any]:
+        part: dict[str, Any] = {"type": "finish", "finishReason": reason}
+        metadata = self._end_metadata()
+        if metadata is not None:
+            part["messageMetadata"] = metadata
+        return part
 
     def on_end(self, event: StreamEnd) -> Sequence[Part]:
         parts: list[Part] = []
         self._end_reasoning(parts)
         self._end_text(parts)
-        parts += [{"type": "finish-step"}, {"type": "finish", "finishReason": "stop"}]
+        parts += [{"type": "finish-step"}, self._finish("stop")]
         return parts
 
     def on_error(self, event: StreamError) -> Sequence[Part]:
@@ -245,13 +334,15 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         self._end_reasoning(parts)
         self._end_text(parts)
         if self._stopped():
+            metadata = self._end_metadata()
+            if metadata is not None:
+                parts.append({"type": "message-metadata", "messageMetadata": metadata})
             parts.append({"type": "abort", "reason": event.error})
         else:
             if self._interrupted():
                 parts.append({"type": "data-interrupted", "transient": True,
                               "data": {"reason": "restart", "retry": True}})
-            parts += [{"type": "error", "errorText": event.error},
-                      {"type": "finish", "finishReason": "error"}]
+            parts += [{"type": "error", "errorText": event.error}, self._finish("error")]
         return parts
 
     def on_approval_request(self, event: ApprovalRequest) -> Sequence[Part]:

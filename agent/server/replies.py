@@ -32,6 +32,8 @@ from bailian_geo_agent.agent.events import (
 from bailian_geo_agent.agent.server.event_log import Entry, EventLog, LogFeed, LogUnavailable
 from bailian_geo_agent.prompts.catalogue import text
 
+EARLY_STOPS = 64
+"""Stops remembered for replies not (yet) running here: one starting is stopped once added."""
 QUEUE_LIMIT = 256
 """Events waiting for a reply's client, at most; one more and it reads on from the log."""
 LOG_BATCH = 64
@@ -223,6 +225,7 @@ class Replies:
         """Shutting down: no new reply may start (``drain``)."""
         self._drain_cut: asyncio.Event | None = None
         self._drained = False  # past the drain's wait: a reply that begins now is cut at once
+        self._early_stops: dict[str, None] = {}  # stops of replies not added yet, oldest first
 
     def add(self, reply: Reply) -> None:
         """Register ``reply`` (after its first event) until it is done."""
@@ -230,6 +233,9 @@ class Replies:
         reply.when_done(lambda: self.discard(reply))
         if self._drained:  # it was starting when the drain ended
             reply.interrupt()
+        elif reply.message_id in self._early_stops:  # stopped while it was starting
+            del self._early_stops[reply.message_id]
+            reply.cancel()
 
     def discard(self, reply: Reply) -> None:
         """Forget ``reply``."""
@@ -242,10 +248,15 @@ class Replies:
         return reply if reply is not None and reply.owner == owner else None
 
     def cancel(self, message_id: str) -> None:
-        """Stop reply ``message_id`` if it runs here (a stop sent to another instance)."""
+        """Stop reply ``message_id`` if it runs here (a stop sent to another instance); one
+        in its log but not added yet (starting here, or elsewhere) is stopped once added."""
         reply = self._by_id.get(message_id)
         if reply is not None:
             reply.cancel()
+            return
+        self._early_stops[message_id] = None
+        while len(self._early_stops) > EARLY_STOPS:
+            del self._early_stops[next(iter(self._early_stops))]
 
     def __len__(self) -> int:
         return len(self._by_id)

@@ -139,3 +139,25 @@ def history_message(message: Any) -> HistoryMessage:
     name = getattr(message, "name", None) if role == "tool" else None
     return HistoryMessage(role=role, content=str(text), tool_calls=calls, name=name,
                           interrupted=is_interrupted(message))
+
+
+class UIStopRequest(BaseModel):
+    """The body of ``POST /api/chat/{chat_id}/stop`` (the AI SDK's documented stop call for
+    resumable streams)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    assistantMessage: UIMessage | None = Field(  # the AI SDK's field names
+        None, description="the answer as the client showed it when the user stopped: the "
+        "stored answer is cut back to its text (never lengthened)")
+    activeStreamId: str | None = Field(
+        None, description="the reply to stop (the `start` part's `messageId`); when another "
+        "reply runs in the chat by now, nothing is stopped")
+
+
+class UIStopped(BaseModel):
+    """The answer of ``POST /api/chat/{chat_id}/stop``."""
+
+    success: bool = True
+    stopped: bool = Field(False, description="a running reply was stopped")
+    messageId: str | None = Field(None, description="the reply stopped")

@@ -104,6 +104,24 @@ async def keep_partial_answer(graph: Any, config: dict[str, Any], partial: str) 
         logger.warning("keeping a partial answer failed: %s", type(exc).__name__)
 
 
+async def trim_stopped_answer(graph: Any, config: dict[str, Any], seen: str) -> bool:
+    """After a stop: cut the stored interrupted answer back to ``seen``, the part of it the
+    client had shown when it stopped (the note when nothing), so the session keeps what the
+    user saw. Only ever shortens: ``seen`` must begin the stored answer, which must be the
+    session's last message and marked interrupted; whether it was cut."""
+    state = await graph.aget_state(config)
+    messages = state.values.get("messages", []) if state and state.values else []
+    last = messages[-1] if messages else None
+    if last is None or not is_interrupted(last) or not isinstance(last.content, str):
+        return False
+    if last.content == seen or not last.content.startswith(seen) or last.id is None:
+        return False
+    cut = interrupted_answer(seen)
+    cut.id = last.id  # same id: the reducer replaces the message
+    await graph.aupdate_state(config, {"messages": [cut]}, "model")
+    return True
+
+
 async def drop_interrupted_turn(graph: Any, config: dict[str, Any], question: str) -> None:
     """Before ``question`` is sent again (a retry of a reply interrupted by a restart): remove
     the stored turn it repeats (the latest, when it is ``question``), so the session keeps the

@@ -39,6 +39,9 @@ PART_FIELDS = {
     "data-map-action": {"type", "id", "data", "transient"},
     "source-url": {"type", "sourceId", "url", "title", "providerMetadata"},
     "data-interrupted": {"type", "id", "data", "transient"},
+    "data-tool-progress": {"type", "id", "data", "transient"},
+    "data-links": {"type", "id", "data", "transient"},
+    "message-metadata": {"type", "messageMetadata"},
     "error": {"type", "errorText"},
     "abort": {"type", "reason"},
     "finish-step": {"type"},
@@ -86,8 +89,9 @@ def test_tool_calls_and_map_commands_become_tool_and_data_parts(server, fake_das
     out = read_chat(server.url, str(uuid.uuid4()), "把地图移到天安门")
     assert out["errors"] == []
     kinds = [c["type"] for c in out["chunks"]]
-    assert kinds == ["start", "start-step", "tool-input-available", "data-map-action",
-                     "tool-output-available", "finish-step", "start-step", "text-start",
+    assert kinds == ["start", "start-step", "tool-input-available", "data-tool-progress",
+                     "data-map-action", "tool-output-available", "data-tool-progress",
+                     "finish-step", "start-step", "text-start",
                      *["text-delta"] * (kinds.count("text-delta")), "text-end", "finish-step",
                      "finish"]
     parts = out["message"]["parts"]

@@ -185,7 +185,8 @@ async def test_health_readiness_and_the_openapi_document(client):
         "/healthz", "/readyz", "/v1/chat/stream", "/api/chat", "/v1/chat/{message_id}/stop",
         "/v1/sessions/{session_id}", "/v1/chat/{message_id}/events",
         "/api/chat/{chat_id}/stream", "/v1/usage", "/metrics",
-        "/v1/agui", "/.well-known/agent-card.json", "/a2a", "/v1/sessions/{session_id}/approvals"}
+        "/v1/agui", "/.well-known/agent-card.json", "/a2a", "/v1/sessions/{session_id}/approvals",
+        "/api/chat/{chat_id}/stop"}
     assert set(spec["paths"]["/v1/sessions/{session_id}"]) == {"get", "delete"}
     stream = spec["paths"]["/v1/chat/stream"]["post"]
     assert stream["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(

@@ -70,6 +70,12 @@ class MemoryLog(EventLog):
     async def active(self, session_id: str) -> str | None:
         return self._active.get(session_id)
 
+    async def request_stop(self, message_id: str) -> bool:
+        # Every reply of this log runs in this process; one still starting (logged, not yet
+        # among the replies) is stopped as it is added (``Replies.cancel``).
+        self._stopped(message_id)
+        return True
+
     async def read(self, message_id: str, after: int) -> AsyncIterator[Entry]:
         log = self._logs.get(message_id)
         if log is None:

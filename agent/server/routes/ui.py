@@ -3,6 +3,7 @@ and ``GET /api/chat/{chat_id}/stream`` (its ``resume: true`` reconnect)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from bailian_geo_agent.agent.server.schemas import UIChatRequest
 from bailian_geo_agent.agent.server.state import (
     ERRORS,
     Caller,
+    ServerState,
     State,
     check_input,
     log_error,
@@ -25,8 +27,13 @@ from sse_starlette import EventSourceResponse
 
 router = APIRouter(tags=["chat"])
 _EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
-_AISDK_EVENTS = _EVENTS | {"source"}  # web sources as ``source-url`` parts (search on only)
+_AISDK_EVENTS = _EVENTS | aisdk.AISDKAdapter.NEEDS  # sources, usage for the metadata
 _AISDK_EVENTS |= {"approval_request"}  # tool approval parts (GEO_AGENT_APPROVAL_TOOLS only)
+
+
+def _model(state: ServerState) -> str:
+    """The model's name for the messages' metadata ("" when the service has none)."""
+    return str(getattr(getattr(state.service, "settings", None), "model", "") or "")
 
 
 async def _one_at_a_time(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
@@ -43,6 +50,7 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
 
     The chat ``id`` names the session; the last user message's text is the new message.
     """
+    started = time.perf_counter()
     sid = aisdk.session_for_chat(body.id, identity.owner)
     responses = aisdk.approval_responses(body)  # answers to a paused reply: no new message
     message = ""
@@ -61,7 +69,8 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
 
     def adapter(reply: Reply | None) -> aisdk.AISDKAdapter:
         made = aisdk.AISDKAdapter(lambda: reply is not None and reply.stopped,
-                                  lambda: reply is not None and reply.interrupted)
+                                  lambda: reply is not None and reply.interrupted,
+                                  model=_model(state), started=started)
         if responses is not None:
             made.continue_after_approvals(responses)
         return made
@@ -107,6 +116,7 @@ async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
     except BaseException:
         release()
         raise
-    frames = aisdk.AISDKAdapter(lambda: stopped[0], lambda: stopped[1]).stream(
+    frames = aisdk.AISDKAdapter(lambda: stopped[0], lambda: stopped[1],
+                                model=_model(state)).stream(
         first, _one_at_a_time(source))
     return state.stream(frames, aisdk.HEADERS, on_close=release)
