@@ -111,7 +111,7 @@ async def test_the_ai_sdk_chat_interrupts_by_the_server_default(interrupting, fa
         await asyncio.wait_for(first, 10)
         kinds = [p["type"] if isinstance(p, dict) else p for p in one]
         assert kinds[:3] == ["start", "start-step", "text-start"]
-        assert kinds[-3:] == ["text-end", "abort", "[DONE]"]
+        assert kinds[-4:] == ["text-end", "message-metadata", "abort", "[DONE]"]
         assert one[-2] == {"type": "abort", "reason": text("cancelled")}
         shown = "".join(p["delta"] for p in one if isinstance(p, dict)
                         and p["type"] == "text-delta")
