@@ -23,27 +23,27 @@ import statistics
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bench import sides
 from bench.run import machine
-from bench.serve import _over_sse, _start
+from bench.serve import _start
 from bench.serve_compare import _stop
 from bench.server import instruction
 from bench.timing import timed
 
 ROOT = sides.ROOT
 RESULTS = ROOT / "bench" / "PROTOCOLS_RESULTS.md"
-Reader = Callable[[Any, int], Awaitable[tuple[float, float]]]
 
 
 async def _sse_data(client: Any, path: str, body: dict[str, Any],
-                    pick: Callable[[dict[str, Any]], str | None]) -> AsyncIterator[str]:
+                    pick: Callable[[dict[str, Any]], str | None],
+                    headers: dict[str, str] | None = None) -> AsyncIterator[str]:
     """The texts ``pick`` finds in the ``data:`` JSON of each event of ``POST path``."""
     from httpx_sse import aconnect_sse
 
-    async with aconnect_sse(client, "POST", path, json=body) as source:
+    async with aconnect_sse(client, "POST", path, json=body, headers=dict(headers or {})) as source:
         source.response.raise_for_status()
         async for sse in source.aiter_sse():
             if not sse.data or sse.data[0] != "{":
@@ -59,74 +59,112 @@ def _delta(kind: str, field: str) -> Callable[[dict[str, Any]], str | None]:
     return pick
 
 
-async def _over_aisdk(client: Any, n: int) -> tuple[float, float]:
-    body = {"id": str(uuid.uuid4()), "trigger": "submit-message",
-            "messages": [{"id": "m1", "role": "user",
-                          "parts": [{"type": "text", "text": instruction(n)}]}]}
-    return await timed(_sse_data(client, "/api/chat", body, _delta("text-delta", "delta")),
-                       n, "AI SDK")
-
-
-async def _over_agui(client: Any, n: int) -> tuple[float, float]:
-    body = {"threadId": str(uuid.uuid4()), "runId": str(uuid.uuid4()), "state": {},
-            "messages": [{"id": "m1", "role": "user", "content": instruction(n)}],
-            "tools": [], "context": [], "forwardedProps": {}}
-    return await timed(_sse_data(client, "/v1/agui", body,
-                                 _delta("TEXT_MESSAGE_CONTENT", "delta")), n, "AG-UI")
-
-
 def _a2a_text(payload: dict[str, Any]) -> str | None:
-    """The text of an A2A streaming response's artifact update (JSON-RPC result)."""
+    """The text of an A2A streaming response's ``answer`` artifact update (JSON-RPC result)."""
     result = payload.get("result") or {}
     update = result.get("artifactUpdate") or result
     artifact = update.get("artifact") if isinstance(update, dict) else None
-    if not isinstance(artifact, dict):
+    if not isinstance(artifact, dict) or artifact.get("artifactId") != "answer":
         return None
     texts = [p["text"] for p in artifact.get("parts", []) if isinstance(p.get("text"), str)]
     return "".join(texts) if texts else None
 
 
-async def _over_a2a(client: Any, n: int) -> tuple[float, float]:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "SendStreamingMessage",
-            "params": {"message": {"messageId": str(uuid.uuid4()), "role": "ROLE_USER",
-                                   "parts": [{"text": instruction(n)}]}}}
-    return await timed(_sse_data(client, "/a2a", body, _a2a_text), n, "A2A")
+def _request(name: str, message: str) -> tuple[str, dict[str, Any], Callable[..., str | None],
+                                               dict[str, str] | None]:
+    """(path, body, text picker, headers) of one request to endpoint ``name``."""
+    if name == "SSE":
+        return ("/v1/chat/stream", {"message": message}, _delta("stream_chunk", "chunk"), None)
+    if name == "AI SDK":
+        return ("/api/chat", {"id": str(uuid.uuid4()), "trigger": "submit-message",
+                              "messages": [{"id": "m1", "role": "user",
+                                            "parts": [{"type": "text", "text": message}]}]},
+                _delta("text-delta", "delta"), None)
+    if name == "AG-UI":
+        return ("/v1/agui", {"threadId": str(uuid.uuid4()), "runId": str(uuid.uuid4()),
+                             "state": {}, "tools": [], "context": [], "forwardedProps": {},
+                             "messages": [{"id": "m1", "role": "user", "content": message}]},
+                _delta("TEXT_MESSAGE_CONTENT", "delta"), None)
+    return ("/a2a", {"jsonrpc": "2.0", "id": 1, "method": "SendStreamingMessage",
+                     "params": {"message": {"messageId": str(uuid.uuid4()),
+                                            "role": "ROLE_USER", "parts": [{"text": message}]}}},
+            _a2a_text, {"A2A-Version": "1.0"})
 
 
-READERS: dict[str, Reader] = {"SSE": _over_sse, "AI SDK": _over_aisdk,
-                              "AG-UI": _over_agui, "A2A": _over_a2a}
+ENDPOINTS = ("SSE", "AI SDK", "AG-UI", "A2A")
 
 
-async def measure(url: str, n: int, rounds: int,
-                  names: list[str]) -> dict[str, dict[str, list[float]]]:
-    """Per endpoint: first-chunk, 1-chunk and N-chunk seconds, one sample a round."""
+def _cpu_seconds(pid: int) -> float:
+    """The user + system CPU time process ``pid`` has used."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _read(client: Any, name: str, n: int, pace: float) -> tuple[float, float]:
+    path, body, pick, headers = _request(name, instruction(n, pace=pace))
+    return await timed(_sse_data(client, path, body, pick, headers), n, name)
+
+
+async def measure(url: str, pid: int, n: int, rounds: int, names: list[str],
+                  pace: float) -> dict[str, dict[str, list[float]]]:
+    """Per endpoint and round: first-chunk, 1-chunk and N-chunk seconds, and the server's CPU
+    seconds of the 1- and N-chunk replies."""
     import httpx
 
-    samples = {name: {"first": [], "one": [], "n": []} for name in names}
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        for _ in range(3):  # warm up
+    kinds = ("first", "one", "n", "cpu_one", "cpu_n")
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {k: [] for k in kinds} for name in names}
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        for _ in range(2):  # warm up
             for name in names:
-                await READERS[name](client, n)
+                await _read(client, name, n, pace)
         for round_ in range(rounds):
             shift = round_ % len(names)
             for name in names[shift:] + names[:shift]:
-                first, one = await READERS[name](client, 1)
-                _first, total = await READERS[name](client, n)
-                samples[name]["first"].append(first)
-                samples[name]["one"].append(one)
-                samples[name]["n"].append(total)
+                got = samples[name]
+                cpu = _cpu_seconds(pid)
+                first, one = await _read(client, name, 1, pace)
+                cpu_mid = _cpu_seconds(pid)
+                _first, total = await _read(client, name, n, pace)
+                got["cpu_n"].append(_cpu_seconds(pid) - cpu_mid)
+                got["cpu_one"].append(cpu_mid - cpu)
+                got["first"].append(first)
+                got["one"].append(one)
+                got["n"].append(total)
     return samples
+
+
+def _table(samples: dict[str, dict[str, list[float]]], names: list[str], n: int) -> list[str]:
+    med = {name: {k: statistics.median(v) for k, v in got.items()}
+           for name, got in samples.items()}
+    wall = {name: (m["n"] - m["one"]) / (n - 1) for name, m in med.items()}
+    # CPU over all rounds: one reply's is a few clock ticks.
+    cpu = {name: (sum(got["cpu_n"]) - sum(got["cpu_one"])) / (len(got["cpu_n"]) * (n - 1))
+           for name, got in samples.items()}
+    lines = ["| endpoint | first chunk (ms) | "
+             f"{n}-chunk reply (ms) | per chunk, wall (us) | wall / SSE | "
+             "per chunk, server CPU (us) | CPU / SSE |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in names:
+        m = med[name]
+        lines.append(f"| {name} | {m['first'] * 1e3:.2f} | {m['n'] * 1e3:.2f} | "
+                     f"{wall[name] * 1e6:.1f} | {wall[name] / wall['SSE']:.2f}x | "
+                     f"{cpu[name] * 1e6:.1f} | {cpu[name] / cpu['SSE']:.2f}x |")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--chunks", type=int, default=500)
-    parser.add_argument("--only", action="append", choices=list(READERS),
+    parser.add_argument("--pace", type=float, default=0.002,
+                        help="seconds between the chunks of the paced replies")
+    parser.add_argument("--only", action="append", choices=list(ENDPOINTS),
                         help="endpoints to read (default: all; SSE always)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    names = ["SSE", *[x for x in (args.only or list(READERS)) if x != "SSE"]]
+    names = ["SSE", *[x for x in (args.only or list(ENDPOINTS)) if x != "SSE"]]
     base_env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
     os.environ["NO_PROXY"] = base_env["NO_PROXY"]
     processes: list[subprocess.Popen[str]] = []
@@ -143,33 +181,32 @@ def main() -> None:
                               "--port", "0", "--log-level", "warning"], env, "listening on ")
         processes.append(serve)
         url = line.rsplit("listening on ", 1)[1].strip()
-        samples = asyncio.run(measure(url, args.chunks, args.rounds, names))
+        fast = asyncio.run(measure(url, serve.pid, args.chunks, args.rounds, names, 0.0))
+        paced = asyncio.run(measure(url, serve.pid, args.chunks, args.rounds, names, args.pace))
     finally:
         for process in reversed(processes):
             _stop(process)
     n = args.chunks
-    med = {name: {k: statistics.median(v) for k, v in got.items()}
-           for name, got in samples.items()}
-    per_chunk = {name: (m["n"] - m["one"]) / (n - 1) for name, m in med.items()}
-    lines = ["| endpoint | first chunk (ms) | 1-chunk reply (ms) | "
-             f"{n}-chunk reply (ms) | per chunk (us) | per chunk / SSE |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for name in names:
-        m = med[name]
-        lines.append(f"| {name} | {m['first'] * 1e3:.2f} | {m['one'] * 1e3:.2f} | "
-                     f"{m['n'] * 1e3:.2f} | {per_chunk[name] * 1e6:.1f} | "
-                     f"{per_chunk[name] / per_chunk['SSE']:.2f}x |")
     text = "\n".join([
         "# Per chunk on each protocol against the seed SSE path (`python -m bench.protocols`)",
         "",
         f"Machine: {machine()}",
         "",
-        f"One `geo-agent serve` on default settings (memory:// store, no limits); "
-        f"{args.rounds} rounds, the endpoints' order rotating; replies of 1 and {n} "
-        "one-character chunks, each endpoint read with httpx + httpx-sse and one `json.loads` "
-        "per event; medians; every reply's text checked.",
+        f"One `geo-agent serve` on default settings (memory:// store, no limits), the same "
+        f"process for every endpoint; {args.rounds} rounds, the endpoints' order rotating; "
+        f"replies of 1 and {n} one-character chunks, each endpoint read the same way (httpx + "
+        "httpx-sse, one `json.loads` per event); every reply's text checked. Wall: medians, "
+        "per chunk = (total(N) - total(1)) / (N - 1). Server CPU: the server process's user + "
+        "system time (`/proc`) over all rounds, the same difference.",
         "",
-        *lines,
+        "## The fake writing as fast as it can (the chunks may share a read)",
+        "",
+        *_table(fast, names, n),
+        "",
+        f"## The fake writing a chunk every {args.pace * 1e3:g} ms (each chunk its own read, "
+        "as from a model)",
+        "",
+        *_table(paced, names, n),
         "",
     ])
     print(text)

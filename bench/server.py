@@ -9,6 +9,7 @@ scenario (both protocols):
 * ``bench n=5 stall=3``      -> the reply starts after 3 s (a stalled upstream)
 * ``bench n=500 think=1``    -> a thinking reply: n//2 reasoning chunks, then the rest as text
   (reasoning only when the request thinks: ``enable_thinking``)
+* ``bench n=500 pace=0.002`` -> the chunks 2 ms apart (as a model writes them: each read one)
 * ``bench n=2000 burst=1``   -> the whole stream in one write (the client reads many chunks
   per read, as after a network hiccup), so the first text arrives with the rest
 """
@@ -47,9 +48,11 @@ def thinking_texts(n: int) -> tuple[str, str]:
 
 
 def instruction(n: int, *, tool: bool = False, stall: float = 0.0, think: bool = False,
-                burst: bool = False) -> str:
+                burst: bool = False, pace: float = 0.0) -> str:
     """The user message asking the bench server for a reply."""
     text = f"bench n={n}"
+    if pace:
+        text += f" pace={pace}"
     if burst:
         text += " burst=1"
     if tool:
@@ -75,7 +78,8 @@ def responder(request: RecordedRequest) -> Reply:
         reasoning, answer = thinking_texts(n)
         return Reply(reasoning=reasoning, text=answer, chunk_size=1, stall_before=stall)
     headers = {BURST_HEADER: "1"} if args.get("burst") == "1" else {}
-    return Reply(text=expected_text(n), chunk_size=1, stall_before=stall, headers=headers)
+    return Reply(text=expected_text(n), chunk_size=1, stall_before=stall, headers=headers,
+                 chunk_delay=float(args.get("pace", "0")))
 
 
 class BenchFake(FakeDashScope):
