@@ -65,6 +65,7 @@ from bailian_geo_agent.agent.events import (
     ToolStart,
     Usage,
 )
+from bailian_geo_agent.agent.server import multitask
 from bailian_geo_agent.agent.server.auth import Identity
 from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
@@ -258,9 +259,14 @@ class GeoAgentExecutor(AgentExecutor):
         try:
             message, _, _ = check_input(context.get_user_input(), None, None,
                                         state.service.settings.max_message_chars)
-            reply, first = await state.start_reply(
-                identity, message, session_for_context(context_id, identity.owner),
-                WANTED_EVENTS)
+            sid = session_for_context(context_id, identity.owner)
+
+            async def begin(rollback: bool) -> tuple[Reply, StreamEvent]:
+                return await state.start_reply(identity, message, sid, WANTED_EVENTS,
+                                               rollback=rollback)
+
+            # A message while the context's reply runs: the server's multitask strategy.
+            reply, first = await multitask.start(state, identity, sid, begin)
         except ApiError as error:
             for frame in A2AAdapter(task_id, context_id, context.message).refused(error):
                 await event_queue.enqueue_event(frame)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ag_ui.core import RunAgentInput
-from bailian_geo_agent.agent.events import FRONT_END_EVENTS
-from bailian_geo_agent.agent.server import agui
+from bailian_geo_agent.agent.events import FRONT_END_EVENTS, StreamEvent
+from bailian_geo_agent.agent.server import agui, multitask
 from bailian_geo_agent.agent.server.aisdk import session_for_chat
 from bailian_geo_agent.agent.server.errors import ApiError, describe_validation
+from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.state import ERRORS, Caller, State, check_input
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -31,6 +32,9 @@ class AGUIOptions(BaseModel):
     retry: bool = False
     """The same message sent again after a ``RUN_ERROR`` with code ``interrupted``: the
     stored turn is replaced, not repeated."""
+    multitask_strategy: multitask.Strategy | None = None
+    """While a reply runs in the thread: ``reject`` (409), ``enqueue``, ``interrupt`` or
+    ``rollback`` (none: the server's ``GEO_AGENT_MULTITASK_STRATEGY``)."""
 
 
 def options(forwarded: Any) -> AGUIOptions:
@@ -53,17 +57,24 @@ async def agui_run(body: RunAgentInput, identity: Caller, state: State) -> Event
 
     ``threadId`` names the session (of this token); the last user message's text is the new
     message (the session keeps the history); ``forwardedProps`` may set ``reasoning``,
-    ``resume`` and ``retry``. Map commands come as ``CUSTOM`` events named ``map_action`` and
-    as the ``map.actions`` of a ``STATE_SNAPSHOT``.
+    ``resume``, ``retry`` and ``multitask_strategy``. Map commands come as ``CUSTOM`` events
+    named ``map_action`` and as the ``map.actions`` of a ``STATE_SNAPSHOT``.
     """
     opts = options(body.forwarded_props)
     sid = session_for_chat(body.thread_id, identity.owner)
     message, _, _ = check_input(agui.last_user_text(body), None, None,
                                 state.service.settings.max_message_chars)
     wanted = _EVENTS | {"reasoning_chunk"} if opts.reasoning else _EVENTS
-    reply, first = await state.start_reply(identity, message, sid, wanted, opts.retry)
-    adapter = agui.AGUIAdapter(body.thread_id, body.run_id, state=body.state,
-                               model=state.metrics.model, stopped=lambda: reply.stopped,
-                               interrupted=lambda: reply.interrupted)
-    return state.response(reply, adapter.stream(first, reply.rest_batches()), agui.HEADERS,
-                          resume=opts.resume)
+    strategy = opts.multitask_strategy or state.settings.multitask_strategy
+
+    async def begin(rollback: bool) -> tuple[Reply, StreamEvent]:
+        return await state.start_reply(identity, message, sid, wanted, opts.retry, rollback)
+
+    def adapter(reply: Reply | None) -> agui.AGUIAdapter:
+        return agui.AGUIAdapter(body.thread_id, body.run_id, state=body.state,
+                                model=state.metrics.model,
+                                stopped=lambda: reply is not None and reply.stopped,
+                                interrupted=lambda: reply is not None and reply.interrupted)
+
+    return await multitask.answer(state, identity, sid, strategy, begin, adapter, agui.HEADERS,
+                                  resume=opts.resume)
