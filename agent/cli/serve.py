@@ -123,7 +123,10 @@ def bind(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``host``:``port`` (as uvicorn binds it); ``OSError`` if it cannot."""
     address = host.strip("[]")
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections of a TCP
+    # socket, and an accepted one inherits it; with 0 a reply's writes after its head waited
+    # ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))

@@ -139,7 +139,9 @@ async def serve_stdio(server: Server[Any]) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket (port 0: an ephemeral port)."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on connections of a TCP socket (see
+    # agent.cli.serve.bind)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host.strip("[]"), port))
     sock.listen(128)

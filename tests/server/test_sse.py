@@ -254,3 +254,36 @@ async def test_a_batch_of_waiting_events_goes_out_as_one_write_in_order():
     await pumped.wait()
     rest = [w async for w in writes]
     assert rest == [b"".join(encode(e, i) for i, e in enumerate(events[1:], 2))]
+
+
+async def test_a_reply_is_not_held_back_for_the_clients_delayed_ack(server, fake_dashscope,
+                                                                    auth_a):
+    """A reply's first event follows its head at once. With Nagle on (the listening socket made
+    with protocol 0: asyncio then leaves ``TCP_NODELAY`` off) the server's first write after the
+    head waited for the client's delayed ACK, 40 ms on Linux, on every reply of a kept-alive
+    connection: a 1-chunk reply took about 48 ms instead of about 12."""
+    import statistics
+    import time
+
+    fake_dashscope.responder = lambda _request: Reply(text="晴", chunk_size=1)
+    firsts, ends, totals = [], [], []
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:  # one connection
+        for _ in range(7):
+            started = time.perf_counter()
+            async with client.stream("POST", "/v1/chat/stream", json={"message": "天气"},
+                                     headers=auth_a) as response:
+                assert response.status_code == 200
+                head = time.perf_counter()
+                body = b""
+                async for chunk in response.aiter_raw():
+                    if not body:
+                        firsts.append(time.perf_counter() - head)  # head -> stream_start
+                    body += chunk
+                ends.append(time.perf_counter() - head)
+            totals.append(time.perf_counter() - started)
+            assert body.startswith(b"id: 1\nevent: stream_start") and b"stream_end" in body
+    # Medians of the replies after the first (a new connection ACKs at once).
+    first, end, total = (statistics.median(x[1:]) for x in (firsts, ends, totals))
+    timings = (f"head -> first event {first * 1e3:.1f} ms, head -> end {end * 1e3:.1f} ms, "
+               f"whole reply {total * 1e3:.1f} ms")
+    assert first < 0.020, timings
