@@ -42,6 +42,10 @@ Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 POLL_SECONDS = 0.05
 """How often a queued message looks whether its turn has come."""
+ENDING_SECONDS = 1.0
+"""How long ``reject`` waits for a reply that is ending (its last event sent, or stopped, and
+on another instance not yet marked done in the shared log) before it answers 409: a message
+sent right after the last one's end is answered, not refused."""
 
 Begin = Callable[[bool], Awaitable[tuple[Reply, StreamEvent]]]
 """Starts the reply (``ServerState.start_reply``); its argument: ``rollback``."""
@@ -72,9 +76,11 @@ async def make_way(state: ServerState, identity: Identity, session_id: str,
     message_id = await running(state, session_id, identity.owner)
     if message_id is None:
         return False
-    if strategy == "reject":
-        raise ApiError(409, text("reply_running", message_id=message_id))
     reply = state.replies.get(message_id, identity.owner)
+    if strategy == "reject":
+        if not await _ends(state, identity, session_id, reply):
+            raise ApiError(409, text("reply_running", message_id=message_id))
+        return False
     if reply is not None:
         await reply.stop()  # its model request closed, its partial answer stored
     else:
@@ -85,6 +91,22 @@ async def make_way(state: ServerState, identity: Identity, session_id: str,
                 raise
     logger.info("reply %s stopped by a new message (%s)", message_id, strategy)
     return strategy == "rollback"
+
+
+async def _ends(state: ServerState, identity: Identity, session_id: str,
+                reply: Reply | None) -> bool:
+    """Whether the session's running reply is only ending: one of this instance that has sent
+    its last event or was stopped (waited for), or one elsewhere the shared log marks done
+    within ``ENDING_SECONDS``. A reply here that is still answering is not waited for."""
+    if reply is not None:
+        return reply.ending and await reply.ended(ENDING_SECONDS)
+    waited = 0.0
+    while waited < ENDING_SECONDS:
+        await asyncio.sleep(POLL_SECONDS)
+        waited += POLL_SECONDS
+        if await running(state, session_id, identity.owner) is None:
+            return True
+    return False
 
 
 async def start(state: ServerState, identity: Identity, session_id: str, begin: Begin,

@@ -149,6 +149,17 @@ class Reply:
         """Whether the reply has sent its last event (or was stopped)."""
         return self._task.done()
 
+    @property
+    def ending(self) -> bool:
+        """Whether the reply has sent its last event or was stopped: what is left of it is its
+        tail (storing the turn, releasing the session)."""
+        return self._ended or self.stopped
+
+    async def ended(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the reply to be done; whether it is."""
+        await asyncio.wait({self._task}, timeout=timeout)
+        return self._task.done()
+
     def _emit(self, event: StreamEvent) -> None:
         """Event number ``seq`` to the log and to the client."""
         self._seq += 1

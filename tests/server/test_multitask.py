@@ -300,3 +300,21 @@ async def test_enqueue_without_a_shared_log_keeps_the_order_on_postgresql(pg_pai
         assert check_reply(three) == "ECHO[3]: 三"
         names = [name for name, kind in order if kind in ("stream_start", "stream_end")]
         assert names == ["first", "first", "second", "second", "third", "third"], order
+
+
+async def test_a_message_right_after_the_last_reply_ended_elsewhere_is_answered(pair):
+    # The client sees stream_end from A before A's log write marks the reply done: B must
+    # answer the next message (reject only refuses a reply still answering), turn after turn.
+    a, b = pair
+    sid = str(uuid.uuid4())
+    async with httpx.AsyncClient(timeout=30) as client:
+        for turn in range(6):
+            server = (a, b)[turn % 2]
+            events = []
+            async with aconnect_sse(client, "POST", f"{server.url}/v1/chat/stream", headers=A,
+                                    json={"message": f"第{turn}问", "session_id": sid,
+                                          "multitask_strategy": "reject"}) as source:
+                assert source.response.status_code == 200, await source.response.aread()
+                async for sse in source.aiter_sse():
+                    events.append((sse.event, sse.id, json.loads(sse.data)))
+            assert check_reply(events) == f"ECHO[{turn + 1}]: 第{turn}问"
