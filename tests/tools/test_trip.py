@@ -377,16 +377,21 @@ def test_split_path_cuts_at_the_stops():
 
 
 async def test_on_mcp_plan_trip_is_a_lookup_answering_text_links_and_commands(amap_trip):
-    from bailian_geo_agent.agent.mcp.server import HANDOFF_SCHEMA, describe
+    import jsonschema
     from bailian_geo_agent.agent.mcp.server import call as mcp_call
+    from bailian_geo_agent.agent.mcp.server import describe, typed_output_schema
+    from bailian_geo_agent.tools.outputs import TripData
 
     described = describe(amap_trip)
-    assert described.output_schema == HANDOFF_SCHEMA
+    assert described.output_schema == typed_output_schema(TripData)  # figures, links, commands
     assert described.annotations.read_only_hint is True
     result = await mcp_call(amap_trip, {"places": ["故宫", "景山公园", "南锣鼓巷"]})
     assert result.is_error is False
     assert result.content[0].text.startswith("驾车行程") or "trip" in result.content[0].text
     structured = result.structured_content
+    jsonschema.Draft202012Validator(described.output_schema).validate(structured)
+    assert [s["number"] for s in structured["stops"]] == [1, 2, 3]
+    assert isinstance(structured["distance_m"], float) and structured["distance_m"] > 0
     assert [c["op"] for c in structured["map_actions"]] == ["add_stops", "draw_route",
                                                            "fit_bounds"]
     assert structured["links"] and all(link["url"] in result.content[0].text
