@@ -135,3 +135,15 @@ def test_the_sdk_tracing_decorators_are_off_only_while_tracing_is(monkeypatch):
     os.environ[variable] = "true"
     a2a._import_executor()
     assert os.environ == {variable: "true"}  # an operator's value stands
+
+
+def test_the_window_is_the_operators_setting(monkeypatch):
+    from types import SimpleNamespace
+
+    from bailian_geo_agent.agent.server.a2a.executor import A2AService
+    from bailian_geo_agent.agent.serving import ServerSettings
+
+    assert ServerSettings().a2a_text_window == TEXT_WINDOW == 0.05
+    monkeypatch.setenv("GEO_AGENT_A2A_TEXT_WINDOW", "0.2")
+    service = A2AService(SimpleNamespace(settings=ServerSettings()), "/a2a")  # type: ignore[arg-type]
+    assert service.executor._window == 0.2

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -72,6 +72,7 @@ from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.state import ServerState, check_input
+from bailian_geo_agent.agent.serving import DEFAULT_A2A_TEXT_WINDOW
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
 from bailian_geo_agent.prompts.catalogue import language, text
 from bailian_geo_agent.tools.infra import version
@@ -92,11 +93,12 @@ A2AEvent: TypeAlias = Task | TaskStatusUpdateEvent | TaskArtifactUpdateEvent
 
 _CONTEXT_NAMESPACE = uuid.UUID("0c6f3a5e-2b1d-4e8f-a7c4-5d9b1e3f2a60")
 _IDENTITY = "geo_agent_identity"  # where the route leaves the caller for the context builder
-TEXT_WINDOW = 0.05
+TEXT_WINDOW = DEFAULT_A2A_TEXT_WINDOW
 """Seconds over which the answer's text chunks are joined into one artifact update (the first
-chunk goes at once). Each A2A event costs the SDK ~0.3 ms of CPU (its event queue, task store,
-tracing decorators, protobuf to JSON), about twice what the text costs us; a calling agent
-reads the answer as a whole or passes it on, and 50 ms is below what a person sees."""
+chunk goes at once; ``GEO_AGENT_A2A_TEXT_WINDOW``). Each A2A event costs the SDK ~0.2-0.3 ms of
+CPU (its event queue and consumer tasks, task store update, tracing decorators, protobuf to
+JSON), more than the text costs us; a calling agent reads the answer as a whole or passes it
+on, and 50 ms is below what a person notices."""
 _CANCEL_WAIT = 10.0  # seconds CancelTask waits for the stopped reply's last event
 
 
@@ -237,7 +239,7 @@ def _tool_dict(event: ToolStart | ToolEnd) -> dict[str, Any]:
 
 
 async def coalesced(batches: AsyncIterator[list[StreamEvent]],
-                    window: float = TEXT_WINDOW) -> AsyncIterator[StreamEvent]:
+                    window: float = TEXT_WINDOW) -> AsyncGenerator[StreamEvent, None]:
     """The events of ``batches``, text chunks coalesced: a chunk after ``window`` seconds
     without text goes on at once (the answer's first chunk always does); the chunks that come
     within ``window`` of the last text sent are joined into one, sent when the window ends or
@@ -332,9 +334,11 @@ class GeoAgentExecutor(AgentExecutor):
         try:
             for frame in adapter.frames(first):
                 await event_queue.enqueue_event(frame)
-            async for event in coalesced(reply.rest_batches(), self._window):
-                for frame in adapter.frames(event):
-                    await event_queue.enqueue_event(frame)
+            async with contextlib.aclosing(
+                    coalesced(reply.rest_batches(), self._window)) as events:
+                async for event in events:
+                    for frame in adapter.frames(event):
+                        await event_queue.enqueue_event(frame)
         except BaseException:  # cancelled (shutdown) or the queue failed: the reply stops too
             reply.cancel()
             raise
@@ -464,7 +468,7 @@ class A2AService:
     def __init__(self, state: ServerState, path: str) -> None:
         self.state = state
         self.path = path
-        self.executor = GeoAgentExecutor(state)
+        self.executor = GeoAgentExecutor(state, state.settings.a2a_text_window)
         self._tools: list[Any] | None = None
         self._handler: DefaultRequestHandler | None = None
         self._dispatcher: JsonRpcDispatcher | None = None
