@@ -143,7 +143,7 @@ def test_the_window_is_the_operators_setting(monkeypatch):
     from bailian_geo_agent.agent.server.a2a.executor import A2AService
     from bailian_geo_agent.agent.serving import ServerSettings
 
-    assert ServerSettings().a2a_text_window == TEXT_WINDOW == 0.05
+    assert ServerSettings().a2a_text_window == TEXT_WINDOW == 0.1
     monkeypatch.setenv("GEO_AGENT_A2A_TEXT_WINDOW", "0.2")
     service = A2AService(SimpleNamespace(settings=ServerSettings()), "/a2a")  # type: ignore[arg-type]
     assert service.executor._window == 0.2

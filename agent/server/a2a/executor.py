@@ -97,8 +97,9 @@ TEXT_WINDOW = DEFAULT_A2A_TEXT_WINDOW
 """Seconds over which the answer's text chunks are joined into one artifact update (the first
 chunk goes at once; ``GEO_AGENT_A2A_TEXT_WINDOW``). Each A2A event costs the SDK ~0.2-0.3 ms of
 CPU (its event queue and consumer tasks, task store update, tracing decorators, protobuf to
-JSON), more than the text costs us; a calling agent reads the answer as a whole or passes it
-on, and 50 ms is below what a person notices."""
+JSON), more than the text costs us. A calling agent reads the answer as a whole or passes it
+on; a person behind it sees ten updates a second at most, as chat pages that throttle their
+rendering do; the end of the answer is never held (the reply's last event sends it)."""
 _CANCEL_WAIT = 10.0  # seconds CancelTask waits for the stopped reply's last event
 
 
