@@ -5,6 +5,7 @@ wire, read by ``a2a-sdk``'s own client, a paced reply's text in far fewer artifa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -29,6 +30,8 @@ class Feed:
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[list[StreamEvent] | None] = asyncio.Queue()
+        self.drained = asyncio.Event()  # every batch put has been taken
+        self.closed = asyncio.Event()  # the source's reading ended
 
     def put(self, *events: StreamEvent) -> None:
         self.queue.put_nowait(list(events))
@@ -37,8 +40,17 @@ class Feed:
         self.queue.put_nowait(None)
 
     async def batches(self) -> AsyncIterator[list[StreamEvent]]:
-        while (batch := await self.queue.get()) is not None:
-            yield batch
+        try:
+            while True:
+                if self.queue.empty():
+                    self.drained.set()
+                batch = await self.queue.get()
+                self.drained.clear()
+                if batch is None:
+                    return
+                yield batch
+        finally:
+            self.closed.set()
 
 
 def shape(events: list[StreamEvent]) -> list[str]:
@@ -83,6 +95,21 @@ async def test_the_first_chunk_goes_at_once_and_held_text_when_the_window_ends()
     assert (first.chunk, held.chunk) == ("a", "bc")
     feed.end()
     assert [e async for e in events] == []
+
+
+async def test_a_cancelled_reading_leaves_no_read_of_the_source_behind():
+    feed = Feed()
+    events = aiter(coalesced(feed.batches(), NEVER))
+    feed.put(chunk("a"))
+    assert (await anext(events)).chunk == "a"
+    feed.put(chunk("b"))  # held: the next batch is read meanwhile
+    reading = asyncio.ensure_future(anext(events))
+    await asyncio.wait_for(feed.drained.wait(), 5)
+    reading.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reading
+    await events.aclose()
+    await asyncio.wait_for(feed.closed.wait(), 5)  # the source's read ended with it
 
 
 async def test_window_zero_joins_only_what_waits_together():

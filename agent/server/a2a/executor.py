@@ -294,9 +294,11 @@ async def coalesced(batches: AsyncIterator[list[StreamEvent]],
             if pending and window <= 0:
                 sent = loop.time()
                 yield joined()
-    finally:
+    finally:  # closed early (the reply's reading cancelled): the read of the next batch too
         if waiting is not None:
             waiting.cancel()
+            if waiting.done() and not waiting.cancelled():
+                waiting.exception()  # seen: not logged as an exception never retrieved
 
 
 class GeoAgentExecutor(AgentExecutor):
