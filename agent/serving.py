@@ -37,6 +37,7 @@ DEFAULT_SSE_PING_SECONDS = 15.0
 DEFAULT_STREAM_TTL = 600.0
 DEFAULT_STREAM_LEASE = 15.0
 DEFAULT_DRAIN_SECONDS = 30.0
+DEFAULT_A2A_TEXT_WINDOW = 0.1
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 DEFAULT_LOG_LEVEL: LogLevel = "WARNING"
 
@@ -163,6 +164,12 @@ class ServerSettings(BaseSettings):
     ``https://geo.example.com`` (a path prefix too, behind a proxy that adds one); without it,
     the URL comes from each request's ``Host`` (and ``X-Forwarded-Proto`` from a trusted
     proxy)."""
+    # -- a2aperf
+    a2a_text_window: float = Field(
+        DEFAULT_A2A_TEXT_WINDOW, ge=0, le=1, validation_alias="GEO_AGENT_A2A_TEXT_WINDOW")
+    """Seconds over which A2A joins the answer's text chunks into one update (0: no waiting).
+
+    The first chunk goes at once; ``0`` joins only the chunks already waiting together."""
 
     @field_validator("public_url")
     @classmethod

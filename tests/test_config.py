@@ -84,7 +84,8 @@ def test_readme_and_help_list_every_setting():
 
 
 CONVENTIONS = {"XDG_DATA_HOME", "NO_COLOR", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER",
-               "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
+               "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+               "OTEL_INSTRUMENTATION_A2A_SDK_ENABLED"}
 """Variables of wider conventions (the XDG base directories, no-color.org, the OpenTelemetry
 SDK's), not settings."""
 

@@ -32,10 +32,12 @@ The routes are here; the SDK's side (``executor``) is imported at the first A2A 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from bailian_geo_agent.agent import telemetry
 from bailian_geo_agent.agent.server.state import ERRORS, Caller, State
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -69,6 +71,11 @@ class _Lazy:
 
 
 def _import_executor() -> Any:
+    if not telemetry.enabled():
+        # Without a tracer provider the SDK's tracing decorators (a dozen per A2A event, ~40 us
+        # of CPU each event) record nothing; its own switch, read when the SDK is imported.
+        # An operator's value stands.
+        os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
     from bailian_geo_agent.agent.server.a2a import executor
 
     return executor

@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -71,6 +72,7 @@ from bailian_geo_agent.agent.server.errors import ApiError
 from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.state import ServerState, check_input
+from bailian_geo_agent.agent.serving import DEFAULT_A2A_TEXT_WINDOW
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
 from bailian_geo_agent.prompts.catalogue import language, text
 from bailian_geo_agent.tools.infra import version
@@ -91,6 +93,13 @@ A2AEvent: TypeAlias = Task | TaskStatusUpdateEvent | TaskArtifactUpdateEvent
 
 _CONTEXT_NAMESPACE = uuid.UUID("0c6f3a5e-2b1d-4e8f-a7c4-5d9b1e3f2a60")
 _IDENTITY = "geo_agent_identity"  # where the route leaves the caller for the context builder
+TEXT_WINDOW = DEFAULT_A2A_TEXT_WINDOW
+"""Seconds over which the answer's text chunks are joined into one artifact update (the first
+chunk goes at once; ``GEO_AGENT_A2A_TEXT_WINDOW``). Each A2A event costs the SDK ~0.2-0.3 ms of
+CPU (its event queue and consumer tasks, task store update, tracing decorators, protobuf to
+JSON), more than the text costs us. A calling agent reads the answer as a whole or passes it
+on; a person behind it sees ten updates a second at most, as chat pages that throttle their
+rendering do; the end of the answer is never held (the reply's last event sends it)."""
 _CANCEL_WAIT = 10.0  # seconds CancelTask waits for the stopped reply's last event
 
 
@@ -230,25 +239,76 @@ def _tool_dict(event: ToolStart | ToolEnd) -> dict[str, Any]:
     return {k: v for k, v in event.to_dict().items() if k not in ("message_id", "session_id")}
 
 
-def _merged(batch: Sequence[StreamEvent]) -> list[StreamEvent]:
-    """``batch`` with each run of text chunks as one chunk (one artifact update, not one per
-    token, for a reader that fell behind)."""
-    out: list[StreamEvent] = []
-    for event in batch:
-        last = out[-1] if out else None
-        if isinstance(event, StreamChunk) and isinstance(last, StreamChunk):
-            out[-1] = StreamChunk(last.message_id, last.session_id, last.chunk + event.chunk)
-        else:
-            out.append(event)
-    return out
+async def coalesced(batches: AsyncIterator[list[StreamEvent]],
+                    window: float = TEXT_WINDOW) -> AsyncGenerator[StreamEvent, None]:
+    """The events of ``batches``, text chunks coalesced: a chunk after ``window`` seconds
+    without text goes on at once (the answer's first chunk always does); the chunks that come
+    within ``window`` of the last text sent are joined into one, sent when the window ends or
+    before the next event that is not text, whichever is first. The text is the same, and every
+    other event keeps its place relative to it; ``window`` 0 only joins the chunks already
+    waiting together."""
+    loop = asyncio.get_running_loop()
+    source = aiter(batches)
+    pending: list[StreamChunk] = []  # text held back, to go as one chunk
+    sent = -math.inf  # when text last went on
+    waiting: asyncio.Future[list[StreamEvent]] | None = None  # the next batch, while text waits
+
+    def joined() -> StreamChunk:
+        head = pending[0]
+        chunk = head if len(pending) == 1 else StreamChunk(
+            head.message_id, head.session_id, "".join(c.chunk for c in pending))
+        pending.clear()
+        return chunk
+
+    try:
+        while True:
+            if pending:
+                if waiting is None:
+                    waiting = asyncio.ensure_future(anext(source))
+                due = sent + window - loop.time()
+                if due > 0:
+                    await asyncio.wait((waiting,), timeout=due)
+                if not waiting.done():  # the window is over: the text goes on
+                    sent = loop.time()
+                    yield joined()
+                    continue
+            try:
+                batch = await (waiting if waiting is not None else anext(source))
+            except StopAsyncIteration:
+                if pending:
+                    yield joined()
+                return
+            finally:
+                waiting = None
+            for event in batch:
+                if type(event) is StreamChunk:
+                    pending.append(event)
+                    if len(pending) == 1 and 0 < window <= loop.time() - sent:
+                        sent = loop.time()  # the first text after a quiet window: at once
+                        yield joined()
+                    continue
+                if pending:
+                    sent = loop.time()
+                    yield joined()
+                yield event
+            if pending and window <= 0:
+                sent = loop.time()
+                yield joined()
+    finally:  # closed early (the reply's reading cancelled): the read of the next batch too
+        if waiting is not None:
+            waiting.cancel()
+            if waiting.done() and not waiting.cancelled():
+                waiting.exception()  # seen: not logged as an exception never retrieved
 
 
 class GeoAgentExecutor(AgentExecutor):
     """Runs one reply per A2A message: the caller, limits and session as the chat routes have
-    them; ``cancel`` stops the reply."""
+    them; ``cancel`` stops the reply. The answer's text chunks are coalesced over ``window``
+    seconds (``coalesced``)."""
 
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, window: float = TEXT_WINDOW) -> None:
         self._state = state
+        self._window = window
         self._running: dict[str, tuple[Reply, asyncio.Event]] = {}
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -277,8 +337,9 @@ class GeoAgentExecutor(AgentExecutor):
         try:
             for frame in adapter.frames(first):
                 await event_queue.enqueue_event(frame)
-            async for batch in reply.rest_batches():
-                for event in _merged(batch):
+            async with contextlib.aclosing(
+                    coalesced(reply.rest_batches(), self._window)) as events:
+                async for event in events:
                     for frame in adapter.frames(event):
                         await event_queue.enqueue_event(frame)
         except BaseException:  # cancelled (shutdown) or the queue failed: the reply stops too
@@ -410,7 +471,7 @@ class A2AService:
     def __init__(self, state: ServerState, path: str) -> None:
         self.state = state
         self.path = path
-        self.executor = GeoAgentExecutor(state)
+        self.executor = GeoAgentExecutor(state, state.settings.a2a_text_window)
         self._tools: list[Any] | None = None
         self._handler: DefaultRequestHandler | None = None
         self._dispatcher: JsonRpcDispatcher | None = None
