@@ -215,6 +215,22 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         """The answer text sent by the model call in progress (or the last one)."""
         return self._call_text.text()
 
+    def handed_call_text(self) -> str:
+        """After the reader has gone (the reply was stopped): ``call_text`` less the chunks
+        still waiting for it, which are dropped; what the reader was handed."""
+        queue, waiting = self._queue, 0
+        kept: list[Any] = []
+        while not queue.empty():
+            item = queue.get_nowait()
+            if type(item) is StreamChunk:
+                waiting += len(item.chunk)
+            else:
+                kept.append(item)
+        for item in kept:
+            queue.put_nowait(item)
+        text = self._call_text.text()
+        return text[:len(text) - waiting] if waiting else text
+
     @property
     def finished(self) -> bool:
         """Whether ``stream_end`` or ``error`` has been emitted."""

@@ -345,7 +345,12 @@ class StreamChatService:
                             await graph.ainvoke(turn, config, context=_reply_context(
                                 handler, answering=decisions is not None))
                     except BaseException as exc:
-                        await asyncio.shield(keep_partial_answer(graph, config, handler.call_text))
+                        # Stopped: its reader has gone; keep what it was handed, not chunks
+                        # still waiting in the queue, so the history is what the user saw.
+                        partial = (handler.handed_call_text()
+                                   if isinstance(exc, asyncio.CancelledError)
+                                   else handler.call_text)
+                        await asyncio.shield(keep_partial_answer(graph, config, partial))
                         if isinstance(exc, TimeoutError) and deadline.expired():
                             raise self._reply_timeout() from None
                         raise

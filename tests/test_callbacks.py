@@ -281,3 +281,25 @@ async def test_map_commands_of_tools_loaded_over_mcp_become_map_action_events():
     events = [e async for e in handler.dicts()]
     assert [e["type"] for e in events] == ["map_action", "stream_end"]
     assert events[0]["action"] == action
+
+
+async def test_handed_call_text_leaves_out_the_chunks_the_reader_never_took():
+    # A stopped reply keeps in history what its reader was handed, not what still waited.
+    import uuid
+
+    from bailian_geo_agent.agent.events import StreamChunk, ToolStart
+
+    handler = ChunkStreamHandler(session_id="s-1")
+    run = uuid.uuid4()
+    await handler.on_chat_model_start({}, [[]], run_id=run)
+    events = aiter(handler)
+    assert (await anext(events)).type == "stream_start"
+    for token in ("北京", "今天", "晴。"):
+        await handler.on_llm_new_token(token, run_id=run)
+    taken = await anext(events)
+    assert isinstance(taken, StreamChunk) and taken.chunk == "北京"
+    handler.queue.put_nowait(ToolStart(handler.message_id, "s-1", "get_weather", {}))
+    assert handler.call_text == "北京今天晴。"
+    assert handler.handed_call_text() == "北京"
+    # other events stay queued, in order; the dropped chunks are gone
+    assert isinstance(await anext(events), ToolStart) and handler.queue.empty()
