@@ -197,7 +197,10 @@ def main() -> None:
         f"replies of 1 and {n} one-character chunks, each endpoint read the same way (httpx + "
         "httpx-sse, one `json.loads` per event); every reply's text checked. Wall: medians, "
         "per chunk = (total(N) - total(1)) / (N - 1). Server CPU: the server process's user + "
-        "system time (`/proc`) over all rounds, the same difference.",
+        "system time (`/proc`) over all rounds, the same difference; one clock tick is "
+        f"{1e6 / os.sysconf('SC_CLK_TCK') / (args.rounds * (n - 1)):.1f} us per chunk, so "
+        "where the replies are quick (the first table) that column is a few ticks: read its "
+        "wall columns there.",
         "",
         "## The fake writing as fast as it can (the chunks may share a read)",
         "",
