@@ -125,12 +125,20 @@ def output_model(tool: BaseTool) -> type[BaseModel] | None:
 
 def typed_output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """``model``'s JSON schema with the optional ``links`` and ``map_actions`` of
-    ``HANDOFF_SCHEMA`` added (their definitions merged)."""
+    ``HANDOFF_SCHEMA`` added (their definitions merged). Raises ``TypeError`` when ``model``
+    has a field or a definition of one of those names that differs (one would hide the
+    other)."""
     schema = copy.deepcopy(model.model_json_schema())
     handoff = copy.deepcopy(HANDOFF_SCHEMA)
+    properties, own_defs = schema.get("properties", {}), schema.get("$defs", {})
+    clashes = sorted({*(set(properties) & set(handoff["properties"])),
+                      *(name for name, value in handoff.get("$defs", {}).items()
+                        if name in own_defs and own_defs[name] != value)})
+    if clashes:
+        raise TypeError(f"{model.__name__}: {', '.join(clashes)} clash with the hand-off schema")
     schema.setdefault("type", "object")
-    schema["properties"] = {**schema.get("properties", {}), **handoff["properties"]}
-    defs = {**handoff.get("$defs", {}), **schema.get("$defs", {})}
+    schema["properties"] = {**properties, **handoff["properties"]}
+    defs = {**handoff.get("$defs", {}), **own_defs}
     if defs:
         schema["$defs"] = defs
     return schema

@@ -142,3 +142,26 @@ async def test_the_map_app_is_a_resource_linked_from_the_tools(monkeypatch, mode
         assert missing.value.message == text("mcp_unknown_resource",
                                               uri="ui://bailian-geo-agent/nope.html")
     assert tool.meta == link
+
+
+class Marker(BaseModel):
+    """Named as a map command's definition in ``HANDOFF_SCHEMA``, but another shape."""
+
+    note: str
+
+
+class ClashingDefinition(BaseModel):
+    spot: Marker
+
+
+class ClashingField(BaseModel):
+    links: list[str]
+
+
+@pytest.mark.parametrize(("model", "name"), [(ClashingDefinition, "Marker"),
+                                             (ClashingField, "links")])
+def test_an_output_model_cannot_hide_the_handoff_schema(model: type[BaseModel], name: str):
+    # Merged silently, the model's ``Marker`` would become the map commands' (their ``$ref``s
+    # point at it) or the hand-off ``links`` would replace the model's own field.
+    with pytest.raises(TypeError, match=name):
+        mcp_server.typed_output_schema(model)
