@@ -30,6 +30,7 @@ import mcp_types as types
 from bailian_geo_agent.agent import telemetry
 from bailian_geo_agent.agent.mcp.app import app_resources, read_app_resource, tool_meta
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
+from bailian_geo_agent.prompts.catalogue import CATALOGUE
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.links import Link, links_text
 from bailian_geo_agent.tools.map_commands import (
@@ -68,29 +69,9 @@ ICON = types.Icon(
     src="data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode("ascii")).decode("ascii"),
     mime_type="image/svg+xml", sizes=["any"])
 
-# Display names (data, like the tool names; hosts show them beside the localized descriptions).
-TITLES: dict[str, str] = {
-    "get_weather": "Weather",
-    "search_poi": "Search places",
-    "suggest_places": "Suggest places",
-    "geocode": "Address to coordinates",
-    "reverse_geocode": "Coordinates to address",
-    "plan_route": "Route",
-    "plan_trip": "Trip plan",
-    "measure_distance": "Distances",
-    "cycling_route": "Cycling route",
-    "transit_route": "Public transport route",
-    "ip_location": "IP location",
-    "poi_detail": "Place details",
-    "search_along_route": "Search along a route",
-    "area_boundary": "Area boundary",
-    "reachable_area": "Reachable area",
-    "map_set_view": "Map: set view",
-    "map_add_markers": "Map: add markers",
-    "map_draw_route": "Map: draw route",
-    "map_fit_bounds": "Map: fit bounds",
-    "map_clear": "Map: clear",
-}
+TITLE_KEY = "mcp_tool_title_{name}"
+"""The catalogue key of a tool's display name (hosts show it to the user, in the server's
+language)."""
 
 
 class HandoffOutput(BaseModel):
@@ -179,8 +160,10 @@ def annotations(tool: BaseTool) -> types.ToolAnnotations:  # type: ignore[no-red
 
 
 def title(tool: BaseTool) -> str:
-    """The tool's display name (its name, spaced, for a tool this module does not know)."""
-    return TITLES.get(tool.name) or tool.name.replace("_", " ").capitalize()
+    """The tool's display name in the current language (its name, spaced, for a tool the
+    catalogue does not know)."""
+    key = TITLE_KEY.format(name=tool.name)
+    return message_text(key) if key in CATALOGUE else tool.name.replace("_", " ").capitalize()
 
 
 def describe(tool: BaseTool) -> types.Tool:

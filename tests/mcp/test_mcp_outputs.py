@@ -165,3 +165,15 @@ def test_an_output_model_cannot_hide_the_handoff_schema(model: type[BaseModel], 
     # point at it) or the hand-off ``links`` would replace the model's own field.
     with pytest.raises(TypeError, match=name):
         mcp_server.typed_output_schema(model)
+
+
+async def test_tool_titles_are_in_the_servers_language(amap_tools):
+    # Hosts show a tool's title to the user: it comes from the catalogue, in zh and en.
+    for lang, weather in (("zh", "天气"), ("en", "Weather")):
+        with use_language(lang):
+            server = build_server(list(amap_tools.values()))
+            async with Client(server, mode="legacy") as client:
+                titles = {t.name: t.title for t in (await client.list_tools()).tools}
+            expected = {name: text(f"mcp_tool_title_{name}") for name in titles}  # none missing
+        assert titles["get_weather"] == weather
+        assert titles == expected
