@@ -74,18 +74,29 @@ TITLE_KEY = "mcp_tool_title_{name}"
 language)."""
 
 
+class SourcePage(BaseModel):
+    """A web page a result came from (an artifact's ``"sources"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    title: str
+
+
 class HandoffOutput(BaseModel):
-    """What a lookup tool with an artifact hands its caller: links, and any map commands."""
+    """What a lookup tool with an artifact hands its caller: links, any map commands, and the
+    web pages its result came from."""
 
     model_config = ConfigDict(extra="forbid")
 
     links: list[Link] = Field(default_factory=list)
     map_actions: list[MapAction] = Field(default_factory=list)
+    sources: list[SourcePage] = Field(default_factory=list)
 
 
 HANDOFF_SCHEMA: dict[str, Any] = HandoffOutput.model_json_schema()
 """The ``outputSchema`` of lookup tools without an ``output_model``: ``{"links",
-"map_actions"}``."""
+"map_actions", "sources"}``."""
 
 
 def has_artifact(tool: BaseTool) -> bool:
@@ -105,7 +116,7 @@ def output_model(tool: BaseTool) -> type[BaseModel] | None:
 
 
 def typed_output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``model``'s JSON schema with the optional ``links`` and ``map_actions`` of
+    """``model``'s JSON schema with the optional ``links``, ``map_actions`` and ``sources`` of
     ``HANDOFF_SCHEMA`` added (their definitions merged). Raises ``TypeError`` when ``model``
     has a field or a definition of one of those names that differs (one would hide the
     other)."""
@@ -222,7 +233,7 @@ async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResul
 
 def _handoff(text: str, artifact: Any, *, typed: bool) -> types.CallToolResult:
     """A lookup's text with its links as lines after it, and as structured content its typed
-    ``data`` (``typed``), ``links`` and any ``map_actions``."""
+    ``data`` (``typed``), ``links``, any ``map_actions`` and any ``sources``."""
     artifact = artifact if isinstance(artifact, dict) else {}
     data = artifact.get("data") if typed else None
     structured: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
@@ -231,6 +242,9 @@ def _handoff(text: str, artifact: Any, *, typed: bool) -> types.CallToolResult:
     commands = artifact_commands(artifact)
     if commands:
         structured["map_actions"] = commands
+    sources = [x for x in artifact.get("sources") or [] if isinstance(x, dict)]
+    if sources:
+        structured["sources"] = sources
     lines = links_text(links)
     full = f"{text}\n\n{lines}" if lines else text
     return types.CallToolResult(content=[types.TextContent(text=full)],

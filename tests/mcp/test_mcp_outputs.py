@@ -61,7 +61,7 @@ async def test_a_typed_lookup_answers_its_model_with_links(mode: str):
         schema = tool.output_schema
         jsonschema.Draft202012Validator.check_schema(schema)
         assert set(schema["properties"]) == {"city", "temperature_c", "humidity_pct", "links",
-                                             "map_actions"}
+                                             "map_actions", "sources"}
         assert set(schema["required"]) == {"city", "temperature_c"}
         result = await client.call_tool("typed_lookup", {"city": "杭州"})
     assert not result.is_error
