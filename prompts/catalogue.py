@@ -1099,6 +1099,27 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "Send either the approvals (with an empty message) or a new message (which "
         "refuses the waiting calls), not both.",
     },
+    # -- rev2: the MCP tools' titles (hosts show them to the user)
+    "mcp_tool_title_get_weather": {"zh": "天气", "en": "Weather"},
+    "mcp_tool_title_search_poi": {"zh": "搜索地点", "en": "Search places"},
+    "mcp_tool_title_suggest_places": {"zh": "地点建议", "en": "Suggest places"},
+    "mcp_tool_title_geocode": {"zh": "地址转坐标", "en": "Address to coordinates"},
+    "mcp_tool_title_reverse_geocode": {"zh": "坐标转地址", "en": "Coordinates to address"},
+    "mcp_tool_title_plan_route": {"zh": "路线规划", "en": "Route"},
+    "mcp_tool_title_plan_trip": {"zh": "行程规划", "en": "Trip plan"},
+    "mcp_tool_title_measure_distance": {"zh": "距离测量", "en": "Distances"},
+    "mcp_tool_title_cycling_route": {"zh": "骑行路线", "en": "Cycling route"},
+    "mcp_tool_title_transit_route": {"zh": "公共交通路线", "en": "Public transport route"},
+    "mcp_tool_title_ip_location": {"zh": "IP 定位", "en": "IP location"},
+    "mcp_tool_title_poi_detail": {"zh": "地点详情", "en": "Place details"},
+    "mcp_tool_title_search_along_route": {"zh": "沿途搜索", "en": "Search along a route"},
+    "mcp_tool_title_area_boundary": {"zh": "区域边界", "en": "Area boundary"},
+    "mcp_tool_title_reachable_area": {"zh": "可达范围", "en": "Reachable area"},
+    "mcp_tool_title_map_set_view": {"zh": "地图：设置视图", "en": "Map: set view"},
+    "mcp_tool_title_map_add_markers": {"zh": "地图：添加标记", "en": "Map: add markers"},
+    "mcp_tool_title_map_draw_route": {"zh": "地图：绘制路线", "en": "Map: draw route"},
+    "mcp_tool_title_map_fit_bounds": {"zh": "地图：缩放到范围", "en": "Map: fit bounds"},
+    "mcp_tool_title_map_clear": {"zh": "地图：清除", "en": "Map: clear"},
 }
 
 CATALOGUE.update(TOOL_TEXTS)  # the geo tools' rows, kept in their own module

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.coords import CRS
@@ -24,6 +26,12 @@ DEFAULT_OSRM_BASE_URL = "https://router.project-osrm.org"
 DEFAULT_OSRM_WALKING_BASE_URL = "https://routing.openstreetmap.de/routed-foot"
 DEFAULT_OSRM_CYCLING_BASE_URL = "https://routing.openstreetmap.de/routed-bike"
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+AMAP_TILE_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=7"
+                 "&x={x}&y={y}&z={z}")
+"""AMap's street map tiles (GCJ-02)."""
+BASE_MAPS: dict[str, str] = {"amap": AMAP_TILE_URL, "osm": DEFAULT_TILE_URL}
+"""The base maps of the web page and the MCP map app: each one's tile URL template (Leaflet's;
+``{s}`` a subdomain), AMap's for GCJ-02 commands, OpenStreetMap's for WGS-84 ones."""
 DEFAULT_VALHALLA_BASE_URL = "https://valhalla1.openstreetmap.de"
 
 ENV_SETTINGS = SettingsConfigDict(
@@ -199,7 +207,23 @@ def describe_validation_error(exc: ValidationError, separator: str = "; ") -> st
     return separator.join(problems)
 
 
+def tile_hosts(tiles: Mapping[str, str]) -> tuple[str, ...]:
+    """The CSP sources of ``tiles``' URL templates (a ``{s}`` subdomain becomes ``*``)."""
+    hosts: list[str] = []
+    for url in tiles.values():
+        parts = urlsplit(url.replace("{s}", "0"))
+        host = parts.netloc
+        if "{s}" in urlsplit(url).netloc:  # webrd0{s}.example -> *.example
+            host = "*." + host.split(".", 1)[1]
+        source = f"{parts.scheme}://{host}"
+        if source not in hosts:
+            hosts.append(source)
+    return tuple(hosts)
+
+
 __all__ = [
+    "AMAP_TILE_URL",
+    "BASE_MAPS",
     "ENV_SETTINGS",
     "GeoConfig",
     "ProviderChoice",
@@ -207,4 +231,6 @@ __all__ = [
     "drop_blank",
     "env_file_path",
     "refuse_plain_http",
+    "tile_hosts",
 ]
+

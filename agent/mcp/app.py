@@ -19,15 +19,13 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
 from bailian_geo_agent.prompts.catalogue import Language, language, text, use_language
-from bailian_geo_agent.tools.config import DEFAULT_TILE_URL
+from bailian_geo_agent.tools.config import BASE_MAPS, tile_hosts
 from bailian_geo_agent.tools.infra import version
 
 MAP_APP_URI = "ui://bailian-geo-agent/map.html"
@@ -52,13 +50,8 @@ ENTRY = "app"
 """The app's ES module (``app_web/app.js``); it and what it imports are bundled (a module is
 looked up in ``app_web``, then in the page's ``web/js``)."""
 
-TILE_URLS: dict[str, str] = {
-    "amap": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=7"
-            "&x={x}&y={y}&z={z}",
-    "osm": DEFAULT_TILE_URL,
-}
-"""The base maps (the web page's, ``server/page.py`` ``TILE_URLS``): AMap for GCJ-02 commands,
-OpenStreetMap for WGS-84 ones."""
+TILE_URLS: dict[str, str] = BASE_MAPS
+"""The base maps (the web page's): AMap for GCJ-02 commands, OpenStreetMap for WGS-84 ones."""
 APP_TEXTS = ("page_tiles_failed", "mcp_app_drawing", "mcp_app_tool_failed",
              "mcp_app_nothing_to_draw", "mcp_app_cancelled")
 """The catalogue keys of the app's texts (sent in the server's language, prefix dropped)."""
@@ -69,20 +62,6 @@ _MODULE_SYNTAX = re.compile(r"^\s*(?:import|export)\b", re.MULTILINE)
 _IMAGE_URL = re.compile(r"url\(images/([\w.-]+\.png)\)")
 
 
-def tile_sources(tiles: Mapping[str, str] = TILE_URLS) -> list[str]:
-    """The CSP sources of ``tiles``' URL templates (a ``{s}`` subdomain becomes ``*``)."""
-    sources: list[str] = []
-    for url in tiles.values():
-        parts = urlsplit(url.replace("{s}", "0"))
-        host = parts.netloc
-        if "{s}" in urlsplit(url).netloc:  # webrd0{s}.example -> *.example
-            host = "*." + host.split(".", 1)[1]
-        source = f"{parts.scheme}://{host}"
-        if source not in sources:
-            sources.append(source)
-    return sources
-
-
 def base_maps(tile_url: str | None = None) -> dict[str, str]:
     """``TILE_URLS``, the OpenStreetMap one replaced by ``tile_url`` (``GEO_TILE_URL``) if given."""
     return {**TILE_URLS, "osm": tile_url} if tile_url else dict(TILE_URLS)
@@ -91,7 +70,7 @@ def base_maps(tile_url: str | None = None) -> dict[str, str]:
 def ui_meta(tile_url: str | None = None) -> dict[str, Any]:
     """The resource's ``_meta.ui`` (``McpUiResourceMeta``): no connections, images from the tile
     servers only, and a border around the map."""
-    return {"csp": {"connectDomains": [], "resourceDomains": tile_sources(base_maps(tile_url))},
+    return {"csp": {"connectDomains": [], "resourceDomains": list(tile_hosts(base_maps(tile_url)))},
             "prefersBorder": True}
 
 

@@ -30,6 +30,7 @@ import mcp_types as types
 from bailian_geo_agent.agent import telemetry
 from bailian_geo_agent.agent.mcp.app import app_resources, read_app_resource, tool_meta
 from bailian_geo_agent.agent.tool_selection import MAP_TOOL_PREFIX
+from bailian_geo_agent.prompts.catalogue import CATALOGUE
 from bailian_geo_agent.prompts.catalogue import text as message_text
 from bailian_geo_agent.tools.links import Link, links_text
 from bailian_geo_agent.tools.map_commands import (
@@ -68,43 +69,34 @@ ICON = types.Icon(
     src="data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode("ascii")).decode("ascii"),
     mime_type="image/svg+xml", sizes=["any"])
 
-# Display names (data, like the tool names; hosts show them beside the localized descriptions).
-TITLES: dict[str, str] = {
-    "get_weather": "Weather",
-    "search_poi": "Search places",
-    "suggest_places": "Suggest places",
-    "geocode": "Address to coordinates",
-    "reverse_geocode": "Coordinates to address",
-    "plan_route": "Route",
-    "plan_trip": "Trip plan",
-    "measure_distance": "Distances",
-    "cycling_route": "Cycling route",
-    "transit_route": "Public transport route",
-    "ip_location": "IP location",
-    "poi_detail": "Place details",
-    "search_along_route": "Search along a route",
-    "area_boundary": "Area boundary",
-    "reachable_area": "Reachable area",
-    "map_set_view": "Map: set view",
-    "map_add_markers": "Map: add markers",
-    "map_draw_route": "Map: draw route",
-    "map_fit_bounds": "Map: fit bounds",
-    "map_clear": "Map: clear",
-}
+TITLE_KEY = "mcp_tool_title_{name}"
+"""The catalogue key of a tool's display name (hosts show it to the user, in the server's
+language)."""
+
+
+class SourcePage(BaseModel):
+    """A web page a result came from (an artifact's ``"sources"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    title: str
 
 
 class HandoffOutput(BaseModel):
-    """What a lookup tool with an artifact hands its caller: links, and any map commands."""
+    """What a lookup tool with an artifact hands its caller: links, any map commands, and the
+    web pages its result came from."""
 
     model_config = ConfigDict(extra="forbid")
 
     links: list[Link] = Field(default_factory=list)
     map_actions: list[MapAction] = Field(default_factory=list)
+    sources: list[SourcePage] = Field(default_factory=list)
 
 
 HANDOFF_SCHEMA: dict[str, Any] = HandoffOutput.model_json_schema()
 """The ``outputSchema`` of lookup tools without an ``output_model``: ``{"links",
-"map_actions"}``."""
+"map_actions", "sources"}``."""
 
 
 def has_artifact(tool: BaseTool) -> bool:
@@ -124,13 +116,21 @@ def output_model(tool: BaseTool) -> type[BaseModel] | None:
 
 
 def typed_output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``model``'s JSON schema with the optional ``links`` and ``map_actions`` of
-    ``HANDOFF_SCHEMA`` added (their definitions merged)."""
+    """``model``'s JSON schema with the optional ``links``, ``map_actions`` and ``sources`` of
+    ``HANDOFF_SCHEMA`` added (their definitions merged). Raises ``TypeError`` when ``model``
+    has a field or a definition of one of those names that differs (one would hide the
+    other)."""
     schema = copy.deepcopy(model.model_json_schema())
     handoff = copy.deepcopy(HANDOFF_SCHEMA)
+    properties, own_defs = schema.get("properties", {}), schema.get("$defs", {})
+    clashes = sorted({*(set(properties) & set(handoff["properties"])),
+                      *(name for name, value in handoff.get("$defs", {}).items()
+                        if name in own_defs and own_defs[name] != value)})
+    if clashes:
+        raise TypeError(f"{model.__name__}: {', '.join(clashes)} clash with the hand-off schema")
     schema.setdefault("type", "object")
-    schema["properties"] = {**schema.get("properties", {}), **handoff["properties"]}
-    defs = {**handoff.get("$defs", {}), **schema.get("$defs", {})}
+    schema["properties"] = {**properties, **handoff["properties"]}
+    defs = {**handoff.get("$defs", {}), **own_defs}
     if defs:
         schema["$defs"] = defs
     return schema
@@ -171,8 +171,10 @@ def annotations(tool: BaseTool) -> types.ToolAnnotations:  # type: ignore[no-red
 
 
 def title(tool: BaseTool) -> str:
-    """The tool's display name (its name, spaced, for a tool this module does not know)."""
-    return TITLES.get(tool.name) or tool.name.replace("_", " ").capitalize()
+    """The tool's display name in the current language (its name, spaced, for a tool the
+    catalogue does not know)."""
+    key = TITLE_KEY.format(name=tool.name)
+    return message_text(key) if key in CATALOGUE else tool.name.replace("_", " ").capitalize()
 
 
 def describe(tool: BaseTool) -> types.Tool:
@@ -231,7 +233,7 @@ async def call(tool: BaseTool, arguments: dict[str, Any]) -> types.CallToolResul
 
 def _handoff(text: str, artifact: Any, *, typed: bool) -> types.CallToolResult:
     """A lookup's text with its links as lines after it, and as structured content its typed
-    ``data`` (``typed``), ``links`` and any ``map_actions``."""
+    ``data`` (``typed``), ``links``, any ``map_actions`` and any ``sources``."""
     artifact = artifact if isinstance(artifact, dict) else {}
     data = artifact.get("data") if typed else None
     structured: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
@@ -240,6 +242,9 @@ def _handoff(text: str, artifact: Any, *, typed: bool) -> types.CallToolResult:
     commands = artifact_commands(artifact)
     if commands:
         structured["map_actions"] = commands
+    sources = [x for x in artifact.get("sources") or [] if isinstance(x, dict)]
+    if sources:
+        structured["sources"] = sources
     lines = links_text(links)
     full = f"{text}\n\n{lines}" if lines else text
     return types.CallToolResult(content=[types.TextContent(text=full)],

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bailian_geo_agent.agent.events import FRONT_END_EVENTS
 from bailian_geo_agent.prompts.catalogue import LANGUAGES, Language, language, text, use_language
+from bailian_geo_agent.tools.config import BASE_MAPS, tile_hosts
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
@@ -37,32 +37,14 @@ MAP_ACTION_SCHEMA_FILE = WEB_ROOT / "map_action.schema.json"
 CONFIG_ELEMENT = '<script id="page-config" type="application/json">'
 """Where ``index.html`` takes the page's configuration (``{}`` in the file as shipped)."""
 
-TILE_URLS: dict[str, str] = {
-    "amap": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=7"
-            "&x={x}&y={y}&z={z}",
-    "osm": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-}
-"""Each base map's tile URL template (Leaflet's; ``{s}`` a subdomain): what ``js/map.js`` shows."""
+TILE_URLS: dict[str, str] = BASE_MAPS
+"""Each base map's tile URL template (``tools.config.BASE_MAPS``): what ``js/map.js`` shows."""
 
 PAGE_TEXTS = ("page_tiles_failed", "page_links", "page_link_qr", "page_link_unsafe",
               "page_sources", "page_send_interrupts")
 """The catalogue keys of the page's own texts (sent in its language)."""
 
 PAGE_TEXT_PREFIX = "page_"
-
-
-def tile_hosts(tiles: Mapping[str, str]) -> tuple[str, ...]:
-    """The CSP sources of ``tiles``' URL templates (a ``{s}`` subdomain becomes ``*``)."""
-    hosts: list[str] = []
-    for url in tiles.values():
-        parts = urlsplit(url.replace("{s}", "0"))
-        host = parts.netloc
-        if "{s}" in urlsplit(url).netloc:  # webrd0{s}.example -> *.example
-            host = "*." + host.split(".", 1)[1]
-        source = f"{parts.scheme}://{host}"
-        if source not in hosts:
-            hosts.append(source)
-    return tuple(hosts)
 
 
 TILE_HOSTS = tile_hosts(TILE_URLS)

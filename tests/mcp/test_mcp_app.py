@@ -123,8 +123,8 @@ def test_a_configured_tile_server_is_the_apps_openstreetmap_base_map_and_allowed
 def test_base_maps_are_the_web_pages():
     from bailian_geo_agent.agent.server.page import TILE_HOSTS, TILE_URLS
 
-    assert app.TILE_URLS == TILE_URLS
-    assert app.tile_sources() == list(TILE_HOSTS)
+    assert app.TILE_URLS is TILE_URLS  # one definition (tools.config.BASE_MAPS), not a copy
+    assert app.ui_meta()["csp"]["resourceDomains"] == list(TILE_HOSTS)
 
 
 def test_document_is_self_contained_and_its_csp_allows_exactly_its_own_code_and_the_tiles():

@@ -75,4 +75,30 @@ def test_lookups_without_links_have_their_typed_output_schema(open_tools, name: 
     # every lookup answers with its typed data (tools/outputs.py) plus the hand-off fields
     tool = open_tools[name]
     properties = describe(tool).output_schema["properties"]
-    assert set(tool.output_model.model_fields) | {"links", "map_actions"} == set(properties)
+    assert (set(tool.output_model.model_fields) | {"links", "map_actions", "sources"}
+            == set(properties))
+
+
+
+class WithSources(BaseTool):
+    """Answers as ``poi_detail`` does: its artifact names the pages the result came from."""
+
+    name: str = "with_sources"
+    description: str = "test tool"
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+
+    def _run(self, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        return "Somewhere", {"links": [], "sources": [PAGE]}
+
+
+PAGE = {"url": "https://www.openstreetmap.org/way/1", "title": "Somewhere · OpenStreetMap"}
+
+
+async def test_the_pages_a_result_came_from_reach_an_mcp_client() -> None:
+    # Over MCP they are structured content (what an agent loading the tools over MCP turns
+    # into source events), valid against the listed schema.
+    tool = WithSources()
+    result = await call(tool, {})
+    assert not result.is_error and result.structured_content["sources"] == [PAGE]
+    jsonschema.Draft202012Validator(describe(tool).output_schema).validate(
+        result.structured_content)

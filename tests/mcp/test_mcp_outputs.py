@@ -61,7 +61,7 @@ async def test_a_typed_lookup_answers_its_model_with_links(mode: str):
         schema = tool.output_schema
         jsonschema.Draft202012Validator.check_schema(schema)
         assert set(schema["properties"]) == {"city", "temperature_c", "humidity_pct", "links",
-                                             "map_actions"}
+                                             "map_actions", "sources"}
         assert set(schema["required"]) == {"city", "temperature_c"}
         result = await client.call_tool("typed_lookup", {"city": "杭州"})
     assert not result.is_error
@@ -142,3 +142,38 @@ async def test_the_map_app_is_a_resource_linked_from_the_tools(monkeypatch, mode
         assert missing.value.message == text("mcp_unknown_resource",
                                               uri="ui://bailian-geo-agent/nope.html")
     assert tool.meta == link
+
+
+class Marker(BaseModel):
+    """Named as a map command's definition in ``HANDOFF_SCHEMA``, but another shape."""
+
+    note: str
+
+
+class ClashingDefinition(BaseModel):
+    spot: Marker
+
+
+class ClashingField(BaseModel):
+    links: list[str]
+
+
+@pytest.mark.parametrize(("model", "name"), [(ClashingDefinition, "Marker"),
+                                             (ClashingField, "links")])
+def test_an_output_model_cannot_hide_the_handoff_schema(model: type[BaseModel], name: str):
+    # Merged silently, the model's ``Marker`` would become the map commands' (their ``$ref``s
+    # point at it) or the hand-off ``links`` would replace the model's own field.
+    with pytest.raises(TypeError, match=name):
+        mcp_server.typed_output_schema(model)
+
+
+async def test_tool_titles_are_in_the_servers_language(amap_tools):
+    # Hosts show a tool's title to the user: it comes from the catalogue, in zh and en.
+    for lang, weather in (("zh", "天气"), ("en", "Weather")):
+        with use_language(lang):
+            server = build_server(list(amap_tools.values()))
+            async with Client(server, mode="legacy") as client:
+                titles = {t.name: t.title for t in (await client.list_tools()).tools}
+            expected = {name: text(f"mcp_tool_title_{name}") for name in titles}  # none missing
+        assert titles["get_weather"] == weather
+        assert titles == expected
