@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 from uuid import uuid4
 
 from bailian_geo_agent.agent.events import StreamError, StreamEvent
@@ -32,12 +32,13 @@ from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.resume import reply_info, stop_elsewhere
 from bailian_geo_agent.agent.server.state import ServerState, log_error
+from bailian_geo_agent.agent.serving import MultitaskStrategy
 from bailian_geo_agent.prompts.catalogue import text
 from sse_starlette import EventSourceResponse
 
 logger = logging.getLogger(__name__)
 
-Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
+Strategy = MultitaskStrategy
 """What a message to a session whose reply still runs does."""
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 POLL_SECONDS = 0.05
