@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bailian_geo_agent.agent.server import aisdk
-from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.server import aisdk, multitask
 from bailian_geo_agent.agent.server.resume import stop_elsewhere
 from bailian_geo_agent.agent.server.schemas import (
     Stopped,
@@ -41,21 +40,6 @@ async def stop(message_id: str, identity: Caller, state: State) -> Stopped:
         return await stop_elsewhere(state.log, message_id, identity.owner)
     await reply.stop()
     return Stopped(message_id=reply.message_id, session_id=reply.session_id)
-
-
-async def _stop_reply(state: ServerState, message_id: str, owner: str) -> bool:
-    """Stop ``owner``'s reply ``message_id`` wherever it runs; whether it was still running."""
-    reply = state.replies.get(message_id, owner)
-    if reply is not None:
-        await reply.stop()
-        return True
-    try:
-        await stop_elsewhere(state.log, message_id, owner)
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        return False  # ended meanwhile, or not the caller's
-    return True
 
 
 async def _active(state: ServerState, sid: str, wait: float) -> str | None:
@@ -94,7 +78,7 @@ async def ui_stop(chat_id: str, identity: Caller, state: State,
     message_id = await _active(state, sid, START_WAIT_SECONDS if asked is None else 0.0)
     if message_id is None or (asked is not None and asked != message_id):
         return UIStopped()
-    if not await _stop_reply(state, message_id, identity.owner):
+    if not await multitask.stop_reply(state, message_id, identity.owner):
         return UIStopped()
     if shown is not None and shown.role == "assistant":
         await service_call(state.service.keep_seen_answer(sid, aisdk.seen_answer(shown)))
