@@ -380,10 +380,13 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         def on_tool_start(event: ToolStart) -> Sequence[Part]:
             if event.tool_call_id in approved:
                 approved.discard(event.tool_call_id)
-                self._calls_by_id[event.tool_call_id] = event.tool_call_id
+                call_id = self._calls_by_id[event.tool_call_id] = event.tool_call_id
                 parts: list[Part] = []
                 self._end_reasoning(parts)
                 self._end_text(parts)
+                parts.append(self._progress(event.tool, call_id, "running"))
+                if self._started is not None:
+                    self._tool_began[call_id] = time.perf_counter()
                 return parts
             return tool_start(event)
 

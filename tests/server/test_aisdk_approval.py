@@ -230,6 +230,10 @@ def test_the_adapter_continues_the_paused_message():
     assert {"type": "tool-output-denied", "toolCallId": "c2"} in parts
     assert [p["toolCallId"] for p in parts if p["type"] == "tool-input-available"] == ["call-1"]
     assert {"type": "tool-output-available", "toolCallId": "c1", "output": "北京"} in parts
+    # the approved call's progress, as any tool's: running, then done
+    progress = [p["data"] for p in parts if p["type"] == "data-tool-progress"
+                and p["data"]["toolCallId"] == "c1"]
+    assert [p["state"] for p in progress] == ["running", "done"]
 
 
 async def test_the_stop_button_stops_a_reply_going_on_after_approval(approval_server, fake):
