@@ -229,7 +229,9 @@ class ChunkStreamHandler(AsyncCallbackHandler):
         for item in kept:
             queue.put_nowait(item)
         text = self._call_text.text()
-        return text[:len(text) - waiting] if waiting else text
+        # More waiting than this call wrote: an earlier call's text waits too, so none of it
+        # was handed.
+        return text[:max(len(text) - waiting, 0)] if waiting else text
 
     @property
     def finished(self) -> bool:

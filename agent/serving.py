@@ -39,6 +39,8 @@ DEFAULT_STREAM_LEASE = 15.0
 DEFAULT_DRAIN_SECONDS = 30.0
 DEFAULT_A2A_TEXT_WINDOW = 0.1
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+MultitaskStrategy = Literal["reject", "enqueue", "interrupt", "rollback"]
+"""What a message does while its session's reply runs (``agent.server.multitask``)."""
 DEFAULT_LOG_LEVEL: LogLevel = "WARNING"
 
 
@@ -152,7 +154,7 @@ class ServerSettings(BaseSettings):
     """Model tokens (input + output) each API token may spend per UTC day; beyond it new
     replies get 429 until midnight UTC (0: no budget)."""
     # -- multitask
-    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = Field(
+    multitask_strategy: MultitaskStrategy = Field(
         "reject", validation_alias="GEO_AGENT_MULTITASK_STRATEGY")
     """What a message does while its session's reply runs, unless its request says so.
     ``multitask_strategy``: ``reject`` (409), ``enqueue`` (answered after it), ``interrupt``

@@ -303,3 +303,18 @@ async def test_handed_call_text_leaves_out_the_chunks_the_reader_never_took():
     assert handler.handed_call_text() == "北京"
     # other events stay queued, in order; the dropped chunks are gone
     assert isinstance(await anext(events), ToolStart) and handler.queue.empty()
+
+
+async def test_handed_call_text_is_empty_when_an_earlier_calls_text_still_waits():
+    # The reader stopped before it took the first model call's text: none of the second
+    # call's was handed either (the queue is in order), not a slice of it.
+    import uuid
+
+    handler = ChunkStreamHandler(session_id="s-1")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await handler.on_chat_model_start({}, [[]], run_id=first)
+    await handler.on_llm_new_token("好。", run_id=first)
+    await handler.on_chat_model_start({}, [[]], run_id=second, parent_run_id=first)
+    await handler.on_llm_new_token("北京今天晴。", run_id=second)
+    assert handler.call_text == "北京今天晴。"
+    assert handler.handed_call_text() == ""

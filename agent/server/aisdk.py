@@ -1,7 +1,7 @@
 """``POST /api/chat``: the Vercel AI SDK's UI message stream protocol (v1), for ``useChat``.
 
 Our events become the protocol's parts: ``start`` (with ``messageMetadata`` ``sessionId`` and
-``model``),
+``model``; ``replyId`` after tool approvals),
 ``start-step``, ``reasoning-start`` / ``reasoning-delta`` / ``reasoning-end`` (a thinking model's
 reasoning, when the request sets ``sendReasoning``), ``text-start`` / ``text-delta`` /
 ``text-end``, ``tool-input-available`` /
@@ -56,6 +56,9 @@ from bailian_geo_agent.agent.server.schemas import UIChatRequest, UIMessage
 from bailian_geo_agent.agent.server.sse import dumps
 
 HEADERS = {"x-vercel-ai-ui-message-stream": "v1", "Cache-Control": "no-cache"}
+REPLY_ID = "replyId"
+"""The ``messageMetadata`` key naming the reply running in a message that is not its first
+(one going on after tool approvals, in the message that paused)."""
 """Headers of the response (sse-starlette adds ``X-Accel-Buffering: no`` and keep-alive)."""
 Part: TypeAlias = dict[str, Any] | str
 """One part of the stream: a part object, or a raw ``data:`` value (``[DONE]``)."""
@@ -364,7 +367,10 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         approved = {call for call, yes in responses.calls.items() if yes}
 
         def on_start(event: StreamStart) -> Sequence[Part]:
-            parts = [dict(p, messageId=responses.message_id)
+            # The message keeps the paused reply's id; its metadata names this reply, the one
+            # a stop must name (``POST /api/chat/{id}/stop``).
+            parts = [dict(p, messageId=responses.message_id, messageMetadata={
+                         **p["messageMetadata"], REPLY_ID: event.message_id})
                      if isinstance(p, dict) and p["type"] == "start" and responses.message_id
                      else p for p in start(event)]
             parts += [{"type": "tool-output-denied", "toolCallId": call}
@@ -374,10 +380,13 @@ class AISDKAdapter(EventStreamAdapter[Part]):
         def on_tool_start(event: ToolStart) -> Sequence[Part]:
             if event.tool_call_id in approved:
                 approved.discard(event.tool_call_id)
-                self._calls_by_id[event.tool_call_id] = event.tool_call_id
+                call_id = self._calls_by_id[event.tool_call_id] = event.tool_call_id
                 parts: list[Part] = []
                 self._end_reasoning(parts)
                 self._end_text(parts)
+                parts.append(self._progress(event.tool, call_id, "running"))
+                if self._started is not None:
+                    self._tool_began[call_id] = time.perf_counter()
                 return parts
             return tool_start(event)
 

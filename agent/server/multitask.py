@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 from uuid import uuid4
 
 from bailian_geo_agent.agent.events import StreamError, StreamEvent
@@ -32,12 +32,13 @@ from bailian_geo_agent.agent.server.protocol import EventStreamAdapter
 from bailian_geo_agent.agent.server.replies import Reply
 from bailian_geo_agent.agent.server.resume import reply_info, stop_elsewhere
 from bailian_geo_agent.agent.server.state import ServerState, log_error
+from bailian_geo_agent.agent.serving import MultitaskStrategy
 from bailian_geo_agent.prompts.catalogue import text
 from sse_starlette import EventSourceResponse
 
 logger = logging.getLogger(__name__)
 
-Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
+Strategy = MultitaskStrategy
 """What a message to a session whose reply still runs does."""
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 POLL_SECONDS = 0.05
@@ -81,16 +82,27 @@ async def make_way(state: ServerState, identity: Identity, session_id: str,
         if not await _ends(state, identity, session_id, reply):
             raise ApiError(409, text("reply_running", message_id=message_id))
         return False
-    if reply is not None:
-        await reply.stop()  # its model request closed, its partial answer stored
-    else:
-        try:
-            await stop_elsewhere(state.log, message_id, identity.owner)
-        except ApiError as exc:
-            if exc.status != 404:  # 404: it ended meanwhile
-                raise
+    await stop_reply(state, message_id, identity.owner, reply)
     logger.info("reply %s stopped by a new message (%s)", message_id, strategy)
     return strategy == "rollback"
+
+
+async def stop_reply(state: ServerState, message_id: str, owner: str,
+                     reply: Reply | None = None) -> bool:
+    """Stop ``owner``'s reply ``message_id`` (``reply``, when it runs here) wherever it runs,
+    once its model request is closed and its partial answer stored; whether it was still
+    running (not: it ended meanwhile, or is not ``owner``'s)."""
+    reply = reply or state.replies.get(message_id, owner)
+    if reply is not None:
+        await reply.stop()
+        return True
+    try:
+        await stop_elsewhere(state.log, message_id, owner)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return False
+    return True
 
 
 async def _ends(state: ServerState, identity: Identity, session_id: str,
@@ -175,10 +187,7 @@ async def _queued(state: ServerState, identity: Identity, session_id: str, begin
             yield data
     finally:  # also when the client went away: the reply runs on, unless told not to
         if reply is not None:
-            if resume:
-                reply.detach()
-            else:
-                reply.cancel()
+            reply.leave(resume)
 
 
 async def _free(state: ServerState, identity: Identity, session_id: str) -> bool:

@@ -123,6 +123,14 @@ class Reply:
         """The client went away: the reply goes on, into its log only."""
         self._queue = None
 
+    def leave(self, resume: bool) -> None:
+        """Its client's stream has ended: the reply goes on with ``resume`` (``detach``), else
+        it stops (``cancel``)."""
+        if resume:
+            self.detach()
+        else:
+            self.cancel()
+
     def cancel(self) -> None:
         """Stop the reply without waiting (usable where awaiting is not: a cancelled scope)."""
         if not self._task.done():

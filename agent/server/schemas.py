@@ -7,13 +7,19 @@ same wording over HTTP as in the stream.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from bailian_geo_agent.agent.events import OPTIONAL_EVENTS
+from bailian_geo_agent.agent.serving import MultitaskStrategy
 from bailian_geo_agent.agent.sessions.history import is_interrupted
 from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_NAMES = sorted(OPTIONAL_EVENTS)
+StrategyField = Annotated[MultitaskStrategy | None, Field(
+    description="when a reply is still running in the session: `reject` (409), `enqueue` "
+    "(answered after it), `interrupt` (stop it, keep its partial answer) or `rollback` (stop it "
+    "and remove its turn); none: the server's GEO_AGENT_MULTITASK_STRATEGY")]
+"""A request's ``multitask_strategy`` (``agent.server.multitask``)."""
 
 
 class ChatStreamRequest(BaseModel):
@@ -37,11 +43,7 @@ class ChatStreamRequest(BaseModel):
         False, description="the same message sent again after its reply was interrupted by a "
         "server restart (its `error` came with SSE `retry:`): that stored turn is replaced, "
         "not repeated")
-    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] | None = Field(
-        None, description="when a reply is still running in the session: `reject` (409), "
-        "`enqueue` (answered after it), `interrupt` (stop it, keep its partial answer) or "
-        "`rollback` (stop it and remove its turn); none: the server's "
-        "GEO_AGENT_MULTITASK_STRATEGY")
+    multitask_strategy: StrategyField = None
     approvals: dict[str, Any] | None = Field(
         None, description="answers to a reply that paused for tool approval, by the "
         "`approval_id` of its `approval_request` events: {id: {\"approved\": bool, "
@@ -81,11 +83,7 @@ class UIChatRequest(BaseModel):
     messageId: str | None = None  # the AI SDK's field name
     sendReasoning: bool = Field(False, description="also stream a thinking model's reasoning "
                                 "(reasoning-start/-delta/-end parts)")
-    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] | None = Field(
-        None, description="when a reply is still running in the session: `reject` (409), "
-        "`enqueue` (answered after it), `interrupt` (stop it, keep its partial answer) or "
-        "`rollback` (stop it and remove its turn); none: the server's "
-        "GEO_AGENT_MULTITASK_STRATEGY")
+    multitask_strategy: StrategyField = None
 
 
 class HistoryMessage(BaseModel):

@@ -216,10 +216,7 @@ class ServerState:
                 async for item in body:
                     yield item
             finally:  # also when the client went away: the reply runs on, unless told not to
-                if resume:
-                    reply.detach()
-                else:
-                    reply.cancel()
+                reply.leave(resume)
 
         return self.stream(guarded(), headers)
 

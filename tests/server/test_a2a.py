@@ -426,3 +426,21 @@ def test_a_server_that_never_speaks_a2a_does_not_import_the_sdk():
                             timeout=60, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+async def test_two_first_requests_share_one_request_handler(monkeypatch):
+    # Both wait for the skills; the second must not replace the first's handler (its tasks
+    # would live in a store nobody reads again).
+    from types import SimpleNamespace
+
+    from bailian_geo_agent.agent.server.a2a import executor
+    from bailian_geo_agent.agent.serving import ServerSettings
+
+    monkeypatch.setattr(executor, "_geo_tools", lambda service: [])
+    state = SimpleNamespace(settings=ServerSettings(), auth=SimpleNamespace(enabled=False),
+                            service=None)
+    service = executor.A2AService(state, "/a2a")  # type: ignore[arg-type]
+    import asyncio
+
+    first, second = await asyncio.gather(service.dispatcher(), service.dispatcher())
+    assert first is second

@@ -230,3 +230,49 @@ def test_the_adapter_continues_the_paused_message():
     assert {"type": "tool-output-denied", "toolCallId": "c2"} in parts
     assert [p["toolCallId"] for p in parts if p["type"] == "tool-input-available"] == ["call-1"]
     assert {"type": "tool-output-available", "toolCallId": "c1", "output": "北京"} in parts
+    # the approved call's progress, as any tool's: running, then done
+    progress = [p["data"] for p in parts if p["type"] == "data-tool-progress"
+                and p["data"]["toolCallId"] == "c1"]
+    assert [p["state"] for p in progress] == ["running", "done"]
+
+
+async def test_the_stop_button_stops_a_reply_going_on_after_approval(approval_server, fake):
+    # The reply after the answers goes on in the message that paused (its id the paused
+    # reply's): the stop the README's snippet sends (the shown message) must still reach it.
+    from tests.fakes.dashscope import Reply
+
+    slow = "一二三四五六七八九十" * 30
+
+    def responder(request):
+        if request.messages[-1].get("role") == "tool":
+            return Reply(text=slow, chunk_size=2, chunk_delay=0.03)
+        return Reply(tool_calls=[fake.call])
+
+    fake.responder = responder
+    chat_id = str(uuid.uuid4())
+    user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "我附近有什么？"}]}
+    async with httpx.AsyncClient(base_url=approval_server.url, headers=AUTH, timeout=30) as c:
+        paused = await c.post("/api/chat", json={"id": chat_id, "messages": [user]})
+        chunks = [json.loads(line[6:]) for line in paused.text.splitlines()
+                  if line.startswith("data: {")]
+        message_id = chunks[0]["messageId"]
+        asked = next(p for p in chunks if p["type"] == "tool-approval-request")
+        tool = {"type": "tool-ip_location", "toolCallId": asked["toolCallId"],
+                "state": "approval-responded", "input": fake.call.arguments,
+                "approval": {"id": asked["approvalId"], "approved": True}}
+        shown = {"id": message_id, "role": "assistant", "parts": [{"type": "step-start"}, tool]}
+        body = {"id": chat_id, "messages": [user, shown]}
+        async with c.stream("POST", "/api/chat", json=body) as response:
+            lines = response.aiter_lines()
+            start = None
+            async for line in lines:
+                if line.startswith("data: {") and start is None:
+                    start = json.loads(line[6:])
+                if '"text-delta"' in line:
+                    break
+            assert start is not None and start["messageId"] == message_id
+            shown["metadata"] = start["messageMetadata"]  # as useChat merges it
+            stopped = await c.post(f"/api/chat/{chat_id}/stop", json={"assistantMessage": shown})
+            assert stopped.json()["stopped"] is True, stopped.text
+            tail = [line async for line in lines if line.startswith("data: ")]
+    assert '"abort"' in tail[-2]

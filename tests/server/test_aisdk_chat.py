@@ -211,6 +211,8 @@ async def test_a_stop_pressed_right_after_sending_still_stops_the_reply(
         stopped = await stop
     assert stopped.json()["stopped"] is True, stopped.text
     assert lines[-1] == "data: [DONE]" and '"abort"' in lines[-2]
+    if upstream.open:  # the fake's handler (its own thread) sees the close a moment later
+        await asyncio.to_thread(upstream._event.wait, 5)
     assert upstream.open == len(upstream.ended) <= 1  # no model request left open (or made)
 
 

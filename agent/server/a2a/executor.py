@@ -476,6 +476,7 @@ class A2AService:
         self._handler: DefaultRequestHandler | None = None
         self._dispatcher: JsonRpcDispatcher | None = None
         self._lock = asyncio.Lock()
+        self._making = asyncio.Lock()
         self._card_cache: tuple[str, str, dict[str, Any]] | None = None  # (url, language, card)
 
     async def tools(self) -> list[Any]:
@@ -491,13 +492,16 @@ class A2AService:
         """The JSON-RPC dispatcher (made once)."""
         if self._dispatcher is None:
             tools = await self.tools()
-            url = (self.state.settings.public_url or "http://localhost") + self.path
-            self._handler = DefaultRequestHandler(
-                agent_executor=self.executor,
-                task_store=ExpiringTaskStore(self.state.settings.stream_ttl),
-                agent_card=agent_card(url, tools, self.state.auth.enabled))
-            self._dispatcher = JsonRpcDispatcher(self._handler, context_builder=_ContextBuilder(),
-                                                 enable_v0_3_compat=True)
+            async with self._making:  # one handler, however many first requests waited
+                if self._dispatcher is None:
+                    url = (self.state.settings.public_url or "http://localhost") + self.path
+                    self._handler = DefaultRequestHandler(
+                        agent_executor=self.executor,
+                        task_store=ExpiringTaskStore(self.state.settings.stream_ttl),
+                        agent_card=agent_card(url, tools, self.state.auth.enabled))
+                    self._dispatcher = JsonRpcDispatcher(
+                        self._handler, context_builder=_ContextBuilder(),
+                        enable_v0_3_compat=True)
         return self._dispatcher
 
     async def card(self, request: Request) -> dict[str, Any]:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
-from bailian_geo_agent.agent.server import aisdk
-from bailian_geo_agent.agent.server.errors import ApiError
+from bailian_geo_agent.agent.server import aisdk, multitask
 from bailian_geo_agent.agent.server.resume import stop_elsewhere
-from bailian_geo_agent.agent.server.schemas import Stopped, UIStopped, UIStopRequest
+from bailian_geo_agent.agent.server.schemas import (
+    Stopped,
+    UIMessage,
+    UIStopped,
+    UIStopRequest,
+)
 from bailian_geo_agent.agent.server.state import (
     ERRORS,
     Caller,
@@ -38,21 +42,6 @@ async def stop(message_id: str, identity: Caller, state: State) -> Stopped:
     return Stopped(message_id=reply.message_id, session_id=reply.session_id)
 
 
-async def _stop_reply(state: ServerState, message_id: str, owner: str) -> bool:
-    """Stop ``owner``'s reply ``message_id`` wherever it runs; whether it was still running."""
-    reply = state.replies.get(message_id, owner)
-    if reply is not None:
-        await reply.stop()
-        return True
-    try:
-        await stop_elsewhere(state.log, message_id, owner)
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        return False  # ended meanwhile, or not the caller's
-    return True
-
-
 async def _active(state: ServerState, sid: str, wait: float) -> str | None:
     """The reply running in session ``sid``, waiting up to ``wait`` seconds for one."""
     loop = asyncio.get_running_loop()
@@ -67,6 +56,14 @@ async def _active(state: ServerState, sid: str, wait: float) -> str | None:
         await asyncio.sleep(_POLL_SECONDS)
 
 
+def _reply_of(message: UIMessage) -> str | None:
+    """The reply running in an assistant message: its metadata's after tool approvals (the
+    message keeps the paused reply's id), else the message's id."""
+    metadata = (message.model_extra or {}).get("metadata")
+    running = metadata.get(aisdk.REPLY_ID) if isinstance(metadata, dict) else None
+    return running if isinstance(running, str) else message.id
+
+
 @router.post("/api/chat/{chat_id}/stop", response_model=UIStopped, responses=ERRORS)
 async def ui_stop(chat_id: str, identity: Caller, state: State,
                   body: UIStopRequest | None = None) -> UIStopped:
@@ -77,11 +74,11 @@ async def ui_stop(chat_id: str, identity: Caller, state: State,
     sid = aisdk.session_for_chat(chat_id, identity.owner)
     shown = body.assistantMessage if body is not None else None
     asked = (body.activeStreamId if body is not None else None) or (
-        shown.id if shown is not None and shown.role == "assistant" else None)
+        _reply_of(shown) if shown is not None and shown.role == "assistant" else None)
     message_id = await _active(state, sid, START_WAIT_SECONDS if asked is None else 0.0)
     if message_id is None or (asked is not None and asked != message_id):
         return UIStopped()
-    if not await _stop_reply(state, message_id, identity.owner):
+    if not await multitask.stop_reply(state, message_id, identity.owner):
         return UIStopped()
     if shown is not None and shown.role == "assistant":
         await service_call(state.service.keep_seen_answer(sid, aisdk.seen_answer(shown)))
