@@ -176,16 +176,18 @@ async def test_an_amap_request_in_flight_is_cancelled(fake_dashscope, fake_amap_
     weather = next(t for t in tools if "weather" in t.name)
     fake_dashscope.responder = tool_then_answer([ToolCall(weather.name, {"place": "北京"})])
     session = str(uuid.uuid4())
+    amap_port = int(fake_amap_env.base_url.rsplit(":", 1)[1])
+    # Idle keep-alive connections other tests' clients left to the shared fake are not ours.
+    earlier = client_ports(amap_port)
     async with StreamChatService(make_settings(fake_dashscope, "openai"), tools=tools) as service:
         stream = service.stream_chat("北京天气", session)
         assert (await stream.__anext__())["type"] == "stream_start"
         pending = asyncio.ensure_future(stream.__anext__())
         await wait_until(lambda: fake_amap_env.requests_to("/v3/weather/weatherInfo"),
                          "the weather request at the AMap fake")
-        amap_port = int(fake_amap_env.base_url.rsplit(":", 1)[1])
-        await wait_until(lambda: client_ports(amap_port),
+        await wait_until(lambda: client_ports(amap_port) - earlier,
                          "the AMap request's connection, open while the tool runs")
-        in_flight = client_ports(amap_port)
+        in_flight = client_ports(amap_port) - earlier
         pending.cancel()
         with pytest.raises(asyncio.CancelledError):
             await pending
