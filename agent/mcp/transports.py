@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import sys
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
@@ -54,37 +55,77 @@ def check_bind(host: str, tokens: list[str]) -> None:
         raise StartupError(text("mcp_needs_tokens", host=host))
 
 
+SESSION_HEADER = b"mcp-session-id"
+MAX_SESSION_OWNERS = 10_000
+"""Sessions whose owner is remembered (the oldest forgotten first; the SDK ends idle ones)."""
+_NO_SESSION = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Session not found"}}'
+"""The SDK's own answer to a session it does not know (``streamable_http_manager``)."""
+
+
 class BearerAuth:
-    """ASGI middleware: the service's 401 unless ``Authorization: Bearer <token>`` matches."""
+    """ASGI middleware: the service's 401 unless ``Authorization: Bearer <token>`` matches;
+    a 2025-11-25 session (``Mcp-Session-Id``) answers only the token that opened it (another
+    token gets the SDK's 404 for an unknown session)."""
 
     def __init__(self, app: ASGIApp, tokens: list[str]) -> None:
         self.app = app
         self._check = BearerCheck(tokens)
+        self._owners: OrderedDict[bytes, str] = OrderedDict()
 
-    def _refusal(self, scope: Scope) -> Refused | None:
-        header = None
+    def _caller(self, scope: Scope) -> tuple[str | None, Refused | None, bytes | None]:
+        header = session = None
         for name, value in scope.get("headers") or []:
-            if name.lower() == b"authorization":
+            lowered = name.lower()
+            if lowered == b"authorization":
                 header = value.decode("latin-1")
-                break
+            elif lowered == SESSION_HEADER:
+                session = value
         client = scope.get("client")
         try:
-            self._check.check(header, client[0] if client else "unknown")
+            return self._check.check(header, client[0] if client else "unknown"), None, session
         except Refused as refused:
-            return refused
-        return None
+            return None, refused, session
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        refused = self._refusal(scope) if scope["type"] == "http" else None
-        if refused is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = refused.body_bytes()
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(body)).encode())]
-        headers += [(k.lower().encode(), v.encode()) for k, v in refused.headers.items()]
-        await send({"type": "http.response.start", "status": refused.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        owner, refused, session = self._caller(scope)
+        if refused is not None:
+            body = refused.body_bytes()
+            extra = [(k.lower().encode(), v.encode()) for k, v in refused.headers.items()]
+            await _answer(send, refused.status, body, extra)
+            return
+        if session is not None and self._owners.get(session, owner) != owner:
+            await _answer(send, 404, _NO_SESSION)
+            return
+        if session is not None and scope.get("method") == "DELETE":
+            self._owners.pop(session, None)
+        await self.app(scope, receive, self._recording(send, owner or ""))
+
+    def _recording(self, send: Any, owner: str) -> Any:
+        """``send``, noting the owner of a session the response opens."""
+        owners = self._owners
+
+        async def recording(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers") or []:
+                    if name.lower() == SESSION_HEADER and value not in owners:
+                        owners[value] = owner
+                        if len(owners) > MAX_SESSION_OWNERS:
+                            owners.popitem(last=False)
+            await send(message)
+
+        return recording
+
+
+async def _answer(send: Any, status: int, body: bytes,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A whole JSON response."""
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def http_app(server: Server[Any], *, host: str, tokens: list[str],

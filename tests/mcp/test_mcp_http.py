@@ -150,3 +150,31 @@ def test_an_unreadable_tokens_file_refuses_to_start(fake_amap: FakeAmap, tmp_pat
     with use_language("en"):
         expected = text("tokens_file_unreadable", path=missing, error="FileNotFoundError")
     assert server.log() == f"geo-agent mcp: {expected}\n"
+
+
+async def test_a_session_answers_only_the_token_that_opened_it(fake_amap: FakeAmap):
+    server = start_http_server(server_env(fake_amap, GEO_AGENT_API_TOKENS="tok-a,tok-b"))
+    try:
+        a = HEADERS | {"Authorization": "Bearer tok-a"}
+        b = HEADERS | {"Authorization": "Bearer tok-b"}
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+        async with httpx.AsyncClient(timeout=10) as client:
+            opened = await client.post(server.url, json=INITIALIZE, headers=a)
+            assert opened.status_code == 200
+            session = {"Mcp-Session-Id": opened.headers["mcp-session-id"],
+                       "MCP-Protocol-Version": "2025-06-18"}
+            note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            assert (await client.post(server.url, json=note, headers=a | session)).status_code \
+                == 202
+            # Another valid token with the session's id: as if the session did not exist.
+            foreign = await client.post(server.url, json=listing, headers=b | session)
+            assert foreign.status_code == 404
+            assert foreign.json()["error"]["message"] == "Session not found"
+            gone = await client.delete(server.url, headers=b | session)
+            assert gone.status_code == 404
+            # Its own token still uses it, and ends it.
+            own = await client.post(server.url, json=listing, headers=a | session)
+            assert own.status_code == 200 and "get_weather" in own.text
+            assert (await client.delete(server.url, headers=a | session)).status_code == 200
+    finally:
+        stop(server)

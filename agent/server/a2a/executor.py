@@ -347,7 +347,8 @@ class GeoAgentExecutor(AgentExecutor):
             raise
         finally:
             done.set()
-            self._running.pop(task_id, None)
+            if self._running.get(task_id, (None,))[0] is reply:  # not a later message's
+                del self._running[task_id]
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         """Stop the task's reply (its model request is closed); its last event, ``canceled``,
