@@ -66,7 +66,9 @@ class ServerState:
         url = settings.stream_url.get_secret_value() if settings.stream_url else None
         self.log: EventLog = open_log(url, settings.stream_ttl, settings.stream_lease)
         self.log.on_stop(self.replies.cancel)
-        self.metrics = Metrics(getattr(getattr(service, "settings", None), "model", "") or "")
+        self.model: str = str(getattr(getattr(service, "settings", None), "model", "") or "")
+        """The model's name ("" when the service has none): metrics and message metadata."""
+        self.metrics = Metrics(self.model)
         self.usage = open_usage(url)
         self.turns = open_turns(url)  # the messages waiting for a session (``enqueue``)
 

@@ -128,3 +128,15 @@ def auth_b() -> dict[str, str]:
 
 from tests.server.redis_server import _redis_session, redis_url  # noqa: E402, F401 - real Redis
 from tests.stores.conftest import pg_url, postgres_url  # noqa: E402, F401 - real PostgreSQL
+
+
+@pytest.fixture(scope="module")
+def interrupting(fake_dashscope_server, tmp_path_factory):
+    """A server whose default strategy is ``interrupt``."""
+    tmp = tmp_path_factory.mktemp("interrupting")
+    running = start_server(tmp, server_env(fake_dashscope_server.compatible_base_url, tmp,
+                                           GEO_AGENT_MULTITASK_STRATEGY="interrupt"))
+    try:
+        yield running
+    finally:
+        running.stop()

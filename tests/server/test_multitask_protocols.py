@@ -4,42 +4,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
 import httpx
-import pytest
 from bailian_geo_agent.agent.access import token_hash
 from bailian_geo_agent.agent.server.a2a.executor import session_for_context
 from bailian_geo_agent.prompts.catalogue import text
 from httpx_sse import aconnect_sse
 
-from tests.server.conftest import TOKEN_A, server_env, start_server
+from tests.server.conftest import TOKEN_A
 from tests.server.helpers import check_reply
-from tests.server.test_multitask import STORY, Stream, history
+from tests.server.test_multitask import STORY, history
+from tests.server.test_multitask_single import _running
 
 A = {"Authorization": f"Bearer {TOKEN_A}"}
-
-
-@pytest.fixture(scope="module")
-def interrupting(fake_dashscope_server, tmp_path_factory):
-    """A server whose default strategy is ``interrupt``."""
-    tmp = tmp_path_factory.mktemp("interrupting-protocols")
-    running = start_server(tmp, server_env(fake_dashscope_server.compatible_base_url, tmp,
-                                           GEO_AGENT_MULTITASK_STRATEGY="interrupt"))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-async def _running(client, url: str, sid: str) -> Stream:
-    first = Stream(client, f"{url}/v1/chat/stream", {"message": "讲", "session_id": sid}, [],
-                   "first")
-    await asyncio.wait_for(first.chunks.wait(), 10)
-    assert first.events[-1][0] == "stream_chunk", first.events
-    return first
 
 
 def _run_input(thread: str, message: str, **forwarded: str) -> dict:
@@ -62,7 +41,7 @@ async def test_agui_rejects_by_default_and_interrupts_when_asked(server, fake_da
     fake_dashscope.script(STORY)
     thread = str(uuid.uuid4())  # a UUID thread id is the session id itself
     async with httpx.AsyncClient(timeout=30) as client:
-        first = await _running(client, server.url, thread)
+        first = await _running(client, server.url, thread, [])
         mid = first.events[0][2]["message_id"]
         refused = await client.post(f"{server.url}/v1/agui", headers=A,
                                     json=_run_input(thread, "再讲"))
@@ -107,7 +86,7 @@ async def test_a2a_follows_the_server_default_reject(server, fake_dashscope):
     context = f"ctx-{uuid.uuid4()}"
     sid = session_for_context(context, token_hash(TOKEN_A))
     async with httpx.AsyncClient(timeout=30) as client:
-        first = await _running(client, server.url, sid)
+        first = await _running(client, server.url, sid, [])
         mid = first.events[0][2]["message_id"]
         task = await _a2a_send(client, server.url, context, "再讲")
         assert task["status"]["state"] == "TASK_STATE_REJECTED", task
@@ -120,7 +99,7 @@ async def test_a2a_follows_the_server_default_interrupt(interrupting, fake_dashs
     context = f"ctx-{uuid.uuid4()}"
     sid = session_for_context(context, token_hash(TOKEN_A))
     async with httpx.AsyncClient(timeout=30) as client:
-        first = await _running(client, interrupting.url, sid)
+        first = await _running(client, interrupting.url, sid, [])
         task = await _a2a_send(client, interrupting.url, context, "改")
         one = await first.done()
         assert one[-1][2]["type"] == "error" and one[-1][2]["error"] == text("cancelled")

@@ -10,27 +10,14 @@ import time
 import uuid
 
 import httpx
-import pytest
 from bailian_geo_agent.prompts.catalogue import text
 from httpx_sse import aconnect_sse
 
-from tests.server.conftest import TOKEN_A, server_env, start_server
+from tests.server.conftest import TOKEN_A
 from tests.server.helpers import check_reply
 from tests.server.test_multitask import STORY, Stream, history
 
 A = {"Authorization": f"Bearer {TOKEN_A}"}
-
-
-@pytest.fixture(scope="module")
-def interrupting(fake_dashscope_server, tmp_path_factory):
-    """A server whose default strategy is ``interrupt``."""
-    tmp = tmp_path_factory.mktemp("interrupting")
-    running = start_server(tmp, server_env(fake_dashscope_server.compatible_base_url, tmp,
-                                           GEO_AGENT_MULTITASK_STRATEGY="interrupt"))
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 async def _running(client, url: str, sid: str, order: list) -> Stream:

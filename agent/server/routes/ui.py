@@ -16,7 +16,6 @@ from bailian_geo_agent.agent.server.schemas import UIChatRequest
 from bailian_geo_agent.agent.server.state import (
     ERRORS,
     Caller,
-    ServerState,
     State,
     check_input,
     log_error,
@@ -29,11 +28,6 @@ router = APIRouter(tags=["chat"])
 _EVENTS = frozenset(FRONT_END_EVENTS)  # what the page asks for, from the one list
 _AISDK_EVENTS = _EVENTS | aisdk.AISDKAdapter.NEEDS  # sources, usage for the metadata
 _AISDK_EVENTS |= {"approval_request"}  # tool approval parts (GEO_AGENT_APPROVAL_TOOLS only)
-
-
-def _model(state: ServerState) -> str:
-    """The model's name for the messages' metadata ("" when the service has none)."""
-    return str(getattr(getattr(state.service, "settings", None), "model", "") or "")
 
 
 async def _one_at_a_time(events: AsyncIterator[StreamEvent]) -> AsyncIterator[list[StreamEvent]]:
@@ -70,7 +64,7 @@ async def ui_chat(body: UIChatRequest, identity: Caller, state: State) -> EventS
     def adapter(reply: Reply | None) -> aisdk.AISDKAdapter:
         made = aisdk.AISDKAdapter(lambda: reply is not None and reply.stopped,
                                   lambda: reply is not None and reply.interrupted,
-                                  model=_model(state), started=started)
+                                  model=state.model, started=started)
         if responses is not None:
             made.continue_after_approvals(responses)
         return made
@@ -117,6 +111,6 @@ async def ui_resume(chat_id: str, identity: Caller, state: State) -> Any:
         release()
         raise
     frames = aisdk.AISDKAdapter(lambda: stopped[0], lambda: stopped[1],
-                                model=_model(state)).stream(
+                                model=state.model).stream(
         first, _one_at_a_time(source))
     return state.stream(frames, aisdk.HEADERS, on_close=release)
