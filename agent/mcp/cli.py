@@ -74,8 +74,11 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
         except StartupError as exc:
             _say(str(exc))
             return ExitCode.USAGE  # as serve's: listening beyond loopback without tokens
+    from bailian_geo_agent.tools.config import GeoConfig
+
     try:
-        tools = default_tools(env_file, include_map_tools=not args.no_map_tools)
+        geo = GeoConfig.from_env(env_file)
+        tools = default_tools(include_map_tools=not args.no_map_tools, config=geo)
     except StartupError as exc:
         _say(str(exc))
         return ExitCode.ERROR
@@ -83,10 +86,7 @@ def run_mcp(args: argparse.Namespace) -> ExitCode:
         _say(text("invalid_geo_settings", problem=exc))
         return ExitCode.ERROR
     images = _map_images(env_file) if getattr(args, "map_images", False) else None
-    from bailian_geo_agent.tools.config import GeoConfig
-
-    server = build_server(tools, map_images=images,
-                          tile_url=GeoConfig.from_env(env_file).tile_url)
+    server = build_server(tools, map_images=images, tile_url=geo.tile_url)
     from bailian_geo_agent.agent.telemetry import configure_from_environment
 
     end_tracing = configure_from_environment()  # when the OTEL_* variables ask for traces

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from bailian_geo_agent.agent.mcp.images import MapImages
+    from bailian_geo_agent.tools.config import GeoConfig
 
 logger = logging.getLogger(__name__)
 
@@ -342,11 +343,13 @@ async def traced_call(tool: BaseTool, arguments: dict[str, Any], meta: Any,
         return result
 
 
-def default_tools(env_file: str | None = None, include_map_tools: bool = True) -> list[BaseTool]:
-    """``GeoToolkit`` tools from the environment (``GEO_PROVIDER``, ``AMAP_API_KEY``, ...) and
-    ``env_file`` (default ``./.env``; variables set in the environment win)."""
+def default_tools(env_file: str | None = None, include_map_tools: bool = True,
+                  config: GeoConfig | None = None) -> list[BaseTool]:
+    """``GeoToolkit`` tools of ``config``, by default read from the environment
+    (``GEO_PROVIDER``, ``AMAP_API_KEY``, ...) and ``env_file`` (default ``./.env``; variables
+    set in the environment win)."""
     from bailian_geo_agent.tools import GeoToolkit
     from bailian_geo_agent.tools.config import GeoConfig
 
-    config = GeoConfig.from_env(env_file)
+    config = config or GeoConfig.from_env(env_file)
     return GeoToolkit(config=config, include_map_tools=include_map_tools).get_tools()
