@@ -129,6 +129,14 @@ async def drop_interrupted_turn(graph: Any, config: dict[str, Any], question: st
     a reply just after its complete answer was stored, before the client saw it end, and the
     client was told to retry; the caller holds the session, so the cut reply's writes are
     all in."""
+    await _drop_latest_turn(graph, config, lambda turn: turn[0].content == question,
+                            "an interrupted")
+
+
+async def _drop_latest_turn(graph: Any, config: dict[str, Any],
+                            goes: Callable[[list[AnyMessage]], bool], what: str) -> None:
+    """Remove the session's latest turn (its user message and all after it) when ``goes``
+    says so (never raises; a failing store is logged as dropping ``what`` turn)."""
     config = {"configurable": config["configurable"]}  # not the reply's callbacks: not its run
     try:
         state = await graph.aget_state(config)
@@ -137,12 +145,11 @@ async def drop_interrupted_turn(graph: Any, config: dict[str, Any], question: st
         if not starts:
             return
         turn = messages[starts[-1]:]
-        if turn[0].content != question:
-            return
-        await graph.aupdate_state(
-            config, {"messages": [RemoveMessage(id=m.id) for m in turn if m.id]}, "model")
+        if goes(turn):
+            await graph.aupdate_state(
+                config, {"messages": [RemoveMessage(id=m.id) for m in turn if m.id]}, "model")
     except Exception as exc:  # the store failed: the reply reports it when it stores its turn
-        logger.warning("dropping an interrupted turn failed: %s", type(exc).__name__)
+        logger.warning("dropping %s turn failed: %s", what, type(exc).__name__)
 
 
 def _is_consistent(messages: Sequence[AnyMessage]) -> bool:
@@ -208,19 +215,9 @@ async def drop_cancelled_turn(graph: Any, config: dict[str, Any]) -> None:
     """Before a message that interrupted the reply running in its session (``rollback``):
     remove that reply's stored turn (the latest, when its answer is marked interrupted or it has
     none), so the session reads as if it had not been sent (never raises). The caller holds
-    the session, so the stopped reply's writes (its partial answer) are all in."""
-    config = {"configurable": config["configurable"]}  # not the reply's callbacks: not its run
-    try:
-        state = await graph.aget_state(config)
-        messages = state.values.get("messages", []) if state and state.values else []
-        starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
-        if not starts:
-            return
-        turn = messages[starts[-1]:]
-        last = turn[-1]
-        if not (is_interrupted(last) or isinstance(last, (HumanMessage, ToolMessage))):
-            return  # the turn had ended with its answer before it could be stopped: kept
-        await graph.aupdate_state(
-            config, {"messages": [RemoveMessage(id=m.id) for m in turn if m.id]}, "model")
-    except Exception as exc:  # the store failed: the reply reports it when it stores its turn
-        logger.warning("dropping a cancelled turn failed: %s", type(exc).__name__)
+    the session, so the stopped reply's writes (its partial answer) are all in. A turn that
+    had ended with its answer before it could be stopped is kept."""
+    await _drop_latest_turn(
+        graph, config,
+        lambda turn: is_interrupted(turn[-1]) or isinstance(turn[-1], (HumanMessage, ToolMessage)),
+        "a cancelled")
